@@ -1,0 +1,197 @@
+//! Opening a connection: TCP (and TLS), the handshake, redirects.
+
+use std::io::{Read, Write};
+
+use url::Url;
+
+use crate::client::connection::{Agreed, Connection};
+use crate::client::readbuf::ReadBuf;
+use crate::client::Options;
+use crate::deflate::{Deflater, Inflater};
+use crate::error::{Error, ErrorKind, Result};
+use crate::handshake::{new_key, parse_response, HttpResponse, Parsed, Request, Target, Upgrade};
+use crate::proto::close::CloseFrame;
+use crate::proto::receiver::Receiver;
+use crate::proto::sender::Sender;
+use crate::proto::OpCode;
+use crate::transport::{connect_tcp, connect_tls, Stream};
+
+/// What `connect` got back: a connection, or (as in the seed's 1.0) the
+/// server's non-101 HTTP response.
+pub enum Connected {
+    Upgraded(Box<Connection>),
+    Response(HttpResponse),
+}
+
+/// Connect to `uri` and perform the opening handshake.
+pub fn connect(uri: &str, options: &Options) -> Result<Connected> {
+    let mut target = Target::parse(uri)?;
+    let request = Request {
+        absolute_form: options.absolute_form && !options.strip_host,
+        origin: options.origin.clone(),
+        subprotocols: options.subprotocols.clone(),
+        extensions: options.deflate_offers.iter().map(|o| o.header_value()).collect(),
+        headers: options.headers.clone(),
+    };
+    request.validate()?;
+    let mut redirects = 0;
+    loop {
+        match connect_once(&target, &request, options)? {
+            Connected::Response(r) if options.max_redirects > 0 && is_redirect(r.status) => {
+                redirects += 1;
+                if redirects > options.max_redirects {
+                    return Err(Error::exn(
+                        ErrorKind::Redirect,
+                        format!("more than {} redirects", options.max_redirects),
+                    ));
+                }
+                target = redirect_target(&target, &r)?;
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Where a redirect points; never from wss to ws.
+fn redirect_target(from: &Target, response: &HttpResponse) -> Result<Target> {
+    let location = response.header("Location").ok_or_else(|| {
+        Error::exn(ErrorKind::Redirect, format!("HTTP {} without a Location", response.status))
+    })?;
+    let mut url: Url = from
+        .url
+        .join(location)
+        .map_err(|e| Error::exn(ErrorKind::Redirect, format!("bad Location {location:?}: {e}")))?;
+    // http(s) locations are mapped onto ws(s).
+    let scheme = match url.scheme() {
+        "http" => Some("ws"),
+        "https" => Some("wss"),
+        _ => None,
+    };
+    if let Some(s) = scheme {
+        let text = url.as_str().replacen(url.scheme(), s, 1);
+        url = Url::parse(&text).map_err(|e| Error::exn(ErrorKind::Redirect, e.to_string()))?;
+    }
+    let next = Target::from_url(url)?;
+    if from.tls && !next.tls {
+        return Err(Error::exn(
+            ErrorKind::Redirect,
+            format!("refusing to follow a redirect from wss to {location}"),
+        ));
+    }
+    Ok(next)
+}
+
+fn open_stream(target: &Target, options: &Options) -> Result<Stream> {
+    let tcp = connect_tcp(&target.host, target.port, options.connect_timeout)?;
+    tcp.set_read_timeout(options.handshake_timeout)?;
+    tcp.set_write_timeout(options.handshake_timeout)?;
+    if target.tls {
+        Ok(Stream::Tls(Box::new(connect_tls(tcp, &target.host, &options.tls)?)))
+    } else {
+        Ok(Stream::Plain(tcp))
+    }
+}
+
+/// Read until the response headers are complete.
+fn read_head(stream: &mut Stream, rbuf: &mut ReadBuf, max: usize) -> Result<Parsed> {
+    loop {
+        if let Some((parsed, len)) = parse_response(rbuf.data(), max)? {
+            rbuf.consume(len);
+            return Ok(parsed);
+        }
+        match rbuf.fill(stream, 0) {
+            Ok(0) => {
+                return Err(Error::exn(
+                    ErrorKind::Handshake,
+                    "the server closed the connection during the handshake",
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Error::from(e).context("reading the handshake response")),
+        }
+    }
+}
+
+/// The body of a non-101 response, up to `max` bytes.
+fn read_body(stream: &mut Stream, rbuf: &mut ReadBuf, parsed: &Parsed, max: usize) -> Vec<u8> {
+    let length = parsed.values("Content-Length").next().and_then(|v| v.parse::<usize>().ok());
+    let want = length.unwrap_or(usize::MAX).min(max);
+    while rbuf.data().len() < want {
+        match rbuf.fill(stream, 0) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let n = rbuf.data().len().min(want);
+    rbuf.data()[..n].to_vec()
+}
+
+fn connect_once(target: &Target, request: &Request, options: &Options) -> Result<Connected> {
+    let mut stream = open_stream(target, options)?;
+    let key = new_key();
+    stream
+        .write_all(request.render(target, &key).as_bytes())
+        .map_err(|e| Error::from(e).context("sending the handshake request"))?;
+    let mut rbuf = ReadBuf::default();
+    let parsed = read_head(&mut stream, &mut rbuf, options.max_handshake_size)?;
+    if parsed.status != 101 {
+        let body = read_body(&mut stream, &mut rbuf, &parsed, options.max_response_body);
+        stream.shutdown();
+        return Ok(Connected::Response(HttpResponse {
+            status: parsed.status,
+            reason: parsed.reason,
+            headers: parsed.headers,
+            body,
+        }));
+    }
+    let upgrade = match Upgrade::validate(&parsed, &key, &options.deflate_offers, &request.subprotocols) {
+        Ok(u) => u,
+        Err(e) => return Err(fail_handshake(stream, e)),
+    };
+    let (inflater, deflater) = match upgrade.deflate {
+        Some(p) => (
+            Some(Inflater::new(p.server_max_window_bits, p.server_no_context_takeover)?),
+            Some(Deflater::new(
+                p.client_max_window_bits,
+                p.client_no_context_takeover,
+                options.compression_level,
+            )?),
+        ),
+        None => (None, None),
+    };
+    stream.set_read_timeout(options.read_timeout)?;
+    stream.set_write_timeout(options.write_timeout)?;
+    let connection = Connection::new(
+        stream,
+        rbuf.data(),
+        Receiver::new(options.limits, inflater),
+        Sender::new(deflater, options.fragment_size),
+        Agreed {
+            deflate: upgrade.deflate,
+            subprotocol: upgrade.subprotocol,
+            headers: parsed.headers,
+            close_timeout: options.close_timeout,
+            auto_pong: options.auto_pong,
+        },
+    );
+    Ok(Connected::Upgraded(Box::new(connection)))
+}
+
+/// The server said 101 but agreed to something we cannot accept: the
+/// WebSocket connection exists, so it is failed with a close frame.
+fn fail_handshake(mut stream: Stream, error: Error) -> Error {
+    if let Some(code) = error.close_code() {
+        let mut wire = Vec::new();
+        let payload = CloseFrame::payload(Some(code), error.message());
+        Sender::new(None, 0).encode_frame(true, 0, OpCode::Close as u8, &payload, &mut wire);
+        let _ = stream.write_all(&wire);
+        let mut scratch = [0u8; 1024];
+        let _ = stream.read(&mut scratch);
+    }
+    stream.shutdown();
+    error
+}

@@ -1,0 +1,10 @@
+//! The safe Rust API: connect, then send and receive over a [`Connection`].
+
+mod connect;
+mod connection;
+mod options;
+mod readbuf;
+
+pub use connect::{connect, Connected};
+pub use connection::{Connection, State};
+pub use options::Options;

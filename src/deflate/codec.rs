@@ -1,0 +1,353 @@
+//! Raw DEFLATE through the system zlib (libz-sys), with the `00 00 ff ff`
+//! tail handling of RFC 7692 §7.2.
+//!
+//! zlib cannot produce a raw stream with an 8-bit window (it silently uses 9,
+//! which a peer with a 256-byte window could not decode), so a [`Deflater`]
+//! asked for 8 bits compresses nothing: messages go out uncompressed, which
+//! RFC 7692 allows for any message.
+
+use std::os::raw::{c_int, c_uint, c_void};
+
+use libz_sys as z;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::close::INVALID_PAYLOAD;
+
+const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+extern "C" fn zalloc(_opaque: *mut c_void, items: c_uint, size: c_uint) -> *mut c_void {
+    // SAFETY: calloc accepts any sizes and returns NULL on failure, which
+    // zlib reports as Z_MEM_ERROR.
+    unsafe { libc::calloc(items as usize, size as usize) }
+}
+
+extern "C" fn zfree(_opaque: *mut c_void, ptr: *mut c_void) {
+    // SAFETY: `ptr` was returned by `zalloc` above.
+    unsafe { libc::free(ptr) }
+}
+
+/// A z_stream that never moves (zlib keeps a pointer back to it).
+fn new_stream() -> Box<z::z_stream> {
+    Box::new(z::z_stream {
+        next_in: std::ptr::null_mut(),
+        avail_in: 0,
+        total_in: 0,
+        next_out: std::ptr::null_mut(),
+        avail_out: 0,
+        total_out: 0,
+        msg: std::ptr::null_mut(),
+        state: std::ptr::null_mut(),
+        zalloc,
+        zfree,
+        opaque: std::ptr::null_mut(),
+        data_type: 0,
+        adler: 0,
+        reserved: 0,
+    })
+}
+
+fn zlib_error(what: &str, code: c_int) -> Error {
+    Error::exn(ErrorKind::Io, format!("zlib {what} failed with code {code}"))
+}
+
+/// Decompresses the messages of one connection.
+pub struct Inflater {
+    strm: Box<z::z_stream>,
+    reset_after_message: bool,
+}
+
+// SAFETY: the z_stream is owned exclusively by this value; zlib keeps no
+// thread-affine state.
+unsafe impl Send for Inflater {}
+
+impl Inflater {
+    /// `window_bits` is the server's window (8 is decoded with 9, which is a
+    /// superset); `no_context_takeover` resets the window after each message.
+    pub fn new(window_bits: u8, no_context_takeover: bool) -> Result<Inflater> {
+        let mut strm = new_stream();
+        let bits = window_bits.clamp(9, 15) as c_int;
+        // SAFETY: `strm` is a valid, boxed z_stream with allocators set.
+        let rc = unsafe {
+            z::inflateInit2_(
+                &mut *strm,
+                -bits,
+                z::zlibVersion(),
+                std::mem::size_of::<z::z_stream>() as c_int,
+            )
+        };
+        if rc != z::Z_OK {
+            return Err(zlib_error("inflateInit2", rc));
+        }
+        Ok(Inflater {
+            strm,
+            reset_after_message: no_context_takeover,
+        })
+    }
+
+    /// Inflate `input`, appending to `out`; fails with 1009 before `out`
+    /// grows past `limit`, so a decompression bomb costs at most `limit`.
+    pub fn inflate(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<()> {
+        for piece in input.chunks(c_uint::MAX as usize) {
+            self.inflate_piece(piece, out, limit)?;
+        }
+        Ok(())
+    }
+
+    fn inflate_piece(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<()> {
+        self.strm.next_in = input.as_ptr() as *mut u8;
+        self.strm.avail_in = input.len() as c_uint;
+        loop {
+            if out.len() > limit {
+                return Err(too_big(limit));
+            }
+            // Room for up to one byte past the limit, which detects overflow.
+            let room = limit + 1 - out.len();
+            if out.capacity() == out.len() {
+                out.reserve((input.len() * 4).max(16 << 10).min(room));
+            }
+            let spare = (out.capacity() - out.len()).min(room).min(c_uint::MAX as usize);
+            // SAFETY: `spare` bytes past `out.len()` are allocated capacity;
+            // zlib writes at most `avail_out` bytes there and reads
+            // `avail_in` bytes of `input`, which outlives the call.
+            let (rc, produced) = unsafe {
+                self.strm.next_out = out.as_mut_ptr().add(out.len());
+                self.strm.avail_out = spare as c_uint;
+                let rc = z::inflate(&mut *self.strm, z::Z_SYNC_FLUSH);
+                let produced = spare - self.strm.avail_out as usize;
+                out.set_len(out.len() + produced);
+                (rc, produced)
+            };
+            match rc {
+                z::Z_OK | z::Z_BUF_ERROR => {
+                    if out.len() > limit {
+                        return Err(too_big(limit));
+                    }
+                    if self.strm.avail_in == 0 && self.strm.avail_out > 0 {
+                        break;
+                    }
+                    if rc == z::Z_BUF_ERROR && produced == 0 && self.strm.avail_out > 0 {
+                        break;
+                    }
+                }
+                z::Z_STREAM_END => {
+                    // A final block: the next message starts a fresh stream.
+                    // SAFETY: the stream was initialised by inflateInit2_.
+                    unsafe { z::inflateReset(&mut *self.strm) };
+                    if self.strm.avail_in == 0 {
+                        break;
+                    }
+                }
+                _ => {
+                    return Err(Error::fail(
+                        ErrorKind::InvalidPayload,
+                        INVALID_PAYLOAD,
+                        "invalid compressed data",
+                    ))
+                }
+            }
+        }
+        self.strm.next_in = std::ptr::null_mut();
+        self.strm.avail_in = 0;
+        Ok(())
+    }
+
+    /// The message's last frame has arrived: flush with the tail the sender
+    /// stripped, then drop the window if context takeover is off.
+    pub fn finish_message(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<()> {
+        self.inflate(&TAIL, out, limit)?;
+        if self.reset_after_message {
+            // SAFETY: the stream was initialised by inflateInit2_.
+            unsafe { z::inflateReset(&mut *self.strm) };
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        // SAFETY: the stream was initialised by inflateInit2_ and is ended once.
+        unsafe { z::inflateEnd(&mut *self.strm) };
+    }
+}
+
+fn too_big(limit: usize) -> Error {
+    Error::too_big(format!("decompressed message exceeds the limit of {limit} bytes"))
+}
+
+/// Compresses the messages of one connection.
+pub struct Deflater {
+    strm: Option<Box<z::z_stream>>,
+    reset_after_message: bool,
+}
+
+// SAFETY: as for Inflater.
+unsafe impl Send for Deflater {}
+
+impl Deflater {
+    /// `window_bits` of 8 yields a deflater that leaves messages uncompressed
+    /// (see the module documentation).
+    pub fn new(window_bits: u8, no_context_takeover: bool, level: i32) -> Result<Deflater> {
+        if window_bits < 9 {
+            return Ok(Deflater {
+                strm: None,
+                reset_after_message: no_context_takeover,
+            });
+        }
+        let mut strm = new_stream();
+        // SAFETY: `strm` is a valid, boxed z_stream with allocators set.
+        let rc = unsafe {
+            z::deflateInit2_(
+                &mut *strm,
+                level.clamp(-1, 9),
+                z::Z_DEFLATED,
+                -(window_bits.min(15) as c_int),
+                8,
+                z::Z_DEFAULT_STRATEGY,
+                z::zlibVersion(),
+                std::mem::size_of::<z::z_stream>() as c_int,
+            )
+        };
+        if rc != z::Z_OK {
+            return Err(zlib_error("deflateInit2", rc));
+        }
+        Ok(Deflater {
+            strm: Some(strm),
+            reset_after_message: no_context_takeover,
+        })
+    }
+
+    pub fn can_compress(&self) -> bool {
+        self.strm.is_some()
+    }
+
+    /// Compress a whole message into `out`, without the `00 00 ff ff` tail.
+    pub fn compress_message(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let strm = self
+            .strm
+            .as_mut()
+            .ok_or_else(|| Error::invalid_state("compression is not available"))?;
+        let start = out.len();
+        let mut rest = input;
+        loop {
+            let piece = rest.len().min(c_uint::MAX as usize);
+            strm.next_in = rest.as_ptr() as *mut u8;
+            strm.avail_in = piece as c_uint;
+            out.reserve(piece + piece / 1000 + 64);
+            let spare = (out.capacity() - out.len()).min(c_uint::MAX as usize);
+            // SAFETY: as in `Inflater::inflate_piece`: zlib writes at most
+            // `avail_out` bytes into allocated capacity and reads `avail_in`
+            // bytes of `input`.
+            let rc = unsafe {
+                strm.next_out = out.as_mut_ptr().add(out.len());
+                strm.avail_out = spare as c_uint;
+                let rc = z::deflate(&mut **strm, z::Z_SYNC_FLUSH);
+                out.set_len(out.len() + spare - strm.avail_out as usize);
+                rc
+            };
+            if rc != z::Z_OK && rc != z::Z_BUF_ERROR {
+                return Err(zlib_error("deflate", rc));
+            }
+            let consumed = piece - strm.avail_in as usize;
+            rest = &rest[consumed..];
+            // Done once all input is in and zlib had output room to spare.
+            if rest.is_empty() && strm.avail_out > 0 {
+                break;
+            }
+        }
+        strm.next_in = std::ptr::null_mut();
+        strm.avail_in = 0;
+        if out[start..].ends_with(&TAIL) {
+            out.truncate(out.len() - TAIL.len());
+        }
+        // With nothing pending, zlib's sync flush emits nothing at all; an
+        // empty message is then the single 0x00 of RFC 7692 §7.2.3.6.
+        if out.len() == start {
+            out.push(0x00);
+        }
+        if self.reset_after_message {
+            // SAFETY: the stream was initialised by deflateInit2_.
+            unsafe { z::deflateReset(&mut **strm) };
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Deflater {
+    fn drop(&mut self) {
+        if let Some(strm) = self.strm.as_mut() {
+            // SAFETY: the stream was initialised by deflateInit2_ and is ended once.
+            unsafe { z::deflateEnd(&mut **strm) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHUNK: usize = 7;
+
+    fn round_trip(bits: u8, no_ctx: bool, messages: &[Vec<u8>]) {
+        let mut d = Deflater::new(bits, no_ctx, 6).unwrap();
+        let mut i = Inflater::new(bits, no_ctx).unwrap();
+        for m in messages {
+            let mut wire = Vec::new();
+            d.compress_message(m, &mut wire).unwrap();
+            let mut out = Vec::new();
+            // Feed the compressed bytes in small pieces, as frames would.
+            for piece in wire.chunks(CHUNK) {
+                i.inflate(piece, &mut out, usize::MAX - 1).unwrap();
+            }
+            i.finish_message(&mut out, usize::MAX - 1).unwrap();
+            assert_eq!(&out, m);
+        }
+    }
+
+    #[test]
+    fn round_trips_for_every_window_and_takeover_mode() {
+        let json = br#"{"id":1,"name":"libwsclient","tags":["a","b"],"ok":true}"#.repeat(50);
+        let messages = vec![json.clone(), Vec::new(), b"x".to_vec(), json];
+        for bits in 9..=15 {
+            for no_ctx in [false, true] {
+                round_trip(bits, no_ctx, &messages);
+            }
+        }
+    }
+
+    #[test]
+    fn empty_message_is_a_single_zero_byte() {
+        let mut d = Deflater::new(15, false, 6).unwrap();
+        let mut wire = Vec::new();
+        d.compress_message(&[], &mut wire).unwrap();
+        assert_eq!(wire, [0x00]);
+    }
+
+    #[test]
+    fn eight_bit_window_sends_uncompressed() {
+        assert!(!Deflater::new(8, false, 6).unwrap().can_compress());
+        // A server that compresses with 8 bits is decoded with a 9-bit window.
+        round_trip(9, false, &[b"abcabcabc".to_vec()]);
+        assert!(Inflater::new(8, false).is_ok());
+    }
+
+    #[test]
+    fn bomb_stops_at_the_limit() {
+        let zeros = vec![0u8; 8 << 20];
+        let mut d = Deflater::new(15, false, 9).unwrap();
+        let mut wire = Vec::new();
+        d.compress_message(&zeros, &mut wire).unwrap();
+        assert!(wire.len() < 64 << 10);
+        let mut i = Inflater::new(15, false).unwrap();
+        let mut out = Vec::new();
+        let e = i.inflate(&wire, &mut out, 1 << 20).unwrap_err();
+        assert_eq!(e.close_code(), Some(1009));
+        assert!(out.len() <= (1 << 20) + 1 && out.capacity() <= 2 << 20);
+    }
+
+    #[test]
+    fn garbage_is_invalid_payload() {
+        let mut i = Inflater::new(15, false).unwrap();
+        let e = i.inflate(&[0xFF; 16], &mut Vec::new(), 1000).unwrap_err();
+        assert_eq!(e.close_code(), Some(1007));
+    }
+}

@@ -1,0 +1,157 @@
+//! One error type for the whole library.
+//!
+//! The seed egg distinguishes two kinds of condition: a *fail* (the
+//! connection is failed and the peer gets a close frame with a code) and an
+//! *exn* (no close frame makes sense: bad user input, a dead socket). Here a
+//! fail is an [`Error`] whose [`Error::close_code`] is `Some`.
+
+use std::fmt;
+use std::io;
+
+/// What went wrong, grouped by cause. The C ABI maps each kind to a stable code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller passed an invalid argument.
+    InvalidArgument,
+    /// The call does not fit the connection's state (e.g. sending after close).
+    InvalidState,
+    /// An I/O error on the socket.
+    Io,
+    /// A connect, handshake, read or write timeout expired.
+    Timeout,
+    /// The host name did not resolve.
+    Resolve,
+    /// No resolved address accepted a TCP connection.
+    Connect,
+    /// The peer closed the TCP connection without a close handshake.
+    ConnectionLost,
+    /// TLS failed for a reason other than certificate verification.
+    Tls,
+    /// The server's certificate did not verify.
+    TlsVerify,
+    /// The URI is not a valid ws:// or wss:// URI.
+    Uri,
+    /// The server's opening handshake response is invalid.
+    Handshake,
+    /// The server's extension or subprotocol answer is invalid.
+    Negotiation,
+    /// The peer violated the framing protocol (close code 1002).
+    Protocol,
+    /// A text message or close reason is not valid UTF-8 (close code 1007).
+    InvalidPayload,
+    /// A frame or message exceeds the configured limits (close code 1009).
+    MessageTooBig,
+    /// Too many redirects, or a redirect that would downgrade wss to ws.
+    Redirect,
+}
+
+/// A library error: its kind, the close code sent to the peer (for a *fail*),
+/// and a human-readable message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    close_code: Option<u16>,
+    message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An *exn*: no close frame is sent to the peer.
+    pub fn exn(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            close_code: None,
+            message: message.into(),
+        }
+    }
+
+    /// A *fail*: the connection is failed with `close_code`.
+    pub fn fail(kind: ErrorKind, close_code: u16, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            close_code: Some(close_code),
+            message: message.into(),
+        }
+    }
+
+    /// A protocol violation by the peer (1002).
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Self::fail(ErrorKind::Protocol, crate::proto::close::PROTOCOL_ERROR, message)
+    }
+
+    /// Invalid UTF-8 from the peer (1007).
+    pub fn invalid_payload(message: impl Into<String>) -> Self {
+        Self::fail(
+            ErrorKind::InvalidPayload,
+            crate::proto::close::INVALID_PAYLOAD,
+            message,
+        )
+    }
+
+    /// A frame or message over the configured limit (1009).
+    pub fn too_big(message: impl Into<String>) -> Self {
+        Self::fail(
+            ErrorKind::MessageTooBig,
+            crate::proto::close::MESSAGE_TOO_BIG,
+            message,
+        )
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::exn(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn invalid_state(message: impl Into<String>) -> Self {
+        Self::exn(ErrorKind::InvalidState, message)
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The close code of a *fail*; `None` for an *exn*.
+    pub fn close_code(&self) -> Option<u16> {
+        self.close_code
+    }
+
+    pub fn is_fail(&self) -> bool {
+        self.close_code.is_some()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same error with `context: ` in front of its message.
+    pub fn context(mut self, context: &str) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        let kind = match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => ErrorKind::ConnectionLost,
+            _ => ErrorKind::Io,
+        };
+        let message = match kind {
+            ErrorKind::Timeout => "timed out".to_string(),
+            _ => e.to_string(),
+        };
+        Error::exn(kind, message)
+    }
+}

@@ -1,0 +1,9 @@
+//! The opening handshake without I/O: the URI, the request, and the response.
+
+mod request;
+mod response;
+mod uri;
+
+pub use request::{accept_key, new_key, Request};
+pub use response::{parse_response, HttpResponse, Parsed, Upgrade};
+pub use uri::Target;

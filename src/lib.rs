@@ -1,0 +1,20 @@
+//! libwsclient: a WebSocket client (RFC 6455) with permessage-deflate
+//! (RFC 7692), over ws:// and wss://, with a C ABI.
+//!
+//! Three layers, one direction: [`proto`], [`handshake`] and [`deflate`] are
+//! the protocol without I/O; [`transport`] owns sockets and OpenSSL;
+//! [`client`] drives the protocol over a transport; `ffi` is the C ABI.
+
+pub mod client;
+pub mod deflate;
+pub mod error;
+pub mod handshake;
+pub mod proto;
+pub mod transport;
+
+mod ffi;
+
+pub use client::{connect, Connected, Connection, Options, State};
+pub use error::{Error, ErrorKind, Result};
+pub use handshake::HttpResponse;
+pub use proto::{Frame, Message, MessageType};

@@ -1,0 +1,134 @@
+//! Close codes: the seed's reason <-> code map and RFC 6455 §7.4 validity.
+
+use crate::error::{Error, Result};
+use crate::proto::utf8;
+
+pub const NORMAL: u16 = 1000;
+pub const GOING_AWAY: u16 = 1001;
+pub const PROTOCOL_ERROR: u16 = 1002;
+pub const NO_STATUS: u16 = 1005;
+pub const ABNORMAL: u16 = 1006;
+pub const INVALID_PAYLOAD: u16 = 1007;
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+pub const MANDATORY_EXT: u16 = 1010;
+
+/// (code, reason) pairs exactly as in the seed's table.
+const REASONS: [(u16, &str); 12] = [
+    (1000, "normal-closure"),
+    (1001, "going-away"),
+    (1002, "protocol-error"),
+    (1003, "unsupported-data"),
+    (1005, "no-status-rcvd"),
+    (1006, "abnormal-closure"),
+    (1007, "invalid-frame-payload-data"),
+    (1008, "policy-violation"),
+    (1009, "message-too-big"),
+    (1010, "mandatory-ext"),
+    (1011, "internal-server-error"),
+    (1015, "tls-handshake"),
+];
+
+pub fn code_to_reason(code: u16) -> Option<&'static str> {
+    REASONS.iter().find(|&&(c, _)| c == code).map(|&(_, r)| r)
+}
+
+pub fn reason_to_code(reason: &str) -> Option<u16> {
+    REASONS.iter().find(|&&(_, r)| r == reason).map(|&(c, _)| c)
+}
+
+/// May this code appear in a close frame on the wire? 1004-1006 and 1015 are
+/// reserved for local use; 1012-1014 are registered with IANA since RFC 6455.
+pub fn is_sendable(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// A close frame's payload, parsed: the code (absent for an empty payload) and
+/// the UTF-8 reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseFrame {
+    pub code: Option<u16>,
+    pub reason: String,
+}
+
+impl CloseFrame {
+    /// Validate a received close payload (RFC 6455 §5.5.1, §7.4).
+    pub fn parse(payload: &[u8]) -> Result<CloseFrame> {
+        match payload.len() {
+            0 => Ok(CloseFrame {
+                code: None,
+                reason: String::new(),
+            }),
+            1 => Err(Error::protocol("close frame with a 1-byte payload")),
+            _ => {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                if !is_sendable(code) {
+                    return Err(Error::protocol(format!("invalid close code {code}")));
+                }
+                let reason = utf8::to_string(&payload[2..])
+                    .ok_or_else(|| Error::invalid_payload("close reason is not valid UTF-8"))?;
+                Ok(CloseFrame {
+                    code: Some(code),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// The payload to put on the wire; a reason is cut to fit 125 bytes at a
+    /// character boundary.
+    pub fn payload(code: Option<u16>, reason: &str) -> Vec<u8> {
+        let Some(code) = code else {
+            return Vec::new();
+        };
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut out = Vec::with_capacity(2 + end);
+        out.extend_from_slice(&code.to_be_bytes());
+        out.extend_from_slice(&reason.as_bytes()[..end]);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_table_round_trips() {
+        assert_eq!(reason_to_code("message-too-big"), Some(1009));
+        assert_eq!(code_to_reason(1015), Some("tls-handshake"));
+        assert_eq!(code_to_reason(1004), None);
+        assert_eq!(reason_to_code("nonsense"), None);
+        for &(c, r) in REASONS.iter() {
+            assert_eq!(code_to_reason(c), Some(r));
+        }
+    }
+
+    #[test]
+    fn parse_validates_code_and_reason() {
+        assert_eq!(CloseFrame::parse(&[]).unwrap().code, None);
+        assert!(CloseFrame::parse(&[3]).is_err());
+        let ok = CloseFrame::parse(&[0x03, 0xE8, b'h', b'i']).unwrap();
+        assert_eq!((ok.code, ok.reason.as_str()), (Some(1000), "hi"));
+        for bad in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+            let e = CloseFrame::parse(&bad.to_be_bytes()).unwrap_err();
+            assert_eq!(e.close_code(), Some(PROTOCOL_ERROR), "code {bad}");
+        }
+        for good in [1000u16, 1003, 1007, 1011, 1012, 1014, 3000, 3999, 4000, 4999] {
+            assert!(CloseFrame::parse(&good.to_be_bytes()).is_ok(), "code {good}");
+        }
+        let e = CloseFrame::parse(&[0x03, 0xE8, 0xFF]).unwrap_err();
+        assert_eq!(e.close_code(), Some(INVALID_PAYLOAD));
+    }
+
+    #[test]
+    fn payload_truncates_at_char_boundary() {
+        let reason = "é".repeat(100);
+        let p = CloseFrame::payload(Some(1000), &reason);
+        assert!(p.len() <= 125);
+        assert!(std::str::from_utf8(&p[2..]).is_ok());
+        assert!(CloseFrame::payload(None, "ignored").is_empty());
+    }
+}

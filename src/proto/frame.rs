@@ -1,0 +1,152 @@
+//! Frame headers: parse and encode all three payload-length forms.
+
+use crate::error::{Error, Result};
+
+/// RSV bit values as the seed counts them: RSV1 = 4, RSV2 = 2, RSV3 = 1.
+pub const RSV1: u8 = 4;
+
+/// A frame header as on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub fin: bool,
+    /// The three RSV bits as an integer (RSV1 = 4, RSV2 = 2, RSV3 = 1).
+    pub rsv: u8,
+    /// The raw 4-bit opcode; reserved values are kept so callers can see them.
+    pub opcode: u8,
+    pub mask: Option<[u8; 4]>,
+    pub payload_len: u64,
+}
+
+/// The largest header: 2 + 8 (length) + 4 (mask).
+pub const MAX_HEADER_LEN: usize = 14;
+
+impl FrameHeader {
+    /// Parse a header from the start of `buf`. `Ok(None)` means more bytes
+    /// are needed; on success returns the header and its length in bytes.
+    pub fn parse(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>> {
+        if buf.len() < 2 {
+            return Ok(None);
+        }
+        let (b0, b1) = (buf[0], buf[1]);
+        let masked = b1 & 0x80 != 0;
+        let (len_bytes, short_len) = match b1 & 0x7F {
+            126 => (2, None),
+            127 => (8, None),
+            n => (0, Some(n as u64)),
+        };
+        let header_len = 2 + len_bytes + if masked { 4 } else { 0 };
+        if buf.len() < header_len {
+            return Ok(None);
+        }
+        let payload_len = match short_len {
+            Some(n) => n,
+            None if len_bytes == 2 => u16::from_be_bytes([buf[2], buf[3]]) as u64,
+            None => {
+                let n = u64::from_be_bytes(buf[2..10].try_into().unwrap());
+                if n >> 63 != 0 {
+                    return Err(Error::protocol(
+                        "64-bit payload length with the most significant bit set",
+                    ));
+                }
+                n
+            }
+        };
+        let mask = masked.then(|| {
+            let at = 2 + len_bytes;
+            [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
+        });
+        Ok(Some((
+            FrameHeader {
+                fin: b0 & 0x80 != 0,
+                rsv: (b0 >> 4) & 0x7,
+                opcode: b0 & 0x0F,
+                mask,
+                payload_len,
+            },
+            header_len,
+        )))
+    }
+
+    /// Append the encoded header to `out`, using the shortest length form.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push((self.fin as u8) << 7 | (self.rsv & 0x7) << 4 | (self.opcode & 0x0F));
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        match self.payload_len {
+            n if n < 126 => out.push(mask_bit | n as u8),
+            n if n <= u16::MAX as u64 => {
+                out.push(mask_bit | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(mask_bit | 127);
+                out.extend_from_slice(&n.to_be_bytes());
+            }
+        }
+        if let Some(key) = self.mask {
+            out.extend_from_slice(&key);
+        }
+    }
+}
+
+/// A whole frame: header plus (unmasked) payload, as the low-level API sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub fin: bool,
+    pub rsv: u8,
+    pub opcode: u8,
+    /// Whether the MASK bit was set on the wire (outbound frames always are).
+    pub masked: bool,
+    pub payload: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(h: FrameHeader) {
+        let mut out = Vec::new();
+        h.encode(&mut out);
+        // Whole buffer.
+        assert_eq!(FrameHeader::parse(&out).unwrap(), Some((h, out.len())));
+        // Every strict prefix asks for more bytes.
+        for n in 0..out.len() {
+            assert_eq!(FrameHeader::parse(&out[..n]).unwrap(), None, "prefix {n}");
+        }
+    }
+
+    #[test]
+    fn all_three_length_forms_round_trip() {
+        for len in [0u64, 1, 125, 126, 127, 65535, 65536, 1 << 32, (1 << 63) - 1] {
+            for mask in [None, Some([1, 2, 3, 4])] {
+                round_trip(FrameHeader {
+                    fin: len % 2 == 0,
+                    rsv: (len % 8) as u8,
+                    opcode: 0x2,
+                    mask,
+                    payload_len: len,
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn shortest_form_is_used() {
+        let mut out = Vec::new();
+        let h = FrameHeader { fin: true, rsv: 0, opcode: 1, mask: None, payload_len: 126 };
+        h.encode(&mut out);
+        assert_eq!(out, [0x81, 126, 0, 126]);
+    }
+
+    #[test]
+    fn top_bit_of_64_bit_length_is_a_protocol_error() {
+        let buf = [0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        let e = FrameHeader::parse(&buf).unwrap_err();
+        assert_eq!(e.close_code(), Some(1002));
+    }
+
+    #[test]
+    fn reserved_bits_and_opcodes_are_reported_raw() {
+        let (h, n) = FrameHeader::parse(&[0x7B, 0x00]).unwrap().unwrap();
+        assert_eq!((h.fin, h.rsv, h.opcode, n), (false, 7, 0xB, 2));
+    }
+}

@@ -1,0 +1,436 @@
+//! The receiving half of the protocol: bytes in, events out.
+//!
+//! Payload bytes are consumed as they arrive, so invalid UTF-8 inside a large
+//! or fragmented text message fails the connection at the first bad byte.
+
+use crate::deflate::Inflater;
+use crate::error::{Error, Result};
+use crate::proto::close::CloseFrame;
+use crate::proto::frame::{Frame, FrameHeader, RSV1};
+use crate::proto::message::{FrameInfo, Message, MessageType};
+use crate::proto::opcode::OpCode;
+use crate::proto::utf8::Utf8Validator;
+
+/// Size limits applied to what the peer sends.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_frame_size: u64,
+    /// Applied to the decompressed size of a message.
+    pub max_message_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_size: 64 << 20,
+            max_message_size: 64 << 20,
+        }
+    }
+}
+
+/// What a call to [`Receiver::read`] produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    Message(Message),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(CloseFrame),
+}
+
+/// A frame whose payload is still arriving.
+struct PartialFrame {
+    opcode: OpCode,
+    fin: bool,
+    remaining: u64,
+    /// Payload of a control frame (at most 125 bytes).
+    control: Vec<u8>,
+}
+
+/// A data message whose frames are still arriving.
+struct PartialMessage {
+    message: Message,
+    utf8: Option<Utf8Validator>,
+}
+
+pub struct Receiver {
+    limits: Limits,
+    inflater: Option<Inflater>,
+    frame: Option<PartialFrame>,
+    message: Option<PartialMessage>,
+}
+
+impl Receiver {
+    /// `inflater` is present when permessage-deflate was negotiated; RSV1 is
+    /// accepted only then.
+    pub fn new(limits: Limits, inflater: Option<Inflater>) -> Receiver {
+        Receiver {
+            limits,
+            inflater,
+            frame: None,
+            message: None,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Consume bytes from the front of `input`. Returns how many bytes were
+    /// consumed and the event they completed, if any; stops after one event.
+    pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Event>)> {
+        let mut pos = 0;
+        loop {
+            if self.frame.is_none() {
+                match FrameHeader::parse(&input[pos..])? {
+                    None => return Ok((pos, None)),
+                    Some((header, len)) => {
+                        pos += len;
+                        self.start_frame(header)?;
+                    }
+                }
+            }
+            let frame = self.frame.as_mut().expect("a frame is in progress");
+            let take = frame.remaining.min((input.len() - pos) as u64) as usize;
+            let chunk = &input[pos..pos + take];
+            pos += take;
+            frame.remaining -= take as u64;
+            if frame.opcode.is_control() {
+                frame.control.extend_from_slice(chunk);
+            } else {
+                self.data_chunk(chunk)?;
+            }
+            if self.frame.as_ref().unwrap().remaining > 0 {
+                return Ok((pos, None));
+            }
+            let frame = self.frame.take().unwrap();
+            if let Some(event) = self.end_frame(frame)? {
+                return Ok((pos, Some(event)));
+            }
+        }
+    }
+
+    /// Validate a header against RFC 6455 §5 and the negotiated extensions.
+    fn start_frame(&mut self, h: FrameHeader) -> Result<()> {
+        if h.mask.is_some() {
+            return Err(Error::protocol("the server sent a masked frame"));
+        }
+        let allowed_rsv = if self.inflater.is_some() { RSV1 } else { 0 };
+        if h.rsv & !allowed_rsv != 0 {
+            return Err(Error::protocol(format!(
+                "reserved bits 0x{:x} set without a negotiated extension",
+                h.rsv
+            )));
+        }
+        let opcode = OpCode::from_u8(h.opcode)
+            .ok_or_else(|| Error::protocol(format!("reserved opcode 0x{:x}", h.opcode)))?;
+        if opcode.is_control() {
+            if !h.fin {
+                return Err(Error::protocol("fragmented control frame"));
+            }
+            if h.payload_len > 125 {
+                return Err(Error::protocol("control frame payload over 125 bytes"));
+            }
+            if h.rsv != 0 {
+                return Err(Error::protocol("RSV1 set on a control frame"));
+            }
+        } else if h.payload_len > self.limits.max_frame_size {
+            return Err(Error::too_big(format!(
+                "frame of {} bytes exceeds the limit of {}",
+                h.payload_len, self.limits.max_frame_size
+            )));
+        }
+        match opcode {
+            OpCode::Continuation => {
+                if self.message.is_none() {
+                    return Err(Error::protocol("continuation frame without a message"));
+                }
+                if h.rsv & RSV1 != 0 {
+                    return Err(Error::protocol("RSV1 set on a continuation frame"));
+                }
+            }
+            OpCode::Text | OpCode::Binary => {
+                if self.message.is_some() {
+                    return Err(Error::protocol(
+                        "new data frame while a fragmented message is in progress",
+                    ));
+                }
+                let kind = if opcode == OpCode::Text {
+                    MessageType::Text
+                } else {
+                    MessageType::Binary
+                };
+                let mut message = Message::new(kind, Vec::new());
+                message.compressed = h.rsv & RSV1 != 0;
+                self.message = Some(PartialMessage {
+                    message,
+                    utf8: (kind == MessageType::Text).then(Utf8Validator::default),
+                });
+            }
+            _ => {}
+        }
+        if let Some(partial) = self.message.as_mut().filter(|_| !opcode.is_control()) {
+            let m = &mut partial.message;
+            if !m.compressed
+                && m.data.len() as u64 + h.payload_len > self.limits.max_message_size as u64
+            {
+                return Err(Error::too_big(format!(
+                    "message exceeds the limit of {} bytes",
+                    self.limits.max_message_size
+                )));
+            }
+            let start = if m.compressed { m.wire.len() } else { m.data.len() };
+            m.frames.push(FrameInfo {
+                fin: h.fin,
+                rsv: h.rsv,
+                opcode: h.opcode,
+                payload_len: h.payload_len,
+                payload: start..start + h.payload_len as usize,
+            });
+            if !m.compressed {
+                m.data.reserve(h.payload_len as usize);
+            }
+        }
+        self.frame = Some(PartialFrame {
+            opcode,
+            fin: h.fin,
+            remaining: h.payload_len,
+            control: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Append (or inflate) a piece of a data frame's payload and validate it.
+    fn data_chunk(&mut self, chunk: &[u8]) -> Result<()> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let partial = self.message.as_mut().expect("a message is in progress");
+        let m = &mut partial.message;
+        let before = m.data.len();
+        if m.compressed {
+            m.wire.extend_from_slice(chunk);
+            let inflater = self.inflater.as_mut().expect("compression negotiated");
+            inflater.inflate(chunk, &mut m.data, self.limits.max_message_size)?;
+        } else {
+            m.data.extend_from_slice(chunk);
+        }
+        validate_utf8(&mut partial.utf8, &m.data[before..])
+    }
+
+    fn end_frame(&mut self, frame: PartialFrame) -> Result<Option<Event>> {
+        let event = match frame.opcode {
+            OpCode::Ping => Some(Event::Ping(frame.control)),
+            OpCode::Pong => Some(Event::Pong(frame.control)),
+            OpCode::Close => Some(Event::Close(CloseFrame::parse(&frame.control)?)),
+            _ if !frame.fin => None,
+            _ => {
+                let mut partial = self.message.take().expect("a message is in progress");
+                let m = &mut partial.message;
+                if m.compressed {
+                    let before = m.data.len();
+                    let inflater = self.inflater.as_mut().expect("compression negotiated");
+                    inflater.finish_message(&mut m.data, self.limits.max_message_size)?;
+                    validate_utf8(&mut partial.utf8, &m.data[before..])?;
+                }
+                if partial.utf8.as_ref().is_some_and(|v| !v.is_complete()) {
+                    return Err(Error::invalid_payload(
+                        "text message ends inside a UTF-8 sequence",
+                    ));
+                }
+                Some(Event::Message(partial.message))
+            }
+        };
+        Ok(event)
+    }
+
+    /// Low-level: take one whole frame from the front of `input`, without
+    /// reassembly or control-frame handling. Only the rules that protect the
+    /// client (no masked server frames, the frame size limit) are applied.
+    pub fn read_frame(&mut self, input: &[u8]) -> Result<Option<(Frame, usize)>> {
+        let Some((h, header_len)) = FrameHeader::parse(input)? else {
+            return Ok(None);
+        };
+        if h.mask.is_some() {
+            return Err(Error::protocol("the server sent a masked frame"));
+        }
+        if h.payload_len > self.limits.max_frame_size {
+            return Err(Error::too_big(format!(
+                "frame of {} bytes exceeds the limit of {}",
+                h.payload_len, self.limits.max_frame_size
+            )));
+        }
+        let total = header_len + h.payload_len as usize;
+        if input.len() < total {
+            return Ok(None);
+        }
+        let frame = Frame {
+            fin: h.fin,
+            rsv: h.rsv,
+            opcode: h.opcode,
+            masked: false,
+            payload: input[header_len..total].to_vec(),
+        };
+        Ok(Some((frame, total)))
+    }
+
+    /// Bytes needed before [`Receiver::read_frame`] can return the frame at
+    /// the front of `input`, if its header is complete.
+    pub fn frame_len(input: &[u8]) -> Result<Option<u64>> {
+        Ok(FrameHeader::parse(input)?.map(|(h, n)| n as u64 + h.payload_len))
+    }
+}
+
+fn validate_utf8(validator: &mut Option<Utf8Validator>, bytes: &[u8]) -> Result<()> {
+    match validator.as_mut().map(|v| v.feed(bytes)) {
+        Some(false) => Err(Error::invalid_payload("text message is not valid UTF-8")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        FrameHeader { fin, rsv, opcode, mask: None, payload_len: payload.len() as u64 }
+            .encode(&mut out);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// Feed `input` in chunks of `chunk` bytes; collect every event or the error.
+    fn run(input: &[u8], chunk: usize) -> Result<Vec<Event>> {
+        let mut rx = Receiver::new(Limits::default(), None);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut events = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                let (used, event) = rx.read(&buf)?;
+                buf.drain(..used);
+                match event {
+                    Some(e) => events.push(e),
+                    None => break,
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    fn stream() -> Vec<u8> {
+        let mut s = Vec::new();
+        s.extend(frame(false, 0, 1, "Hel".as_bytes()));
+        s.extend(frame(true, 0, 9, b"ping!"));
+        s.extend(frame(false, 0, 0, "lo ".as_bytes()));
+        s.extend(frame(true, 0, 0, "wörld".as_bytes()));
+        s.extend(frame(true, 0, 2, &[0u8; 300]));
+        s.extend(frame(true, 0, 8, &[0x03, 0xE8, b'b', b'y', b'e']));
+        s
+    }
+
+    #[test]
+    fn reassembles_with_interleaved_control_frames_in_any_chunking() {
+        let input = stream();
+        for chunk in [input.len(), 1, 2, 3, 7, 64] {
+            let events = run(&input, chunk).unwrap();
+            assert_eq!(events.len(), 4, "chunk {chunk}");
+            assert_eq!(events[0], Event::Ping(b"ping!".to_vec()));
+            let Event::Message(m) = &events[1] else { panic!() };
+            assert_eq!((m.kind, m.data.as_slice()), (MessageType::Text, "Hello wörld".as_bytes()));
+            assert_eq!(m.frames.len(), 3);
+            assert_eq!(m.frame_payload(1), Some("lo ".as_bytes()));
+            let Event::Message(b) = &events[2] else { panic!() };
+            assert_eq!(b.size(), 300);
+            assert_eq!(
+                events[3],
+                Event::Close(CloseFrame { code: Some(1000), reason: "bye".into() })
+            );
+        }
+    }
+
+    #[test]
+    fn random_chunking_gives_same_events() {
+        let input = stream();
+        let whole = run(&input, input.len()).unwrap();
+        let mut seed = 0x2545F491u32;
+        for _ in 0..200 {
+            let mut rx = Receiver::new(Limits::default(), None);
+            let (mut buf, mut events, mut at) = (Vec::new(), Vec::new(), 0);
+            while at < input.len() {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let n = (seed as usize % 9 + 1).min(input.len() - at);
+                buf.extend_from_slice(&input[at..at + n]);
+                at += n;
+                loop {
+                    let (used, event) = rx.read(&buf).unwrap();
+                    buf.drain(..used);
+                    match event {
+                        Some(e) => events.push(e),
+                        None => break,
+                    }
+                }
+            }
+            assert_eq!(events, whole);
+        }
+    }
+
+    fn close_code(input: &[u8]) -> Option<u16> {
+        run(input, 1).unwrap_err().close_code()
+    }
+
+    #[test]
+    fn protocol_violations_fail_with_1002() {
+        let masked = [0x81, 0x81, 1, 2, 3, 4, b'a' ^ 1];
+        assert_eq!(close_code(&masked), Some(1002));
+        assert_eq!(close_code(&frame(true, 4, 1, b"x")), Some(1002)); // RSV1 without deflate
+        assert_eq!(close_code(&frame(true, 2, 1, b"x")), Some(1002));
+        assert_eq!(close_code(&frame(true, 0, 3, b"")), Some(1002)); // reserved opcode
+        assert_eq!(close_code(&frame(true, 0, 0xB, b"")), Some(1002));
+        assert_eq!(close_code(&frame(false, 0, 9, b"")), Some(1002)); // fragmented ping
+        assert_eq!(close_code(&frame(true, 0, 9, &[0; 126])), Some(1002));
+        assert_eq!(close_code(&frame(true, 0, 0, b"x")), Some(1002)); // lone continuation
+        let mut two_starts = frame(false, 0, 1, b"a");
+        two_starts.extend(frame(true, 0, 1, b"b"));
+        assert_eq!(close_code(&two_starts), Some(1002));
+        assert_eq!(close_code(&frame(true, 0, 8, &[0x03])), Some(1002));
+    }
+
+    #[test]
+    fn invalid_utf8_fails_fast_inside_a_fragmented_message() {
+        // The first fragment is already invalid; the message never finishes.
+        let input = frame(false, 0, 1, &[0xCE, 0xBA, 0xF4, 0x90]);
+        assert_eq!(close_code(&input), Some(1007));
+        // Within one frame, before its payload has fully arrived.
+        let mut rx = Receiver::new(Limits::default(), None);
+        let whole = frame(true, 0, 1, &[b'a', 0xFF, b'b', b'c']);
+        assert!(rx.read(&whole[..2]).unwrap().1.is_none());
+        assert_eq!(rx.read(&whole[2..4]).unwrap_err().close_code(), Some(1007));
+        // Truncated sequence at the end of the message.
+        assert_eq!(close_code(&frame(true, 0, 1, &[0xE2, 0x82])), Some(1007));
+    }
+
+    #[test]
+    fn limits_fail_with_1009() {
+        let limits = Limits { max_frame_size: 10, max_message_size: 15 };
+        let mut rx = Receiver::new(limits, None);
+        let e = rx.read(&frame(true, 0, 2, &[0; 11])).unwrap_err();
+        assert_eq!(e.close_code(), Some(1009));
+        let mut rx = Receiver::new(limits, None);
+        let mut input = frame(false, 0, 2, &[0; 10]);
+        input.extend(frame(true, 0, 0, &[0; 10]));
+        assert_eq!(rx.read(&input).unwrap_err().close_code(), Some(1009));
+    }
+
+    #[test]
+    fn read_frame_returns_whole_frames_only() {
+        let mut rx = Receiver::new(Limits::default(), None);
+        let f = frame(false, 3, 0xB, b"raw");
+        assert_eq!(rx.read_frame(&f[..4]).unwrap(), None);
+        let (got, used) = rx.read_frame(&f).unwrap().unwrap();
+        assert_eq!((got.fin, got.rsv, got.opcode, got.payload.as_slice(), used), (false, 3, 0xB, &b"raw"[..], f.len()));
+        assert_eq!(rx.read_frame(&[0x81, 0x81, 0, 0, 0, 0, 0]).unwrap_err().close_code(), Some(1002));
+    }
+}

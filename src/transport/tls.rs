@@ -1,0 +1,73 @@
+//! TLS through the system OpenSSL: verification on by default, SNI, and
+//! host name or IP address checks.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+
+use openssl::ssl::{HandshakeError, SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMode};
+use openssl::x509::X509VerifyResult;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// TLS settings. The default verifies against the system trust store.
+#[derive(Clone, Debug, Default)]
+pub struct TlsOptions {
+    pub ca_file: Option<PathBuf>,
+    pub ca_dir: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Accept any certificate for any name. Only for testing.
+    pub insecure_skip_verify: bool,
+}
+
+fn tls_error(message: impl Into<String>) -> Error {
+    Error::exn(ErrorKind::Tls, message)
+}
+
+fn setup_error(what: &str, path: &Option<PathBuf>, e: openssl::error::ErrorStack) -> Error {
+    let path = path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+    tls_error(format!("{what} {path}: {e}"))
+}
+
+pub fn connect_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<SslStream<TcpStream>> {
+    let mut builder =
+        SslConnector::builder(SslMethod::tls_client()).map_err(|e| tls_error(e.to_string()))?;
+    if options.ca_file.is_some() || options.ca_dir.is_some() {
+        builder
+            .load_verify_locations(options.ca_file.as_deref(), options.ca_dir.as_deref())
+            .map_err(|e| setup_error("cannot load CA", &options.ca_file.clone().or(options.ca_dir.clone()), e))?;
+    }
+    if let Some(cert) = &options.cert_file {
+        builder
+            .set_certificate_chain_file(cert)
+            .map_err(|e| setup_error("cannot load client certificate", &options.cert_file, e))?;
+        let key = options.key_file.as_ref().unwrap_or(cert);
+        builder
+            .set_private_key_file(key, SslFiletype::PEM)
+            .map_err(|e| setup_error("cannot load client key", &Some(key.clone()), e))?;
+        builder
+            .check_private_key()
+            .map_err(|e| tls_error(format!("client key does not match certificate: {e}")))?;
+    }
+    let connector = builder.build();
+    let mut config = connector.configure().map_err(|e| tls_error(e.to_string()))?;
+    if options.insecure_skip_verify {
+        config.set_verify_hostname(false);
+        config.set_verify(SslVerifyMode::NONE);
+    }
+    config.connect(host, tcp).map_err(|e| match e {
+        HandshakeError::Failure(mid) => {
+            let verify = mid.ssl().verify_result();
+            if verify != X509VerifyResult::OK {
+                Error::exn(
+                    ErrorKind::TlsVerify,
+                    format!("certificate verify failed: {}", verify.error_string()),
+                )
+            } else {
+                tls_error(format!("TLS handshake failed: {}", mid.error()))
+            }
+        }
+        HandshakeError::WouldBlock(_) => Error::exn(ErrorKind::Timeout, "TLS handshake timed out"),
+        HandshakeError::SetupFailure(e) => tls_error(format!("TLS setup failed: {e}")),
+    })
+}
