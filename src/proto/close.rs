@@ -1,39 +1,49 @@
 //! Close codes: the seed's reason <-> code map and RFC 6455 §7.4 validity.
 
+use std::ffi::CStr;
+
 use crate::error::{Error, Result};
 use crate::proto::utf8;
 
-pub const NORMAL: u16 = 1000;
-pub const GOING_AWAY: u16 = 1001;
-pub const PROTOCOL_ERROR: u16 = 1002;
-pub const NO_STATUS: u16 = 1005;
-pub const ABNORMAL: u16 = 1006;
-pub const INVALID_PAYLOAD: u16 = 1007;
-pub const MESSAGE_TOO_BIG: u16 = 1009;
-pub const MANDATORY_EXT: u16 = 1010;
+pub(crate) const NORMAL: u16 = 1000;
+pub(crate) const GOING_AWAY: u16 = 1001;
+pub(crate) const PROTOCOL_ERROR: u16 = 1002;
+pub(crate) const NO_STATUS: u16 = 1005;
+pub(crate) const ABNORMAL: u16 = 1006;
+pub(crate) const INVALID_PAYLOAD: u16 = 1007;
+pub(crate) const MESSAGE_TOO_BIG: u16 = 1009;
+pub(crate) const MANDATORY_EXT: u16 = 1010;
 
-/// (code, reason) pairs exactly as in the seed's table.
-const REASONS: [(u16, &str); 12] = [
-    (1000, "normal-closure"),
-    (1001, "going-away"),
-    (1002, "protocol-error"),
-    (1003, "unsupported-data"),
-    (1005, "no-status-rcvd"),
-    (1006, "abnormal-closure"),
-    (1007, "invalid-frame-payload-data"),
-    (1008, "policy-violation"),
-    (1009, "message-too-big"),
-    (1010, "mandatory-ext"),
-    (1011, "internal-server-error"),
-    (1015, "tls-handshake"),
+/// (code, reason) pairs exactly as in the seed's table. C strings, so the C
+/// ABI can hand them out without copies.
+const REASONS: [(u16, &CStr); 12] = [
+    (1000, c"normal-closure"),
+    (1001, c"going-away"),
+    (1002, c"protocol-error"),
+    (1003, c"unsupported-data"),
+    (1005, c"no-status-rcvd"),
+    (1006, c"abnormal-closure"),
+    (1007, c"invalid-frame-payload-data"),
+    (1008, c"policy-violation"),
+    (1009, c"message-too-big"),
+    (1010, c"mandatory-ext"),
+    (1011, c"internal-server-error"),
+    (1015, c"tls-handshake"),
 ];
 
-pub fn code_to_reason(code: u16) -> Option<&'static str> {
+pub fn code_to_reason_cstr(code: u16) -> Option<&'static CStr> {
     REASONS.iter().find(|&&(c, _)| c == code).map(|&(_, r)| r)
 }
 
+pub fn code_to_reason(code: u16) -> Option<&'static str> {
+    code_to_reason_cstr(code).map(|r| r.to_str().expect("ASCII table"))
+}
+
 pub fn reason_to_code(reason: &str) -> Option<u16> {
-    REASONS.iter().find(|&&(_, r)| r == reason).map(|&(c, _)| c)
+    REASONS
+        .iter()
+        .find(|&&(_, r)| r.to_bytes() == reason.as_bytes())
+        .map(|&(c, _)| c)
 }
 
 /// May this code appear in a close frame on the wire? 1004-1006 and 1015 are
@@ -102,7 +112,7 @@ mod tests {
         assert_eq!(code_to_reason(1004), None);
         assert_eq!(reason_to_code("nonsense"), None);
         for &(c, r) in REASONS.iter() {
-            assert_eq!(code_to_reason(c), Some(r));
+            assert_eq!(code_to_reason(c), r.to_str().ok());
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 
 /// RSV bit values as the seed counts them: RSV1 = 4, RSV2 = 2, RSV3 = 1.
-pub const RSV1: u8 = 4;
+pub(crate) const RSV1: u8 = 4;
 
 /// A frame header as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub struct FrameHeader {
 }
 
 /// The largest header: 2 + 8 (length) + 4 (mask).
-pub const MAX_HEADER_LEN: usize = 14;
+pub(crate) const MAX_HEADER_LEN: usize = 14;
 
 impl FrameHeader {
     /// Parse a header from the start of `buf`. `Ok(None)` means more bytes

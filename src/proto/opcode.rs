@@ -1,5 +1,7 @@
 //! Opcodes and the seed's opcode <-> optype map.
 
+use std::ffi::CStr;
+
 /// The six opcodes RFC 6455 defines. Reserved opcodes are rejected on receipt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -12,14 +14,15 @@ pub enum OpCode {
     Pong = 0xA,
 }
 
-/// (opcode, optype) pairs exactly as in the seed's table.
-const OPTYPES: [(OpCode, &str); 6] = [
-    (OpCode::Continuation, "continuation"),
-    (OpCode::Text, "text"),
-    (OpCode::Binary, "binary"),
-    (OpCode::Close, "connection-close"),
-    (OpCode::Ping, "ping"),
-    (OpCode::Pong, "pong"),
+/// (opcode, optype) pairs exactly as in the seed's table, as C strings for
+/// the C ABI.
+const OPTYPES: [(OpCode, &CStr); 6] = [
+    (OpCode::Continuation, c"continuation"),
+    (OpCode::Text, c"text"),
+    (OpCode::Binary, c"binary"),
+    (OpCode::Close, c"connection-close"),
+    (OpCode::Ping, c"ping"),
+    (OpCode::Pong, c"pong"),
 ];
 
 impl OpCode {
@@ -37,11 +40,18 @@ impl OpCode {
 
     /// The seed's symbol for this opcode.
     pub fn optype(self) -> &'static str {
+        self.optype_cstr().to_str().expect("ASCII table")
+    }
+
+    pub fn optype_cstr(self) -> &'static CStr {
         OPTYPES.iter().find(|&&(op, _)| op == self).unwrap().1
     }
 
     pub fn from_optype(name: &str) -> Option<OpCode> {
-        OPTYPES.iter().find(|&&(_, n)| n == name).map(|&(op, _)| op)
+        OPTYPES
+            .iter()
+            .find(|&&(_, n)| n.to_bytes() == name.as_bytes())
+            .map(|&(op, _)| op)
     }
 }
 
@@ -54,7 +64,7 @@ mod tests {
         assert_eq!(OpCode::from_u8(0xA).unwrap().optype(), "pong");
         assert_eq!(OpCode::from_optype("connection-close"), Some(OpCode::Close));
         for &(op, name) in OPTYPES.iter() {
-            assert_eq!(OpCode::from_optype(name), Some(op));
+            assert_eq!(OpCode::from_optype(name.to_str().unwrap()), Some(op));
             assert_eq!(OpCode::from_u8(op as u8), Some(op));
         }
         for reserved in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xF] {

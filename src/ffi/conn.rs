@@ -1,0 +1,454 @@
+//! `ws_conn`: connect, send, receive, close.
+
+use std::ffi::{c_char, c_void, CString};
+
+use crate::client::{connect, Connected, Connection, Options, State};
+use crate::error::{Error, Result};
+use crate::ffi::error::{
+    null_argument, set_last_error, to_cstring, WS_CLOSED, WS_HTTP_RESPONSE, WS_OK,
+};
+use crate::ffi::frame::{store_frame, ws_frame};
+use crate::ffi::handle::{self, bytes, c_str, tagged, try_code, write_out};
+use crate::ffi::message::{message_type, ws_message};
+use crate::ffi::options::ws_options;
+use crate::ffi::panic::{guard, guard_value};
+use crate::ffi::response::ws_response;
+
+/// `ws_conn_state`: open.
+pub const WS_STATE_OPEN: i32 = 0;
+/// `ws_conn_state`: we sent a close frame and wait for the server's.
+pub const WS_STATE_CLOSING: i32 = 1;
+/// `ws_conn_state`: closed; the socket is shut.
+pub const WS_STATE_CLOSED: i32 = 2;
+
+/// `ws_send` flag: send this message uncompressed even when
+/// permessage-deflate is in use.
+pub const WS_SEND_UNCOMPRESSED: u32 = 1;
+
+/// An open WebSocket connection.
+pub struct ws_conn {
+    tag: u64,
+    inner: Connection,
+    /// This handle's last error: (result code, close code, message).
+    error: (i32, u16, CString),
+    peer_reason: CString,
+    subprotocol: Option<CString>,
+    header_value: CString,
+}
+tagged!(ws_conn, 0x7773_636f_6e6e_6563);
+
+impl ws_conn {
+    /// Record `r`'s error on the handle and the thread.
+    fn check<T>(&mut self, r: Result<T>) -> std::result::Result<T, i32> {
+        r.map_err(|e| {
+            let code = set_last_error(&e);
+            self.error = (code, e.close_code().unwrap_or(0), to_cstring(e.message()));
+            code
+        })
+    }
+}
+
+/// Run `f` on the connection behind `conn`.
+unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&mut ws_conn) -> i32) -> i32 {
+    guard(|| {
+        // SAFETY: the caller passes NULL or a live connection.
+        let c = try_code!(unsafe { handle::borrow_mut(conn, "conn") });
+        f(c)
+    })
+}
+
+
+/// Connect to `uri` (ws:// or wss://) and perform the opening handshake.
+///
+/// - `WS_OK`: `*conn_out` is a new connection (free with `ws_conn_free`).
+/// - `WS_HTTP_RESPONSE`: the server answered with another status (e.g. a
+///   redirect or 403); `*response_out`, if not NULL, receives it (free with
+///   `ws_response_free`). This is not an error, as in the seed.
+/// - negative: an error; `ws_last_error_message()` says why ("certificate
+///   verify failed: ...", "cannot connect to ...").
+///
+/// `opts` may be NULL for the defaults; it is only read during the call.
+///
+/// # Safety
+/// `uri`: a NUL-terminated string; `opts`: NULL or a live options handle;
+/// `conn_out`: writable; `response_out`: NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_connect(
+    uri: *const c_char,
+    opts: *const ws_options,
+    conn_out: *mut *mut ws_conn,
+    response_out: *mut *mut ws_response,
+) -> i32 {
+    guard(|| {
+        if conn_out.is_null() {
+            return null_argument("conn_out");
+        }
+        // SAFETY: forwarded contract.
+        let uri = try_code!(unsafe { c_str(uri, "uri") });
+        let default = Options::default();
+        let options = if opts.is_null() {
+            &default
+        } else {
+            // SAFETY: forwarded contract.
+            &try_code!(unsafe { handle::borrow(opts, "opts") }).inner
+        };
+        match connect(uri, options) {
+            Ok(Connected::Upgraded(c)) => {
+                let subprotocol = c.subprotocol().map(to_cstring);
+                let handle = handle::into_raw(ws_conn {
+                    tag: <ws_conn as handle::Tagged>::TAG,
+                    inner: *c,
+                    error: (WS_OK, 0, CString::default()),
+                    peer_reason: CString::default(),
+                    subprotocol,
+                    header_value: CString::default(),
+                });
+                // SAFETY: checked non-NULL above.
+                unsafe { write_out(conn_out, handle) };
+                WS_OK
+            }
+            Ok(Connected::Response(r)) => {
+                // SAFETY: NULL-checked by write_out.
+                unsafe { write_out(response_out, handle::into_raw(ws_response::new(r))) };
+                WS_HTTP_RESPONSE
+            }
+            Err(e) => set_last_error(&e),
+        }
+    })
+}
+
+/// Close the socket (with TLS close_notify) and free the connection; NULL
+/// is a no-op. For a clean close, call `ws_close` and receive until
+/// `WS_CLOSED` first.
+///
+/// # Safety
+/// `conn` must be NULL or a connection not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_free(conn: *mut ws_conn) {
+    // SAFETY: forwarded contract.
+    guard_value((), || unsafe { handle::free(conn) })
+}
+
+/// `WS_STATE_OPEN`, `WS_STATE_CLOSING` or `WS_STATE_CLOSED` (also for NULL).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_state(conn: *const ws_conn) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        handle::read(conn, WS_STATE_CLOSED, |c| match c.inner.state() {
+            State::Open => WS_STATE_OPEN,
+            State::CloseSent => WS_STATE_CLOSING,
+            State::Closed => WS_STATE_CLOSED,
+        })
+    }
+}
+
+/// The socket's file descriptor, for poll/select (-1 for NULL).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, -1, |c| c.inner.stream().raw_fd()) }
+}
+
+/// The subprotocol the server chose, or NULL. Owned by the connection.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_subprotocol(conn: *const ws_conn) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, std::ptr::null(), |c| c.subprotocol.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())) }
+}
+
+/// Whether permessage-deflate was negotiated.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_compression(conn: *const ws_conn) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, false, |c| c.inner.deflate().is_some()) }
+}
+
+/// A header of the server's 101 response (case-insensitive), or NULL.
+/// Valid until the next call of this function on the connection.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `name`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_header(conn: *mut ws_conn, name: *const c_char) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contract.
+        let (Ok(c), Ok(name)) = (unsafe { handle::borrow_mut(conn, "conn") }, unsafe { c_str(name, "name") }) else {
+            return std::ptr::null();
+        };
+        let value = c.inner.response_headers().iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+        match value {
+            Some((_, v)) => {
+                c.header_value = to_cstring(v);
+                c.header_value.as_ptr()
+            }
+            None => std::ptr::null(),
+        }
+    })
+}
+
+/// The close code the server sent: 0 before its close frame arrives, 1005
+/// if its close frame had no code.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_peer_close_code(conn: *const ws_conn) -> u16 {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, 0, |c| c.inner.peer_close().map_or(0, |f| f.code.unwrap_or(1005))) }
+}
+
+/// The close reason the server sent ("" if none). Owned by the connection.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_peer_close_reason(conn: *const ws_conn) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, std::ptr::null(), |c| c.peer_reason.as_ptr()) }
+}
+
+/// The message of this connection's last error ("" if none). Owned by the
+/// connection until its next failing call.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_errmsg(conn: *const ws_conn) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, std::ptr::null(), |c| c.error.2.as_ptr()) }
+}
+
+/// For a *fail*: the close code this connection sent to the server; 0 for
+/// an *exn* or no error.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_error_close_code(conn: *const ws_conn) -> u16 {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, 0, |c| c.error.1) }
+}
+
+/// Receive the next message, answering pings on the way.
+///
+/// - `WS_OK`: `*msg_out` is a new message (free with `ws_message_free`).
+/// - `WS_CLOSED`: the server closed the connection; the close was answered
+///   (see `ws_conn_peer_close_code`). Do not receive again.
+/// - `WS_ERR_TIMEOUT`: the read timeout expired; the connection is usable.
+/// - a *fail* (`ws_result_is_fail`): the server broke the protocol; a close
+///   frame with `ws_conn_error_close_code` was sent and the connection closed.
+/// - other negative codes: an *exn*, e.g. `WS_ERR_CONNECTION_LOST`.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `msg_out`: writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut ws_message) -> i32 {
+    if msg_out.is_null() {
+        return null_argument("msg_out");
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let r = c.inner.recv_message();
+            match try_code!(c.check(r)) {
+                Some(m) => {
+                    write_out(msg_out, handle::into_raw(ws_message::new(m)));
+                    WS_OK
+                }
+                None => {
+                    c.peer_reason = to_cstring(c.inner.peer_close().map_or("", |f| f.reason.as_str()));
+                    WS_CLOSED
+                }
+            }
+        })
+    }
+}
+
+/// Called by `ws_recv_message_loop` for each message. `msg` is valid only
+/// during the call. Return 0 to go on; any other value stops the loop,
+/// which returns it.
+pub type ws_message_handler =
+    Option<unsafe extern "C" fn(conn: *mut ws_conn, msg: *const ws_message, userdata: *mut c_void) -> i32>;
+
+/// Receive messages and call `handler` on each until the server closes the
+/// connection (`WS_CLOSED`), the handler returns non-zero (that value), or
+/// an error (its code; for a *fail* the close frame has been sent).
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `handler`: a valid function;
+/// `userdata` is passed through untouched.
+#[no_mangle]
+pub unsafe extern "C" fn ws_recv_message_loop(
+    conn: *mut ws_conn,
+    handler: ws_message_handler,
+    userdata: *mut c_void,
+) -> i32 {
+    let Some(handler) = handler else {
+        return guard(|| null_argument("handler"));
+    };
+    loop {
+        let mut msg: *mut ws_message = std::ptr::null_mut();
+        // SAFETY: forwarded contract; `msg` is a local out-pointer.
+        let rc = unsafe { ws_recv_message(conn, &mut msg) };
+        if rc != WS_OK {
+            return rc;
+        }
+        // SAFETY: the handler is a valid C function; no Rust borrow of
+        // `conn` is live across the call, so it may use the connection.
+        let stop = unsafe { handler(conn, msg, userdata) };
+        // SAFETY: `msg` came from ws_recv_message.
+        unsafe { ws_message_free(msg) };
+        if stop != 0 {
+            return stop;
+        }
+    }
+}
+
+use crate::ffi::message::ws_message_free;
+
+/// Send `msg` (e.g. echo a received message).
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `msg`: NULL or a live message.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_message(conn: *mut ws_conn, msg: *const ws_message) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let m = try_code!(handle::borrow(msg, "msg"));
+            let r = c.inner.send_message(&m.inner);
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
+/// Send a text message of `len` bytes of UTF-8 (not NUL-terminated).
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `text`: `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_text(conn: *mut ws_conn, text: *const c_char, len: usize) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { ws_send(conn, crate::ffi::message::WS_MESSAGE_TEXT, text.cast(), len, 0) }
+}
+
+/// Send a binary message of `len` bytes.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `data`: `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_binary(conn: *mut ws_conn, data: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { ws_send(conn, crate::ffi::message::WS_MESSAGE_BINARY, data, len, 0) }
+}
+
+/// Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
+/// with `flags` (`WS_SEND_UNCOMPRESSED`).
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `data`: `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send(conn: *mut ws_conn, r#type: i32, data: *const u8, len: usize, flags: u32) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let data = try_code!(bytes(data, len, "data"));
+            let Some(kind) = message_type(r#type) else {
+                return set_last_error(&Error::invalid_argument("type must be WS_MESSAGE_TEXT or WS_MESSAGE_BINARY"));
+            };
+            let r = c.inner.send(kind, data, flags & WS_SEND_UNCOMPRESSED == 0);
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
+/// Send a ping with up to 125 bytes of payload.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `data`: `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_ping(conn: *mut ws_conn, data: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let data = try_code!(bytes(data, len, "data"));
+            let r = c.inner.ping(data);
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
+/// Start the close handshake with `code` (0: a close frame without a code)
+/// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes).
+/// Then receive until `WS_CLOSED`; sending is no longer allowed.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `reason`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_close(conn: *mut ws_conn, code: u16, reason: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let reason = if reason.is_null() { "" } else { try_code!(c_str(reason, "reason")) };
+            let r = c.inner.close((code != 0).then_some(code), reason);
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
+/// Low-level: receive one whole frame, without reassembly or automatic
+/// replies (answer pings and closes yourself). `*frame_out` is a new frame
+/// (free with `ws_frame_free`).
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `frame_out`: writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_recv_frame(conn: *mut ws_conn, frame_out: *mut *mut ws_frame) -> i32 {
+    if frame_out.is_null() {
+        return null_argument("frame_out");
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let r = c.inner.recv_frame();
+            let frame = try_code!(c.check(r));
+            store_frame(frame_out, frame)
+        })
+    }
+}
+
+/// Low-level: send `frame` exactly as built (masked with a fresh key; no
+/// RSV bit added). Sending a close frame starts the close handshake.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `frame`: NULL or a live frame.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_frame(conn: *mut ws_conn, frame: *const ws_frame) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let f = try_code!(handle::borrow(frame, "frame"));
+            let (fin, rsv, opcode, payload) = f.parts();
+            let r = c.inner.send_frame(fin, rsv, opcode, payload);
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+

@@ -1,0 +1,165 @@
+//! Result codes, their static descriptions, and the thread's last error.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+
+use crate::error::{Error, ErrorKind};
+
+// Success and non-error outcomes.
+/// The call succeeded.
+pub const WS_OK: i32 = 0;
+/// `ws_connect`: the server answered with an HTTP status other than 101.
+pub const WS_HTTP_RESPONSE: i32 = 1;
+/// `ws_recv_message`/`ws_recv_message_loop`: the server closed the connection.
+pub const WS_CLOSED: i32 = 2;
+
+// Caller errors (-1 .. -9).
+pub const WS_ERR_NULL_ARGUMENT: i32 = -1;
+pub const WS_ERR_INVALID_ARGUMENT: i32 = -2;
+pub const WS_ERR_INVALID_STATE: i32 = -3;
+pub const WS_ERR_PANIC: i32 = -4;
+/// A map lookup (opcode, optype, reason, close code) found nothing.
+pub const WS_ERR_NOT_FOUND: i32 = -5;
+
+// Connection errors (-10 .. -19).
+pub const WS_ERR_IO: i32 = -10;
+pub const WS_ERR_TIMEOUT: i32 = -11;
+pub const WS_ERR_RESOLVE: i32 = -12;
+pub const WS_ERR_CONNECT: i32 = -13;
+pub const WS_ERR_CONNECTION_LOST: i32 = -14;
+
+// TLS errors (-20 .. -29).
+pub const WS_ERR_TLS: i32 = -20;
+pub const WS_ERR_TLS_VERIFY: i32 = -21;
+
+// Handshake errors (-30 .. -39).
+pub const WS_ERR_URI: i32 = -30;
+pub const WS_ERR_HANDSHAKE: i32 = -31;
+pub const WS_ERR_NEGOTIATION: i32 = -32;
+pub const WS_ERR_REDIRECT: i32 = -33;
+
+// Protocol errors from the peer (-40 .. -49): always a *fail*.
+pub const WS_ERR_PROTOCOL: i32 = -40;
+pub const WS_ERR_INVALID_PAYLOAD: i32 = -41;
+
+// Limits (-50 .. -59).
+pub const WS_ERR_MESSAGE_TOO_BIG: i32 = -50;
+
+pub fn code_of(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::InvalidArgument => WS_ERR_INVALID_ARGUMENT,
+        ErrorKind::InvalidState => WS_ERR_INVALID_STATE,
+        ErrorKind::Io => WS_ERR_IO,
+        ErrorKind::Timeout => WS_ERR_TIMEOUT,
+        ErrorKind::Resolve => WS_ERR_RESOLVE,
+        ErrorKind::Connect => WS_ERR_CONNECT,
+        ErrorKind::ConnectionLost => WS_ERR_CONNECTION_LOST,
+        ErrorKind::Tls => WS_ERR_TLS,
+        ErrorKind::TlsVerify => WS_ERR_TLS_VERIFY,
+        ErrorKind::Uri => WS_ERR_URI,
+        ErrorKind::Handshake => WS_ERR_HANDSHAKE,
+        ErrorKind::Negotiation => WS_ERR_NEGOTIATION,
+        ErrorKind::Protocol => WS_ERR_PROTOCOL,
+        ErrorKind::InvalidPayload => WS_ERR_INVALID_PAYLOAD,
+        ErrorKind::MessageTooBig => WS_ERR_MESSAGE_TOO_BIG,
+        ErrorKind::Redirect => WS_ERR_REDIRECT,
+    }
+}
+
+/// A static description of a result code (never NULL).
+#[no_mangle]
+pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
+    let s: &'static str = match code {
+        WS_OK => "ok\0",
+        WS_HTTP_RESPONSE => "the server answered with an HTTP response\0",
+        WS_CLOSED => "the connection was closed by the server\0",
+        WS_ERR_NULL_ARGUMENT => "a required argument is NULL\0",
+        WS_ERR_INVALID_ARGUMENT => "invalid argument\0",
+        WS_ERR_INVALID_STATE => "invalid state for this call\0",
+        WS_ERR_PANIC => "internal error\0",
+        WS_ERR_NOT_FOUND => "not found\0",
+        WS_ERR_IO => "I/O error\0",
+        WS_ERR_TIMEOUT => "timed out\0",
+        WS_ERR_RESOLVE => "host name resolution failed\0",
+        WS_ERR_CONNECT => "TCP connect failed\0",
+        WS_ERR_CONNECTION_LOST => "connection lost\0",
+        WS_ERR_TLS => "TLS error\0",
+        WS_ERR_TLS_VERIFY => "TLS certificate verification failed\0",
+        WS_ERR_URI => "invalid WebSocket URI\0",
+        WS_ERR_HANDSHAKE => "invalid handshake response\0",
+        WS_ERR_NEGOTIATION => "extension or subprotocol negotiation failed\0",
+        WS_ERR_REDIRECT => "redirect refused\0",
+        WS_ERR_PROTOCOL => "protocol error\0",
+        WS_ERR_INVALID_PAYLOAD => "invalid frame payload data\0",
+        WS_ERR_MESSAGE_TOO_BIG => "message too big\0",
+        _ => "unknown result code\0",
+    };
+    s.as_ptr().cast()
+}
+
+/// Whether `code` is a *fail* (the connection was failed with a close frame
+/// to the peer), as opposed to an *exn*.
+#[no_mangle]
+pub extern "C" fn ws_result_is_fail(code: i32) -> bool {
+    matches!(
+        code,
+        WS_ERR_PROTOCOL | WS_ERR_INVALID_PAYLOAD | WS_ERR_MESSAGE_TOO_BIG | WS_ERR_NEGOTIATION
+    )
+}
+
+/// The details of the last error on this thread.
+pub struct LastError {
+    pub code: i32,
+    pub close_code: u16,
+    pub message: CString,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError {
+        code: WS_OK,
+        close_code: 0,
+        message: CString::default(),
+    });
+}
+
+pub fn to_cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// Record `error` as this thread's last error and return its code.
+pub fn set_last_error(error: &Error) -> i32 {
+    let code = code_of(error.kind());
+    LAST_ERROR.with(|last| {
+        *last.borrow_mut() = LastError {
+            code,
+            close_code: error.close_code().unwrap_or(0),
+            message: to_cstring(error.message()),
+        }
+    });
+    code
+}
+
+pub fn null_argument(name: &str) -> i32 {
+    set_last_error(&Error::invalid_argument(format!("{name} is NULL")));
+    WS_ERR_NULL_ARGUMENT
+}
+
+/// The message of the last failing call on this thread ("" if none). Valid
+/// until the next failing call on this thread.
+#[no_mangle]
+pub extern "C" fn ws_last_error_message() -> *const c_char {
+    LAST_ERROR.with(|last| last.borrow().message.as_ptr())
+}
+
+/// The result code of the last failing call on this thread.
+#[no_mangle]
+pub extern "C" fn ws_last_error_code() -> i32 {
+    LAST_ERROR.with(|last| last.borrow().code)
+}
+
+/// For a *fail*: the close code sent to the peer (1002, 1007, 1009, 1010).
+/// 0 for an *exn*.
+#[no_mangle]
+pub extern "C" fn ws_last_error_close_code() -> u16 {
+    LAST_ERROR.with(|last| last.borrow().close_code)
+}

@@ -1,0 +1,324 @@
+//! `ws_options`: everything `ws_connect` can be told.
+
+use std::ffi::c_char;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::client::Options;
+use crate::deflate::DeflateOffer;
+use crate::error::Error;
+use crate::ffi::error::{set_last_error, WS_OK};
+use crate::ffi::handle::{self, c_str, tagged, try_code};
+use crate::ffi::panic::guard;
+
+/// Connection options; create with `ws_options_new`, free with `ws_options_free`.
+pub struct ws_options {
+    tag: u64,
+    pub(crate) inner: Options,
+}
+tagged!(ws_options, 0x7773_6f70_7469_6f6e);
+
+/// New options with safe defaults: TLS verification on, 64 MiB message and
+/// frame limits, 30 s connect and handshake timeouts, no read timeout,
+/// automatic pongs, no compression offered, no redirects followed.
+#[no_mangle]
+pub extern "C" fn ws_options_new() -> *mut ws_options {
+    handle::into_raw(ws_options {
+        tag: <ws_options as handle::Tagged>::TAG,
+        inner: Options::default(),
+    })
+}
+
+/// Free options; NULL is a no-op. Connections made with them are unaffected.
+///
+/// # Safety
+/// `opts` must be NULL or from `ws_options_new`, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_free(opts: *mut ws_options) {
+    // SAFETY: forwarded contract.
+    unsafe { handle::free(opts) }
+}
+
+/// Apply `f` to the options behind `opts`.
+unsafe fn with(opts: *mut ws_options, f: impl FnOnce(&mut Options) -> Result<(), Error>) -> i32 {
+    guard(|| {
+        // SAFETY: the caller passes NULL or a handle from ws_options_new.
+        let o = try_code!(unsafe { handle::borrow_mut(opts, "opts") });
+        match f(&mut o.inner) {
+            Ok(()) => WS_OK,
+            Err(e) => set_last_error(&e),
+        }
+    })
+}
+
+/// Apply `f` to the options and a string argument.
+unsafe fn with_str(
+    opts: *mut ws_options,
+    arg: *const c_char,
+    name: &str,
+    f: impl FnOnce(&mut Options, &str) -> Result<(), Error>,
+) -> i32 {
+    guard(|| {
+        // SAFETY: the caller passes NULL or a NUL-terminated string.
+        let s = try_code!(unsafe { c_str(arg, name) });
+        // SAFETY: forwarded contract.
+        unsafe { with(opts, |o| f(o, s)) }
+    })
+}
+
+fn millis(ms: u32) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// Offer permessage-deflate with `params`, a `;`-separated list such as
+/// `"server_max_window_bits=10; client_max_window_bits"` ("" for the bare
+/// offer). Call again to add fallback offers; they are sent in order.
+///
+/// # Safety
+/// `opts`: a live options handle; `params`: a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_add_deflate_offer(opts: *mut ws_options, params: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_str(opts, params, "params", |o, p| {
+            o.deflate_offers.push(DeflateOffer::parse(p)?);
+            Ok(())
+        })
+    }
+}
+
+/// The seed's `strip-host` flag. The default request-target is already the
+/// origin-form of RFC 6455 §4.1 (path and query), so this only undoes
+/// `ws_options_set_absolute_form`.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_strip_host(opts: *mut ws_options, on: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.strip_host = on)) }
+}
+
+/// Send the absolute URI as request-target (`GET ws://host:port/path`), as
+/// the seed egg 1.0 did by default.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_absolute_form(opts: *mut ws_options, on: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.absolute_form = on)) }
+}
+
+/// Add a request header (e.g. Authorization, Cookie, User-Agent). Names
+/// must be HTTP tokens; values must not contain CR, LF or NUL.
+///
+/// # Safety
+/// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_add_header(
+    opts: *mut ws_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> i32 {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let value = try_code!(unsafe { c_str(value, "value") }).to_string();
+        // SAFETY: forwarded contract.
+        unsafe {
+            with_str(opts, name, "name", |o, n| {
+                o.headers.push((n.to_string(), value));
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Send an `Origin` header.
+///
+/// # Safety
+/// `opts`: a live options handle; `origin`: a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_origin(opts: *mut ws_options, origin: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with_str(opts, origin, "origin", |o, s| Ok(o.origin = Some(s.to_string()))) }
+}
+
+/// Offer a subprotocol (call once per protocol, in order of preference).
+/// A server that picks one not offered fails the connection.
+///
+/// # Safety
+/// `opts`: a live options handle; `protocol`: a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_add_subprotocol(opts: *mut ws_options, protocol: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with_str(opts, protocol, "protocol", |o, s| Ok(o.subprotocols.push(s.to_string()))) }
+}
+
+/// Largest message accepted, after decompression (default 64 MiB; 1009 beyond).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_max_message_size(opts: *mut ws_options, bytes: usize) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.limits.max_message_size = bytes)) }
+}
+
+/// Largest frame payload accepted (default 64 MiB; 1009 beyond).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_max_frame_size(opts: *mut ws_options, bytes: u64) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.limits.max_frame_size = bytes)) }
+}
+
+/// Timeouts in milliseconds; 0 means none (block). Defaults: connect 30000,
+/// handshake 30000, read 0, write 0. A read timeout makes `ws_recv_*`
+/// return `WS_ERR_TIMEOUT` and leaves the connection usable: call again.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_timeouts(
+    opts: *mut ws_options,
+    connect_ms: u32,
+    handshake_ms: u32,
+    read_ms: u32,
+    write_ms: u32,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(opts, |o| {
+            o.connect_timeout = millis(connect_ms);
+            o.handshake_timeout = millis(handshake_ms);
+            o.read_timeout = millis(read_ms);
+            o.write_timeout = millis(write_ms);
+            Ok(())
+        })
+    }
+}
+
+/// How long to wait for the server to close TCP after the close handshake
+/// (default 5000 ms).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_close_timeout(opts: *mut ws_options, ms: u32) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.close_timeout = Duration::from_millis(ms as u64))) }
+}
+
+/// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
+/// returns them to the caller as `WS_HTTP_RESPONSE`. wss is never
+/// downgraded to ws.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_max_redirects(opts: *mut ws_options, max: u32) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.max_redirects = max)) }
+}
+
+/// Trust the CA certificates in this PEM file (instead of the system store).
+///
+/// # Safety
+/// `opts`: a live options handle; `path`: a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_ca_file(opts: *mut ws_options, path: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with_str(opts, path, "path", |o, p| Ok(o.tls.ca_file = Some(PathBuf::from(p)))) }
+}
+
+/// Trust the CA certificates in this hashed directory.
+///
+/// # Safety
+/// `opts`: a live options handle; `path`: a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_ca_dir(opts: *mut ws_options, path: *const c_char) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with_str(opts, path, "path", |o, p| Ok(o.tls.ca_dir = Some(PathBuf::from(p)))) }
+}
+
+/// Present a client certificate (PEM chain) and its key (PEM; NULL: the key
+/// is in `cert_file`).
+///
+/// # Safety
+/// `opts`: a live options handle; `cert_file`: a NUL-terminated string;
+/// `key_file`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_client_cert(
+    opts: *mut ws_options,
+    cert_file: *const c_char,
+    key_file: *const c_char,
+) -> i32 {
+    guard(|| {
+        let key = if key_file.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, NUL-terminated per the contract.
+            Some(PathBuf::from(try_code!(unsafe { c_str(key_file, "key_file") })))
+        };
+        // SAFETY: forwarded contract.
+        unsafe {
+            with_str(opts, cert_file, "cert_file", |o, c| {
+                o.tls.cert_file = Some(PathBuf::from(c));
+                o.tls.key_file = key;
+                Ok(())
+            })
+        }
+    })
+}
+
+/// DANGER: accept any server certificate for any host name. This removes
+/// all protection TLS gives against an active attacker; for tests only.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(opts: *mut ws_options, on: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.tls.insecure_skip_verify = on)) }
+}
+
+/// Split outgoing messages into frames of at most `bytes` (0: never, the default).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_fragment_size(opts: *mut ws_options, bytes: usize) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.fragment_size = bytes)) }
+}
+
+/// zlib level (0-9, or -1 for zlib's default) for compressed messages.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_compression_level(opts: *mut ws_options, level: i32) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(opts, |o| {
+            if !(-1..=9).contains(&level) {
+                return Err(Error::invalid_argument("compression level must be -1..9"));
+            }
+            o.compression_level = level;
+            Ok(())
+        })
+    }
+}
+
+/// Answer pings automatically (default on).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with(opts, |o| Ok(o.auto_pong = on)) }
+}
