@@ -1,0 +1,123 @@
+# libwsclient: build, demo, test, install. Needs only cargo and a C toolchain
+# to build; the tests also use python3 (a venv is made under .venv).
+
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
+DESTDIR     ?=
+
+VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR     := $(word 1,$(subst ., ,$(VERSION)))
+MINOR     := $(word 2,$(subst ., ,$(VERSION)))
+SOVERSION := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
+SONAME    := libwsclient.so.$(SOVERSION)
+
+CARGO   ?= cargo
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror
+BUILD   := build
+LIB     := $(BUILD)/lib
+VENV    := .venv
+PY      := $(VENV)/bin/python
+EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
+CTESTS  := $(BUILD)/tests/test_api
+
+export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
+export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
+export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
+
+.PHONY: all lib examples header demo test test-rust test-c test-python \
+        test-chicken autobahn autobahn-python autobahn-chicken venv install \
+        uninstall bench clean lint
+
+all: lib examples
+
+# The Rust core as libwsclient.so.X.Y (with SONAME and symlinks) and .a.
+lib:
+	$(CARGO) build --release --lib
+	@mkdir -p $(LIB)
+	cp target/release/libwsclient.so $(LIB)/libwsclient.so.$(VERSION)
+	ln -sf libwsclient.so.$(VERSION) $(LIB)/$(SONAME)
+	ln -sf $(SONAME) $(LIB)/libwsclient.so
+	cp target/release/libwsclient.a $(LIB)/libwsclient.a
+
+$(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+examples: $(EXAMPLES)
+
+# C tests of the API, under AddressSanitizer.
+$(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(WARN) -Iinclude $< \
+	  -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+header:
+	WSCLIENT_BLESS=1 $(CARGO) test --test header
+
+venv: $(VENV)/.ready
+$(VENV)/.ready: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+# Build, start a local echo server, and run the C example against it.
+demo: all venv
+	$(PY) scripts/demo.py $(BUILD)/examples/echo_client
+
+test: test-rust test-c test-python test-chicken autobahn autobahn-python autobahn-chicken
+	@echo "make test: all suites passed"
+
+test-rust: venv
+	$(CARGO) test --release
+
+test-c: all venv $(CTESTS)
+	$(PY) -m pytest -q tests/integration
+
+test-python: all venv
+	$(PY) -m pytest -q bindings/python/tests
+
+test-chicken: all
+	bash bindings/chicken/run-tests.sh
+
+# The Autobahn gate: every case of sections 1-13, all OK or INFORMATIONAL.
+autobahn: all venv
+	$(PY) tests/autobahn/gate.py --name c -- $(BUILD)/examples/autobahn_client {url} {agent}
+
+autobahn-python: all venv
+	$(PY) tests/autobahn/gate.py --name python -- $(PY) bindings/python/examples/autobahn_client.py {url} {agent}
+
+autobahn-chicken: test-chicken venv
+	$(PY) tests/autobahn/gate.py --name chicken -- bash bindings/chicken/run-autobahn.sh {url} {agent}
+
+bench: all venv
+	$(CARGO) bench --bench echo
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+$(BUILD)/libwsclient.pc: libwsclient.pc.in Cargo.toml
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: lib $(BUILD)/libwsclient.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libwsclient.so
+	install -m 644 $(LIB)/libwsclient.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/wsclient.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(BUILD)/libwsclient.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libwsclient.so* $(DESTDIR)$(LIBDIR)/libwsclient.a \
+	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

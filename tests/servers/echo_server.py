@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""A real WebSocket server for the tests: Python `websockets`, echoing.
+
+Prints ``PORT <n>`` on stdout once it listens (bind to port 0 by default),
+then serves until killed. Paths change behaviour:
+
+  /             echo every message back
+  /greet        send --greet messages first, print what comes back, close 1000
+  /headers      send the request headers as one JSON text message, then echo
+  /status/NNN   answer the handshake with HTTP NNN (Location: /redirected for 3xx)
+  /redirected   echo (the target of the redirects)
+  /close/CODE   close at once with CODE and reason "bye"
+  /silent       accept the handshake, then never send anything
+
+Options select TLS (with an optional required client certificate),
+permessage-deflate parameters, subprotocols and the bind address.
+"""
+
+import argparse
+import http
+import json
+import ssl
+import sys
+import threading
+
+from websockets.datastructures import Headers
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.http11 import Response
+from websockets.sync.server import serve
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--cert", help="PEM certificate chain: serve wss")
+    p.add_argument("--key", help="PEM key for --cert")
+    p.add_argument("--client-ca", help="require a client certificate signed by this CA")
+    p.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
+    p.add_argument("--server-max-window-bits", type=int)
+    p.add_argument("--client-max-window-bits", type=int)
+    p.add_argument("--server-no-context-takeover", action="store_true")
+    p.add_argument("--client-no-context-takeover", action="store_true")
+    p.add_argument("--subprotocol", action="append", default=[])
+    p.add_argument("--max-size", type=int, default=64 << 20)
+    p.add_argument("--greet", action="append", default=[])
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    extensions = []
+    if args.deflate:
+        extensions.append(
+            ServerPerMessageDeflateFactory(
+                server_no_context_takeover=args.server_no_context_takeover,
+                client_no_context_takeover=args.client_no_context_takeover,
+                server_max_window_bits=args.server_max_window_bits,
+                client_max_window_bits=args.client_max_window_bits,
+            )
+        )
+    ssl_context = None
+    if args.cert:
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            ssl_context.verify_mode = ssl.CERT_REQUIRED
+            ssl_context.load_verify_locations(args.client_ca)
+
+    def process_request(connection, request):
+        if request.path.startswith("/status/"):
+            status = http.HTTPStatus(int(request.path.split("/")[2]))
+            headers = Headers()
+            if 300 <= status < 400:
+                headers["Location"] = "/redirected"
+            body = f"status {status.value}\n".encode()
+            headers["Content-Length"] = str(len(body))
+            headers["Content-Type"] = "text/plain"
+            return Response(status.value, status.phrase, headers, body)
+        return None
+
+    def handler(ws):
+        path = ws.request.path
+        if path.startswith("/close/"):
+            ws.close(int(path.split("/")[2]), "bye")
+            return
+        if path == "/silent":
+            threading.Event().wait(3600)
+            return
+        if path == "/headers":
+            ws.send(json.dumps({k: v for k, v in ws.request.headers.raw_items()}))
+        if path == "/greet":
+            for text in args.greet:
+                ws.send(text)
+                print(f"server: got back {ws.recv()}", flush=True)
+            ws.close(1000, "done")
+            return
+        for message in ws:
+            ws.send(message)
+
+    with serve(
+        handler,
+        args.host,
+        args.port,
+        ssl=ssl_context,
+        compression=None,
+        extensions=extensions or None,
+        subprotocols=args.subprotocol or None,
+        process_request=process_request,
+        max_size=args.max_size,
+        ping_interval=None,
+    ) as server:
+        port = server.socket.getsockname()[1]
+        print(f"PORT {port}", flush=True)
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
