@@ -108,8 +108,10 @@ pub unsafe extern "C" fn ws_connect(
                 WS_OK
             }
             Ok(Connected::Response(r)) => {
-                // SAFETY: NULL-checked by write_out.
-                unsafe { write_out(response_out, handle::into_raw(ws_response::new(r))) };
+                if !response_out.is_null() {
+                    // SAFETY: non-NULL and writable per the contract.
+                    unsafe { write_out(response_out, handle::into_raw(ws_response::new(r))) };
+                }
                 WS_HTTP_RESPONSE
             }
             Err(e) => set_last_error(&e),

@@ -5,11 +5,7 @@ use std::ffi::CStr;
 use crate::error::{Error, Result};
 use crate::proto::utf8;
 
-pub(crate) const NORMAL: u16 = 1000;
-pub(crate) const GOING_AWAY: u16 = 1001;
 pub(crate) const PROTOCOL_ERROR: u16 = 1002;
-pub(crate) const NO_STATUS: u16 = 1005;
-pub(crate) const ABNORMAL: u16 = 1006;
 pub(crate) const INVALID_PAYLOAD: u16 = 1007;
 pub(crate) const MESSAGE_TOO_BIG: u16 = 1009;
 pub(crate) const MANDATORY_EXT: u16 = 1010;

@@ -17,9 +17,6 @@ pub struct FrameHeader {
     pub payload_len: u64,
 }
 
-/// The largest header: 2 + 8 (length) + 4 (mask).
-pub(crate) const MAX_HEADER_LEN: usize = 14;
-
 impl FrameHeader {
     /// Parse a header from the start of `buf`. `Ok(None)` means more bytes
     /// are needed; on success returns the header and its length in bytes.

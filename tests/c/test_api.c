@@ -1,0 +1,280 @@
+/*
+ * C-level tests of the public API: NULLs, errors, ownership, and a real
+ * echo server (tests/servers/echo_server.py, started by
+ * tests/integration/test_c_api.py, which passes its base URI).
+ *
+ *   test_api ws://127.0.0.1:PORT
+ *
+ * Built with -Wall -Wextra -Werror under AddressSanitizer; the last line is
+ * "N passed, N failed".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wsclient.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
+                    ws_last_error_message());                                                      \
+        }                                                                                          \
+    } while (0)
+
+static char base[256];
+
+static ws_conn *connect_to(const char *path, const ws_options *opts) {
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s%s", base, path);
+    ws_conn *conn = NULL;
+    int32_t rc = ws_connect(uri, opts, &conn, NULL);
+    CHECK(rc == WS_OK && conn != NULL);
+    return conn;
+}
+
+static void test_version_and_strings(void) {
+    CHECK(strcmp(ws_version(), WSCLIENT_VERSION) == 0);
+    CHECK(strcmp(ws_result_string(WS_OK), "ok") == 0);
+    CHECK(ws_result_string(12345) != NULL);
+    CHECK(ws_result_is_fail(WS_ERR_PROTOCOL));
+    CHECK(ws_result_is_fail(WS_ERR_INVALID_PAYLOAD));
+    CHECK(!ws_result_is_fail(WS_ERR_TIMEOUT));
+}
+
+static void test_null_arguments(void) {
+    ws_conn *conn = NULL;
+    CHECK(ws_connect(NULL, NULL, &conn, NULL) == WS_ERR_NULL_ARGUMENT);
+    CHECK(strstr(ws_last_error_message(), "uri") != NULL);
+    CHECK(ws_connect("ws://127.0.0.1:1/", NULL, NULL, NULL) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_send_text(NULL, "x", 1) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_send_binary(NULL, NULL, 0) == WS_ERR_NULL_ARGUMENT);
+    ws_message *msg = NULL;
+    CHECK(ws_recv_message(NULL, &msg) == WS_ERR_NULL_ARGUMENT && msg == NULL);
+    CHECK(ws_recv_message_loop(NULL, NULL, NULL) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_close(NULL, 1000, NULL) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_message_size(NULL) == 0);
+    CHECK(ws_message_data(NULL) == NULL);
+    CHECK(ws_message_type(NULL) == 0);
+    CHECK(ws_message_frame(NULL, 0) == NULL);
+    CHECK(ws_frame_fin(NULL) == false);
+    CHECK(ws_frame_optype(NULL) == NULL);
+    CHECK(ws_conn_state(NULL) == WS_STATE_CLOSED);
+    CHECK(ws_conn_fd(NULL) == -1);
+    CHECK(ws_response_status(NULL) == 0);
+    CHECK(ws_options_add_header(NULL, "a", "b") == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_optype_to_opcode(NULL) == WS_ERR_NULL_ARGUMENT);
+    /* Freeing NULL is a no-op. */
+    ws_conn_free(NULL);
+    ws_message_free(NULL);
+    ws_frame_free(NULL);
+    ws_options_free(NULL);
+    ws_response_free(NULL);
+    passed++;
+}
+
+static void test_wrong_handle_type(void) {
+    ws_options *opts = ws_options_new();
+    /* A handle of another type is refused, not dereferenced as a connection. */
+    CHECK(ws_send_text((ws_conn *)opts, "x", 1) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_message_size((const ws_message *)opts) == 0);
+    ws_options_free(opts);
+}
+
+static void test_bad_inputs(void) {
+    ws_conn *conn = NULL;
+    CHECK(ws_connect("http://example.com/", NULL, &conn, NULL) == WS_ERR_URI && conn == NULL);
+    CHECK(strstr(ws_last_error_message(), "scheme") != NULL);
+    CHECK(ws_connect("not a uri", NULL, &conn, NULL) == WS_ERR_URI);
+    CHECK(ws_connect("ws://127.0.0.1:1/", NULL, &conn, NULL) == WS_ERR_CONNECT && conn == NULL);
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_add_deflate_offer(opts, "server_max_window_bits=99") == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_options_add_deflate_offer(opts, "bogus") == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_options_add_header(opts, "X-Evil", "a\r\nInjected: 1") == WS_OK); /* checked at connect */
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s/", base);
+    CHECK(ws_connect(uri, opts, &conn, NULL) == WS_ERR_INVALID_ARGUMENT && conn == NULL);
+    CHECK(ws_options_set_compression_level(opts, 42) == WS_ERR_INVALID_ARGUMENT);
+    ws_options_free(opts);
+    CHECK(ws_message_new(7, (const uint8_t *)"x", 1) == NULL);
+    CHECK(ws_message_new(WS_MESSAGE_TEXT, (const uint8_t *)"\xff", 1) == NULL);
+    CHECK(ws_message_new(WS_MESSAGE_BINARY, NULL, 5) == NULL);
+    CHECK(ws_frame_new(true, 8, 1, NULL, 0) == NULL);
+}
+
+static void test_maps(void) {
+    CHECK(strcmp(ws_opcode_to_optype(0x0), "continuation") == 0);
+    CHECK(strcmp(ws_opcode_to_optype(0x8), "connection-close") == 0);
+    CHECK(strcmp(ws_opcode_to_optype(0xA), "pong") == 0);
+    CHECK(ws_opcode_to_optype(0x3) == NULL);
+    CHECK(ws_optype_to_opcode("ping") == 0x9);
+    CHECK(ws_optype_to_opcode("nonsense") == WS_ERR_NOT_FOUND);
+    CHECK(ws_reason_to_close_code("message-too-big") == 1009);
+    CHECK(ws_reason_to_close_code("tls-handshake") == 1015);
+    CHECK(ws_reason_to_close_code("nonsense") == WS_ERR_NOT_FOUND);
+    CHECK(strcmp(ws_close_code_to_reason(1007), "invalid-frame-payload-data") == 0);
+    CHECK(ws_close_code_to_reason(1004) == NULL);
+}
+
+static void test_echo(void) {
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_add_deflate_offer(opts, "server_max_window_bits=10") == WS_OK);
+    CHECK(ws_options_add_deflate_offer(opts, "") == WS_OK);
+    ws_conn *conn = connect_to("/", opts);
+    ws_options_free(opts); /* the connection does not need the options any more */
+    if (!conn)
+        return;
+    CHECK(ws_conn_state(conn) == WS_STATE_OPEN);
+    CHECK(ws_conn_compression(conn));
+    CHECK(ws_conn_fd(conn) >= 0);
+
+    const char *text = "Hello, wörld";
+    CHECK(ws_send_text(conn, text, strlen(text)) == WS_OK);
+    ws_message *msg = NULL;
+    CHECK(ws_recv_message(conn, &msg) == WS_OK);
+    CHECK(ws_message_type(msg) == WS_MESSAGE_TEXT);
+    CHECK(ws_message_size(msg) == strlen(text));
+    CHECK(memcmp(ws_message_data(msg), text, strlen(text)) == 0);
+    CHECK(ws_message_frame_count(msg) >= 1);
+    const ws_frame *first = ws_message_frame(msg, 0);
+    CHECK(first != NULL && ws_frame_opcode(first) == 0x1 && ws_frame_fin(first));
+    CHECK(strcmp(ws_frame_optype(first), "text") == 0);
+    CHECK(!ws_frame_mask(first));
+    CHECK(ws_frame_rsv_bit(first, 4) == ws_message_compressed(msg));
+    CHECK(ws_message_frame(msg, 99) == NULL);
+    ws_frame_free((ws_frame *)first); /* frames of a message are not the caller's: a no-op */
+
+    /* Echo the received message back as-is. */
+    CHECK(ws_send_message(conn, msg) == WS_OK);
+    ws_message_free(msg);
+    msg = NULL;
+    CHECK(ws_recv_message(conn, &msg) == WS_OK && ws_message_size(msg) == strlen(text));
+    ws_message_free(msg);
+
+    /* A megabyte of binary, and an empty message. */
+    size_t big = 1 << 20;
+    uint8_t *data = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        data[i] = (uint8_t)(i * 31 + (i >> 9));
+    CHECK(ws_send_binary(conn, data, big) == WS_OK);
+    CHECK(ws_recv_message(conn, &msg) == WS_OK);
+    CHECK(ws_message_type(msg) == WS_MESSAGE_BINARY && ws_message_size(msg) == big);
+    CHECK(memcmp(ws_message_data(msg), data, big) == 0);
+    ws_message_free(msg);
+    free(data);
+    CHECK(ws_send_binary(conn, NULL, 0) == WS_OK);
+    CHECK(ws_recv_message(conn, &msg) == WS_OK && ws_message_size(msg) == 0);
+    ws_message_free(msg);
+
+    /* Uncompressed on request; invalid UTF-8 refused before sending. */
+    CHECK(ws_send(conn, WS_MESSAGE_TEXT, (const uint8_t *)"plain", 5, WS_SEND_UNCOMPRESSED) == WS_OK);
+    CHECK(ws_recv_message(conn, &msg) == WS_OK && ws_message_size(msg) == 5);
+    ws_message_free(msg);
+    CHECK(ws_send_text(conn, "\xc3\x28", 2) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_ping(conn, (const uint8_t *)"p", 1) == WS_OK);
+    uint8_t big_ping[126] = {0};
+    CHECK(ws_ping(conn, big_ping, sizeof big_ping) == WS_ERR_INVALID_ARGUMENT);
+
+    /* Low level: one frame out, the echo back as a frame (after the pong). */
+    ws_frame *frame = ws_frame_new(true, 0, 0x2, (const uint8_t *)"raw", 3);
+    CHECK(frame != NULL && ws_frame_mask(frame));
+    CHECK(ws_send_frame(conn, frame) == WS_OK);
+    ws_frame_free(frame);
+    ws_frame *got = NULL;
+    do {
+        ws_frame_free(got);
+        got = NULL;
+        CHECK(ws_recv_frame(conn, &got) == WS_OK);
+    } while (got && ws_frame_opcode(got) == 0xA);
+    CHECK(got && ws_frame_opcode(got) == 0x2 && ws_frame_fin(got));
+    /* The server compresses its echo (RSV1); the frame is as on the wire. */
+    if (got && ws_frame_rsv_bit(got, 4))
+        CHECK(ws_frame_payload_length(got) > 0 && ws_frame_rsv(got) == 4);
+    else
+        CHECK(got && ws_frame_payload_length(got) == 3 && memcmp(ws_frame_payload_data(got), "raw", 3) == 0);
+    ws_frame_free(got);
+
+    /* Close handshake: the server answers with our code. */
+    CHECK(ws_close(conn, 1000, "bye") == WS_OK);
+    CHECK(ws_conn_state(conn) == WS_STATE_CLOSING);
+    CHECK(ws_send_text(conn, "late", 4) == WS_ERR_INVALID_STATE);
+    msg = NULL;
+    CHECK(ws_recv_message(conn, &msg) == WS_CLOSED && msg == NULL);
+    CHECK(ws_conn_peer_close_code(conn) == 1000);
+    CHECK(ws_conn_state(conn) == WS_STATE_CLOSED);
+    CHECK(ws_recv_message(conn, &msg) == WS_ERR_INVALID_STATE);
+    CHECK(strlen(ws_conn_errmsg(conn)) > 0);
+    ws_conn_free(conn);
+}
+
+static void test_server_close_and_loop(void) {
+    ws_conn *conn = connect_to("/close/4001", NULL);
+    if (!conn)
+        return;
+    CHECK(ws_recv_message_loop(conn, NULL, NULL) == WS_ERR_NULL_ARGUMENT);
+    ws_message *msg = NULL;
+    CHECK(ws_recv_message(conn, &msg) == WS_CLOSED);
+    CHECK(ws_conn_peer_close_code(conn) == 4001);
+    CHECK(strcmp(ws_conn_peer_close_reason(conn), "bye") == 0);
+    ws_conn_free(conn);
+}
+
+static int32_t stop_after_one(ws_conn *conn, const ws_message *msg, void *userdata) {
+    (void)conn;
+    *(size_t *)userdata = ws_message_size(msg);
+    return 42;
+}
+
+static void test_handler_stops_loop(void) {
+    ws_conn *conn = connect_to("/headers", NULL);
+    if (!conn)
+        return;
+    size_t size = 0;
+    CHECK(ws_recv_message_loop(conn, stop_after_one, &size) == 42);
+    CHECK(size > 0);
+    ws_conn_free(conn); /* without a close handshake: the socket is closed */
+}
+
+static void test_http_response(void) {
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s/status/403", base);
+    ws_conn *conn = NULL;
+    ws_response *response = NULL;
+    CHECK(ws_connect(uri, NULL, &conn, &response) == WS_HTTP_RESPONSE);
+    CHECK(conn == NULL && response != NULL);
+    CHECK(ws_response_status(response) == 403);
+    CHECK(strcmp(ws_response_reason(response), "Forbidden") == 0);
+    CHECK(ws_response_header_count(response) > 0);
+    CHECK(ws_response_header_name(response, 0) != NULL);
+    CHECK(ws_response_header_value(response, 999) == NULL);
+    CHECK(strcmp(ws_response_header(response, "content-type"), "text/plain") == 0);
+    CHECK(ws_response_body_length(response) == strlen("status 403\n"));
+    CHECK(memcmp(ws_response_body(response), "status 403\n", 11) == 0);
+    ws_response_free(response);
+    /* The response may be ignored. */
+    CHECK(ws_connect(uri, NULL, &conn, NULL) == WS_HTTP_RESPONSE);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_api ws://HOST:PORT\n");
+        return 2;
+    }
+    snprintf(base, sizeof base, "%s", argv[1]);
+    test_version_and_strings();
+    test_null_arguments();
+    test_wrong_handle_type();
+    test_bad_inputs();
+    test_maps();
+    test_echo();
+    test_server_close_and_loop();
+    test_handler_stops_loop();
+    test_http_response();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,8 @@
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "servers"))
+
+BUILD = Path(os.environ.get("WSCLIENT_BUILD", ROOT / "build"))

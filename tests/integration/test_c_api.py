@@ -1,0 +1,37 @@
+"""Run the C programs (API tests under ASan, the examples) against a real
+websockets server started here."""
+
+import subprocess
+
+from conftest import BUILD
+from harness import echo_server, running
+
+
+def run(cmd, timeout=120):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_c_api_suite():
+    with echo_server("--deflate") as port:
+        result = run([str(BUILD / "tests" / "test_api"), f"ws://127.0.0.1:{port}"])
+    print(result.stdout, result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(", 0 failed")
+
+
+def test_seed_echo_example_echoes_every_text_message():
+    greetings = ["one", "zwei", "трі"]
+    args = [a for g in greetings for a in ("--greet", g)]
+    with running("echo_server.py", *args) as (port, server):
+        result = run([str(BUILD / "examples" / "echo_client"), f"ws://127.0.0.1:{port}/greet"])
+        server.kill()
+        out, _ = server.communicate(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("got back ", 1)[1] for line in out.splitlines() if "got back" in line] == greetings
+    assert "server closed with 1000 done" in result.stdout
+
+
+def test_echo_example_reports_connection_refused():
+    result = run([str(BUILD / "examples" / "echo_client"), "ws://127.0.0.1:1/"])
+    assert result.returncode == 1
+    assert "TCP connect failed" in result.stderr
