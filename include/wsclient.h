@@ -343,7 +343,6 @@ ws_frame *ws_frame_new(bool fin, uint8_t rsv, uint8_t opcode, const uint8_t *pay
 // `frame` must be NULL or an owned frame not yet freed.
 void ws_frame_free(ws_frame *frame);
 
-// Read one field of a frame; `fallback` for NULL or invalid handles.
 // True iff the FIN bit is set.
 //
 // # Safety

@@ -77,7 +77,11 @@ impl Error {
 
     /// A protocol violation by the peer (1002).
     pub fn protocol(message: impl Into<String>) -> Self {
-        Self::fail(ErrorKind::Protocol, crate::proto::close::PROTOCOL_ERROR, message)
+        Self::fail(
+            ErrorKind::Protocol,
+            crate::proto::close::PROTOCOL_ERROR,
+            message,
+        )
     }
 
     /// Invalid UTF-8 from the peer (1007).

@@ -10,7 +10,11 @@ fn header_is_fresh() {
     let version = env!("CARGO_PKG_VERSION");
     let version_line = format!("#define WSCLIENT_VERSION \"{version}\"");
     assert!(
-        config.after_includes.as_deref().unwrap_or("").contains(&version_line),
+        config
+            .after_includes
+            .as_deref()
+            .unwrap_or("")
+            .contains(&version_line),
         "cbindgen.toml's version macros do not match Cargo.toml ({version})"
     );
     let mut generated = Vec::new();

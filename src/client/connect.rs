@@ -30,7 +30,11 @@ pub fn connect(uri: &str, options: &Options) -> Result<Connected> {
         absolute_form: options.absolute_form && !options.strip_host,
         origin: options.origin.clone(),
         subprotocols: options.subprotocols.clone(),
-        extensions: options.deflate_offers.iter().map(|o| o.header_value()).collect(),
+        extensions: options
+            .deflate_offers
+            .iter()
+            .map(|o| o.header_value())
+            .collect(),
         headers: options.headers.clone(),
     };
     request.validate()?;
@@ -59,12 +63,17 @@ fn is_redirect(status: u16) -> bool {
 /// Where a redirect points; never from wss to ws.
 fn redirect_target(from: &Target, response: &HttpResponse) -> Result<Target> {
     let location = response.header("Location").ok_or_else(|| {
-        Error::exn(ErrorKind::Redirect, format!("HTTP {} without a Location", response.status))
+        Error::exn(
+            ErrorKind::Redirect,
+            format!("HTTP {} without a Location", response.status),
+        )
     })?;
-    let mut url: Url = from
-        .url
-        .join(location)
-        .map_err(|e| Error::exn(ErrorKind::Redirect, format!("bad Location {location:?}: {e}")))?;
+    let mut url: Url = from.url.join(location).map_err(|e| {
+        Error::exn(
+            ErrorKind::Redirect,
+            format!("bad Location {location:?}: {e}"),
+        )
+    })?;
     // http(s) locations are mapped onto ws(s).
     let scheme = match url.scheme() {
         "http" => Some("ws"),
@@ -90,7 +99,11 @@ fn open_stream(target: &Target, options: &Options) -> Result<Stream> {
     tcp.set_read_timeout(options.handshake_timeout)?;
     tcp.set_write_timeout(options.handshake_timeout)?;
     if target.tls {
-        Ok(Stream::Tls(Box::new(connect_tls(tcp, &target.host, &options.tls)?)))
+        Ok(Stream::Tls(Box::new(connect_tls(
+            tcp,
+            &target.host,
+            &options.tls,
+        )?)))
     } else {
         Ok(Stream::Plain(tcp))
     }
@@ -118,7 +131,10 @@ fn read_head(stream: &mut Stream, rbuf: &mut ReadBuf, max: usize) -> Result<Pars
 
 /// The body of a non-101 response, up to `max` bytes.
 fn read_body(stream: &mut Stream, rbuf: &mut ReadBuf, parsed: &Parsed, max: usize) -> Vec<u8> {
-    let length = parsed.values("Content-Length").next().and_then(|v| v.parse::<usize>().ok());
+    let length = parsed
+        .values("Content-Length")
+        .next()
+        .and_then(|v| v.parse::<usize>().ok());
     let want = length.unwrap_or(usize::MAX).min(max);
     while rbuf.data().len() < want {
         match rbuf.fill(stream, 0) {
@@ -148,13 +164,21 @@ fn connect_once(target: &Target, request: &Request, options: &Options) -> Result
             body,
         }));
     }
-    let upgrade = match Upgrade::validate(&parsed, &key, &options.deflate_offers, &request.subprotocols) {
+    let upgrade = match Upgrade::validate(
+        &parsed,
+        &key,
+        &options.deflate_offers,
+        &request.subprotocols,
+    ) {
         Ok(u) => u,
         Err(e) => return Err(fail_handshake(stream, e)),
     };
     let (inflater, deflater) = match upgrade.deflate {
         Some(p) => (
-            Some(Inflater::new(p.server_max_window_bits, p.server_no_context_takeover)?),
+            Some(Inflater::new(
+                p.server_max_window_bits,
+                p.server_no_context_takeover,
+            )?),
             Some(Deflater::new(
                 p.client_max_window_bits,
                 p.client_no_context_takeover,

@@ -202,9 +202,16 @@ impl Connection {
     pub fn close(&mut self, code: Option<u16>, reason: &str) -> Result<()> {
         self.check_writable()?;
         if let Some(c) = code.filter(|&c| !close::is_sendable(c)) {
-            return Err(Error::invalid_argument(format!("close code {c} may not be sent")));
+            return Err(Error::invalid_argument(format!(
+                "close code {c} may not be sent"
+            )));
         }
-        self.write_frame(true, 0, OpCode::Close as u8, &CloseFrame::payload(code, reason))?;
+        self.write_frame(
+            true,
+            0,
+            OpCode::Close as u8,
+            &CloseFrame::payload(code, reason),
+        )?;
         self.state = State::CloseSent;
         Ok(())
     }
@@ -267,14 +274,18 @@ impl Connection {
     fn write_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Result<()> {
         let mut wbuf = std::mem::take(&mut self.wbuf);
         wbuf.clear();
-        self.sender.encode_frame(fin, rsv, opcode, payload, &mut wbuf);
+        self.sender
+            .encode_frame(fin, rsv, opcode, payload, &mut wbuf);
         let result = self.write_all(&wbuf);
         self.wbuf = wbuf;
         result
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        let result = self.stream.write_all(bytes).and_then(|_| self.stream.flush());
+        let result = self
+            .stream
+            .write_all(bytes)
+            .and_then(|_| self.stream.flush());
         // A write that failed part-way leaves a broken frame: the
         // connection cannot continue, whatever the cause.
         result.map_err(|e| {

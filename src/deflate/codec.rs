@@ -47,7 +47,10 @@ fn new_stream() -> Box<z::z_stream> {
 }
 
 fn zlib_error(what: &str, code: c_int) -> Error {
-    Error::exn(ErrorKind::Io, format!("zlib {what} failed with code {code}"))
+    Error::exn(
+        ErrorKind::Io,
+        format!("zlib {what} failed with code {code}"),
+    )
 }
 
 /// Decompresses the messages of one connection.
@@ -105,7 +108,9 @@ impl Inflater {
             if out.capacity() == out.len() {
                 out.reserve((input.len() * 4).max(16 << 10).min(room));
             }
-            let spare = (out.capacity() - out.len()).min(room).min(c_uint::MAX as usize);
+            let spare = (out.capacity() - out.len())
+                .min(room)
+                .min(c_uint::MAX as usize);
             // SAFETY: `spare` bytes past `out.len()` are allocated capacity;
             // zlib writes at most `avail_out` bytes there and reads
             // `avail_in` bytes of `input`, which outlives the call.
@@ -171,7 +176,9 @@ impl Drop for Inflater {
 }
 
 fn too_big(limit: usize) -> Error {
-    Error::too_big(format!("decompressed message exceeds the limit of {limit} bytes"))
+    Error::too_big(format!(
+        "decompressed message exceeds the limit of {limit} bytes"
+    ))
 }
 
 /// Compresses the messages of one connection.

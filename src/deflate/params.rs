@@ -65,7 +65,8 @@ fn collect_params<'a>(
             CLIENT_NO_CONTEXT_TAKEOVER => no_value(&mut offer.client_no_context_takeover)?,
             SERVER_MAX_WINDOW_BITS => offer.server_max_window_bits = Some(parse_bits(name, value)?),
             CLIENT_MAX_WINDOW_BITS => {
-                offer.client_max_window_bits = Some(value.map(|v| parse_bits(name, Some(v))).transpose()?)
+                offer.client_max_window_bits =
+                    Some(value.map(|v| parse_bits(name, Some(v))).transpose()?)
             }
             _ => return Err(negotiation_error(format!("unknown parameter {name}"))),
         }
@@ -127,7 +128,10 @@ impl DeflateOffer {
             return None;
         }
         let server_bits = response.server_max_window_bits.unwrap_or(15);
-        if self.server_max_window_bits.is_some_and(|offered| server_bits > offered) {
+        if self
+            .server_max_window_bits
+            .is_some_and(|offered| server_bits > offered)
+        {
             return None;
         }
         let client_bits = [
@@ -168,7 +172,10 @@ fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
 /// Validate the server's `Sec-WebSocket-Extensions` values against our
 /// offers. `Ok(None)`: no extension in use. Anything we did not offer, a
 /// duplicate or an out-of-range value fails the connection.
-pub fn negotiate(offers: &[DeflateOffer], response_values: &[&str]) -> Result<Option<DeflateParams>> {
+pub fn negotiate(
+    offers: &[DeflateOffer],
+    response_values: &[&str],
+) -> Result<Option<DeflateParams>> {
     let mut agreed = None;
     for value in response_values {
         for element in split_unquoted(value, ',') {
@@ -196,9 +203,12 @@ pub fn negotiate(offers: &[DeflateOffer], response_values: &[&str]) -> Result<Op
             if response.client_max_window_bits == Some(None) {
                 return Err(negotiation_error("client_max_window_bits without a value"));
             }
-            let params = offers.iter().find_map(|o| o.accepts(&response)).ok_or_else(|| {
-                negotiation_error(format!("the server's answer {element:?} matches no offer"))
-            })?;
+            let params = offers
+                .iter()
+                .find_map(|o| o.accepts(&response))
+                .ok_or_else(|| {
+                    negotiation_error(format!("the server's answer {element:?} matches no offer"))
+                })?;
             agreed = Some(params);
         }
     }
@@ -211,9 +221,15 @@ mod tests {
 
     #[test]
     fn seed_example_header() {
-        let offers = [DeflateOffer::parse("server_max_window_bits=10").unwrap(), DeflateOffer::parse("").unwrap()];
+        let offers = [
+            DeflateOffer::parse("server_max_window_bits=10").unwrap(),
+            DeflateOffer::parse("").unwrap(),
+        ];
         let header: Vec<String> = offers.iter().map(DeflateOffer::header_value).collect();
-        assert_eq!(header.join(", "), "permessage-deflate; server_max_window_bits=10, permessage-deflate");
+        assert_eq!(
+            header.join(", "),
+            "permessage-deflate; server_max_window_bits=10, permessage-deflate"
+        );
     }
 
     #[test]
@@ -222,16 +238,32 @@ mod tests {
         assert!(DeflateOffer::parse("server_max_window_bits").is_err());
         assert!(DeflateOffer::parse("server_max_window_bits=16").is_err());
         assert!(DeflateOffer::parse("foo=1").is_err());
-        assert!(DeflateOffer::parse("server_no_context_takeover; server_no_context_takeover").is_err());
+        assert!(
+            DeflateOffer::parse("server_no_context_takeover; server_no_context_takeover").is_err()
+        );
     }
 
     #[test]
     fn accepted_parameters_both_ways() {
-        let offer = DeflateOffer::parse("client_max_window_bits; client_no_context_takeover").unwrap();
-        let p = negotiate(&[offer.clone()], &["permessage-deflate; client_max_window_bits=9; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10"]).unwrap().unwrap();
-        assert_eq!(p, DeflateParams { server_no_context_takeover: true, client_no_context_takeover: true, server_max_window_bits: 10, client_max_window_bits: 9 });
-        assert_eq!(negotiate(&[offer.clone()], &[]).unwrap(), None);
-        let quoted = negotiate(&[offer], &["permessage-deflate; client_max_window_bits=\"12\""]).unwrap().unwrap();
+        let offer =
+            DeflateOffer::parse("client_max_window_bits; client_no_context_takeover").unwrap();
+        let p = negotiate(std::slice::from_ref(&offer), &["permessage-deflate; client_max_window_bits=9; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10"]).unwrap().unwrap();
+        assert_eq!(
+            p,
+            DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: 10,
+                client_max_window_bits: 9
+            }
+        );
+        assert_eq!(negotiate(std::slice::from_ref(&offer), &[]).unwrap(), None);
+        let quoted = negotiate(
+            &[offer],
+            &["permessage-deflate; client_max_window_bits=\"12\""],
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(quoted.client_max_window_bits, 12);
     }
 
@@ -259,6 +291,12 @@ mod tests {
         assert!(negotiate(&limited, &["permessage-deflate"]).is_err());
         // ...but the fallback offer takes it.
         let fallback = [limited[0].clone(), DeflateOffer::default()];
-        assert_eq!(negotiate(&fallback, &["permessage-deflate"]).unwrap().unwrap().server_max_window_bits, 15);
+        assert_eq!(
+            negotiate(&fallback, &["permessage-deflate"])
+                .unwrap()
+                .unwrap()
+                .server_max_window_bits,
+            15
+        );
     }
 }

@@ -57,7 +57,6 @@ unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&mut ws_conn) -> i32) -> 
     })
 }
 
-
 /// Connect to `uri` (ws:// or wss://) and perform the opening handshake.
 ///
 /// - `WS_OK`: `*conn_out` is a new connection (free with `ws_conn_free`).
@@ -164,7 +163,13 @@ pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_subprotocol(conn: *const ws_conn) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, std::ptr::null(), |c| c.subprotocol.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())) }
+    unsafe {
+        handle::read(conn, std::ptr::null(), |c| {
+            c.subprotocol
+                .as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr())
+        })
+    }
 }
 
 /// Whether permessage-deflate was negotiated.
@@ -186,10 +191,16 @@ pub unsafe extern "C" fn ws_conn_compression(conn: *const ws_conn) -> bool {
 pub unsafe extern "C" fn ws_conn_header(conn: *mut ws_conn, name: *const c_char) -> *const c_char {
     guard_value(std::ptr::null(), || {
         // SAFETY: forwarded contract.
-        let (Ok(c), Ok(name)) = (unsafe { handle::borrow_mut(conn, "conn") }, unsafe { c_str(name, "name") }) else {
+        let (Ok(c), Ok(name)) = (unsafe { handle::borrow_mut(conn, "conn") }, unsafe {
+            c_str(name, "name")
+        }) else {
             return std::ptr::null();
         };
-        let value = c.inner.response_headers().iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+        let value = c
+            .inner
+            .response_headers()
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
         match value {
             Some((_, v)) => {
                 c.header_value = to_cstring(v);
@@ -208,7 +219,11 @@ pub unsafe extern "C" fn ws_conn_header(conn: *mut ws_conn, name: *const c_char)
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_peer_close_code(conn: *const ws_conn) -> u16 {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, 0, |c| c.inner.peer_close().map_or(0, |f| f.code.unwrap_or(1005))) }
+    unsafe {
+        handle::read(conn, 0, |c| {
+            c.inner.peer_close().map_or(0, |f| f.code.unwrap_or(1005))
+        })
+    }
 }
 
 /// The close reason the server sent ("" if none). Owned by the connection.
@@ -270,7 +285,8 @@ pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut 
                     WS_OK
                 }
                 None => {
-                    c.peer_reason = to_cstring(c.inner.peer_close().map_or("", |f| f.reason.as_str()));
+                    c.peer_reason =
+                        to_cstring(c.inner.peer_close().map_or("", |f| f.reason.as_str()));
                     WS_CLOSED
                 }
             }
@@ -281,8 +297,9 @@ pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut 
 /// Called by `ws_recv_message_loop` for each message. `msg` is valid only
 /// during the call. Return 0 to go on; any other value stops the loop,
 /// which returns it.
-pub type ws_message_handler =
-    Option<unsafe extern "C" fn(conn: *mut ws_conn, msg: *const ws_message, userdata: *mut c_void) -> i32>;
+pub type ws_message_handler = Option<
+    unsafe extern "C" fn(conn: *mut ws_conn, msg: *const ws_message, userdata: *mut c_void) -> i32,
+>;
 
 /// Receive messages and call `handler` on each until the server closes the
 /// connection (`WS_CLOSED`), the handler returns non-zero (that value), or
@@ -344,7 +361,15 @@ pub unsafe extern "C" fn ws_send_message(conn: *mut ws_conn, msg: *const ws_mess
 #[no_mangle]
 pub unsafe extern "C" fn ws_send_text(conn: *mut ws_conn, text: *const c_char, len: usize) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { ws_send(conn, crate::ffi::message::WS_MESSAGE_TEXT, text.cast(), len, 0) }
+    unsafe {
+        ws_send(
+            conn,
+            crate::ffi::message::WS_MESSAGE_TEXT,
+            text.cast(),
+            len,
+            0,
+        )
+    }
 }
 
 /// Send a binary message of `len` bytes.
@@ -363,13 +388,21 @@ pub unsafe extern "C" fn ws_send_binary(conn: *mut ws_conn, data: *const u8, len
 /// # Safety
 /// `conn`: NULL or a live connection; `data`: `len` readable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn ws_send(conn: *mut ws_conn, r#type: i32, data: *const u8, len: usize, flags: u32) -> i32 {
+pub unsafe extern "C" fn ws_send(
+    conn: *mut ws_conn,
+    r#type: i32,
+    data: *const u8,
+    len: usize,
+    flags: u32,
+) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
             let data = try_code!(bytes(data, len, "data"));
             let Some(kind) = message_type(r#type) else {
-                return set_last_error(&Error::invalid_argument("type must be WS_MESSAGE_TEXT or WS_MESSAGE_BINARY"));
+                return set_last_error(&Error::invalid_argument(
+                    "type must be WS_MESSAGE_TEXT or WS_MESSAGE_BINARY",
+                ));
             };
             let r = c.inner.send(kind, data, flags & WS_SEND_UNCOMPRESSED == 0);
             try_code!(c.check(r));
@@ -406,7 +439,11 @@ pub unsafe extern "C" fn ws_close(conn: *mut ws_conn, code: u16, reason: *const 
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            let reason = if reason.is_null() { "" } else { try_code!(c_str(reason, "reason")) };
+            let reason = if reason.is_null() {
+                ""
+            } else {
+                try_code!(c_str(reason, "reason"))
+            };
             let r = c.inner.close((code != 0).then_some(code), reason);
             try_code!(c.check(r));
             WS_OK
@@ -453,4 +490,3 @@ pub unsafe extern "C" fn ws_send_frame(conn: *mut ws_conn, frame: *const ws_fram
         })
     }
 }
-

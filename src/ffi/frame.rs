@@ -85,7 +85,9 @@ pub unsafe extern "C" fn ws_frame_new(
 ) -> *mut ws_frame {
     guard_value(std::ptr::null_mut(), || {
         if rsv > 7 || opcode > 15 {
-            set_last_error(&crate::Error::invalid_argument("rsv must be 0..7 and opcode 0..15"));
+            set_last_error(&crate::Error::invalid_argument(
+                "rsv must be 0..7 and opcode 0..15",
+            ));
             return std::ptr::null_mut();
         }
         // SAFETY: forwarded contract.
@@ -121,8 +123,6 @@ pub unsafe extern "C" fn ws_frame_free(frame: *mut ws_frame) {
         WS_OK
     });
 }
-
-/// Read one field of a frame; `fallback` for NULL or invalid handles.
 
 /// True iff the FIN bit is set.
 ///

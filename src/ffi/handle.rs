@@ -107,7 +107,11 @@ pub unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, i32> 
 /// `ptr` must be NULL or point to `len` readable bytes.
 pub unsafe fn bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8], i32> {
     if ptr.is_null() {
-        return if len == 0 { Ok(&[]) } else { Err(null_argument(name)) };
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(null_argument(name))
+        };
     }
     // SAFETY: non-NULL; the caller promises `len` readable bytes.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })

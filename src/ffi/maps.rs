@@ -68,11 +68,13 @@ pub unsafe extern "C" fn ws_reason_to_close_code(reason: *const c_char) -> i32 {
 /// error) for a code outside the seed's table.
 #[no_mangle]
 pub extern "C" fn ws_close_code_to_reason(code: u16) -> *const c_char {
-    guard_value(std::ptr::null(), || match close::code_to_reason_cstr(code) {
-        Some(name) => name.as_ptr(),
-        None => {
-            not_found(format!("unrecognised close code {code}"));
-            std::ptr::null()
+    guard_value(std::ptr::null(), || {
+        match close::code_to_reason_cstr(code) {
+            Some(name) => name.as_ptr(),
+            None => {
+                not_found(format!("unrecognised close code {code}"));
+                std::ptr::null()
+            }
         }
     })
 }

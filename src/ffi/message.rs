@@ -60,7 +60,11 @@ pub(crate) fn message_type(code: i32) -> Option<MessageType> {
 /// # Safety
 /// `data`: NULL with `len` 0, or `len` readable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn ws_message_new(r#type: i32, data: *const u8, len: usize) -> *mut ws_message {
+pub unsafe extern "C" fn ws_message_new(
+    r#type: i32,
+    data: *const u8,
+    len: usize,
+) -> *mut ws_message {
     guard_value(std::ptr::null_mut(), || {
         let Some(kind) = message_type(r#type) else {
             crate::ffi::error::set_last_error(&crate::Error::invalid_argument(
@@ -91,7 +95,6 @@ pub unsafe extern "C" fn ws_message_free(msg: *mut ws_message) {
     // SAFETY: forwarded contract.
     guard_value((), || unsafe { handle::free(msg) })
 }
-
 
 /// `WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY` (0 for NULL).
 ///
@@ -156,7 +159,9 @@ pub unsafe extern "C" fn ws_message_frame(msg: *const ws_message, index: usize) 
     // SAFETY: forwarded contract.
     unsafe {
         handle::read(msg, std::ptr::null(), |m| {
-            m.frames().get(index).map_or(std::ptr::null(), |f| f as *const ws_frame)
+            m.frames()
+                .get(index)
+                .map_or(std::ptr::null(), |f| f as *const ws_frame)
         })
     }
 }

@@ -77,7 +77,10 @@ fn millis(ms: u32) -> Option<Duration> {
 /// # Safety
 /// `opts`: a live options handle; `params`: a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_add_deflate_offer(opts: *mut ws_options, params: *const c_char) -> i32 {
+pub unsafe extern "C" fn ws_options_add_deflate_offer(
+    opts: *mut ws_options,
+    params: *const c_char,
+) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
         with_str(opts, params, "params", |o, p| {
@@ -96,7 +99,12 @@ pub unsafe extern "C" fn ws_options_add_deflate_offer(opts: *mut ws_options, par
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_strip_host(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.strip_host = on)) }
+    unsafe {
+        with(opts, |o| {
+            o.strip_host = on;
+            Ok(())
+        })
+    }
 }
 
 /// Send the absolute URI as request-target (`GET ws://host:port/path`), as
@@ -107,7 +115,12 @@ pub unsafe extern "C" fn ws_options_set_strip_host(opts: *mut ws_options, on: bo
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_absolute_form(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.absolute_form = on)) }
+    unsafe {
+        with(opts, |o| {
+            o.absolute_form = on;
+            Ok(())
+        })
+    }
 }
 
 /// Add a request header (e.g. Authorization, Cookie, User-Agent). Names
@@ -139,9 +152,17 @@ pub unsafe extern "C" fn ws_options_add_header(
 /// # Safety
 /// `opts`: a live options handle; `origin`: a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_set_origin(opts: *mut ws_options, origin: *const c_char) -> i32 {
+pub unsafe extern "C" fn ws_options_set_origin(
+    opts: *mut ws_options,
+    origin: *const c_char,
+) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with_str(opts, origin, "origin", |o, s| Ok(o.origin = Some(s.to_string()))) }
+    unsafe {
+        with_str(opts, origin, "origin", |o, s| {
+            o.origin = Some(s.to_string());
+            Ok(())
+        })
+    }
 }
 
 /// Offer a subprotocol (call once per protocol, in order of preference).
@@ -150,9 +171,17 @@ pub unsafe extern "C" fn ws_options_set_origin(opts: *mut ws_options, origin: *c
 /// # Safety
 /// `opts`: a live options handle; `protocol`: a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_add_subprotocol(opts: *mut ws_options, protocol: *const c_char) -> i32 {
+pub unsafe extern "C" fn ws_options_add_subprotocol(
+    opts: *mut ws_options,
+    protocol: *const c_char,
+) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with_str(opts, protocol, "protocol", |o, s| Ok(o.subprotocols.push(s.to_string()))) }
+    unsafe {
+        with_str(opts, protocol, "protocol", |o, s| {
+            o.subprotocols.push(s.to_string());
+            Ok(())
+        })
+    }
 }
 
 /// Largest message accepted, after decompression (default 64 MiB; 1009 beyond).
@@ -160,9 +189,17 @@ pub unsafe extern "C" fn ws_options_add_subprotocol(opts: *mut ws_options, proto
 /// # Safety
 /// `opts`: a live options handle.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_set_max_message_size(opts: *mut ws_options, bytes: usize) -> i32 {
+pub unsafe extern "C" fn ws_options_set_max_message_size(
+    opts: *mut ws_options,
+    bytes: usize,
+) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.limits.max_message_size = bytes)) }
+    unsafe {
+        with(opts, |o| {
+            o.limits.max_message_size = bytes;
+            Ok(())
+        })
+    }
 }
 
 /// Largest frame payload accepted (default 64 MiB; 1009 beyond).
@@ -172,7 +209,12 @@ pub unsafe extern "C" fn ws_options_set_max_message_size(opts: *mut ws_options, 
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_max_frame_size(opts: *mut ws_options, bytes: u64) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.limits.max_frame_size = bytes)) }
+    unsafe {
+        with(opts, |o| {
+            o.limits.max_frame_size = bytes;
+            Ok(())
+        })
+    }
 }
 
 /// Timeouts in milliseconds; 0 means none (block). Defaults: connect 30000,
@@ -209,7 +251,12 @@ pub unsafe extern "C" fn ws_options_set_timeouts(
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_close_timeout(opts: *mut ws_options, ms: u32) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.close_timeout = Duration::from_millis(ms as u64))) }
+    unsafe {
+        with(opts, |o| {
+            o.close_timeout = Duration::from_millis(ms as u64);
+            Ok(())
+        })
+    }
 }
 
 /// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
@@ -221,7 +268,12 @@ pub unsafe extern "C" fn ws_options_set_close_timeout(opts: *mut ws_options, ms:
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_max_redirects(opts: *mut ws_options, max: u32) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.max_redirects = max)) }
+    unsafe {
+        with(opts, |o| {
+            o.max_redirects = max;
+            Ok(())
+        })
+    }
 }
 
 /// Trust the CA certificates in this PEM file (instead of the system store).
@@ -229,9 +281,17 @@ pub unsafe extern "C" fn ws_options_set_max_redirects(opts: *mut ws_options, max
 /// # Safety
 /// `opts`: a live options handle; `path`: a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_set_tls_ca_file(opts: *mut ws_options, path: *const c_char) -> i32 {
+pub unsafe extern "C" fn ws_options_set_tls_ca_file(
+    opts: *mut ws_options,
+    path: *const c_char,
+) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with_str(opts, path, "path", |o, p| Ok(o.tls.ca_file = Some(PathBuf::from(p)))) }
+    unsafe {
+        with_str(opts, path, "path", |o, p| {
+            o.tls.ca_file = Some(PathBuf::from(p));
+            Ok(())
+        })
+    }
 }
 
 /// Trust the CA certificates in this hashed directory.
@@ -239,9 +299,17 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_file(opts: *mut ws_options, path:
 /// # Safety
 /// `opts`: a live options handle; `path`: a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_set_tls_ca_dir(opts: *mut ws_options, path: *const c_char) -> i32 {
+pub unsafe extern "C" fn ws_options_set_tls_ca_dir(
+    opts: *mut ws_options,
+    path: *const c_char,
+) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with_str(opts, path, "path", |o, p| Ok(o.tls.ca_dir = Some(PathBuf::from(p)))) }
+    unsafe {
+        with_str(opts, path, "path", |o, p| {
+            o.tls.ca_dir = Some(PathBuf::from(p));
+            Ok(())
+        })
+    }
 }
 
 /// Present a client certificate (PEM chain) and its key (PEM; NULL: the key
@@ -261,7 +329,9 @@ pub unsafe extern "C" fn ws_options_set_tls_client_cert(
             None
         } else {
             // SAFETY: non-NULL, NUL-terminated per the contract.
-            Some(PathBuf::from(try_code!(unsafe { c_str(key_file, "key_file") })))
+            Some(PathBuf::from(try_code!(unsafe {
+                c_str(key_file, "key_file")
+            })))
         };
         // SAFETY: forwarded contract.
         unsafe {
@@ -280,9 +350,17 @@ pub unsafe extern "C" fn ws_options_set_tls_client_cert(
 /// # Safety
 /// `opts`: a live options handle.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(opts: *mut ws_options, on: bool) -> i32 {
+pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(
+    opts: *mut ws_options,
+    on: bool,
+) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.tls.insecure_skip_verify = on)) }
+    unsafe {
+        with(opts, |o| {
+            o.tls.insecure_skip_verify = on;
+            Ok(())
+        })
+    }
 }
 
 /// Split outgoing messages into frames of at most `bytes` (0: never, the default).
@@ -292,7 +370,12 @@ pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(opts: *m
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_fragment_size(opts: *mut ws_options, bytes: usize) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.fragment_size = bytes)) }
+    unsafe {
+        with(opts, |o| {
+            o.fragment_size = bytes;
+            Ok(())
+        })
+    }
 }
 
 /// zlib level (0-9, or -1 for zlib's default) for compressed messages.
@@ -300,7 +383,10 @@ pub unsafe extern "C" fn ws_options_set_fragment_size(opts: *mut ws_options, byt
 /// # Safety
 /// `opts`: a live options handle.
 #[no_mangle]
-pub unsafe extern "C" fn ws_options_set_compression_level(opts: *mut ws_options, level: i32) -> i32 {
+pub unsafe extern "C" fn ws_options_set_compression_level(
+    opts: *mut ws_options,
+    level: i32,
+) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
         with(opts, |o| {
@@ -320,5 +406,10 @@ pub unsafe extern "C" fn ws_options_set_compression_level(opts: *mut ws_options,
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { with(opts, |o| Ok(o.auto_pong = on)) }
+    unsafe {
+        with(opts, |o| {
+            o.auto_pong = on;
+            Ok(())
+        })
+    }
 }

@@ -15,7 +15,10 @@ pub fn guard(f: impl FnOnce() -> i32) -> i32 {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            set_last_error(&Error::exn(ErrorKind::InvalidState, format!("internal panic: {what}")));
+            set_last_error(&Error::exn(
+                ErrorKind::InvalidState,
+                format!("internal panic: {what}"),
+            ));
             WS_ERR_PANIC
         }
     }

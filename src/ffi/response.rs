@@ -23,12 +23,15 @@ impl ws_response {
             tag: <ws_response as handle::Tagged>::TAG,
             status: r.status,
             reason: to_cstring(&r.reason),
-            headers: r.headers.iter().map(|(n, v)| (to_cstring(n), to_cstring(v))).collect(),
+            headers: r
+                .headers
+                .iter()
+                .map(|(n, v)| (to_cstring(n), to_cstring(v)))
+                .collect(),
             body: r.body,
         }
     }
 }
-
 
 /// Free a response; NULL is a no-op.
 ///
@@ -75,9 +78,18 @@ pub unsafe extern "C" fn ws_response_header_count(response: *const ws_response) 
 /// # Safety
 /// `response`: NULL or a live response.
 #[no_mangle]
-pub unsafe extern "C" fn ws_response_header_name(response: *const ws_response, index: usize) -> *const c_char {
+pub unsafe extern "C" fn ws_response_header_name(
+    response: *const ws_response,
+    index: usize,
+) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(response, std::ptr::null(), |r| r.headers.get(index).map_or(std::ptr::null(), |h| h.0.as_ptr())) }
+    unsafe {
+        handle::read(response, std::ptr::null(), |r| {
+            r.headers
+                .get(index)
+                .map_or(std::ptr::null(), |h| h.0.as_ptr())
+        })
+    }
 }
 
 /// The value of header `index` (NULL if out of range), owned by the response.
@@ -85,9 +97,18 @@ pub unsafe extern "C" fn ws_response_header_name(response: *const ws_response, i
 /// # Safety
 /// `response`: NULL or a live response.
 #[no_mangle]
-pub unsafe extern "C" fn ws_response_header_value(response: *const ws_response, index: usize) -> *const c_char {
+pub unsafe extern "C" fn ws_response_header_value(
+    response: *const ws_response,
+    index: usize,
+) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(response, std::ptr::null(), |r| r.headers.get(index).map_or(std::ptr::null(), |h| h.1.as_ptr())) }
+    unsafe {
+        handle::read(response, std::ptr::null(), |r| {
+            r.headers
+                .get(index)
+                .map_or(std::ptr::null(), |h| h.1.as_ptr())
+        })
+    }
 }
 
 /// The first value of header `name` (case-insensitive), or NULL.
@@ -95,7 +116,10 @@ pub unsafe extern "C" fn ws_response_header_value(response: *const ws_response, 
 /// # Safety
 /// `response`: NULL or a live response; `name`: NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ws_response_header(response: *const ws_response, name: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn ws_response_header(
+    response: *const ws_response,
+    name: *const c_char,
+) -> *const c_char {
     guard_value(std::ptr::null(), || {
         // SAFETY: forwarded contract.
         let Ok(name) = (unsafe { c_str(name, "name") }) else {

@@ -42,7 +42,9 @@ fn check_header_text(what: &str, text: &str) -> Result<()> {
 fn check_token(what: &str, text: &str) -> Result<()> {
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if text.is_empty() || !text.bytes().all(is_tchar) {
-        return Err(Error::invalid_argument(format!("{what} {text:?} is not an HTTP token")));
+        return Err(Error::invalid_argument(format!(
+            "{what} {text:?} is not an HTTP token"
+        )));
     }
     Ok(())
 }
@@ -78,10 +80,16 @@ impl Request {
             out.push_str(&format!("Origin: {origin}\r\n"));
         }
         if !self.subprotocols.is_empty() {
-            out.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", self.subprotocols.join(", ")));
+            out.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                self.subprotocols.join(", ")
+            ));
         }
         if !self.extensions.is_empty() {
-            out.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", self.extensions.join(", ")));
+            out.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                self.extensions.join(", ")
+            ));
         }
         for (name, value) in &self.headers {
             out.push_str(&format!("{name}: {value}\r\n"));
@@ -104,7 +112,10 @@ mod tests {
 
     #[test]
     fn rfc_sample_accept_key() {
-        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]
@@ -112,12 +123,21 @@ mod tests {
         let target = Target::parse("ws://h:9001/p?q=1").unwrap();
         let text = Request::default().render(&target, "KEY");
         assert!(text.starts_with("GET /p?q=1 HTTP/1.1\r\nHost: h:9001\r\n"));
-        for needed in ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: KEY", "Sec-WebSocket-Version: 13"] {
+        for needed in [
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: KEY",
+            "Sec-WebSocket-Version: 13",
+        ] {
             assert!(text.contains(needed), "{needed}");
         }
         assert!(!text.contains("Sec-WebSocket-Extensions"));
         assert!(text.ends_with("\r\n\r\n"));
-        let absolute = Request { absolute_form: true, ..Default::default() }.render(&target, "K");
+        let absolute = Request {
+            absolute_form: true,
+            ..Default::default()
+        }
+        .render(&target, "K");
         assert!(absolute.starts_with("GET ws://h:9001/p?q=1 HTTP/1.1"));
     }
 
@@ -130,9 +150,15 @@ mod tests {
 
     #[test]
     fn header_injection_is_refused() {
-        let r = Request { headers: vec![("X-A".into(), "v\r\nEvil: 1".into())], ..Default::default() };
+        let r = Request {
+            headers: vec![("X-A".into(), "v\r\nEvil: 1".into())],
+            ..Default::default()
+        };
         assert!(r.validate().is_err());
-        let r = Request { subprotocols: vec!["a b".into()], ..Default::default() };
+        let r = Request {
+            subprotocols: vec!["a b".into()],
+            ..Default::default()
+        };
         assert!(r.validate().is_err());
     }
 }

@@ -107,10 +107,14 @@ impl Upgrade {
         subprotocols: &[String],
     ) -> Result<Upgrade> {
         if !has_token(parsed.values("Upgrade"), "websocket") {
-            return Err(handshake_error("the 101 response lacks 'Upgrade: websocket'"));
+            return Err(handshake_error(
+                "the 101 response lacks 'Upgrade: websocket'",
+            ));
         }
         if !has_token(parsed.values("Connection"), "upgrade") {
-            return Err(handshake_error("the 101 response lacks 'Connection: Upgrade'"));
+            return Err(handshake_error(
+                "the 101 response lacks 'Connection: Upgrade'",
+            ));
         }
         let expected = accept_key(key);
         let accepts: Vec<&str> = parsed.values("Sec-WebSocket-Accept").collect();
@@ -159,7 +163,10 @@ mod tests {
     fn parses_in_every_chunking() {
         let bytes = ok_response("");
         for cut in 0..bytes.len() {
-            assert!(parse_response(&bytes[..cut], 8192).unwrap().is_none(), "cut {cut}");
+            assert!(
+                parse_response(&bytes[..cut], 8192).unwrap().is_none(),
+                "cut {cut}"
+            );
         }
         let (p, len) = parse_response(&bytes, 8192).unwrap().unwrap();
         assert_eq!((p.status, len), (101, bytes.len()));
@@ -168,24 +175,41 @@ mod tests {
 
     #[test]
     fn bad_accept_and_missing_headers_are_errors() {
-        let bad = String::from_utf8(ok_response("")).unwrap().replace("s3pP", "AAAA");
+        let bad = String::from_utf8(ok_response(""))
+            .unwrap()
+            .replace("s3pP", "AAAA");
         let e = Upgrade::validate(&parse_whole(bad.as_bytes()), KEY, &[], &[]).unwrap_err();
         assert!(e.message().contains("Sec-WebSocket-Accept"));
-        let no_upgrade = String::from_utf8(ok_response("")).unwrap().replace("Upgrade: websocket\r\n", "");
+        let no_upgrade = String::from_utf8(ok_response(""))
+            .unwrap()
+            .replace("Upgrade: websocket\r\n", "");
         assert!(Upgrade::validate(&parse_whole(no_upgrade.as_bytes()), KEY, &[], &[]).is_err());
     }
 
     #[test]
     fn subprotocol_must_be_offered() {
         let p = parse_whole(&ok_response("Sec-WebSocket-Protocol: chat\r\n"));
-        assert_eq!(Upgrade::validate(&p, KEY, &[], &["chat".into()]).unwrap().subprotocol.as_deref(), Some("chat"));
+        assert_eq!(
+            Upgrade::validate(&p, KEY, &[], &["chat".into()])
+                .unwrap()
+                .subprotocol
+                .as_deref(),
+            Some("chat")
+        );
         assert!(Upgrade::validate(&p, KEY, &[], &["other".into()]).is_err());
     }
 
     #[test]
     fn unoffered_extension_fails() {
-        let p = parse_whole(&ok_response("Sec-WebSocket-Extensions: permessage-deflate\r\n"));
-        assert_eq!(Upgrade::validate(&p, KEY, &[], &[]).unwrap_err().close_code(), Some(1010));
+        let p = parse_whole(&ok_response(
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+        ));
+        assert_eq!(
+            Upgrade::validate(&p, KEY, &[], &[])
+                .unwrap_err()
+                .close_code(),
+            Some(1010)
+        );
     }
 
     #[test]

@@ -95,20 +95,33 @@ mod tests {
     #[test]
     fn defaults_ports_paths_and_ipv6() {
         let t = Target::parse("ws://example.com").unwrap();
-        assert_eq!((t.port, t.resource_name(), t.host_header()), (80, "/".into(), "example.com".into()));
+        assert_eq!(
+            (t.port, t.resource_name(), t.host_header()),
+            (80, "/".into(), "example.com".into())
+        );
         let t = Target::parse("wss://example.com:8443/chat?room=1").unwrap();
         assert_eq!((t.tls, t.port), (true, 8443));
         assert_eq!(t.resource_name(), "/chat?room=1");
         assert_eq!(t.host_header(), "example.com:8443");
         assert_eq!(t.absolute_form(), "wss://example.com:8443/chat?room=1");
         let t = Target::parse("ws://[::1]:9001/x").unwrap();
-        assert_eq!((t.host.as_str(), t.host_header().as_str()), ("::1", "[::1]:9001"));
+        assert_eq!(
+            (t.host.as_str(), t.host_header().as_str()),
+            ("::1", "[::1]:9001")
+        );
         assert_eq!(Target::parse("wss://h:443/").unwrap().host_header(), "h");
     }
 
     #[test]
     fn rejects_other_schemes_and_garbage() {
-        for bad in ["http://example.com", "ftp://x", "not a uri", "ws://", "ws://h/#frag", ""] {
+        for bad in [
+            "http://example.com",
+            "ftp://x",
+            "not a uri",
+            "ws://",
+            "ws://h/#frag",
+            "",
+        ] {
             let e = Target::parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Uri, "{bad}");
         }

@@ -118,12 +118,19 @@ mod tests {
         assert!(CloseFrame::parse(&[3]).is_err());
         let ok = CloseFrame::parse(&[0x03, 0xE8, b'h', b'i']).unwrap();
         assert_eq!((ok.code, ok.reason.as_str()), (Some(1000), "hi"));
-        for bad in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for bad in [
+            0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             let e = CloseFrame::parse(&bad.to_be_bytes()).unwrap_err();
             assert_eq!(e.close_code(), Some(PROTOCOL_ERROR), "code {bad}");
         }
-        for good in [1000u16, 1003, 1007, 1011, 1012, 1014, 3000, 3999, 4000, 4999] {
-            assert!(CloseFrame::parse(&good.to_be_bytes()).is_ok(), "code {good}");
+        for good in [
+            1000u16, 1003, 1007, 1011, 1012, 1014, 3000, 3999, 4000, 4999,
+        ] {
+            assert!(
+                CloseFrame::parse(&good.to_be_bytes()).is_ok(),
+                "code {good}"
+            );
         }
         let e = CloseFrame::parse(&[0x03, 0xE8, 0xFF]).unwrap_err();
         assert_eq!(e.close_code(), Some(INVALID_PAYLOAD));

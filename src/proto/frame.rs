@@ -129,7 +129,13 @@ mod tests {
     #[test]
     fn shortest_form_is_used() {
         let mut out = Vec::new();
-        let h = FrameHeader { fin: true, rsv: 0, opcode: 1, mask: None, payload_len: 126 };
+        let h = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: 1,
+            mask: None,
+            payload_len: 126,
+        };
         h.encode(&mut out);
         assert_eq!(out, [0x81, 126, 0, 126]);
     }

@@ -74,7 +74,11 @@ impl Message {
     /// bytes for a compressed message).
     pub fn frame_payload(&self, index: usize) -> Option<&[u8]> {
         let frame = self.frames.get(index)?;
-        let source = if self.compressed { &self.wire } else { &self.data };
+        let source = if self.compressed {
+            &self.wire
+        } else {
+            &self.data
+        };
         source.get(frame.payload.clone())
     }
 }

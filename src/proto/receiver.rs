@@ -178,7 +178,11 @@ impl Receiver {
                     self.limits.max_message_size
                 )));
             }
-            let start = if m.compressed { m.wire.len() } else { m.data.len() };
+            let start = if m.compressed {
+                m.wire.len()
+            } else {
+                m.data.len()
+            };
             m.frames.push(FrameInfo {
                 fin: h.fin,
                 rsv: h.rsv,
@@ -293,8 +297,14 @@ mod tests {
 
     fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        FrameHeader { fin, rsv, opcode, mask: None, payload_len: payload.len() as u64 }
-            .encode(&mut out);
+        FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        }
+        .encode(&mut out);
         out.extend_from_slice(payload);
         out
     }
@@ -336,15 +346,25 @@ mod tests {
             let events = run(&input, chunk).unwrap();
             assert_eq!(events.len(), 4, "chunk {chunk}");
             assert_eq!(events[0], Event::Ping(b"ping!".to_vec()));
-            let Event::Message(m) = &events[1] else { panic!() };
-            assert_eq!((m.kind, m.data.as_slice()), (MessageType::Text, "Hello wörld".as_bytes()));
+            let Event::Message(m) = &events[1] else {
+                panic!()
+            };
+            assert_eq!(
+                (m.kind, m.data.as_slice()),
+                (MessageType::Text, "Hello wörld".as_bytes())
+            );
             assert_eq!(m.frames.len(), 3);
             assert_eq!(m.frame_payload(1), Some("lo ".as_bytes()));
-            let Event::Message(b) = &events[2] else { panic!() };
+            let Event::Message(b) = &events[2] else {
+                panic!()
+            };
             assert_eq!(b.size(), 300);
             assert_eq!(
                 events[3],
-                Event::Close(CloseFrame { code: Some(1000), reason: "bye".into() })
+                Event::Close(CloseFrame {
+                    code: Some(1000),
+                    reason: "bye".into()
+                })
             );
         }
     }
@@ -414,7 +434,10 @@ mod tests {
 
     #[test]
     fn limits_fail_with_1009() {
-        let limits = Limits { max_frame_size: 10, max_message_size: 15 };
+        let limits = Limits {
+            max_frame_size: 10,
+            max_message_size: 15,
+        };
         let mut rx = Receiver::new(limits, None);
         let e = rx.read(&frame(true, 0, 2, &[0; 11])).unwrap_err();
         assert_eq!(e.close_code(), Some(1009));
@@ -430,7 +453,15 @@ mod tests {
         let f = frame(false, 3, 0xB, b"raw");
         assert_eq!(rx.read_frame(&f[..4]).unwrap(), None);
         let (got, used) = rx.read_frame(&f).unwrap().unwrap();
-        assert_eq!((got.fin, got.rsv, got.opcode, got.payload.as_slice(), used), (false, 3, 0xB, &b"raw"[..], f.len()));
-        assert_eq!(rx.read_frame(&[0x81, 0x81, 0, 0, 0, 0, 0]).unwrap_err().close_code(), Some(1002));
+        assert_eq!(
+            (got.fin, got.rsv, got.opcode, got.payload.as_slice(), used),
+            (false, 3, 0xB, &b"raw"[..], f.len())
+        );
+        assert_eq!(
+            rx.read_frame(&[0x81, 0x81, 0, 0, 0, 0, 0])
+                .unwrap_err()
+                .close_code(),
+            Some(1002)
+        );
     }
 }

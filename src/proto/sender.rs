@@ -55,7 +55,14 @@ impl Sender {
     }
 
     /// Append one masked frame to `out`, with a fresh masking key.
-    pub fn encode_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
+    pub fn encode_frame(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: u8,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let key = self.keys.next();
         FrameHeader {
             fin,
@@ -81,7 +88,11 @@ impl Sender {
     ) -> Result<()> {
         let mut rsv = 0;
         let mut scratch = std::mem::take(&mut self.scratch);
-        let payload = match self.deflater.as_mut().filter(|d| compress && d.can_compress()) {
+        let payload = match self
+            .deflater
+            .as_mut()
+            .filter(|d| compress && d.can_compress())
+        {
             Some(deflater) => {
                 scratch.clear();
                 deflater.compress_message(data, &mut scratch)?;
@@ -90,7 +101,11 @@ impl Sender {
             }
             None => data,
         };
-        let size = if self.fragment_size == 0 { payload.len().max(1) } else { self.fragment_size };
+        let size = if self.fragment_size == 0 {
+            payload.len().max(1)
+        } else {
+            self.fragment_size
+        };
         let mut chunks = payload.chunks(size).peekable();
         let mut opcode = kind.opcode();
         if chunks.peek().is_none() {
@@ -109,7 +124,9 @@ impl Sender {
     /// Validate a control frame payload before it goes out.
     pub fn check_control_payload(payload: &[u8]) -> Result<()> {
         if payload.len() > 125 {
-            return Err(Error::invalid_argument("control frame payload over 125 bytes"));
+            return Err(Error::invalid_argument(
+                "control frame payload over 125 bytes",
+            ));
         }
         Ok(())
     }
@@ -150,12 +167,21 @@ mod tests {
     fn messages_are_masked_with_fresh_keys_and_fragmented() {
         let mut tx = Sender::new(None, 4);
         let mut wire = Vec::new();
-        tx.encode_message(MessageType::Text, "hello world".as_bytes(), true, &mut wire).unwrap();
-        tx.encode_message(MessageType::Binary, &[], false, &mut wire).unwrap();
+        tx.encode_message(MessageType::Text, "hello world".as_bytes(), true, &mut wire)
+            .unwrap();
+        tx.encode_message(MessageType::Binary, &[], false, &mut wire)
+            .unwrap();
         let events = decode(wire.clone());
-        let Event::Message(m) = &events[0] else { panic!() };
-        assert_eq!((m.data.as_slice(), m.frames.len()), (&b"hello world"[..], 3));
-        let Event::Message(e) = &events[1] else { panic!() };
+        let Event::Message(m) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (m.data.as_slice(), m.frames.len()),
+            (&b"hello world"[..], 3)
+        );
+        let Event::Message(e) = &events[1] else {
+            panic!()
+        };
         assert_eq!((e.kind, e.size()), (MessageType::Binary, 0));
         // Three frames of the first message each had their own key.
         let (h1, n1) = FrameHeader::parse(&wire).unwrap().unwrap();

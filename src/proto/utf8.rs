@@ -74,7 +74,9 @@ mod tests {
             "Hello-µ@ßöäüàá-UTF-8!!".into(),
             "κόσμε".into(),
             vec![0xF0, 0x9F, 0x98, 0x80],
-            vec![0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0xBC, 0xCE, 0xB5, 0xED, 0xA0, 0x80],
+            vec![
+                0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xCF, 0x83, 0xCE, 0xBC, 0xCE, 0xB5, 0xED, 0xA0, 0x80,
+            ],
             vec![0xF4, 0x90, 0x80, 0x80],
             vec![0xC0, 0xAF],
             vec![0xE0, 0x80],
@@ -84,7 +86,11 @@ mod tests {
         for s in &samples {
             let expected = std::str::from_utf8(s).is_ok();
             for chunk in 1..=s.len() {
-                assert_eq!(feed_chunks(s, chunk) == Some(true), expected, "{s:x?} / {chunk}");
+                assert_eq!(
+                    feed_chunks(s, chunk) == Some(true),
+                    expected,
+                    "{s:x?} / {chunk}"
+                );
             }
         }
     }

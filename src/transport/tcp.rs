@@ -11,7 +11,10 @@ pub fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<T
         .map_err(|e| Error::exn(ErrorKind::Resolve, format!("cannot resolve {host}: {e}")))?
         .collect();
     if addrs.is_empty() {
-        return Err(Error::exn(ErrorKind::Resolve, format!("{host} has no addresses")));
+        return Err(Error::exn(
+            ErrorKind::Resolve,
+            format!("{host} has no addresses"),
+        ));
     }
     let mut failures = Vec::new();
     for addr in &addrs {

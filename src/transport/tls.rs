@@ -4,7 +4,9 @@
 use std::net::TcpStream;
 use std::path::PathBuf;
 
-use openssl::ssl::{HandshakeError, SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMode};
+use openssl::ssl::{
+    HandshakeError, SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMode,
+};
 use openssl::x509::X509VerifyResult;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -25,17 +27,30 @@ fn tls_error(message: impl Into<String>) -> Error {
 }
 
 fn setup_error(what: &str, path: &Option<PathBuf>, e: openssl::error::ErrorStack) -> Error {
-    let path = path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+    let path = path
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     tls_error(format!("{what} {path}: {e}"))
 }
 
-pub fn connect_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<SslStream<TcpStream>> {
+pub fn connect_tls(
+    tcp: TcpStream,
+    host: &str,
+    options: &TlsOptions,
+) -> Result<SslStream<TcpStream>> {
     let mut builder =
         SslConnector::builder(SslMethod::tls_client()).map_err(|e| tls_error(e.to_string()))?;
     if options.ca_file.is_some() || options.ca_dir.is_some() {
         builder
             .load_verify_locations(options.ca_file.as_deref(), options.ca_dir.as_deref())
-            .map_err(|e| setup_error("cannot load CA", &options.ca_file.clone().or(options.ca_dir.clone()), e))?;
+            .map_err(|e| {
+                setup_error(
+                    "cannot load CA",
+                    &options.ca_file.clone().or(options.ca_dir.clone()),
+                    e,
+                )
+            })?;
     }
     if let Some(cert) = &options.cert_file {
         builder
@@ -50,7 +65,9 @@ pub fn connect_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<S
             .map_err(|e| tls_error(format!("client key does not match certificate: {e}")))?;
     }
     let connector = builder.build();
-    let mut config = connector.configure().map_err(|e| tls_error(e.to_string()))?;
+    let mut config = connector
+        .configure()
+        .map_err(|e| tls_error(e.to_string()))?;
     if options.insecure_skip_verify {
         config.set_verify_hostname(false);
         config.set_verify(SslVerifyMode::NONE);
