@@ -97,6 +97,10 @@
 
 #define WS_ERR_CONNECTION_LOST -14
 
+// Non-blocking mode: nothing complete to return yet; poll `ws_conn_fd`
+// for reading and call again. The connection is usable.
+#define WS_ERR_WOULD_BLOCK -15
+
 #define WS_ERR_TLS -20
 
 #define WS_ERR_TLS_VERIFY -21
@@ -184,6 +188,17 @@ int32_t ws_conn_state(const ws_conn *conn);
 // # Safety
 // `conn`: NULL or a live connection.
 int32_t ws_conn_fd(const ws_conn *conn);
+
+// Non-blocking receives: `ws_recv_message` and `ws_recv_frame` return
+// `WS_ERR_WOULD_BLOCK` instead of waiting (partial input is kept), so an
+// event loop can poll `ws_conn_fd` for reading. Receive until
+// `WS_ERR_WOULD_BLOCK` before polling: data already read (or buffered by
+// TLS) does not make the socket readable. Sends still complete before
+// returning (a frame is never left half-written).
+//
+// # Safety
+// `conn`: NULL or a live connection.
+int32_t ws_conn_set_nonblocking(ws_conn *conn, bool nonblocking);
 
 // The subprotocol the server chose, or NULL. Owned by the connection.
 //

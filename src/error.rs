@@ -19,6 +19,8 @@ pub enum ErrorKind {
     Io,
     /// A connect, handshake, read or write timeout expired.
     Timeout,
+    /// Non-blocking mode: no complete message or frame is available yet.
+    WouldBlock,
     /// The host name did not resolve.
     Resolve,
     /// No resolved address accepted a TCP connection.

@@ -35,6 +35,7 @@ pub struct Connection {
     headers: Vec<(String, String)>,
     close_timeout: Duration,
     auto_pong: bool,
+    nonblocking: bool,
 }
 
 /// Negotiated facts handed over by the handshake.
@@ -69,7 +70,17 @@ impl Connection {
             headers: agreed.headers,
             close_timeout: agreed.close_timeout,
             auto_pong: agreed.auto_pong,
+            nonblocking: false,
         }
+    }
+
+    /// In non-blocking mode a receive that would wait returns an error of
+    /// kind [`ErrorKind::WouldBlock`] and keeps what it has read so far; poll
+    /// the socket and call again. Sends still complete (they block briefly).
+    pub fn set_nonblocking(&mut self, nonblocking: bool) -> Result<()> {
+        self.stream.set_nonblocking(nonblocking)?;
+        self.nonblocking = nonblocking;
+        Ok(())
     }
 
     pub fn state(&self) -> State {
@@ -241,6 +252,7 @@ impl Connection {
     /// The server closes TCP first (RFC 6455 §7.1.1); wait for that, bounded.
     fn finish(&mut self) {
         self.state = State::Closed;
+        let _ = self.stream.set_nonblocking(false);
         let deadline = Instant::now() + self.close_timeout;
         let mut scratch = [0u8; 4096];
         loop {
@@ -282,10 +294,17 @@ impl Connection {
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        let result = self
+        if self.nonblocking {
+            // A frame is written whole: a partial write cannot be resumed.
+            self.stream.set_nonblocking(false)?;
+        }
+        let mut result = self
             .stream
             .write_all(bytes)
             .and_then(|_| self.stream.flush());
+        if self.nonblocking {
+            result = result.and_then(|_| self.stream.set_nonblocking(true));
+        }
         // A write that failed part-way leaves a broken frame: the
         // connection cannot continue, whatever the cause.
         result.map_err(|e| {
@@ -304,11 +323,15 @@ impl Connection {
             ))),
             Ok(_) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+            Err(e) if self.nonblocking && e.kind() == std::io::ErrorKind::WouldBlock => {
+                Err(Error::exn(ErrorKind::WouldBlock, "no data available yet"))
+            }
             Err(e) => Err(self.io_failure(e.into())),
         }
     }
 
     /// A timeout leaves the connection usable; any other I/O error ends it.
+    /// (A read timeout shows up as `WouldBlock` from the OS, hence `Timeout`.)
     fn io_failure(&mut self, error: Error) -> Error {
         if error.kind() != ErrorKind::Timeout {
             self.state = State::Closed;

@@ -156,6 +156,27 @@ pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
     unsafe { handle::read(conn, -1, |c| c.inner.stream().raw_fd()) }
 }
 
+/// Non-blocking receives: `ws_recv_message` and `ws_recv_frame` return
+/// `WS_ERR_WOULD_BLOCK` instead of waiting (partial input is kept), so an
+/// event loop can poll `ws_conn_fd` for reading. Receive until
+/// `WS_ERR_WOULD_BLOCK` before polling: data already read (or buffered by
+/// TLS) does not make the socket readable. Sends still complete before
+/// returning (a frame is never left half-written).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_set_nonblocking(conn: *mut ws_conn, nonblocking: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let r = c.inner.set_nonblocking(nonblocking);
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
 /// The subprotocol the server chose, or NULL. Owned by the connection.
 ///
 /// # Safety

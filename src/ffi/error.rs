@@ -27,6 +27,9 @@ pub const WS_ERR_TIMEOUT: i32 = -11;
 pub const WS_ERR_RESOLVE: i32 = -12;
 pub const WS_ERR_CONNECT: i32 = -13;
 pub const WS_ERR_CONNECTION_LOST: i32 = -14;
+/// Non-blocking mode: nothing complete to return yet; poll `ws_conn_fd`
+/// for reading and call again. The connection is usable.
+pub const WS_ERR_WOULD_BLOCK: i32 = -15;
 
 // TLS errors (-20 .. -29).
 pub const WS_ERR_TLS: i32 = -20;
@@ -51,6 +54,7 @@ pub fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidState => WS_ERR_INVALID_STATE,
         ErrorKind::Io => WS_ERR_IO,
         ErrorKind::Timeout => WS_ERR_TIMEOUT,
+        ErrorKind::WouldBlock => WS_ERR_WOULD_BLOCK,
         ErrorKind::Resolve => WS_ERR_RESOLVE,
         ErrorKind::Connect => WS_ERR_CONNECT,
         ErrorKind::ConnectionLost => WS_ERR_CONNECTION_LOST,
@@ -83,6 +87,7 @@ pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
         WS_ERR_RESOLVE => "host name resolution failed\0",
         WS_ERR_CONNECT => "TCP connect failed\0",
         WS_ERR_CONNECTION_LOST => "connection lost\0",
+        WS_ERR_WOULD_BLOCK => "would block\0",
         WS_ERR_TLS => "TLS error\0",
         WS_ERR_TLS_VERIFY => "TLS certificate verification failed\0",
         WS_ERR_URI => "invalid WebSocket URI\0",

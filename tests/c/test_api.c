@@ -8,6 +8,7 @@
  * Built with -Wall -Wextra -Werror under AddressSanitizer; the last line is
  * "N passed, N failed".
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,26 @@ static void test_http_response(void) {
     CHECK(ws_connect(uri, NULL, &conn, NULL) == WS_HTTP_RESPONSE);
 }
 
+static void test_nonblocking(void) {
+    ws_conn *conn = connect_to("/", NULL);
+    if (!conn)
+        return;
+    CHECK(ws_conn_set_nonblocking(conn, true) == WS_OK);
+    ws_message *msg = NULL;
+    CHECK(ws_recv_message(conn, &msg) == WS_ERR_WOULD_BLOCK && msg == NULL);
+    CHECK(ws_conn_state(conn) == WS_STATE_OPEN);
+    CHECK(ws_send_text(conn, "polled", 6) == WS_OK);
+    int32_t rc;
+    while ((rc = ws_recv_message(conn, &msg)) == WS_ERR_WOULD_BLOCK) {
+        struct pollfd pfd = {.fd = ws_conn_fd(conn), .events = POLLIN};
+        CHECK(poll(&pfd, 1, 10000) == 1);
+    }
+    CHECK(rc == WS_OK && ws_message_size(msg) == 6);
+    ws_message_free(msg);
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    ws_conn_free(conn);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_api ws://HOST:PORT\n");
@@ -275,6 +296,7 @@ int main(int argc, char **argv) {
     test_server_close_and_loop();
     test_handler_stops_loop();
     test_http_response();
+    test_nonblocking();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
