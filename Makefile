@@ -22,7 +22,7 @@ LIB     := $(BUILD)/lib
 VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
-CTESTS  := $(BUILD)/tests/test_api
+CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
 export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
@@ -54,6 +54,11 @@ $(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(WARN) -Iinclude $< \
 	  -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+# The same tests without sanitizers, for valgrind.
+$(BUILD)/tests-plain/%: tests/c/%.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) -g -O1 $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
 header:
 	WSCLIENT_BLESS=1 $(CARGO) test --test header

@@ -53,6 +53,19 @@
 #define WSCLIENT_VERSION_MINOR 1
 #define WSCLIENT_VERSION_PATCH 0
 
+/* Opaque handles. */
+/* Connection options: ws_options_new / ws_options_free. */
+typedef struct ws_options ws_options;
+/* An open WebSocket connection: ws_connect / ws_conn_free. */
+typedef struct ws_conn ws_conn;
+/* A message: ws_recv_message or ws_message_new / ws_message_free. */
+typedef struct ws_message ws_message;
+/* A frame: ws_recv_frame or ws_frame_new / ws_frame_free, or a view owned by
+   its message (ws_message_frame). */
+typedef struct ws_frame ws_frame;
+/* A non-101 HTTP answer to the handshake: ws_connect / ws_response_free. */
+typedef struct ws_response ws_response;
+
 
 // `ws_conn_state`: open.
 #define WS_STATE_OPEN 0
@@ -124,22 +137,6 @@
 
 // `ws_message_type` of a binary message.
 #define WS_MESSAGE_BINARY 2
-
-// An open WebSocket connection.
-typedef struct ws_conn ws_conn;
-
-// A frame: received with `ws_recv_frame`, built with `ws_frame_new`, or
-// borrowed from a message with `ws_message_frame`.
-typedef struct ws_frame ws_frame;
-
-// A message: received with `ws_recv_message` or built with `ws_message_new`.
-typedef struct ws_message ws_message;
-
-// Connection options; create with `ws_options_new`, free with `ws_options_free`.
-typedef struct ws_options ws_options;
-
-// The server's HTTP response when it did not switch protocols.
-typedef struct ws_response ws_response;
 
 // Called by `ws_recv_message_loop` for each message. `msg` is valid only
 // during the call. Return 0 to go on; any other value stops the loop,

@@ -26,6 +26,11 @@ pub const WS_STATE_CLOSED: i32 = 2;
 pub const WS_SEND_UNCOMPRESSED: u32 = 1;
 
 /// An open WebSocket connection.
+///
+/// The tag comes first (`repr(C)`) so a handle of another type can be told
+/// apart without reading past it. Declared opaque in cbindgen.toml.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct ws_conn {
     tag: u64,
     inner: Connection,

@@ -16,6 +16,11 @@ enum Payload {
 
 /// A frame: received with `ws_recv_frame`, built with `ws_frame_new`, or
 /// borrowed from a message with `ws_message_frame`.
+///
+/// The tag comes first (`repr(C)`) so a handle of another type can be told
+/// apart without reading past it. Declared opaque in cbindgen.toml.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct ws_frame {
     tag: u64,
     fin: bool,

@@ -13,6 +13,11 @@ pub const WS_MESSAGE_TEXT: i32 = 1;
 pub const WS_MESSAGE_BINARY: i32 = 2;
 
 /// A message: received with `ws_recv_message` or built with `ws_message_new`.
+///
+/// The tag comes first (`repr(C)`) so a handle of another type can be told
+/// apart without reading past it. Declared opaque in cbindgen.toml.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct ws_message {
     tag: u64,
     pub(crate) inner: Message,

@@ -12,6 +12,11 @@ use crate::ffi::handle::{self, c_str, tagged, try_code};
 use crate::ffi::panic::guard;
 
 /// Connection options; create with `ws_options_new`, free with `ws_options_free`.
+///
+/// The tag comes first (`repr(C)`) so a handle of another type can be told
+/// apart without reading past it. Declared opaque in cbindgen.toml.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct ws_options {
     tag: u64,
     pub(crate) inner: Options,

@@ -8,6 +8,11 @@ use crate::ffi::panic::guard_value;
 use crate::handshake::HttpResponse;
 
 /// The server's HTTP response when it did not switch protocols.
+///
+/// The tag comes first (`repr(C)`) so a handle of another type can be told
+/// apart without reading past it. Declared opaque in cbindgen.toml.
+/// cbindgen:ignore
+#[repr(C)]
 pub struct ws_response {
     tag: u64,
     status: u16,

@@ -1,7 +1,10 @@
 """Run the C programs (API tests under ASan, the examples) against a real
 websockets server started here."""
 
+import shutil
 import subprocess
+
+import pytest
 
 from conftest import BUILD
 from harness import echo_server, running
@@ -16,6 +19,23 @@ def test_c_api_suite():
         result = run([str(BUILD / "tests" / "test_api"), f"ws://127.0.0.1:{port}"])
     print(result.stdout, result.stderr)
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(", 0 failed")
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
+def test_c_api_suite_under_valgrind():
+    """No invalid access and no definite leak, through the real library."""
+    with echo_server("--deflate") as port:
+        result = run(
+            [
+                "valgrind", "--error-exitcode=99", "--leak-check=full",
+                "--errors-for-leak-kinds=definite", "--quiet",
+                str(BUILD / "tests-plain" / "test_api"), f"ws://127.0.0.1:{port}",
+            ],
+            timeout=600,
+        )
+    print(result.stdout, result.stderr[-4000:])
+    assert result.returncode == 0, result.stderr[-4000:]
     assert result.stdout.strip().endswith(", 0 failed")
 
 
