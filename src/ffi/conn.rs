@@ -9,7 +9,7 @@ use crate::ffi::error::{
 };
 use crate::ffi::frame::{store_frame, ws_frame};
 use crate::ffi::handle::{self, bytes, c_str, tagged, try_code, write_out};
-use crate::ffi::message::{message_type, ws_message};
+use crate::ffi::message::{message_type, ws_message, ws_message_free};
 use crate::ffi::options::ws_options;
 use crate::ffi::panic::{guard, guard_value};
 use crate::ffi::response::ws_response;
@@ -360,8 +360,6 @@ pub unsafe extern "C" fn ws_recv_message_loop(
         }
     }
 }
-
-use crate::ffi::message::ws_message_free;
 
 /// Send `msg` (e.g. echo a received message).
 ///

@@ -56,6 +56,17 @@ unsafe fn with(opts: *mut ws_options, f: impl FnOnce(&mut Options) -> Result<(),
     })
 }
 
+/// Change the options behind `opts` with `f`, which cannot fail.
+unsafe fn set(opts: *mut ws_options, f: impl FnOnce(&mut Options)) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(opts, |o| {
+            f(o);
+            Ok(())
+        })
+    }
+}
+
 /// Apply `f` to the options and a string argument.
 unsafe fn with_str(
     opts: *mut ws_options,
@@ -104,12 +115,7 @@ pub unsafe extern "C" fn ws_options_add_deflate_offer(
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_strip_host(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.strip_host = on;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.strip_host = on) }
 }
 
 /// Send the absolute URI as request-target (`GET ws://host:port/path`), as
@@ -120,12 +126,7 @@ pub unsafe extern "C" fn ws_options_set_strip_host(opts: *mut ws_options, on: bo
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_absolute_form(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.absolute_form = on;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.absolute_form = on) }
 }
 
 /// Add a request header (e.g. Authorization, Cookie, User-Agent). Names
@@ -199,12 +200,7 @@ pub unsafe extern "C" fn ws_options_set_max_message_size(
     bytes: usize,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.limits.max_message_size = bytes;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.limits.max_message_size = bytes) }
 }
 
 /// Largest frame payload accepted (default 64 MiB; 1009 beyond).
@@ -214,12 +210,7 @@ pub unsafe extern "C" fn ws_options_set_max_message_size(
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_max_frame_size(opts: *mut ws_options, bytes: u64) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.limits.max_frame_size = bytes;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.limits.max_frame_size = bytes) }
 }
 
 /// Timeouts in milliseconds; 0 means none (block). Defaults: connect 30000,
@@ -256,12 +247,7 @@ pub unsafe extern "C" fn ws_options_set_timeouts(
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_close_timeout(opts: *mut ws_options, ms: u32) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.close_timeout = Duration::from_millis(ms as u64);
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.close_timeout = Duration::from_millis(ms as u64)) }
 }
 
 /// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
@@ -273,12 +259,7 @@ pub unsafe extern "C" fn ws_options_set_close_timeout(opts: *mut ws_options, ms:
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_max_redirects(opts: *mut ws_options, max: u32) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.max_redirects = max;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.max_redirects = max) }
 }
 
 /// Trust the CA certificates in this PEM file (instead of the system store).
@@ -360,12 +341,7 @@ pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(
     on: bool,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.tls.insecure_skip_verify = on;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.tls.insecure_skip_verify = on) }
 }
 
 /// Split outgoing messages into frames of at most `bytes` (0: never, the default).
@@ -375,12 +351,7 @@ pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_fragment_size(opts: *mut ws_options, bytes: usize) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.fragment_size = bytes;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.fragment_size = bytes) }
 }
 
 /// zlib level (0-9, or -1 for zlib's default) for compressed messages.
@@ -411,10 +382,5 @@ pub unsafe extern "C" fn ws_options_set_compression_level(
 #[no_mangle]
 pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            o.auto_pong = on;
-            Ok(())
-        })
-    }
+    unsafe { set(opts, |o| o.auto_pong = on) }
 }
