@@ -464,4 +464,38 @@ mod tests {
             Some(1002)
         );
     }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // Garbage, and mutations of a valid stream, with and without deflate.
+        let valid = stream();
+        let mut seed = 0x9E3779B9u32;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for round in 0..3000 {
+            let mut input: Vec<u8> = if round % 2 == 0 {
+                (0..(next() % 64)).map(|_| next() as u8).collect()
+            } else {
+                valid.clone()
+            };
+            for _ in 0..(next() % 4) {
+                let at = next() as usize % input.len().max(1);
+                if let Some(b) = input.get_mut(at) {
+                    *b ^= 1 << (next() % 8);
+                }
+            }
+            let inflater = (round % 3 == 0).then(|| Inflater::new(15, false).unwrap());
+            let limits = Limits { max_frame_size: 1 << 16, max_message_size: 1 << 16 };
+            let mut rx = Receiver::new(limits, inflater);
+            let mut at = 0;
+            while let Ok((used, Some(_))) = rx.read(&input[at..]) {
+                at += used;
+            }
+            let _ = rx.read_frame(&input);
+        }
+    }
 }
