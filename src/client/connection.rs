@@ -120,7 +120,11 @@ impl Connection {
             };
             self.rbuf.consume(used);
             match event {
-                None => self.fill(1)?,
+                None => {
+                    // Read the rest of a large frame in few system calls.
+                    let want = self.receiver.frame_remaining().min(16 << 20) as usize;
+                    self.fill(want)?
+                }
                 Some(Event::Message(m)) => return Ok(Some(m)),
                 Some(Event::Ping(payload)) => {
                     if self.auto_pong && self.state == State::Open {

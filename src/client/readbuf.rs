@@ -3,7 +3,8 @@
 
 use std::io::{self, Read};
 
-const READ_CHUNK: usize = 64 << 10;
+/// The smallest read; larger when a frame's remaining length is known.
+const READ_CHUNK: usize = 16 << 10;
 
 #[derive(Default)]
 pub struct ReadBuf {

@@ -16,9 +16,13 @@ use crate::proto::close::INVALID_PAYLOAD;
 const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
 extern "C" fn zalloc(_opaque: *mut c_void, items: c_uint, size: c_uint) -> *mut c_void {
-    // SAFETY: calloc accepts any sizes and returns NULL on failure, which
-    // zlib reports as Z_MEM_ERROR.
-    unsafe { libc::calloc(items as usize, size as usize) }
+    // malloc, as zlib's own allocator: pages count only once zlib uses them.
+    match (items as usize).checked_mul(size as usize) {
+        // SAFETY: malloc accepts any size and returns NULL on failure, which
+        // zlib reports as Z_MEM_ERROR.
+        Some(bytes) => unsafe { libc::malloc(bytes) },
+        None => std::ptr::null_mut(),
+    }
 }
 
 extern "C" fn zfree(_opaque: *mut c_void, ptr: *mut c_void) {
@@ -208,7 +212,9 @@ impl Deflater {
                 level.clamp(-1, 9),
                 z::Z_DEFLATED,
                 -(window_bits.min(15) as c_int),
-                8,
+                // Hash memory in step with the window: 8 for 15 bits, less
+                // for small windows, where a large table only costs time.
+                (window_bits.min(15) as c_int - 7).clamp(1, 8),
                 z::Z_DEFAULT_STRATEGY,
                 z::zlibVersion(),
                 std::mem::size_of::<z::z_stream>() as c_int,

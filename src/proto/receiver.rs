@@ -75,6 +75,12 @@ impl Receiver {
         self.limits
     }
 
+    /// Payload bytes of the current frame not yet consumed: a hint for how
+    /// much to read next (0 between frames).
+    pub fn frame_remaining(&self) -> u64 {
+        self.frame.as_ref().map_or(0, |f| f.remaining)
+    }
+
     /// Consume bytes from the front of `input`. Returns how many bytes were
     /// consumed and the event they completed, if any; stops after one event.
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Event>)> {
@@ -489,7 +495,10 @@ mod tests {
                 }
             }
             let inflater = (round % 3 == 0).then(|| Inflater::new(15, false).unwrap());
-            let limits = Limits { max_frame_size: 1 << 16, max_message_size: 1 << 16 };
+            let limits = Limits {
+                max_frame_size: 1 << 16,
+                max_message_size: 1 << 16,
+            };
             let mut rx = Receiver::new(limits, inflater);
             let mut at = 0;
             while let Ok((used, Some(_))) = rx.read(&input[at..]) {

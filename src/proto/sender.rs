@@ -6,24 +6,24 @@ use crate::proto::frame::{FrameHeader, RSV1};
 use crate::proto::mask::apply_mask;
 use crate::proto::message::MessageType;
 
-/// Masking keys from the OS CSPRNG (via OpenSSL), drawn in batches so a frame
-/// costs four bytes of a pool rather than a system call.
+/// Masking keys from OpenSSL's CSPRNG, drawn in batches of 1024 keys so a
+/// frame costs four bytes of a pool rather than a library call.
 struct MaskKeys {
-    pool: [u8; 256],
+    pool: Box<[u8; 4096]>,
     used: usize,
 }
 
 impl MaskKeys {
     fn new() -> MaskKeys {
         MaskKeys {
-            pool: [0; 256],
-            used: 256,
+            pool: Box::new([0; 4096]),
+            used: 4096,
         }
     }
 
     fn next(&mut self) -> [u8; 4] {
         if self.used == self.pool.len() {
-            openssl::rand::rand_bytes(&mut self.pool).expect("OpenSSL CSPRNG failed");
+            openssl::rand::rand_bytes(&mut self.pool[..]).expect("OpenSSL CSPRNG failed");
             self.used = 0;
         }
         let key = self.pool[self.used..self.used + 4].try_into().unwrap();
