@@ -146,6 +146,14 @@ impl std::error::Error for Error {}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        // An OpenSSL failure surfacing through a read or write (an alert
+        // from the server, a bad record) is a TLS error, not plain I/O.
+        let ssl = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>());
+        if let Some(ssl) = ssl.filter(|s| s.code() == openssl::ssl::ErrorCode::SSL) {
+            return Error::exn(ErrorKind::Tls, format!("TLS failure: {ssl}"));
+        }
         let kind = match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
             io::ErrorKind::UnexpectedEof

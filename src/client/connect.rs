@@ -1,6 +1,7 @@
 //! Opening a connection: TCP (and TLS), the handshake, redirects.
 
 use std::io::{Read, Write};
+use std::time::Instant;
 
 use url::Url;
 
@@ -9,7 +10,10 @@ use crate::client::readbuf::ReadBuf;
 use crate::client::Options;
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{Error, ErrorKind, Result};
-use crate::handshake::{new_key, parse_response, HttpResponse, Parsed, Request, Target, Upgrade};
+use crate::handshake::{
+    decode_chunked, new_key, parse_response, BodyFraming, HttpResponse, Parsed, Request, Target,
+    Upgrade,
+};
 use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Receiver;
 use crate::proto::sender::Sender;
@@ -109,53 +113,102 @@ fn open_stream(target: &Target, options: &Options) -> Result<Stream> {
     }
 }
 
-/// Read until the response headers are complete.
-fn read_head(stream: &mut Stream, rbuf: &mut ReadBuf, max: usize) -> Result<Parsed> {
-    loop {
-        if let Some((parsed, len)) = parse_response(rbuf.data(), max)? {
-            rbuf.consume(len);
-            return Ok(parsed);
+/// The handshake's reading side: one deadline for the whole response, so a
+/// server that trickles bytes cannot hold `connect` past the timeout.
+struct ResponseReader<'a> {
+    stream: &'a mut Stream,
+    rbuf: ReadBuf,
+    deadline: Option<Instant>,
+}
+
+impl ResponseReader<'_> {
+    /// One read; `Ok(0)` at end of stream.
+    fn read_more(&mut self) -> Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::exn(ErrorKind::Timeout, "the handshake timed out"));
+            }
+            self.stream.set_read_timeout(Some(left))?;
         }
-        match rbuf.fill(stream, 0) {
-            Ok(0) => {
+        self.rbuf
+            .fill(self.stream, 0)
+            .map_err(|e| Error::from(e).context("reading the handshake response"))
+    }
+
+    /// Read until the response headers are complete.
+    fn head(&mut self, max: usize) -> Result<Parsed> {
+        loop {
+            if let Some((parsed, len)) = parse_response(self.rbuf.data(), max)? {
+                self.rbuf.consume(len);
+                return Ok(parsed);
+            }
+            if self.read_more()? == 0 {
                 return Err(Error::exn(
                     ErrorKind::Handshake,
                     "the server closed the connection during the handshake",
-                ))
+                ));
             }
-            Ok(_) => {}
-            Err(e) => return Err(Error::from(e).context("reading the handshake response")),
+        }
+    }
+
+    /// The body of a non-101 response, up to `max` bytes; a slow or silent
+    /// server ends it at the deadline.
+    fn body(&mut self, parsed: &Parsed, max: usize) -> Vec<u8> {
+        loop {
+            let data = self.rbuf.data();
+            let done = match parsed.body_framing() {
+                BodyFraming::Empty => Some(Vec::new()),
+                BodyFraming::Chunked => decode_chunked(data, max),
+                BodyFraming::Length(n) if data.len() >= n.min(max) => {
+                    Some(data[..n.min(max)].to_vec())
+                }
+                BodyFraming::UntilClose if data.len() >= max => Some(data[..max].to_vec()),
+                _ => None,
+            };
+            if let Some(body) = done {
+                return body;
+            }
+            if !matches!(self.read_more(), Ok(n) if n > 0) {
+                let data = self.rbuf.data();
+                return match parsed.body_framing() {
+                    BodyFraming::Chunked => decode_chunked(data, max).unwrap_or_default(),
+                    _ => data[..data.len().min(max)].to_vec(),
+                };
+            }
         }
     }
 }
 
-/// The body of a non-101 response, up to `max` bytes.
-fn read_body(stream: &mut Stream, rbuf: &mut ReadBuf, parsed: &Parsed, max: usize) -> Vec<u8> {
-    let length = parsed
-        .values("Content-Length")
-        .next()
-        .and_then(|v| v.parse::<usize>().ok());
-    let want = length.unwrap_or(usize::MAX).min(max);
-    while rbuf.data().len() < want {
-        match rbuf.fill(stream, 0) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+/// On TLS, a failed write is often explained by an alert the server queued
+/// before resetting (e.g. "certificate required"): read it to report that.
+fn explain_write_failure(stream: &mut Stream, error: std::io::Error) -> Error {
+    if matches!(stream, Stream::Tls(_)) {
+        if let Err(read_error) = stream.read(&mut [0u8; 1]) {
+            let explained = Error::from(read_error);
+            if explained.kind() == ErrorKind::Tls {
+                return explained.context("sending the handshake request");
+            }
         }
     }
-    let n = rbuf.data().len().min(want);
-    rbuf.data()[..n].to_vec()
+    Error::from(error).context("sending the handshake request")
 }
 
 fn connect_once(target: &Target, request: &Request, options: &Options) -> Result<Connected> {
+    let deadline = options.handshake_timeout.map(|t| Instant::now() + t);
     let mut stream = open_stream(target, options)?;
     let key = new_key();
-    stream
-        .write_all(request.render(target, &key).as_bytes())
-        .map_err(|e| Error::from(e).context("sending the handshake request"))?;
-    let mut rbuf = ReadBuf::default();
-    let parsed = read_head(&mut stream, &mut rbuf, options.max_handshake_size)?;
+    if let Err(e) = stream.write_all(request.render(target, &key).as_bytes()) {
+        return Err(explain_write_failure(&mut stream, e));
+    }
+    let mut reader = ResponseReader {
+        stream: &mut stream,
+        rbuf: ReadBuf::default(),
+        deadline,
+    };
+    let parsed = reader.head(options.max_handshake_size)?;
     if parsed.status != 101 {
-        let body = read_body(&mut stream, &mut rbuf, &parsed, options.max_response_body);
+        let body = reader.body(&parsed, options.max_response_body);
         stream.shutdown();
         return Ok(Connected::Response(HttpResponse {
             status: parsed.status,
@@ -164,6 +217,7 @@ fn connect_once(target: &Target, request: &Request, options: &Options) -> Result
             body,
         }));
     }
+    let leftover = reader.rbuf;
     let upgrade = match Upgrade::validate(
         &parsed,
         &key,
@@ -191,7 +245,7 @@ fn connect_once(target: &Target, request: &Request, options: &Options) -> Result
     stream.set_write_timeout(options.write_timeout)?;
     let connection = Connection::new(
         stream,
-        rbuf.data(),
+        leftover.data(),
         Receiver::new(options.limits, inflater),
         Sender::new(deflater, options.fragment_size),
         Agreed {

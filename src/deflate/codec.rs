@@ -108,7 +108,7 @@ impl Inflater {
                 return Err(too_big(limit));
             }
             // Room for up to one byte past the limit, which detects overflow.
-            let room = limit + 1 - out.len();
+            let room = limit.saturating_add(1) - out.len();
             if out.capacity() == out.len() {
                 out.reserve((input.len() * 4).max(16 << 10).min(room));
             }

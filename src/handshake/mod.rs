@@ -5,5 +5,5 @@ mod response;
 mod uri;
 
 pub use request::{accept_key, new_key, Request};
-pub use response::{parse_response, HttpResponse, Parsed, Upgrade};
+pub use response::{decode_chunked, parse_response, BodyFraming, HttpResponse, Parsed, Upgrade};
 pub use uri::Target;

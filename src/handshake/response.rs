@@ -86,6 +86,66 @@ pub fn parse_response(buf: &[u8], max_size: usize) -> Result<Option<(Parsed, usi
     Ok(Some((parsed, len)))
 }
 
+/// How the body of a non-101 response is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// 1xx, 204 and 304 responses have no body.
+    Empty,
+    Length(usize),
+    Chunked,
+    /// Neither length nor chunking: the body ends when the server closes.
+    UntilClose,
+}
+
+impl Parsed {
+    pub fn body_framing(&self) -> BodyFraming {
+        if matches!(self.status, 100..=199 | 204 | 304) {
+            return BodyFraming::Empty;
+        }
+        let chunked = self
+            .values("Transfer-Encoding")
+            .any(|v| v.to_ascii_lowercase().contains("chunked"));
+        if chunked {
+            return BodyFraming::Chunked;
+        }
+        match self.values("Content-Length").next().map(str::parse) {
+            Some(Ok(n)) => BodyFraming::Length(n),
+            _ => BodyFraming::UntilClose,
+        }
+    }
+}
+
+/// Decode a chunked body from the start of `buf`. `None` asks for more
+/// bytes; otherwise the body (cut to `max`) once the last chunk is in, the
+/// limit is reached, or the framing is malformed.
+pub fn decode_chunked(buf: &[u8], max: usize) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    let mut rest = buf;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&rest[..line_end])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.split(';').next()?.trim(), 16).ok());
+        let Some(size) = size.filter(|&n| n > 0) else {
+            return Some(body);
+        };
+        let data = &rest[line_end + 2..];
+        if data.len() < size.saturating_add(2) {
+            body.extend_from_slice(&data[..data.len().min(size)]);
+            return (body.len() >= max).then(|| {
+                body.truncate(max);
+                body
+            });
+        }
+        body.extend_from_slice(&data[..size]);
+        if body.len() >= max {
+            body.truncate(max);
+            return Some(body);
+        }
+        rest = &data[size + 2..];
+    }
+}
+
 /// What a valid 101 agreed on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Upgrade {
@@ -210,6 +270,34 @@ mod tests {
                 .close_code(),
             Some(1010)
         );
+    }
+
+    #[test]
+    fn body_framing_and_chunked_decoding() {
+        let p = |head: &str| parse_whole(head.as_bytes());
+        assert_eq!(
+            p("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n").body_framing(),
+            BodyFraming::Empty
+        );
+        assert_eq!(
+            p("HTTP/1.1 403 F\r\nContent-Length: 5\r\n\r\n").body_framing(),
+            BodyFraming::Length(5)
+        );
+        assert_eq!(
+            p("HTTP/1.1 403 F\r\nTransfer-Encoding: chunked\r\n\r\n").body_framing(),
+            BodyFraming::Chunked
+        );
+        assert_eq!(
+            p("HTTP/1.1 403 F\r\n\r\n").body_framing(),
+            BodyFraming::UntilClose
+        );
+        let chunked = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
+        for cut in 0..chunked.len() - 4 {
+            assert_eq!(decode_chunked(&chunked[..cut], 100), None, "cut {cut}");
+        }
+        assert_eq!(decode_chunked(chunked, 100).unwrap(), b"hello world");
+        assert_eq!(decode_chunked(chunked, 7).unwrap(), b"hello w");
+        assert_eq!(decode_chunked(b"zz\r\n", 100).unwrap(), b"");
     }
 
     #[test]

@@ -176,9 +176,17 @@ impl Receiver {
         }
         if let Some(partial) = self.message.as_mut().filter(|_| !opcode.is_control()) {
             let m = &mut partial.message;
-            if !m.compressed
-                && m.data.len() as u64 + h.payload_len > self.limits.max_message_size as u64
-            {
+            // What the message holds so far counts against the limit: its
+            // data (for a compressed one, its wire bytes; the inflated data
+            // is checked while inflating) and the record of every frame, so
+            // millions of empty fragments cannot grow memory without bound.
+            let kept = if m.compressed {
+                m.wire.len()
+            } else {
+                m.data.len()
+            };
+            let records = m.frames.len() * std::mem::size_of::<FrameInfo>();
+            if (kept + records) as u64 + h.payload_len > self.limits.max_message_size as u64 {
                 return Err(Error::too_big(format!(
                     "message exceeds the limit of {} bytes",
                     self.limits.max_message_size

@@ -1,0 +1,454 @@
+//! Issue #4: TLS (verification, client certificates), IPv6 loopback and
+//! timeouts, against Python `websockets` (tests/servers/echo_server.py) and
+//! raw servers written here. Certificates are made per test with OpenSSL.
+
+mod common;
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use openssl::ssl::SslStream;
+use wsclient::transport::TlsOptions;
+use wsclient::{connect, Connection, ErrorKind, MessageType, Options, State};
+
+const WATCHDOG_SECS: u64 = 60;
+
+fn tls_server(cert: &Path, key: &Path, extra: &[&str]) -> EchoServer {
+    let mut args = vec![
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    EchoServer::start(&args)
+}
+
+fn trusting(pki: &Pki) -> Options {
+    Options {
+        tls: TlsOptions {
+            ca_file: Some(pki.ca.clone()),
+            ..TlsOptions::default()
+        },
+        handshake_timeout: Some(Duration::from_secs(20)),
+        ..Options::default()
+    }
+}
+
+/// Text and binary round trips, then a clean close.
+fn echo_and_close(conn: &mut Connection) {
+    conn.send_text("hello over TLS").unwrap();
+    let m = conn.recv_message().unwrap().unwrap();
+    assert_eq!(
+        (m.kind, m.data.as_slice()),
+        (MessageType::Text, &b"hello over TLS"[..])
+    );
+    let blob = random_bytes(300_000, 42);
+    conn.send_binary(&blob).unwrap();
+    let m = conn.recv_message().unwrap().unwrap();
+    assert_eq!(m.kind, MessageType::Binary);
+    assert!(m.data == blob, "binary echo differs");
+    conn.close(Some(1000), "bye").unwrap();
+    assert!(conn.recv_message().unwrap().is_none());
+    assert_eq!(conn.peer_close().unwrap().code, Some(1000));
+}
+
+// ---------------------------------------------------------------------------
+// Verification
+
+#[test]
+fn wss_echo_verified_with_the_test_ca_by_ip_and_by_name() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.server_cert, &pki.server_key, &[]);
+    let urls = [server.wss("/"), format!("wss://localhost:{}/", server.port)];
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        for url in urls {
+            let mut conn = expect_upgraded(connect(&url, &opts));
+            echo_and_close(&mut conn);
+        }
+    });
+}
+
+/// Connect to `url` with `opts`: a TlsVerify exn whose message carries
+/// OpenSSL's verify reason `reason`.
+fn assert_verify_fails(url: &str, opts: &Options, reason: &str) {
+    let e = expect_connect_error(connect(url, opts));
+    assert_eq!(e.kind(), ErrorKind::TlsVerify, "{url}: {e}");
+    assert_eq!(e.close_code(), None);
+    assert!(
+        e.message().contains("certificate verify failed"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.message().contains(reason),
+        "{reason:?} not in {:?}",
+        e.message()
+    );
+}
+
+#[test]
+fn unknown_ca_is_refused_unless_verification_is_skipped() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.server_cert, &pki.server_key, &[]);
+    let url = server.wss("/");
+    watchdog(WATCHDOG_SECS, move || {
+        let opts = Options {
+            handshake_timeout: Some(Duration::from_secs(20)),
+            ..Options::default()
+        };
+        assert_verify_fails(&url, &opts, "unable to get local issuer certificate");
+        let insecure = Options {
+            tls: TlsOptions {
+                insecure_skip_verify: true,
+                ..TlsOptions::default()
+            },
+            ..opts
+        };
+        echo_and_close(&mut expect_upgraded(connect(&url, &insecure)));
+    });
+}
+
+#[test]
+fn expired_certificate_is_refused_unless_verification_is_skipped() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.expired_cert, &pki.expired_key, &[]);
+    let url = server.wss("/");
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        assert_verify_fails(&url, &opts, "certificate has expired");
+        let mut insecure = opts.clone();
+        insecure.tls.insecure_skip_verify = true;
+        echo_and_close(&mut expect_upgraded(connect(&url, &insecure)));
+    });
+}
+
+#[test]
+fn wrong_host_name_is_refused_unless_verification_is_skipped() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.wrong_host_cert, &pki.wrong_host_key, &[]);
+    let by_ip = server.wss("/");
+    let by_name = format!("wss://localhost:{}/", server.port);
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        // The chain is trusted; only the name (or address) is wrong.
+        assert_verify_fails(&by_ip, &opts, "IP address mismatch");
+        assert_verify_fails(&by_name, &opts, "hostname mismatch");
+        let mut insecure = opts.clone();
+        insecure.tls.insecure_skip_verify = true;
+        echo_and_close(&mut expect_upgraded(connect(&by_name, &insecure)));
+    });
+}
+
+#[test]
+fn unreadable_ca_file_or_mismatched_client_key_is_a_tls_error() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.server_cert, &pki.server_key, &[]);
+    let url = server.wss("/");
+    let missing = pki.dir.path().join("no-such-ca.pem");
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        let mut o = opts.clone();
+        o.tls.ca_file = Some(missing.clone());
+        let e = expect_connect_error(connect(&url, &o));
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+        assert!(e.message().contains("no-such-ca.pem"), "{}", e.message());
+        let mut o = opts.clone();
+        o.tls.cert_file = Some(pki.client_cert.clone());
+        o.tls.key_file = Some(pki.server_key.clone());
+        let e = expect_connect_error(connect(&url, &o));
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+        drop(pki);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Client certificates
+
+#[test]
+fn client_certificate_is_presented_when_the_server_requires_one() {
+    let pki = Pki::new();
+    let ca = pki.ca.to_str().unwrap().to_string();
+    let server = tls_server(&pki.server_cert, &pki.server_key, &["--client-ca", &ca]);
+    let url = server.wss("/");
+    let mut opts = trusting(&pki);
+    opts.tls.cert_file = Some(pki.client_cert.clone());
+    opts.tls.key_file = Some(pki.client_key.clone());
+    watchdog(WATCHDOG_SECS, move || {
+        echo_and_close(&mut expect_upgraded(connect(&url, &opts)));
+        drop(pki);
+    });
+}
+
+#[test]
+fn missing_or_untrusted_client_certificate_is_refused() {
+    let pki = Pki::new();
+    let ca = pki.ca.to_str().unwrap().to_string();
+    let server = tls_server(&pki.server_cert, &pki.server_key, &["--client-ca", &ca]);
+    let url = server.wss("/");
+    let without = trusting(&pki);
+    let mut rogue = trusting(&pki);
+    rogue.tls.cert_file = Some(pki.rogue_client_cert.clone());
+    rogue.tls.key_file = Some(pki.rogue_client_key.clone());
+    watchdog(WATCHDOG_SECS, move || {
+        for (what, opts, alert) in [
+            ("no certificate", without, "certificate required"),
+            ("untrusted certificate", rogue, "unknown ca"),
+        ] {
+            // Several attempts: which of write or read sees the alert first
+            // is a race, and both paths must report it.
+            for _ in 0..4 {
+                let e = expect_connect_error(connect(&url, &opts));
+                // With TLS 1.3 the server's alert arrives after the client has
+                // finished its side of the handshake, so it surfaces on the first
+                // write or read. Either way it is a TLS failure and its detail
+                // (OpenSSL's alert text) must reach the caller.
+                assert_eq!(e.kind(), ErrorKind::Tls, "{what}: {:?}: {e}", e.kind());
+                assert_eq!(e.close_code(), None);
+                assert!(
+                    e.message().contains(alert),
+                    "{what}: {alert:?} not in {:?}",
+                    e.message()
+                );
+            }
+        }
+        drop(pki);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// IPv6
+
+/// Can we listen on ::1 here? Prints a note and returns false if not.
+fn ipv6_loopback_available() -> bool {
+    match TcpListener::bind("[::1]:0") {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("NOTE: skipping the IPv6 test: cannot bind [::1]: {e}");
+            false
+        }
+    }
+}
+
+#[test]
+fn ipv6_loopback_echo_ws_and_wss() {
+    if !ipv6_loopback_available() {
+        return;
+    }
+    let pki = Pki::new();
+    let plain = match EchoServer::try_start(&["--host", "::1"]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("NOTE: skipping the IPv6 test: the echo server cannot use ::1: {e}");
+            return;
+        }
+    };
+    let tls = tls_server(&pki.server_cert, &pki.server_key, &["--host", "::1"]);
+    let (ws_url, headers_url, wss_url) = (plain.ws("/"), plain.ws("/headers"), tls.wss("/"));
+    assert!(ws_url.starts_with("ws://[::1]:"), "{ws_url}");
+    let port = plain.port;
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        let mut conn = expect_upgraded(connect(&ws_url, &Options::default()));
+        echo_and_close(&mut conn);
+        // The Host header keeps the brackets.
+        let mut conn = expect_upgraded(connect(&headers_url, &Options::default()));
+        let m = conn.recv_message().unwrap().unwrap();
+        let headers = parse_flat_json(std::str::from_utf8(&m.data).unwrap());
+        let host = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.clone());
+        assert_eq!(host, Some(format!("[::1]:{port}")));
+        // wss to an IPv6 address: the certificate's IP SAN ::1 is checked.
+        echo_and_close(&mut expect_upgraded(connect(&wss_url, &opts)));
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Timeouts
+
+#[test]
+fn handshake_timeout_when_the_server_never_answers() {
+    watchdog(WATCHDOG_SECS, || {
+        // Plain: the server reads the request and says nothing.
+        let server = RawServer::start(|mut s: TcpStream| {
+            read_request(&mut s).unwrap();
+            wait_eof(&mut s)
+        });
+        let opts = Options {
+            handshake_timeout: Some(Duration::from_millis(500)),
+            ..Options::default()
+        };
+        let e = expect_connect_error(connect(&server.url("/"), &opts));
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert_eq!(e.close_code(), None);
+        assert!(
+            server.join(),
+            "the client did not close the socket after the timeout"
+        );
+        // TLS: the server accepts TCP but never starts the TLS handshake.
+        let server = RawServer::start(|mut s: TcpStream| wait_eof(&mut s));
+        let url = format!("wss://127.0.0.1:{}/", server.port);
+        let e = expect_connect_error(connect(&url, &opts));
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert!(server.join());
+    });
+}
+
+#[test]
+fn read_timeout_on_a_silent_server_leaves_the_connection_usable() {
+    let server = EchoServer::start(&[]);
+    let url = server.ws("/silent");
+    watchdog(WATCHDOG_SECS, move || {
+        let opts = Options {
+            read_timeout: Some(Duration::from_millis(300)),
+            ..Options::default()
+        };
+        let mut conn = expect_upgraded(connect(&url, &opts));
+        for _ in 0..2 {
+            let e = conn.recv_message().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+            assert_eq!(e.close_code(), None, "a timeout is not a fail");
+            assert_eq!(conn.state(), State::Open);
+            conn.send_text("still here").unwrap();
+            conn.ping(b"p").unwrap();
+        }
+        // The close handshake still works (websockets answers it even
+        // though the handler never reads).
+        conn.close(Some(1000), "").unwrap();
+        assert!(conn.recv_message().unwrap().is_none());
+    });
+}
+
+/// A raw peer sends the first half of a frame, waits for the client's
+/// message (sent after its read timeout), then sends the second half and
+/// echoes. The message must arrive whole: a timeout mid-frame loses nothing.
+fn timeout_mid_frame<S: std::io::Read + Write>(s: &mut S) -> Vec<u8> {
+    let payload = random_bytes(10_000, 9);
+    let whole = frame(true, 0, 2, &payload);
+    s.write_all(&whole[..5_000]).unwrap();
+    s.flush().unwrap();
+    let (data, _) = read_message(s);
+    s.write_all(&whole[5_000..]).unwrap();
+    s.write_all(&frame(true, 0, 1, &data[0].payload)).unwrap();
+    s.write_all(&close_frame(1000, "")).unwrap();
+    s.flush().unwrap();
+    // Wait for the client's close frame.
+    while let Ok(Some(f)) = read_frame(s) {
+        if f.is_close() {
+            break;
+        }
+    }
+    payload
+}
+
+fn client_side_of_timeout_mid_frame(conn: &mut Connection) -> Vec<u8> {
+    let e = conn.recv_message().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert_eq!(conn.state(), State::Open);
+    conn.send_text("after the timeout").unwrap();
+    let m = conn.recv_message().unwrap().unwrap();
+    let echo = conn.recv_message().unwrap().unwrap();
+    assert_eq!(echo.data, b"after the timeout");
+    assert!(conn.recv_message().unwrap().is_none());
+    m.data
+}
+
+#[test]
+fn read_timeout_in_the_middle_of_a_frame_loses_nothing() {
+    watchdog(WATCHDOG_SECS, || {
+        let server = RawServer::start(|mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            timeout_mid_frame(&mut s)
+        });
+        let opts = Options {
+            read_timeout: Some(Duration::from_millis(300)),
+            ..Options::default()
+        };
+        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let got = client_side_of_timeout_mid_frame(&mut conn);
+        assert!(
+            got == server.join(),
+            "the message was damaged by the timeout"
+        );
+    });
+}
+
+#[test]
+fn read_timeout_in_the_middle_of_a_frame_over_tls_loses_nothing() {
+    let pki = Pki::new();
+    let acceptor = pki.acceptor();
+    let mut opts = trusting(&pki);
+    opts.read_timeout = Some(Duration::from_millis(300));
+    watchdog(WATCHDOG_SECS, move || {
+        let server = RawServer::start_tls(acceptor, |mut s: SslStream<TcpStream>| {
+            accept_ws(&mut s, "");
+            timeout_mid_frame(&mut s)
+        });
+        let url = format!("wss://localhost:{}/", server.port);
+        let mut conn = expect_upgraded(connect(&url, &opts));
+        let got = client_side_of_timeout_mid_frame(&mut conn);
+        assert!(
+            got == server.join(),
+            "the message was damaged by the timeout"
+        );
+        drop(pki);
+    });
+}
+
+#[test]
+fn write_timeout_when_the_server_stops_reading() {
+    watchdog(WATCHDOG_SECS, || {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            // Never read; hold the socket until the client has given up.
+            let _ = rx.recv_timeout(Duration::from_secs(30));
+            drop(s);
+        });
+        let opts = Options {
+            write_timeout: Some(Duration::from_millis(300)),
+            ..Options::default()
+        };
+        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let chunk = vec![0u8; 1 << 20];
+        let mut sent = 0usize;
+        let e = loop {
+            match conn.send_binary(&chunk) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 1024, "1 GiB went into a socket nobody reads");
+        };
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        // A frame was cut short on the wire: the connection cannot go on.
+        assert_eq!(conn.state(), State::Closed);
+        assert_eq!(
+            conn.send_text("x").unwrap_err().kind(),
+            ErrorKind::InvalidState
+        );
+        tx.send(()).unwrap();
+        server.join();
+    });
+}
+
+#[test]
+fn refused_connection_is_a_connect_error() {
+    watchdog(WATCHDOG_SECS, || {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        }; // closed again: nothing listens there now
+        for scheme in ["ws", "wss"] {
+            let url = format!("{scheme}://127.0.0.1:{port}/");
+            let e = expect_connect_error(connect(&url, &Options::default()));
+            assert_eq!(e.kind(), ErrorKind::Connect, "{url}: {e}");
+            assert_eq!(e.close_code(), None);
+        }
+    });
+}
