@@ -38,7 +38,9 @@ all: lib examples
 lib:
 	$(CARGO) build --release --lib
 	@mkdir -p $(LIB)
-	cp target/release/libwsclient.so $(LIB)/libwsclient.so.$(VERSION)
+	@# Replace, never overwrite in place: running programs map the old file.
+	cp target/release/libwsclient.so $(LIB)/.libwsclient.so.tmp
+	mv -f $(LIB)/.libwsclient.so.tmp $(LIB)/libwsclient.so.$(VERSION)
 	ln -sf libwsclient.so.$(VERSION) $(LIB)/$(SONAME)
 	ln -sf $(SONAME) $(LIB)/libwsclient.so
 	cp target/release/libwsclient.a $(LIB)/libwsclient.a

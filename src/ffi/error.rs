@@ -133,7 +133,11 @@ pub fn to_cstring(s: &str) -> CString {
 
 /// Record `error` as this thread's last error and return its code.
 pub fn set_last_error(error: &Error) -> i32 {
-    let code = code_of(error.kind());
+    record(code_of(error.kind()), error)
+}
+
+/// Record `error` under `code`, for results that have no `ErrorKind`.
+pub fn record(code: i32, error: &Error) -> i32 {
     LAST_ERROR.with(|last| {
         *last.borrow_mut() = LastError {
             code,
@@ -145,8 +149,10 @@ pub fn set_last_error(error: &Error) -> i32 {
 }
 
 pub fn null_argument(name: &str) -> i32 {
-    set_last_error(&Error::invalid_argument(format!("{name} is NULL")));
-    WS_ERR_NULL_ARGUMENT
+    record(
+        WS_ERR_NULL_ARGUMENT,
+        &Error::invalid_argument(format!("{name} is NULL")),
+    )
 }
 
 /// The message of the last failing call on this thread ("" if none). Valid

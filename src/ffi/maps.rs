@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use crate::error::Error;
-use crate::ffi::error::{set_last_error, WS_ERR_NOT_FOUND};
+use crate::ffi::error::{record, WS_ERR_NOT_FOUND};
 use crate::ffi::handle::{c_str, try_code};
 use crate::ffi::panic::{guard, guard_value};
 use crate::proto::close;
@@ -14,8 +14,7 @@ pub(crate) fn optype_cstr(op: OpCode) -> *const c_char {
 }
 
 fn not_found(what: String) -> i32 {
-    set_last_error(&Error::invalid_argument(what));
-    WS_ERR_NOT_FOUND
+    record(WS_ERR_NOT_FOUND, &Error::invalid_argument(what))
 }
 
 /// The optype of `opcode` ("text", "connection-close", ...) as a static

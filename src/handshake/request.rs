@@ -7,6 +7,10 @@ use sha1::{Digest, Sha1};
 use crate::error::{Error, Result};
 use crate::handshake::Target;
 
+/// Headers the handshake writes; a second copy would make the request
+/// ambiguous (two Host headers are a smuggling risk).
+const RESERVED_HEADERS: [&str; 5] = ["Host", "Upgrade", "Connection", "Origin", "Content-Length"];
+
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The `Sec-WebSocket-Accept` value the server must answer `key` with.
@@ -55,6 +59,16 @@ impl Request {
         for (name, value) in &self.headers {
             check_token("header name", name)?;
             check_header_text("header value", value)?;
+            if RESERVED_HEADERS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+                || name.to_ascii_lowercase().starts_with("sec-websocket-")
+            {
+                return Err(Error::invalid_argument(format!(
+                    "header {name} is written by the handshake itself (use the origin, \
+                     subprotocol or deflate options)"
+                )));
+            }
         }
         for p in &self.subprotocols {
             check_token("subprotocol", p)?;

@@ -1,0 +1,99 @@
+"""wsclient._loader: the env override, the in-tree build, one clear ImportError."""
+
+import ctypes.util
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import PACKAGE_ROOT, REPO
+
+from wsclient import _loader
+
+
+def run_import(env_changes):
+    env = {k: v for k, v in os.environ.items() if k != "WSCLIENT_LIBRARY"}
+    env.update(env_changes)
+    env["PYTHONPATH"] = str(PACKAGE_ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", "import wsclient; print(wsclient.library_path(), wsclient.library_version())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_env_override_is_used(tmp_path):
+    lib = REPO / "build" / "lib" / _loader.SONAME
+    r = run_import({"WSCLIENT_LIBRARY": str(lib)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(lib), "0.1.0"]
+
+
+def test_env_override_missing_file_is_an_import_error(tmp_path):
+    missing = tmp_path / "libwsclient.so.0.1"
+    r = run_import({"WSCLIENT_LIBRARY": str(missing)})
+    assert r.returncode != 0
+    assert "ImportError" in r.stderr
+    assert "$WSCLIENT_LIBRARY" in r.stderr and str(missing) in r.stderr
+    # An explicit override does not fall back to another copy.
+    assert "in-tree" not in r.stderr
+
+
+def test_env_override_not_libwsclient():
+    libz = ctypes.util.find_library("z")
+    if not libz:
+        pytest.skip("no libz to load")
+    r = run_import({"WSCLIENT_LIBRARY": libz})
+    assert r.returncode != 0
+    assert "not libwsclient" in r.stderr
+
+
+def test_in_tree_build_without_env():
+    r = run_import({})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == str(REPO / "build" / "lib" / _loader.SONAME)
+
+
+def test_candidates_order(monkeypatch):
+    monkeypatch.delenv("WSCLIENT_LIBRARY", raising=False)
+    hows = [how for how, _ in _loader.candidates()]
+    assert hows[0].startswith("in-tree build")
+    assert hows[1] == "SONAME"
+    assert hows[2] == "ctypes.util.find_library"
+    monkeypatch.setenv("WSCLIENT_LIBRARY", "/x/libwsclient.so.0.1")
+    assert list(_loader.candidates()) == [("$WSCLIENT_LIBRARY", "/x/libwsclient.so.0.1")]
+
+
+def test_soname():
+    if sys.platform.startswith("linux"):
+        assert _loader.SONAME == "libwsclient.so.0.1"
+
+
+@pytest.mark.parametrize(
+    "version,ok",
+    [("0.1.0", True), ("0.1.7", True), ("0.2.0", False), ("1.1.0", False), ("junk", False)],
+)
+def test_version_compatibility(version, ok):
+    assert _loader._compatible(version) is ok
+
+
+def test_installed_copy_uses_the_soname(tmp_path):
+    """A copy outside the checkout has no in-tree candidate; the dynamic
+    loader finds the SONAME (here through LD_LIBRARY_PATH)."""
+    import shutil
+
+    shutil.copytree(PACKAGE_ROOT / "wsclient", tmp_path / "wsclient")
+    env = {k: v for k, v in os.environ.items() if k != "WSCLIENT_LIBRARY"}
+    env["PYTHONPATH"] = str(tmp_path)
+    code = "import wsclient; print(wsclient.library_path())"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    if r.returncode == 0:  # a system-wide install of libwsclient exists
+        assert r.stdout.strip() in (_loader.SONAME, ctypes.util.find_library("wsclient"))
+    else:
+        assert "in-tree" not in r.stderr and "SONAME: libwsclient.so.0.1" in r.stderr
+    env["LD_LIBRARY_PATH"] = str(REPO / "build" / "lib")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == _loader.SONAME

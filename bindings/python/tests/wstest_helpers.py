@@ -1,0 +1,108 @@
+"""Helpers for the tests: a raw scripted WebSocket server for cases the
+websockets echo server cannot produce (protocol violations, frames on
+demand)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import struct
+import threading
+
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def server_frame(opcode, payload=b"", *, fin=True, rsv=0, mask=None):
+    """Encode a frame as a server would send it (unmasked unless `mask`)."""
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    n = len(payload)
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mbit | n])
+    elif n < 1 << 16:
+        head += bytes([mbit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack("!Q", n)
+    if mask:
+        head += mask
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def read_client_frame(sock):
+    """Read one (masked) client frame: (fin, rsv, opcode, payload)."""
+    b0, b1 = _recv_exact(sock, 2)
+    n = b1 & 0x7F
+    if n == 126:
+        (n,) = struct.unpack("!H", _recv_exact(sock, 2))
+    elif n == 127:
+        (n,) = struct.unpack("!Q", _recv_exact(sock, 8))
+    key = _recv_exact(sock, 4) if b1 & 0x80 else b"\0\0\0\0"
+    data = bytes(b ^ key[i % 4] for i, b in enumerate(_recv_exact(sock, n)))
+    return bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, data
+
+
+class RawServer:
+    """One connection: handshake (101 with `extra_headers`), then `script(sock)`.
+
+    The script's return value lands in .result, an exception in .error.
+    """
+
+    def __init__(self, script, extra_headers=()):
+        self.script = script
+        self.extra_headers = extra_headers
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{self.port}/"
+        self.request = b""
+        self.result = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            conn, _ = self.listener.accept()
+            with conn:
+                conn.settimeout(30)
+                while b"\r\n\r\n" not in self.request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    self.request += chunk
+                key = ""
+                for line in self.request.decode("latin-1").split("\r\n"):
+                    if line.lower().startswith("sec-websocket-key:"):
+                        key = line.split(":", 1)[1].strip()
+                accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+                response = (
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+                )
+                for name, value in self.extra_headers:
+                    response += f"{name}: {value}\r\n"
+                conn.sendall((response + "\r\n").encode())
+                self.result = self.script(conn)
+        except BaseException as e:  # noqa: BLE001 - reported through .error
+            self.error = e
+        finally:
+            self.listener.close()
+
+    def join(self):
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "raw server still running"
+        if self.error is not None:
+            raise self.error
+        return self.result

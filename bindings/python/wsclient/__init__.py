@@ -1,0 +1,87 @@
+"""wsclient: a WebSocket client (RFC 6455, permessage-deflate RFC 7692) over
+libwsclient, with the API of the CHICKEN egg ``ws-client``.
+
+    import wsclient
+
+    with wsclient.connect("ws://localhost:9001") as conn:
+        conn.send("hello")
+        print(conn.recv().data)
+
+The library is found by :mod:`wsclient._loader` (``WSCLIENT_LIBRARY``, the
+in-tree build, then the SONAME ``libwsclient.so.0.1``).
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    CertificateVerifyError,
+    HandshakeError,
+    HandshakeRejected,
+    InternalError,
+    InvalidArgument,
+    InvalidState,
+    InvalidURI,
+    NetworkError,
+    NotFound,
+    TLSError,
+    WebSocketError,
+    WebSocketException,
+    WebSocketFailure,
+    WebSocketTimeout,
+    WouldBlock,
+)
+from ._ffi import library_path as _library_path
+from ._ffi import version as _library_version
+from ._connection import Connection, HTTPResponse, connect, is_ws_connection
+from ._message import (
+    Frame,
+    Message,
+    close_code_to_reason,
+    opcode_to_optype,
+    optype_to_opcode,
+    reason_to_close_code,
+    reason_to_close_code_int,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "connect",
+    "is_ws_connection",
+    "Connection",
+    "HTTPResponse",
+    "Message",
+    "Frame",
+    "opcode_to_optype",
+    "optype_to_opcode",
+    "reason_to_close_code",
+    "reason_to_close_code_int",
+    "close_code_to_reason",
+    "library_version",
+    "library_path",
+    "WebSocketError",
+    "WebSocketFailure",
+    "WebSocketException",
+    "InvalidArgument",
+    "NotFound",
+    "InvalidState",
+    "WebSocketTimeout",
+    "WouldBlock",
+    "NetworkError",
+    "TLSError",
+    "CertificateVerifyError",
+    "HandshakeError",
+    "InvalidURI",
+    "HandshakeRejected",
+    "InternalError",
+]
+
+
+def library_version() -> str:
+    """The version of the loaded libwsclient (``ws_version()``)."""
+    return _library_version()
+
+
+def library_path() -> str:
+    """The path or name libwsclient was loaded from."""
+    return _library_path

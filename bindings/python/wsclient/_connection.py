@@ -1,0 +1,910 @@
+"""connect(), Connection and HTTPResponse."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import select
+import threading
+import time
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NoReturn,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+try:
+    from typing import TypeGuard
+except ImportError:  # pragma: no cover - Python < 3.10
+    TypeGuard = None  # type: ignore[assignment]
+
+from . import _ffi
+from ._errors import (
+    HandshakeRejected,
+    InvalidArgument,
+    InvalidState,
+    WebSocketError,
+    WebSocketTimeout,
+    WouldBlock,
+)
+from ._ffi import lib
+from ._message import Frame, Message, _copy
+from ._util import (
+    SIZE_MAX,
+    U32_MAX,
+    U64_MAX,
+    BytesLike,
+    buffer,
+    cpath,
+    cstr,
+    flag,
+    integer,
+    millis,
+    type_name,
+)
+
+T = TypeVar("T")
+
+_STATES = {_ffi.WS_STATE_OPEN: "open", _ffi.WS_STATE_CLOSING: "closing", _ffi.WS_STATE_CLOSED: "closed"}
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+_AGAIN: Any = object()  # a non-blocking receive found nothing complete yet
+
+DeflateParams = Union[
+    Mapping[str, Union[bool, int, str, None]],
+    Sequence[Tuple[str, Union[bool, int, str, None]]],
+    str,
+]
+DeflateArg = Union[bool, None, DeflateParams, Sequence[DeflateParams]]
+HeadersArg = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
+
+
+# ---------------------------------------------------------------- responses
+
+
+class HTTPResponse:
+    """The server's answer to the opening handshake when it was not
+    ``101 Switching Protocols`` (e.g. 403, or a redirect not followed).
+
+    :func:`connect` returns it instead of raising, as the egg's
+    ``ws-connect`` does; check with ``isinstance(r, wsclient.HTTPResponse)``
+    or :func:`is_ws_connection`. Using it as a connection in a ``with``
+    statement, or calling :meth:`raise_for_status`, raises
+    :class:`~wsclient.HandshakeRejected`.
+    """
+
+    __slots__ = ("status", "reason", "headers", "body")
+
+    #: The HTTP status code.
+    status: int
+    #: The reason phrase.
+    reason: str
+    #: The headers in order, as (name, value) pairs.
+    headers: List[Tuple[str, str]]
+    #: The body (up to the library's limit, 1 MiB).
+    body: bytes
+
+    def __init__(self, status: int, reason: str, headers: List[Tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+    @classmethod
+    def _from_ptr(cls, ptr: Any) -> "HTTPResponse":
+        def text(raw: Optional[bytes]) -> str:
+            return raw.decode("utf-8", "replace") if raw else ""
+
+        count = int(lib.ws_response_header_count(ptr))
+        headers = [
+            (text(lib.ws_response_header_name(ptr, i)), text(lib.ws_response_header_value(ptr, i)))
+            for i in range(count)
+        ]
+        return cls(
+            int(lib.ws_response_status(ptr)),
+            text(lib.ws_response_reason(ptr)),
+            headers,
+            _copy(lib.ws_response_body(ptr), int(lib.ws_response_body_length(ptr))),
+        )
+
+    def getheader(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """The first value of header `name` (case-insensitive), or `default`."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type_name(name)}")
+        lower = name.lower()
+        for n, v in self.headers:
+            if n.lower() == lower:
+                return v
+        return default
+
+    def get_all(self, name: str) -> List[str]:
+        """Every value of header `name` (case-insensitive), in order."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type_name(name)}")
+        lower = name.lower()
+        return [v for n, v in self.headers if n.lower() == lower]
+
+    @property
+    def is_redirect(self) -> bool:
+        """True for 301, 302, 303, 307 and 308 with a Location header."""
+        return self.status in (301, 302, 303, 307, 308) and self.location is not None
+
+    @property
+    def location(self) -> Optional[str]:
+        """The Location header, if any."""
+        return self.getheader("Location")
+
+    def raise_for_status(self) -> NoReturn:
+        """Raise :class:`~wsclient.HandshakeRejected` (always: this is not a
+        WebSocket connection)."""
+        raise HandshakeRejected(self)
+
+    def __enter__(self) -> NoReturn:
+        raise HandshakeRejected(self)
+
+    def __exit__(self, *exc: Any) -> None:  # pragma: no cover - never entered
+        return None
+
+    def __repr__(self) -> str:
+        return f"<HTTPResponse {self.status} {self.reason!r}>"
+
+
+# ---------------------------------------------------------------- connections
+
+
+def _close_args(reason: Optional[str], code: Optional[int]) -> Tuple[int, Optional[bytes]]:
+    """(code for ws_close, reason text) from close()'s arguments."""
+    if code is not None:
+        integer(code, "code", 0, 0xFFFF)
+        if reason is None:
+            return code, None
+        text = cstr(reason, "reason")
+        if len(text) > 123:
+            raise ValueError(f"a close reason has at most 123 bytes of UTF-8, got {len(text)}")
+        return code, text
+    if reason is None:
+        return 1000, None
+    if not isinstance(reason, str):
+        raise TypeError(f"reason must be a reason name (str), not {type_name(reason)}")
+    if reason == "no-status-rcvd":
+        return 0, None  # a close frame without a code
+    try:
+        return int(lib.ws_reason_to_close_code(cstr(reason, "reason"))), None
+    except LookupError:
+        raise ValueError(
+            f"unknown close reason {reason!r}: use a name of the egg's table "
+            "(e.g. 'normal-closure', 'going-away') or pass code= to send a text reason"
+        ) from None
+
+
+class Connection:
+    """An open WebSocket connection (the egg's ``ws-connection``).
+
+    Made by :func:`connect`. A context manager (``close()`` on exit) and an
+    iterator of received :class:`Message` objects, ending when the server
+    closes the connection::
+
+        with wsclient.connect("ws://localhost:9001") as conn:
+            conn.send("hello")
+            for msg in conn:
+                print(msg.data)
+
+    Threads: calls into the library are serialised by a lock, so a
+    connection may be shared between threads. A thread waiting in
+    :meth:`recv` does not hold the lock (it waits in ``poll()``), so other
+    threads can send meanwhile, or :meth:`close` the connection, which ends
+    the wait (``recv`` returns None). The GIL is released during every
+    library call and every wait.
+    """
+
+    _free = staticmethod(lib.ws_conn_free)
+
+    def __init__(
+        self, ptr: Any, url: str, read_timeout: Optional[float], close_timeout: Optional[float]
+    ) -> None:
+        # Not public: use connect().
+        self._ptr: Any = ptr
+        self._url = url
+        self._lock = threading.RLock()
+        self._read_timeout = read_timeout
+        self._close_timeout = close_timeout
+        self._eof = False
+        self._nonblocking = False  # the mode the user asked for
+        # The library's receives never block: waits happen in poll() here,
+        # where a signal (Ctrl-C) interrupts them and timeouts are exact.
+        try:
+            lib.ws_conn_set_nonblocking(ptr, True)
+        except BaseException:
+            self._release()
+            raise
+        sub = lib.ws_conn_subprotocol(ptr)
+        self._subprotocol = sub.decode("utf-8") if sub else None
+        self._compression = bool(lib.ws_conn_compression(ptr))
+        self._peer_close_code: Optional[int] = None
+        self._peer_close_reason: Optional[str] = None
+
+    def __del__(self) -> None:
+        ptr = getattr(self, "_ptr", None)
+        if ptr:
+            self._ptr = None
+            self._free(ptr)
+
+    # -------------------------------------------------------- plumbing
+
+    def _handle(self) -> Any:
+        if self._ptr is None:
+            raise InvalidState("the connection is closed", result=_ffi.WS_ERR_INVALID_STATE)
+        return self._ptr
+
+    def _remember_peer_close(self) -> None:
+        code = int(lib.ws_conn_peer_close_code(self._ptr))
+        if code:
+            self._peer_close_code = code
+            raw = lib.ws_conn_peer_close_reason(self._ptr)
+            self._peer_close_reason = raw.decode("utf-8", "replace") if raw else ""
+
+    def _release(self) -> None:
+        ptr, self._ptr = self._ptr, None
+        if ptr:
+            self._free(ptr)
+
+    # -------------------------------------------------------- properties
+
+    @property
+    def url(self) -> str:
+        """The URL given to :func:`connect`."""
+        return self._url
+
+    @property
+    def subprotocol(self) -> Optional[str]:
+        """The subprotocol the server chose, or None."""
+        return self._subprotocol
+
+    @property
+    def compression(self) -> bool:
+        """Whether permessage-deflate was negotiated."""
+        return self._compression
+
+    @property
+    def peer_close_code(self) -> Optional[int]:
+        """The close code the server sent (1005 if its close frame had none);
+        None until its close frame arrives."""
+        with self._lock:
+            if self._peer_close_code is None and self._ptr is not None:
+                self._remember_peer_close()
+            return self._peer_close_code
+
+    @property
+    def peer_close_reason(self) -> Optional[str]:
+        """The close reason the server sent ("" if none); None until its
+        close frame arrives through :meth:`recv`."""
+        with self._lock:
+            if self._peer_close_code is None and self._ptr is not None:
+                self._remember_peer_close()
+            return self._peer_close_reason
+
+    @property
+    def state(self) -> str:
+        """``"open"``, ``"closing"`` (we sent a close frame) or ``"closed"``."""
+        with self._lock:
+            if self._ptr is None:
+                return "closed"
+            return _STATES.get(int(lib.ws_conn_state(self._ptr)), "closed")
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has released the connection."""
+        return self._ptr is None
+
+    def header(self, name: str) -> Optional[str]:
+        """A header of the server's 101 response (case-insensitive), or None."""
+        raw_name = cstr(name, "name")
+        with self._lock:
+            raw = lib.ws_conn_header(self._handle(), raw_name)
+            return raw.decode("utf-8", "replace") if raw is not None else None
+
+    def fileno(self) -> int:
+        """The socket's file descriptor, for select/poll.
+
+        Note: the library buffers what it reads, so a message may be ready
+        although the socket is not readable.
+        """
+        with self._lock:
+            return int(lib.ws_conn_fd(self._handle()))
+
+    # -------------------------------------------------------- receiving
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """Receive the next message, answering pings on the way (the egg's
+        ``recv-message``).
+
+        Returns None when the server closed the connection (the close was
+        answered; see :attr:`peer_close_code`), or when another thread
+        closed it with :meth:`close` during the wait; later calls return
+        None again, until :meth:`close` (then they raise InvalidState).
+
+        `timeout` (seconds) bounds this call; None (the default) uses
+        ``read_timeout`` of :func:`connect` (by default: wait as long as it
+        takes), or in non-blocking mode raises :class:`~wsclient.WouldBlock`
+        at once when no message is complete. A wait can be interrupted by a
+        signal (KeyboardInterrupt); the connection stays usable. Other
+        threads may send on the connection during the wait.
+
+        Raises :class:`~wsclient.WebSocketTimeout` when a timeout expires
+        (the connection stays usable), :class:`~wsclient.WebSocketFailure`
+        when the server broke the protocol (the library sent the close
+        frame), and other :class:`~wsclient.WebSocketException` errors.
+        """
+        result: Optional[Message] = self._receive(timeout, self._recv_once)
+        return result
+
+    def _recv_once(self) -> Any:
+        """One non-blocking attempt (under the lock): a Message, None (closed)
+        or _AGAIN."""
+        if self._ptr is None or self._eof:
+            return None  # closed by another thread while we waited
+        out = _ffi.message_p()
+        rc = _ffi.recv_message_raw(self._ptr, ctypes.byref(out))
+        if rc == _ffi.WS_OK:
+            return Message._adopt(out)
+        if rc == _ffi.WS_ERR_WOULD_BLOCK:
+            return _AGAIN
+        if rc == _ffi.WS_CLOSED:
+            self._eof = True
+            self._remember_peer_close()
+            return None
+        raise _ffi.error_from_result(rc)
+
+    def _receive(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
+        """Call `once` until it has a result, as recv(timeout) does."""
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"timeout must be a number of seconds or None, not {type_name(timeout)}")
+            if not timeout >= 0:
+                raise ValueError(f"timeout must be >= 0, got {timeout!r}")
+        with self._lock:
+            self._handle()
+            if timeout is None:
+                if self._nonblocking:
+                    result = once()
+                    if result is _AGAIN:
+                        raise WouldBlock("no complete message yet", result=_ffi.WS_ERR_WOULD_BLOCK)
+                    return result
+                timeout = self._read_timeout
+        return self._wait(timeout, once)
+
+    def _wait(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
+        """Call `once` (under the lock) until it has a result, waiting in
+        poll() in between (without the lock, so that other threads can send
+        or close), for at most `timeout` seconds (None: no limit)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        wait_fd = -1
+        try:
+            while True:
+                with self._lock:
+                    # Receive first: what the library (or TLS) has buffered
+                    # does not make the socket readable.
+                    result = once()
+                    if result is not _AGAIN:
+                        return result
+                    if wait_fd < 0:
+                        # A duplicate, so that a close() by another thread
+                        # cannot leave us polling a reused descriptor (its
+                        # shutdown wakes us).
+                        wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
+                if deadline is None:
+                    _readable(wait_fd, None)
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not _readable(wait_fd, left):
+                        raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
+        finally:
+            if wait_fd >= 0:
+                os.close(wait_fd)
+
+    def set_nonblocking(self, nonblocking: bool) -> None:
+        """Non-blocking mode: :meth:`recv` and :meth:`recv_frame` without a
+        `timeout` raise :class:`~wsclient.WouldBlock` instead of waiting
+        (partial input is kept). Receive until WouldBlock before waiting for
+        :meth:`fileno` to become readable: data the library already read
+        does not make the socket readable. Sends still complete before
+        returning."""
+        flag(nonblocking, "nonblocking")
+        with self._lock:
+            self._handle()
+            self._nonblocking = nonblocking
+
+    def __iter__(self) -> Iterator[Message]:
+        return self
+
+    def __next__(self) -> Message:
+        if self._ptr is None:
+            self._handle()  # raises: the connection was released
+        if self._eof:
+            raise StopIteration
+        msg = self.recv()
+        if msg is None:
+            raise StopIteration
+        return msg
+
+    def recv_message_loop(self, handler: Callable[[Message], Optional[T]]) -> Optional[T]:
+        """Call `handler` on each received message until the server closes
+        the connection (the egg's ``recv-message-loop``); return None then.
+
+        If `handler` returns something other than None, the loop stops and
+        returns it. Errors propagate (for a *fail* the library has already
+        sent the close frame).
+        """
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {type_name(handler)}")
+        for msg in self:
+            result = handler(msg)
+            if result is not None:
+                return result
+        return None
+
+    # -------------------------------------------------------- sending
+
+    def _send(self, kind: int, data: bytes, compress: bool) -> None:
+        flag(compress, "compress")
+        flags = 0 if compress else _ffi.WS_SEND_UNCOMPRESSED
+        with self._lock:
+            lib.ws_send(self._handle(), kind, data, len(data), flags)
+
+    def send_text(self, text: str, *, compress: bool = True) -> None:
+        """Send a text message (the egg's ``send-text-message``).
+
+        ``compress=False`` sends it uncompressed even when permessage-deflate
+        is in use."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, not {type_name(text)}")
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"text is not encodable as UTF-8: {e}") from None
+        self._send(_ffi.WS_MESSAGE_TEXT, data, compress)
+
+    def send_binary(self, data: BytesLike, *, compress: bool = True) -> None:
+        """Send a binary message (the egg's ``send-binary-message``)."""
+        self._send(_ffi.WS_MESSAGE_BINARY, buffer(data, "data"), compress)
+
+    def send(self, data: Union[str, BytesLike], *, compress: bool = True) -> None:
+        """Send a text message for str, a binary message for bytes-like data."""
+        if isinstance(data, str):
+            self.send_text(data, compress=compress)
+        else:
+            self.send_binary(data, compress=compress)
+
+    def send_message(self, message: Message) -> None:
+        """Send a :class:`Message`, e.g. echo a received one (the egg's
+        ``send-message``)."""
+        if not isinstance(message, Message):
+            raise TypeError(f"message must be a wsclient.Message, not {type_name(message)}")
+        with self._lock:
+            lib.ws_send_message(self._handle(), message._ptr)
+
+    def ping(self, data: Union[str, BytesLike] = b"") -> None:
+        """Send a ping with up to 125 bytes of payload (str is sent as UTF-8).
+        The pong is consumed by :meth:`recv`."""
+        raw = data.encode("utf-8") if isinstance(data, str) else buffer(data, "data")
+        if len(raw) > 125:
+            raise ValueError(f"a ping payload has at most 125 bytes, got {len(raw)}")
+        with self._lock:
+            lib.ws_ping(self._handle(), raw, len(raw))
+
+    # -------------------------------------------------------- frames
+
+    def recv_frame(self, timeout: Optional[float] = None) -> Frame:
+        """Low-level: receive one whole frame, without reassembly or
+        automatic replies (answer pings and closes yourself). `timeout` as
+        for :meth:`recv`."""
+        frame: Frame = self._receive(timeout, self._recv_frame_once)
+        return frame
+
+    def _recv_frame_once(self) -> Any:
+        ptr = self._handle()  # raises if another thread closed it meanwhile
+        out = _ffi.frame_p()
+        rc = _ffi.recv_frame_raw(ptr, ctypes.byref(out))
+        if rc == _ffi.WS_ERR_WOULD_BLOCK:
+            return _AGAIN
+        if rc < 0:
+            raise _ffi.error_from_result(rc)
+        try:
+            return Frame._from_ptr(out)
+        finally:
+            lib.ws_frame_free(out)
+
+    def send_frame(self, frame: Frame) -> None:
+        """Low-level: send `frame` exactly as built (masked with a fresh key;
+        no RSV bit added). Sending a close frame starts the close handshake."""
+        if not isinstance(frame, Frame):
+            raise TypeError(f"frame must be a wsclient.Frame, not {type_name(frame)}")
+        data = frame.payload_data
+        with self._lock:
+            ptr = self._handle()
+            c_frame = lib.ws_frame_new(frame.fin, frame.rsv, frame.opcode, data, len(data))
+            try:
+                lib.ws_send_frame(ptr, c_frame)
+            finally:
+                lib.ws_frame_free(c_frame)
+
+    # -------------------------------------------------------- closing
+
+    def send_close(self, reason: Optional[str] = None, *, code: Optional[int] = None) -> None:
+        """Send a close frame and keep the connection (the egg's ``ws-close``).
+
+        Afterwards nothing may be sent, but :meth:`recv` still returns the
+        server's remaining messages, then None when its close arrives.
+        The arguments are those of :meth:`close`.
+        """
+        code_, text = _close_args(reason, code)
+        with self._lock:
+            lib.ws_close(self._handle(), code_, text)
+
+    def close(
+        self,
+        reason: Optional[str] = None,
+        *,
+        code: Optional[int] = None,
+        timeout: Union[float, None, _Unset] = _UNSET,
+    ) -> None:
+        """Close the connection cleanly and release it. Idempotent.
+
+        - ``close()``: close code 1000 ("normal-closure"), no reason text.
+        - ``close("going-away")``: `reason` is a name of the egg's table
+          (see :func:`reason_to_close_code`); its code is sent without text.
+          ``"no-status-rcvd"`` sends a close frame without a code.
+        - ``close(code=4000, reason="bye")``: any sendable code (1000-1003,
+          1007-1014, 3000-4999) with an optional text reason (at most 123
+          bytes of UTF-8).
+
+        If the connection is open, the close frame is sent; then messages
+        are received and dropped until the server's close frame arrives, for
+        at most `timeout` seconds (default: ``close_timeout`` of
+        :func:`connect`; None: no limit). Finally the socket is closed.
+
+        Invalid arguments raise (and leave the connection open). Network
+        errors during the close are ignored: the connection is gone anyway.
+        """
+        code_, text = _close_args(reason, code)
+        wait = self._close_timeout if isinstance(timeout, _Unset) else timeout
+        if wait is not None:
+            if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+                raise TypeError(f"timeout must be a number of seconds or None, not {type_name(wait)}")
+            if not wait >= 0:
+                raise ValueError(f"timeout must be >= 0, got {wait!r}")
+        with self._lock:
+            if self._ptr is None:
+                return
+            release = True
+            try:
+                if lib.ws_conn_state(self._ptr) == _ffi.WS_STATE_OPEN:
+                    try:
+                        lib.ws_close(self._ptr, code_, text)
+                    except InvalidArgument:
+                        release = False  # the caller's mistake: stay open
+                        raise
+                    except WebSocketError:
+                        return  # the connection is gone
+                self._drain(wait)
+            finally:
+                if release:
+                    self._release()
+
+    def _drain(self, timeout: Optional[float]) -> None:
+        """Receive and drop messages until the server's close arrives."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._eof and lib.ws_conn_state(self._ptr) != _ffi.WS_STATE_CLOSED:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                self._wait(left, self._recv_once)
+            except WebSocketError:
+                return
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<wsclient.Connection {self._url!r} {self.state}>"
+
+
+def _readable(fd: int, timeout: Optional[float]) -> bool:
+    """Wait until `fd` is readable (or has an error or hang-up), at most
+    `timeout` seconds (None: no limit). Signals interrupt the wait: their
+    handlers run, and an exception they raise propagates (PEP 475)."""
+    if hasattr(select, "poll"):
+        p = select.poll()
+        p.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
+    r, _, _ = select.select([fd], [], [], timeout)  # pragma: no cover
+    return bool(r)
+
+
+def is_ws_connection(obj: object) -> "TypeGuard[Connection]":
+    """True iff `obj` (a result of :func:`connect`) is a :class:`Connection`
+    (the egg's ``ws-connection?``); False for an :class:`HTTPResponse`."""
+    return isinstance(obj, Connection)
+
+
+# ---------------------------------------------------------------- connect
+
+
+def _deflate_offer(params: Any) -> str:
+    """One offer as the library's `;`-separated parameter string."""
+    if isinstance(params, str):
+        if "\0" in params:
+            raise ValueError("deflate parameters must not contain NUL characters")
+        return params
+    if isinstance(params, Mapping):
+        items = list(params.items())
+    elif isinstance(params, (list, tuple)):
+        items = []
+        for pair in params:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise TypeError(
+                    "deflate parameters must be a dict, a list of (name, value) pairs, or a str"
+                )
+            items.append((pair[0], pair[1]))
+    else:
+        raise TypeError(
+            f"deflate parameters must be a dict, a list of (name, value) pairs, or a str, "
+            f"not {type_name(params)}"
+        )
+    parts = []
+    for name, value in items:
+        if not isinstance(name, str):
+            raise TypeError(f"deflate parameter names must be str, not {type_name(name)}")
+        if value is True:
+            parts.append(name)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, (int, str)):
+            parts.append(f"{name}={value}")
+        else:
+            raise TypeError(
+                f"deflate parameter {name!r} must be True, an int or a str, not {type_name(value)}"
+            )
+    return "; ".join(parts)
+
+
+def _deflate_offers(deflate: Any) -> List[str]:
+    """connect()'s `deflate` as a list of offers."""
+    if deflate is None or deflate is False:
+        return []
+    if deflate is True:
+        return [""]
+    if isinstance(deflate, (str, Mapping)):
+        return [_deflate_offer(deflate)]
+    if isinstance(deflate, (list, tuple)):
+        if not deflate:
+            return []
+        # A list of offers, or (the egg's alist) one offer as (name, value) pairs.
+        if all(isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str) for p in deflate):
+            return [_deflate_offer(deflate)]
+        return [_deflate_offer(p) for p in deflate]
+    raise TypeError(
+        f"deflate must be True, a dict of parameters, or a list of them, not {type_name(deflate)}"
+    )
+
+
+#: Headers the handshake writes itself (lower case) -> the option to use.
+#: libwsclient would send a second copy of these (see the README).
+_RESERVED_HEADERS = {
+    "host": None,
+    "upgrade": None,
+    "connection": None,
+    "sec-websocket-key": None,
+    "sec-websocket-version": None,
+    "sec-websocket-extensions": "deflate=",
+    "sec-websocket-protocol": "subprotocols=",
+    "origin": "origin=",
+}
+
+
+def _headers(headers: Any) -> List[Tuple[str, str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        items = list(headers.items())
+    elif isinstance(headers, (str, bytes)):
+        raise TypeError("headers must be a dict or a list of (name, value) pairs")
+    else:
+        try:
+            items = [tuple(p) for p in headers]
+        except TypeError:
+            raise TypeError(
+                f"headers must be a dict or a list of (name, value) pairs, not {type_name(headers)}"
+            ) from None
+        if any(len(p) != 2 for p in items):
+            raise TypeError("headers must be a dict or a list of (name, value) pairs")
+    for name, _ in items:
+        if isinstance(name, str) and name.lower() in _RESERVED_HEADERS:
+            option = _RESERVED_HEADERS[name.lower()]
+            hint = f"; use {option}" if option else ""
+            raise ValueError(f"the handshake sets the {name} header itself{hint}")
+    return [(n, v) for n, v in items]
+
+
+def connect(
+    url: str,
+    *,
+    deflate: DeflateArg = None,
+    headers: HeadersArg = None,
+    origin: Optional[str] = None,
+    subprotocols: Optional[Sequence[str]] = None,
+    timeout: Union[float, None, _Unset] = _UNSET,
+    connect_timeout: Union[float, None, _Unset] = _UNSET,
+    handshake_timeout: Union[float, None, _Unset] = _UNSET,
+    read_timeout: Union[float, None, _Unset] = _UNSET,
+    write_timeout: Union[float, None, _Unset] = _UNSET,
+    close_timeout: Optional[float] = 5.0,
+    ca_file: Any = None,
+    ca_dir: Any = None,
+    client_cert: Any = None,
+    client_key: Any = None,
+    danger_accept_invalid_certs: bool = False,
+    strip_host: bool = False,
+    absolute_form: bool = False,
+    max_redirects: int = 0,
+    max_message_size: Optional[int] = None,
+    max_frame_size: Optional[int] = None,
+    fragment_size: Optional[int] = None,
+    compression_level: Optional[int] = None,
+    auto_pong: bool = True,
+) -> Union[Connection, HTTPResponse]:
+    """Open a WebSocket connection to `url` (ws:// or wss://), the egg's
+    ``ws-connect``.
+
+    Returns a :class:`Connection`, or an :class:`HTTPResponse` when the
+    server answers the handshake with another HTTP status (e.g. 403, or a
+    redirect when `max_redirects` is 0): check with
+    :func:`is_ws_connection` or ``isinstance``. In a ``with`` statement an
+    HTTPResponse raises :class:`~wsclient.HandshakeRejected`.
+
+    Options (all keyword-only):
+
+    - `deflate`: offer permessage-deflate. True for a bare offer; a dict of
+      parameters (``{"server_max_window_bits": 10,
+      "client_no_context_takeover": True}``); or a list of such dicts, sent
+      in order as fallbacks (the egg's ``'((("server_max_window_bits" .
+      "10")) ())`` is ``[{"server_max_window_bits": 10}, {}]``). A parameter
+      whose value is True is sent without a value.
+    - `headers`: extra request headers, a dict or a list of (name, value);
+      not the ones the handshake writes itself (Host, Upgrade, Connection,
+      Sec-WebSocket-*, Origin: ValueError).
+    - `origin`: an Origin header. `subprotocols`: offered in order.
+    - Timeouts in seconds (None: wait forever): `timeout` sets the four
+      below unless they are given; `connect_timeout` (default 30),
+      `handshake_timeout` (default 30), `read_timeout` (default None: a
+      ``recv`` blocks until a message arrives; otherwise it raises
+      :class:`~wsclient.WebSocketTimeout` and the connection stays usable),
+      `write_timeout` (default None). `close_timeout` (default 5) bounds the
+      wait for the server's close in :meth:`Connection.close` and for TCP
+      to close after the close handshake.
+    - TLS: `ca_file` / `ca_dir` (trust these CAs instead of the system
+      store), `client_cert` and `client_key` (PEM; the key may be in the
+      cert file). `danger_accept_invalid_certs=True` accepts any
+      certificate for any host: it removes all protection TLS gives against
+      an active attacker, for tests only.
+    - `strip_host`: the egg's flag; the request-target is already the
+      origin-form (path and query), so this only undoes `absolute_form`
+      (``GET ws://host:port/path``, as the egg 1.0 sent).
+    - `max_redirects`: follow up to this many redirects (default 0: return
+      them as an HTTPResponse). wss is never downgraded to ws.
+    - Limits in bytes: `max_message_size` (after decompression),
+      `max_frame_size` (default 64 MiB each); beyond them the connection is
+      failed with 1009. `fragment_size`: split outgoing messages into
+      frames of at most this size. `compression_level`: zlib level 0-9 (or
+      -1). `auto_pong`: answer pings automatically (default True).
+    """
+    raw_url = cstr(url, "url")
+    offers = [cstr(o, "deflate parameters") for o in _deflate_offers(deflate)]
+    header_list = [(cstr(n, "header name"), cstr(v, "header value")) for n, v in _headers(headers)]
+    raw_origin = None if origin is None else cstr(origin, "origin")
+    if subprotocols is None:
+        protocols: List[bytes] = []
+    elif isinstance(subprotocols, (str, bytes)) or not isinstance(subprotocols, (list, tuple)):
+        raise TypeError(f"subprotocols must be a list of str, not {type_name(subprotocols)}")
+    else:
+        protocols = [cstr(p, "subprotocol") for p in subprotocols]
+
+    def pick(value: Any, default: Optional[float]) -> Any:
+        if not isinstance(value, _Unset):
+            return value
+        if not isinstance(timeout, _Unset):
+            return timeout
+        return default
+
+    timeouts_ms = (
+        millis(pick(connect_timeout, 30.0), "connect_timeout"),
+        millis(pick(handshake_timeout, 30.0), "handshake_timeout"),
+        millis(pick(read_timeout, None), "read_timeout"),
+        millis(pick(write_timeout, None), "write_timeout"),
+    )
+    close_ms = millis(close_timeout, "close_timeout")
+    tls_ca_file = None if ca_file is None else cpath(ca_file, "ca_file")
+    tls_ca_dir = None if ca_dir is None else cpath(ca_dir, "ca_dir")
+    cert = None if client_cert is None else cpath(client_cert, "client_cert")
+    key = None if client_key is None else cpath(client_key, "client_key")
+    if key is not None and cert is None:
+        raise ValueError("client_key needs client_cert")
+    insecure = flag(danger_accept_invalid_certs, "danger_accept_invalid_certs")
+    flag(strip_host, "strip_host")
+    flag(absolute_form, "absolute_form")
+    flag(auto_pong, "auto_pong")
+    integer(max_redirects, "max_redirects", 0, U32_MAX)
+    if max_message_size is not None:
+        integer(max_message_size, "max_message_size", 1, SIZE_MAX)
+    if max_frame_size is not None:
+        integer(max_frame_size, "max_frame_size", 1, U64_MAX)
+    if fragment_size is not None:
+        integer(fragment_size, "fragment_size", 1, SIZE_MAX)
+    if compression_level is not None:
+        integer(compression_level, "compression_level", -1, 9)
+
+    opts = lib.ws_options_new()
+    try:
+        for offer in offers:
+            lib.ws_options_add_deflate_offer(opts, offer)
+        for name, value in header_list:
+            lib.ws_options_add_header(opts, name, value)
+        if raw_origin is not None:
+            lib.ws_options_set_origin(opts, raw_origin)
+        for p in protocols:
+            lib.ws_options_add_subprotocol(opts, p)
+        lib.ws_options_set_timeouts(opts, *timeouts_ms)
+        lib.ws_options_set_close_timeout(opts, close_ms)
+        if tls_ca_file is not None:
+            lib.ws_options_set_tls_ca_file(opts, tls_ca_file)
+        if tls_ca_dir is not None:
+            lib.ws_options_set_tls_ca_dir(opts, tls_ca_dir)
+        if cert is not None:
+            lib.ws_options_set_tls_client_cert(opts, cert, key)
+        if insecure:
+            lib.ws_options_set_tls_danger_accept_invalid_certs(opts, True)
+        if absolute_form:
+            lib.ws_options_set_absolute_form(opts, True)
+        if strip_host:
+            lib.ws_options_set_strip_host(opts, True)
+        lib.ws_options_set_max_redirects(opts, max_redirects)
+        if max_message_size is not None:
+            lib.ws_options_set_max_message_size(opts, max_message_size)
+        if max_frame_size is not None:
+            lib.ws_options_set_max_frame_size(opts, max_frame_size)
+        if fragment_size is not None:
+            lib.ws_options_set_fragment_size(opts, fragment_size)
+        if compression_level is not None:
+            lib.ws_options_set_compression_level(opts, compression_level)
+        lib.ws_options_set_auto_pong(opts, auto_pong)
+
+        conn = _ffi.conn_p()
+        response = _ffi.response_p()
+        rc = lib.ws_connect(raw_url, opts, ctypes.byref(conn), ctypes.byref(response))
+    finally:
+        lib.ws_options_free(opts)
+    if rc == _ffi.WS_HTTP_RESPONSE:
+        try:
+            return HTTPResponse._from_ptr(response)
+        finally:
+            lib.ws_response_free(response)
+    read_s = pick(read_timeout, None)
+    return Connection(conn, url, read_s, close_timeout)
