@@ -276,26 +276,26 @@ int32_t ws_send_message(ws_conn *conn, const ws_message *msg);
 //
 // # Safety
 // `conn`: NULL or a live connection; `text`: `len` readable bytes.
-int32_t ws_send_text(ws_conn *conn, const char *text, uintptr_t len);
+int32_t ws_send_text(ws_conn *conn, const char *text, size_t len);
 
 // Send a binary message of `len` bytes.
 //
 // # Safety
 // `conn`: NULL or a live connection; `data`: `len` readable bytes.
-int32_t ws_send_binary(ws_conn *conn, const uint8_t *data, uintptr_t len);
+int32_t ws_send_binary(ws_conn *conn, const uint8_t *data, size_t len);
 
 // Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
 // with `flags` (`WS_SEND_UNCOMPRESSED`).
 //
 // # Safety
 // `conn`: NULL or a live connection; `data`: `len` readable bytes.
-int32_t ws_send(ws_conn *conn, int32_t type, const uint8_t *data, uintptr_t len, uint32_t flags);
+int32_t ws_send(ws_conn *conn, int32_t type, const uint8_t *data, size_t len, uint32_t flags);
 
 // Send a ping with up to 125 bytes of payload.
 //
 // # Safety
 // `conn`: NULL or a live connection; `data`: `len` readable bytes.
-int32_t ws_ping(ws_conn *conn, const uint8_t *data, uintptr_t len);
+int32_t ws_ping(ws_conn *conn, const uint8_t *data, size_t len);
 
 // Start the close handshake with `code` (0: a close frame without a code)
 // and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes).
@@ -346,7 +346,7 @@ uint16_t ws_last_error_close_code(void);
 //
 // # Safety
 // `payload`: NULL with `len` 0, or `len` readable bytes.
-ws_frame *ws_frame_new(bool fin, uint8_t rsv, uint8_t opcode, const uint8_t *payload, uintptr_t len);
+ws_frame *ws_frame_new(bool fin, uint8_t rsv, uint8_t opcode, const uint8_t *payload, size_t len);
 
 // Free a frame from `ws_frame_new` or `ws_recv_frame`; NULL is a no-op.
 // Frames from `ws_message_frame` belong to their message: do not free them.
@@ -433,7 +433,7 @@ const char *ws_close_code_to_reason(uint16_t code);
 //
 // # Safety
 // `data`: NULL with `len` 0, or `len` readable bytes.
-ws_message *ws_message_new(int32_t type, const uint8_t *data, uintptr_t len);
+ws_message *ws_message_new(int32_t type, const uint8_t *data, size_t len);
 
 // Free a message and the frame views it owns; NULL is a no-op.
 //
@@ -458,7 +458,7 @@ const uint8_t *ws_message_data(const ws_message *msg);
 //
 // # Safety
 // `msg`: NULL or a live message.
-uintptr_t ws_message_size(const ws_message *msg);
+size_t ws_message_size(const ws_message *msg);
 
 // Whether the message arrived compressed (permessage-deflate).
 //
@@ -471,7 +471,7 @@ bool ws_message_compressed(const ws_message *msg);
 //
 // # Safety
 // `msg`: NULL or a live message.
-uintptr_t ws_message_frame_count(const ws_message *msg);
+size_t ws_message_frame_count(const ws_message *msg);
 
 // Frame `index` of the message, owned by the message (do not free it).
 // For a compressed message its payload is the compressed bytes. NULL if
@@ -479,7 +479,7 @@ uintptr_t ws_message_frame_count(const ws_message *msg);
 //
 // # Safety
 // `msg`: NULL or a live message.
-const ws_frame *ws_message_frame(const ws_message *msg, uintptr_t index);
+const ws_frame *ws_message_frame(const ws_message *msg, size_t index);
 
 // New options with safe defaults: TLS verification on, 64 MiB message and
 // frame limits, 30 s connect and handshake timeouts, no read timeout,
@@ -539,13 +539,20 @@ int32_t ws_options_add_subprotocol(ws_options *opts, const char *protocol);
 //
 // # Safety
 // `opts`: a live options handle.
-int32_t ws_options_set_max_message_size(ws_options *opts, uintptr_t bytes);
+int32_t ws_options_set_max_message_size(ws_options *opts, size_t bytes);
 
 // Largest frame payload accepted (default 64 MiB; 1009 beyond).
 //
 // # Safety
 // `opts`: a live options handle.
 int32_t ws_options_set_max_frame_size(ws_options *opts, uint64_t bytes);
+
+// Largest handshake response header block (default 64 KiB) and largest
+// body kept from a non-101 response (default 1 MiB).
+//
+// # Safety
+// `opts`: a live options handle.
+int32_t ws_options_set_handshake_limits(ws_options *opts, size_t max_header_bytes, size_t max_body_bytes);
 
 // Timeouts in milliseconds; 0 means none (block). Defaults: connect 30000,
 // handshake 30000, read 0, write 0. A read timeout makes `ws_recv_*`
@@ -601,7 +608,7 @@ int32_t ws_options_set_tls_danger_accept_invalid_certs(ws_options *opts, bool on
 //
 // # Safety
 // `opts`: a live options handle.
-int32_t ws_options_set_fragment_size(ws_options *opts, uintptr_t bytes);
+int32_t ws_options_set_fragment_size(ws_options *opts, size_t bytes);
 
 // zlib level (0-9, or -1 for zlib's default) for compressed messages.
 //
@@ -637,19 +644,19 @@ const char *ws_response_reason(const ws_response *response);
 //
 // # Safety
 // `response`: NULL or a live response.
-uintptr_t ws_response_header_count(const ws_response *response);
+size_t ws_response_header_count(const ws_response *response);
 
 // The name of header `index` (NULL if out of range), owned by the response.
 //
 // # Safety
 // `response`: NULL or a live response.
-const char *ws_response_header_name(const ws_response *response, uintptr_t index);
+const char *ws_response_header_name(const ws_response *response, size_t index);
 
 // The value of header `index` (NULL if out of range), owned by the response.
 //
 // # Safety
 // `response`: NULL or a live response.
-const char *ws_response_header_value(const ws_response *response, uintptr_t index);
+const char *ws_response_header_value(const ws_response *response, size_t index);
 
 // The first value of header `name` (case-insensitive), or NULL.
 //
@@ -657,7 +664,7 @@ const char *ws_response_header_value(const ws_response *response, uintptr_t inde
 // `response`: NULL or a live response; `name`: NULL or a NUL-terminated string.
 const char *ws_response_header(const ws_response *response, const char *name);
 
-// The body (up to the configured limit, 1 MiB by default), owned by the
+// The body (up to `ws_options_set_handshake_limits`' body limit, 1 MiB by default), owned by the
 // response; `ws_response_body_length` bytes.
 //
 // # Safety
@@ -668,7 +675,7 @@ const uint8_t *ws_response_body(const ws_response *response);
 //
 // # Safety
 // `response`: NULL or a live response.
-uintptr_t ws_response_body_length(const ws_response *response);
+size_t ws_response_body_length(const ws_response *response);
 
 #ifdef __cplusplus
 }  // extern "C"

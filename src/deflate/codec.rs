@@ -110,7 +110,9 @@ impl Inflater {
             // Room for up to one byte past the limit, which detects overflow.
             let room = limit.saturating_add(1) - out.len();
             if out.capacity() == out.len() {
-                out.reserve((input.len() * 4).max(16 << 10).min(room));
+                // Small steps: Vec doubles as needed, and a message of a few
+                // bytes should not pin kilobytes.
+                out.reserve((input.len() * 2).max(64).min(room));
             }
             let spare = (out.capacity() - out.len())
                 .min(room)

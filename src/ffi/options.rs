@@ -213,6 +213,26 @@ pub unsafe extern "C" fn ws_options_set_max_frame_size(opts: *mut ws_options, by
     unsafe { set(opts, |o| o.limits.max_frame_size = bytes) }
 }
 
+/// Largest handshake response header block (default 64 KiB) and largest
+/// body kept from a non-101 response (default 1 MiB).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_handshake_limits(
+    opts: *mut ws_options,
+    max_header_bytes: usize,
+    max_body_bytes: usize,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(opts, |o| {
+            o.max_handshake_size = max_header_bytes;
+            o.max_response_body = max_body_bytes;
+        })
+    }
+}
+
 /// Timeouts in milliseconds; 0 means none (block). Defaults: connect 30000,
 /// handshake 30000, read 0, write 0. A read timeout makes `ws_recv_*`
 /// return `WS_ERR_TIMEOUT` and leaves the connection usable: call again.

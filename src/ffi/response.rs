@@ -142,7 +142,7 @@ pub unsafe extern "C" fn ws_response_header(
     })
 }
 
-/// The body (up to the configured limit, 1 MiB by default), owned by the
+/// The body (up to `ws_options_set_handshake_limits`' body limit, 1 MiB by default), owned by the
 /// response; `ws_response_body_length` bytes.
 ///
 /// # Safety

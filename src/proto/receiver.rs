@@ -250,6 +250,10 @@ impl Receiver {
                     inflater.finish_message(&mut m.data, self.limits.max_message_size)?;
                     validate_utf8(&mut partial.utf8, &m.data[before..])?;
                 }
+                if m.data.capacity() > 2 * m.data.len() + 4096 {
+                    m.data.shrink_to_fit();
+                }
+                m.wire.shrink_to_fit();
                 if partial.utf8.as_ref().is_some_and(|v| !v.is_complete()) {
                     return Err(Error::invalid_payload(
                         "text message ends inside a UTF-8 sequence",

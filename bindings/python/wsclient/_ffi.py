@@ -243,6 +243,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_add_subprotocol": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_set_max_message_size": (c_int32, [options_p, c_size_t], _check_result),
     "ws_options_set_max_frame_size": (c_int32, [options_p, c_uint64], _check_result),
+    "ws_options_set_handshake_limits": (c_int32, [options_p, c_size_t, c_size_t], _check_result),
     "ws_options_set_timeouts": (c_int32, [options_p, c_uint32, c_uint32, c_uint32, c_uint32], _check_result),
     "ws_options_set_close_timeout": (c_int32, [options_p, c_uint32], _check_result),
     "ws_options_set_max_redirects": (c_int32, [options_p, c_uint32], _check_result),

@@ -1,0 +1,478 @@
+;;;; tests/run.scm - the ws-client egg against a local echo server.
+;;;
+;;;   csi -s tests/run.scm ws://127.0.0.1:PORT [wss://localhost:PORT2 CA.pem]
+;;;
+;;; The servers are tests/servers/echo_server.py, started with --deflate,
+;;; and with --cert for the optional wss one (see run-tests.sh). The last
+;;; line of output is "N passed, N failed"; the exit status is 1 if
+;;; anything failed.
+
+(import scheme
+        (chicken base) (chicken condition) (chicken blob) (chicken gc)
+        (chicken format) (chicken irregex) (chicken process-context)
+        (chicken string) (chicken time)
+        srfi-4
+        ws-client)
+
+(define base
+  (let ((args (command-line-arguments)))
+    (if (null? args)
+        (begin (print "usage: csi -s tests/run.scm ws://127.0.0.1:PORT") (exit 2))
+        (car args))))
+
+(define (url path) (string-append base path))
+
+;; The optional TLS server and the certificate that signs it.
+(define tls-base
+  (let ((args (command-line-arguments)))
+    (and (= (length args) 3) (cadr args))))
+(define tls-ca
+  (let ((args (command-line-arguments)))
+    (and (= (length args) 3) (caddr args))))
+
+;;; ------------------------------------------------------------------
+;;; A small assert runner
+
+(define passed 0)
+(define failed 0)
+
+(define (pass! name)
+  (set! passed (+ passed 1)))
+
+(define (fail! name fmt . args)
+  (set! failed (+ failed 1))
+  (printf "FAIL ~A: ~?~%" name fmt args))
+
+(define (describe-condition e)
+  (if (condition? e) (condition->list e) e))
+
+(define (check name expected thunk)
+  (let ((result (handle-exceptions e (list 'raised (describe-condition e)) (list 'value (thunk)))))
+    (cond ((not (eq? (car result) 'value))
+           (fail! name "expected ~S, raised ~S" expected (cadr result)))
+          ((equal? expected (cadr result)) (pass! name))
+          (else (fail! name "expected ~S, got ~S" expected (cadr result))))))
+
+(define-syntax test
+  (syntax-rules () ((_ name expected expr) (check name expected (lambda () expr)))))
+
+(define-syntax test-assert
+  (syntax-rules () ((_ name expr) (check name #t (lambda () (and expr #t))))))
+
+;; EXPR must raise a condition of every kind in KINDS and none in NOT-KINDS;
+;; returns the condition (or #f).
+(define (check-condition name kinds not-kinds thunk)
+  (let ((result (call/cc
+                 (lambda (k)
+                   (with-exception-handler
+                    (lambda (e) (k (cons 'raised e)))
+                    (lambda () (cons 'value (thunk))))))))
+    (cond ((eq? (car result) 'value)
+           (fail! name "expected a condition ~S, got the value ~S" kinds (cdr result))
+           #f)
+          ((not (condition? (cdr result)))
+           (fail! name "expected a condition ~S, got ~S" kinds (cdr result))
+           #f)
+          ((let ((c (cdr result)))
+             (and (every? (lambda (k) ((condition-predicate k) c)) kinds)
+                  (every? (lambda (k) (not ((condition-predicate k) c))) not-kinds)))
+           (pass! name)
+           (cdr result))
+          (else
+           (fail! name "expected kinds ~S (not ~S), got ~S" kinds not-kinds
+                  (describe-condition (cdr result)))
+           #f))))
+
+(define (every? ok? l)
+  (or (null? l) (and (ok? (car l)) (every? ok? (cdr l)))))
+
+(define-syntax test-exn
+  (syntax-rules ()
+    ((_ name expr) (check-condition name '(exn websocket) '(fail) (lambda () expr)))))
+
+(define-syntax test-fail
+  (syntax-rules ()
+    ((_ name expr) (check-condition name '(exn websocket fail) '() (lambda () expr)))))
+
+(define (repeat-string s n)
+  (let* ((l (string-length s))
+         (r (make-string (* l n))))
+    (do ((i 0 (+ i 1))) ((= i (* l n)) r)
+      (string-set! r i (string-ref s (modulo i l))))))
+
+(define (contains? s pattern) (and (string? s) (irregex-search (irregex-quote pattern) s) #t))
+
+(define (echo conn data)
+  (if (string? data) (send-text-message conn data) (send-binary-message conn data))
+  (recv-message conn))
+
+;; Close cleanly (the server answers and closes).
+(define (finish conn)
+  (ws-close conn 'normal-closure)
+  (recv-message conn))
+
+;;; ------------------------------------------------------------------
+;;; The maps, exactly as the seed documents them
+
+(define opcode-table
+  '((#x0 . continuation) (#x1 . text) (#x2 . binary)
+    (#x8 . connection-close) (#x9 . ping) (#xa . pong)))
+
+(define reason-table
+  `((1000 ,(u8vector 3 232) normal-closure)
+    (1001 ,(u8vector 3 233) going-away)
+    (1002 ,(u8vector 3 234) protocol-error)
+    (1003 ,(u8vector 3 235) unsupported-data)
+    (1005 ,(u8vector 3 237) no-status-rcvd)
+    (1006 ,(u8vector 3 238) abnormal-closure)
+    (1007 ,(u8vector 3 239) invalid-frame-payload-data)
+    (1008 ,(u8vector 3 240) policy-violation)
+    (1009 ,(u8vector 3 241) message-too-big)
+    (1010 ,(u8vector 3 242) mandatory-ext)
+    (1011 ,(u8vector 3 243) internal-server-error)
+    (1015 ,(u8vector 3 247) tls-handshake)))
+
+(for-each (lambda (p)
+            (test (sprintf "opcode->optype ~A" (car p)) (cdr p) (opcode->optype (car p)))
+            (test (sprintf "optype->opcode ~A" (cdr p)) (car p) (optype->opcode (cdr p))))
+          opcode-table)
+(for-each (lambda (r)
+            (test (sprintf "close-code->reason ~A" (car r)) (caddr r) (close-code->reason (car r)))
+            (test (sprintf "reason->close-code ~A" (caddr r)) (cadr r) (reason->close-code (caddr r))))
+          reason-table)
+(for-each (lambda (o) (test-exn (sprintf "opcode->optype ~S is an exn" o) (opcode->optype o)))
+          '(3 7 #xb #xf 16 -1 256 foo))
+(for-each (lambda (t) (test-exn (sprintf "optype->opcode ~S is an exn" t) (optype->opcode t)))
+          '(foo "text" 1 close))
+(for-each (lambda (r) (test-exn (sprintf "reason->close-code ~S is an exn" r) (reason->close-code r)))
+          '(foo "normal-closure" 1000))
+(for-each (lambda (c) (test-exn (sprintf "close-code->reason ~S is an exn" c) (close-code->reason c)))
+          '(1004 999 3000 70000 -1 normal-closure))
+(let ((e (check-condition "exn has the seed's message property" '(exn websocket) '(fail)
+                          (lambda () (opcode->optype 3)))))
+  (test "exn message" "unrecognised opcode" (and e (get-condition-property e 'exn 'message))))
+(test-assert "reason->close-code returns a fresh vector"
+             (not (eq? (reason->close-code 'going-away) (reason->close-code 'going-away))))
+(test-assert "wsclient-version" (string? (wsclient-version)))
+
+;;; ------------------------------------------------------------------
+;;; Echo: text, unicode, binary, sizes
+
+(define conn (ws-connect (url "/")))
+(test-assert "ws-connect returns a ws-connection" (ws-connection? conn))
+(test-assert "is-ws-connection? (the seed's documented name)" (is-ws-connection? conn))
+(test "a new connection is open" 'open (ws-connection-state conn))
+(test "no compression unless offered" #f (ws-connection-compression? conn))
+(test "no subprotocol" #f (ws-connection-subprotocol conn))
+(test "no peer close code yet" #f (ws-connection-close-code conn))
+
+(let ((m (echo conn "hello")))
+  (test-assert "recv-message returns a ws-message" (ws-message? m))
+  (test "text message type" 'text (message-type m))
+  (test "text message data is a string" "hello" (message-data m))
+  (test "message-data*" (u8vector 104 101 108 108 111) (message-data* m))
+  (test "message-size" 5 (message-size m))
+  (test "an echoed message is not compressed" #f (message-compressed? m))
+  (let ((frames (message-frames m)))
+    (test "one frame" 1 (length frames))
+    (let ((f (car frames)))
+      (test-assert "ws-frame?" (ws-frame? f))
+      (test "frame-fin" #t (frame-fin f))
+      (test "frame-fin?" #t (frame-fin? f))
+      (test "frame-rsv" 0 (frame-rsv f))
+      (test "frame-rsv-bit 4" #f (frame-rsv-bit f 4))
+      (test "frame-opcode" 1 (frame-opcode f))
+      (test "frame-optype" 'text (frame-optype f))
+      (test "received frames are not masked" #f (frame-mask? f))
+      (test "frame-payload-length" 5 (frame-payload-length f))
+      (test "frame-payload-data" (message-data* m) (frame-payload-data f))
+      (test "data-frame?" #t (data-frame? f))
+      (test "control-frame?" #f (control-frame? f))))
+  (test "message-frames is stable" #t (eq? (message-frames m) (message-frames m))))
+
+(let* ((text "héllo wörld ✓ 🎉 日本語")
+       (m (echo conn text)))
+  (test "unicode text round trip" text (message-data m))
+  (test "unicode size in bytes" (string-length text) (message-size m)))
+
+(test "empty text" "" (message-data (echo conn "")))
+(test "text with NUL" "a\x00;b" (message-data (echo conn "a\x00;b")))
+
+(let* ((bytes (let ((v (make-u8vector 256)))
+                (do ((i 0 (+ i 1))) ((= i 256) v) (u8vector-set! v i i))))
+       (blob (u8vector->blob bytes))
+       (m (echo conn blob)))
+  (test "binary message type" 'binary (message-type m))
+  (test "binary message data is a blob" blob (message-data m))
+  (test "binary message-data*" bytes (message-data* m))
+  (test "binary from a u8vector" bytes (message-data* (echo conn bytes)))
+  (test "empty binary" (make-blob 0) (message-data (echo conn (make-blob 0)))))
+
+(let* ((n (* 3 1024 1024))
+       (v (make-u8vector n)))
+  (do ((i 0 (+ i 1))) ((= i n)) (u8vector-set! v i (modulo (* i 7) 251)))
+  (let ((m (echo conn v)))
+    (test "3 MiB binary round trip" v (and m (message-data* m)))))
+
+;; send-message: echo a received message back, and messages we make
+(let ((m (echo conn "again")))
+  (send-message conn m)
+  (test "send-message of a received message" "again" (message-data (recv-message conn))))
+(let ((m (make-ws-message 'text "made")))
+  (test "make-ws-message type" 'text (message-type m))
+  (test "a made message has no frames" '() (message-frames m))
+  (send-message conn m)
+  (test "send-message of a made text message" "made" (message-data (recv-message conn))))
+(send-message conn (make-ws-message 'binary (u8vector 1 2 3)))
+(test "send-message of a made binary message" (u8vector 1 2 3) (message-data* (recv-message conn)))
+(test-exn "make-ws-message with invalid UTF-8" (make-ws-message 'text "\xff;\xfe;"))
+(test-exn "make-ws-message with a bad type" (make-ws-message 'pong "x"))
+(test-exn "send-text-message with invalid UTF-8" (send-text-message conn "\xc3;("))
+(test-exn "send-text-message with a blob" (send-text-message conn (make-blob 1)))
+(test "the connection survives caller errors" "still" (message-data (echo conn "still")))
+
+;;; ------------------------------------------------------------------
+;;; Frames: send-frame / recv-frame
+
+(let ((f (make-ws-frame #t 0 'ping #t 4 (u8vector 1 2 3 4))))
+  (test "made frame optype" 'ping (frame-optype f))
+  (test "made frames are masked" #t (frame-mask? f))
+  (test "made frame control-frame?" #t (control-frame? f))
+  (send-frame conn f)
+  (let ((pong (recv-frame conn)))
+    (test "ping answered: pong optype" 'pong (frame-optype pong))
+    (test "pong payload" (u8vector 1 2 3 4) (frame-payload-data pong))
+    (test "pong fin" #t (frame-fin pong))))
+(send-frame conn (make-ws-frame #f 0 1 #t 3 "abc"))
+(send-frame conn (make-ws-frame #t 0 'continuation #t 3 (string->blob "def")))
+(test "fragmented text sent with send-frame" "abcdef" (message-data (recv-message conn)))
+(send-frame conn (make-ws-frame #t 0 'text #t 2 "xyz"))
+(let ((f (recv-frame conn)))
+  (test "recv-frame of an echoed text frame" "xy" (blob->string (u8vector->blob (frame-payload-data f))))
+  (test "recv-frame optype" 'text (frame-optype f))
+  (test "recv-frame payload length" 2 (frame-payload-length f)))
+(test "payload is the first LENGTH bytes" (u8vector 1 2)
+      (frame-payload-data (make-ws-frame #t 0 2 #t 2 (u8vector 1 2 3))))
+(test "rsv kept" 5 (frame-rsv (make-ws-frame #t 5 2 #t 0 (u8vector))))
+(test "frame-rsv-bit" '(#t #f #t) (let ((f (make-ws-frame #t 5 2 #t 0 (u8vector))))
+                                   (map (lambda (b) (frame-rsv-bit f b)) '(4 2 1))))
+(test-exn "make-ws-frame rsv 8" (make-ws-frame #t 8 1 #t 0 ""))
+(test-exn "make-ws-frame opcode 16" (make-ws-frame #t 0 16 #t 0 ""))
+(test-exn "make-ws-frame length beyond the data" (make-ws-frame #t 0 1 #t 4 "abc"))
+(test-exn "make-ws-frame unknown optype" (make-ws-frame #t 0 'bogus #t 0 ""))
+(test-exn "frame-optype of a reserved opcode" (frame-optype (make-ws-frame #t 0 3 #t 0 "")))
+
+;;; ------------------------------------------------------------------
+;;; Closing: our close, and the peer's code and reason
+
+(ws-close conn 'going-away "done here")
+(test "closing after ws-close" 'closing (ws-connection-state conn))
+(test-exn "send after ws-close is an exn" (send-text-message conn "late"))
+(test "ws-close twice is a no-op" (void) (ws-close conn))
+(test "recv-message returns #f when the server closes" #f (recv-message conn))
+(test "closed" 'closed (ws-connection-state conn))
+(test "the server echoed our close code" 1001 (ws-connection-close-code conn))
+(test "ws-close after the close is a no-op" (void) (ws-close conn 'normal-closure))
+(test-exn "recv-message after the close is an exn" (recv-message conn))
+(test-exn "ws-close with a bad reason is an exn" (ws-close conn 'bogus))
+
+(let ((c (ws-connect (url "/close/4000"))))
+  (test "peer close: recv-message returns #f" #f (recv-message c))
+  (test "peer close code 4000 is kept" 4000 (ws-connection-close-code c))
+  (test "peer close reason" "bye" (ws-connection-close-reason c))
+  (test "peer close: state" 'closed (ws-connection-state c)))
+(let ((c (ws-connect (url "/close/1001"))))
+  (test "recv-message-loop returns #f on a close" #f
+        (recv-message-loop c (lambda (m) (error "no message expected"))))
+  (test "peer close code 1001" 'going-away (close-code->reason (ws-connection-close-code c))))
+
+;; recv-message-loop with an echo: the handler closes after three messages
+(let ((c (ws-connect (url "/")))
+      (got '()))
+  (for-each (lambda (s) (send-text-message c s)) '("one" "two" "three"))
+  (let ((r (recv-message-loop c (lambda (m)
+                                  (set! got (cons (message-data m) got))
+                                  (when (= 3 (length got)) (ws-close c))))))
+    (test "recv-message-loop: handler saw every message" '("one" "two" "three") (reverse got))
+    (test "recv-message-loop: returns #f after the close" #f r)
+    (test "recv-message-loop: closed" 'closed (ws-connection-state c))
+    (test "recv-message-loop: code" 1000 (ws-connection-close-code c))))
+
+;;; ------------------------------------------------------------------
+;;; Conditions: a fail (the library closed with 1009) and exns
+
+(let ((c (ws-connect (url "/") '() '() max-message-size: 10)))
+  (send-text-message c "0123456789abcdef")
+  (let ((e (test-fail "a message over the limit is a fail" (recv-message c))))
+    (test "fail reason" 'message-too-big (and e (get-condition-property e 'fail 'reason)))
+    (test-assert "fail message" (and e (string? (get-condition-property e 'fail 'message))))
+    (test "websocket code" -50 (and e (get-condition-property e 'websocket 'code))))
+  (test "a failed connection is closed" 'closed (ws-connection-state c))
+  (test "ws-close after a fail is a no-op (the seed's advice still works)" (void)
+        (ws-close c 'message-too-big)))
+(let* ((c (ws-connect (url "/") '() '() max-message-size: 10))
+       (_ (send-text-message c "0123456789abcdef"))
+       (r (recv-message-loop c (lambda (m) #f))))
+  (test-assert "recv-message-loop returns the fail condition"
+               (and (condition? r) ((condition-predicate 'fail) r)))
+  (test "... with its reason" 'message-too-big (get-condition-property r 'fail 'reason)))
+
+(let ((e (test-exn "connection refused is an exn" (ws-connect "ws://127.0.0.1:1/"))))
+  (test-assert "exn message" (and e (string? (get-condition-property e 'exn 'message)))))
+(test-exn "a bad URI scheme is an exn" (ws-connect "http://127.0.0.1:1/"))
+(test-exn "a URI with NUL is an exn" (ws-connect "ws://a\x00;b/"))
+(test-exn "a non-string URI is an exn" (ws-connect 'foo))
+(test-exn "an unknown flag is an exn" (ws-connect (url "/") '() '(bogus)))
+(test-exn "a non-extension is an exn" (ws-connect (url "/") '(bogus)))
+(test-exn "bad deflate parameters: not alists" (permessage-deflate '(("a" . "b"))))
+(test-exn "bad deflate parameters: value" (permessage-deflate '((("a" . 1.5)))))
+(test-exn "bad deflate parameters: name" (permessage-deflate '(((a . #t)))))
+
+;;; ------------------------------------------------------------------
+;;; Handshake: flags, extension offers, headers, responses
+
+(let ((c (ws-connect (url "/") '() '(strip-host))))
+  (test "'strip-host is accepted" "strip" (message-data (echo c "strip")))
+  (finish c))
+
+(define deflate
+  (permessage-deflate '((("client_no_context_takeover" . #t) ("client_max_window_bits" . #t)))))
+
+(let ((c (ws-connect (url "/") (list deflate))))
+  (test "permessage-deflate negotiated" #t (ws-connection-compression? c))
+  (test-assert "Sec-WebSocket-Extensions answered"
+               (contains? (ws-connection-header c "Sec-WebSocket-Extensions") "permessage-deflate"))
+  (let* ((text (repeat-string "compressible " 2000))
+         (m (echo c text)))
+    (test "compressed round trip" text (message-data m))
+    (test "the echo arrived compressed" #t (message-compressed? m))
+    (let ((f (car (message-frames m))))
+      (test "RSV1 on the compressed frame" #t (frame-rsv-bit f 4))
+      (test-assert "the frame payload is the compressed size"
+                   (< (frame-payload-length f) (message-size m)))))
+  (finish c))
+
+(let* ((c (ws-connect (url "/headers")
+                      (list (permessage-deflate '((("server_max_window_bits" . "10")) ())))
+                      '()
+                      headers: '(("X-Test" . "yes"))
+                      origin: "http://example.org"))
+       (json (message-data (recv-message c))))
+  (test-assert "the offers are sent in order, with the value and the fallback"
+               (irregex-search "permessage-deflate; *server_max_window_bits=10, *permessage-deflate" json))
+  (test-assert "extra header sent" (contains? json "\"X-Test\": \"yes\""))
+  (test-assert "origin sent" (contains? json "\"Origin\": \"http://example.org\""))
+  (finish c))
+
+(let ((r (ws-connect (url "/status/403"))))
+  (test "a 403 is returned, not raised" #t (ws-response? r))
+  (test "ws-connection? tells them apart" #f (ws-connection? r))
+  (test "response-status" 403 (response-status r))
+  (test "response-code" 403 (response-code r))
+  (test "response-reason" "Forbidden" (response-reason r))
+  (test "response-headers alist" "text/plain" (alist-ref 'content-type (response-headers r)))
+  (test "response-header, any case" "text/plain" (response-header r "CONTENT-TYPE"))
+  (test "response-header missing" #f (response-header r 'x-missing))
+  (test "response-body" "status 403\n" (response-body r))
+  (test "response-body*" (blob->u8vector (string->blob "status 403\n")) (response-body* r)))
+
+(let ((r (ws-connect (url "/status/302"))))
+  (test "a redirect is returned" 302 (response-status r))
+  (let* ((location (response-header r 'location))
+         (c (ws-connect (url location))))
+    (test "following the redirect by hand" "moved" (message-data (echo c "moved")))
+    (finish c)))
+(let ((c (ws-connect (url "/status/302") '() '() max-redirects: 1)))
+  (test "max-redirects follows it" #t (ws-connection? c))
+  (when (ws-connection? c) (finish c)))
+
+;;; ------------------------------------------------------------------
+;;; TLS
+
+(if (not tls-base)
+    (print "(no wss server given: TLS tests skipped)")
+    (begin
+      (let ((c (ws-connect (string-append tls-base "/") '() '() tls-ca-file: tls-ca)))
+        (test "wss echo with the test CA" "secure" (message-data (echo c "secure")))
+        (let ((big (repeat-string "0123456789abcdef" 65536)))
+          (test "1 MiB over TLS" big (message-data (echo c big))))
+        (finish c)
+        (test "wss close" 1000 (ws-connection-close-code c)))
+      (let ((e (test-exn "an unknown CA is an exn" (ws-connect (string-append tls-base "/")))))
+        (test-assert "... that says why"
+                     (and e (contains? (get-condition-property e 'exn 'message) "certificate"))))
+      (let ((c (ws-connect (string-append tls-base "/") '() '() tls-insecure: #t)))
+        (test "tls-insecure: accepts it" "insecure" (message-data (echo c "insecure")))
+        (finish c))
+      (let ((c (ws-connect (string-append tls-base "/") (list (permessage-deflate '(()))) '()
+                           tls-ca-file: tls-ca)))
+        (test "wss with deflate" #t (ws-connection-compression? c))
+        (test "wss with deflate: echo" "squeezed" (message-data (echo c "squeezed")))
+        (finish c))))
+
+;;; ------------------------------------------------------------------
+;;; Freeing
+
+(let ((c (ws-connect (url "/"))))
+  (ws-connection-free! c)
+  (test "free! closes" 'closed (ws-connection-state c))
+  (test "free! twice is harmless" (void) (ws-connection-free! c)))
+
+(let ((c (ws-connect (url "/"))))
+  (ws-connection-free! c)
+  (test-exn "using a freed connection is an exn" (send-text-message c "x"))
+  (test-exn "recv on a freed connection is an exn" (recv-message c)))
+
+;; Many messages, frames, responses and connections left to the finalizers
+(let ((c (ws-connect (url "/"))))
+  (do ((i 0 (+ i 1))) ((= i 300))
+    (let ((m (echo c (number->string i))))
+      (message-frames m)))
+  (do ((i 0 (+ i 1))) ((= i 20))
+    (ws-connect (url "/status/404"))
+    (make-ws-frame #t 0 'text #t 1 "x"))
+  (finish c))
+(gc #t)
+(gc #t)
+(test "finalizers ran without trouble" "alive" (let ((c (ws-connect (url "/"))))
+                                                 (let ((m (echo c "alive"))) (finish c) (message-data m))))
+
+;; Borrowed frames keep their message alive
+(define kept-frame
+  (let ((c (ws-connect (url "/"))))
+    (let ((f (car (message-frames (echo c "kept")))))
+      (finish c)
+      f)))
+(gc #t)
+(test "a message's frame outlives the message variable" (u8vector 107 101 112 116)
+      (frame-payload-data kept-frame))
+
+;;; ------------------------------------------------------------------
+;;; Green threads: a receive must not stop the other threads
+
+(define (spawn thunk)
+  (let ((t (##sys#make-thread #f 'created 'ws-test (##sys#slot ##sys#current-thread 9))))
+    (##sys#setslot t 1 (lambda () (thunk) (##sys#thread-kill! t 'dead) (##sys#schedule)))
+    (##sys#setslot t 3 'ready)
+    (##sys#add-to-ready-queue t)
+    t))
+
+(let* ((c (ws-connect (url "/")))
+       (got #f)
+       (t (spawn (lambda () (set! got (message-data (recv-message c)))))))
+  (##sys#thread-yield!)                 ; the receiver runs and waits
+  (test "the receiving thread is waiting" #f got)
+  ;; If the receive blocked the process, we would never get here.
+  (send-text-message c "from another thread")
+  (let ((deadline (+ (current-process-milliseconds) 10000)))
+    (let loop ()
+      (unless (or got (> (current-process-milliseconds) deadline))
+        (##sys#thread-yield!)
+        (loop))))
+  (test "the receiving thread got the echo" "from another thread" got)
+  (finish c))
+
+;;; ------------------------------------------------------------------
+
+(printf "~A passed, ~A failed~%" passed failed)
+(exit (if (zero? failed) 0 1))

@@ -1,0 +1,807 @@
+;;;; ws-client-impl.scm - included by ws-client.scm (inside the module).
+;;;
+;;; Handles: every C object is wrapped in a record whose first field is the
+;;; pointer (#f once freed). Owned pointers get a finalizer that frees them;
+;;; an explicit free clears the field first, so the finalizer is a no-op and
+;;; nothing is freed twice. Frames borrowed from a message keep the message
+;;; record alive through their `owner' field and are never freed themselves.
+
+;;; ------------------------------------------------------------------
+;;; Result codes
+
+(define ws-ok (foreign-value "WS_OK" integer32))
+(define ws-http-response (foreign-value "WS_HTTP_RESPONSE" integer32))
+(define ws-closed (foreign-value "WS_CLOSED" integer32))
+(define ws-err-would-block (foreign-value "WS_ERR_WOULD_BLOCK" integer32))
+(define ws-state-open (foreign-value "WS_STATE_OPEN" integer32))
+(define ws-state-closing (foreign-value "WS_STATE_CLOSING" integer32))
+(define ws-message-text (foreign-value "WS_MESSAGE_TEXT" integer32))
+(define ws-message-binary (foreign-value "WS_MESSAGE_BINARY" integer32))
+
+(define %result-string (foreign-lambda c-string "ws_result_string" integer32))
+(define %result-is-fail (foreign-lambda bool "ws_result_is_fail" integer32))
+(define %last-error-message (foreign-lambda c-string "ws_last_error_message"))
+(define %last-error-close-code (foreign-lambda unsigned-short "ws_last_error_close_code"))
+(define %version (foreign-lambda c-string "ws_version"))
+
+(define (wsclient-version) (%version))
+
+;;; ------------------------------------------------------------------
+;;; Conditions
+;;;
+;;; (exn websocket)       : `message' (and exn's `location', `arguments');
+;;;                         websocket's `code' is the C result code or #f.
+;;; (exn websocket fail)  : also `reason' (a close-reason symbol), in both the
+;;;                         `fail' and `websocket' components; fail's `message'.
+
+(define (ws-exn loc msg #!optional (args '()) (code #f))
+  (abort
+   (make-composite-condition
+    (make-property-condition 'exn 'location loc 'message msg 'arguments args)
+    (make-property-condition 'websocket 'message msg 'code code))))
+
+(define (ws-fail loc reason msg #!optional (code #f))
+  (abort
+   (make-composite-condition
+    (make-property-condition 'exn 'location loc 'message msg 'arguments '())
+    (make-property-condition 'websocket 'message msg 'code code 'reason reason)
+    (make-property-condition 'fail 'reason reason 'message msg))))
+
+;; The detail of the last failing call on this thread, read at once (no
+;; green thread can run in between: interrupts are disabled in this module).
+(define (error-detail rc)
+  (let ((m (%last-error-message)))
+    (values (if (and m (not (string=? m ""))) m (%result-string rc))
+            (%last-error-close-code))))
+
+(define (close-code->reason/default code)
+  (let ((s (and (fx> code 0) (%close-code->reason code))))
+    (if s (string->symbol s) 'protocol-error)))
+
+;; Raise the condition for the negative result `rc' of the call just made.
+(define (raise-result loc rc #!optional (args '()))
+  (let-values (((msg close-code) (error-detail rc)))
+    (if (%result-is-fail rc)
+        (ws-fail loc (close-code->reason/default close-code) msg rc)
+        (ws-exn loc msg args rc))))
+
+(define (check-rc loc rc #!optional (args '()))
+  (if (fx< rc 0) (raise-result loc rc args) rc))
+
+;;; ------------------------------------------------------------------
+;;; Argument checks
+
+(define (check-type loc ok? x what)
+  (unless (ok? x) (ws-exn loc (string-append "expected " what) (list x))))
+
+(define (check-range loc x lo hi what)
+  (unless (and (fixnum? x) (fx<= lo x) (fx<= x hi))
+    (ws-exn loc (sprintf "~A must be an integer in ~A..~A" what lo hi) (list x))))
+
+;; Bytes to hand to C as (scheme-pointer, size_t): strings and blobs as
+;; they are, u8vectors through their underlying blob (no copy).
+(define (bytes-object loc x)
+  (cond ((string? x) x)
+        ((blob? x) x)
+        ((u8vector? x) (u8vector->blob/shared x))
+        (else (ws-exn loc "expected a string, blob or u8vector" (list x)))))
+
+(define (bytes-size b)
+  (if (string? b) (string-length b) (blob-size b)))
+
+(define (c-string-arg loc x what)
+  (unless (string? x) (ws-exn loc (string-append what " must be a string") (list x)))
+  (let loop ((i 0))
+    (when (fx< i (string-length x))
+      (when (char=? (string-ref x i) #\nul)
+        (ws-exn loc (string-append what " must not contain NUL") (list x)))
+      (loop (fx+ i 1))))
+  x)
+
+;; Copy `n' bytes at C pointer `p' into a fresh object made by (make n).
+(define (copy-out make p n)
+  (let ((v (make n)))
+    (when (and p (> n 0)) (move-memory! p v n))
+    v))
+
+(define (string-downcase* s)
+  (list->string (map char-downcase (string->list s))))
+
+;;; ------------------------------------------------------------------
+;;; Opcodes, optypes, reasons and close codes (the C library's tables,
+;;; which are the seed's)
+
+(define %opcode->optype (foreign-lambda c-string "ws_opcode_to_optype" unsigned-byte))
+(define %optype->opcode (foreign-lambda integer32 "ws_optype_to_opcode" c-string))
+(define %reason->close-code (foreign-lambda integer32 "ws_reason_to_close_code" c-string))
+(define %close-code->reason (foreign-lambda c-string "ws_close_code_to_reason" unsigned-short))
+
+(define (opcode->optype o)
+  (let ((s (and (fixnum? o) (fx<= 0 o) (fx<= o 255) (%opcode->optype o))))
+    (if s
+        (string->symbol s)
+        (ws-exn 'opcode->optype "unrecognised opcode" (list o)))))
+
+(define (optype->opcode t)
+  (let ((o (if (symbol? t) (%optype->opcode (symbol->string t)) -1)))
+    (if (fx>= o 0)
+        o
+        (ws-exn 'optype->opcode "unrecognised optype" (list t)))))
+
+(define (reason->close-code* loc r)
+  (let ((c (if (symbol? r) (%reason->close-code (symbol->string r)) -1)))
+    (if (fx>= c 0)
+        c
+        (ws-exn loc (sprintf "unsupported reason for connection close ~A" r) (list r)))))
+
+;; As in the seed: the code as a u8vector (network order), ready for a
+;; close frame's payload. A fresh vector each time.
+(define (reason->close-code r)
+  (let ((c (reason->close-code* 'reason->close-code r)))
+    (u8vector (arithmetic-shift c -8) (bitwise-and c 255))))
+
+(define (close-code->reason c)
+  (let ((s (and (fixnum? c) (fx<= 0 c) (fx<= c 65535) (%close-code->reason c))))
+    (if s
+        (string->symbol s)
+        (ws-exn 'close-code->reason (sprintf "unsupported close code ~A" c) (list c)))))
+
+;;; ------------------------------------------------------------------
+;;; Foreign types: a record converts to its live pointer, or signals
+
+(define-record-type ws-connection
+  (%make-ws-connection ptr uri compression subprotocol state peer-code peer-reason)
+  ws-connection?
+  (ptr conn-ptr conn-ptr-set!)
+  (uri ws-connection-uri)
+  (compression ws-connection-compression?)
+  (subprotocol ws-connection-subprotocol)
+  (state conn-state conn-state-set!)              ; cached once released
+  (peer-code conn-peer-code conn-peer-code-set!)
+  (peer-reason conn-peer-reason conn-peer-reason-set!))
+
+(define-record-type ws-message
+  (%make-ws-message ptr frames)
+  ws-message?
+  (ptr message-ptr message-ptr-set!)
+  (frames message-frames-cache message-frames-cache-set!))
+
+(define-record-type ws-frame
+  (%make-ws-frame ptr owner)
+  ws-frame?
+  (ptr frame-ptr frame-ptr-set!)
+  (owner frame-owner))                   ; #f: owned; a ws-message: borrowed
+
+(define-record-type ws-response
+  (%make-ws-response ptr)
+  ws-response?
+  (ptr response-ptr response-ptr-set!))
+
+(define-record-type ws-extension
+  (%make-ws-extension name offers)
+  ws-extension?
+  (name extension-name)
+  (offers extension-offers))             ; list of "a=b; c" strings
+
+(define (live-pointer loc ok? get x what)
+  (cond ((not (ok? x)) (ws-exn loc (string-append "expected a " what) (list x)))
+        ((get x))
+        (else (ws-exn loc (string-append "the " what " has been freed"
+                                         (if (ws-connection? x) " (connection closed)" ""))
+                      (list x)))))
+
+(define (unwrap-conn c) (live-pointer #f ws-connection? conn-ptr c "ws-connection"))
+(define (unwrap-message m) (live-pointer #f ws-message? message-ptr m "ws-message"))
+(define (unwrap-frame f) (live-pointer #f ws-frame? frame-ptr f "ws-frame"))
+(define (unwrap-response r) (live-pointer #f ws-response? response-ptr r "ws-response"))
+
+(define-foreign-type ws-conn (nonnull-c-pointer (struct "ws_conn")) unwrap-conn)
+(define-foreign-type ws-msg (nonnull-c-pointer (struct "ws_message")) unwrap-message)
+(define-foreign-type ws-frm (nonnull-c-pointer (struct "ws_frame")) unwrap-frame)
+(define-foreign-type ws-resp (nonnull-c-pointer (struct "ws_response")) unwrap-response)
+;; Raw pointers, for the calls that create and free.
+(define-foreign-type ws-conn* (c-pointer (struct "ws_conn")))
+(define-foreign-type ws-msg* (c-pointer (struct "ws_message")))
+(define-foreign-type ws-frm* (c-pointer (struct "ws_frame")))
+(define-foreign-type ws-resp* (c-pointer (struct "ws_response")))
+(define-foreign-type ws-opts* (c-pointer (struct "ws_options")))
+
+;;; ------------------------------------------------------------------
+;;; Memory the GC cannot see
+;;;
+;;; A received message is a small record over a C buffer of any size. So
+;;; that unreferenced messages do not pile up between major collections,
+;;; estimate what received messages hold in C and force a major GC (which
+;;; runs finalizers) every `gc-threshold' bytes of it. The estimate is
+;;; generous: a buffer may have grown to twice the data; libwsclient
+;;; inflates into a buffer of max(16 KiB, 4 x the compressed size) that
+;;; the message keeps, as well as the compressed frames.
+
+(define gc-threshold (* 64 1024 1024))
+
+(define (c-bytes-held size compressed?)
+  (if compressed?
+      (+ (* 5 size) 16384)
+      (+ (* 2 size) 512)))
+(define unaccounted-bytes 0)
+
+(define (account-bytes! n)
+  (set! unaccounted-bytes (+ unaccounted-bytes n))
+  (when (> unaccounted-bytes gc-threshold)
+    (set! unaccounted-bytes 0)
+    (gc #t)))
+
+;;; ------------------------------------------------------------------
+;;; Messages
+
+(define %message-new (foreign-lambda ws-msg* "ws_message_new" integer32 scheme-pointer size_t))
+(define %message-free (foreign-lambda void "ws_message_free" ws-msg*))
+(define %message-type (foreign-lambda integer32 "ws_message_type" ws-msg))
+(define %message-data (foreign-lambda c-pointer "ws_message_data" ws-msg))
+(define %message-size (foreign-lambda size_t "ws_message_size" ws-msg))
+(define %message-compressed (foreign-lambda bool "ws_message_compressed" ws-msg))
+(define %message-frame-count (foreign-lambda size_t "ws_message_frame_count" ws-msg))
+(define %message-frame (foreign-lambda ws-frm* "ws_message_frame" ws-msg size_t))
+
+(define (free-message! m)
+  (let ((p (message-ptr m)))
+    (when p
+      (message-ptr-set! m #f)
+      (%message-free p))))
+
+(define (wrap-message p)
+  (set-finalizer! (%make-ws-message p #f) free-message!))
+
+(define (check-message loc m)
+  (live-pointer loc ws-message? message-ptr m "ws-message"))
+
+;; (make-ws-message TYPE DATA): TYPE is 'text or 'binary; DATA a string,
+;; blob or u8vector (text must be UTF-8). For send-message.
+(define (make-ws-message type data)
+  (let* ((t (case type
+              ((text) ws-message-text)
+              ((binary) ws-message-binary)
+              (else (ws-exn 'make-ws-message "message type must be 'text or 'binary"
+                            (list type)))))
+         (b (bytes-object 'make-ws-message data))
+         (p (%message-new t b (bytes-size b))))
+    (if p
+        (wrap-message p)
+        (let-values (((msg _) (error-detail -2)))
+          (ws-exn 'make-ws-message msg (list type data))))))
+
+(define (message-type m)
+  (check-message 'message-type m)
+  (if (fx= (%message-type m) ws-message-text) 'text 'binary))
+
+(define (message-size m)
+  (check-message 'message-size m)
+  (%message-size m))
+
+(define (message-data* m)
+  (check-message 'message-data* m)
+  (copy-out make-u8vector (%message-data m) (%message-size m)))
+
+;; A string for a text message, a blob for a binary one.
+(define (message-data m)
+  (check-message 'message-data m)
+  (copy-out (if (fx= (%message-type m) ws-message-text) make-string make-blob)
+            (%message-data m) (%message-size m)))
+
+(define (message-compressed? m)
+  (check-message 'message-compressed? m)
+  (%message-compressed m))
+
+;; The frames the message was assembled from (as received: for a
+;; compressed message their payloads are the compressed bytes); '() for a
+;; message made with make-ws-message.
+(define (message-frames m)
+  (check-message 'message-frames m)
+  (or (message-frames-cache m)
+      (let* ((n (%message-frame-count m))
+             (frames (let loop ((i (- n 1)) (acc '()))
+                       (if (< i 0)
+                           acc
+                           (loop (- i 1)
+                                 (cons (%make-ws-frame (%message-frame m i) m) acc))))))
+        (message-frames-cache-set! m frames)
+        frames)))
+
+(define-record-printer (ws-message m out)
+  (if (message-ptr m)
+      (fprintf out "#<ws-message ~A ~A bytes>" (message-type m) (message-size m))
+      (fprintf out "#<ws-message freed>")))
+
+;;; ------------------------------------------------------------------
+;;; Frames
+
+(define %frame-new
+  (foreign-lambda ws-frm* "ws_frame_new" bool unsigned-byte unsigned-byte scheme-pointer size_t))
+(define %frame-free (foreign-lambda void "ws_frame_free" ws-frm*))
+(define %frame-fin (foreign-lambda bool "ws_frame_fin" ws-frm))
+(define %frame-rsv (foreign-lambda unsigned-byte "ws_frame_rsv" ws-frm))
+(define %frame-rsv-bit (foreign-lambda bool "ws_frame_rsv_bit" ws-frm unsigned-byte))
+(define %frame-opcode (foreign-lambda unsigned-byte "ws_frame_opcode" ws-frm))
+(define %frame-mask (foreign-lambda bool "ws_frame_mask" ws-frm))
+(define %frame-payload-length (foreign-lambda unsigned-integer64 "ws_frame_payload_length" ws-frm))
+(define %frame-payload-data (foreign-lambda c-pointer "ws_frame_payload_data" ws-frm))
+
+(define (free-frame! f)
+  (let ((p (frame-ptr f)))
+    (when (and p (not (frame-owner f)))
+      (frame-ptr-set! f #f)
+      (%frame-free p))))
+
+(define (wrap-owned-frame p)
+  (set-finalizer! (%make-ws-frame p #f) free-frame!))
+
+(define (check-frame loc f)
+  (live-pointer loc ws-frame? frame-ptr f "ws-frame"))
+
+;; (make-ws-frame FIN RSV OPCODE MASK LENGTH DATA), the seed's constructor:
+;; OPCODE an integer 0..15 or an optype symbol; the frame's payload is the
+;; first LENGTH bytes of DATA (a u8vector, blob or string). MASK is accepted
+;; for compatibility: a client always masks what it sends.
+(define (make-ws-frame fin rsv op mask len data)
+  (let ((opcode (if (symbol? op) (optype->opcode op) op))
+        (b (bytes-object 'make-ws-frame data)))
+    (check-range 'make-ws-frame rsv 0 7 "rsv")
+    (check-range 'make-ws-frame opcode 0 15 "opcode")
+    (check-range 'make-ws-frame len 0 (bytes-size b) "length")
+    (let ((p (%frame-new fin rsv opcode b len)))
+      (if p
+          (wrap-owned-frame p)
+          (let-values (((msg _) (error-detail -2)))
+            (ws-exn 'make-ws-frame msg (list fin rsv op mask len)))))))
+
+(define (frame-fin f) (check-frame 'frame-fin f) (%frame-fin f))
+(define frame-fin? frame-fin)            ; the seed's source calls it so
+(define (frame-rsv f) (check-frame 'frame-rsv f) (%frame-rsv f))
+(define (frame-rsv-bit f bit)
+  (check-frame 'frame-rsv-bit f)
+  (check-range 'frame-rsv-bit bit 0 255 "bit")
+  (%frame-rsv-bit f bit))
+(define (frame-opcode f) (check-frame 'frame-opcode f) (%frame-opcode f))
+(define (frame-optype f) (opcode->optype (frame-opcode f)))
+(define (frame-mask? f) (check-frame 'frame-mask? f) (%frame-mask f))
+(define (frame-payload-length f)
+  (check-frame 'frame-payload-length f)
+  (%frame-payload-length f))
+(define (frame-payload-data f)
+  (check-frame 'frame-payload-data f)
+  (copy-out make-u8vector (%frame-payload-data f) (%frame-payload-length f)))
+(define (data-frame? f) (fx< (frame-opcode f) 8))
+(define (control-frame? f) (fx>= (frame-opcode f) 8))
+
+(define-record-printer (ws-frame f out)
+  (if (frame-ptr f)
+      (let ((op (frame-opcode f)))
+        (fprintf out "#<ws-frame fin=~A rsv=~A op=~A mask=~A length=~A>"
+                 (frame-fin f) (frame-rsv f)
+                 (let ((s (%opcode->optype op))) (if s s op))
+                 (frame-mask? f) (frame-payload-length f)))
+      (fprintf out "#<ws-frame freed>")))
+
+;;; ------------------------------------------------------------------
+;;; Responses (a handshake answered with a status other than 101)
+
+(define %response-free (foreign-lambda void "ws_response_free" ws-resp*))
+(define %response-status (foreign-lambda unsigned-short "ws_response_status" ws-resp))
+(define %response-reason (foreign-lambda c-string "ws_response_reason" ws-resp))
+(define %response-header-count (foreign-lambda size_t "ws_response_header_count" ws-resp))
+(define %response-header-name (foreign-lambda c-string "ws_response_header_name" ws-resp size_t))
+(define %response-header-value (foreign-lambda c-string "ws_response_header_value" ws-resp size_t))
+(define %response-header (foreign-lambda c-string "ws_response_header" ws-resp c-string))
+(define %response-body (foreign-lambda c-pointer "ws_response_body" ws-resp))
+(define %response-body-length (foreign-lambda size_t "ws_response_body_length" ws-resp))
+
+(define (free-response! r)
+  (let ((p (response-ptr r)))
+    (when p
+      (response-ptr-set! r #f)
+      (%response-free p))))
+
+(define (wrap-response p)
+  (set-finalizer! (%make-ws-response p) free-response!))
+
+(define (check-response loc r)
+  (live-pointer loc ws-response? response-ptr r "ws-response"))
+
+(define (response-status r) (check-response 'response-status r) (%response-status r))
+(define response-code response-status)   ; intarweb's name
+(define (response-reason r) (check-response 'response-reason r) (%response-reason r))
+
+;; An alist ((name . value) ...) in the order received; names are
+;; lower-case symbols, as in intarweb; repeated headers appear repeatedly.
+(define (response-headers r)
+  (check-response 'response-headers r)
+  (let loop ((i (- (%response-header-count r) 1)) (acc '()))
+    (if (< i 0)
+        acc
+        (loop (- i 1)
+              (cons (cons (string->symbol (string-downcase* (%response-header-name r i)))
+                          (%response-header-value r i))
+                    acc)))))
+
+;; The first value of header NAME (a string or symbol, any case), or #f.
+(define (response-header r name)
+  (check-response 'response-header r)
+  (%response-header r (c-string-arg 'response-header
+                                    (if (symbol? name) (symbol->string name) name)
+                                    "header name")))
+
+(define (response-body* r)
+  (check-response 'response-body* r)
+  (copy-out make-u8vector (%response-body r) (%response-body-length r)))
+
+(define (response-body r)
+  (check-response 'response-body r)
+  (copy-out make-string (%response-body r) (%response-body-length r)))
+
+(define-record-printer (ws-response r out)
+  (if (response-ptr r)
+      (fprintf out "#<ws-response ~A ~A>" (response-status r) (response-reason r))
+      (fprintf out "#<ws-response freed>")))
+
+;;; ------------------------------------------------------------------
+;;; permessage-deflate
+
+;; PARAMETERS: a list of alists, one offer each, in order of preference;
+;; each item ("name" . "value") or ("name" . #t). '() is the bare offer.
+(define (permessage-deflate params)
+  (define (bad x)
+    (ws-exn 'permessage-deflate
+            "parameters must be a list of alists of (\"name\" . \"value\") or (\"name\" . #t)"
+            (list x)))
+  (define (param->string p)
+    (unless (and (pair? p) (string? (car p)) (not (string=? (car p) ""))) (bad p))
+    (let ((name (c-string-arg 'permessage-deflate (car p) "parameter name"))
+          (value (cdr p)))
+      (cond ((eq? value #t) name)
+            ((string? value)
+             (string-append name "=" (c-string-arg 'permessage-deflate value "parameter value")))
+            ((and (fixnum? value) (fx>= value 0)) (string-append name "=" (number->string value)))
+            (else (bad p)))))
+  (define (offer->string alist)
+    (unless (list? alist) (bad alist))
+    (string-intersperse (map param->string alist) "; "))
+  (unless (list? params) (bad params))
+  (%make-ws-extension 'permessage-deflate
+                      (if (null? params) '("") (map offer->string params))))
+
+(define-record-printer (ws-extension e out)
+  (fprintf out "#<ws-extension ~A ~S>" (extension-name e) (extension-offers e)))
+
+;;; ------------------------------------------------------------------
+;;; Connections
+
+(define %options-new (foreign-lambda ws-opts* "ws_options_new"))
+(define %options-free (foreign-lambda void "ws_options_free" ws-opts*))
+(define %options-add-deflate-offer
+  (foreign-lambda integer32 "ws_options_add_deflate_offer" ws-opts* c-string))
+(define %options-set-strip-host (foreign-lambda integer32 "ws_options_set_strip_host" ws-opts* bool))
+(define %options-add-header
+  (foreign-lambda integer32 "ws_options_add_header" ws-opts* c-string c-string))
+(define %options-set-origin (foreign-lambda integer32 "ws_options_set_origin" ws-opts* c-string))
+(define %options-add-subprotocol
+  (foreign-lambda integer32 "ws_options_add_subprotocol" ws-opts* c-string))
+(define %options-set-max-message-size
+  (foreign-lambda integer32 "ws_options_set_max_message_size" ws-opts* size_t))
+(define %options-set-max-frame-size
+  (foreign-lambda integer32 "ws_options_set_max_frame_size" ws-opts* unsigned-integer64))
+(define %options-set-timeouts
+  (foreign-lambda integer32 "ws_options_set_timeouts" ws-opts*
+                  unsigned-integer32 unsigned-integer32 unsigned-integer32 unsigned-integer32))
+(define %options-set-close-timeout
+  (foreign-lambda integer32 "ws_options_set_close_timeout" ws-opts* unsigned-integer32))
+(define %options-set-max-redirects
+  (foreign-lambda integer32 "ws_options_set_max_redirects" ws-opts* unsigned-integer32))
+(define %options-set-tls-ca-file
+  (foreign-lambda integer32 "ws_options_set_tls_ca_file" ws-opts* c-string))
+(define %options-set-tls-ca-dir
+  (foreign-lambda integer32 "ws_options_set_tls_ca_dir" ws-opts* c-string))
+(define %options-set-tls-client-cert
+  (foreign-lambda integer32 "ws_options_set_tls_client_cert" ws-opts* c-string c-string))
+(define %options-set-tls-danger-accept-invalid-certs
+  (foreign-lambda integer32 "ws_options_set_tls_danger_accept_invalid_certs" ws-opts* bool))
+(define %options-set-fragment-size
+  (foreign-lambda integer32 "ws_options_set_fragment_size" ws-opts* size_t))
+(define %options-set-compression-level
+  (foreign-lambda integer32 "ws_options_set_compression_level" ws-opts* integer32))
+(define %options-set-auto-pong (foreign-lambda integer32 "ws_options_set_auto_pong" ws-opts* bool))
+
+(define %connect
+  (foreign-lambda integer32 "ws_connect" c-string ws-opts* (c-pointer ws-conn*) (c-pointer ws-resp*)))
+(define %conn-free (foreign-lambda void "ws_conn_free" ws-conn*))
+(define %conn-state (foreign-lambda integer32 "ws_conn_state" ws-conn))
+(define %conn-fd (foreign-lambda integer32 "ws_conn_fd" ws-conn))
+(define %conn-set-nonblocking* (foreign-lambda integer32 "ws_conn_set_nonblocking" ws-conn* bool))
+(define %conn-subprotocol* (foreign-lambda c-string "ws_conn_subprotocol" ws-conn*))
+(define %conn-compression* (foreign-lambda bool "ws_conn_compression" ws-conn*))
+(define %conn-header (foreign-lambda c-string "ws_conn_header" ws-conn c-string))
+(define %conn-peer-close-code (foreign-lambda unsigned-short "ws_conn_peer_close_code" ws-conn))
+(define %conn-peer-close-reason (foreign-lambda c-string "ws_conn_peer_close_reason" ws-conn))
+(define %recv-message (foreign-lambda integer32 "ws_recv_message" ws-conn (c-pointer ws-msg*)))
+(define %recv-frame (foreign-lambda integer32 "ws_recv_frame" ws-conn (c-pointer ws-frm*)))
+(define %send-message (foreign-lambda integer32 "ws_send_message" ws-conn ws-msg))
+(define %send (foreign-lambda integer32 "ws_send" ws-conn integer32 scheme-pointer size_t unsigned-integer32))
+(define %send-frame (foreign-lambda integer32 "ws_send_frame" ws-conn ws-frm))
+(define %close (foreign-lambda integer32 "ws_close" ws-conn unsigned-short c-string))
+
+;; The seed's documentation calls it so.
+(define is-ws-connection? ws-connection?)
+
+(define (check-conn loc c)
+  (live-pointer loc ws-connection? conn-ptr c "ws-connection"))
+
+;; Free the C connection (closing its socket) once it is closed, keeping
+;; what can still be asked of it. The record then answers from the cache.
+(define (release-if-closed! c)
+  (let ((p (conn-ptr c)))
+    (when (and p (not (memv (%conn-state c) (list ws-state-open ws-state-closing))))
+      (release! c))))
+
+(define (release! c)
+  (when (conn-ptr c)
+    (let ((code (%conn-peer-close-code c)))
+      (conn-peer-code-set! c (and (fx> code 0) code))
+      (conn-peer-reason-set! c (and (fx> code 0) (%conn-peer-close-reason c)))
+      (conn-state-set! c 'closed)
+      (let ((p (conn-ptr c)))
+        (conn-ptr-set! c #f)
+        (%conn-free p)))))
+
+;; Close the socket now, without a close handshake; idempotent. The
+;; finalizer does the same for a connection that is no longer referenced.
+(define (ws-connection-free! c)
+  (check-type 'ws-connection-free! ws-connection? c "a ws-connection")
+  (release! c))
+
+;; Raise for the negative result of a call on connection `c'; release the
+;; connection if the call closed it (after reading the error detail).
+(define (conn-failure loc c rc #!optional (args '()))
+  (let-values (((msg close-code) (error-detail rc)))
+    (release-if-closed! c)
+    (if (%result-is-fail rc)
+        (ws-fail loc (close-code->reason/default close-code) msg rc)
+        (ws-exn loc msg args rc))))
+
+;; Receiving without stopping other green threads: the C connection is in
+;; non-blocking mode (ws_conn_set_nonblocking). A receive that would wait
+;; returns WS_ERR_WOULD_BLOCK having taken in (and kept) everything that
+;; had arrived, including what TLS had buffered; only then is it right to
+;; wait for the socket to become readable, here in CHICKEN's scheduler,
+;; and call again. Sends still complete before returning.
+(define (wait-for-input fd)
+  (##sys#thread-block-for-i/o! ##sys#current-thread fd #:input)
+  (##sys#call-with-current-continuation
+   (lambda (return)
+     (##sys#setslot ##sys#current-thread 1 (lambda () (return (void))))
+     (##sys#schedule))))
+
+;; (call) runs one C receive with a fresh out-pointer and returns
+;; (values rc pointer); WS_ERR_WOULD_BLOCK is waited out here.
+(define (with-input loc c call)
+  (let loop ()
+    (check-conn loc c)
+    (let-values (((rc p) (call)))
+      (if (fx= rc ws-err-would-block)
+          (begin (wait-for-input (%conn-fd c)) (loop))
+          (values rc p)))))
+
+(define (recv-message c)
+  (let-values (((rc p) (with-input 'recv-message c
+                                    (lambda ()
+                                      (let-location ((out ws-msg*))
+                                        (let ((rc (%recv-message c (location out))))
+                                          ;; `out' is written only on success
+                                          (values rc (and (fx= rc ws-ok) out))))))))
+    (cond ((fx= rc ws-ok)
+           (let ((m (wrap-message p)))
+             (account-bytes! (c-bytes-held (%message-size m) (%message-compressed m)))
+             m))
+          ((fx= rc ws-closed)
+           (release-if-closed! c)
+           #f)
+          (else (conn-failure 'recv-message c rc)))))
+
+;; Receive messages and call (HANDLER message) on each until the server
+;; closes the connection. A *fail* (the server broke the protocol) has
+;; already been answered with a close frame by the library and ends the
+;; loop too. Returns #f after a close by the server, the (exn websocket
+;; fail) condition after a fail; other errors are raised.
+(define (recv-message-loop c handler)
+  (check-type 'recv-message-loop procedure? handler "a procedure")
+  (let loop ()
+    (let ((m (condition-case (recv-message c)
+               (e (websocket fail) e))))
+      (if (ws-message? m)
+          (begin (handler m) (loop))
+          m))))
+
+(define (recv-frame c)
+  (let-values (((rc p) (with-input 'recv-frame c
+                                    (lambda ()
+                                      (let-location ((out ws-frm*))
+                                        (let ((rc (%recv-frame c (location out))))
+                                          ;; `out' is written only on success
+                                          (values rc (and (fx= rc ws-ok) out))))))))
+    (if (fx= rc ws-ok)
+        (wrap-owned-frame p)
+        (conn-failure 'recv-frame c rc))))
+
+(define (check-sent loc c rc)
+  (if (fx< rc 0) (conn-failure loc c rc) (void)))
+
+(define (send-message c m)
+  (check-conn 'send-message c)
+  (check-message 'send-message m)
+  (check-sent 'send-message c (%send-message c m)))
+
+(define (send-data loc c type data)
+  (check-conn loc c)
+  (let ((b (bytes-object loc data)))
+    (check-sent loc c (%send c type b (bytes-size b) 0))))
+
+;; STRING: UTF-8 text (a CHICKEN string holds bytes).
+(define (send-text-message c s)
+  (check-type 'send-text-message string? s "a string")
+  (send-data 'send-text-message c ws-message-text s))
+
+;; BLOB: a blob (or a u8vector, or a string's bytes).
+(define (send-binary-message c b)
+  (send-data 'send-binary-message c ws-message-binary b))
+
+(define (send-frame c f)
+  (check-conn 'send-frame c)
+  (check-frame 'send-frame f)
+  (check-sent 'send-frame c (%send-frame c f)))
+
+;; (ws-close CONN [REASON [TEXT]]): send a close frame with the close code
+;; of REASON (a symbol of the seed's table, default 'normal-closure, or an
+;; integer code such as 4000) and an optional UTF-8 TEXT. Keep receiving
+;; until recv-message returns #f. Does nothing if the close handshake has
+;; already started or the connection is closed (after a fail, the library
+;; has already sent the close frame).
+(define (ws-close c #!optional (reason 'normal-closure) (text #f))
+  (check-type 'ws-close ws-connection? c "a ws-connection")
+  (let ((code (if (symbol? reason)
+                  (reason->close-code* 'ws-close reason)
+                  (begin (check-range 'ws-close reason 1000 4999 "close code") reason))))
+    (when text (c-string-arg 'ws-close text "close reason text"))
+    (when (and (conn-ptr c) (fx= (%conn-state c) ws-state-open))
+      (check-sent 'ws-close c (%close c code text)))))
+
+(define (ws-connection-state c)
+  (check-type 'ws-connection-state ws-connection? c "a ws-connection")
+  (if (conn-ptr c)
+      (let ((s (%conn-state c)))
+        (cond ((fx= s ws-state-open) 'open)
+              ((fx= s ws-state-closing) 'closing)
+              (else 'closed)))
+      (conn-state c)))
+
+;; The close code the server sent (1005: its close frame had none), or #f.
+(define (ws-connection-close-code c)
+  (check-type 'ws-connection-close-code ws-connection? c "a ws-connection")
+  (if (conn-ptr c)
+      (let ((code (%conn-peer-close-code c))) (and (fx> code 0) code))
+      (conn-peer-code c)))
+
+;; The reason text of the server's close frame ("" if none), or #f.
+(define (ws-connection-close-reason c)
+  (check-type 'ws-connection-close-reason ws-connection? c "a ws-connection")
+  (if (conn-ptr c)
+      (and (fx> (%conn-peer-close-code c) 0) (%conn-peer-close-reason c))
+      (conn-peer-reason c)))
+
+;; A header of the server's 101 response, or #f. Only while the connection
+;; has not been released (see ws-connection-free!).
+(define (ws-connection-header c name)
+  (check-conn 'ws-connection-header c)
+  (%conn-header c (c-string-arg 'ws-connection-header
+                                (if (symbol? name) (symbol->string name) name)
+                                "header name")))
+
+(define-record-printer (ws-connection c out)
+  (fprintf out "#<ws-connection ~A ~A>" (ws-connection-uri c) (ws-connection-state c)))
+
+;; A timeout in milliseconds; #f (or 0) is none.
+(define (ms loc x what)
+  (cond ((not x) 0)
+        ((and (real? x) (>= x 0) (< x 4294967296)) (inexact->exact (round x)))
+        (else (ws-exn loc (string-append what " must be a number of milliseconds") (list x)))))
+
+;; (ws-connect URI [EXTENSIONS [FLAGS]] #!key ...) -> ws-connection or ws-response
+;;
+;; EXTENSIONS: a list of (permessage-deflate ...) values; FLAGS: a list of
+;; symbols ('strip-host). Keywords (libwsclient's options; give the two
+;; optional lists before them): headers (alist of strings), origin,
+;; subprotocols (list of strings), max-message-size, max-frame-size,
+;; connect-timeout, handshake-timeout, close-timeout (milliseconds),
+;; max-redirects, fragment-size, compression-level, tls-ca-file,
+;; tls-ca-dir, tls-client-cert, tls-client-key, tls-insecure, auto-pong.
+(define (ws-connect uri #!optional (extensions '()) (flags '())
+                    #!key (headers '()) origin (subprotocols '())
+                    max-message-size max-frame-size
+                    (connect-timeout 30000) (handshake-timeout 30000) close-timeout
+                    max-redirects fragment-size compression-level
+                    tls-ca-file tls-ca-dir tls-client-cert tls-client-key
+                    tls-insecure (auto-pong #t))
+  (define loc 'ws-connect)
+  (define (ok rc) (check-rc loc rc))
+  (define (str x what) (c-string-arg loc x what))
+  (define (size x what)
+    (unless (and (exact? x) (integer? x) (>= x 0))
+      (ws-exn loc (string-append what " must be a non-negative integer") (list x)))
+    x)
+  (define (configure opts)
+    (for-each
+     (lambda (e)
+       (check-type loc ws-extension? e "a list of extensions, e.g. (permessage-deflate ...)")
+       (for-each (lambda (o) (ok (%options-add-deflate-offer opts o))) (extension-offers e)))
+     extensions)
+    (for-each
+     (lambda (f)
+       (case f
+         ((strip-host) (ok (%options-set-strip-host opts #t)))
+         (else (ws-exn loc "unsupported flag (supported: strip-host)" (list f)))))
+     flags)
+    (check-type loc list? headers "an alist of header names and values")
+    (for-each
+     (lambda (h)
+       (check-type loc pair? h "(name . value) header pairs")
+       (ok (%options-add-header opts
+                                (str (if (symbol? (car h)) (symbol->string (car h)) (car h))
+                                     "header name")
+                                (str (cdr h) "header value"))))
+     headers)
+    (when origin (ok (%options-set-origin opts (str origin "origin"))))
+    (check-type loc list? subprotocols "a list of subprotocol strings")
+    (for-each (lambda (p) (ok (%options-add-subprotocol opts (str p "subprotocol"))))
+              subprotocols)
+    (when max-message-size
+      (ok (%options-set-max-message-size opts (size max-message-size "max-message-size"))))
+    (when max-frame-size
+      (ok (%options-set-max-frame-size opts (size max-frame-size "max-frame-size"))))
+    (ok (%options-set-timeouts opts
+                               (ms loc connect-timeout "connect-timeout")
+                               (ms loc handshake-timeout "handshake-timeout")
+                               0 0))
+    (when close-timeout
+      (ok (%options-set-close-timeout opts (ms loc close-timeout "close-timeout"))))
+    (when max-redirects
+      (ok (%options-set-max-redirects opts (size max-redirects "max-redirects"))))
+    (when fragment-size
+      (ok (%options-set-fragment-size opts (size fragment-size "fragment-size"))))
+    (when compression-level
+      (check-range loc compression-level -1 9 "compression-level")
+      (ok (%options-set-compression-level opts compression-level)))
+    (when tls-ca-file (ok (%options-set-tls-ca-file opts (str tls-ca-file "tls-ca-file"))))
+    (when tls-ca-dir (ok (%options-set-tls-ca-dir opts (str tls-ca-dir "tls-ca-dir"))))
+    (when tls-client-cert
+      (ok (%options-set-tls-client-cert opts (str tls-client-cert "tls-client-cert")
+                                        (and tls-client-key (str tls-client-key "tls-client-key")))))
+    (when tls-insecure (ok (%options-set-tls-danger-accept-invalid-certs opts #t)))
+    (unless auto-pong (ok (%options-set-auto-pong opts #f))))
+  (define (connect opts)
+    (let-location ((conn ws-conn*) (resp ws-resp*))
+      (let ((rc (%connect uri opts (location conn) (location resp))))
+        (cond ((fx= rc ws-ok)
+               (let ((c (set-finalizer!
+                         (%make-ws-connection conn uri (%conn-compression* conn)
+                                              (%conn-subprotocol* conn) 'open #f #f)
+                         release!)))
+                 (check-rc loc (%conn-set-nonblocking* conn #t))
+                 c))
+              ((fx= rc ws-http-response) (wrap-response resp))
+              (else (raise-result loc rc (list uri)))))))
+  (str uri "URI")
+  (check-type loc list? extensions "a list of extensions")
+  (check-type loc list? flags "a list of flags")
+  (let ((opts (%options-new)))
+    (unless opts (ws-exn loc "cannot allocate options"))
+    (dynamic-wind
+        void
+        (lambda () (configure opts) (connect opts))
+        (lambda () (%options-free opts)))))

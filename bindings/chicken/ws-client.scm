@@ -1,0 +1,62 @@
+;;;; ws-client.scm - the ws-client egg's API over libwsclient's C ABI.
+;;;
+;;; The export list is the seed egg's API (lohkatsun/ws-client-egg 1.0),
+;;; followed by what libwsclient adds (peer close code and reason,
+;;; response records, connection state). The implementation is in
+;;; ws-client-impl.scm.
+
+(module ws-client
+    (;; establishing a connection
+     ws-connect ws-connection? is-ws-connection?
+     ;; messages
+     ws-message? make-ws-message
+     message-type message-data message-data* message-size message-frames
+     recv-message recv-message-loop
+     send-message send-text-message send-binary-message
+     ;; closing
+     ws-close
+     ;; low-level interface
+     make-ws-frame ws-frame? data-frame? control-frame?
+     frame-fin frame-fin? frame-rsv frame-rsv-bit frame-opcode frame-optype
+     frame-mask? frame-payload-length frame-payload-data
+     recv-frame send-frame
+     opcode->optype optype->opcode
+     reason->close-code close-code->reason
+     ;; permessage-deflate
+     permessage-deflate ws-extension?
+
+     ;; --- beyond the seed ---
+     ;; the connection
+     ws-connection-state ws-connection-uri ws-connection-compression?
+     ws-connection-subprotocol ws-connection-header
+     ws-connection-close-code ws-connection-close-reason
+     ws-connection-free!
+     message-compressed?
+     ;; the HTTP response of a handshake that did not switch protocols
+     ws-response? response-status response-code response-reason
+     response-headers response-header response-body response-body*
+     ;; the C library
+     wsclient-version)
+
+  (import scheme
+          (chicken base)
+          (chicken foreign)
+          (chicken condition)
+          (chicken gc)
+          (chicken blob)
+          (chicken memory)
+          (chicken bitwise)
+          (chicken fixnum)
+          (chicken string)
+          (chicken format)
+          srfi-4)
+
+  ;; Thread switches only happen where we yield explicitly: a call and the
+  ;; read of its thread-local error detail must not be separated by another
+  ;; green thread's failing call.
+  (declare (disable-interrupts)
+           (uses scheduler))
+
+  (foreign-declare "#include <wsclient.h>")
+
+  (include "ws-client-impl.scm"))
