@@ -186,6 +186,14 @@ int32_t ws_conn_state(const ws_conn *conn);
 // `conn`: NULL or a live connection.
 int32_t ws_conn_fd(const ws_conn *conn);
 
+// Change the read and write timeouts of an open connection, in
+// milliseconds (0: block). A receive that times out returns
+// `WS_ERR_TIMEOUT` and leaves the connection usable.
+//
+// # Safety
+// `conn`: NULL or a live connection.
+int32_t ws_conn_set_timeouts(ws_conn *conn, uint32_t read_ms, uint32_t write_ms);
+
 // Non-blocking receives: `ws_recv_message` and `ws_recv_frame` return
 // `WS_ERR_WOULD_BLOCK` instead of waiting (partial input is kept), so an
 // event loop can poll `ws_conn_fd` for reading. Receive until

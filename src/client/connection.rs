@@ -74,6 +74,14 @@ impl Connection {
         }
     }
 
+    /// Change the read and write timeouts (None: block). A read timeout
+    /// leaves the connection usable.
+    pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
+        self.stream.set_read_timeout(read)?;
+        self.stream.set_write_timeout(write)?;
+        Ok(())
+    }
+
     /// In non-blocking mode a receive that would wait returns an error of
     /// kind [`ErrorKind::WouldBlock`] and keeps what it has read so far; poll
     /// the socket and call again. Sends still complete (they block briefly).

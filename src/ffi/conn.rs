@@ -161,6 +161,29 @@ pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
     unsafe { handle::read(conn, -1, |c| c.inner.stream().raw_fd()) }
 }
 
+/// Change the read and write timeouts of an open connection, in
+/// milliseconds (0: block). A receive that times out returns
+/// `WS_ERR_TIMEOUT` and leaves the connection usable.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_set_timeouts(
+    conn: *mut ws_conn,
+    read_ms: u32,
+    write_ms: u32,
+) -> i32 {
+    let millis = |ms: u32| (ms > 0).then(|| std::time::Duration::from_millis(ms as u64));
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let r = c.inner.set_timeouts(millis(read_ms), millis(write_ms));
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
 /// Non-blocking receives: `ws_recv_message` and `ws_recv_frame` return
 /// `WS_ERR_WOULD_BLOCK` instead of waiting (partial input is kept), so an
 /// event loop can poll `ws_conn_fd` for reading. Receive until

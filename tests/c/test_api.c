@@ -265,6 +265,12 @@ static void test_nonblocking(void) {
     ws_conn *conn = connect_to("/", NULL);
     if (!conn)
         return;
+    /* A read timeout set after connecting: WS_ERR_TIMEOUT, still usable. */
+    CHECK(ws_conn_set_timeouts(conn, 50, 0) == WS_OK);
+    ws_message *idle = NULL;
+    CHECK(ws_recv_message(conn, &idle) == WS_ERR_TIMEOUT && idle == NULL);
+    CHECK(ws_conn_state(conn) == WS_STATE_OPEN);
+    CHECK(ws_conn_set_timeouts(conn, 0, 0) == WS_OK);
     CHECK(ws_conn_set_nonblocking(conn, true) == WS_OK);
     ws_message *msg = NULL;
     CHECK(ws_recv_message(conn, &msg) == WS_ERR_WOULD_BLOCK && msg == NULL);

@@ -184,6 +184,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_state": (c_int32, [conn_p], None),
     "ws_conn_fd": (c_int32, [conn_p], None),
     "ws_conn_set_nonblocking": (c_int32, [conn_p, c_bool], _check_result),
+    "ws_conn_set_timeouts": (c_int32, [conn_p, c_uint32, c_uint32], _check_result),
     "ws_conn_subprotocol": (c_char_p, [conn_p], None),
     "ws_conn_compression": (c_bool, [conn_p], None),
     "ws_conn_header": (c_char_p, [conn_p, c_char_p], None),
