@@ -306,7 +306,10 @@ int32_t ws_send(ws_conn *conn, int32_t type, const uint8_t *data, size_t len, ui
 int32_t ws_ping(ws_conn *conn, const uint8_t *data, size_t len);
 
 // Start the close handshake with `code` (0: a close frame without a code)
-// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes).
+// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes; a
+// reason without a code is `WS_ERR_INVALID_ARGUMENT`). The server's close
+// is then awaited for at most the close timeout (5 s by default): a
+// receive past it returns `WS_ERR_TIMEOUT` and the connection is closed.
 // Then receive until `WS_CLOSED`; sending is no longer allowed.
 //
 // # Safety
@@ -524,7 +527,10 @@ int32_t ws_options_set_strip_host(ws_options *opts, bool on);
 int32_t ws_options_set_absolute_form(ws_options *opts, bool on);
 
 // Add a request header (e.g. Authorization, Cookie, User-Agent). Names
-// must be HTTP tokens; values must not contain CR, LF or NUL.
+// must be HTTP tokens; values must not contain CR, LF or NUL. Headers the
+// handshake writes itself (Host, Upgrade, Connection, Origin,
+// Content-Length, Sec-WebSocket-*) are refused by `ws_connect` with
+// `WS_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
 // `opts`: a live options handle; `name`, `value`: NUL-terminated strings.

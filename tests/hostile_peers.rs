@@ -637,6 +637,48 @@ fn client_close_waits_for_the_server_and_still_delivers_messages() {
 }
 
 #[test]
+fn client_close_unanswered_ends_after_the_close_timeout() {
+    watchdog(WATCHDOG_SECS, || {
+        // The server reads our close, then neither answers nor closes TCP.
+        let server = RawServer::start(|mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            let close = read_frame(&mut s).unwrap().unwrap();
+            let eof = wait_eof(&mut s);
+            (close, eof)
+        });
+        let opts = Options {
+            close_timeout: Duration::from_millis(200),
+            ..options()
+        };
+        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        conn.close(Some(1001), "").unwrap();
+        let err = conn.recv_message().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert_eq!(conn.state(), State::Closed);
+        let (close, eof) = server.join();
+        assert_eq!(close.close_code(), Some(1001));
+        assert!(eof, "the client did not close the socket");
+    });
+}
+
+#[test]
+fn close_reason_without_a_code_is_refused() {
+    watchdog(WATCHDOG_SECS, || {
+        let server = RawServer::start(|mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            read_frame(&mut s).ok().flatten()
+        });
+        let mut conn = expect_upgraded(connect(&server.url("/"), &options()));
+        let err = conn.close(None, "why").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(conn.state(), State::Open);
+        conn.close(None, "").unwrap();
+        let sent = server.join().expect("a close frame");
+        assert!(sent.is_close() && sent.close_code().is_none());
+    });
+}
+
+#[test]
 fn frames_in_the_same_segment_as_the_101_are_delivered() {
     watchdog(WATCHDOG_SECS, || {
         let server = RawServer::start(|mut s: TcpStream| {

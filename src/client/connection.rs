@@ -229,6 +229,9 @@ impl Connection {
                 "close code {c} may not be sent"
             )));
         }
+        if code.is_none() && !reason.is_empty() {
+            return Err(Error::invalid_argument("a close reason needs a close code"));
+        }
         self.write_frame(
             true,
             0,
@@ -236,6 +239,11 @@ impl Connection {
             &CloseFrame::payload(code, reason),
         )?;
         self.state = State::CloseSent;
+        // The server's answer is awaited for at most the close timeout.
+        let current = self.stream.read_timeout().ok().flatten();
+        let bounded = current.map_or(self.close_timeout, |t| t.min(self.close_timeout));
+        self.stream
+            .set_read_timeout(Some(bounded.max(Duration::from_millis(1))))?;
         Ok(())
     }
 
@@ -345,6 +353,14 @@ impl Connection {
     /// A timeout leaves the connection usable; any other I/O error ends it.
     /// (A read timeout shows up as `WouldBlock` from the OS, hence `Timeout`.)
     fn io_failure(&mut self, error: Error) -> Error {
+        if error.kind() == ErrorKind::Timeout && self.state == State::CloseSent {
+            self.state = State::Closed;
+            self.stream.shutdown();
+            return Error::exn(
+                ErrorKind::Timeout,
+                "the server did not answer the close frame in time",
+            );
+        }
         if error.kind() != ErrorKind::Timeout {
             self.state = State::Closed;
             self.stream.shutdown();

@@ -476,7 +476,10 @@ pub unsafe extern "C" fn ws_ping(conn: *mut ws_conn, data: *const u8, len: usize
 }
 
 /// Start the close handshake with `code` (0: a close frame without a code)
-/// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes).
+/// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes; a
+/// reason without a code is `WS_ERR_INVALID_ARGUMENT`). The server's close
+/// is then awaited for at most the close timeout (5 s by default): a
+/// receive past it returns `WS_ERR_TIMEOUT` and the connection is closed.
 /// Then receive until `WS_CLOSED`; sending is no longer allowed.
 ///
 /// # Safety

@@ -130,7 +130,10 @@ pub unsafe extern "C" fn ws_options_set_absolute_form(opts: *mut ws_options, on:
 }
 
 /// Add a request header (e.g. Authorization, Cookie, User-Agent). Names
-/// must be HTTP tokens; values must not contain CR, LF or NUL.
+/// must be HTTP tokens; values must not contain CR, LF or NUL. Headers the
+/// handshake writes itself (Host, Upgrade, Connection, Origin,
+/// Content-Length, Sec-WebSocket-*) are refused by `ws_connect` with
+/// `WS_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.

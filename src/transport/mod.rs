@@ -26,6 +26,10 @@ impl Stream {
         }
     }
 
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.tcp().read_timeout()
+    }
+
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.tcp().set_read_timeout(timeout)
     }
