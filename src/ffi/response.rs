@@ -78,6 +78,25 @@ pub unsafe extern "C" fn ws_response_header_count(response: *const ws_response) 
     unsafe { handle::read(response, 0, |r| r.headers.len()) }
 }
 
+/// The name or value (as `pick` chooses) of header `index`, or NULL.
+///
+/// # Safety
+/// `response`: NULL or a live response.
+unsafe fn header_part(
+    response: *const ws_response,
+    index: usize,
+    pick: fn(&(CString, CString)) -> &CString,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        handle::read(response, std::ptr::null(), |r| {
+            r.headers
+                .get(index)
+                .map_or(std::ptr::null(), |h| pick(h).as_ptr())
+        })
+    }
+}
+
 /// The name of header `index` (NULL if out of range), owned by the response.
 ///
 /// # Safety
@@ -88,13 +107,7 @@ pub unsafe extern "C" fn ws_response_header_name(
     index: usize,
 ) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe {
-        handle::read(response, std::ptr::null(), |r| {
-            r.headers
-                .get(index)
-                .map_or(std::ptr::null(), |h| h.0.as_ptr())
-        })
-    }
+    unsafe { header_part(response, index, |(name, _)| name) }
 }
 
 /// The value of header `index` (NULL if out of range), owned by the response.
@@ -107,13 +120,7 @@ pub unsafe extern "C" fn ws_response_header_value(
     index: usize,
 ) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe {
-        handle::read(response, std::ptr::null(), |r| {
-            r.headers
-                .get(index)
-                .map_or(std::ptr::null(), |h| h.1.as_ptr())
-        })
-    }
+    unsafe { header_part(response, index, |(_, value)| value) }
 }
 
 /// The first value of header `name` (case-insensitive), or NULL.
