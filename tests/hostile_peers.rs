@@ -767,33 +767,18 @@ fn bad_sec_websocket_accept_is_a_handshake_error() {
 
 #[test]
 fn missing_upgrade_or_connection_header_is_a_handshake_error() {
-    let (r, seen) = handshake_with(
-        |req| {
-            response_101(req, "")
-                .replace("Upgrade: websocket\r\n", "")
-                .into_bytes()
-        },
-        options(),
-    );
-    assert_handshake_exn(r, &seen, "Upgrade");
-    let (r, seen) = handshake_with(
-        |req| {
-            response_101(req, "")
-                .replace("Upgrade: websocket", "Upgrade: h2c")
-                .into_bytes()
-        },
-        options(),
-    );
-    assert_handshake_exn(r, &seen, "Upgrade");
-    let (r, seen) = handshake_with(
-        |req| {
-            response_101(req, "")
-                .replace("Connection: Upgrade\r\n", "")
-                .into_bytes()
-        },
-        options(),
-    );
-    assert_handshake_exn(r, &seen, "Connection");
+    let broken = [
+        ("Upgrade: websocket\r\n", "", "Upgrade"),
+        ("Upgrade: websocket", "Upgrade: h2c", "Upgrade"),
+        ("Connection: Upgrade\r\n", "", "Connection"),
+    ];
+    for (from, to, named) in broken {
+        let (r, seen) = handshake_with(
+            move |req| response_101(req, "").replace(from, to).into_bytes(),
+            options(),
+        );
+        assert_handshake_exn(r, &seen, named);
+    }
 }
 
 #[test]

@@ -40,6 +40,7 @@ from ._errors import (
 from ._ffi import lib
 from ._message import Frame, Message, _copy
 from ._util import (
+    seconds,
     SIZE_MAX,
     U32_MAX,
     U64_MAX,
@@ -373,11 +374,7 @@ class Connection:
 
     def _receive(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
         """Call `once` until it has a result, as recv(timeout) does."""
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(f"timeout must be a number of seconds or None, not {type_name(timeout)}")
-            if not timeout >= 0:
-                raise ValueError(f"timeout must be >= 0, got {timeout!r}")
+        seconds(timeout, "timeout")
         with self._lock:
             self._handle()
             if timeout is None:
@@ -584,11 +581,7 @@ class Connection:
         """
         code_, text = _close_args(reason, code)
         wait = self._close_timeout if isinstance(timeout, _Unset) else timeout
-        if wait is not None:
-            if isinstance(wait, bool) or not isinstance(wait, (int, float)):
-                raise TypeError(f"timeout must be a number of seconds or None, not {type_name(wait)}")
-            if not wait >= 0:
-                raise ValueError(f"timeout must be >= 0, got {wait!r}")
+        seconds(wait, "timeout")
         with self._lock:
             if self._ptr is None:
                 return

@@ -80,12 +80,21 @@ def flag(value: Any, what: str) -> bool:
     return value
 
 
-def millis(value: Any, what: str) -> int:
-    """Seconds (int or float, > 0) as milliseconds for the C API; None: 0 (block)."""
+def seconds(value: Any, what: str) -> None:
+    """Check that `value` is None or a number of seconds >= 0."""
     if value is None:
-        return 0
+        return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{what} must be a number of seconds or None, not {type_name(value)}")
+    if not value >= 0:
+        raise ValueError(f"{what} must be >= 0, got {value!r}")
+
+
+def millis(value: Any, what: str) -> int:
+    """Seconds (int or float, > 0) as milliseconds for the C API; None: 0 (block)."""
+    seconds(value, what)
+    if value is None:
+        return 0
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a positive number of seconds or None, got {value!r}")
     ms = max(1, math.ceil(value * 1000))
