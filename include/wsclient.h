@@ -536,6 +536,24 @@ int32_t ws_options_set_absolute_form(ws_options *opts, bool on);
 // `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
 int32_t ws_options_add_header(ws_options *opts, const char *name, const char *value);
 
+// Add a request header that carries a credential (an API token, say):
+// like `Authorization`, `Cookie` and the TLS client certificate, it is sent
+// only to the origin (scheme, host, port) of the URI given to `ws_connect`,
+// never to another origin a redirect leads to, unless
+// `ws_options_set_redirect_credentials` says otherwise.
+//
+// # Safety
+// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+int32_t ws_options_add_sensitive_header(ws_options *opts, const char *name, const char *value);
+
+// Send credentials (`Authorization`, `Cookie`, sensitive headers, the
+// client certificate) to every origin a redirect leads to, not only to the
+// first one (default off, as in curl).
+//
+// # Safety
+// `opts`: a live options handle.
+int32_t ws_options_set_redirect_credentials(ws_options *opts, bool on);
+
 // Send an `Origin` header.
 //
 // # Safety
@@ -585,7 +603,12 @@ int32_t ws_options_set_close_timeout(ws_options *opts, uint32_t ms);
 
 // Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
 // returns them to the caller as `WS_HTTP_RESPONSE`. wss is never
-// downgraded to ws.
+// downgraded to ws. An `http://` Location is followed as `ws://`, an
+// `https://` one as `wss://`; other schemes are `WS_ERR_REDIRECT`. Each hop
+// gets the same timeouts and size limits as the first request.
+// Credentials (`Authorization`, `Cookie`, `Proxy-Authorization`, headers
+// added with `ws_options_add_sensitive_header`, the client certificate) go
+// only to the first URI's origin: see `ws_options_set_redirect_credentials`.
 //
 // # Safety
 // `opts`: a live options handle.

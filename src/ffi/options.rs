@@ -156,6 +156,49 @@ pub unsafe extern "C" fn ws_options_add_header(
     })
 }
 
+/// Add a request header that carries a credential (an API token, say):
+/// like `Authorization`, `Cookie` and the TLS client certificate, it is sent
+/// only to the origin (scheme, host, port) of the URI given to `ws_connect`,
+/// never to another origin a redirect leads to, unless
+/// `ws_options_set_redirect_credentials` says otherwise.
+///
+/// # Safety
+/// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_add_sensitive_header(
+    opts: *mut ws_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> i32 {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let value = try_code!(unsafe { c_str(value, "value") }).to_string();
+        // SAFETY: forwarded contract.
+        unsafe {
+            with_str(opts, name, "name", |o, n| {
+                o.headers.push((n.to_string(), value));
+                o.sensitive_headers.push(n.to_string());
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Send credentials (`Authorization`, `Cookie`, sensitive headers, the
+/// client certificate) to every origin a redirect leads to, not only to the
+/// first one (default off, as in curl).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_redirect_credentials(
+    opts: *mut ws_options,
+    on: bool,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { set(opts, |o| o.redirect_credentials = on) }
+}
+
 /// Send an `Origin` header.
 ///
 /// # Safety
@@ -275,7 +318,12 @@ pub unsafe extern "C" fn ws_options_set_close_timeout(opts: *mut ws_options, ms:
 
 /// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
 /// returns them to the caller as `WS_HTTP_RESPONSE`. wss is never
-/// downgraded to ws.
+/// downgraded to ws. An `http://` Location is followed as `ws://`, an
+/// `https://` one as `wss://`; other schemes are `WS_ERR_REDIRECT`. Each hop
+/// gets the same timeouts and size limits as the first request.
+/// Credentials (`Authorization`, `Cookie`, `Proxy-Authorization`, headers
+/// added with `ws_options_add_sensitive_header`, the client certificate) go
+/// only to the first URI's origin: see `ws_options_set_redirect_credentials`.
 ///
 /// # Safety
 /// `opts`: a live options handle.
