@@ -1,14 +1,13 @@
 //! `ws_options`: everything `ws_connect` can be told.
 
 use std::ffi::c_char;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::client::Options;
 use crate::deflate::DeflateOffer;
 use crate::error::Error;
 use crate::ffi::error::{set_last_error, WS_OK};
-use crate::ffi::handle::{self, c_str, tagged, try_code};
+use crate::ffi::handle::{self, c_path, c_str, tagged, try_code};
 use crate::ffi::panic::guard;
 
 /// Connection options; create with `ws_options_new`, free with `ws_options_free`.
@@ -46,14 +45,13 @@ pub unsafe extern "C" fn ws_options_free(opts: *mut ws_options) {
 
 /// Apply `f` to the options behind `opts`.
 unsafe fn with(opts: *mut ws_options, f: impl FnOnce(&mut Options) -> Result<(), Error>) -> i32 {
-    guard(|| {
-        // SAFETY: the caller passes NULL or a handle from ws_options_new.
-        let o = try_code!(unsafe { handle::borrow_mut(opts, "opts") });
-        match f(&mut o.inner) {
+    // SAFETY: the caller passes NULL or a handle from ws_options_new.
+    unsafe {
+        handle::guarded_mut(opts, "opts", |o| match f(&mut o.inner) {
             Ok(()) => WS_OK,
             Err(e) => set_last_error(&e),
-        }
-    })
+        })
+    }
 }
 
 /// Change the options behind `opts` with `f`, which cannot fail.
@@ -334,6 +332,7 @@ pub unsafe extern "C" fn ws_options_set_max_redirects(opts: *mut ws_options, max
 }
 
 /// Trust the CA certificates in this PEM file (instead of the system store).
+/// Paths are bytes, as on Unix: they need not be UTF-8.
 ///
 /// # Safety
 /// `opts`: a live options handle; `path`: a NUL-terminated string.
@@ -342,13 +341,12 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_file(
     opts: *mut ws_options,
     path: *const c_char,
 ) -> i32 {
-    // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, path, "path", |o, p| {
-            o.tls.ca_file = Some(PathBuf::from(p));
-            Ok(())
-        })
-    }
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let path = try_code!(unsafe { c_path(path, "path") });
+        // SAFETY: forwarded contract.
+        unsafe { set(opts, |o| o.tls.ca_file = Some(path)) }
+    })
 }
 
 /// Trust the CA certificates in this hashed directory.
@@ -360,13 +358,12 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_dir(
     opts: *mut ws_options,
     path: *const c_char,
 ) -> i32 {
-    // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, path, "path", |o, p| {
-            o.tls.ca_dir = Some(PathBuf::from(p));
-            Ok(())
-        })
-    }
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let path = try_code!(unsafe { c_path(path, "path") });
+        // SAFETY: forwarded contract.
+        unsafe { set(opts, |o| o.tls.ca_dir = Some(path)) }
+    })
 }
 
 /// Present a client certificate (PEM chain) and its key (PEM; NULL: the key
@@ -386,16 +383,15 @@ pub unsafe extern "C" fn ws_options_set_tls_client_cert(
             None
         } else {
             // SAFETY: non-NULL, NUL-terminated per the contract.
-            Some(PathBuf::from(try_code!(unsafe {
-                c_str(key_file, "key_file")
-            })))
+            Some(try_code!(unsafe { c_path(key_file, "key_file") }))
         };
         // SAFETY: forwarded contract.
+        let cert = try_code!(unsafe { c_path(cert_file, "cert_file") });
+        // SAFETY: forwarded contract.
         unsafe {
-            with_str(opts, cert_file, "cert_file", |o, c| {
-                o.tls.cert_file = Some(PathBuf::from(c));
+            set(opts, |o| {
+                o.tls.cert_file = Some(cert);
                 o.tls.key_file = key;
-                Ok(())
             })
         }
     })
