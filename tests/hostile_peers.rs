@@ -1451,6 +1451,45 @@ fn non_101_with_chunked_or_empty_body_returns_without_waiting_for_eof() {
 }
 
 #[test]
+fn endless_chunked_bodies_end_without_a_timeout() {
+    // With no handshake timeout, a chunk-size line that never ends, or an
+    // endless stream of chunks, must still end the body: the client reads
+    // a bounded amount and returns (the watchdog catches a stall).
+    let endless_line = || -> Box<dyn FnMut() -> Vec<u8> + Send> { Box::new(|| vec![b'f'; 4096]) };
+    let endless_chunks = || -> Box<dyn FnMut() -> Vec<u8> + Send> {
+        Box::new(|| b"10;ext=x\r\n0123456789abcdef\r\n".repeat(100))
+    };
+    for (what, make, body_len) in [
+        ("endless size line", endless_line(), 0),
+        ("endless chunks", endless_chunks(), 1000),
+    ] {
+        let (resp, sent) = watchdog(15, move || {
+            let mut make = make;
+            let server = RawServer::start(move |mut s: TcpStream| {
+                read_request(&mut s).unwrap();
+                s.write_all(b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .unwrap();
+                let mut sent = 0;
+                // Until the client hangs up (or 64 MiB: it never read them).
+                while sent < 64 << 20 && s.write_all(&make()).is_ok() {
+                    sent += 4096;
+                }
+                sent
+            });
+            let opts = Options {
+                handshake_timeout: None,
+                max_response_body: 1000,
+                ..options()
+            };
+            let resp = expect_response(connect(&server.url("/"), &opts));
+            (resp, server.join())
+        });
+        assert_eq!((resp.status, resp.body.len()), (403, body_len), "{what}");
+        assert!(sent < 64 << 20, "{what}: the client read all {sent} bytes");
+    }
+}
+
+#[test]
 fn handshake_timeout_bounds_a_server_that_trickles_its_response() {
     // One byte every 100 ms of an endless header: every single read is
     // quick, so only a deadline on the whole handshake ends it.

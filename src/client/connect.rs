@@ -11,7 +11,7 @@ use crate::client::Options;
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::{
-    decode_chunked, new_key, parse_response, BodyFraming, HttpResponse, Parsed, Request, Target,
+    new_key, parse_response, BodyFraming, ChunkedBody, HttpResponse, Parsed, Request, Target,
     Upgrade,
 };
 use crate::proto::close::CloseFrame;
@@ -194,13 +194,16 @@ impl ResponseReader<'_> {
     }
 
     /// The body of a non-101 response, up to `max` bytes; a slow or silent
-    /// server ends it at the deadline.
+    /// server ends it at the deadline. At most `max` bytes of body (and a
+    /// bounded amount of chunked framing) are read, whatever the timeout.
     fn body(&mut self, parsed: &Parsed, max: usize) -> Vec<u8> {
+        if parsed.body_framing() == BodyFraming::Chunked {
+            return self.chunked_body(max);
+        }
         loop {
             let data = self.rbuf.data();
             let done = match parsed.body_framing() {
                 BodyFraming::Empty => Some(Vec::new()),
-                BodyFraming::Chunked => decode_chunked(data, max),
                 BodyFraming::Length(n) if data.len() >= n.min(max) => {
                     Some(data[..n.min(max)].to_vec())
                 }
@@ -212,10 +215,20 @@ impl ResponseReader<'_> {
             }
             if !matches!(self.read_more(), Ok(n) if n > 0) {
                 let data = self.rbuf.data();
-                return match parsed.body_framing() {
-                    BodyFraming::Chunked => decode_chunked(data, max).unwrap_or_default(),
-                    _ => data[..data.len().min(max)].to_vec(),
-                };
+                return data[..data.len().min(max)].to_vec();
+            }
+        }
+    }
+
+    /// A chunked body, decoded as it arrives: the read buffer holds at most
+    /// one read and a partial chunk-size line.
+    fn chunked_body(&mut self, max: usize) -> Vec<u8> {
+        let mut decoder = ChunkedBody::new(max);
+        loop {
+            let used = decoder.feed(self.rbuf.data());
+            self.rbuf.consume(used);
+            if decoder.is_done() || !matches!(self.read_more(), Ok(n) if n > 0) {
+                return decoder.into_body();
             }
         }
     }
