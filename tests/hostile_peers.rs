@@ -481,7 +481,7 @@ fn a_hundred_announced_64_mib_frames_keep_memory_small() {
         };
         let mut conns = Vec::new();
         for _ in 0..CONNECTIONS {
-            let mut c = expect_upgraded(connect(&format!("ws://127.0.0.1:{port}/"), &opts));
+            let c = expect_upgraded(connect(&format!("ws://127.0.0.1:{port}/"), &opts));
             // The header and the 1000 bytes arrive; the rest never does.
             let e = c.recv_message().unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
