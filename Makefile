@@ -30,7 +30,7 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples header demo test test-rust test-c test-python \
         test-chicken autobahn autobahn-python autobahn-chicken venv install \
-        uninstall bench clean lint
+        uninstall bench clean lint licenses
 
 all: lib examples
 
@@ -109,6 +109,11 @@ bench: all venv
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	python3 scripts/licenses.py
+
+# Regenerate LICENSES-THIRD-PARTY.md (make lint fails when it is stale).
+licenses:
+	python3 scripts/licenses.py --write
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
