@@ -15,6 +15,7 @@ SONAME    := libwsclient.so.$(SOVERSION)
 
 CARGO   ?= cargo
 CC      ?= cc
+STRIP   ?= strip
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 BUILD   := build
@@ -34,16 +35,18 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 all: lib examples
 
-# The Rust core as libwsclient.so.X.Y (with SONAME and symlinks) and .a.
+# The Rust core as libwsclient.so.X.Y (SONAME, symlinks, versioned ws_*
+# symbols) and a .a exporting only ws_*, both made from cargo's staticlib by
+# scripts/link-lib.sh (see there why not cargo's cdylib).
 lib:
 	$(CARGO) build --release --lib
-	@mkdir -p $(LIB)
-	@# Replace, never overwrite in place: running programs map the old file.
-	cp target/release/libwsclient.so $(LIB)/.libwsclient.so.tmp
-	mv -f $(LIB)/.libwsclient.so.tmp $(LIB)/libwsclient.so.$(VERSION)
+	sh scripts/link-lib.sh target/release/libwsclient.a $(LIB) $(VERSION) $(SONAME)
 	ln -sf libwsclient.so.$(VERSION) $(LIB)/$(SONAME)
 	ln -sf $(SONAME) $(LIB)/libwsclient.so
-	cp target/release/libwsclient.a $(LIB)/libwsclient.a
+
+# What install needs: built once by `make`, never rebuilt by install.
+$(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a:
+	$(MAKE) --no-print-directory lib
 
 $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
@@ -115,12 +118,17 @@ lint:
 licenses:
 	python3 scripts/licenses.py --write
 
-install: lib
+# Installs what `make` built (it runs cargo only when nothing is built).
+# The installed .so and .a carry no debug info (STRIP=true keeps it, e.g.
+# for dh_strip's -dbgsym packages).
+install: $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
-	install -m 755 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libwsclient.so.$(VERSION)
 	ln -sf libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libwsclient.so
 	install -m 644 $(LIB)/libwsclient.a $(DESTDIR)$(LIBDIR)/
+	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libwsclient.a
 	install -m 644 include/wsclient.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' libwsclient.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
