@@ -5,6 +5,7 @@ PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
+MANDIR      ?= $(PREFIX)/share/man
 DESTDIR     ?=
 
 VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
@@ -20,6 +21,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 BUILD   := build
 LIB     := $(BUILD)/lib
+MAN     := $(BUILD)/man/man3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
@@ -30,10 +32,10 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples header demo test test-rust test-c test-python \
-        test-chicken autobahn autobahn-python autobahn-chicken venv install \
+        test-chicken man autobahn autobahn-python autobahn-chicken venv install \
         uninstall bench clean lint licenses
 
-all: lib examples
+all: lib examples man
 
 # The Rust core as libwsclient.so.X.Y (SONAME, symlinks, versioned ws_*
 # symbols) and a .a exporting only ws_*, both made from cargo's staticlib by
@@ -64,6 +66,13 @@ $(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
 $(BUILD)/tests-plain/%: tests/c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) -g -O1 $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+# Man pages: one per ws_* function and wsclient(3), from the header's doc
+# comments (scripts/gen-man.py), so they cannot drift from it.
+man: $(MAN)/.stamp
+$(MAN)/.stamp: include/wsclient.h scripts/gen-man.py
+	python3 scripts/gen-man.py include/wsclient.h $(MAN)
+	@touch $@
 
 header:
 	WSCLIENT_BLESS=1 $(CARGO) test --test header
@@ -121,8 +130,9 @@ licenses:
 # Installs what `make` built (it runs cargo only when nothing is built).
 # The installed .so and .a carry no debug info (STRIP=true keeps it, e.g.
 # for dh_strip's -dbgsym packages).
-install: $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+install: $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a $(MAN)/.stamp
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	           $(DESTDIR)$(MANDIR)/man3
 	install -m 644 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libwsclient.so.$(VERSION)
 	ln -sf libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -130,12 +140,14 @@ install: $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a
 	install -m 644 $(LIB)/libwsclient.a $(DESTDIR)$(LIBDIR)/
 	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libwsclient.a
 	install -m 644 include/wsclient.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(MAN)/*.3 $(DESTDIR)$(MANDIR)/man3/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' libwsclient.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
 
-uninstall:
+uninstall: $(MAN)/.stamp
 	rm -f $(DESTDIR)$(LIBDIR)/libwsclient.so* $(DESTDIR)$(LIBDIR)/libwsclient.a \
-	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
+	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard $(MAN)/*.3)))
 
 clean:
 	$(CARGO) clean

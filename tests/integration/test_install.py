@@ -25,6 +25,10 @@ def test_install_layout_soname_and_pkg_config(tmp_path):
     assert os.readlink(lib / "libwsclient.so") == soname
     assert (lib / "libwsclient.a").is_file()
     assert (prefix / "include" / "wsclient.h").is_file()
+    # `man 3 ws_connect` finds the installed page.
+    page = sh("man", "-M", str(prefix / "share" / "man"), "3", "ws_connect",
+              env={**os.environ, "MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat"})
+    assert "ws_connect" in page and "SYNOPSIS" in page
 
     so = lib / f"libwsclient.so.{version}"
     dynamic = sh("readelf", "-d", str(so))
