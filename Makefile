@@ -20,6 +20,8 @@ STRIP   ?= strip
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 BUILD   := build
+# cargo's output folder (CARGO_TARGET_DIR when set, as cargo does).
+TARGET  := $(or $(CARGO_TARGET_DIR),target)
 LIB     := $(BUILD)/lib
 MAN     := $(BUILD)/man/man3
 VENV    := .venv
@@ -33,7 +35,8 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples header demo test test-rust test-c test-python \
         test-chicken man autobahn autobahn-python autobahn-chicken venv install \
-        uninstall bench clean lint licenses
+        uninstall bench clean lint licenses \
+        package package-debs debian-symbols
 
 all: lib examples man
 
@@ -42,7 +45,7 @@ all: lib examples man
 # scripts/link-lib.sh (see there why not cargo's cdylib).
 lib:
 	$(CARGO) build --release --lib
-	sh scripts/link-lib.sh target/release/libwsclient.a $(LIB) $(VERSION) $(SONAME)
+	sh scripts/link-lib.sh $(TARGET)/release/libwsclient.a $(LIB) $(VERSION) $(SONAME)
 	ln -sf libwsclient.so.$(VERSION) $(LIB)/$(SONAME)
 	ln -sf $(SONAME) $(LIB)/libwsclient.so
 
@@ -148,6 +151,31 @@ uninstall: $(MAN)/.stamp
 	rm -f $(DESTDIR)$(LIBDIR)/libwsclient.so* $(DESTDIR)$(LIBDIR)/libwsclient.a \
 	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard $(MAN)/*.3)))
+
+# Debian packages (debian/) into build/deb: built in a copy of the tree
+# (dpkg-buildpackage writes beside the source), offline against cargo's
+# registry cache (fetched first), in target/deb (dpkg-buildflags' CFLAGS
+# would otherwise rebuild the C-using crates of target/ each time). -d:
+# Debian 12's rustc is too old for the Build-Depends, so the rustup
+# toolchain on PATH stands in (see debian/README.source).
+DEBDIR := $(BUILD)/deb
+package-debs:
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/libwsclient-$(VERSION)
+	git ls-files -co --exclude-standard | tar -cf - --ignore-failed-read -T - 2>/dev/null \
+	    | tar -xf - -C $(DEBDIR)/libwsclient-$(VERSION)
+	$(CARGO) fetch --locked
+	cd $(DEBDIR)/libwsclient-$(VERSION) && CARGO_TARGET_DIR=$(CURDIR)/target/deb \
+	    dpkg-buildpackage -us -uc -b -d > ../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	@ls $(DEBDIR)/*.deb
+
+# The packages, then lintian on them (errors fail; warnings are listed in
+# debian/README.source with why they stay).
+package: package-debs
+	lintian --fail-on error --tag-display-limit 0 --info $(DEBDIR)/*.changes
+
+debian-symbols:
+	python3 scripts/debian-symbols.py
 
 clean:
 	$(CARGO) clean
