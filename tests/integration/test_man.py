@@ -57,3 +57,9 @@ def test_fail_codes_match_the_library(pages):
     assert sorted(e[:2] for e in entries) == sorted(codes)
     for name, value, kind in entries:
         assert (kind == "fail") == lib.ws_result_is_fail(-int(value)), name
+
+
+def test_readme_lists_every_function():
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(name for name in header_functions() if f"`{name}`" not in readme)
+    assert not missing, f"README.md's API table lacks {missing}"
