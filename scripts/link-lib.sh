@@ -17,7 +17,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC:-cc}
 LD=${LD:-ld}
 OBJCOPY=${OBJCOPY:-objcopy}
-# What the static library needs (cargo rustc -- --print native-static-libs).
+# What the static library needs (cargo rustc -- --print native-static-libs);
+# -z defs makes a missing one a link error, not a load-time one.
 NATIVE_LIBS="-lssl -lcrypto -lz -lgcc_s -lpthread -lm -ldl -lc"
 
 mkdir -p "$out"
@@ -36,8 +37,8 @@ readelf -Ws "$staticlib" | awk '$5 == "GLOBAL" && $7 != "UND" && $8 ~ /^ws_/ {pr
 "$CC" -shared -o "$tmp/libwsclient.so" \
     -Wl,--whole-archive "$staticlib" -Wl,--no-whole-archive \
     -Wl,--version-script="$root/wsclient.map" -Wl,-soname,"$soname" \
-    -Wl,--gc-sections -Wl,--as-needed -Wl,-z,relro,-z,now -Wl,-z,noexecstack \
-    $NATIVE_LIBS
+    -Wl,-z,defs -Wl,--gc-sections -Wl,--as-needed -Wl,-z,relro,-z,now -Wl,-z,noexecstack \
+    ${LDFLAGS:-} $NATIVE_LIBS
 mv -f "$tmp/libwsclient.so" "$out/libwsclient.so.$version"
 
 # The static library: one object, only the ws_* entry points (and what they
