@@ -26,7 +26,8 @@ LIB     := $(BUILD)/lib
 MAN     := $(BUILD)/man/man3
 VENV    := .venv
 PY      := $(VENV)/bin/python
-EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
+EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
+           $(BUILD)/examples/poll_client $(BUILD)/examples/duplex_client
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
@@ -34,9 +35,8 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples header demo test test-rust test-c test-python \
-        test-chicken man autobahn autobahn-python autobahn-chicken venv install \
-        uninstall bench clean lint licenses \
-        package package-debs debian-symbols
+        test-chicken man autobahn autobahn-poll autobahn-python autobahn-chicken venv \
+        install uninstall bench clean lint licenses package package-debs debian-symbols
 
 all: lib examples man
 
@@ -55,7 +55,7 @@ $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a:
 
 $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -pthread -o $@
 
 examples: $(EXAMPLES)
 
@@ -93,7 +93,7 @@ demo: all venv
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
 test: test-rust test-c test-python test-chicken
-	$(MAKE) --no-print-directory -j3 autobahn autobahn-python autobahn-chicken
+	$(MAKE) --no-print-directory -j4 autobahn autobahn-poll autobahn-python autobahn-chicken
 	@echo "make test: all suites passed"
 
 test-rust: venv
@@ -111,6 +111,10 @@ test-chicken: all
 # The Autobahn gate: every case of sections 1-13, all OK or INFORMATIONAL.
 autobahn: all venv
 	$(PY) tests/autobahn/gate.py --name c -- $(BUILD)/examples/autobahn_client {url} {agent}
+
+# The same cases through the poll example: non-blocking mode, one thread.
+autobahn-poll: all venv
+	$(PY) tests/autobahn/gate.py --name c-poll -- $(BUILD)/examples/poll_client --autobahn {url} {agent}
 
 autobahn-python: all venv
 	$(PY) tests/autobahn/gate.py --name python -- $(PY) bindings/python/examples/autobahn_client.py {url} {agent}

@@ -39,9 +39,11 @@ pub const WS_ERR_RESOLVE: i32 = -12;
 pub const WS_ERR_CONNECT: i32 = -13;
 /// *exn*: the server closed TCP without a close handshake.
 pub const WS_ERR_CONNECTION_LOST: i32 = -14;
-/// Not a failure (an *exn* code only in form): in non-blocking mode nothing complete is available
-/// yet; poll `ws_conn_fd` for reading and call again. The connection is
-/// usable.
+/// Not a failure (an *exn* code only in form): in non-blocking mode the
+/// call cannot complete now (no complete message or frame has arrived, a
+/// send would pass the send queue limit, or `ws_conn_flush` left bytes
+/// queued). Poll `ws_conn_fd` for `ws_conn_wants` and call again; the
+/// connection is usable.
 pub const WS_ERR_WOULD_BLOCK: i32 = -15;
 
 // TLS errors (-20 .. -29).
@@ -94,6 +96,7 @@ pub fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidPayload => WS_ERR_INVALID_PAYLOAD,
         ErrorKind::MessageTooBig => WS_ERR_MESSAGE_TOO_BIG,
         ErrorKind::Redirect => WS_ERR_REDIRECT,
+        ErrorKind::Panic => WS_ERR_PANIC,
     }
 }
 
