@@ -324,7 +324,7 @@ impl Session {
         }
         self.check_room(data.len())?;
         self.sender
-            .encode_message(kind, data, compress, self.out.tail())?;
+            .encode_message(kind, data, compress, &mut self.out)?;
         Ok(self.out.queued_total())
     }
 
@@ -406,7 +406,7 @@ impl Session {
 
     fn queue_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) {
         self.sender
-            .encode_frame(fin, rsv, opcode, payload, self.out.tail());
+            .encode_frame(fin, rsv, opcode, payload, &mut self.out);
     }
 
     // --- output ----------------------------------------------------------
