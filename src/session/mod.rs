@@ -319,7 +319,7 @@ impl Session {
     /// written (compare with [`Session::written_total`]).
     pub fn send(&mut self, kind: MessageType, data: &[u8], compress: bool) -> Result<u64> {
         self.check_writable()?;
-        if kind == MessageType::Text && std::str::from_utf8(data).is_err() {
+        if kind == MessageType::Text && !crate::proto::utf8::is_valid(data) {
             return Err(Error::invalid_argument("text message is not valid UTF-8"));
         }
         self.check_room(data.len())?;
