@@ -98,6 +98,8 @@ static void service(struct peer *p) {
             break;
         }
         p->received++;
+        if (!quiet && !p->greeter)
+            printf("%s: echoing a message of %zu bytes\n", p->uri, ws_message_size(msg));
         if (p->greeter) {
             printf("%s: %.*s\n", p->uri, (int)ws_message_size(msg), (const char *)ws_message_data(msg));
             ws_message_free(msg);
@@ -112,11 +114,28 @@ static void service(struct peer *p) {
         end_peer(p, rc);
 }
 
-/* Drive `n` peers until every one is over. */
+/* Drive `n` peers until every one is over. Each is serviced before the
+ * first wait: messages that came with the handshake response are already
+ * read, and the socket would never show them. */
 static void run(struct peer *peers, int n) {
     struct pollfd fds[MAX_CONNS];
-    int live = n;
-    while (live > 0) {
+    for (;;) {
+        int live = 0;
+        for (int i = 0; i < n; i++) {
+            struct peer *p = &peers[i];
+            if (!p->conn)
+                continue;
+            service(p);
+            if (p->ended && ws_conn_wants(p->conn) == 0) {
+                ws_message_free(p->unsent);
+                ws_conn_free(p->conn);
+                p->conn = NULL;
+            } else {
+                live++;
+            }
+        }
+        if (live == 0)
+            return;
         int64_t timeout = -1;
         for (int i = 0; i < n; i++) {
             struct peer *p = &peers[i];
@@ -137,20 +156,6 @@ static void run(struct peer *peers, int n) {
             perror("poll_client: poll");
             return;
         }
-        live = 0;
-        for (int i = 0; i < n; i++) {
-            struct peer *p = &peers[i];
-            if (!p->conn)
-                continue;
-            service(p);
-            if (p->ended && ws_conn_wants(p->conn) == 0) {
-                ws_message_free(p->unsent);
-                ws_conn_free(p->conn);
-                p->conn = NULL;
-            } else {
-                live++;
-            }
-        }
     }
 }
 
@@ -158,7 +163,7 @@ static int autobahn(const char *base, const char *agent) {
     ws_options *opts = make_options(1);
     char uri[512];
     struct peer p;
-    quiet = 1;
+    quiet = getenv("POLL_CLIENT_VERBOSE") == NULL;
     snprintf(uri, sizeof uri, "%s/getCaseCount", base);
     if (open_peer(&p, uri, opts) != 0)
         return 1;

@@ -240,8 +240,9 @@ pub unsafe extern "C" fn ws_conn_set_timeouts(
 ///
 /// - Receives return `WS_ERR_WOULD_BLOCK` when no whole message (or frame)
 ///   has arrived; partial input is kept. Receive until `WS_ERR_WOULD_BLOCK`
-///   before waiting: bytes already read (or buffered by TLS) do not make
-///   the socket readable.
+///   before waiting, also right after connecting: bytes already read (the
+///   server's first messages often come with its handshake response) or
+///   buffered by TLS do not make the socket readable.
 /// - Sends, pings and closes are queued and written as far as the socket
 ///   takes them now; the rest waits for `ws_conn_flush`. A message that
 ///   would push the queue past its limit (`ws_options_set_send_queue_limit`)
