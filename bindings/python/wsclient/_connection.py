@@ -142,6 +142,16 @@ class HTTPResponse:
         return [v for n, v in self.headers if n.lower() == lower]
 
     @property
+    def status_code(self) -> int:
+        """The HTTP status code (websockets' name for :attr:`status`)."""
+        return self.status
+
+    @property
+    def reason_phrase(self) -> str:
+        """The reason phrase (websockets' name for :attr:`reason`)."""
+        return self.reason
+
+    @property
     def is_redirect(self) -> bool:
         """True for 301, 302, 303, 307 and 308 with a Location header."""
         return self.status in (301, 302, 303, 307, 308) and self.location is not None
@@ -405,15 +415,34 @@ class Connection:
                         # cannot leave us polling a reused descriptor (its
                         # shutdown wakes us).
                         wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
-                if deadline is None:
-                    _readable(wait_fd, None)
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not _readable(wait_fd, left):
-                        raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
+                    due = self._next_timer()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
+                wait = left if due is None else due if left is None else min(left, due)
+                if not _readable(wait_fd, wait) and due is not None and (left is None or due < left):
+                    self._run_timers()
         finally:
             if wait_fd >= 0:
                 os.close(wait_fd)
+
+    def _next_timer(self) -> Optional[float]:
+        """Seconds to the library's next deadline (keepalive ping, pong
+        timeout, close deadline); None: none (or an older library)."""
+        if not _QUEUED_SENDS or self._ptr is None:
+            return None
+        ms = int(lib.ws_conn_next_timeout_ms(self._ptr))
+        return None if ms < 0 else ms / 1000
+
+    def _run_timers(self) -> None:
+        """A deadline is due: let the library act on it (ws_conn_flush sends
+        the keepalive ping, or fails the connection when the pong is late)."""
+        with self._lock:
+            if self._ptr is not None:
+                try:
+                    lib.ws_conn_flush(self._ptr)
+                except WouldBlock:
+                    pass
 
     def set_nonblocking(self, nonblocking: bool) -> None:
         """Non-blocking mode: :meth:`recv` and :meth:`recv_frame` without a
@@ -461,8 +490,43 @@ class Connection:
     def _send(self, kind: int, data: bytes, compress: bool) -> None:
         flag(compress, "compress")
         flags = 0 if compress else _ffi.WS_SEND_UNCOMPRESSED
-        with self._lock:
-            lib.ws_send(self._handle(), kind, data, len(data), flags)
+        while True:
+            with self._lock:
+                try:
+                    lib.ws_send(self._handle(), kind, data, len(data), flags)
+                    break
+                except WouldBlock:
+                    pass  # the send queue is full: write some of it first
+            self._flush(None)
+        self._flush(None)
+
+    def _flush(self, timeout: Optional[float]) -> None:
+        """Wait until what the library queued is written (non-blocking
+        mode queues what the socket does not take at once). The wait, in
+        poll(), does not hold the lock: a receiving thread goes on."""
+        if not _QUEUED_SENDS:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        wait_fd = -1
+        try:
+            while True:
+                with self._lock:
+                    if self._ptr is None:
+                        return
+                    try:
+                        lib.ws_conn_flush(self._ptr)
+                        return
+                    except WouldBlock:
+                        pass
+                    if wait_fd < 0:
+                        wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise WebSocketTimeout("write timed out", result=_ffi.WS_ERR_TIMEOUT)
+                _wait_fd(wait_fd, select.POLLOUT, left)
+        finally:
+            if wait_fd >= 0:
+                os.close(wait_fd)
 
     def send_text(self, text: str, *, compress: bool = True) -> None:
         """Send a text message (the egg's ``send-text-message``).
@@ -495,6 +559,7 @@ class Connection:
             raise TypeError(f"message must be a wsclient.Message, not {type_name(message)}")
         with self._lock:
             lib.ws_send_message(self._handle(), message._ptr)
+        self._flush(None)
 
     def ping(self, data: Union[str, BytesLike] = b"") -> None:
         """Send a ping with up to 125 bytes of payload (str is sent as UTF-8).
@@ -504,6 +569,7 @@ class Connection:
             raise ValueError(f"a ping payload has at most 125 bytes, got {len(raw)}")
         with self._lock:
             lib.ws_ping(self._handle(), raw, len(raw))
+        self._flush(None)
 
     # -------------------------------------------------------- frames
 
@@ -540,6 +606,7 @@ class Connection:
                 lib.ws_send_frame(ptr, c_frame)
             finally:
                 lib.ws_frame_free(c_frame)
+        self._flush(None)
 
     # -------------------------------------------------------- closing
 
@@ -553,6 +620,7 @@ class Connection:
         code_, text = _close_args(reason, code)
         with self._lock:
             lib.ws_close(self._handle(), code_, text)
+        self._flush(None)
 
     def close(
         self,
@@ -618,6 +686,18 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<wsclient.Connection {self._url!r} {self.state}>"
+
+
+#: The library queues sends in non-blocking mode and has deadlines to run.
+_QUEUED_SENDS = _ffi.available("ws_conn_flush") and _ffi.available("ws_conn_next_timeout_ms")
+
+
+def _wait_fd(fd: int, events: int, timeout: Optional[float]) -> bool:
+    """Wait for `events` on `fd` (or an error or hang-up), at most `timeout`
+    seconds; signals interrupt the wait (PEP 475)."""
+    p = select.poll()
+    p.register(fd, events)
+    return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
 
 
 def _readable(fd: int, timeout: Optional[float]) -> bool:
@@ -763,6 +843,8 @@ def connect(
     fragment_size: Optional[int] = None,
     compression_level: Optional[int] = None,
     auto_pong: bool = True,
+    ping_interval: Optional[float] = None,
+    ping_timeout: Optional[float] = None,
 ) -> Union[Connection, HTTPResponse]:
     """Open a WebSocket connection to `url` (ws:// or wss://), the egg's
     ``ws-connect``.
@@ -808,6 +890,9 @@ def connect(
       failed with 1009. `fragment_size`: split outgoing messages into
       frames of at most this size. `compression_level`: zlib level 0-9 (or
       -1). `auto_pong`: answer pings automatically (default True).
+    - Keepalive (off by default): `ping_interval` seconds between pings,
+      `ping_timeout` seconds to wait for the pong before the connection is
+      failed (needs a library with ``ws_options_set_keepalive``).
     """
     raw_url = cstr(url, "url")
     offers = [cstr(o, "deflate parameters") for o in _deflate_offers(deflate)]
@@ -834,6 +919,7 @@ def connect(
         millis(pick(write_timeout, None), "write_timeout"),
     )
     close_ms = millis(close_timeout, "close_timeout")
+    keepalive = (millis(ping_interval, "ping_interval"), millis(ping_timeout, "ping_timeout"))
     tls_ca_file = None if ca_file is None else cpath(ca_file, "ca_file")
     tls_ca_dir = None if ca_dir is None else cpath(ca_dir, "ca_dir")
     cert = None if client_cert is None else cpath(client_cert, "client_cert")
@@ -888,6 +974,8 @@ def connect(
         if compression_level is not None:
             lib.ws_options_set_compression_level(opts, compression_level)
         lib.ws_options_set_auto_pong(opts, auto_pong)
+        if keepalive[0] and _ffi.available("ws_options_set_keepalive"):
+            lib.ws_options_set_keepalive(opts, *keepalive)
 
         conn = _ffi.conn_p()
         response = _ffi.response_p()

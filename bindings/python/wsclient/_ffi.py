@@ -273,6 +273,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
 MISSING: List[str] = []
 
 
+def available(name: str) -> bool:
+    """Whether the loaded library exports `name` and it is declared here
+    (for calls newer than some builds of the library)."""
+    return name in FUNCTIONS and name not in MISSING
+
+
 def _missing(name: str) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         raise AttributeError(
