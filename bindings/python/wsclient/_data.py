@@ -21,7 +21,8 @@ def _pythonapi(name: str, restype: Any, argtypes: Any) -> Optional[Callable[...,
         return None
     fn.restype = restype
     fn.argtypes = argtypes
-    return fn
+    result: Callable[..., Any] = fn
+    return result
 
 
 # str straight from the library's UTF-8 (validated there already): one copy
