@@ -1,0 +1,208 @@
+"""wsclient.asyncio.client: websockets' client test ideas over real sockets
+(close codes, iteration, cancellation, timeouts, concurrency, backpressure)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from wstest_helpers import read_client_frame, server_frame
+
+from wsclient import _pings
+from wsclient.asyncio.client import connect
+from wsclient.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def close_payload(code, reason=b""):
+    return code.to_bytes(2, "big") + reason
+
+
+def test_echo_and_iteration(echo_url):
+    async def main():
+        async with connect(echo_url + "/") as ws:
+            await ws.send("héllo")
+            assert await ws.recv() == "héllo"
+            await ws.send(b"\x00" * 70000)
+            assert await ws.recv() == b"\x00" * 70000
+            await ws.send("t")
+            assert await ws.recv(decode=False) == b"t"
+            await ws.send([b"a", b"b"])
+            assert await ws.recv() == b"ab"
+        assert ws.close_code == 1000
+        with pytest.raises(ConnectionClosedOK):
+            await ws.recv()
+        with pytest.raises(ConnectionClosedOK):
+            await ws.send("late")
+        await ws.close()  # idempotent
+
+    run(main())
+
+
+def test_cancelled_recv_loses_no_message(echo_url):
+    async def main():
+        async with connect(echo_url + "/") as ws:
+            pending = asyncio.ensure_future(ws.recv())
+            await asyncio.sleep(0.05)
+            pending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await pending
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.05)
+            await ws.send("after the cancellations")
+            assert await ws.recv() == "after the cancellations"
+
+    run(main())
+
+
+def test_concurrent_tasks_send_and_one_receives(echo_url):
+    async def main():
+        async with connect(echo_url + "/", max_size=None) as ws:
+            big = os.urandom(1 << 20)
+
+            async def sender(n):
+                for i in range(10):
+                    await ws.send(f"{n}:{i}")
+                await ws.send(bytes([n]) + big)
+
+            async def receiver():
+                return [await ws.recv() for _ in range(4 * 11)]
+
+            got, *_ = await asyncio.gather(receiver(), *(sender(n) for n in range(4)))
+        for n in range(4):
+            assert [m for m in got if isinstance(m, str) and m.startswith(f"{n}:")] == [f"{n}:{i}" for i in range(10)]
+        blobs = sorted(m for m in got if isinstance(m, bytes))
+        assert [b[0] for b in blobs] == [0, 1, 2, 3] and all(b[1:] == big for b in blobs)
+
+    run(main())
+
+
+def test_server_burst_with_a_small_queue_arrives_in_order(raw_server):
+    """More messages than max_queue: reading pauses and resumes, nothing is
+    lost or reordered."""
+
+    def script(sock):
+        sock.sendall(b"".join(server_frame(1, f"m{i}".encode()) for i in range(200)))
+        sock.sendall(server_frame(8, close_payload(1000)))
+        return read_client_frame(sock)
+
+    server = raw_server(script)
+
+    async def main():
+        async with connect(server.url, max_queue=2) as ws:
+            got = []
+            async for message in ws:
+                got.append(message)
+                await asyncio.sleep(0)
+            assert got == [f"m{i}" for i in range(200)]
+
+    run(main())
+    assert server.join()[2] == 8
+
+
+@pytest.mark.parametrize("code,kind", [(1000, ConnectionClosedOK), (1001, ConnectionClosedOK), (4001, ConnectionClosedError)])
+def test_server_close_codes(raw_server, code, kind):
+    def script(sock):
+        sock.sendall(server_frame(8, close_payload(code, b"why")))
+        return read_client_frame(sock)
+
+    server = raw_server(script)
+
+    async def main():
+        async with connect(server.url) as ws:
+            if kind is ConnectionClosedOK:
+                assert [m async for m in ws] == []
+            else:
+                with pytest.raises(ConnectionClosedError):
+                    async for _ in ws:
+                        pass
+            with pytest.raises(kind) as info:
+                await ws.recv()
+            assert (info.value.code, info.value.reason) == (code, "why")
+
+    run(main())
+    assert server.join()[3] == close_payload(code)
+
+
+def test_our_close_code_and_reason(raw_server):
+    def script(sock):
+        frame = read_client_frame(sock)
+        sock.sendall(server_frame(8, frame[3]))
+        return frame
+
+    server = raw_server(script)
+
+    async def main():
+        ws = await connect(server.url)
+        await ws.close(4002, "done here")
+        await ws.wait_closed()
+        with pytest.raises(ConnectionClosedError) as info:
+            await ws.recv()
+        assert info.value.sent.code == 4002 and info.value.sent.reason == "done here"
+
+    run(main())
+    assert server.join()[3] == close_payload(4002, b"done here")
+
+
+def test_protocol_violation(raw_server):
+    def script(sock):
+        sock.sendall(server_frame(1, b"ok") + server_frame(0xB, b""))  # reserved opcode
+        return read_client_frame(sock)
+
+    server = raw_server(script)
+
+    async def main():
+        async with connect(server.url) as ws:
+            assert await ws.recv() == "ok"
+            with pytest.raises(ConnectionClosedError) as info:
+                await ws.recv()
+            assert info.value.sent.code == 1002
+
+    run(main())
+    assert server.join()[3][:2] == close_payload(1002)
+
+
+def test_invalid_status(echo_url):
+    async def main():
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(echo_url + "/status/404"):
+                pass
+        assert info.value.response.status_code == 404
+
+    run(main())
+
+
+def test_no_thread_per_connection(echo_url):
+    import threading
+
+    def threads():
+        # Not counting the executor's, which run the handshakes.
+        return [t for t in threading.enumerate() if not t.name.startswith("asyncio")]
+
+    async def main():
+        first = await connect(echo_url + "/")
+        before = threads()
+        others = [await connect(echo_url + "/") for _ in range(5)]
+        for ws in others:
+            await ws.send("x")
+        assert [await ws.recv() for ws in others] == ["x"] * 5
+        assert threads() == before
+        for ws in [first, *others]:
+            await ws.close()
+
+    run(main())
+
+
+@pytest.mark.skipif(not _pings.SUPPORTED, reason="the library does not record pongs")
+def test_ping_future_completes_with_the_pong(echo_url):
+    async def main():
+        async with connect(echo_url + "/") as ws:
+            waiter = await ws.ping()
+            latency = await asyncio.wait_for(waiter, 10)
+            assert latency >= 0
+
+    run(main())
