@@ -29,7 +29,7 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples header demo test test-rust test-c test-python \
-        test-chicken autobahn autobahn-python autobahn-chicken venv install \
+        test-chicken autobahn autobahn-python autobahn-python-asyncio autobahn-chicken venv install \
         uninstall bench clean lint
 
 all: lib examples
@@ -78,7 +78,7 @@ demo: all venv
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
 test: test-rust test-c test-python test-chicken
-	$(MAKE) --no-print-directory -j3 autobahn autobahn-python autobahn-chicken
+	$(MAKE) --no-print-directory -j4 autobahn autobahn-python autobahn-python-asyncio autobahn-chicken
 	@echo "make test: all suites passed"
 
 test-rust: venv
@@ -99,6 +99,9 @@ autobahn: all venv
 
 autobahn-python: all venv
 	$(PY) tests/autobahn/gate.py --name python -- $(PY) bindings/python/examples/autobahn_client.py {url} {agent}
+
+autobahn-python-asyncio: all venv
+	$(PY) tests/autobahn/gate.py --name python-asyncio -- $(PY) bindings/python/examples/autobahn_client_asyncio.py {url} {agent}
 
 autobahn-chicken: all venv
 	$(PY) tests/autobahn/gate.py --name chicken -- bash bindings/chicken/run-autobahn.sh {url} {agent}
