@@ -59,6 +59,7 @@ def test_wheel_is_named_libwsclient_and_carries_the_library(wheel: Path) -> None
     names = zipfile.ZipFile(wheel).namelist()
     assert "wsclient/_libwsclient.so" in names
     assert "wsclient/py.typed" in names
+    assert {"wsclient/sync/client.py", "wsclient/asyncio/client.py", "wsclient/exceptions.py"} <= set(names)
     assert "libwsclient-0.1.0.dist-info/licenses/LICENSE" in names
     meta = zipfile.ZipFile(wheel).read("libwsclient-0.1.0.dist-info/METADATA").decode()
     assert "License-Expression: BSD-3-Clause" in meta
