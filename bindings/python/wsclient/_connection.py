@@ -663,6 +663,10 @@ class Connection:
                         raise
                     except WebSocketError:
                         return  # the connection is gone
+                try:
+                    self._flush(wait)  # the close frame may wait in the send queue
+                except WebSocketError:
+                    return
                 self._drain(wait)
             finally:
                 if release:

@@ -207,6 +207,7 @@ class ClientConnection:
         else:
             self._closed_exc = closed_exception(self._conn, self._sent, None if self._sent is None else False)
         self._closed_exc.__cause__ = failure
+        self._pause_reading()  # the socket may stay readable (EOF): stop watching it
         self._pings.abandon()
         self._wake(self._waiters)
         self._wake(self._drain_waiters)
@@ -249,7 +250,7 @@ class ClientConnection:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
         item = self._messages.popleft()
-        if not self._reading and self._ptr is not None and len(self._messages) < self._max_queue:
+        if not self._reading and self._closed_exc is None and self._ptr is not None and len(self._messages) < self._max_queue:
             self._resume_reading()
             self._loop.call_soon(self._on_readable)  # the library may hold more already
         return take(item, decode)
