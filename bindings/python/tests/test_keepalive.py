@@ -1,0 +1,81 @@
+"""Keepalive (the library's pings and pong deadline) through the
+websockets-style APIs, on by default there as in websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from wstest_helpers import read_client_frame, server_frame
+
+from wsclient import _ffi
+from wsclient.asyncio.client import connect as aconnect
+from wsclient.exceptions import ConnectionClosedError
+from wsclient.sync.client import connect
+
+pytestmark = pytest.mark.skipif(
+    not _ffi.available("ws_options_set_keepalive"), reason="the library has no keepalive"
+)
+
+
+def swallow_pings(sock: socket.socket) -> list:
+    """Read the client's frames, answer none, until it gives up (EOF)."""
+    seen = []
+    try:
+        while True:
+            seen.append(read_client_frame(sock)[2])
+    except (EOFError, OSError):
+        return seen
+
+
+def test_sync_missing_pong_closes_the_connection(raw_server):
+    server = raw_server(swallow_pings)
+    with connect(server.url, ping_interval=0.1, ping_timeout=0.2) as ws:
+        with pytest.raises(ConnectionClosedError) as info:
+            ws.recv()
+        assert info.value.rcvd is None
+    assert 9 in server.join()  # it did ping
+
+
+def test_sync_answered_pings_keep_the_connection(echo_url):
+    with connect(echo_url + "/", ping_interval=0.05, ping_timeout=0.5) as ws:
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.6)  # several pings went out and were answered
+        ws.send("alive")
+        assert ws.recv(timeout=10) == "alive"
+
+
+def test_asyncio_missing_pong_closes_the_connection(raw_server):
+    server = raw_server(swallow_pings)
+
+    async def main():
+        async with aconnect(server.url, ping_interval=0.1, ping_timeout=0.2) as ws:
+            with pytest.raises(ConnectionClosedError):
+                await asyncio.wait_for(ws.recv(), 30)
+
+    asyncio.run(main())
+    assert 9 in server.join()
+
+
+def test_asyncio_answered_pings_keep_the_connection(echo_url):
+    async def main():
+        async with aconnect(echo_url + "/", ping_interval=0.05, ping_timeout=0.5) as ws:
+            await asyncio.sleep(0.6)  # no recv() meanwhile: the reader still sees the pongs
+            await ws.send("alive")
+            assert await asyncio.wait_for(ws.recv(), 10) == "alive"
+
+    asyncio.run(main())
+
+
+def test_keepalive_is_on_by_default(raw_server):
+    """connect() without options pings every 20 s, as websockets does (the
+    library reports the deadline)."""
+    server = raw_server(swallow_pings)
+    ws = connect(server.url)
+    try:
+        due = ws._conn._next_timer()
+        assert due is not None and 19 <= due <= 20
+    finally:
+        ws.close()
+    server.join()
