@@ -72,7 +72,7 @@ def test_keepalive_is_on_by_default(raw_server):
     """connect() without options pings every 20 s, as websockets does (the
     library reports the deadline)."""
     server = raw_server(swallow_pings)
-    ws = connect(server.url)
+    ws = connect(server.url, close_timeout=0.5)
     try:
         due = ws._conn._next_timer()
         assert due is not None and 19 <= due <= 20
