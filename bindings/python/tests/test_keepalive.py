@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import List
 
 import pytest
-from wstest_helpers import read_client_frame, server_frame
+from wstest_helpers import StartServer, read_client_frame
 
 from wsclient import _ffi
 from wsclient.asyncio.client import connect as aconnect
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def swallow_pings(sock: socket.socket) -> list:
+def swallow_pings(sock: socket.socket) -> List[int]:
     """Read the client's frames, answer none, until it gives up (EOF)."""
-    seen = []
+    seen: List[int] = []
     try:
         while True:
             seen.append(read_client_frame(sock)[2])
@@ -29,7 +30,7 @@ def swallow_pings(sock: socket.socket) -> list:
         return seen
 
 
-def test_sync_missing_pong_closes_the_connection(raw_server):
+def test_sync_missing_pong_closes_the_connection(raw_server: StartServer) -> None:
     server = raw_server(swallow_pings)
     with connect(server.url, ping_interval=0.1, ping_timeout=0.2) as ws:
         with pytest.raises(ConnectionClosedError) as info:
@@ -38,7 +39,7 @@ def test_sync_missing_pong_closes_the_connection(raw_server):
     assert 9 in server.join()  # it did ping
 
 
-def test_sync_answered_pings_keep_the_connection(echo_url):
+def test_sync_answered_pings_keep_the_connection(echo_url: str) -> None:
     with connect(echo_url + "/", ping_interval=0.05, ping_timeout=0.5) as ws:
         with pytest.raises(TimeoutError):
             ws.recv(timeout=0.6)  # several pings went out and were answered
@@ -46,10 +47,10 @@ def test_sync_answered_pings_keep_the_connection(echo_url):
         assert ws.recv(timeout=10) == "alive"
 
 
-def test_asyncio_missing_pong_closes_the_connection(raw_server):
+def test_asyncio_missing_pong_closes_the_connection(raw_server: StartServer) -> None:
     server = raw_server(swallow_pings)
 
-    async def main():
+    async def main() -> None:
         async with aconnect(server.url, ping_interval=0.1, ping_timeout=0.2) as ws:
             with pytest.raises(ConnectionClosedError):
                 await asyncio.wait_for(ws.recv(), 30)
@@ -58,8 +59,8 @@ def test_asyncio_missing_pong_closes_the_connection(raw_server):
     assert 9 in server.join()
 
 
-def test_asyncio_answered_pings_keep_the_connection(echo_url):
-    async def main():
+def test_asyncio_answered_pings_keep_the_connection(echo_url: str) -> None:
+    async def main() -> None:
         async with aconnect(echo_url + "/", ping_interval=0.05, ping_timeout=0.5) as ws:
             await asyncio.sleep(0.6)  # no recv() meanwhile: the reader still sees the pongs
             await ws.send("alive")
@@ -68,7 +69,7 @@ def test_asyncio_answered_pings_keep_the_connection(echo_url):
     asyncio.run(main())
 
 
-def test_keepalive_is_on_by_default(raw_server):
+def test_keepalive_is_on_by_default(raw_server: StartServer) -> None:
     """connect() without options pings every 20 s, as websockets does (the
     library reports the deadline)."""
     server = raw_server(swallow_pings)

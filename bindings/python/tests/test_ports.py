@@ -16,6 +16,9 @@ from conftest import PACKAGE_ROOT
 
 PORTS = Path(__file__).resolve().parent / "ports"
 SCRIPTS = ["sync_client.py", "asyncio_client.py"]
+#: The tests of the websockets-style APIs (the older egg tests are untyped).
+TYPED_TESTS = ["test_sync_client.py", "test_asyncio_client.py", "test_keepalive.py", "test_ports.py",
+               "test_install.py", "conftest.py", "wstest_helpers.py"]
 
 
 def ported(script: str, dest: Path) -> Path:
@@ -46,15 +49,16 @@ def test_websockets_script_runs_with_only_the_imports_changed(script: str, echo_
     assert "rejected: 403" in ours and "iteration ends at a normal close: []" in ours
 
 
-def test_mypy_strict_on_ports_examples_and_package(tmp_path: Path) -> None:
+def test_mypy_strict_on_package_examples_ports_and_tests(tmp_path: Path) -> None:
     mypy = shutil.which("mypy", path=str(Path(sys.executable).parent))
     if mypy is None:
         pytest.skip("mypy is not installed")
     files = [str(ported(s, tmp_path)) for s in SCRIPTS]
     files += [str(p) for p in (PACKAGE_ROOT / "examples").glob("*.py")]
+    files += [str(Path(__file__).parent / t) for t in TYPED_TESTS]
     r = subprocess.run(
         [mypy, "--strict", "--no-incremental", "--cache-dir", os.devnull, "wsclient", *files],
         capture_output=True, text=True, timeout=600,
-        env={**os.environ, "MYPYPATH": str(PACKAGE_ROOT)}, cwd=PACKAGE_ROOT,
+        env={**os.environ, "MYPYPATH": f"{PACKAGE_ROOT}:{PACKAGE_ROOT / 'tests'}"}, cwd=PACKAGE_ROOT,
     )
     assert r.returncode == 0, r.stdout + r.stderr

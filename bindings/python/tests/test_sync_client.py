@@ -9,21 +9,22 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any, List, Optional, Type
 
 import pytest
 from conftest import PACKAGE_ROOT
-from wstest_helpers import read_client_frame, server_frame
+from wstest_helpers import ClientFrame, StartServer, read_client_frame, server_frame
 
 from wsclient import _pings
 from wsclient.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus, InvalidURI
 from wsclient.sync.client import connect
 
 
-def close_payload(code, reason=b""):
+def close_payload(code: int, reason: bytes = b"") -> bytes:
     return code.to_bytes(2, "big") + reason
 
 
-def test_echo_text_binary_and_decode(echo_url):
+def test_echo_text_binary_and_decode(echo_url: str) -> None:
     with connect(echo_url + "/") as ws:
         ws.send("héllo")
         assert ws.recv() == "héllo"
@@ -42,13 +43,13 @@ def test_echo_text_binary_and_decode(echo_url):
         ws.send(iter([b"x", b"y"]))
         assert ws.recv() == b"xy"
         with pytest.raises(TypeError):
-            ws.send({"not": "data"})  # type: ignore[arg-type]
+            ws.send({"not": "data"})
         with pytest.raises(TypeError):
             ws.send(42)  # type: ignore[arg-type]
 
 
-def test_close_code_and_reason_reach_the_server(raw_server):
-    def script(sock):
+def test_close_code_and_reason_reach_the_server(raw_server: StartServer) -> None:
+    def script(sock: Any) -> ClientFrame:
         frame = read_client_frame(sock)
         sock.sendall(server_frame(8, frame[3]))
         return frame
@@ -59,7 +60,8 @@ def test_close_code_and_reason_reach_the_server(raw_server):
     assert server.join() == (True, 0, 8, close_payload(4000, "any text, ✓".encode()))
     with pytest.raises(ConnectionClosedError) as info:
         ws.recv()
-    assert info.value.sent.code == 4000 and info.value.rcvd.code == 4000
+    assert info.value.sent is not None and info.value.sent.code == 4000
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4000
     assert info.value.rcvd_then_sent is False
     ws.close()  # idempotent
 
@@ -69,17 +71,19 @@ def test_close_code_and_reason_reach_the_server(raw_server):
     [(1000, b"", ConnectionClosedOK), (1001, b"bye", ConnectionClosedOK), (None, b"", ConnectionClosedOK),
      (1011, b"oops", ConnectionClosedError), (4000, b"x", ConnectionClosedError)],
 )
-def test_server_close_codes(raw_server, code, reason, kind):
+def test_server_close_codes(
+    raw_server: StartServer, code: Optional[int], reason: bytes, kind: Type[ConnectionClosed]
+) -> None:
     """The server closes first: iteration ends for 1000/1001/1005, raises
     otherwise; recv() raises the same afterwards; our answer echoes the code."""
 
-    def script(sock):
+    def script(sock: Any) -> ClientFrame:
         sock.sendall(server_frame(1, b"last") + server_frame(8, b"" if code is None else close_payload(code, reason)))
         return read_client_frame(sock)
 
     server = raw_server(script)
     with connect(server.url) as ws:
-        got = []
+        got: List[Any] = []
         if kind is ConnectionClosedOK:
             got.extend(ws)
         else:
@@ -96,8 +100,8 @@ def test_server_close_codes(raw_server, code, reason, kind):
     assert answer[2] == 8 and answer[3] == (b"" if code is None else close_payload(code))
 
 
-def test_protocol_violation_is_connection_closed_error(raw_server):
-    def script(sock):
+def test_protocol_violation_is_connection_closed_error(raw_server: StartServer) -> None:
+    def script(sock: Any) -> ClientFrame:
         sock.sendall(server_frame(1, b"\xff\xfe"))  # invalid UTF-8
         return read_client_frame(sock)
 
@@ -105,13 +109,13 @@ def test_protocol_violation_is_connection_closed_error(raw_server):
     with connect(server.url) as ws:
         with pytest.raises(ConnectionClosedError) as info:
             ws.recv()
-        assert info.value.rcvd is None and info.value.sent.code == 1007
+        assert info.value.rcvd is None and info.value.sent is not None and info.value.sent.code == 1007
         with pytest.raises(ConnectionClosedError):
             ws.send("after the failure")
     assert server.join()[3][:2] == close_payload(1007)
 
 
-def test_connection_lost_is_connection_closed_error(raw_server):
+def test_connection_lost_is_connection_closed_error(raw_server: StartServer) -> None:
     server = raw_server(lambda sock: None)  # closes TCP without a close frame
     with connect(server.url) as ws:
         with pytest.raises(ConnectionClosedError) as info:
@@ -120,7 +124,7 @@ def test_connection_lost_is_connection_closed_error(raw_server):
     server.join()
 
 
-def test_invalid_status_and_uri(echo_url):
+def test_invalid_status_and_uri(echo_url: str) -> None:
     with pytest.raises(InvalidStatus) as info:
         connect(echo_url + "/status/403")
     assert info.value.response.status_code == 403
@@ -131,7 +135,7 @@ def test_invalid_status_and_uri(echo_url):
         connect("ws://127.0.0.1:1/")
 
 
-def test_recv_timeout_keeps_the_connection(echo_url):
+def test_recv_timeout_keeps_the_connection(echo_url: str) -> None:
     with connect(echo_url + "/") as ws:
         with pytest.raises(TimeoutError):
             ws.recv(timeout=0.05)
@@ -139,16 +143,16 @@ def test_recv_timeout_keeps_the_connection(echo_url):
         assert ws.recv(timeout=10) == "still there"
 
 
-def test_one_thread_receives_while_others_send(echo_url):
+def test_one_thread_receives_while_others_send(echo_url: str) -> None:
     """Several senders, big and small messages, one receiver: every echo
     arrives intact and in each sender's order."""
     big = os.urandom(1 << 20)
     with connect(echo_url + "/", max_size=None) as ws:
-        got: list = []
+        got: List[Any] = []
         reader = threading.Thread(target=lambda: got.extend(ws.recv(timeout=30) for _ in range(4 * 21)))
         reader.start()
 
-        def sender(n):
+        def sender(n: int) -> None:
             for i in range(20):
                 ws.send(f"{n}:{i}")
             ws.send(bytes([n]) + big)
@@ -167,9 +171,9 @@ def test_one_thread_receives_while_others_send(echo_url):
     assert [b[0] for b in blobs] == [0, 1, 2, 3] and all(b[1:] == big for b in blobs)
 
 
-def test_close_from_another_thread_ends_iteration(echo_url):
+def test_close_from_another_thread_ends_iteration(echo_url: str) -> None:
     ws = connect(echo_url + "/silent")
-    result = []
+    result: List[Any] = []
     t = threading.Thread(target=lambda: result.append(list(ws)))
     t.start()
     time.sleep(0.1)
@@ -181,7 +185,7 @@ def test_close_from_another_thread_ends_iteration(echo_url):
 
 
 @pytest.mark.skipif(not _pings.SUPPORTED, reason="the library does not record pongs")
-def test_ping_event_is_set_by_the_pong(echo_url):
+def test_ping_event_is_set_by_the_pong(echo_url: str) -> None:
     with connect(echo_url + "/") as ws:
         waiter = ws.ping(b"marco")
         ws.send("x")
@@ -189,8 +193,8 @@ def test_ping_event_is_set_by_the_pong(echo_url):
         assert waiter.wait(10)
 
 
-def test_ping_is_sent_and_answered(raw_server):
-    def script(sock):
+def test_ping_is_sent_and_answered(raw_server: StartServer) -> None:
+    def script(sock: Any) -> ClientFrame:
         frame = read_client_frame(sock)
         sock.sendall(server_frame(10, frame[3]) + server_frame(1, b"after pong"))
         read_client_frame(sock)
@@ -226,14 +230,14 @@ WAITS = {
 
 
 @pytest.mark.parametrize("api", sorted(WAITS))
-def test_ctrl_c_interrupts_a_waiting_recv(api, echo_url):
+def test_ctrl_c_interrupts_a_waiting_recv(api: str, echo_url: str) -> None:
     imports, wait = WAITS[api]
     code = CTRL_C.format(imports=imports, wait=wait)
     env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code, echo_url + "/silent"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
-        assert proc.stdout.readline() == "waiting\n"
+        assert proc.stdout is not None and proc.stdout.readline() == "waiting\n"
         time.sleep(0.5)  # into the wait
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)

@@ -276,7 +276,7 @@ class ClientConnection:
             raise ConnectionClosed.make(None, self._sent)
         return self._ptr
 
-    async def send(self, message: Union[Data, Iterable[Data]], text: Optional[bool] = None) -> None:
+    async def send(self, message: Union[Data, bytearray, memoryview, Iterable[Data]], text: Optional[bool] = None) -> None:
         """Send str as a text message and bytes-like as binary (`text`
         overrides), or an iterable of str or of bytes as one fragmented
         message. Waits while more than `write_limit` bytes are queued."""

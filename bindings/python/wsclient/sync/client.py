@@ -154,7 +154,7 @@ class ClientConnection:
 
     # ------------------------------------------------------------ sending
 
-    def send(self, message: Union[Data, Iterable[Data]], text: Optional[bool] = None) -> None:
+    def send(self, message: Union[Data, bytearray, memoryview, Iterable[Data]], text: Optional[bool] = None) -> None:
         """Send str as a text message and bytes-like as binary (`text`
         overrides), or an iterable of str or of bytes as one fragmented
         message. Raises ConnectionClosed once the connection is closing."""
