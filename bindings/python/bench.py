@@ -151,6 +151,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best counts")
     p.add_argument("--sizes", default="16,1024,65536,1048576")
+    p.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated, of: " + ", ".join(CLIENTS))
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(
@@ -159,7 +160,10 @@ def main() -> int:
         f"Python {sys.version.split()[0]}"
     )
     print(f"echo round trips, one binary message in flight, best of {args.rounds} x {args.seconds:g} s\n")
-    names = list(CLIENTS)
+    names = [n.strip() for n in args.clients.split(",")]
+    unknown = [n for n in names if n not in CLIENTS]
+    if unknown:
+        p.error(f"unknown clients: {unknown}")
     header = f"{'size':>7} | {'client':<18} | {'msg/s':>8} | {'CPU us/msg':>10} | vs websockets (same API): msg/s, CPU"
     print(header)
     print("-" * len(header))
@@ -176,8 +180,9 @@ def main() -> int:
             for name in names:
                 rate, cpu = best[name]
                 ratio = ""
-                if name.startswith("wsclient"):
-                    peer = best["websockets " + name.split()[1]]
+                peer_name = "websockets " + name.split()[1]
+                if name.startswith("wsclient") and peer_name in best:
+                    peer = best[peer_name]
                     ratio = f"{rate / peer[0]:.2f}x, {peer[1] / cpu:.2f}x less CPU"
                 rows.append(f"{human(size):>7} | {name:<18} | {rate:>8,.0f} | {cpu:>10,.1f} | {ratio}")
             print("\n".join(rows), flush=True)

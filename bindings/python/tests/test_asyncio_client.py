@@ -211,3 +211,24 @@ def test_ping_future_completes_with_the_pong(echo_url: str) -> None:
             assert latency >= 0
 
     run(main())
+
+
+def test_messages_before_the_close_stay_readable(raw_server: StartServer) -> None:
+    """Messages read ahead before the server's close are still returned
+    after the connection finished closing."""
+
+    def script(sock: Any) -> ClientFrame:
+        sock.sendall(b"".join(server_frame(1, f"m{i}".encode()) for i in range(3)) + server_frame(8, close_payload(1000)))
+        return read_client_frame(sock)
+
+    server = raw_server(script)
+
+    async def main() -> None:
+        async with connect(server.url) as ws:
+            await asyncio.wait_for(ws.wait_closed(), 10)
+            assert [await ws.recv() for _ in range(3)] == ["m0", "m1", "m2"]
+            with pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+
+    run(main())
+    assert server.join()[3] == close_payload(1000)

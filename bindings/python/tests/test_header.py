@@ -21,6 +21,7 @@ SCALARS = {
     "uint16_t": ctypes.c_uint16,
     "uint32_t": ctypes.c_uint32,
     "uint64_t": ctypes.c_uint64,
+    "int64_t": ctypes.c_int64,
     "uintptr_t": ctypes.c_size_t,
     "size_t": ctypes.c_size_t,
     "const char *": ctypes.c_char_p,

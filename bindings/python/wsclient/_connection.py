@@ -379,6 +379,7 @@ class Connection:
         if rc == _ffi.WS_CLOSED:
             self._eof = True
             self._remember_peer_close()
+            self._flush_nowait()  # the close reply goes out now
             return None
         raise _ffi.error_from_result(rc)
 
@@ -425,6 +426,40 @@ class Connection:
         finally:
             if wait_fd >= 0:
                 os.close(wait_fd)
+
+    def _flush_nowait(self) -> None:
+        if _QUEUED_SENDS and self._ptr is not None:
+            try:
+                lib.ws_conn_flush(self._ptr)
+            except WebSocketError:
+                pass
+
+    def _finish(self, timeout: Optional[float]) -> None:
+        """After the close handshake (or a failure), before the handle is
+        freed: let the library write the close reply and see the server
+        close TCP, as long as it asks (``ws_conn_wants``), at most `timeout`
+        seconds (the library's own close deadline bounds it too)."""
+        if not _QUEUED_SENDS or self._ptr is None:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = int(lib.ws_conn_fd(self._ptr))
+        while True:
+            try:
+                lib.ws_conn_flush(self._ptr)
+            except WouldBlock:
+                pass
+            except WebSocketError:
+                return
+            wants = int(lib.ws_conn_wants(self._ptr))
+            left = None if deadline is None else deadline - time.monotonic()
+            if not wants or fd < 0 or (left is not None and left <= 0):
+                return
+            due = self._next_timer()
+            wait = left if due is None else due if left is None else min(left, due)
+            events = (select.POLLIN if wants & _ffi.WS_WANT_READ else 0) | (
+                select.POLLOUT if wants & _ffi.WS_WANT_WRITE else 0
+            )
+            _wait_fd(fd, events, wait)
 
     def _next_timer(self) -> Optional[float]:
         """Seconds to the library's next deadline (keepalive ping, pong
@@ -663,11 +698,13 @@ class Connection:
                         raise
                     except WebSocketError:
                         return  # the connection is gone
+                deadline = None if wait is None else time.monotonic() + wait
                 try:
                     self._flush(wait)  # the close frame may wait in the send queue
                 except WebSocketError:
                     return
                 self._drain(wait)
+                self._finish(None if deadline is None else deadline - time.monotonic())
             finally:
                 if release:
                     self._release()

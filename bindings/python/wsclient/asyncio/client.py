@@ -65,6 +65,7 @@ class ClientConnection:
         self._sent: Optional[Close] = None
         self._closed_exc: Optional[ConnectionClosed] = None
         self._closed_event = asyncio.Event()
+        self._released = asyncio.Event()
         self._reading = False
         self._writing = False
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -73,6 +74,11 @@ class ClientConnection:
         self._resume_reading()
         loop.call_soon(self._on_readable)  # the handshake may have read messages already
         self._after_io()
+
+    def __del__(self) -> None:
+        messages = getattr(self, "_messages", ())
+        while messages:
+            lib.ws_message_free(messages.popleft())
 
     # ------------------------------------------------------------ state
 
@@ -112,7 +118,12 @@ class ClientConnection:
     def _on_readable(self) -> None:
         """Take every message the library can give without blocking."""
         ptr = self._ptr
-        if ptr is None or self._closed_exc is not None:
+        if ptr is None:
+            return
+        if self._closed_exc is not None:
+            # The library finishes the close (reply, the server's TCP close).
+            self._flush()
+            self._after_io()
             return
         got = False
         try:
@@ -163,6 +174,15 @@ class ClientConnection:
         ptr = self._ptr
         if ptr is None:
             return
+        if self._closed_exc is not None:
+            wants = int(lib.ws_conn_wants(ptr)) if _QUEUED else 0
+            if not wants:
+                self._release()  # the connection is over
+                return
+            if wants & _ffi.WS_WANT_READ:
+                self._resume_reading()
+            else:
+                self._pause_reading()
         if _QUEUED:
             wants_write = bool(int(lib.ws_conn_wants(ptr)) & _ffi.WS_WANT_WRITE)
             if wants_write and not self._writing:
@@ -207,7 +227,6 @@ class ClientConnection:
         else:
             self._closed_exc = closed_exception(self._conn, self._sent, None if self._sent is None else False)
         self._closed_exc.__cause__ = failure
-        self._pause_reading()  # the socket may stay readable (EOF): stop watching it
         self._pings.abandon()
         self._wake(self._waiters)
         self._wake(self._drain_waiters)
@@ -215,6 +234,8 @@ class ClientConnection:
 
     def _release(self) -> None:
         """Stop watching the socket and free the connection."""
+        if self._ptr is None:
+            return
         self._pause_reading()
         if self._writing:
             self._loop.remove_writer(self._fd)
@@ -222,15 +243,14 @@ class ClientConnection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        while self._messages:
-            item = self._messages.popleft()
-            if not isinstance(item, (str, bytes)):
-                lib.ws_message_free(item)
+        # Messages already received stay readable by recv(): a library
+        # message lives on after its connection.
         self._ptr = None
         self._conn._release()
         if self._closed_exc is None:
             self._set_closed(None)
         self._closed_event.set()
+        self._released.set()
 
     # ------------------------------------------------------------ receiving
 
@@ -375,12 +395,14 @@ class ClientConnection:
                 self._set_closed(e)
             self._after_io()
         try:
-            if self._closed_exc is None:
-                await asyncio.wait_for(self._closed_event.wait(), self._conn._close_timeout)
+            # The server's close, then the library's end of the close
+            # handshake (see _after_io), bounded by close_timeout.
+            await asyncio.wait_for(self._released.wait(), self._conn._close_timeout)
         except asyncio.TimeoutError:
-            self._set_closed(None)
+            pass
         finally:
-            self._release()
+            if self._ptr is not None:
+                self._release()
 
     async def __aenter__(self) -> "ClientConnection":
         return self
