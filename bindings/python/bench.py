@@ -180,7 +180,7 @@ def main() -> int:
             for name in names:
                 rate, cpu = best[name]
                 ratio = ""
-                peer_name = "websockets " + name.split()[1]
+                peer_name = "websockets " + name.split()[-1]
                 if name.startswith("wsclient") and peer_name in best:
                     peer = best[peer_name]
                     ratio = f"{rate / peer[0]:.2f}x, {peer[1] / cpu:.2f}x less CPU"

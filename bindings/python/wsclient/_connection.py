@@ -548,11 +548,11 @@ class Connection:
                 with self._lock:
                     if self._ptr is None:
                         return
-                    try:
-                        lib.ws_conn_flush(self._ptr)
+                    rc = _ffi.flush_raw(self._ptr)
+                    if rc == _ffi.WS_OK:
                         return
-                    except WouldBlock:
-                        pass
+                    if rc != _ffi.WS_ERR_WOULD_BLOCK:
+                        raise _ffi.error_from_result(rc)
                     if wait_fd < 0:
                         wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
                 left = None if deadline is None else deadline - time.monotonic()

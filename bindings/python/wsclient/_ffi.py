@@ -143,6 +143,17 @@ recv_message_raw = _raw("ws_recv_message", c_int32, [conn_p, POINTER(message_p)]
 recv_frame_raw = _raw("ws_recv_frame", c_int32, [conn_p, POINTER(frame_p)])
 
 
+def _raw_if_exported(name: str, restype: Any, argtypes: List[Any]) -> Any:
+    try:
+        return _raw(name, restype, argtypes)
+    except AttributeError:
+        return None
+
+
+# Flushes without errcheck, for loops where WS_ERR_WOULD_BLOCK is expected.
+flush_raw = _raw_if_exported("ws_conn_flush", c_int32, [conn_p])
+
+
 def error_from_result(result: int) -> WebSocketError:
     """The exception for a failed call's `result`, from this thread's last
     error (read at once: the next failing call overwrites it)."""
