@@ -15,7 +15,7 @@ import pytest
 from conftest import PACKAGE_ROOT
 from wstest_helpers import ClientFrame, StartServer, read_client_frame, server_frame
 
-from wsclient import _pings
+from wsclient import _ffi, _pings
 from wsclient.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus, InvalidURI
 from wsclient.sync.client import connect
 
@@ -229,12 +229,10 @@ WAITS = {
 }
 
 
-@pytest.mark.parametrize("api", sorted(WAITS))
-def test_ctrl_c_interrupts_a_waiting_recv(api: str, echo_url: str) -> None:
-    imports, wait = WAITS[api]
-    code = CTRL_C.format(imports=imports, wait=wait)
+def interrupted(code: str, url: str) -> None:
+    """Run `code` (prints "waiting", then waits) with `url`; Ctrl-C it."""
     env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", code, echo_url + "/silent"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "waiting\n"
@@ -245,3 +243,21 @@ def test_ctrl_c_interrupts_a_waiting_recv(api: str, echo_url: str) -> None:
         proc.kill()
     assert out == "interrupted\n", err
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("api", sorted(WAITS))
+def test_ctrl_c_interrupts_a_waiting_recv(api: str, echo_url: str) -> None:
+    imports, wait = WAITS[api]
+    interrupted(CTRL_C.format(imports=imports, wait=wait), echo_url + "/silent")
+
+
+@pytest.mark.skipif(not _ffi.available("ws_conn_flush"), reason="sends block inside the library")
+def test_ctrl_c_interrupts_a_send_to_a_server_that_does_not_read(raw_server: StartServer) -> None:
+    stop = threading.Event()
+    server = raw_server(lambda sock: stop.wait(60))
+    imports = "from wsclient.sync.client import connect\nws = connect(sys.argv[1], max_size=None)"
+    try:
+        interrupted(CTRL_C.format(imports=imports, wait="ws.send(bytes(64 << 20))"), server.url)
+    finally:
+        stop.set()
+    server.join()
