@@ -67,6 +67,7 @@ pub fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidPayload => WS_ERR_INVALID_PAYLOAD,
         ErrorKind::MessageTooBig => WS_ERR_MESSAGE_TOO_BIG,
         ErrorKind::Redirect => WS_ERR_REDIRECT,
+        ErrorKind::Panic => WS_ERR_PANIC,
     }
 }
 
