@@ -381,7 +381,9 @@ class Connection:
             self._remember_peer_close()
             self._flush_nowait()  # the close reply goes out now
             return None
-        raise _ffi.error_from_result(rc)
+        error = _ffi.error_from_result(rc)
+        self._flush_nowait()  # after a *fail*: the close frame goes out now
+        raise error
 
     def _receive(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
         """Call `once` until it has a result, as recv(timeout) does."""

@@ -123,8 +123,11 @@ class ClientConnection:
             if rc == _ffi.WS_CLOSED:
                 conn._eof = True
                 conn._remember_peer_close()
+                conn._flush_nowait()  # the close reply goes out now
                 return None
-            raise _ffi.error_from_result(rc)
+            error = _ffi.error_from_result(rc)
+            conn._flush_nowait()  # after a *fail*: the close frame goes out now
+            raise error
 
         try:
             data = conn._receive(timeout, once)
