@@ -12,6 +12,7 @@ mod maps;
 mod message;
 mod options;
 mod panic;
+mod pong;
 mod response;
 
 use std::ffi::c_char;

@@ -204,6 +204,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_wants": (c_uint32, [conn_p], None),
     "ws_conn_next_timeout_ms": (c_int64, [conn_p], None),
     "ws_conn_queued_bytes": (c_size_t, [conn_p], None),
+    "ws_conn_pong_count": (c_uint64, [conn_p], None),
+    "ws_conn_last_pong": (c_size_t, [conn_p, c_void_p, c_size_t], None),
     "ws_conn_subprotocol": (c_char_p, [conn_p], None),
     "ws_conn_compression": (c_bool, [conn_p], None),
     "ws_conn_header": (c_char_p, [conn_p, c_char_p], None),

@@ -3,8 +3,7 @@
 The library records the pongs it receives (``ws_conn_pong_count`` and
 ``ws_conn_last_pong``); after each receive the newest pong is matched with
 the pings sent, and its ping and every earlier one are resolved (a peer may
-answer only the latest of several pings, RFC 6455 5.5.3). With a library
-without that record, pings are still sent but never resolved.
+answer only the latest of several pings, RFC 6455 5.5.3).
 """
 
 from __future__ import annotations
@@ -43,9 +42,9 @@ class PingWaiters:
         if count == self._seen:
             return
         self._seen = count
-        size = ctypes.c_size_t(0)
-        address = lib.ws_conn_last_pong(ptr, ctypes.byref(size))
-        payload = ctypes.string_at(address, size.value) if address and size.value else b""
+        buf = ctypes.create_string_buffer(125)
+        size = min(int(lib.ws_conn_last_pong(ptr, buf, 125)), 125)
+        payload = buf.raw[:size]
         if payload not in self._waiting:
             return  # an unsolicited pong
         while self._waiting:
