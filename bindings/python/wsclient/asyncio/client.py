@@ -45,6 +45,13 @@ __all__ = ["ClientConnection", "connect"]
 
 _QUEUED = _ffi.available("ws_conn_flush") and _ffi.available("ws_conn_wants")
 _DEADLINES = _ffi.available("ws_conn_next_timeout_ms")
+# Direct references for the per-message path.
+_wants = lib.ws_conn_wants
+_queued_bytes = lib.ws_conn_queued_bytes
+_next_timeout_ms = lib.ws_conn_next_timeout_ms
+_send_raw = _ffi._raw("ws_send", ctypes.c_int32, [_ffi.conn_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32])
+#: Results after which the connection is gone.
+_LOST = {_ffi.WS_ERR_IO, _ffi.WS_ERR_CONNECTION_LOST, _ffi.WS_ERR_TIMEOUT, _ffi.WS_ERR_TLS}
 
 
 class ClientConnection:
@@ -184,24 +191,31 @@ class ClientConnection:
             else:
                 self._pause_reading()
         if _QUEUED:
-            wants_write = bool(int(lib.ws_conn_wants(ptr)) & _ffi.WS_WANT_WRITE)
+            wants_write = bool(_wants(ptr) & _ffi.WS_WANT_WRITE)
             if wants_write and not self._writing:
                 self._loop.add_writer(self._fd, self._on_writable)
                 self._writing = True
             elif not wants_write and self._writing:
                 self._loop.remove_writer(self._fd)
                 self._writing = False
-            if int(lib.ws_conn_queued_bytes(ptr)) <= self._write_limit:
+            if self._drain_waiters and (not wants_write or _queued_bytes(ptr) <= self._write_limit):
                 self._wake(self._drain_waiters)
         else:
             self._wake(self._drain_waiters)
         if _DEADLINES:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            ms = int(lib.ws_conn_next_timeout_ms(ptr))
-            if ms >= 0:
-                self._timer = self._loop.call_later(ms / 1000, self._on_timer)
+            ms = _next_timeout_ms(ptr)
+            if ms < 0:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            else:
+                when = self._loop.time() + ms / 1000
+                # Keep a timer that fires at (about) the same time: the
+                # keepalive deadline rarely moves between two messages.
+                if self._timer is None or abs(self._timer.when() - when) > 0.002:
+                    if self._timer is not None:
+                        self._timer.cancel()
+                    self._timer = self._loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -304,16 +318,19 @@ class ClientConnection:
             kind, raw = encode(message, text)
             while True:
                 ptr = self._check_open()
-                try:
-                    lib.ws_send(ptr, kind, raw, len(raw), 0)
+                rc = _send_raw(ptr, kind, raw, len(raw), 0)
+                if rc == _ffi.WS_OK:
                     break
-                except WouldBlock:
+                if rc == _ffi.WS_ERR_WOULD_BLOCK:
                     await self._drain()  # the library's send queue is full
-                except InvalidState:
+                    continue
+                error = _ffi.error_from_result(rc)
+                if isinstance(error, InvalidState):
                     raise self._closed_exc or ConnectionClosed.make(None, self._sent) from None
-                except WebSocketError as e:
-                    self._set_closed(e)
-                    raise self._closed_exc from e  # type: ignore[misc]
+                if not isinstance(error, WebSocketFailure) and rc not in _LOST:
+                    raise error  # the caller's mistake (e.g. text not UTF-8): still open
+                self._set_closed(error)
+                raise self._closed_exc from error  # type: ignore[misc]
         else:
             self._check_open()
             if isinstance(message, dict) or not hasattr(message, "__iter__"):
@@ -329,7 +346,8 @@ class ClientConnection:
             if opcode is not None:
                 self._send_frame(Frame(0, b"", fin=True))
         self._after_io()
-        await self._drain()
+        if self._writing:
+            await self._drain()
 
     def _send_frame(self, frame: Frame) -> None:
         self._check_open()
@@ -340,9 +358,9 @@ class ClientConnection:
 
     async def _drain(self) -> None:
         """Wait until at most `write_limit` bytes are queued."""
-        if not _QUEUED or self._ptr is None:
-            return
-        if int(lib.ws_conn_queued_bytes(self._ptr)) <= self._write_limit:
+        if not _QUEUED or self._ptr is None or not self._writing:
+            return  # not watching for writability: nothing is queued
+        if _queued_bytes(self._ptr) <= self._write_limit:
             return
         fut = self._loop.create_future()
         self._drain_waiters.append(fut)
@@ -370,14 +388,16 @@ class ClientConnection:
         self._pings.add(payload, on_pong, on_abandon)
         lib.ws_ping(ptr, payload, len(payload))
         self._after_io()
-        await self._drain()
+        if self._writing:
+            await self._drain()
         return waiter
 
     async def pong(self, data: Data = b"") -> None:
         """Send an unsolicited pong."""
         self._send_frame(Frame(10, data.encode() if isinstance(data, str) else bytes(data)))
         self._after_io()
-        await self._drain()
+        if self._writing:
+            await self._drain()
 
     # ------------------------------------------------------------ closing
 
