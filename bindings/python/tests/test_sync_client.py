@@ -262,3 +262,29 @@ def test_ctrl_c_interrupts_a_send_to_a_server_that_does_not_read(raw_server: Sta
     finally:
         stop.set()
     server.join()
+
+
+def test_a_pong_resolves_its_ping_and_the_earlier_ones(raw_server: StartServer) -> None:
+    """RFC 6455 5.5.3: a peer may answer only the latest ping. An
+    unsolicited pong resolves nothing."""
+
+    def script(sock: Any) -> None:
+        pings = [read_client_frame(sock)[3] for _ in range(3)]
+        sock.sendall(server_frame(10, b"unsolicited") + server_frame(1, b"1"))
+        read_client_frame(sock)  # the client's "next"
+        sock.sendall(server_frame(10, pings[1]) + server_frame(1, b"2"))
+        read_client_frame(sock)
+        sock.sendall(server_frame(8, close_payload(1000)))
+
+    server = raw_server(script)
+    with connect(server.url) as ws:
+        events = [ws.ping(name) for name in ("a", "b", "c")]
+        assert ws.recv() == "1"
+        assert not any(e.is_set() for e in events)
+        ws.send("next")
+        assert ws.recv() == "2"
+        assert [e.is_set() for e in events] == [True, True, False]
+        ws.send("bye")
+        with pytest.raises(ConnectionClosedOK):
+            ws.recv()
+    server.join()
