@@ -244,3 +244,18 @@ def test_close_from_another_thread_ends_a_waiting_recv(echo_url):
     assert conn.closed and conn.peer_close_code == 1001
     with pytest.raises(wsclient.InvalidState):
         conn.recv()
+
+
+@pytest.mark.skipif(not _ffi.available("ws_conn_flush"), reason="sends block inside the library")
+def test_write_timeout_bounds_a_send_to_a_server_that_does_not_read(raw_server):
+    stop = threading.Event()
+    server = raw_server(lambda sock: stop.wait(60))
+    try:
+        conn = wsclient.connect(server.url, write_timeout=0.3, close_timeout=0.2, max_message_size=1 << 27)
+        with pytest.raises(wsclient.WebSocketTimeout):
+            conn.send_binary(bytes(64 << 20))
+        assert conn.state == "open"  # nothing was half-sent: the message waits in the queue
+        conn.close()
+    finally:
+        stop.set()
+    server.join()

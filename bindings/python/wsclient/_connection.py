@@ -227,7 +227,12 @@ class Connection:
     _free = staticmethod(lib.ws_conn_free)
 
     def __init__(
-        self, ptr: Any, url: str, read_timeout: Optional[float], close_timeout: Optional[float]
+        self,
+        ptr: Any,
+        url: str,
+        read_timeout: Optional[float],
+        close_timeout: Optional[float],
+        write_timeout: Optional[float] = None,
     ) -> None:
         # Not public: use connect().
         self._ptr: Any = ptr
@@ -235,6 +240,7 @@ class Connection:
         self._lock = threading.RLock()
         self._read_timeout = read_timeout
         self._close_timeout = close_timeout
+        self._write_timeout = write_timeout  # bounds the wait for the send queue
         self._eof = False
         self._nonblocking = False  # the mode the user asked for
         # The library's receives never block: waits happen in poll() here,
@@ -534,8 +540,8 @@ class Connection:
                     break
                 except WouldBlock:
                     pass  # the send queue is full: write some of it first
-            self._flush(None)
-        self._flush(None)
+            self._flush(self._write_timeout)
+        self._flush(self._write_timeout)
 
     def _flush(self, timeout: Optional[float]) -> None:
         """Wait until what the library queued is written (non-blocking
@@ -596,7 +602,7 @@ class Connection:
             raise TypeError(f"message must be a wsclient.Message, not {type_name(message)}")
         with self._lock:
             lib.ws_send_message(self._handle(), message._ptr)
-        self._flush(None)
+        self._flush(self._write_timeout)
 
     def ping(self, data: Union[str, BytesLike] = b"") -> None:
         """Send a ping with up to 125 bytes of payload (str is sent as UTF-8).
@@ -606,7 +612,7 @@ class Connection:
             raise ValueError(f"a ping payload has at most 125 bytes, got {len(raw)}")
         with self._lock:
             lib.ws_ping(self._handle(), raw, len(raw))
-        self._flush(None)
+        self._flush(self._write_timeout)
 
     # -------------------------------------------------------- frames
 
@@ -643,7 +649,7 @@ class Connection:
                 lib.ws_send_frame(ptr, c_frame)
             finally:
                 lib.ws_frame_free(c_frame)
-        self._flush(None)
+        self._flush(self._write_timeout)
 
     # -------------------------------------------------------- closing
 
@@ -657,7 +663,7 @@ class Connection:
         code_, text = _close_args(reason, code)
         with self._lock:
             lib.ws_close(self._handle(), code_, text)
-        self._flush(None)
+        self._flush(self._write_timeout)
 
     def close(
         self,
@@ -1031,4 +1037,4 @@ def connect(
         finally:
             lib.ws_response_free(response)
     read_s = pick(read_timeout, None)
-    return Connection(conn, url, read_s, close_timeout)
+    return Connection(conn, url, read_s, close_timeout, pick(write_timeout, None))
