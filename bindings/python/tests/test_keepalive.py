@@ -32,7 +32,7 @@ def swallow_pings(sock: socket.socket) -> List[int]:
 
 def test_sync_missing_pong_closes_the_connection(raw_server: StartServer) -> None:
     server = raw_server(swallow_pings)
-    with connect(server.url, ping_interval=0.1, ping_timeout=0.2) as ws:
+    with connect(server.url, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.5) as ws:
         with pytest.raises(ConnectionClosedError) as info:
             ws.recv()
         assert info.value.rcvd is None
@@ -51,7 +51,7 @@ def test_asyncio_missing_pong_closes_the_connection(raw_server: StartServer) -> 
     server = raw_server(swallow_pings)
 
     async def main() -> None:
-        async with aconnect(server.url, ping_interval=0.1, ping_timeout=0.2) as ws:
+        async with aconnect(server.url, ping_interval=0.1, ping_timeout=0.2, close_timeout=0.5) as ws:
             with pytest.raises(ConnectionClosedError):
                 await asyncio.wait_for(ws.recv(), 30)
 
@@ -80,3 +80,26 @@ def test_keepalive_is_on_by_default(raw_server: StartServer) -> None:
     finally:
         ws.close()
     server.join()
+
+
+def test_sync_program_that_only_sends_stays_connected(echo_url: str) -> None:
+    """Without a receiving thread, sends read the pongs (and keep what
+    arrived for recv()); without that, the pong timeout would end the
+    connection."""
+    import time
+
+    with connect(echo_url + "/silent", ping_interval=0.05, ping_timeout=0.3) as ws:
+        for i in range(8):
+            ws.send(f"{i}")
+            time.sleep(0.1)  # two pings per pause
+        assert ws._conn.state == "open"
+
+
+def test_sync_messages_read_by_sends_arrive_in_order(echo_url: str) -> None:
+    import time
+
+    with connect(echo_url + "/", ping_interval=0.05, ping_timeout=0.3) as ws:
+        for i in range(5):
+            ws.send(f"m{i}")
+            time.sleep(0.05)
+        assert [ws.recv(timeout=10) for _ in range(5)] == [f"m{i}" for i in range(5)]

@@ -18,10 +18,11 @@ wait releases the GIL and can be interrupted by a signal (Ctrl-C).
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import os
 import threading
-from typing import Any, Dict, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, Optional, Sequence, Union
 
 from .. import _ffi
 from .._connection import Connection, _AGAIN
@@ -36,18 +37,60 @@ from .._pings import PingWaiters
 __all__ = ["ClientConnection", "connect"]
 
 
+def conn_closed(conn: Connection) -> bool:
+    """Whether the library has ended the connection (e.g. keepalive)."""
+    return conn._ptr is None or lib.ws_conn_state(conn._ptr) == _ffi.WS_STATE_CLOSED
+
+
 class ClientConnection:
     """An open connection (made by :func:`connect`). A context manager
     (closes on exit) and an iterator of received messages that ends when
     the connection closes normally."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, keepalive: bool = False, max_queue: int = 16) -> None:
         self._conn = conn
         self._lock = threading.Lock()
+        # While no thread receives, sends read what arrived (see _pump).
+        self._keepalive = keepalive
+        self._max_queue = max(1, max_queue)
+        self._inbox: Deque[Any] = collections.deque()
+        self._inbox_error: Optional[BaseException] = None
+        self._receivers = 0
         self._sent: Optional[Close] = None
         self._closed_exc: Optional[ConnectionClosed] = None
         self._pings = PingWaiters(conn)
         self.local_address, self.remote_address = addresses(conn)
+
+    def __del__(self) -> None:
+        inbox = getattr(self, "_inbox", ())
+        while inbox:
+            lib.ws_message_free(inbox.popleft())
+
+    def _pump(self) -> None:
+        """Keepalive for a program that sends and does not receive: while no
+        thread receives, read what arrived, so that the library sees the
+        pongs (and answers pings); messages wait in an inbox (at most
+        max_queue; then reading stops, as websockets' does) for recv()."""
+        conn = self._conn
+        if not self._keepalive or self._receivers or self._inbox_error is not None or conn._eof:
+            return
+        with conn._lock:
+            ptr = conn._ptr
+            while ptr is not None and not self._receivers and len(self._inbox) < self._max_queue:
+                out = _ffi.message_p()
+                rc = _ffi.recv_message_raw(ptr, ctypes.byref(out))
+                if rc == _ffi.WS_OK:
+                    self._inbox.append(out)
+                    continue
+                if rc == _ffi.WS_CLOSED:
+                    conn._eof = True
+                    conn._remember_peer_close()
+                    conn._flush_nowait()
+                elif rc != _ffi.WS_ERR_WOULD_BLOCK:
+                    self._inbox_error = _ffi.error_from_result(rc)
+                    conn._flush_nowait()
+                break
+            self._pings.check()
 
     # ------------------------------------------------------------ state
 
@@ -110,6 +153,11 @@ class ClientConnection:
         conn = self._conn
 
         def once() -> Any:
+            if self._inbox:
+                return take(self._inbox.popleft(), decode)
+            if self._inbox_error is not None:
+                error, self._inbox_error = self._inbox_error, None
+                raise error
             ptr = conn._ptr
             if ptr is None or conn._eof:
                 return None
@@ -129,6 +177,8 @@ class ClientConnection:
             conn._flush_nowait()  # after a *fail*: the close frame goes out now
             raise error
 
+        with conn._lock:
+            self._receivers += 1
         try:
             data = conn._receive(timeout, once)
         except WebSocketTimeout:
@@ -139,6 +189,9 @@ class ClientConnection:
             raise self._closing() from None
         except (WebSocketFailure, NetworkError) as e:
             raise self._closed(e) from e
+        finally:
+            with conn._lock:
+                self._receivers -= 1
         if data is None:
             raise self._closed()
         result: Data = data
@@ -173,6 +226,11 @@ class ClientConnection:
             raise self._closing() from None
         except (WebSocketFailure, NetworkError) as e:
             raise self._closed(e) from e
+        except WebSocketTimeout as e:
+            if conn_closed(self._conn):
+                raise self._closed(e) from e  # the keepalive pong did not come
+            raise
+        self._pump()
 
     def _send_fragments(self, fragments: Iterable[Data], text: Optional[bool]) -> None:
         if isinstance(fragments, (dict,)) or not hasattr(fragments, "__iter__"):
@@ -200,6 +258,7 @@ class ClientConnection:
             self._conn.ping(payload)
         except InvalidState:
             raise self._closing() from None
+        self._pump()
         return event
 
     def pong(self, data: Data = b"") -> None:
@@ -278,4 +337,4 @@ def connect(
         max_size=max_size,
         tls=tls,
     )
-    return ClientConnection(conn)
+    return ClientConnection(conn, keepalive=ping_interval is not None)
