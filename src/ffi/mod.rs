@@ -1,6 +1,6 @@
 //! The C ABI: the only place with `extern "C"`, raw pointers and C strings.
 //! Every entry point runs inside [`panic::guard`]; handles are checked by
-//! [`handle::borrow`] before use.
+//! [`handle::borrow`] (against the [`registry`] of live handles) before use.
 
 #![allow(non_camel_case_types)]
 
@@ -13,6 +13,7 @@ mod message;
 mod options;
 mod panic;
 mod pong;
+mod registry;
 mod response;
 
 use std::ffi::c_char;
