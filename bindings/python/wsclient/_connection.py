@@ -871,6 +871,8 @@ def connect(
     *,
     deflate: DeflateArg = None,
     headers: HeadersArg = None,
+    sensitive_headers: HeadersArg = None,
+    redirect_credentials: bool = False,
     origin: Optional[str] = None,
     subprotocols: Optional[Sequence[str]] = None,
     timeout: Union[float, None, _Unset] = _UNSET,
@@ -915,6 +917,10 @@ def connect(
     - `headers`: extra request headers, a dict or a list of (name, value);
       not the ones the handshake writes itself (Host, Upgrade, Connection,
       Sec-WebSocket-*, Origin: ValueError).
+    - `sensitive_headers`: headers that carry credentials (an API token):
+      like Authorization and Cookie they go only to the origin of `url`,
+      not to another origin a redirect leads to, unless
+      `redirect_credentials=True`.
     - `origin`: an Origin header. `subprotocols`: offered in order.
     - Timeouts in seconds (None: wait forever): `timeout` sets the four
       below unless they are given; `connect_timeout` (default 30),
@@ -946,6 +952,8 @@ def connect(
     raw_url = cstr(url, "url")
     offers = [cstr(o, "deflate parameters") for o in _deflate_offers(deflate)]
     header_list = [(cstr(n, "header name"), cstr(v, "header value")) for n, v in _headers(headers)]
+    secret_list = [(cstr(n, "header name"), cstr(v, "header value")) for n, v in _headers(sensitive_headers)]
+    flag(redirect_credentials, "redirect_credentials")
     raw_origin = None if origin is None else cstr(origin, "origin")
     if subprotocols is None:
         protocols: List[bytes] = []
@@ -995,6 +1003,10 @@ def connect(
             lib.ws_options_add_deflate_offer(opts, offer)
         for name, value in header_list:
             lib.ws_options_add_header(opts, name, value)
+        for name, value in secret_list:
+            lib.ws_options_add_sensitive_header(opts, name, value)
+        if redirect_credentials:
+            lib.ws_options_set_redirect_credentials(opts, True)
         if raw_origin is not None:
             lib.ws_options_set_origin(opts, raw_origin)
         for p in protocols:
