@@ -288,3 +288,14 @@ def test_a_pong_resolves_its_ping_and_the_earlier_ones(raw_server: StartServer) 
         with pytest.raises(ConnectionClosedOK):
             ws.recv()
     server.join()
+
+
+def test_compression_options(deflate_url: str) -> None:
+    with connect(deflate_url + "/") as ws:  # websockets' default: offered
+        assert "permessage-deflate" in (ws.response_header("Sec-WebSocket-Extensions") or "")
+    with connect(deflate_url + "/", compression=None) as ws:
+        assert ws.response_header("Sec-WebSocket-Extensions") is None
+    with connect(deflate_url + "/", deflate={"client_no_context_takeover": True}, compression_level=1) as ws:
+        assert "client_no_context_takeover" in (ws.response_header("Sec-WebSocket-Extensions") or "")
+        ws.send("z" * 10000)
+        assert ws.recv() == "z" * 10000

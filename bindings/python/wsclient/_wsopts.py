@@ -30,6 +30,8 @@ def open_connection(
     close_timeout: Optional[float],
     max_size: Optional[int],
     tls: Dict[str, Any],
+    deflate: Any = None,
+    compression_level: Optional[int] = None,
 ) -> Connection:
     """Connect (blocking); raise InvalidStatus for a non-101 answer."""
     if compression not in (None, "deflate"):
@@ -40,7 +42,8 @@ def open_connection(
     limit = max_size if max_size is not None else SIZE_MAX
     result = egg_connect(
         uri,
-        deflate={"client_max_window_bits": True} if compression == "deflate" else None,
+        deflate=deflate if deflate is not None else {"client_max_window_bits": True} if compression == "deflate" else None,
+        compression_level=compression_level,
         headers=headers,
         origin=origin,
         subprotocols=list(subprotocols) if subprotocols is not None else None,

@@ -444,6 +444,11 @@ class connect:
 
     Raises :class:`~wsclient.exceptions.InvalidStatus` for a non-101
     answer, InvalidURI, OSError/ConnectionError, TimeoutError.
+
+    Beyond websockets: `deflate` (the permessage-deflate offer, as in
+    :func:`wsclient.connect`; overrides `compression`), `compression_level`
+    (zlib 0-9), and TLS files (`ca_file`, `ca_dir`, `client_cert`,
+    `client_key`).
     """
 
     def __init__(
@@ -466,6 +471,8 @@ class connect:
         ca_dir: Any = None,
         client_cert: Any = None,
         client_key: Any = None,
+        deflate: Any = None,
+        compression_level: Optional[int] = None,
     ) -> None:
         tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
         self._open = functools.partial(
@@ -482,6 +489,8 @@ class connect:
             close_timeout=close_timeout,
             max_size=max_size,
             tls=tls,
+            deflate=deflate,
+            compression_level=compression_level,
         )
         self._max_queue = max_queue
         self._write_limit = write_limit

@@ -311,6 +311,8 @@ def connect(
     ca_dir: Any = None,
     client_cert: Any = None,
     client_key: Any = None,
+    deflate: Any = None,
+    compression_level: Optional[int] = None,
 ) -> ClientConnection:
     """Open a WebSocket connection to `uri` (ws:// or wss://), as
     ``websockets.sync.client.connect`` does, with the same defaults
@@ -321,6 +323,9 @@ def connect(
     the server answers with another status than 101, InvalidURI,
     OSError/ConnectionError when the server cannot be reached, TimeoutError.
     TLS: the system's CAs, or `ca_file`/`ca_dir`; `client_cert`/`client_key`.
+    Beyond websockets: `deflate` (the permessage-deflate offer, as in
+    :func:`wsclient.connect`; overrides `compression`) and
+    `compression_level` (zlib 0-9).
     """
     tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
     conn = open_connection(
@@ -336,5 +341,7 @@ def connect(
         close_timeout=close_timeout,
         max_size=max_size,
         tls=tls,
+        deflate=deflate,
+        compression_level=compression_level,
     )
     return ClientConnection(conn, keepalive=ping_interval is not None)
