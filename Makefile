@@ -35,8 +35,9 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples header demo test test-rust test-c test-python \
-        test-chicken man autobahn autobahn-poll autobahn-python autobahn-chicken venv \
-        install uninstall bench clean lint licenses package package-debs debian-symbols
+        test-chicken man autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
+        autobahn-chicken venv install uninstall bench clean lint licenses package package-debs \
+        debian-symbols
 
 all: lib examples man
 
@@ -93,7 +94,8 @@ demo: all venv
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
 test: test-rust test-c test-python test-chicken
-	$(MAKE) --no-print-directory -j4 autobahn autobahn-poll autobahn-python autobahn-chicken
+	$(MAKE) --no-print-directory -j5 autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
+	  autobahn-chicken
 	@echo "make test: all suites passed"
 
 test-rust: venv
@@ -118,6 +120,9 @@ autobahn-poll: all venv
 
 autobahn-python: all venv
 	$(PY) tests/autobahn/gate.py --name python -- $(PY) bindings/python/examples/autobahn_client.py {url} {agent}
+
+autobahn-python-asyncio: all venv
+	$(PY) tests/autobahn/gate.py --name python-asyncio -- $(PY) bindings/python/examples/autobahn_client_asyncio.py {url} {agent}
 
 autobahn-chicken: all venv
 	$(PY) tests/autobahn/gate.py --name chicken -- bash bindings/chicken/run-autobahn.sh {url} {agent}

@@ -1064,6 +1064,26 @@ int32_t ws_options_set_compression_level(ws_options *opts, int32_t level);
 int32_t ws_options_set_auto_pong(ws_options *opts, bool on);
 
 /*
+ The number of pongs received on the connection so far (0 for NULL). A
+ binding compares it after each receive to see whether a pong arrived,
+ then reads its payload with `ws_conn_last_pong`.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+uint64_t ws_conn_pong_count(const ws_conn *conn);
+
+/*
+ Copy the payload of the last pong received (at most 125 bytes) into
+ `buf`, at most `cap` bytes; return its whole length (0 before the first
+ pong, or for NULL). `buf` may be NULL when `cap` is 0.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: NULL or `cap` writable bytes.
+ */
+size_t ws_conn_last_pong(const ws_conn *conn, uint8_t *buf, size_t cap);
+
+/*
  Free a response; NULL is a no-op.
 
  # Safety

@@ -1,40 +1,48 @@
 #!/usr/bin/env python3
-"""Echo round trips per second: wsclient vs websocket-client (`websocket`),
+"""Echo round trips per second and client CPU per message: wsclient's sync
+and asyncio APIs beside websocket-client and websockets (sync and asyncio),
 against the same local echo server (tests/servers/echo_server.py, Python
-websockets), in one run. Not a test: it prints a table with ratios.
+websockets), in one run. Not a test: it prints a table.
 
-    .venv/bin/python bindings/python/bench.py [--seconds 1.0] [--sizes 16,1024,65536,1048576]
+    .venv/bin/python bindings/python/bench.py [--seconds 1.0] [--rounds 3] [--sizes 16,1024,65536,1048576]
 
 Each measurement sends one binary message and waits for its echo, so the
-round-trip rate includes the server's time (a Python server: often the
-bottleneck). The client's own CPU time per message (time.process_time of
-this process; the server is another process) shows the clients' cost more
-directly. Measurements alternate between the clients, --rounds times, and
-the best round of each is reported, to damp noise from other processes.
+rate includes the server's time (a Python server: often the bottleneck at
+small sizes). The client's own CPU time per round trip (time.process_time
+of this process; the server is another process) shows the clients' cost
+more directly. Clients alternate, --rounds times; the best round counts.
+No compression, no size limit, keepalive off, for every client.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Tuple
+from typing import Awaitable, Callable, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "servers"))
 
 import websocket  # noqa: E402  (websocket-client)
+import websockets  # noqa: E402
+import websockets.asyncio.client  # noqa: E402
+import websockets.sync.client  # noqa: E402
 from harness import echo_server  # noqa: E402
 
 import wsclient  # noqa: E402
+import wsclient.asyncio.client  # noqa: E402
+import wsclient.sync.client  # noqa: E402
+
+Result = Tuple[float, float]  # (round trips per second, client CPU us per round trip)
 
 
-def measure(roundtrip: Callable[[bytes], None], payload: bytes, seconds: float) -> Tuple[float, float]:
-    """(round trips per second, client CPU microseconds per round trip)."""
-    for _ in range(20):  # warm up
+def measure(roundtrip: Callable[[bytes], None], payload: bytes, seconds: float) -> Result:
+    for _ in range(10):  # warm up
         roundtrip(payload)
     n = 0
     start = time.perf_counter()
@@ -48,31 +56,87 @@ def measure(roundtrip: Callable[[bytes], None], payload: bytes, seconds: float) 
             return n / (now - start), (time.process_time() - cpu0) / n * 1e6
 
 
-def bench_wsclient(url: str, payload: bytes, seconds: float) -> Tuple[float, float]:
-    with wsclient.connect(url) as conn:
-        assert wsclient.is_ws_connection(conn)
+async def ameasure(roundtrip: Callable[[bytes], Awaitable[None]], payload: bytes, seconds: float) -> Result:
+    for _ in range(10):
+        await roundtrip(payload)
+    n = 0
+    start = time.perf_counter()
+    cpu0 = time.process_time()
+    deadline = start + seconds
+    while True:
+        await roundtrip(payload)
+        n += 1
+        now = time.perf_counter()
+        if now >= deadline and n >= 10:
+            return n / (now - start), (time.process_time() - cpu0) / n * 1e6
+
+
+def wsclient_sync(url: str, payload: bytes, seconds: float) -> Result:
+    with wsclient.sync.client.connect(url, compression=None, max_size=None, ping_interval=None) as ws:
 
         def roundtrip(data: bytes) -> None:
-            conn.send_binary(data)
-            msg = conn.recv()
-            assert msg is not None and msg.size == len(data)
-            msg.data  # noqa: B018 - copy the data into Python, as websocket-client does
+            ws.send(data)
+            assert len(ws.recv()) == len(data)
 
         return measure(roundtrip, payload, seconds)
 
 
-def bench_websocket_client(url: str, payload: bytes, seconds: float) -> Tuple[float, float]:
+def wsclient_asyncio(url: str, payload: bytes, seconds: float) -> Result:
+    async def main() -> Result:
+        async with wsclient.asyncio.client.connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+
+            async def roundtrip(data: bytes) -> None:
+                await ws.send(data)
+                assert len(await ws.recv()) == len(data)
+
+            return await ameasure(roundtrip, payload, seconds)
+
+    return asyncio.run(main())
+
+
+def websocket_client(url: str, payload: bytes, seconds: float) -> Result:
     ws = websocket.create_connection(url)
     try:
 
         def roundtrip(data: bytes) -> None:
             ws.send_binary(data)
-            got = ws.recv()
-            assert len(got) == len(data)
+            assert len(ws.recv()) == len(data)
 
         return measure(roundtrip, payload, seconds)
     finally:
         ws.close()
+
+
+def websockets_sync(url: str, payload: bytes, seconds: float) -> Result:
+    with websockets.sync.client.connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+
+        def roundtrip(data: bytes) -> None:
+            ws.send(data)
+            assert len(ws.recv()) == len(data)
+
+        return measure(roundtrip, payload, seconds)
+
+
+def websockets_asyncio(url: str, payload: bytes, seconds: float) -> Result:
+    async def main() -> Result:
+        async with websockets.asyncio.client.connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+
+            async def roundtrip(data: bytes) -> None:
+                await ws.send(data)
+                assert len(await ws.recv()) == len(data)
+
+            return await ameasure(roundtrip, payload, seconds)
+
+    return asyncio.run(main())
+
+
+CLIENTS: Dict[str, Callable[[str, bytes, float], Result]] = {
+    "wsclient sync": wsclient_sync,
+    "wsclient asyncio": wsclient_asyncio,
+    "websockets sync": websockets_sync,
+    "websockets asyncio": websockets_asyncio,
+    "websocket-client": websocket_client,
+}
 
 
 def human(size: int) -> str:
@@ -83,38 +147,46 @@ def human(size: int) -> str:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best counts")
-    p.add_argument("--sizes", default="16,1024,16384,65536,1048576")
+    p.add_argument("--sizes", default="16,1024,65536,1048576")
+    p.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated, of: " + ", ".join(CLIENTS))
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"wsclient {wsclient.__version__} (libwsclient {wsclient.library_version()}) "
-          f"vs websocket-client {websocket.__version__}, Python {sys.version.split()[0]}")
-    print("echo round trips, one binary message in flight, no compression, "
-          f"best of {args.rounds} x {args.seconds:g} s\n")
-    header = (f"{'size':>9} | {'wsclient msg/s':>14} | {'websocket-client msg/s':>22} | {'ratio':>6} "
-              f"| {'client CPU us/msg: ours':>23} | {'theirs':>8} | {'ratio':>6}")
+    print(
+        f"wsclient {wsclient.__version__} (libwsclient {wsclient.library_version()}), "
+        f"websockets {websockets.__version__}, websocket-client {websocket.__version__}, "
+        f"Python {sys.version.split()[0]}"
+    )
+    print(f"echo round trips, one binary message in flight, best of {args.rounds} x {args.seconds:g} s\n")
+    names = [n.strip() for n in args.clients.split(",")]
+    unknown = [n for n in names if n not in CLIENTS]
+    if unknown:
+        p.error(f"unknown clients: {unknown}")
+    header = f"{'size':>7} | {'client':<18} | {'msg/s':>8} | {'CPU us/msg':>10} | vs websockets (same API): msg/s, CPU"
     print(header)
     print("-" * len(header))
-    with echo_server() as port:
+    with echo_server("--max-size", str(64 << 20)) as port:
         url = f"ws://127.0.0.1:{port}/"
         for size in sizes:
             payload = os.urandom(size)
-            ours = (0.0, float("inf"))
-            theirs = (0.0, float("inf"))
+            best: Dict[str, Result] = {n: (0.0, float("inf")) for n in names}
             for _ in range(args.rounds):
-                rate, cpu = bench_wsclient(url, payload, args.seconds)
-                ours = (max(ours[0], rate), min(ours[1], cpu))
-                rate, cpu = bench_websocket_client(url, payload, args.seconds)
-                theirs = (max(theirs[0], rate), min(theirs[1], cpu))
-            print(
-                f"{human(size):>9} | {ours[0]:>14,.0f} | {theirs[0]:>22,.0f} | {ours[0] / theirs[0]:>5.2f}x "
-                f"| {ours[1]:>23,.1f} | {theirs[1]:>8,.1f} | {theirs[1] / ours[1]:>5.2f}x",
-                flush=True,
-            )
-    print("\nratios: wsclient relative to websocket-client, higher is better for wsclient "
-          "(msg/s: ours / theirs; CPU: theirs / ours)")
+                for name in names:
+                    rate, cpu = CLIENTS[name](url, payload, args.seconds)
+                    best[name] = (max(best[name][0], rate), min(best[name][1], cpu))
+            rows: List[str] = []
+            for name in names:
+                rate, cpu = best[name]
+                ratio = ""
+                peer_name = "websockets " + name.split()[-1]
+                if name.startswith("wsclient") and peer_name in best:
+                    peer = best[peer_name]
+                    ratio = f"{rate / peer[0]:.2f}x, {peer[1] / cpu:.2f}x less CPU"
+                rows.append(f"{human(size):>7} | {name:<18} | {rate:>8,.0f} | {cpu:>10,.1f} | {ratio}")
+            print("\n".join(rows), flush=True)
+            print()
     return 0
 
 

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Mode;
 use crate::proto::{Frame, Message, MessageType};
-use crate::session::{Received, Session};
+use crate::session::{PongRecord, Received, Session};
 use crate::transport::{wait_fd, Socket, Stream};
 
 pub use crate::session::State;
@@ -487,6 +487,12 @@ impl Connection {
     /// Bytes queued and not yet written.
     pub fn queued_bytes(&self) -> usize {
         self.lock().map_or(0, |c| c.session.queued_bytes())
+    }
+
+    /// The pongs received so far (how many, the last payload).
+    pub fn pongs(&self) -> PongRecord {
+        self.lock()
+            .map_or_else(|_| PongRecord::default(), |c| c.session.pongs().clone())
     }
 }
 

@@ -47,7 +47,7 @@ pub const WS_WANT_WRITE: u32 = 2;
 pub struct ws_conn {
     tag: u64,
     /// Shared by the threads that use the handle: all of it is `Sync`.
-    inner: Connection,
+    pub(super) inner: Connection,
     /// This handle's last error: (result code, close code, message).
     error: Mutex<ConnError>,
     /// Set once, when the server's close arrives; stable from then on.

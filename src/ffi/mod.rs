@@ -12,6 +12,7 @@ mod maps;
 mod message;
 mod options;
 mod panic;
+mod pong;
 mod registry;
 mod response;
 

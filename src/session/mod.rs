@@ -8,6 +8,7 @@
 
 mod keepalive;
 mod outqueue;
+mod pongs;
 pub(crate) mod readbuf;
 
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use crate::proto::{Frame, Message, MessageType, OpCode};
 pub use keepalive::Keepalive;
 use keepalive::KeepaliveTimer;
 use outqueue::OutQueue;
+pub use pongs::PongRecord;
 use readbuf::ReadBuf;
 
 /// The close code sent when a keepalive pong does not come back in time.
@@ -92,6 +94,7 @@ pub struct Session {
     /// The mode in which a partly received message was started.
     partial: Option<Mode>,
     keepalive: Option<KeepaliveTimer>,
+    pongs: PongRecord,
 }
 
 impl Session {
@@ -113,6 +116,7 @@ impl Session {
             out: OutQueue::default(),
             state: State::Open,
             keepalive: config.keepalive.map(|k| KeepaliveTimer::new(k, now)),
+            pongs: PongRecord::default(),
             config,
             peer_close: None,
             close_deadline: None,
@@ -236,6 +240,7 @@ impl Session {
     }
 
     fn on_pong(&mut self, payload: &[u8]) {
+        self.pongs.on_pong(payload);
         if let Some(k) = self.keepalive.as_mut() {
             k.on_pong(payload);
         }
@@ -423,6 +428,11 @@ impl Session {
 
     pub fn queued_bytes(&self) -> usize {
         self.out.len()
+    }
+
+    /// The pongs received so far.
+    pub fn pongs(&self) -> &PongRecord {
+        &self.pongs
     }
 
     pub fn written_total(&self) -> u64 {

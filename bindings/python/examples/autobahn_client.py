@@ -11,25 +11,23 @@ compression level 1) so that sections 12 and 13 run.
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 if (Path(__file__).resolve().parents[1] / "wsclient").is_dir():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from the source tree
 
 import wsclient
 
-OPTIONS = dict(
-    deflate={"client_no_context_takeover": True, "client_max_window_bits": True},
-    compression_level=1,
-)
+DEFLATE = {"client_no_context_takeover": True, "client_max_window_bits": True}
 
 
-def open_conn(uri: str):
+def open_conn(uri: str) -> Optional[wsclient.Connection]:
     try:
-        conn = wsclient.connect(uri, **OPTIONS)
+        conn = wsclient.connect(uri, deflate=DEFLATE, compression_level=1)
     except wsclient.WebSocketError as e:
         print(f"autobahn_client: {uri}: {e}", file=sys.stderr)
         return None
-    if not wsclient.is_ws_connection(conn):
+    if isinstance(conn, wsclient.HTTPResponse):
         print(f"autobahn_client: {uri}: HTTP {conn.status} {conn.reason}", file=sys.stderr)
         return None
     return conn

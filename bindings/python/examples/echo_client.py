@@ -28,13 +28,13 @@ def main() -> int:
     except wsclient.WebSocketError as e:
         print(f"echo_client: {e}", file=sys.stderr)
         return 1
-    if not wsclient.is_ws_connection(conn):
+    if isinstance(conn, wsclient.HTTPResponse):
         print(f"echo_client: server answered HTTP {conn.status} {conn.reason}", file=sys.stderr)
         return 1
     with conn:
 
         def echo(m: wsclient.Message) -> None:
-            if m.type == "text":
+            if isinstance(m.data, str):
                 print(f"echo_client: echoing {m.data}", flush=True)
                 conn.send_text(m.data)
 

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -22,14 +23,14 @@ HEADER = REPO / "include" / "wsclient.h"
 sys.path.insert(0, str(PACKAGE_ROOT))
 sys.path.insert(0, str(SERVERS))
 
-from harness import echo_server, running  # noqa: E402,F401
-from wstest_helpers import RawServer  # noqa: E402
+from harness import echo_server, running  # type: ignore[import-not-found]  # noqa: E402,F401
+from wstest_helpers import RawServer, StartServer  # noqa: E402
 
 WATCHDOG_SECONDS = 60
 
 
 @pytest.fixture(autouse=True)
-def watchdog():
+def watchdog() -> Iterator[None]:
     """Abort the run (with every thread's traceback) if a test hangs."""
     faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
     yield
@@ -37,19 +38,19 @@ def watchdog():
 
 
 @pytest.fixture(scope="session")
-def echo_port():
+def echo_port() -> Iterator[int]:
     """A plain echo server (no compression) shared by the session."""
     with echo_server() as port:
         yield port
 
 
 @pytest.fixture(scope="session")
-def echo_url(echo_port):
+def echo_url(echo_port: int) -> str:
     return f"ws://127.0.0.1:{echo_port}"
 
 
 @pytest.fixture(scope="session")
-def deflate_url():
+def deflate_url() -> Iterator[str]:
     """An echo server that accepts permessage-deflate with its defaults."""
     with echo_server("--deflate") as port:
         yield f"ws://127.0.0.1:{port}"
@@ -58,12 +59,12 @@ def deflate_url():
 # ---------------------------------------------------------------- TLS
 
 
-def _openssl(*args, cwd):
+def _openssl(*args: Any, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory):
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CA, a server certificate for localhost/127.0.0.1 and a client
     certificate, made with the openssl CLI. Also a hashed CA directory."""
     if not shutil.which("openssl"):
@@ -108,16 +109,16 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tls_port(pki):
+def tls_port(pki: Path) -> Iterator[int]:
     with echo_server("--cert", pki / "server.pem", "--key", pki / "server.key") as port:
         yield port
 
 
 @pytest.fixture
-def raw_server():
-    servers = []
+def raw_server() -> Iterator[StartServer]:
+    servers: List[RawServer] = []
 
-    def start(script, extra_headers=()):
+    def start(script: Any, extra_headers: Any = ()) -> RawServer:
         s = RawServer(script, extra_headers)
         servers.append(s)
         return s

@@ -202,3 +202,26 @@ def test_library_version():
 def test_all_is_exported():
     for name in wsclient.__all__:
         assert hasattr(wsclient, name), name
+
+
+def test_pong_record_of_null_is_empty():
+    from wsclient._ffi import lib
+
+    assert lib.ws_conn_pong_count(None) == 0
+    assert lib.ws_conn_last_pong(None, None, 0) == 0
+
+
+def test_pong_record_counts_and_copies_at_most_cap(echo_url):
+    import ctypes
+
+    from wsclient._ffi import lib
+
+    with wsclient.connect(echo_url + "/") as conn:
+        conn.ping(b"first")
+        conn.ping(b"second pong")
+        conn.send("x")
+        assert conn.recv().data == "x"  # the pongs came before the echo
+        assert lib.ws_conn_pong_count(conn._ptr) == 2
+        buf = ctypes.create_string_buffer(4)
+        assert lib.ws_conn_last_pong(conn._ptr, buf, 4) == len(b"second pong")
+        assert buf.raw == b"seco"

@@ -208,3 +208,36 @@ def test_connect_argument_errors(echo_url, kwargs, exc):
 def test_positional_options_are_refused(echo_url):
     with pytest.raises(TypeError):
         wsclient.connect(echo_url, True)  # noqa: FBT003
+
+
+def _redirect_once(location):
+    """A plain HTTP server answering one request with 302 to `location`."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"ws://127.0.0.1:{listener.getsockname()[1]}/"
+
+
+@pytest.mark.parametrize("redirect_credentials", [False, True])
+def test_sensitive_headers_stay_with_their_origin(echo_url, redirect_credentials):
+    import json
+
+    url = _redirect_once(echo_url + "/headers")  # another port: another origin
+    with wsclient.connect(url, max_redirects=1, headers={"X-Plain": "p"},
+                          sensitive_headers={"X-Token": "s3cret"},
+                          redirect_credentials=redirect_credentials) as conn:
+        sent = {k.lower(): v for k, v in json.loads(conn.recv().data).items()}
+    assert sent["x-plain"] == "p"
+    assert ("x-token" in sent) is redirect_credentials

@@ -21,6 +21,7 @@ SCALARS = {
     "uint16_t": ctypes.c_uint16,
     "uint32_t": ctypes.c_uint32,
     "uint64_t": ctypes.c_uint64,
+    "int64_t": ctypes.c_int64,
     "uintptr_t": ctypes.c_size_t,
     "size_t": ctypes.c_size_t,
     "const char *": ctypes.c_char_p,
@@ -52,6 +53,8 @@ def expected_ctype(ctype, is_result):
     if ctype == "const uint8_t *":
         # Buffers in: c_char_p (bytes pass without a copy); data out: an address.
         return ctypes.c_void_p if is_result else ctypes.c_char_p
+    if ctype == "uint8_t *":
+        return ctypes.c_void_p  # a buffer to write into (a ctypes array)
     m = re.match(r"^(const )?(ws_\w+) (\*+)$", ctype)
     assert m, f"unknown C type {ctype!r}: extend the test's type map"
     t = getattr(_ffi, m.group(2))
@@ -98,7 +101,7 @@ def test_result_codes_are_checked(name):
     """Functions returning a result code or a new handle have an errcheck."""
     ret, _ = prototypes()[name]
     fn = getattr(_ffi.lib, name)
-    plain_ints = {"ws_conn_state", "ws_conn_fd", "ws_last_error_code", "ws_message_type"}
+    plain_ints = {"ws_conn_state", "ws_conn_fd", "ws_last_error_code", "ws_message_type", "ws_last_stop_value"}
     if ret == "int32_t" and name not in plain_ints:
         assert fn.errcheck is not None
     if name.endswith("_new"):

@@ -97,3 +97,20 @@ def test_installed_copy_uses_the_soname(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == _loader.SONAME
+
+
+def test_bundled_copy_comes_first(tmp_path):
+    """A wheel puts the library into the package: it is loaded before
+    WSCLIENT_LIBRARY, the in-tree build and the SONAME."""
+    import shutil
+
+    pkg = tmp_path / "wsclient"
+    shutil.copytree(PACKAGE_ROOT / "wsclient", pkg)
+    shutil.copy(REPO / "build" / "lib" / _loader.SONAME, pkg / "_libwsclient.so")
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    env["WSCLIENT_LIBRARY"] = str(tmp_path / "missing.so")
+    env["PYTHONPATH"] = str(tmp_path)
+    code = "import wsclient; print(wsclient.library_path())"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(pkg / "_libwsclient.so")

@@ -7,10 +7,14 @@ import sys
 import threading
 import time
 
+import ctypes
+
 import pytest
 from wstest_helpers import read_client_frame, server_frame
 
 import wsclient
+from wsclient import _ffi
+from wsclient._ffi import lib
 
 
 def test_read_timeout_on_silent_server_then_usable(echo_url):
@@ -94,47 +98,50 @@ def test_nonblocking_mode(echo_url):
             conn.set_nonblocking(1)
 
 
-def test_gil_released_while_blocked_in_recv(raw_server, echo_url):
-    """One thread blocks in recv; the others keep running Python code and
-    using another connection. The server sends only when told to."""
-    go = threading.Event()
+def main_thread_runs_while_blocked_in_library(dll, url):
+    """Block one thread inside ws_recv_message (the library in blocking
+    mode, a silent server, a 1.5 s read timeout) and count how long this
+    thread keeps running Python meanwhile. True iff this thread ran for
+    0.4 s while the other was still inside the library call."""
+    recv = dll["ws_recv_message"]  # a fresh function object: no errcheck
+    recv.argtypes = [_ffi.conn_p, ctypes.POINTER(_ffi.message_p)]
+    recv.restype = ctypes.c_int32
+    conn = wsclient.connect(url)
+    try:
+        ptr = conn._ptr
+        lib.ws_conn_set_nonblocking(ptr, False)
+        lib.ws_conn_set_timeouts(ptr, 1500, 0)
+        state = {}
+        started = threading.Event()
 
-    def script(sock):
-        go.wait(30)
-        sock.sendall(server_frame(1, b"finally"))
-        read_client_frame(sock)
-        sock.sendall(server_frame(8, (1000).to_bytes(2, "big")))
+        def reader():
+            out = _ffi.message_p()
+            started.set()
+            state["rc"] = recv(ptr, ctypes.byref(out))
 
-    server = raw_server(script)
-    blocked = wsclient.connect(server.url)
-    result = []
-    entered = threading.Event()
+        t = threading.Thread(target=reader)
+        t.start()
+        started.wait(10)
+        deadline = time.monotonic() + 0.4
+        spins = 0
+        while time.monotonic() < deadline:
+            spins += 1
+        ran_meanwhile = "rc" not in state and spins > 0
+        t.join(30)
+        assert state["rc"] == _ffi.WS_ERR_TIMEOUT
+        lib.ws_conn_set_nonblocking(ptr, True)
+        return ran_meanwhile
+    finally:
+        conn.close()
 
-    def reader():
-        entered.set()
-        result.append(blocked.recv())
 
-    t = threading.Thread(target=reader)
-    t.start()
-    entered.wait(10)
-    wait_until_polling(t)
-    # While `reader` sits in the C library, this thread runs Python ...
-    counter = 0
-    for _ in range(200_000):
-        counter += 1
-    # ... and another connection works.
-    with wsclient.connect(echo_url + "/") as other:
-        for i in range(20):
-            other.send(f"ping {i}")
-            assert other.recv().data == f"ping {i}"
-    assert t.is_alive() and not result  # still blocked: nothing was sent
-    assert counter == 200_000
-    go.set()
-    t.join(30)
-    assert not t.is_alive()
-    assert result[0].data == "finally"
-    blocked.close()
-    server.join()
+def test_gil_released_while_blocked_in_a_library_call(echo_url):
+    """The binding's library (CDLL) releases the GIL during a call that
+    blocks in the kernel; the same probe with PyDLL (the GIL held) shows the
+    probe can tell."""
+    assert main_thread_runs_while_blocked_in_library(lib, echo_url + "/silent")
+    held = ctypes.PyDLL(wsclient.library_path())
+    assert not main_thread_runs_while_blocked_in_library(held, echo_url + "/silent")
 
 
 def test_connection_shared_between_threads(echo_url):
@@ -237,3 +244,18 @@ def test_close_from_another_thread_ends_a_waiting_recv(echo_url):
     assert conn.closed and conn.peer_close_code == 1001
     with pytest.raises(wsclient.InvalidState):
         conn.recv()
+
+
+@pytest.mark.skipif(not _ffi.available("ws_conn_flush"), reason="sends block inside the library")
+def test_write_timeout_bounds_a_send_to_a_server_that_does_not_read(raw_server):
+    stop = threading.Event()
+    server = raw_server(lambda sock: stop.wait(60))
+    try:
+        conn = wsclient.connect(server.url, write_timeout=0.3, close_timeout=0.2, max_message_size=1 << 27)
+        with pytest.raises(wsclient.WebSocketTimeout):
+            conn.send_binary(bytes(64 << 20))
+        assert conn.state == "open"  # nothing was half-sent: the message waits in the queue
+        conn.close()
+    finally:
+        stop.set()
+    server.join()

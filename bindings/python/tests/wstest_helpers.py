@@ -9,12 +9,13 @@ import hashlib
 import socket
 import struct
 import threading
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def server_frame(opcode, payload=b"", *, fin=True, rsv=0, mask=None):
+def server_frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: int = 0, mask: Optional[bytes] = None) -> bytes:
     """Encode a frame as a server would send it (unmasked unless `mask`)."""
     head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
     n = len(payload)
@@ -31,7 +32,7 @@ def server_frame(opcode, payload=b"", *, fin=True, rsv=0, mask=None):
     return head + payload
 
 
-def _recv_exact(sock, n):
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = b""
     while len(buf) < n:
         chunk = sock.recv(n - len(buf))
@@ -41,7 +42,10 @@ def _recv_exact(sock, n):
     return buf
 
 
-def read_client_frame(sock):
+ClientFrame = Tuple[bool, int, int, bytes]
+
+
+def read_client_frame(sock: socket.socket) -> ClientFrame:
     """Read one (masked) client frame: (fin, rsv, opcode, payload)."""
     b0, b1 = _recv_exact(sock, 2)
     n = b1 & 0x7F
@@ -60,19 +64,19 @@ class RawServer:
     The script's return value lands in .result, an exception in .error.
     """
 
-    def __init__(self, script, extra_headers=()):
+    def __init__(self, script: Callable[[socket.socket], Any], extra_headers: Sequence[Tuple[str, str]] = ()) -> None:
         self.script = script
         self.extra_headers = extra_headers
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.url = f"ws://127.0.0.1:{self.port}/"
         self.request = b""
-        self.result = None
-        self.error = None
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _run(self):
+    def _run(self) -> None:
         try:
             conn, _ = self.listener.accept()
             with conn:
@@ -100,9 +104,13 @@ class RawServer:
         finally:
             self.listener.close()
 
-    def join(self):
+    def join(self) -> Any:
         self.thread.join(30)
         assert not self.thread.is_alive(), "raw server still running"
         if self.error is not None:
             raise self.error
         return self.result
+
+
+#: The raw_server fixture: start(script, extra_headers=()) -> RawServer.
+StartServer = Callable[..., RawServer]

@@ -1,14 +1,22 @@
 """wsclient: a WebSocket client (RFC 6455, permessage-deflate RFC 7692) over
-libwsclient, with the API of the CHICKEN egg ``ws-client``.
+libwsclient (distribution ``libwsclient``), with three APIs:
 
-    import wsclient
+- :mod:`wsclient.sync.client` and :mod:`wsclient.asyncio.client`: the API of
+  ``websockets`` (str/bytes messages, ConnectionClosed at the close, see
+  :mod:`wsclient.exceptions`)::
 
-    with wsclient.connect("ws://localhost:9001") as conn:
-        conn.send("hello")
-        print(conn.recv().data)
+      from wsclient.sync.client import connect
 
-The library is found by :mod:`wsclient._loader` (``WSCLIENT_LIBRARY``, the
-in-tree build, then the SONAME ``libwsclient.so.0.1``).
+      with connect("ws://localhost:9001") as ws:
+          ws.send("hello")
+          print(ws.recv())
+
+- :mod:`wsclient.egg` (also here at the top level): the API of the CHICKEN
+  egg ``ws-client`` (Message and Frame objects, the seed's reason names).
+
+The library is found by :mod:`wsclient._loader` (the copy bundled in the
+wheel, ``WSCLIENT_LIBRARY``, the in-tree build, then the SONAME
+``libwsclient.so.0.1``).
 """
 
 from __future__ import annotations

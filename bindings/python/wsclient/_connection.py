@@ -142,6 +142,16 @@ class HTTPResponse:
         return [v for n, v in self.headers if n.lower() == lower]
 
     @property
+    def status_code(self) -> int:
+        """The HTTP status code (websockets' name for :attr:`status`)."""
+        return self.status
+
+    @property
+    def reason_phrase(self) -> str:
+        """The reason phrase (websockets' name for :attr:`reason`)."""
+        return self.reason
+
+    @property
     def is_redirect(self) -> bool:
         """True for 301, 302, 303, 307 and 308 with a Location header."""
         return self.status in (301, 302, 303, 307, 308) and self.location is not None
@@ -217,7 +227,12 @@ class Connection:
     _free = staticmethod(lib.ws_conn_free)
 
     def __init__(
-        self, ptr: Any, url: str, read_timeout: Optional[float], close_timeout: Optional[float]
+        self,
+        ptr: Any,
+        url: str,
+        read_timeout: Optional[float],
+        close_timeout: Optional[float],
+        write_timeout: Optional[float] = None,
     ) -> None:
         # Not public: use connect().
         self._ptr: Any = ptr
@@ -225,6 +240,7 @@ class Connection:
         self._lock = threading.RLock()
         self._read_timeout = read_timeout
         self._close_timeout = close_timeout
+        self._write_timeout = write_timeout  # bounds the wait for the send queue
         self._eof = False
         self._nonblocking = False  # the mode the user asked for
         # The library's receives never block: waits happen in poll() here,
@@ -369,8 +385,11 @@ class Connection:
         if rc == _ffi.WS_CLOSED:
             self._eof = True
             self._remember_peer_close()
+            self._flush_nowait()  # the close reply goes out now
             return None
-        raise _ffi.error_from_result(rc)
+        error = _ffi.error_from_result(rc)
+        self._flush_nowait()  # after a *fail*: the close frame goes out now
+        raise error
 
     def _receive(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
         """Call `once` until it has a result, as recv(timeout) does."""
@@ -405,15 +424,68 @@ class Connection:
                         # cannot leave us polling a reused descriptor (its
                         # shutdown wakes us).
                         wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
-                if deadline is None:
-                    _readable(wait_fd, None)
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not _readable(wait_fd, left):
-                        raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
+                    due = self._next_timer()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
+                wait = left if due is None else due if left is None else min(left, due)
+                if not _readable(wait_fd, wait) and due is not None and (left is None or due < left):
+                    self._run_timers()
         finally:
             if wait_fd >= 0:
                 os.close(wait_fd)
+
+    def _flush_nowait(self) -> None:
+        if _QUEUED_SENDS and self._ptr is not None:
+            try:
+                lib.ws_conn_flush(self._ptr)
+            except WebSocketError:
+                pass
+
+    def _finish(self, timeout: Optional[float]) -> None:
+        """After the close handshake (or a failure), before the handle is
+        freed: let the library write the close reply and see the server
+        close TCP, as long as it asks (``ws_conn_wants``), at most `timeout`
+        seconds (the library's own close deadline bounds it too)."""
+        if not _QUEUED_SENDS or self._ptr is None:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = int(lib.ws_conn_fd(self._ptr))
+        while True:
+            try:
+                lib.ws_conn_flush(self._ptr)
+            except WouldBlock:
+                pass
+            except WebSocketError:
+                return
+            wants = int(lib.ws_conn_wants(self._ptr))
+            left = None if deadline is None else deadline - time.monotonic()
+            if not wants or fd < 0 or (left is not None and left <= 0):
+                return
+            due = self._next_timer()
+            wait = left if due is None else due if left is None else min(left, due)
+            events = (select.POLLIN if wants & _ffi.WS_WANT_READ else 0) | (
+                select.POLLOUT if wants & _ffi.WS_WANT_WRITE else 0
+            )
+            _wait_fd(fd, events, wait)
+
+    def _next_timer(self) -> Optional[float]:
+        """Seconds to the library's next deadline (keepalive ping, pong
+        timeout, close deadline); None: none (or an older library)."""
+        if not _QUEUED_SENDS or self._ptr is None:
+            return None
+        ms = int(lib.ws_conn_next_timeout_ms(self._ptr))
+        return None if ms < 0 else ms / 1000
+
+    def _run_timers(self) -> None:
+        """A deadline is due: let the library act on it (ws_conn_flush sends
+        the keepalive ping, or fails the connection when the pong is late)."""
+        with self._lock:
+            if self._ptr is not None:
+                try:
+                    lib.ws_conn_flush(self._ptr)
+                except WouldBlock:
+                    pass
 
     def set_nonblocking(self, nonblocking: bool) -> None:
         """Non-blocking mode: :meth:`recv` and :meth:`recv_frame` without a
@@ -461,8 +533,43 @@ class Connection:
     def _send(self, kind: int, data: bytes, compress: bool) -> None:
         flag(compress, "compress")
         flags = 0 if compress else _ffi.WS_SEND_UNCOMPRESSED
-        with self._lock:
-            lib.ws_send(self._handle(), kind, data, len(data), flags)
+        while True:
+            with self._lock:
+                try:
+                    lib.ws_send(self._handle(), kind, data, len(data), flags)
+                    break
+                except WouldBlock:
+                    pass  # the send queue is full: write some of it first
+            self._flush(self._write_timeout)
+        self._flush(self._write_timeout)
+
+    def _flush(self, timeout: Optional[float]) -> None:
+        """Wait until what the library queued is written (non-blocking
+        mode queues what the socket does not take at once). The wait, in
+        poll(), does not hold the lock: a receiving thread goes on."""
+        if not _QUEUED_SENDS:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        wait_fd = -1
+        try:
+            while True:
+                with self._lock:
+                    if self._ptr is None:
+                        return
+                    rc = _ffi.flush_raw(self._ptr)
+                    if rc == _ffi.WS_OK:
+                        return
+                    if rc != _ffi.WS_ERR_WOULD_BLOCK:
+                        raise _ffi.error_from_result(rc)
+                    if wait_fd < 0:
+                        wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise WebSocketTimeout("write timed out", result=_ffi.WS_ERR_TIMEOUT)
+                _wait_fd(wait_fd, select.POLLOUT, left)
+        finally:
+            if wait_fd >= 0:
+                os.close(wait_fd)
 
     def send_text(self, text: str, *, compress: bool = True) -> None:
         """Send a text message (the egg's ``send-text-message``).
@@ -495,6 +602,7 @@ class Connection:
             raise TypeError(f"message must be a wsclient.Message, not {type_name(message)}")
         with self._lock:
             lib.ws_send_message(self._handle(), message._ptr)
+        self._flush(self._write_timeout)
 
     def ping(self, data: Union[str, BytesLike] = b"") -> None:
         """Send a ping with up to 125 bytes of payload (str is sent as UTF-8).
@@ -504,6 +612,7 @@ class Connection:
             raise ValueError(f"a ping payload has at most 125 bytes, got {len(raw)}")
         with self._lock:
             lib.ws_ping(self._handle(), raw, len(raw))
+        self._flush(self._write_timeout)
 
     # -------------------------------------------------------- frames
 
@@ -540,6 +649,7 @@ class Connection:
                 lib.ws_send_frame(ptr, c_frame)
             finally:
                 lib.ws_frame_free(c_frame)
+        self._flush(self._write_timeout)
 
     # -------------------------------------------------------- closing
 
@@ -553,6 +663,7 @@ class Connection:
         code_, text = _close_args(reason, code)
         with self._lock:
             lib.ws_close(self._handle(), code_, text)
+        self._flush(self._write_timeout)
 
     def close(
         self,
@@ -595,7 +706,13 @@ class Connection:
                         raise
                     except WebSocketError:
                         return  # the connection is gone
+                deadline = None if wait is None else time.monotonic() + wait
+                try:
+                    self._flush(wait)  # the close frame may wait in the send queue
+                except WebSocketError:
+                    return
                 self._drain(wait)
+                self._finish(None if deadline is None else deadline - time.monotonic())
             finally:
                 if release:
                     self._release()
@@ -618,6 +735,18 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<wsclient.Connection {self._url!r} {self.state}>"
+
+
+#: The library queues sends in non-blocking mode and has deadlines to run.
+_QUEUED_SENDS = _ffi.available("ws_conn_flush") and _ffi.available("ws_conn_next_timeout_ms")
+
+
+def _wait_fd(fd: int, events: int, timeout: Optional[float]) -> bool:
+    """Wait for `events` on `fd` (or an error or hang-up), at most `timeout`
+    seconds; signals interrupt the wait (PEP 475)."""
+    p = select.poll()
+    p.register(fd, events)
+    return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
 
 
 def _readable(fd: int, timeout: Optional[float]) -> bool:
@@ -742,6 +871,8 @@ def connect(
     *,
     deflate: DeflateArg = None,
     headers: HeadersArg = None,
+    sensitive_headers: HeadersArg = None,
+    redirect_credentials: bool = False,
     origin: Optional[str] = None,
     subprotocols: Optional[Sequence[str]] = None,
     timeout: Union[float, None, _Unset] = _UNSET,
@@ -763,6 +894,8 @@ def connect(
     fragment_size: Optional[int] = None,
     compression_level: Optional[int] = None,
     auto_pong: bool = True,
+    ping_interval: Optional[float] = None,
+    ping_timeout: Optional[float] = None,
 ) -> Union[Connection, HTTPResponse]:
     """Open a WebSocket connection to `url` (ws:// or wss://), the egg's
     ``ws-connect``.
@@ -784,6 +917,10 @@ def connect(
     - `headers`: extra request headers, a dict or a list of (name, value);
       not the ones the handshake writes itself (Host, Upgrade, Connection,
       Sec-WebSocket-*, Origin: ValueError).
+    - `sensitive_headers`: headers that carry credentials (an API token):
+      like Authorization and Cookie they go only to the origin of `url`,
+      not to another origin a redirect leads to, unless
+      `redirect_credentials=True`.
     - `origin`: an Origin header. `subprotocols`: offered in order.
     - Timeouts in seconds (None: wait forever): `timeout` sets the four
       below unless they are given; `connect_timeout` (default 30),
@@ -808,10 +945,15 @@ def connect(
       failed with 1009. `fragment_size`: split outgoing messages into
       frames of at most this size. `compression_level`: zlib level 0-9 (or
       -1). `auto_pong`: answer pings automatically (default True).
+    - Keepalive (off by default): `ping_interval` seconds between pings,
+      `ping_timeout` seconds to wait for the pong before the connection is
+      failed (needs a library with ``ws_options_set_keepalive``).
     """
     raw_url = cstr(url, "url")
     offers = [cstr(o, "deflate parameters") for o in _deflate_offers(deflate)]
     header_list = [(cstr(n, "header name"), cstr(v, "header value")) for n, v in _headers(headers)]
+    secret_list = [(cstr(n, "header name"), cstr(v, "header value")) for n, v in _headers(sensitive_headers)]
+    flag(redirect_credentials, "redirect_credentials")
     raw_origin = None if origin is None else cstr(origin, "origin")
     if subprotocols is None:
         protocols: List[bytes] = []
@@ -834,6 +976,7 @@ def connect(
         millis(pick(write_timeout, None), "write_timeout"),
     )
     close_ms = millis(close_timeout, "close_timeout")
+    keepalive = (millis(ping_interval, "ping_interval"), millis(ping_timeout, "ping_timeout"))
     tls_ca_file = None if ca_file is None else cpath(ca_file, "ca_file")
     tls_ca_dir = None if ca_dir is None else cpath(ca_dir, "ca_dir")
     cert = None if client_cert is None else cpath(client_cert, "client_cert")
@@ -860,6 +1003,10 @@ def connect(
             lib.ws_options_add_deflate_offer(opts, offer)
         for name, value in header_list:
             lib.ws_options_add_header(opts, name, value)
+        for name, value in secret_list:
+            lib.ws_options_add_sensitive_header(opts, name, value)
+        if redirect_credentials:
+            lib.ws_options_set_redirect_credentials(opts, True)
         if raw_origin is not None:
             lib.ws_options_set_origin(opts, raw_origin)
         for p in protocols:
@@ -888,6 +1035,8 @@ def connect(
         if compression_level is not None:
             lib.ws_options_set_compression_level(opts, compression_level)
         lib.ws_options_set_auto_pong(opts, auto_pong)
+        if keepalive[0] and _ffi.available("ws_options_set_keepalive"):
+            lib.ws_options_set_keepalive(opts, *keepalive)
 
         conn = _ffi.conn_p()
         response = _ffi.response_p()
@@ -900,4 +1049,4 @@ def connect(
         finally:
             lib.ws_response_free(response)
     read_s = pick(read_timeout, None)
-    return Connection(conn, url, read_s, close_timeout)
+    return Connection(conn, url, read_s, close_timeout, pick(write_timeout, None))

@@ -31,6 +31,7 @@ from ctypes import (
     c_bool,
     c_char_p,
     c_int32,
+    c_int64,
     c_size_t,
     c_uint8,
     c_uint16,
@@ -54,9 +55,13 @@ WS_STATE_OPEN = 0
 WS_STATE_CLOSING = 1
 WS_STATE_CLOSED = 2
 WS_SEND_UNCOMPRESSED = 1
+WS_SEND_MORE = 2
+WS_WANT_READ = 1
+WS_WANT_WRITE = 2
 WS_OK = 0
 WS_HTTP_RESPONSE = 1
 WS_CLOSED = 2
+WS_STOPPED = 3
 WS_ERR_NULL_ARGUMENT = -1
 WS_ERR_INVALID_ARGUMENT = -2
 WS_ERR_INVALID_STATE = -3
@@ -139,6 +144,17 @@ recv_message_raw = _raw("ws_recv_message", c_int32, [conn_p, POINTER(message_p)]
 recv_frame_raw = _raw("ws_recv_frame", c_int32, [conn_p, POINTER(frame_p)])
 
 
+def _raw_if_exported(name: str, restype: Any, argtypes: List[Any]) -> Any:
+    try:
+        return _raw(name, restype, argtypes)
+    except AttributeError:
+        return None
+
+
+# Flushes without errcheck, for loops where WS_ERR_WOULD_BLOCK is expected.
+flush_raw = _raw_if_exported("ws_conn_flush", c_int32, [conn_p])
+
+
 def error_from_result(result: int) -> WebSocketError:
     """The exception for a failed call's `result`, from this thread's last
     error (read at once: the next failing call overwrites it)."""
@@ -185,6 +201,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_fd": (c_int32, [conn_p], None),
     "ws_conn_set_nonblocking": (c_int32, [conn_p, c_bool], _check_result),
     "ws_conn_set_timeouts": (c_int32, [conn_p, c_uint32, c_uint32], _check_result),
+    "ws_conn_flush": (c_int32, [conn_p], _check_result),
+    "ws_conn_wants": (c_uint32, [conn_p], None),
+    "ws_conn_next_timeout_ms": (c_int64, [conn_p], None),
+    "ws_conn_queued_bytes": (c_size_t, [conn_p], None),
+    "ws_conn_pong_count": (c_uint64, [conn_p], None),
+    "ws_conn_last_pong": (c_size_t, [conn_p, c_void_p, c_size_t], None),
     "ws_conn_subprotocol": (c_char_p, [conn_p], None),
     "ws_conn_compression": (c_bool, [conn_p], None),
     "ws_conn_header": (c_char_p, [conn_p, c_char_p], None),
@@ -208,6 +230,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_last_error_message": (c_char_p, [], None),
     "ws_last_error_code": (c_int32, [], None),
     "ws_last_error_close_code": (c_uint16, [], None),
+    "ws_last_stop_value": (c_int32, [], None),
     # Frames.
     "ws_frame_new": (frame_p, [c_bool, c_uint8, c_uint8, c_char_p, c_size_t], _check_handle),
     "ws_frame_free": (None, [frame_p], None),
@@ -240,6 +263,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_set_strip_host": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_set_absolute_form": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_add_header": (c_int32, [options_p, c_char_p, c_char_p], _check_result),
+    "ws_options_add_sensitive_header": (c_int32, [options_p, c_char_p, c_char_p], _check_result),
+    "ws_options_set_redirect_credentials": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_set_origin": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_add_subprotocol": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_set_max_message_size": (c_int32, [options_p, c_size_t], _check_result),
@@ -255,6 +280,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_set_fragment_size": (c_int32, [options_p, c_size_t], _check_result),
     "ws_options_set_compression_level": (c_int32, [options_p, c_int32], _check_result),
     "ws_options_set_auto_pong": (c_int32, [options_p, c_bool], _check_result),
+    "ws_options_set_keepalive": (c_int32, [options_p, c_uint32, c_uint32], _check_result),
+    "ws_options_set_send_queue_limit": (c_int32, [options_p, c_size_t], _check_result),
     # Responses.
     "ws_response_free": (None, [response_p], None),
     "ws_response_status": (c_uint16, [response_p], None),
@@ -271,6 +298,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
 #: Functions of the header that the loaded library does not export (an
 #: older build): calling them raises; the test suite requires this be empty.
 MISSING: List[str] = []
+
+
+def available(name: str) -> bool:
+    """Whether the loaded library exports `name` and it is declared here
+    (for calls newer than some builds of the library)."""
+    return name in FUNCTIONS and name not in MISSING
 
 
 def _missing(name: str) -> Callable[..., Any]:

@@ -5,14 +5,18 @@ tried in order and one :class:`ImportError` names every one that failed.
 
 Order:
 
-1. ``WSCLIENT_LIBRARY``: an explicit path. When it is set, it is the only
-   candidate: an override that silently falls back to another copy of the
-   library would hide mistakes.
-2. The in-tree build: ``build/lib/`` of the libwsclient checkout this package
+1. The bundled copy: ``_libwsclient.so`` inside this package, put there by
+   the wheel build (``pip install``). It is the library this package was
+   built and tested with, so it comes first.
+2. ``WSCLIENT_LIBRARY``: an explicit path, for a package without a bundled
+   copy (in-tree, or a distribution's package that uses the system
+   library). When it is set, nothing after it is tried: an override that
+   silently falls back to another copy of the library would hide mistakes.
+3. The in-tree build: ``build/lib/`` of the libwsclient checkout this package
    lives in (``bindings/python/wsclient`` -> ``../../../build/lib``).
-3. The SONAME (``libwsclient.so.0.1``), found by the dynamic loader
+4. The SONAME (``libwsclient.so.0.1``), found by the dynamic loader
    (``LD_LIBRARY_PATH``, ``/etc/ld.so.cache``, ...).
-4. :func:`ctypes.util.find_library` (``wsclient``).
+5. :func:`ctypes.util.find_library` (``wsclient``).
 
 Whatever is loaded must report a compatible version through
 ``ws_version()`` (same major.minor before 1.0, same major after).
@@ -58,8 +62,16 @@ def _in_tree_dir() -> Optional[Path]:
     return root / "build" / "lib"
 
 
+def _bundled() -> List[Path]:
+    """The copies a wheel build put into this package (normally one)."""
+    here = Path(__file__).resolve().parent
+    return sorted(here.glob("_libwsclient*.so")) + sorted(here.glob("_libwsclient*.dylib"))
+
+
 def candidates() -> Iterator[Tuple[str, str]]:
     """Yield (how it was found, what to pass to CDLL) in the order tried."""
+    for path in _bundled():
+        yield "bundled", str(path)
     override = os.environ.get(ENV_VAR)
     if override:
         yield f"${ENV_VAR}", override

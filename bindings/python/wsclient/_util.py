@@ -97,7 +97,7 @@ def millis(value: Any, what: str) -> int:
         return 0
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a positive number of seconds or None, got {value!r}")
-    ms = max(1, math.ceil(value * 1000))
+    ms = max(1, int(math.ceil(value * 1000)))
     if ms > U32_MAX:
         raise ValueError(f"{what} is too large ({value!r} s)")
     return ms

@@ -1,0 +1,514 @@
+"""An asyncio WebSocket client with the API of ``websockets.asyncio.client``::
+
+    from wsclient.asyncio.client import connect
+
+    async with connect("ws://localhost:8765") as websocket:
+        await websocket.send("Hello world!")
+        message = await websocket.recv()
+        async for message in websocket:
+            ...
+
+The connection is driven by the event loop: the library runs in its
+non-blocking mode, the socket is watched with ``loop.add_reader`` (and
+``add_writer`` while sends are queued), and the library's deadlines
+(keepalive ping and pong timeout, close timeout) run from ``call_later``.
+No thread per connection; only the opening handshake (DNS, TCP, TLS, HTTP),
+which the library does in one blocking call, runs in the loop's default
+executor.
+
+Received messages are read as soon as they arrive (so pings are answered
+and keepalive pongs seen while the program does not call ``recv()``) into a
+queue of at most `max_queue` messages; when it is full, reading pauses and
+TCP flow control slows the server down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ctypes
+import functools
+import os
+from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Union
+
+from .. import _ffi
+from .._connection import Connection, _close_args
+from .._data import Data, encode, take
+from .._errors import InvalidState, WebSocketError, WebSocketFailure, WouldBlock
+from .._ffi import lib
+from .._message import Frame
+from .._pings import PingWaiters
+from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, open_connection
+from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
+
+__all__ = ["ClientConnection", "connect"]
+
+_QUEUED = _ffi.available("ws_conn_flush") and _ffi.available("ws_conn_wants")
+_DEADLINES = _ffi.available("ws_conn_next_timeout_ms")
+# Direct references for the per-message path.
+_wants = lib.ws_conn_wants
+_queued_bytes = lib.ws_conn_queued_bytes
+_next_timeout_ms = lib.ws_conn_next_timeout_ms
+_send_raw = _ffi._raw("ws_send", ctypes.c_int32, [_ffi.conn_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32])
+#: Results after which the connection is gone.
+_LOST = {_ffi.WS_ERR_IO, _ffi.WS_ERR_CONNECTION_LOST, _ffi.WS_ERR_TIMEOUT, _ffi.WS_ERR_TLS}
+
+
+class ClientConnection:
+    """An open connection (made by :func:`connect`). An async context
+    manager (closes on exit) and an async iterator of received messages
+    that ends when the connection closes normally."""
+
+    def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop, max_queue: int, write_limit: int) -> None:
+        self._conn = conn
+        self._ptr: Any = conn._ptr
+        self._loop = loop
+        self._max_queue = max(1, max_queue)
+        self._write_limit = write_limit
+        self._fd = conn.fileno()
+        self._messages: Deque[Any] = collections.deque()  # Data, or a ctypes message pointer
+        self._waiters: List["asyncio.Future[None]"] = []
+        self._drain_waiters: List["asyncio.Future[None]"] = []
+        self._sent: Optional[Close] = None
+        self._closed_exc: Optional[ConnectionClosed] = None
+        self._closed_event = asyncio.Event()
+        self._released = asyncio.Event()
+        self._reading = False
+        self._writing = False
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._pings = PingWaiters(self)
+        self.local_address, self.remote_address = addresses(conn)
+        self._resume_reading()
+        loop.call_soon(self._on_readable)  # the handshake may have read messages already
+        self._after_io()
+
+    def __del__(self) -> None:
+        messages = getattr(self, "_messages", ())
+        while messages:
+            lib.ws_message_free(messages.popleft())
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def subprotocol(self) -> Optional[str]:
+        return self._conn.subprotocol
+
+    @property
+    def close_code(self) -> Optional[int]:
+        """The server's close code once the connection is closed, else None."""
+        return None if self._closed_exc is None else self._closed_exc.code
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        return None if self._closed_exc is None else self._closed_exc.reason
+
+    def response_header(self, name: str) -> Optional[str]:
+        """A header of the server's 101 response, or None."""
+        return self._conn.header(name)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed."""
+        await self._closed_event.wait()
+
+    # ------------------------------------------------------------ the event loop's side
+
+    def _resume_reading(self) -> None:
+        if not self._reading and self._ptr is not None:
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._reading = True
+
+    def _pause_reading(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+
+    def _on_readable(self) -> None:
+        """Take every message the library can give without blocking."""
+        ptr = self._ptr
+        if ptr is None:
+            return
+        if self._closed_exc is not None:
+            # The library finishes the close (reply, the server's TCP close).
+            self._flush()
+            self._after_io()
+            return
+        got = False
+        try:
+            while len(self._messages) < self._max_queue:
+                out = _ffi.message_p()
+                rc = _ffi.recv_message_raw(ptr, ctypes.byref(out))
+                if rc == _ffi.WS_OK:
+                    if self._sent is None:
+                        self._messages.append(out)  # converted by recv(), which knows `decode`
+                    else:
+                        lib.ws_message_free(out)  # closing: nobody will read it
+                    got = True
+                    continue
+                if rc == _ffi.WS_ERR_WOULD_BLOCK:
+                    break
+                if rc == _ffi.WS_CLOSED:
+                    self._conn._eof = True
+                    self._conn._remember_peer_close()
+                    self._set_closed(None)
+                    return
+                self._set_closed(_ffi.error_from_result(rc))
+                return
+        finally:
+            self._pings.check()
+            if got:
+                self._wake(self._waiters)
+            if len(self._messages) >= self._max_queue:
+                self._pause_reading()
+            self._after_io()
+
+    def _on_writable(self) -> None:
+        self._flush()
+        self._after_io()
+
+    def _flush(self) -> None:
+        if not _QUEUED or self._ptr is None:
+            return
+        try:
+            lib.ws_conn_flush(self._ptr)
+        except WouldBlock:
+            pass
+        except WebSocketError as e:
+            self._set_closed(e)
+
+    def _after_io(self) -> None:
+        """Watch for writability while bytes are queued; wake senders when
+        the queue drained; arm the timer for the library's next deadline."""
+        ptr = self._ptr
+        if ptr is None:
+            return
+        if self._closed_exc is not None:
+            wants = int(lib.ws_conn_wants(ptr)) if _QUEUED else 0
+            if not wants:
+                self._release()  # the connection is over
+                return
+            if wants & _ffi.WS_WANT_READ:
+                self._resume_reading()
+            else:
+                self._pause_reading()
+        if _QUEUED:
+            wants_write = bool(_wants(ptr) & _ffi.WS_WANT_WRITE)
+            if wants_write and not self._writing:
+                self._loop.add_writer(self._fd, self._on_writable)
+                self._writing = True
+            elif not wants_write and self._writing:
+                self._loop.remove_writer(self._fd)
+                self._writing = False
+            if self._drain_waiters and (not wants_write or _queued_bytes(ptr) <= self._write_limit):
+                self._wake(self._drain_waiters)
+        else:
+            self._wake(self._drain_waiters)
+        if _DEADLINES:
+            ms = _next_timeout_ms(ptr)
+            if ms < 0:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            else:
+                when = self._loop.time() + ms / 1000
+                # Keep a timer that fires at (about) the same time: the
+                # keepalive deadline rarely moves between two messages.
+                if self._timer is None or abs(self._timer.when() - when) > 0.002:
+                    if self._timer is not None:
+                        self._timer.cancel()
+                    self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._flush()  # runs due deadlines: sends the keepalive ping, or fails the connection
+        self._on_readable()
+
+    @staticmethod
+    def _wake(waiters: List["asyncio.Future[None]"]) -> None:
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        waiters.clear()
+
+    def _set_closed(self, failure: Optional[BaseException]) -> None:
+        if self._closed_exc is not None:
+            return
+        if isinstance(failure, WebSocketFailure):
+            self._closed_exc = ConnectionClosedError(None, Close(failure.code, ""), None)
+        elif failure is not None:
+            keepalive = getattr(failure, "result", 0) == _ffi.WS_ERR_TIMEOUT
+            sent = Close(1011, "keepalive ping timeout") if keepalive else self._sent
+            self._closed_exc = ConnectionClosedError(None, sent, None)
+        else:
+            self._closed_exc = closed_exception(self._conn, self._sent, None if self._sent is None else False)
+        self._closed_exc.__cause__ = failure
+        self._pings.abandon()
+        self._wake(self._waiters)
+        self._wake(self._drain_waiters)
+        self._closed_event.set()
+
+    def _release(self) -> None:
+        """Stop watching the socket and free the connection."""
+        if self._ptr is None:
+            return
+        self._pause_reading()
+        if self._writing:
+            self._loop.remove_writer(self._fd)
+            self._writing = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        # Messages already received stay readable by recv(): a library
+        # message lives on after its connection.
+        self._ptr = None
+        self._conn._release()
+        if self._closed_exc is None:
+            self._set_closed(None)
+        self._closed_event.set()
+        self._released.set()
+
+    # ------------------------------------------------------------ receiving
+
+    async def recv(self, decode: Optional[bool] = None) -> Data:
+        """The next message: str for text, bytes for binary (`decode`: False
+        gives bytes for text too, True str for binary). Raises
+        ConnectionClosedOK/ConnectionClosedError once the connection is
+        closed. Cancelling a pending recv() loses no message."""
+        while not self._messages:
+            if self._closed_exc is not None:
+                raise self._closed_exc
+            fut = self._loop.create_future()
+            self._waiters.append(fut)
+            try:
+                await fut
+            finally:
+                if fut in self._waiters:
+                    self._waiters.remove(fut)
+        item = self._messages.popleft()
+        if not self._reading and self._closed_exc is None and self._ptr is not None and len(self._messages) < self._max_queue:
+            self._resume_reading()
+            self._loop.call_soon(self._on_readable)  # the library may hold more already
+        return take(item, decode)
+
+    def __aiter__(self) -> AsyncIterator[Data]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Data]:
+        while True:
+            try:
+                yield await self.recv()
+            except ConnectionClosed as e:
+                if isinstance(e, ConnectionClosedError):
+                    raise
+                return
+
+    # ------------------------------------------------------------ sending
+
+    def _check_open(self) -> Any:
+        if self._closed_exc is not None:
+            raise self._closed_exc
+        if self._sent is not None or self._ptr is None:
+            raise ConnectionClosed.make(None, self._sent)
+        return self._ptr
+
+    async def send(self, message: Union[Data, bytearray, memoryview, Iterable[Data]], text: Optional[bool] = None) -> None:
+        """Send str as a text message and bytes-like as binary (`text`
+        overrides), or an iterable of str or of bytes as one fragmented
+        message. Waits while more than `write_limit` bytes are queued."""
+        if isinstance(message, (str, bytes, bytearray, memoryview)):
+            kind, raw = encode(message, text)
+            while True:
+                ptr = self._check_open()
+                rc = _send_raw(ptr, kind, raw, len(raw), 0)
+                if rc == _ffi.WS_OK:
+                    break
+                if rc == _ffi.WS_ERR_WOULD_BLOCK:
+                    await self._drain()  # the library's send queue is full
+                    continue
+                error = _ffi.error_from_result(rc)
+                if isinstance(error, InvalidState):
+                    raise self._closed_exc or ConnectionClosed.make(None, self._sent) from None
+                if not isinstance(error, WebSocketFailure) and rc not in _LOST:
+                    raise error  # the caller's mistake (e.g. text not UTF-8): still open
+                self._set_closed(error)
+                raise self._closed_exc from error  # type: ignore[misc]
+        else:
+            self._check_open()
+            if isinstance(message, dict) or not hasattr(message, "__iter__"):
+                raise TypeError(f"message must be str, bytes-like or an iterable of them, not {type(message).__name__}")
+            opcode = None
+            for fragment in message:
+                kind, raw = encode(fragment, text)
+                if opcode is None:
+                    opcode = 1 if kind == _ffi.WS_MESSAGE_TEXT else 2
+                    self._send_frame(Frame(opcode, raw, fin=False))
+                else:
+                    self._send_frame(Frame(0, raw, fin=False))
+            if opcode is not None:
+                self._send_frame(Frame(0, b"", fin=True))
+        self._after_io()
+        if self._writing:
+            await self._drain()
+
+    def _send_frame(self, frame: Frame) -> None:
+        self._check_open()
+        try:
+            self._conn.send_frame(frame)
+        except InvalidState:
+            raise self._closed_exc or ConnectionClosed.make(None, self._sent) from None
+
+    async def _drain(self) -> None:
+        """Wait until at most `write_limit` bytes are queued."""
+        if not _QUEUED or self._ptr is None or not self._writing:
+            return  # not watching for writability: nothing is queued
+        if _queued_bytes(self._ptr) <= self._write_limit:
+            return
+        fut = self._loop.create_future()
+        self._drain_waiters.append(fut)
+        self._after_io()
+        await fut
+        if self._closed_exc is not None and self._sent is None:
+            raise self._closed_exc
+
+    async def ping(self, data: Optional[Data] = None) -> "asyncio.Future[float]":
+        """Send a ping; return a future that completes when its pong arrives
+        (with the latency in seconds) or raises ConnectionClosed."""
+        ptr = self._check_open()
+        payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
+        waiter: "asyncio.Future[float]" = self._loop.create_future()
+        sent_at = self._loop.time()
+
+        def on_pong() -> None:
+            if not waiter.done():
+                waiter.set_result(self._loop.time() - sent_at)
+
+        def on_abandon() -> None:
+            if not waiter.done() and self._closed_exc is not None:
+                waiter.set_exception(self._closed_exc)
+
+        self._pings.add(payload, on_pong, on_abandon)
+        lib.ws_ping(ptr, payload, len(payload))
+        self._after_io()
+        if self._writing:
+            await self._drain()
+        return waiter
+
+    async def pong(self, data: Data = b"") -> None:
+        """Send an unsolicited pong."""
+        self._send_frame(Frame(10, data.encode() if isinstance(data, str) else bytes(data)))
+        self._after_io()
+        if self._writing:
+            await self._drain()
+
+    # ------------------------------------------------------------ closing
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame, wait for the server's (at most close_timeout),
+        then release the connection. Idempotent."""
+        if self._ptr is None:
+            return
+        if self._closed_exc is None and self._sent is None:
+            code_, text = _close_args(reason or None, code)
+            self._sent = Close(code, reason)
+            try:
+                lib.ws_close(self._ptr, code_, text)
+            except WebSocketError as e:
+                self._set_closed(e)
+            self._after_io()
+        try:
+            # The server's close, then the library's end of the close
+            # handshake (see _after_io), bounded by close_timeout.
+            await asyncio.wait_for(self._released.wait(), self._conn._close_timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            if self._ptr is not None:
+                self._release()
+
+    async def __aenter__(self) -> "ClientConnection":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<wsclient.asyncio.client.ClientConnection {self._conn.url!r}>"
+
+
+class connect:
+    """Connect to `uri`, as ``websockets.asyncio.client.connect``: await it
+    (``ws = await connect(uri)``) or use it as an async context manager
+    (``async with connect(uri) as ws``). Defaults as in websockets:
+    permessage-deflate offered, 1 MiB message limit, keepalive ping every
+    20 s with a 20 s pong timeout, 10 s open and close timeouts, at most
+    16 received messages buffered, sends wait while over 32 KiB is queued.
+
+    Raises :class:`~wsclient.exceptions.InvalidStatus` for a non-101
+    answer, InvalidURI, OSError/ConnectionError, TimeoutError.
+
+    Beyond websockets: `deflate` (the permessage-deflate offer, as in
+    :func:`wsclient.connect`; overrides `compression`), `compression_level`
+    (zlib 0-9), and TLS files (`ca_file`, `ca_dir`, `client_cert`,
+    `client_key`).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        origin: Optional[str] = None,
+        subprotocols: Optional[Sequence[str]] = None,
+        compression: Optional[str] = "deflate",
+        additional_headers: HeadersLike = None,
+        user_agent_header: Optional[str] = USER_AGENT,
+        open_timeout: Optional[float] = 10,
+        ping_interval: Optional[float] = 20,
+        ping_timeout: Optional[float] = 20,
+        close_timeout: Optional[float] = 10,
+        max_size: Optional[int] = 2**20,
+        max_queue: int = 16,
+        write_limit: int = 32768,
+        ca_file: Any = None,
+        ca_dir: Any = None,
+        client_cert: Any = None,
+        client_key: Any = None,
+        deflate: Any = None,
+        compression_level: Optional[int] = None,
+    ) -> None:
+        tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
+        self._open = functools.partial(
+            open_connection,
+            uri,
+            origin=origin,
+            subprotocols=subprotocols,
+            compression=compression,
+            additional_headers=additional_headers,
+            user_agent_header=user_agent_header,
+            open_timeout=open_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            max_size=max_size,
+            tls=tls,
+            deflate=deflate,
+            compression_level=compression_level,
+        )
+        self._max_queue = max_queue
+        self._write_limit = write_limit
+        self._connection: Optional[ClientConnection] = None
+
+    async def _create(self) -> ClientConnection:
+        loop = asyncio.get_running_loop()
+        # The library's handshake is one blocking call: run it off the loop.
+        conn = await loop.run_in_executor(None, self._open)
+        self._connection = ClientConnection(conn, loop, self._max_queue, self._write_limit)
+        return self._connection
+
+    def __await__(self) -> Generator[Any, None, ClientConnection]:
+        return self._create().__await__()
+
+    async def __aenter__(self) -> ClientConnection:
+        return await self._create()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._connection is not None:
+            await self._connection.close()

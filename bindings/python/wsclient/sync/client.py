@@ -1,0 +1,347 @@
+"""A blocking WebSocket client with the API of ``websockets.sync.client``::
+
+    from wsclient.sync.client import connect
+
+    with connect("ws://localhost:8765") as websocket:
+        websocket.send("Hello world!")
+        message = websocket.recv()      # str or bytes
+
+Porting a websockets script means changing its imports only
+(``websockets.sync.client`` -> ``wsclient.sync.client``,
+``websockets.exceptions`` -> ``wsclient.exceptions``).
+
+Threads: one thread may wait in :meth:`ClientConnection.recv` while
+others :meth:`~ClientConnection.send`, :meth:`~ClientConnection.ping` or
+:meth:`~ClientConnection.close`; the library serialises the writes. Every
+wait releases the GIL and can be interrupted by a signal (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+import threading
+from typing import Any, Deque, Dict, Iterable, Iterator, Optional, Sequence, Union
+
+from .. import _ffi
+from .._connection import Connection, _AGAIN
+from .._data import Data, encode, take
+from .._errors import InvalidState, NetworkError, WebSocketFailure, WebSocketTimeout
+from .._ffi import lib
+from .._message import Frame
+from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, open_connection
+from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
+from .._pings import PingWaiters
+
+__all__ = ["ClientConnection", "connect"]
+
+
+def conn_closed(conn: Connection) -> bool:
+    """Whether the library has ended the connection (e.g. keepalive)."""
+    return conn._ptr is None or lib.ws_conn_state(conn._ptr) == _ffi.WS_STATE_CLOSED
+
+
+class ClientConnection:
+    """An open connection (made by :func:`connect`). A context manager
+    (closes on exit) and an iterator of received messages that ends when
+    the connection closes normally."""
+
+    def __init__(self, conn: Connection, keepalive: bool = False, max_queue: int = 16) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        # While no thread receives, sends read what arrived (see _pump).
+        self._keepalive = keepalive
+        self._max_queue = max(1, max_queue)
+        self._inbox: Deque[Any] = collections.deque()
+        self._inbox_error: Optional[BaseException] = None
+        self._receivers = 0
+        self._sent: Optional[Close] = None
+        self._closed_exc: Optional[ConnectionClosed] = None
+        self._pings = PingWaiters(conn)
+        self.local_address, self.remote_address = addresses(conn)
+
+    def __del__(self) -> None:
+        inbox = getattr(self, "_inbox", ())
+        while inbox:
+            lib.ws_message_free(inbox.popleft())
+
+    def _pump(self) -> None:
+        """Keepalive for a program that sends and does not receive: while no
+        thread receives, read what arrived, so that the library sees the
+        pongs (and answers pings); messages wait in an inbox (at most
+        max_queue; then reading stops, as websockets' does) for recv()."""
+        conn = self._conn
+        if not self._keepalive or self._receivers or self._inbox_error is not None or conn._eof:
+            return
+        with conn._lock:
+            ptr = conn._ptr
+            while ptr is not None and not self._receivers and len(self._inbox) < self._max_queue:
+                out = _ffi.message_p()
+                rc = _ffi.recv_message_raw(ptr, ctypes.byref(out))
+                if rc == _ffi.WS_OK:
+                    self._inbox.append(out)
+                    continue
+                if rc == _ffi.WS_CLOSED:
+                    conn._eof = True
+                    conn._remember_peer_close()
+                    conn._flush_nowait()
+                elif rc != _ffi.WS_ERR_WOULD_BLOCK:
+                    self._inbox_error = _ffi.error_from_result(rc)
+                    conn._flush_nowait()
+                break
+            self._pings.check()
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def subprotocol(self) -> Optional[str]:
+        """The subprotocol the server chose, or None."""
+        return self._conn.subprotocol
+
+    @property
+    def close_code(self) -> Optional[int]:
+        """The server's close code once the connection is closed, else None."""
+        return None if self._closed_exc is None else self._closed_exc.code
+
+    @property
+    def close_reason(self) -> Optional[str]:
+        """The server's close reason once the connection is closed, else None."""
+        return None if self._closed_exc is None else self._closed_exc.reason
+
+    def response_header(self, name: str) -> Optional[str]:
+        """A header of the server's 101 response, or None."""
+        return self._conn.header(name)
+
+    def fileno(self) -> int:
+        return self._conn.fileno()
+
+    def _closed(self, failure: Optional[BaseException] = None) -> ConnectionClosed:
+        """Record that the connection ended (`failure`: how it was lost);
+        return its ConnectionClosed."""
+        with self._lock:
+            if self._closed_exc is None:
+                if isinstance(failure, WebSocketFailure):
+                    # The library failed the connection and sent this code.
+                    self._closed_exc = ConnectionClosedError(None, Close(failure.code, ""), None)
+                elif failure is not None:
+                    self._closed_exc = ConnectionClosedError(None, self._sent, None)
+                else:
+                    rcvd_then_sent = None if self._sent is None else False
+                    self._closed_exc = closed_exception(self._conn, self._sent, rcvd_then_sent)
+                self._closed_exc.__cause__ = failure
+                self._pings.abandon()
+            return self._closed_exc
+
+    def _closing(self) -> ConnectionClosed:
+        """The exception for a send on a closing connection."""
+        return self._closed_exc or ConnectionClosed.make(None, self._sent)
+
+    # ------------------------------------------------------------ receiving
+
+    def recv(self, timeout: Optional[float] = None, decode: Optional[bool] = None) -> Data:
+        """The next message: str for text, bytes for binary (`decode`: False
+        gives bytes for text too, True str for binary).
+
+        Raises TimeoutError after `timeout` seconds (the connection stays
+        usable), :class:`~wsclient.exceptions.ConnectionClosedOK` once the
+        connection closed normally and
+        :class:`~wsclient.exceptions.ConnectionClosedError` otherwise.
+        """
+        if self._closed_exc is not None:
+            raise self._closed_exc
+        conn = self._conn
+
+        def once() -> Any:
+            if self._inbox:
+                return take(self._inbox.popleft(), decode)
+            if self._inbox_error is not None:
+                error, self._inbox_error = self._inbox_error, None
+                raise error
+            ptr = conn._ptr
+            if ptr is None or conn._eof:
+                return None
+            out = _ffi.message_p()
+            rc = _ffi.recv_message_raw(ptr, ctypes.byref(out))
+            self._pings.check()
+            if rc == _ffi.WS_OK:
+                return take(out, decode)
+            if rc == _ffi.WS_ERR_WOULD_BLOCK:
+                return _AGAIN
+            if rc == _ffi.WS_CLOSED:
+                conn._eof = True
+                conn._remember_peer_close()
+                conn._flush_nowait()  # the close reply goes out now
+                return None
+            error = _ffi.error_from_result(rc)
+            conn._flush_nowait()  # after a *fail*: the close frame goes out now
+            raise error
+
+        with conn._lock:
+            self._receivers += 1
+        try:
+            data = conn._receive(timeout, once)
+        except WebSocketTimeout:
+            if conn._ptr is not None and lib.ws_conn_state(conn._ptr) != _ffi.WS_STATE_CLOSED:
+                raise  # a read timeout: still usable
+            raise self._closed(NetworkError("keepalive: no pong in time")) from None
+        except InvalidState:
+            raise self._closing() from None
+        except (WebSocketFailure, NetworkError) as e:
+            raise self._closed(e) from e
+        finally:
+            with conn._lock:
+                self._receivers -= 1
+        if data is None:
+            raise self._closed()
+        result: Data = data
+        return result
+
+    def __iter__(self) -> Iterator[Data]:
+        """Messages until the connection closes: a normal close ends the
+        loop, an abnormal one raises ConnectionClosedError."""
+        while True:
+            try:
+                yield self.recv()
+            except ConnectionClosed as e:
+                if isinstance(e, ConnectionClosedError):
+                    raise
+                return
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, message: Union[Data, bytearray, memoryview, Iterable[Data]], text: Optional[bool] = None) -> None:
+        """Send str as a text message and bytes-like as binary (`text`
+        overrides), or an iterable of str or of bytes as one fragmented
+        message. Raises ConnectionClosed once the connection is closing."""
+        if self._closed_exc is not None:
+            raise self._closed_exc
+        try:
+            if isinstance(message, (str, bytes, bytearray, memoryview)):
+                kind, raw = encode(message, text)
+                self._conn._send(kind, raw, True)
+            else:
+                self._send_fragments(message, text)
+        except InvalidState:
+            raise self._closing() from None
+        except (WebSocketFailure, NetworkError) as e:
+            raise self._closed(e) from e
+        except WebSocketTimeout as e:
+            if conn_closed(self._conn):
+                raise self._closed(e) from e  # the keepalive pong did not come
+            raise
+        self._pump()
+
+    def _send_fragments(self, fragments: Iterable[Data], text: Optional[bool]) -> None:
+        if isinstance(fragments, (dict,)) or not hasattr(fragments, "__iter__"):
+            raise TypeError(f"message must be str, bytes-like or an iterable of them, not {type(fragments).__name__}")
+        opcode = None
+        for fragment in fragments:
+            kind, raw = encode(fragment, text)
+            if opcode is None:
+                opcode = 1 if kind == _ffi.WS_MESSAGE_TEXT else 2
+                self._conn.send_frame(Frame(opcode, raw, fin=False))
+            else:
+                self._conn.send_frame(Frame(0, raw, fin=False))
+        if opcode is not None:
+            self._conn.send_frame(Frame(0, b"", fin=True))
+
+    def ping(self, data: Optional[Data] = None) -> threading.Event:
+        """Send a ping; the returned Event is set when its pong arrives
+        (while some thread receives). `data`: 4 random bytes by default."""
+        if self._closed_exc is not None:
+            raise self._closed_exc
+        payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
+        event = threading.Event()
+        self._pings.add(payload, event.set)
+        try:
+            self._conn.ping(payload)
+        except InvalidState:
+            raise self._closing() from None
+        self._pump()
+        return event
+
+    def pong(self, data: Data = b"") -> None:
+        """Send an unsolicited pong."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        try:
+            self._conn.send_frame(Frame(10, raw))
+        except InvalidState:
+            raise self._closing() from None
+
+    # ------------------------------------------------------------ closing
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection: send a close frame with `code` and `reason`,
+        wait for the server's (at most close_timeout), release the
+        connection. Idempotent."""
+        conn = self._conn
+        if conn.closed:
+            return
+        with self._lock:
+            if self._closed_exc is None and conn.state == "open":
+                self._sent = Close(code, reason)
+        conn.close(code=code, reason=reason or None)
+        self._closed()
+
+    def __enter__(self) -> "ClientConnection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<wsclient.sync.client.ClientConnection {self._conn.url!r}>"
+
+
+def connect(
+    uri: str,
+    *,
+    origin: Optional[str] = None,
+    subprotocols: Optional[Sequence[str]] = None,
+    compression: Optional[str] = "deflate",
+    additional_headers: HeadersLike = None,
+    user_agent_header: Optional[str] = USER_AGENT,
+    open_timeout: Optional[float] = 10,
+    ping_interval: Optional[float] = 20,
+    ping_timeout: Optional[float] = 20,
+    close_timeout: Optional[float] = 10,
+    max_size: Optional[int] = 2**20,
+    ca_file: Any = None,
+    ca_dir: Any = None,
+    client_cert: Any = None,
+    client_key: Any = None,
+    deflate: Any = None,
+    compression_level: Optional[int] = None,
+) -> ClientConnection:
+    """Open a WebSocket connection to `uri` (ws:// or wss://), as
+    ``websockets.sync.client.connect`` does, with the same defaults
+    (permessage-deflate offered, 1 MiB message limit, keepalive ping every
+    20 s with a 20 s pong timeout, 10 s open and close timeouts).
+
+    Raises :class:`~wsclient.exceptions.InvalidStatus` (``.response``) when
+    the server answers with another status than 101, InvalidURI,
+    OSError/ConnectionError when the server cannot be reached, TimeoutError.
+    TLS: the system's CAs, or `ca_file`/`ca_dir`; `client_cert`/`client_key`.
+    Beyond websockets: `deflate` (the permessage-deflate offer, as in
+    :func:`wsclient.connect`; overrides `compression`) and
+    `compression_level` (zlib 0-9).
+    """
+    tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
+    conn = open_connection(
+        uri,
+        origin=origin,
+        subprotocols=subprotocols,
+        compression=compression,
+        additional_headers=additional_headers,
+        user_agent_header=user_agent_header,
+        open_timeout=open_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        max_size=max_size,
+        tls=tls,
+        deflate=deflate,
+        compression_level=compression_level,
+    )
+    return ClientConnection(conn, keepalive=ping_interval is not None)
