@@ -177,7 +177,7 @@
 
 (define-record-type ws-connection
   (%make-ws-connection ptr uri compression subprotocol state peer-code peer-reason
-                       read-timeout write-timeout close-timeout)
+                       read-timeout write-timeout close-timeout waiters)
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
   (uri ws-connection-uri)
@@ -189,7 +189,8 @@
   ;; milliseconds, #f: none (the egg's own deadlines: see "Waiting")
   (read-timeout conn-read-timeout)
   (write-timeout conn-write-timeout)
-  (close-timeout conn-close-timeout))
+  (close-timeout conn-close-timeout)
+  (waiters conn-waiters conn-waiters-set!))     ; green threads in `await'
 
 (define-record-type ws-message
   (%make-ws-message ptr frames)
@@ -619,9 +620,24 @@
          (next (%conn-next-timeout c))
          (a (and (>= next 0) next))
          (b (and deadline (max 0 (- deadline (now-ms)))))
-         (ms (if (and a b) (min a b) (or a b))))
+         (ms (if (and a b) (min a b) (or a b)))
+         (me ##sys#current-thread))
     (when (or mode ms)
-      (wait-fd (%conn-fd c) mode ms))))
+      (conn-waiters-set! c (cons me (conn-waiters c)))
+      (wait-fd (%conn-fd c) mode ms)
+      (conn-waiters-set! c (remove-thread me (conn-waiters c))))))
+
+(define (remove-thread t l)
+  (cond ((null? l) l)
+        ((eq? t (car l)) (cdr l))
+        (else (cons (car l) (remove-thread t (cdr l))))))
+
+;; A call changed what the waiting threads wait for (a close started: a new
+;; deadline; the connection was freed: its fd is gone). Wake them: they
+;; look again.
+(define (wake-waiters! c)
+  (for-each ##sys#thread-unblock! (conn-waiters c))
+  (conn-waiters-set! c '()))
 
 (define (timeout-exn loc what)
   (ws-exn loc what '() ws-err-timeout))
@@ -653,6 +669,7 @@
                (retry))
               ((fx< rc 0) (conn-failure loc c rc))
               (else
+               (wake-waiters! c)
                (drain loc c deadline "write timeout: the message is queued; later calls write it")
                (release-if-closed! c)))))))
 
@@ -691,6 +708,7 @@
 
 (define (release! c)
   (when (conn-ptr c)
+    (wake-waiters! c)
     (let ((code (%conn-peer-close-code c)))
       (conn-peer-code-set! c (and (fx> code 0) code))
       (conn-peer-reason-set! c (and (fx> code 0) (%conn-peer-close-reason c)))
@@ -963,7 +981,7 @@
                (let ((c (set-finalizer!
                          (%make-ws-connection conn uri (%conn-compression* conn)
                                               (%conn-subprotocol* conn) 'open #f #f
-                                              read-ms write-ms close-ms)
+                                              read-ms write-ms close-ms '())
                          release!)))
                  (check-rc loc (%conn-set-nonblocking* conn #t))
                  c))

@@ -603,6 +603,18 @@
           (test-assert "... saying so" (contains? (get-condition-property e 'exn 'message "")
                                                   "did not answer the close")))
         (test "closed at the close timeout" 'closed (ws-connection-state c)))
+      ;; One thread waits for a message while another closes: the waiting
+      ;; receive picks up the close deadline.
+      (let* ((c (ws-connect (slow "/no-close") close-timeout: 300))
+             (result #f))
+        (spawn (lambda () (set! result (handle-exceptions e e (recv-message c)))))
+        (sleep-ms 50)
+        (test "another thread waits in recv-message" #f result)
+        (ws-close c)
+        (let loop ((i 0))                   ; at most 10 s: a hang guard
+          (unless (or result (> i 2000)) (sleep-ms 5) (loop (+ i 1))))
+        (test-assert "... and its receive ends at the close timeout of our ws-close"
+                     (timeout-condition? result)))
       ;; ...and a server that never pongs fails the keepalive.
       (let ((c (ws-connect (slow "/no-close") ping-interval: 100 ping-timeout: 200
                            close-timeout: 300)))
