@@ -20,12 +20,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server LOG ARGS...: start echo_server.py; sets SERVER_PORT.
-# (Not in a $(...) subshell: PIDS must reach the cleanup.)
+# start_server LOG ARGS...: start echo_server.py (or $SERVER_SCRIPT); sets
+# SERVER_PORT. (Not in a $(...) subshell: PIDS must reach the cleanup.)
 start_server() {
     local log=$1
     shift
-    "$PY" "$ROOT/tests/servers/echo_server.py" "$@" > "$log" 2>&1 &
+    : > "$log"          # before awk reads it: the server's redirection may come later
+    "$PY" "${SERVER_SCRIPT:-$ROOT/tests/servers/echo_server.py}" "$@" > "$log" 2>&1 &
     local pid=$! port=
     PIDS+=("$pid")
     for _ in $(seq 1 300); do
@@ -59,6 +60,11 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
 else
     echo "ws-client: openssl could not make a certificate; TLS tests skipped" >&2
 fi
+
+# A server that reads slowly, never answers a close, or never reads: for
+# the tests that other green threads run while a call waits.
+SERVER_SCRIPT=$CHICKEN_DIR/tests/slow_server.py start_server "$TMP/slow-server.log"
+export WS_SLOW_URL="ws://127.0.0.1:$SERVER_PORT"
 
 status=0
 echo "== tests/run.scm against $URL"

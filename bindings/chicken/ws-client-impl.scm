@@ -14,6 +14,8 @@
 (define ws-closed (foreign-value "WS_CLOSED" integer32))
 (define ws-err-would-block (foreign-value "WS_ERR_WOULD_BLOCK" integer32))
 (define ws-err-timeout (foreign-value "WS_ERR_TIMEOUT" integer32))
+(define ws-want-read (foreign-value "WS_WANT_READ" unsigned-integer32))
+(define ws-want-write (foreign-value "WS_WANT_WRITE" unsigned-integer32))
 ;; Codes of a failed or lost connection (besides the timeout).
 (define net-error-codes
   (list (foreign-value "WS_ERR_IO" integer32)
@@ -174,7 +176,8 @@
 ;;; Foreign types: a record converts to its live pointer, or signals
 
 (define-record-type ws-connection
-  (%make-ws-connection ptr uri compression subprotocol state peer-code peer-reason)
+  (%make-ws-connection ptr uri compression subprotocol state peer-code peer-reason
+                       read-timeout write-timeout close-timeout waiters)
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
   (uri ws-connection-uri)
@@ -182,7 +185,12 @@
   (subprotocol ws-connection-subprotocol)
   (state conn-state conn-state-set!)              ; cached once released
   (peer-code conn-peer-code conn-peer-code-set!)
-  (peer-reason conn-peer-reason conn-peer-reason-set!))
+  (peer-reason conn-peer-reason conn-peer-reason-set!)
+  ;; milliseconds, #f: none (the egg's own deadlines: see "Waiting")
+  (read-timeout conn-read-timeout)
+  (write-timeout conn-write-timeout)
+  (close-timeout conn-close-timeout)
+  (waiters conn-waiters conn-waiters-set!))     ; green threads in `await'
 
 (define-record-type ws-message
   (%make-ws-message ptr frames)
@@ -533,6 +541,10 @@
 (define %options-set-compression-level
   (foreign-lambda integer32 "ws_options_set_compression_level" ws-opts* integer32))
 (define %options-set-auto-pong (foreign-lambda integer32 "ws_options_set_auto_pong" ws-opts* bool))
+(define %options-set-keepalive
+  (foreign-lambda integer32 "ws_options_set_keepalive" ws-opts* unsigned-integer32 unsigned-integer32))
+(define %options-set-send-queue-limit
+  (foreign-lambda integer32 "ws_options_set_send_queue_limit" ws-opts* size_t))
 
 (define %connect
   (foreign-lambda integer32 "ws_connect" c-string ws-opts* (c-pointer ws-conn*) (c-pointer ws-resp*)))
@@ -551,6 +563,10 @@
 (define %send (foreign-lambda integer32 "ws_send" ws-conn integer32 scheme-pointer size_t unsigned-integer32))
 (define %send-frame (foreign-lambda integer32 "ws_send_frame" ws-conn ws-frm))
 (define %close (foreign-lambda integer32 "ws_close" ws-conn unsigned-short c-string))
+(define %ping (foreign-lambda integer32 "ws_ping" ws-conn scheme-pointer size_t))
+(define %conn-flush (foreign-lambda integer32 "ws_conn_flush" ws-conn))
+(define %conn-wants (foreign-lambda unsigned-integer32 "ws_conn_wants" ws-conn))
+(define %conn-next-timeout (foreign-lambda integer64 "ws_conn_next_timeout_ms" ws-conn))
 
 ;; The seed's documentation calls it so.
 (define is-ws-connection? ws-connection?)
@@ -558,15 +574,141 @@
 (define (check-conn loc c)
   (live-pointer loc ws-connection? conn-ptr c "ws-connection"))
 
+;;; ------------------------------------------------------------------
+;;; Waiting without stopping other green threads
+;;;
+;;; The C connection is in non-blocking mode (ws_conn_set_nonblocking): no
+;;; C call waits. Sends, pings and closes are queued and written as far as
+;;; the socket takes them; a receive with nothing complete, a full send
+;;; queue and a flush with bytes left say WS_ERR_WOULD_BLOCK. The calling
+;;; green thread then waits in CHICKEN's scheduler for the socket, at most
+;;; until the connection's next deadline (keepalive ping, pong timeout,
+;;; close timeout: ws_conn_next_timeout_ms) or the caller's own read or
+;;; write timeout, and calls again; C calls that follow a deadline act on
+;;; it (ws_conn_flush, or the receive itself). Meanwhile other threads run.
+;;;
+;;; Times are in milliseconds of current-process-milliseconds, the
+;;; scheduler's clock. A deadline is such a time, or #f for none.
+
+(define (now-ms) (current-process-milliseconds))
+
+(define (deadline-after ms) (and ms (+ (now-ms) ms)))
+
+(define (passed? deadline) (and deadline (>= (now-ms) deadline)))
+
+;; Block this green thread until `fd' is ready for `mode' (#:input,
+;; #:output, #:all; #f: no I/O) or `ms' milliseconds have passed (#f: no
+;; limit); one of the two must be given. Wake-ups are hints: callers
+;; look again at what they wait for.
+(define (wait-fd fd mode ms)
+  (let ((t ##sys#current-thread))
+    (when ms (##sys#thread-block-for-timeout! t (+ (now-ms) ms)))
+    (when mode (##sys#thread-block-for-i/o! t fd mode))
+    (##sys#call-with-current-continuation
+     (lambda (return)
+       (##sys#setslot t 1 (lambda () (return (void))))
+       (##sys#schedule)))))
+
+(define (wants? c bit) (not (fx= 0 (bitwise-and (%conn-wants c) bit))))
+
+;; Wait until the socket is ready for what we need (`read?': input; and
+;; output room whenever bytes are queued), the connection's next deadline,
+;; or `deadline'. Returns at once when there is nothing to wait for.
+(define (await c read? deadline)
+  (let* ((write? (wants? c ws-want-write))
+         (mode (cond ((and read? write?) #:all) (read? #:input) (write? #:output) (else #f)))
+         (next (%conn-next-timeout c))
+         (a (and (>= next 0) next))
+         (b (and deadline (max 0 (- deadline (now-ms)))))
+         (ms (if (and a b) (min a b) (or a b)))
+         (me ##sys#current-thread))
+    (when (or mode ms)
+      (conn-waiters-set! c (cons me (conn-waiters c)))
+      (wait-fd (%conn-fd c) mode ms)
+      (conn-waiters-set! c (remove-thread me (conn-waiters c))))))
+
+(define (remove-thread t l)
+  (cond ((null? l) l)
+        ((eq? t (car l)) (cdr l))
+        (else (cons (car l) (remove-thread t (cdr l))))))
+
+;; A call changed what the waiting threads wait for (a close started: a new
+;; deadline; the connection was freed: its fd is gone). Wake them: they
+;; look again.
+(define (wake-waiters! c)
+  (for-each ##sys#thread-unblock! (conn-waiters c))
+  (conn-waiters-set! c '()))
+
+(define (timeout-exn loc what)
+  (ws-exn loc what '() ws-err-timeout))
+
+;; Write everything queued (ours and any earlier sends'), acting on the
+;; deadlines on the way. `what' is the message of the timeout raised when
+;; `deadline' passes first.
+(define (drain loc c deadline what)
+  (let loop ()
+    (check-conn loc c)
+    (let ((rc (%conn-flush c)))
+      (cond ((fx= rc ws-ok) (void))
+            ((not (fx= rc ws-err-would-block)) (conn-failure loc c rc))
+            ((passed? deadline) (timeout-exn loc what))
+            (else (await c #f deadline) (loop))))))
+
+;; Run `call', a C send, ping or close (() -> rc), and return once its
+;; bytes are written, or raise a timeout when the write timeout passes
+;; first (the frame then stays queued: later calls write it). A full send
+;; queue (WS_ERR_WOULD_BLOCK) is waited out and the call made again.
+(define (submit loc c call)
+  (let ((deadline (deadline-after (conn-write-timeout c))))
+    (let retry ()
+      (check-conn loc c)
+      (let ((rc (call)))
+        (cond ((fx= rc ws-err-would-block)
+               (drain loc c deadline
+                      "write timeout: the send queue stayed full; the message was not sent")
+               (retry))
+              ((fx< rc 0) (conn-failure loc c rc))
+              (else
+               (wake-waiters! c)
+               (drain loc c deadline "write timeout: the message is queued; later calls write it")
+               (release-if-closed! c)))))))
+
+;; (call) runs one C receive with a fresh out-pointer and returns
+;; (values rc pointer); WS_ERR_WOULD_BLOCK is waited out here, up to the
+;; read timeout (then a timeout is raised and the connection stays usable).
+(define (with-input loc c call)
+  (let ((deadline (deadline-after (conn-read-timeout c))))
+    (let loop ()
+      (check-conn loc c)
+      (let-values (((rc p) (call)))
+        (cond ((not (fx= rc ws-err-would-block)) (values rc p))
+              ((passed? deadline) (timeout-exn loc "read timeout: no message arrived in time"))
+              (else (await c #t deadline) (loop)))))))
+
+;; The WebSocket is over (close handshake done, or failed): get our last
+;; frames out and give the server its time to close TCP first (RFC 6455
+;; 7.1.1). The library bounds that by the close timeout; so do we, in
+;; case of a socket that neither takes bytes nor closes.
+(define (wind-down! c)
+  (let ((deadline (deadline-after (or (conn-close-timeout c) 5000))))
+    (let loop ()
+      (when (conn-ptr c)                ; another thread may have freed it
+        (%conn-flush c)
+        (unless (or (fx= 0 (%conn-wants c)) (passed? deadline))
+          (await c (wants? c ws-want-read) deadline)
+          (loop))))))
+
 ;; Free the C connection (closing its socket) once it is closed, keeping
 ;; what can still be asked of it. The record then answers from the cache.
 (define (release-if-closed! c)
   (let ((p (conn-ptr c)))
     (when (and p (not (memv (%conn-state c) (list ws-state-open ws-state-closing))))
+      (wind-down! c)
       (release! c))))
 
 (define (release! c)
   (when (conn-ptr c)
+    (wake-waiters! c)
     (let ((code (%conn-peer-close-code c)))
       (conn-peer-code-set! c (and (fx> code 0) code))
       (conn-peer-reason-set! c (and (fx> code 0) (%conn-peer-close-reason c)))
@@ -582,36 +724,14 @@
   (release! c))
 
 ;; Raise for the negative result of a call on connection `c'; release the
-;; connection if the call closed it (after reading the error detail).
+;; connection if the call closed it (after reading the error detail, which
+;; the next failing call of any green thread replaces).
 (define (conn-failure loc c rc #!optional (args '()))
   (let-values (((msg close-code) (error-detail rc)))
     (release-if-closed! c)
     (if (%result-is-fail rc)
         (ws-fail loc (close-code->reason/default close-code) msg rc)
         (ws-exn loc msg args rc))))
-
-;; Receiving without stopping other green threads: the C connection is in
-;; non-blocking mode (ws_conn_set_nonblocking). A receive that would wait
-;; returns WS_ERR_WOULD_BLOCK having taken in (and kept) everything that
-;; had arrived, including what TLS had buffered; only then is it right to
-;; wait for the socket to become readable, here in CHICKEN's scheduler,
-;; and call again. Sends still complete before returning.
-(define (wait-for-input fd)
-  (##sys#thread-block-for-i/o! ##sys#current-thread fd #:input)
-  (##sys#call-with-current-continuation
-   (lambda (return)
-     (##sys#setslot ##sys#current-thread 1 (lambda () (return (void))))
-     (##sys#schedule))))
-
-;; (call) runs one C receive with a fresh out-pointer and returns
-;; (values rc pointer); WS_ERR_WOULD_BLOCK is waited out here.
-(define (with-input loc c call)
-  (let loop ()
-    (check-conn loc c)
-    (let-values (((rc p) (call)))
-      (if (fx= rc ws-err-would-block)
-          (begin (wait-for-input (%conn-fd c)) (loop))
-          (values rc p)))))
 
 (define (recv-message c)
   (let-values (((rc p) (with-input 'recv-message c
@@ -654,18 +774,15 @@
         (wrap-owned-frame p)
         (conn-failure 'recv-frame c rc))))
 
-(define (check-sent loc c rc)
-  (if (fx< rc 0) (conn-failure loc c rc) (void)))
-
 (define (send-message c m)
   (check-conn 'send-message c)
   (check-message 'send-message m)
-  (check-sent 'send-message c (%send-message c m)))
+  (submit 'send-message c (lambda () (%send-message c m))))
 
 (define (send-data loc c type data)
   (check-conn loc c)
   (let ((b (bytes-object loc data)))
-    (check-sent loc c (%send c type b (bytes-size b) 0))))
+    (submit loc c (lambda () (%send c type b (bytes-size b) 0)))))
 
 ;; STRING: UTF-8 text (a CHICKEN string holds bytes).
 (define (send-text-message c s)
@@ -679,14 +796,24 @@
 (define (send-frame c f)
   (check-conn 'send-frame c)
   (check-frame 'send-frame f)
-  (check-sent 'send-frame c (%send-frame c f)))
+  (submit 'send-frame c (lambda () (%send-frame c f))))
+
+;; (ws-ping CONN [DATA]): send a ping with up to 125 bytes of payload (a
+;; string, blob or u8vector). recv-frame shows the pong; recv-message
+;; passes over it.
+(define (ws-ping c #!optional (data ""))
+  (check-conn 'ws-ping c)
+  (let ((b (bytes-object 'ws-ping data)))
+    (submit 'ws-ping c (lambda () (%ping c b (bytes-size b))))))
 
 ;; (ws-close CONN [REASON [TEXT]]): send a close frame with the close code
 ;; of REASON (a symbol of the seed's table, default 'normal-closure, or an
 ;; integer code such as 4000) and an optional UTF-8 TEXT. Keep receiving
-;; until recv-message returns #f. Does nothing if the close handshake has
-;; already started or the connection is closed (after a fail, the library
-;; has already sent the close frame).
+;; until recv-message returns #f: the server's answer is due within the
+;; close timeout, after which the receive raises an (exn websocket
+;; timeout) and the connection is closed. Does nothing if the close
+;; handshake has already started or the connection is closed (after a
+;; fail, the library has already sent the close frame).
 (define (ws-close c #!optional (reason 'normal-closure) (text #f))
   (check-type 'ws-close ws-connection? c "a ws-connection")
   (let ((code (if (symbol? reason)
@@ -694,7 +821,7 @@
                   (begin (check-range 'ws-close reason 1000 4999 "close code") reason))))
     (when text (c-string-arg 'ws-close text "close reason text"))
     (when (and (conn-ptr c) (fx= (%conn-state c) ws-state-open))
-      (check-sent 'ws-close c (%close c code text)))))
+      (submit 'ws-close c (lambda () (%close c code text))))))
 
 (define (ws-connection-state c)
   (check-type 'ws-connection-state ws-connection? c "a ws-connection")
@@ -739,22 +866,56 @@
 ;; (ws-connect URI [EXTENSIONS [FLAGS]] #!key ...) -> ws-connection or ws-response
 ;;
 ;; EXTENSIONS: a list of (permessage-deflate ...) values; FLAGS: a list of
-;; symbols ('strip-host). Keywords (libwsclient's options; give the two
-;; optional lists before them): headers (alist of strings), origin,
-;; subprotocols (list of strings), max-message-size, max-frame-size,
-;; connect-timeout, handshake-timeout, close-timeout (milliseconds),
-;; max-redirects, fragment-size, compression-level, tls-ca-file,
-;; tls-ca-dir, tls-client-cert, tls-client-key, tls-insecure, auto-pong.
-(define (ws-connect uri #!optional (extensions '()) (flags '())
-                    #!key (headers '()) origin (subprotocols '())
-                    max-message-size max-frame-size
-                    (connect-timeout 30000) (handshake-timeout 30000) close-timeout
-                    max-redirects fragment-size compression-level
-                    tls-ca-file tls-ca-dir tls-client-cert tls-client-key
-                    tls-insecure (auto-pong #t))
+;; symbols ('strip-host). The keywords may follow URI directly, or either
+;; list. They are libwsclient's options: headers (alist of strings),
+;; origin, subprotocols (list of strings), max-message-size,
+;; max-frame-size, connect-timeout, handshake-timeout, close-timeout
+;; (milliseconds), max-redirects, fragment-size, compression-level,
+;; tls-ca-file, tls-ca-dir, tls-client-cert, tls-client-key, tls-insecure,
+;; auto-pong, ping-interval and ping-timeout (keepalive, milliseconds),
+;; send-queue-limit (bytes); and the egg's read-timeout (each receive) and
+;; write-timeout (each send, ping or close), in milliseconds.
+(define (ws-connect uri . args)
+  (define (positional args)             ; (values the-list rest)
+    (if (and (pair? args) (not (keyword? (car args))))
+        (values (car args) (cdr args))
+        (values '() args)))
+  (let*-values (((extensions args) (positional args))
+                ((flags options) (positional args)))
+    (let check ((l options))
+      (cond ((null? l))
+            ((not (and (keyword? (car l)) (memq (car l) connect-keywords)))
+             (ws-exn 'ws-connect
+                     (if (keyword? (car l)) "unknown keyword argument" "expected a keyword argument")
+                     (list (car l))))
+            ((null? (cdr l)) (ws-exn 'ws-connect "keyword argument without a value" (list (car l))))
+            (else (check (cddr l)))))
+    (apply connect-with-options uri extensions flags options)))
+
+(define connect-keywords
+  '(headers: origin: subprotocols: max-message-size: max-frame-size:
+    connect-timeout: handshake-timeout: close-timeout: read-timeout: write-timeout:
+    ping-interval: ping-timeout: send-queue-limit:
+    max-redirects: fragment-size: compression-level:
+    tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:))
+
+(define (connect-with-options uri extensions flags
+                              #!key (headers '()) origin (subprotocols '())
+                              max-message-size max-frame-size
+                              (connect-timeout 30000) (handshake-timeout 30000) close-timeout
+                              read-timeout write-timeout ping-interval ping-timeout
+                              send-queue-limit
+                              max-redirects fragment-size compression-level
+                              tls-ca-file tls-ca-dir tls-client-cert tls-client-key
+                              tls-insecure (auto-pong #t))
   (define loc 'ws-connect)
   (define (ok rc) (check-rc loc rc))
   (define (str x what) (c-string-arg loc x what))
+  (define (timeout x what)              ; #f: none
+    (let ((t (ms loc x what))) (and (> t 0) t)))
+  (define read-ms (timeout read-timeout "read-timeout"))
+  (define write-ms (timeout write-timeout "write-timeout"))
+  (define close-ms (timeout close-timeout "close-timeout"))
   (define (size x what)
     (unless (and (exact? x) (integer? x) (>= x 0))
       (ws-exn loc (string-append what " must be a non-negative integer") (list x)))
@@ -794,6 +955,11 @@
                                0 0))
     (when close-timeout
       (ok (%options-set-close-timeout opts (ms loc close-timeout "close-timeout"))))
+    (when (or ping-interval ping-timeout)
+      (ok (%options-set-keepalive opts (ms loc ping-interval "ping-interval")
+                                  (ms loc (or ping-timeout ping-interval) "ping-timeout"))))
+    (when send-queue-limit
+      (ok (%options-set-send-queue-limit opts (size send-queue-limit "send-queue-limit"))))
     (when max-redirects
       (ok (%options-set-max-redirects opts (size max-redirects "max-redirects"))))
     (when fragment-size
@@ -814,7 +980,8 @@
         (cond ((fx= rc ws-ok)
                (let ((c (set-finalizer!
                          (%make-ws-connection conn uri (%conn-compression* conn)
-                                              (%conn-subprotocol* conn) 'open #f #f)
+                                              (%conn-subprotocol* conn) 'open #f #f
+                                              read-ms write-ms close-ms '())
                          release!)))
                  (check-rc loc (%conn-set-nonblocking* conn #t))
                  c))

@@ -8,7 +8,7 @@
 ;;; anything failed.
 
 (import scheme
-        (chicken base) (chicken condition) (chicken blob) (chicken gc)
+        (chicken base) (chicken condition) (chicken blob) (chicken gc) (chicken memory)
         (chicken format) (chicken irregex) (chicken process-context)
         (chicken string) (chicken time)
         srfi-4
@@ -41,7 +41,8 @@
 
 (define (fail! name fmt . args)
   (set! failed (+ failed 1))
-  (printf "FAIL ~A: ~?~%" name fmt args))
+  (printf "FAIL ~A: ~?~%" name fmt args)
+  (flush-output))                       ; seen even if the watchdog kills a hang
 
 (define (describe-condition e)
   (if (condition? e) (condition->list e) e))
@@ -479,6 +480,153 @@
         (loop))))
   (test "the receiving thread got the echo" "from another thread" got)
   (finish c))
+
+;;; ------------------------------------------------------------------
+;;; Keyword arguments without the positional lists
+
+(let ((c (ws-connect (url "/") max-message-size: 10)))
+  (send-text-message c "0123456789abcdef")
+  (test-fail "a keyword right after the URI takes effect" (recv-message c)))
+(let* ((c (ws-connect (url "/headers") origin: "http://example.org"))
+       (json (message-data (recv-message c))))
+  (test-assert "origin: right after the URI" (contains? json "\"Origin\": \"http://example.org\""))
+  (finish c))
+(let ((c (ws-connect (url "/") (list deflate) compression-level: 1)))
+  (test "keywords after the extensions only" #t (ws-connection-compression? c))
+  (finish c))
+(let ((c (ws-connect (url "/") '() '(strip-host) read-timeout: 5000)))
+  (test "keywords after both lists (the seed's form)" "both" (message-data (echo c "both")))
+  (finish c))
+(test-exn "an unknown keyword is an exn" (ws-connect (url "/") bogus: 1))
+(test-exn "a keyword without a value is an exn" (ws-connect (url "/") origin:))
+(test-exn "a stray value among keywords is an exn" (ws-connect (url "/") '() '() 5))
+(test-exn "a negative read-timeout is an exn" (ws-connect (url "/") read-timeout: -1))
+(test-exn "ping-timeout without ping-interval is an exn" (ws-connect (url "/") ping-timeout: 100))
+
+;;; ------------------------------------------------------------------
+;;; Waits that let other green threads run: timeouts, big sends, closes
+
+;; Run (thunk) while another green thread counts ticks (one every 5 ms of
+;; waiting). Returns (values result-or-condition ticks elapsed-ms).
+(define (sleep-ms ms)
+  (##sys#thread-block-for-timeout! ##sys#current-thread (+ (current-process-milliseconds) ms))
+  (##sys#call-with-current-continuation
+   (lambda (k)
+     (##sys#setslot ##sys#current-thread 1 (lambda () (k #f)))
+     (##sys#schedule))))
+
+(define (with-ticker thunk)
+  (let* ((ticks 0)
+         (ticking #t)
+         (start (current-process-milliseconds)))
+    (spawn (lambda ()
+             (let loop ()
+               (when ticking
+                 (set! ticks (+ ticks 1))
+                 (sleep-ms 5)
+                 (loop)))))
+    (let ((r (handle-exceptions e e (thunk))))
+      (set! ticking #f)
+      (values r ticks (- (current-process-milliseconds) start)))))
+
+(define (timeout-condition? e)
+  (and (condition? e) ((condition-predicate 'timeout) e)
+       ((condition-predicate 'websocket) e)
+       (eqv? -11 (get-condition-property e 'websocket 'code #f))))
+
+(let ((c (ws-connect (url "/") read-timeout: 200)))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+    (test-assert "read-timeout: recv-message raises (exn websocket timeout)" (timeout-condition? e))
+    (test-assert "... after the read timeout" (>= ms 190))
+    (test-assert "... and other threads ran while it waited" (> ticks 0)))
+  (test "the connection is still open after a read timeout" 'open (ws-connection-state c))
+  (test "... and usable" "after" (message-data (echo c "after")))
+  (ws-ping c "hi")
+  (let ((pong (recv-frame c)))
+    (test "ws-ping: the pong comes back" 'pong (frame-optype pong))
+    (test "ws-ping: with our payload" (u8vector 104 105) (frame-payload-data pong)))
+  (finish c))
+
+;; Keepalive through the scheduler: an echo server answers the pings (sent
+;; every 50 ms while recv-message waits; each pong due within 300 ms)...
+(let ((c (ws-connect (url "/") ping-interval: 50 ping-timeout: 300 read-timeout: 1000)))
+  (let ((e (handle-exceptions e e (recv-message c))))
+    (test-assert "keepalive with pongs: only the read timeout ends the wait"
+                 (and (timeout-condition? e)
+                      (contains? (get-condition-property e 'exn 'message "") "read timeout"))))
+  (test "keepalive with pongs: still open" 'open (ws-connection-state c))
+  (finish c))
+
+(define slow-base (get-environment-variable "WS_SLOW_URL"))
+
+(define (pattern-blob n)                ; byte i is i mod 251
+  (let ((b (make-blob n)))
+    (do ((i 0 (+ i 1))) ((= i (min n 251)))
+      (move-memory! (u8vector i) b 1 0 i))
+    (let loop ((have (min n 251)))
+      (when (< have n)
+        (let ((k (min have (- n have))))
+          (move-memory! b b k 0 have)
+          (loop (+ have k)))))
+    b))
+
+(if (not slow-base)
+    (print "(WS_SLOW_URL not set: the slow-server tests are skipped)")
+    (let ((slow (lambda (path) (string-append slow-base path)))
+          (big (pattern-blob (* 64 1024 1024))))
+      ;; 64 MiB to a server that reads at a bounded rate: the send waits for
+      ;; the socket many times, in the scheduler.
+      (let ((c (ws-connect (slow "/slow-reader"))))
+        (let-values (((r ticks ms) (with-ticker (lambda () (send-binary-message c big)))))
+          (test "a 64 MiB send to a slow reader returns" (void) r)
+          (test-assert "other threads ran during the 64 MiB send" (> ticks 0)))
+        (test "the slow reader got all 64 MiB intact" (sprintf "ok ~A" (* 64 1024 1024))
+              (message-data (recv-message c)))
+        (send-binary-message c (pattern-blob 1000))
+        (test "the connection goes on after the big send" "ok 1000" (message-data (recv-message c)))
+        (finish c)
+        (test "the slow reader answered our close" 1000 (ws-connection-close-code c)))
+      ;; A server that never reads: the write timeout ends the send.
+      (let ((c (ws-connect (slow "/no-read") write-timeout: 300)))
+        (let-values (((e ticks ms) (with-ticker (lambda () (send-binary-message c big)))))
+          (test-assert "write-timeout: a send nobody reads raises (exn websocket timeout)"
+                       (timeout-condition? e))
+          (test-assert "... after the write timeout" (>= ms 290))
+          (test-assert "... and other threads ran while it waited" (> ticks 0)))
+        (test "the connection stays open after a write timeout" 'open (ws-connection-state c))
+        (ws-connection-free! c))
+      ;; A server that never answers our close and never closes TCP: the
+      ;; wait ends at the close timeout.
+      (let ((c (ws-connect (slow "/no-close") close-timeout: 500)))
+        (let-values (((e ticks ms) (with-ticker (lambda () (ws-close c) (recv-message c)))))
+          (test-assert "no close answer: recv-message raises (exn websocket timeout)"
+                       (timeout-condition? e))
+          (test-assert "... not before the close timeout" (>= ms 490))
+          (test-assert "... and other threads ran during the close and its wait" (> ticks 0))
+          (test-assert "... saying so" (contains? (get-condition-property e 'exn 'message "")
+                                                  "did not answer the close")))
+        (test "closed at the close timeout" 'closed (ws-connection-state c)))
+      ;; One thread waits for a message while another closes: the waiting
+      ;; receive picks up the close deadline.
+      (let* ((c (ws-connect (slow "/no-close") close-timeout: 300))
+             (result #f))
+        (spawn (lambda () (set! result (handle-exceptions e e (recv-message c)))))
+        (sleep-ms 50)
+        (test "another thread waits in recv-message" #f result)
+        (ws-close c)
+        (let loop ((i 0))                   ; at most 10 s: a hang guard
+          (unless (or result (> i 2000)) (sleep-ms 5) (loop (+ i 1))))
+        (test-assert "... and its receive ends at the close timeout of our ws-close"
+                     (timeout-condition? result)))
+      ;; ...and a server that never pongs fails the keepalive.
+      (let ((c (ws-connect (slow "/no-close") ping-interval: 100 ping-timeout: 200
+                           close-timeout: 300)))
+        (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+          (test-assert "keepalive without pongs: (exn websocket timeout)" (timeout-condition? e))
+          (test-assert "... saying keepalive" (contains? (get-condition-property e 'exn 'message "")
+                                                         "keepalive"))
+          (test-assert "... and other threads ran while it waited" (> ticks 0)))
+        (test "keepalive failure closes the connection" 'closed (ws-connection-state c)))))
 
 ;;; ------------------------------------------------------------------
 
