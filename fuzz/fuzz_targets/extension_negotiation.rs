@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     // Some offer must allow what was agreed.
     let allowed = offers.iter().any(|o| {
         o.server_max_window_bits
-            .map_or(true, |b| agreed.server_max_window_bits <= b)
+            .is_none_or(|b| agreed.server_max_window_bits <= b)
             && match o.client_max_window_bits {
                 None => agreed.client_max_window_bits == 15,
                 Some(None) => true,

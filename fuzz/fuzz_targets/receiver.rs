@@ -103,12 +103,14 @@ fn convert(event: Event, limits: Limits) -> Seen {
     }
 }
 
+/// A message in progress in the reference: text?, data, frames.
+type Partial = (bool, Vec<u8>, Vec<(bool, u8, Vec<u8>)>);
+
 /// The reference: RFC 6455 §5 on whole buffers, no deflate, LIMITS.
 fn reference(input: &[u8]) -> Vec<Seen> {
     let mut seen = Vec::new();
     let mut pos = 0;
-    // The message in progress: (text, data, frames).
-    let mut message: Option<(bool, Vec<u8>, Vec<(bool, u8, Vec<u8>)>)> = None;
+    let mut message: Option<Partial> = None;
     let fail = |mut seen: Vec<Seen>, code: u16| {
         seen.push(Seen::Failed(Some(code)));
         seen
