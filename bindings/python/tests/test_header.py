@@ -98,7 +98,13 @@ def test_result_codes_are_checked(name):
     """Functions returning a result code or a new handle have an errcheck."""
     ret, _ = prototypes()[name]
     fn = getattr(_ffi.lib, name)
-    plain_ints = {"ws_conn_state", "ws_conn_fd", "ws_last_error_code", "ws_message_type"}
+    plain_ints = {
+        "ws_conn_state",
+        "ws_conn_fd",
+        "ws_last_error_code",
+        "ws_last_stop_value",
+        "ws_message_type",
+    }
     if ret == "int32_t" and name not in plain_ints:
         assert fn.errcheck is not None
     if name.endswith("_new"):

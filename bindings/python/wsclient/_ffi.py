@@ -57,6 +57,7 @@ WS_SEND_UNCOMPRESSED = 1
 WS_OK = 0
 WS_HTTP_RESPONSE = 1
 WS_CLOSED = 2
+WS_STOPPED = 3
 WS_ERR_NULL_ARGUMENT = -1
 WS_ERR_INVALID_ARGUMENT = -2
 WS_ERR_INVALID_STATE = -3
@@ -208,6 +209,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_last_error_message": (c_char_p, [], None),
     "ws_last_error_code": (c_int32, [], None),
     "ws_last_error_close_code": (c_uint16, [], None),
+    "ws_last_stop_value": (c_int32, [], None),
     # Frames.
     "ws_frame_new": (frame_p, [c_bool, c_uint8, c_uint8, c_char_p, c_size_t], _check_handle),
     "ws_frame_free": (None, [frame_p], None),
@@ -240,6 +242,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_set_strip_host": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_set_absolute_form": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_add_header": (c_int32, [options_p, c_char_p, c_char_p], _check_result),
+    "ws_options_add_sensitive_header": (c_int32, [options_p, c_char_p, c_char_p], _check_result),
+    "ws_options_set_redirect_credentials": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_set_origin": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_add_subprotocol": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_set_max_message_size": (c_int32, [options_p, c_size_t], _check_result),
