@@ -45,6 +45,8 @@ pub enum ErrorKind {
     MessageTooBig,
     /// Too many redirects, or a redirect that would downgrade wss to ws.
     Redirect,
+    /// An earlier call panicked while using this object; it is unusable.
+    Panic,
 }
 
 /// A library error: its kind, the close code sent to the peer (for a *fail*),

@@ -7,12 +7,16 @@
 //!   receiver's incremental code.
 //! - Every message keeps its invariants: text is UTF-8, the size is within
 //!   the limit, the frame records cover the payload exactly.
+//! - Frame mode (`Mode::Frames`) applies the same rules: its frames joined
+//!   give the same messages, controls and error (with limits no input
+//!   reaches: frame mode does not hold a message, so the message limit
+//!   does not apply to it).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wsclient::deflate::Inflater;
 use wsclient::proto::close::CloseFrame;
-use wsclient::proto::receiver::{Event, Limits, Receiver};
+use wsclient::proto::receiver::{Event, Limits, Mode, Receiver};
 use wsclient::proto::MessageType;
 
 /// What the tests compare: events as plain data, and the error's close code.
@@ -99,8 +103,79 @@ fn convert(event: Event, limits: Limits) -> Seen {
                 frames,
             }
         }
-        Event::Close(_) => unreachable!(),
+        Event::Close(_) | Event::Frame(_) => unreachable!(),
     }
+}
+
+/// Frame mode, with data frames joined into messages (text, data only).
+fn run_frames(input: &[u8], deflate: bool, mut chunk: impl FnMut() -> usize) -> Vec<Seen> {
+    let inflater = deflate.then(|| Inflater::new(15, false).unwrap());
+    let mut rx = Receiver::new(LIMITS, inflater);
+    let (mut buf, mut at, mut seen) = (Vec::new(), 0, Vec::new());
+    let mut message: Option<(bool, Vec<u8>)> = None;
+    while at < input.len() {
+        let n = chunk().clamp(1, input.len() - at);
+        buf.extend_from_slice(&input[at..at + n]);
+        at += n;
+        loop {
+            let f = match rx.read_as(&buf, Mode::Frames) {
+                Ok((used, event)) => {
+                    buf.drain(..used);
+                    match event {
+                        None => break,
+                        Some(Event::Frame(f)) => f,
+                        Some(other) => panic!("frame mode gave {other:?}"),
+                    }
+                }
+                Err(e) => {
+                    seen.push(Seen::Failed(e.close_code()));
+                    return seen;
+                }
+            };
+            match f.opcode {
+                8 => {
+                    let c = CloseFrame::parse(&f.payload).expect("a validated close frame");
+                    seen.push(Seen::Close(c.code, c.reason));
+                    return seen;
+                }
+                9 => seen.push(Seen::Ping(f.payload)),
+                10 => seen.push(Seen::Pong(f.payload)),
+                op => {
+                    let m = message.get_or_insert_with(|| (op == 1, Vec::new()));
+                    m.1.extend_from_slice(&f.payload);
+                    if f.fin {
+                        let (text, data) = message.take().unwrap();
+                        if text {
+                            assert!(std::str::from_utf8(&data).is_ok());
+                        }
+                        seen.push(Seen::Message {
+                            text,
+                            data,
+                            frames: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// Messages without their frame records, to compare with frame mode.
+fn without_frames(seen: &[Seen]) -> Vec<Seen> {
+    seen.iter()
+        .map(|s| match s {
+            Seen::Message { text, data, .. } => Seen::Message {
+                text: *text,
+                data: data.clone(),
+                frames: Vec::new(),
+            },
+            Seen::Ping(p) => Seen::Ping(p.clone()),
+            Seen::Pong(p) => Seen::Pong(p.clone()),
+            Seen::Close(c, r) => Seen::Close(*c, r.clone()),
+            Seen::Failed(c) => Seen::Failed(*c),
+        })
+        .collect()
 }
 
 /// A message in progress in the reference: text?, data, frames.
@@ -219,11 +294,12 @@ fuzz_target!(|data: &[u8]| {
         (seed % 17) as usize + 1
     });
     assert_eq!(whole, chunked, "chunking changed the outcome");
-    if !deflate && config & 2 == 0 {
-        assert_eq!(
-            whole,
-            reference(input),
-            "the receiver disagrees with the reference"
-        );
+    if config & 2 == 0 {
+        if !deflate {
+            let expected = reference(input);
+            assert_eq!(whole, expected, "the receiver disagrees with the reference");
+        }
+        let frames = run_frames(input, deflate, || (seed % 13) as usize + 1);
+        assert_eq!(without_frames(&whole), frames, "frame mode disagrees");
     }
 });

@@ -3,8 +3,7 @@
 mod connect;
 mod connection;
 mod options;
-mod readbuf;
 
 pub use connect::{connect, Connected};
-pub use connection::{Connection, State};
+pub use connection::{Connection, Interest, State};
 pub use options::Options;

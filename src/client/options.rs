@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::deflate::DeflateOffer;
 use crate::proto::receiver::Limits;
+use crate::session::Keepalive;
 use crate::transport::TlsOptions;
 
 #[derive(Clone, Debug)]
@@ -45,6 +46,10 @@ pub struct Options {
     /// zlib compression level for outgoing messages.
     pub compression_level: i32,
     pub auto_pong: bool,
+    /// Ping every interval; fail when the pong is late (None: off).
+    pub keepalive: Option<Keepalive>,
+    /// Bound of the send queue (see `session::Config::send_queue_limit`).
+    pub send_queue_limit: usize,
 }
 
 impl Default for Options {
@@ -71,6 +76,8 @@ impl Default for Options {
             fragment_size: 0,
             compression_level: 6,
             auto_pong: true,
+            keepalive: None,
+            send_queue_limit: 4 << 20,
         }
     }
 }

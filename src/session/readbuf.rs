@@ -17,6 +17,8 @@ pub struct ReadBuf {
     /// filled all the room it had, so the buffer grows with the bytes that
     /// actually arrive, not with a length a peer announced.
     read_size: usize,
+    /// The room the last [`ReadBuf::space`] offered.
+    offered: usize,
 }
 
 impl ReadBuf {
@@ -50,6 +52,31 @@ impl ReadBuf {
         }
         if self.buf.len() - self.end < want {
             self.buf.resize(self.end + want, 0);
+        }
+    }
+
+    /// Room for `want` more bytes (at least 16 KiB, at most 16 MiB and at
+    /// most twice the previous read that filled its room): read into it,
+    /// then [`ReadBuf::commit`] what was read.
+    pub fn space(&mut self, want: usize) -> &mut [u8] {
+        let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
+        self.reserve(want.clamp(READ_CHUNK, cap));
+        self.offered = self.buf.len() - self.end;
+        &mut self.buf[self.end..]
+    }
+
+    /// `n` bytes were read into [`ReadBuf::space`].
+    pub fn commit(&mut self, n: usize) {
+        assert!(self.end + n <= self.buf.len(), "committed past the space");
+        self.end += n;
+        let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
+        self.read_size = if n == self.offered { cap * 2 } else { cap };
+    }
+
+    /// Give memory back after a large message, once nothing is buffered.
+    pub fn shrink(&mut self) {
+        if self.start == self.end && self.buf.len() > 4 * READ_CHUNK {
+            *self = ReadBuf::default();
         }
     }
 
