@@ -37,7 +37,7 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 .PHONY: all lib examples header demo test test-rust test-c test-python \
         test-chicken man autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken venv install uninstall bench clean lint licenses package package-debs \
-        debian-symbols
+        debian-symbols fuzz fuzz-smoke fuzz-tool
 
 all: lib examples man
 
@@ -93,7 +93,7 @@ demo: all venv
 
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
-test: test-rust test-c test-python test-chicken
+test: test-rust test-c test-python test-chicken fuzz-smoke
 	$(MAKE) --no-print-directory -j5 autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
 	  autobahn-chicken
 	@echo "make test: all suites passed"
@@ -126,6 +126,32 @@ autobahn-python-asyncio: all venv
 
 autobahn-chicken: all venv
 	$(PY) tests/autobahn/gate.py --name chicken -- bash bindings/chicken/run-autobahn.sh {url} {agent}
+
+# Fuzzing (cargo fuzz, libFuzzer): the targets in fuzz/fuzz_targets, each
+# for FUZZ_SECONDS from the committed seeds (fuzz/seeds) plus what earlier
+# runs found (fuzz/corpus, not committed). cargo-fuzz needs unstable rustc
+# flags: the nightly toolchain when installed, else stable with
+# RUSTC_BOOTSTRAP=1. `fuzz-smoke` is the short pass `make test` runs.
+FUZZ_TARGETS       := receiver handshake_response extension_negotiation utf8
+FUZZ_SECONDS       ?= 600
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_CARGO := $(shell rustup run nightly cargo --version >/dev/null 2>&1 \
+                && echo "$(CARGO) +nightly" || echo "RUSTC_BOOTSTRAP=1 $(CARGO)")
+
+fuzz-tool:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
+
+fuzz fuzz-smoke: fuzz-tool
+	@set -e; mkdir -p fuzz/target; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  secs=$(if $(filter fuzz,$@),$(FUZZ_SECONDS),$(FUZZ_SMOKE_SECONDS)); \
+	  echo "$@: $$t for $$secs s"; \
+	  if ! $(FUZZ_CARGO) fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	      -max_total_time=$$secs -print_final_stats=1 > fuzz/target/$$t.log 2>&1; then \
+	    tail -n 60 fuzz/target/$$t.log; exit 1; \
+	  fi; \
+	  grep -E '^stat::number_of_executed_units' fuzz/target/$$t.log; \
+	done
 
 bench: all venv
 	$(CARGO) bench --bench echo

@@ -93,13 +93,11 @@ impl ws_conn {
     }
 }
 
-/// Run `f` on the connection behind `conn` (shared: several threads may).
+/// Run `f` on the connection behind `conn` (shared: several threads may);
+/// a panic inside poisons the connection for every later call.
 unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 {
-    guard(|| {
-        // SAFETY: the caller passes NULL or a live connection.
-        let c = try_code!(unsafe { handle::borrow(conn, "conn") });
-        f(c)
-    })
+    // SAFETY: the caller passes NULL or a live connection.
+    unsafe { handle::guarded(conn, "conn", f) }
 }
 
 /// Connect to `uri` (ws:// or wss://) and perform the opening handshake.

@@ -259,12 +259,13 @@ impl Receiver {
             try_grow(&mut m.wire, chunk.len())?;
             m.wire.extend_from_slice(chunk);
             let inflater = self.inflater.as_mut().expect("compression negotiated");
-            inflater.inflate(chunk, &mut m.data, self.limits.max_message_size)?;
+            let inflated = inflater.inflate(chunk, &mut m.data, self.limits.max_message_size);
+            checked_inflate(inflated, &mut partial.utf8, &m.data, before, self.limits)
         } else {
             try_grow(&mut m.data, chunk.len())?;
             m.data.extend_from_slice(chunk);
+            validate_utf8(&mut partial.utf8, &m.data[before..])
         }
-        validate_utf8(&mut partial.utf8, &m.data[before..])
     }
 
     fn end_frame(&mut self, frame: PartialFrame, mode: Mode) -> Result<Option<Event>> {
@@ -300,8 +301,8 @@ impl Receiver {
         if m.compressed {
             let before = m.data.len();
             let inflater = inflater.expect("compression negotiated");
-            inflater.finish_message(&mut m.data, limits.max_message_size)?;
-            validate_utf8(&mut partial.utf8, &m.data[before..])?;
+            let inflated = inflater.finish_message(&mut m.data, limits.max_message_size);
+            checked_inflate(inflated, &mut partial.utf8, &m.data, before, limits)?;
         }
         if partial.utf8.as_ref().is_some_and(|v| !v.is_complete()) {
             return Err(Error::invalid_payload(
@@ -348,6 +349,24 @@ impl Receiver {
 fn try_grow<T>(v: &mut Vec<T>, more: usize) -> Result<()> {
     v.try_reserve(more)
         .map_err(|_| Error::too_big("out of memory for the incoming message"))
+}
+
+/// Validate what an inflate step appended (`data[before..]`), also when it
+/// failed: invalid UTF-8 within the message limit is reported before the
+/// inflater's error, so the close code does not depend on how reads split
+/// the compressed bytes (one big step may overrun the limit where smaller
+/// ones meet the bad byte first).
+fn checked_inflate(
+    inflated: Result<()>,
+    utf8: &mut Option<Utf8Validator>,
+    data: &[u8],
+    before: usize,
+    limits: Limits,
+) -> Result<()> {
+    let end = data.len().min(limits.max_message_size).max(before);
+    validate_utf8(utf8, &data[before..end])?;
+    inflated?;
+    validate_utf8(utf8, &data[end..])
 }
 
 fn validate_utf8(validator: &mut Option<Utf8Validator>, bytes: &[u8]) -> Result<()> {
@@ -543,6 +562,34 @@ mod tests {
             assert_eq!(rx.frame_remaining(), announced - 1000);
             assert!(buffered(&rx) < 64 << 10, "{} bytes buffered", buffered(&rx));
         }
+    }
+
+    #[test]
+    fn the_close_code_does_not_depend_on_how_compressed_bytes_are_split() {
+        // Found by fuzz/receiver: inflated at once, this text overran the
+        // 100-byte limit (1009) before its bad UTF-8 was seen; byte by
+        // byte, the bad UTF-8 came first (1007).
+        let input = [
+            0xc1, 0x0b, 0xca, 0x2b, 0x57, 0x28, 0xff, 0xff, 0xff, 0xfd, 0x57, 0xba, 0x00, 0x08,
+        ];
+        let limits = Limits {
+            max_frame_size: 64,
+            max_message_size: 100,
+        };
+        let code = |chunk: usize| {
+            let mut rx = Receiver::new(limits, Some(Inflater::new(15, false).unwrap()));
+            let mut buf = Vec::new();
+            for piece in input.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                match rx.read(&buf) {
+                    Ok((used, _)) => drop(buf.drain(..used)),
+                    Err(e) => return e.close_code(),
+                }
+            }
+            None
+        };
+        assert_eq!(code(input.len()), Some(1007));
+        assert_eq!(code(1), Some(1007));
     }
 
     #[test]
