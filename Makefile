@@ -22,7 +22,7 @@ LIB     := $(BUILD)/lib
 VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
-CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api
+CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
 export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)

@@ -126,6 +126,11 @@ typedef struct ws_response ws_response;
 
 #define WS_ERR_REDIRECT -33
 
+// `ws_connect`: the HTTP proxy refused the tunnel (407 when its
+// credentials are missing or wrong, 403, 502, ...); `*response_out`, if not
+// NULL, receives the proxy's answer (free with `ws_response_free`).
+#define WS_ERR_PROXY -34
+
 #define WS_ERR_PROTOCOL -40
 
 #define WS_ERR_INVALID_PAYLOAD -41
@@ -157,7 +162,9 @@ const char *ws_version(void);
 //   redirect or 403); `*response_out`, if not NULL, receives it (free with
 //   `ws_response_free`). This is not an error, as in the seed.
 // - negative: an error; `ws_last_error_message()` says why ("certificate
-//   verify failed: ...", "cannot connect to ...").
+//   verify failed: ...", "cannot connect to ..."). For `WS_ERR_PROXY` (the
+//   proxy refused the tunnel, e.g. 407) `*response_out`, if not NULL,
+//   receives the proxy's answer.
 //
 // `opts` may be NULL for the defaults; it is only read during the call.
 //
@@ -635,6 +642,29 @@ int32_t ws_options_set_compression_level(ws_options *opts, int32_t level);
 // # Safety
 // `opts`: a live options handle.
 int32_t ws_options_set_auto_pong(ws_options *opts, bool on);
+
+// Connect through an HTTP proxy: `"http://[user:password@]host[:port]"`
+// (the scheme may be left out; the port defaults to 80). The proxy is
+// asked for a CONNECT tunnel to the server's host and port; for wss:// TLS
+// runs inside the tunnel, end to end with the server. User and password
+// (percent-encoded in the URL) are sent with Basic authentication. The
+// handshake timeout covers the proxy's answer. A proxy that refuses makes
+// `ws_connect` return `WS_ERR_PROXY` with its answer in `*response_out`.
+// NULL or "" connects directly again. Only `http://` proxies are supported.
+//
+// # Safety
+// `opts`: a live options handle; `url`: NULL or a NUL-terminated string.
+int32_t ws_options_set_proxy(ws_options *opts, const char *url);
+
+// Without a proxy set by `ws_options_set_proxy`, take one from the
+// environment at connect time (off by default): `http_proxy` for ws://,
+// `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
+// case), skipping hosts listed in `no_proxy` (`*`, domains with their
+// subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+//
+// # Safety
+// `opts`: a live options handle.
+int32_t ws_options_use_env_proxy(ws_options *opts, bool on);
 
 // Free a response; NULL is a no-op.
 //

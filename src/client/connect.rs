@@ -6,6 +6,7 @@ use std::time::Instant;
 use url::Url;
 
 use crate::client::connection::{Agreed, Connection};
+use crate::client::proxy::{open_tunnel, proxy_for};
 use crate::client::readbuf::ReadBuf;
 use crate::client::Options;
 use crate::deflate::{Deflater, Inflater};
@@ -98,8 +99,11 @@ fn redirect_target(from: &Target, response: &HttpResponse) -> Result<Target> {
     Ok(next)
 }
 
-fn open_stream(target: &Target, options: &Options) -> Result<Stream> {
-    let tcp = connect_tcp(&target.host, target.port, options.connect_timeout)?;
+fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) -> Result<Stream> {
+    let tcp = match proxy_for(target, options)? {
+        Some(proxy) => open_tunnel(&proxy, target, options, deadline)?,
+        None => connect_tcp(&target.host, target.port, options.connect_timeout)?,
+    };
     tcp.set_read_timeout(options.handshake_timeout)?;
     tcp.set_write_timeout(options.handshake_timeout)?;
     if target.tls {
@@ -115,10 +119,10 @@ fn open_stream(target: &Target, options: &Options) -> Result<Stream> {
 
 /// The handshake's reading side: one deadline for the whole response, so a
 /// server that trickles bytes cannot hold `connect` past the timeout.
-struct ResponseReader<'a> {
-    stream: &'a mut Stream,
-    rbuf: ReadBuf,
-    deadline: Option<Instant>,
+pub(super) struct ResponseReader<'a> {
+    pub(super) stream: &'a mut Stream,
+    pub(super) rbuf: ReadBuf,
+    pub(super) deadline: Option<Instant>,
 }
 
 impl ResponseReader<'_> {
@@ -137,7 +141,7 @@ impl ResponseReader<'_> {
     }
 
     /// Read until the response headers are complete.
-    fn head(&mut self, max: usize) -> Result<Parsed> {
+    pub(super) fn head(&mut self, max: usize) -> Result<Parsed> {
         loop {
             if let Some((parsed, len)) = parse_response(self.rbuf.data(), max)? {
                 self.rbuf.consume(len);
@@ -154,7 +158,7 @@ impl ResponseReader<'_> {
 
     /// The body of a non-101 response, up to `max` bytes; a slow or silent
     /// server ends it at the deadline.
-    fn body(&mut self, parsed: &Parsed, max: usize) -> Vec<u8> {
+    pub(super) fn body(&mut self, parsed: &Parsed, max: usize) -> Vec<u8> {
         loop {
             let data = self.rbuf.data();
             let done = match parsed.body_framing() {
@@ -196,7 +200,7 @@ fn explain_write_failure(stream: &mut Stream, error: std::io::Error) -> Error {
 
 fn connect_once(target: &Target, request: &Request, options: &Options) -> Result<Connected> {
     let deadline = options.handshake_timeout.map(|t| Instant::now() + t);
-    let mut stream = open_stream(target, options)?;
+    let mut stream = open_stream(target, options, deadline)?;
     let key = new_key();
     if let Err(e) = stream.write_all(request.render(target, &key).as_bytes()) {
         return Err(explain_write_failure(&mut stream, e));

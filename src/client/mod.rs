@@ -3,8 +3,10 @@
 mod connect;
 mod connection;
 mod options;
+pub mod proxy;
 mod readbuf;
 
 pub use connect::{connect, Connected};
 pub use connection::{Connection, State};
 pub use options::Options;
+pub use proxy::Proxy;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::client::proxy::Proxy;
 use crate::deflate::DeflateOffer;
 use crate::proto::receiver::Limits;
 use crate::transport::TlsOptions;
@@ -39,6 +40,11 @@ pub struct Options {
     /// zlib compression level for outgoing messages.
     pub compression_level: i32,
     pub auto_pong: bool,
+    /// Connect through this HTTP proxy (CONNECT tunnel).
+    pub proxy: Option<Proxy>,
+    /// Without `proxy`: take one from `http_proxy`/`https_proxy`/
+    /// `all_proxy`, honouring `no_proxy` (off by default).
+    pub use_env_proxy: bool,
 }
 
 impl Default for Options {
@@ -63,6 +69,8 @@ impl Default for Options {
             fragment_size: 0,
             compression_level: 6,
             auto_pong: true,
+            proxy: None,
+            use_env_proxy: false,
         }
     }
 }

@@ -40,6 +40,10 @@ pub const WS_ERR_URI: i32 = -30;
 pub const WS_ERR_HANDSHAKE: i32 = -31;
 pub const WS_ERR_NEGOTIATION: i32 = -32;
 pub const WS_ERR_REDIRECT: i32 = -33;
+/// `ws_connect`: the HTTP proxy refused the tunnel (407 when its
+/// credentials are missing or wrong, 403, 502, ...); `*response_out`, if not
+/// NULL, receives the proxy's answer (free with `ws_response_free`).
+pub const WS_ERR_PROXY: i32 = -34;
 
 // Protocol errors from the peer (-40 .. -49): always a *fail*.
 pub const WS_ERR_PROTOCOL: i32 = -40;
@@ -67,6 +71,7 @@ pub fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidPayload => WS_ERR_INVALID_PAYLOAD,
         ErrorKind::MessageTooBig => WS_ERR_MESSAGE_TOO_BIG,
         ErrorKind::Redirect => WS_ERR_REDIRECT,
+        ErrorKind::Proxy => WS_ERR_PROXY,
     }
 }
 
@@ -94,6 +99,7 @@ pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
         WS_ERR_HANDSHAKE => "invalid handshake response\0",
         WS_ERR_NEGOTIATION => "extension or subprotocol negotiation failed\0",
         WS_ERR_REDIRECT => "redirect refused\0",
+        WS_ERR_PROXY => "the proxy refused the connection\0",
         WS_ERR_PROTOCOL => "protocol error\0",
         WS_ERR_INVALID_PAYLOAD => "invalid frame payload data\0",
         WS_ERR_MESSAGE_TOO_BIG => "message too big\0",

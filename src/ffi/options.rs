@@ -4,6 +4,7 @@ use std::ffi::c_char;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client::proxy::Proxy;
 use crate::client::Options;
 use crate::deflate::DeflateOffer;
 use crate::error::Error;
@@ -406,4 +407,48 @@ pub unsafe extern "C" fn ws_options_set_compression_level(
 pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
     unsafe { set(opts, |o| o.auto_pong = on) }
+}
+
+/// Connect through an HTTP proxy: `"http://[user:password@]host[:port]"`
+/// (the scheme may be left out; the port defaults to 80). The proxy is
+/// asked for a CONNECT tunnel to the server's host and port; for wss:// TLS
+/// runs inside the tunnel, end to end with the server. User and password
+/// (percent-encoded in the URL) are sent with Basic authentication. The
+/// handshake timeout covers the proxy's answer. A proxy that refuses makes
+/// `ws_connect` return `WS_ERR_PROXY` with its answer in `*response_out`.
+/// NULL or "" connects directly again. Only `http://` proxies are supported.
+///
+/// # Safety
+/// `opts`: a live options handle; `url`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_proxy(opts: *mut ws_options, url: *const c_char) -> i32 {
+    if url.is_null() {
+        // SAFETY: forwarded contract.
+        return unsafe { set(opts, |o| o.proxy = None) };
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_str(opts, url, "url", |o, u| {
+            o.proxy = if u.is_empty() {
+                None
+            } else {
+                Some(Proxy::parse(u)?)
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Without a proxy set by `ws_options_set_proxy`, take one from the
+/// environment at connect time (off by default): `http_proxy` for ws://,
+/// `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
+/// case), skipping hosts listed in `no_proxy` (`*`, domains with their
+/// subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_use_env_proxy(opts: *mut ws_options, on: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { set(opts, |o| o.use_env_proxy = on) }
 }

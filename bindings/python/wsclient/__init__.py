@@ -23,6 +23,7 @@ from ._errors import (
     InvalidURI,
     NetworkError,
     NotFound,
+    ProxyError,
     TLSError,
     WebSocketError,
     WebSocketException,
@@ -73,6 +74,7 @@ __all__ = [
     "HandshakeError",
     "InvalidURI",
     "HandshakeRejected",
+    "ProxyError",
     "InternalError",
 ]
 

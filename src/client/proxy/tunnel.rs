@@ -1,0 +1,107 @@
+//! The CONNECT exchange (RFC 9110 §9.3.6): ask the proxy for a tunnel to
+//! the origin's host and port; any 2xx opens it, anything else is the
+//! caller's to see (an `ErrorKind::Proxy` error carrying the answer).
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Instant;
+
+use crate::client::connect::ResponseReader;
+use crate::client::readbuf::ReadBuf;
+use crate::client::Options;
+use crate::error::{Error, ErrorKind, Result};
+use crate::handshake::{HttpResponse, Target};
+use crate::transport::{connect_tcp, Stream};
+
+use super::{authority, Proxy};
+
+/// The CONNECT request for `target` through `proxy`.
+pub fn connect_request(proxy: &Proxy, target: &Target) -> String {
+    let origin = authority(&target.host, target.port);
+    let mut out = format!("CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n");
+    if let Some(credentials) = proxy.authorization() {
+        out.push_str(&format!("Proxy-Authorization: {credentials}\r\n"));
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// Connect to `proxy` and open a tunnel to `target`. The answer is read
+/// under the handshake's `deadline`, so a silent proxy cannot hold the
+/// connect past it.
+pub fn open_tunnel(
+    proxy: &Proxy,
+    target: &Target,
+    options: &Options,
+    deadline: Option<Instant>,
+) -> Result<TcpStream> {
+    let context = format!("proxy {}", proxy.authority());
+    let tcp = connect_tcp(&proxy.host, proxy.port, options.connect_timeout)
+        .map_err(|e| e.context(&context))?;
+    tcp.set_read_timeout(options.handshake_timeout)?;
+    tcp.set_write_timeout(options.handshake_timeout)?;
+    let mut stream = Stream::Plain(tcp);
+    stream
+        .write_all(connect_request(proxy, target).as_bytes())
+        .map_err(|e| Error::from(e).context(&format!("{context}: sending CONNECT")))?;
+    let mut reader = ResponseReader {
+        stream: &mut stream,
+        rbuf: ReadBuf::default(),
+        deadline,
+    };
+    let parsed = reader
+        .head(options.max_handshake_size)
+        .map_err(|e| e.context(&context))?;
+    if !(200..300).contains(&parsed.status) {
+        let body = reader.body(&parsed, options.max_response_body);
+        stream.shutdown();
+        let message = format!(
+            "{context} refused the tunnel to {}: HTTP {} {}",
+            authority(&target.host, target.port),
+            parsed.status,
+            parsed.reason
+        );
+        return Err(
+            Error::exn(ErrorKind::Proxy, message).with_response(HttpResponse {
+                status: parsed.status,
+                reason: parsed.reason,
+                headers: parsed.headers,
+                body,
+            }),
+        );
+    }
+    // The origin speaks only after our request (or TLS ClientHello): bytes
+    // already here came from the proxy and would corrupt the stream.
+    if !reader.rbuf.data().is_empty() {
+        stream.shutdown();
+        return Err(Error::exn(
+            ErrorKind::Proxy,
+            format!("{context} sent data after its 2xx answer to CONNECT"),
+        ));
+    }
+    match stream {
+        Stream::Plain(tcp) => Ok(tcp),
+        Stream::Tls(_) => unreachable!("the tunnel is plain TCP"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_request_names_the_origin_and_authenticates() {
+        let proxy = Proxy::parse("http://u:p@proxy:3128").unwrap();
+        let target = Target::parse("wss://[::1]/chat").unwrap();
+        assert_eq!(
+            connect_request(&proxy, &target),
+            "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\nProxy-Authorization: Basic dTpw\r\n\r\n"
+        );
+        let proxy = Proxy::parse("proxy:3128").unwrap();
+        let target = Target::parse("ws://example.com/").unwrap();
+        assert_eq!(
+            connect_request(&proxy, &target),
+            "CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n"
+        );
+    }
+}
