@@ -29,7 +29,7 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples header demo test test-rust test-c test-python \
-        test-chicken autobahn autobahn-python autobahn-chicken venv install \
+        test-chicken autobahn autobahn-python autobahn-chicken autobahn-proxy venv install \
         uninstall bench clean lint
 
 all: lib examples
@@ -102,6 +102,12 @@ autobahn-python: all venv
 
 autobahn-chicken: all venv
 	$(PY) tests/autobahn/gate.py --name chicken -- bash bindings/chicken/run-autobahn.sh {url} {agent}
+
+# The C gate again, every connection through an HTTP proxy (proxy.py, with
+# Basic authentication). Not part of `make test`: it repeats the plain gate.
+autobahn-proxy: all venv
+	$(PY) tests/autobahn/gate.py --name c-proxy --proxy -- \
+	  $(BUILD)/examples/autobahn_client {url} {agent} {proxy}
 
 bench: all venv
 	$(CARGO) bench --bench echo

@@ -57,6 +57,10 @@ class ProxyServer:
         auth = f"{userinfo}@" if userinfo else ""
         return f"http://{auth}127.0.0.1:{self.port}"
 
+    def tunnel_count(self, authority):
+        """How many tunnels to `authority` the proxy has reported so far."""
+        return self._lines.count(f"CONNECT {authority}")
+
     def tunnelled_to(self, authority, wait=5.0):
         """Whether the proxy reported ``CONNECT authority`` (it prints the line
         before connecting upstream; the pipe may lag a little)."""
