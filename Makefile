@@ -3,6 +3,7 @@
 
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
+BINDIR      ?= $(PREFIX)/bin
 INCLUDEDIR  ?= $(PREFIX)/include
 PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
 DESTDIR     ?=
@@ -22,17 +23,18 @@ LIB     := $(BUILD)/lib
 VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
+TOOLS   := $(BUILD)/bin/wsclient-cat
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
 export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
-.PHONY: all lib examples header demo test test-rust test-c test-python \
+.PHONY: all lib examples tools header demo test test-rust test-c test-python \
         test-chicken autobahn autobahn-python autobahn-chicken autobahn-proxy venv install \
         uninstall bench clean lint
 
-all: lib examples
+all: lib examples tools
 
 # The Rust core as libwsclient.so.X.Y (with SONAME and symlinks) and .a.
 lib:
@@ -50,6 +52,13 @@ $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
 examples: $(EXAMPLES)
+
+# Command-line tools, on the public C API only.
+$(BUILD)/bin/%: tools/%.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+tools: $(TOOLS)
 
 # C tests of the API, under AddressSanitizer.
 $(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
@@ -117,18 +126,23 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 install: lib
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 755 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libwsclient.so
 	install -m 644 $(LIB)/libwsclient.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 include/wsclient.h $(DESTDIR)$(INCLUDEDIR)/
+	@# The tool is relinked against the installed library (no build-tree rpath).
+	$(CC) $(CFLAGS) $(WARN) -Iinclude tools/wsclient-cat.c -L$(LIB) -lwsclient \
+	  $(if $(filter /usr/lib /lib,$(LIBDIR)),,-Wl,-rpath,$(LIBDIR)) -o $(BUILD)/wsclient-cat.install
+	install -m 755 $(BUILD)/wsclient-cat.install $(DESTDIR)$(BINDIR)/wsclient-cat
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' libwsclient.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libwsclient.so* $(DESTDIR)$(LIBDIR)/libwsclient.a \
-	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
+	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc \
+	      $(DESTDIR)$(BINDIR)/wsclient-cat
 
 clean:
 	$(CARGO) clean

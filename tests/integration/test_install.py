@@ -44,3 +44,15 @@ def test_install_layout_soname_and_pkg_config(tmp_path):
     exe = tmp_path / "v"
     sh("cc", "-Wall", "-Wextra", "-Werror", str(program), "-o", str(exe), *flags, f"-Wl,-rpath,{lib}")
     assert sh(str(exe)).strip() == version
+
+
+def test_install_puts_wsclient_cat_in_bindir_linked_to_the_installed_library(tmp_path):
+    prefix = tmp_path / "usr"
+    sh("make", "-s", "install", f"PREFIX={prefix}")
+    tool = prefix / "bin" / "wsclient-cat"
+    assert os.access(tool, os.X_OK)
+    out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"})
+    assert "libwsclient" in out.stdout
+    ldd = sh("ldd", str(tool))
+    assert str(prefix / "lib" / "libwsclient.so") in ldd
