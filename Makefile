@@ -16,6 +16,8 @@ SONAME    := libwsclient.so.$(SOVERSION)
 
 CARGO   ?= cargo
 CC      ?= cc
+CXX     ?= c++
+CXXFLAGS?= -O2 -g
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 BUILD   := build
@@ -24,17 +26,18 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
 TOOLS   := $(BUILD)/bin/wsclient-cat
+CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
 export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
-.PHONY: all lib examples tools header demo test test-rust test-c test-python \
+.PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
         test-chicken autobahn autobahn-python autobahn-chicken autobahn-proxy venv install \
         uninstall bench clean lint
 
-all: lib examples tools
+all: lib examples tools cpp
 
 # The Rust core as libwsclient.so.X.Y (with SONAME and symlinks) and .a.
 lib:
@@ -59,6 +62,18 @@ $(BUILD)/bin/%: tools/%.c include/wsclient.h lib
 	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
 tools: $(TOOLS)
+
+# The header-only C++17 API: its example, and its tests under ASan/UBSan.
+$(BUILD)/examples-cpp/%: examples-cpp/%.cpp include/wsclient.hpp include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(CXXFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+$(BUILD)/tests/test_wsclient_cpp: tests/cpp/test_wsclient.cpp include/wsclient.hpp include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(WARN) -Iinclude $< \
+	  -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+cpp: $(CPP)
 
 # C tests of the API, under AddressSanitizer.
 $(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
@@ -131,7 +146,7 @@ install: lib
 	ln -sf libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libwsclient.so
 	install -m 644 $(LIB)/libwsclient.a $(DESTDIR)$(LIBDIR)/
-	install -m 644 include/wsclient.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/wsclient.h include/wsclient.hpp $(DESTDIR)$(INCLUDEDIR)/
 	@# The tool is relinked against the installed library (no build-tree rpath).
 	$(CC) $(CFLAGS) $(WARN) -Iinclude tools/wsclient-cat.c -L$(LIB) -lwsclient \
 	  $(if $(filter /usr/lib /lib,$(LIBDIR)),,-Wl,-rpath,$(LIBDIR)) -o $(BUILD)/wsclient-cat.install
@@ -141,7 +156,8 @@ install: lib
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libwsclient.so* $(DESTDIR)$(LIBDIR)/libwsclient.a \
-	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc \
+	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(INCLUDEDIR)/wsclient.hpp \
+	      $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc \
 	      $(DESTDIR)$(BINDIR)/wsclient-cat
 
 clean:

@@ -56,3 +56,20 @@ def test_install_puts_wsclient_cat_in_bindir_linked_to_the_installed_library(tmp
     assert "libwsclient" in out.stdout
     ldd = sh("ldd", str(tool))
     assert str(prefix / "lib" / "libwsclient.so") in ldd
+
+
+def test_install_puts_the_cpp_header_beside_the_c_header(tmp_path):
+    prefix = tmp_path / "usr"
+    sh("make", "-s", "install", f"PREFIX={prefix}")
+    assert (prefix / "include" / "wsclient.hpp").is_file()
+    env = {**os.environ, "PKG_CONFIG_PATH": str(prefix / "lib" / "pkgconfig")}
+    flags = sh("pkg-config", "--cflags", "--libs", "libwsclient", env=env).split()
+    program = tmp_path / "v.cpp"
+    program.write_text(
+        '#include <wsclient.hpp>\n#include <iostream>\n'
+        'int main() { ws::options o; o.deflate(); std::cout << ws_version() << "\\n"; }\n'
+    )
+    exe = tmp_path / "v"
+    sh("c++", "-std=c++17", "-Wall", "-Wextra", "-Werror", str(program), "-o", str(exe), *flags,
+       f"-Wl,-rpath,{prefix / 'lib'}")
+    assert sh(str(exe)).strip() == sh("sed", "-n", 's/^version = "\\(.*\\)"/\\1/p', "Cargo.toml").splitlines()[0]
