@@ -34,7 +34,7 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
-        test-chicken autobahn autobahn-python autobahn-chicken autobahn-proxy venv install \
+        test-chicken autobahn autobahn-python autobahn-chicken autobahn-proxy conformance venv install \
         uninstall bench clean lint
 
 all: lib examples tools cpp
@@ -126,6 +126,13 @@ autobahn-python: all venv
 
 autobahn-chicken: all venv
 	$(PY) tests/autobahn/gate.py --name chicken -- bash bindings/chicken/run-autobahn.sh {url} {agent}
+
+# The published conformance report: the three gates, then docs/conformance/
+# (README.md with a table per testee and section, and each index.json).
+# The gates' failures are reported in the tables, then fail the target.
+conformance: all venv
+	-$(MAKE) --no-print-directory -k -j3 autobahn autobahn-python autobahn-chicken
+	$(PY) tests/autobahn/report.py --out docs/conformance c python chicken
 
 # The C gate again, every connection through an HTTP proxy (proxy.py, with
 # Basic authentication). Not part of `make test`: it repeats the plain gate.
