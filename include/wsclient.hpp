@@ -288,7 +288,7 @@ class options {
         detail::check(ws_options_set_tls_danger_accept_invalid_certs(h_.get(), on));
         return *this;
     }
-    /** Connect through an HTTP proxy: "http://[user:password@]host:port". */
+    /** Connect through a proxy: "http://", "socks5://" or "socks5h://" [user:password@]host:port. */
     options &proxy(const std::string &url) {
         detail::check(ws_options_set_proxy(h_.get(), url.c_str()));
         return *this;

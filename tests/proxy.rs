@@ -252,3 +252,159 @@ fn bytes_after_the_proxys_200_are_refused() {
         );
     });
 }
+
+// ---------------------------------------------------------------------------
+// SOCKS5 (raw proxies written here: RFC 1928 and 1929 by hand)
+
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+/// Read a SOCKS5 CONNECT request; returns it whole.
+fn read_socks_request(s: &mut TcpStream) -> Vec<u8> {
+    let mut req = read_n(s, 4);
+    let addr_len = match req[3] {
+        1 => 4,
+        4 => 16,
+        3 => {
+            let len = read_n(s, 1);
+            req.extend_from_slice(&len);
+            len[0] as usize
+        }
+        other => panic!("bad address type {other}"),
+    };
+    req.extend(read_n(s, addr_len + 2));
+    req
+}
+
+#[test]
+fn socks5h_with_a_password_carries_the_handshake() {
+    watchdog(WATCHDOG_SECS, || {
+        let raw = RawServer::start(|mut s: TcpStream| {
+            let greeting = read_n(&mut s, 4);
+            s.write_all(&[5, 2]).unwrap();
+            let mut auth = read_n(&mut s, 2);
+            auth.extend(read_n(&mut s, auth[1] as usize + 1));
+            let plen = *auth.last().unwrap() as usize;
+            auth.extend(read_n(&mut s, plen));
+            s.write_all(&[1, 0]).unwrap();
+            let request = read_socks_request(&mut s);
+            // A bound address by name, to see the client skip it.
+            s.write_all(&[5, 0, 0, 3, 3, b'b', b'n', b'd', 0x1f, 0x90])
+                .unwrap();
+            let upgrade = accept_ws(&mut s, "");
+            s.write_all(&close_frame(1000, "")).unwrap();
+            let _ = wait_eof(&mut s);
+            (greeting, auth, request, upgrade)
+        });
+        let opts = Options {
+            proxy: Some(
+                Proxy::parse(&format!("socks5h://us%40r:p%3Aw@127.0.0.1:{}", raw.port)).unwrap(),
+            ),
+            ..Options::default()
+        };
+        let mut conn = expect_upgraded(connect("ws://origin.example:8765/chat", &opts));
+        assert!(conn.recv_message().unwrap().is_none());
+        drop(conn);
+        let (greeting, auth, request, upgrade) = raw.join();
+        assert_eq!(greeting, [5, 2, 0, 2]);
+        assert_eq!(auth, b"\x01\x04us@r\x03p:w");
+        let mut want = vec![5, 1, 0, 3, 14];
+        want.extend_from_slice(b"origin.example");
+        want.extend_from_slice(&8765u16.to_be_bytes());
+        assert_eq!(request, want);
+        assert_eq!(upgrade.header("Host"), Some("origin.example:8765"));
+    });
+}
+
+#[test]
+fn socks5_resolves_names_here_and_reports_refusals() {
+    watchdog(WATCHDOG_SECS, || {
+        let raw = RawServer::start(|mut s: TcpStream| {
+            let greeting = read_n(&mut s, 3);
+            s.write_all(&[5, 0]).unwrap();
+            let request = read_socks_request(&mut s);
+            s.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+            let _ = wait_eof(&mut s);
+            (greeting, request)
+        });
+        let opts = Options {
+            proxy: Some(Proxy::parse(&format!("socks5://127.0.0.1:{}", raw.port)).unwrap()),
+            ..Options::default()
+        };
+        let e = expect_connect_error(connect("ws://localhost:9/", &opts));
+        assert_eq!(e.kind(), ErrorKind::Proxy, "{e}");
+        assert!(e.message().contains("connection refused"), "{e}");
+        assert!(e.response().is_none());
+        let (greeting, request) = raw.join();
+        assert_eq!(greeting, [5, 1, 0]);
+        // localhost went out as an address (IPv4 or IPv6), never as a name.
+        let loopback: &[&[u8]] = &[
+            &[5, 1, 0, 1, 127, 0, 0, 1, 0, 9],
+            &[
+                5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 9,
+            ],
+        ];
+        assert!(loopback.contains(&request.as_slice()), "{request:?}");
+    });
+}
+
+#[test]
+fn socks5_authentication_failures_are_proxy_errors() {
+    watchdog(WATCHDOG_SECS, || {
+        // Wrong password.
+        let raw = RawServer::start(|mut s: TcpStream| {
+            read_n(&mut s, 4);
+            s.write_all(&[5, 2]).unwrap();
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            s.write_all(&[1, 1]).unwrap();
+            wait_eof(&mut s)
+        });
+        let opts = Options {
+            proxy: Some(Proxy::parse(&format!("socks5h://u:bad@127.0.0.1:{}", raw.port)).unwrap()),
+            ..Options::default()
+        };
+        let e = expect_connect_error(connect("ws://origin.example/", &opts));
+        assert_eq!(e.kind(), ErrorKind::Proxy, "{e}");
+        assert!(
+            e.message().contains("refused the user name and password"),
+            "{e}"
+        );
+        assert!(raw.join(), "the client kept the socket open");
+        // Credentials required but none given.
+        let raw = RawServer::start(|mut s: TcpStream| {
+            read_n(&mut s, 3);
+            s.write_all(&[5, 0xff]).unwrap();
+            wait_eof(&mut s)
+        });
+        let opts = Options {
+            proxy: Some(Proxy::parse(&format!("socks5h://127.0.0.1:{}", raw.port)).unwrap()),
+            ..Options::default()
+        };
+        let e = expect_connect_error(connect("ws://origin.example/", &opts));
+        assert_eq!(e.kind(), ErrorKind::Proxy, "{e}");
+        assert!(e.message().contains("requires authentication"), "{e}");
+        assert!(raw.join());
+    });
+}
+
+#[test]
+fn the_handshake_timeout_covers_a_silent_socks_proxy() {
+    watchdog(WATCHDOG_SECS, || {
+        let raw = RawServer::start(|mut s: TcpStream| {
+            read_n(&mut s, 3);
+            wait_eof(&mut s)
+        });
+        let opts = Options {
+            proxy: Some(Proxy::parse(&format!("socks5h://127.0.0.1:{}", raw.port)).unwrap()),
+            handshake_timeout: Some(Duration::from_millis(500)),
+            ..Options::default()
+        };
+        let e = expect_connect_error(connect("wss://origin.example/", &opts));
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert!(raw.join());
+    });
+}

@@ -40,9 +40,10 @@ pub const WS_ERR_URI: i32 = -30;
 pub const WS_ERR_HANDSHAKE: i32 = -31;
 pub const WS_ERR_NEGOTIATION: i32 = -32;
 pub const WS_ERR_REDIRECT: i32 = -33;
-/// `ws_connect`: the HTTP proxy refused the tunnel (407 when its
-/// credentials are missing or wrong, 403, 502, ...); `*response_out`, if not
-/// NULL, receives the proxy's answer (free with `ws_response_free`).
+/// `ws_connect`: the proxy refused the tunnel (HTTP 407 when its
+/// credentials are missing or wrong, 403, 502, ...; a SOCKS5 refusal); for
+/// an HTTP proxy `*response_out`, if not NULL, receives its answer (free
+/// with `ws_response_free`).
 pub const WS_ERR_PROXY: i32 = -34;
 
 // Protocol errors from the peer (-40 .. -49): always a *fail*.

@@ -409,14 +409,16 @@ pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: boo
     unsafe { set(opts, |o| o.auto_pong = on) }
 }
 
-/// Connect through an HTTP proxy: `"http://[user:password@]host[:port]"`
-/// (the scheme may be left out; the port defaults to 80). The proxy is
-/// asked for a CONNECT tunnel to the server's host and port; for wss:// TLS
-/// runs inside the tunnel, end to end with the server. User and password
-/// (percent-encoded in the URL) are sent with Basic authentication. The
-/// handshake timeout covers the proxy's answer. A proxy that refuses makes
-/// `ws_connect` return `WS_ERR_PROXY` with its answer in `*response_out`.
-/// NULL or "" connects directly again. Only `http://` proxies are supported.
+/// Connect through a proxy: `"http://[user:password@]host[:port]"` (the
+/// scheme may be left out; port 80) asks an HTTP proxy for a CONNECT tunnel
+/// with Basic authentication; `"socks5://..."` (the server's name resolved
+/// here) and `"socks5h://..."` (resolved by the proxy) use SOCKS5 with
+/// username/password authentication (port 1080). User and password are
+/// percent-encoded in the URL. For wss:// TLS runs inside the tunnel, end
+/// to end with the server. The handshake timeout covers the proxy's answer.
+/// A proxy that refuses makes `ws_connect` return `WS_ERR_PROXY`; an HTTP
+/// proxy's answer goes to `*response_out`. NULL or "" connects directly
+/// again. TLS to the proxy itself (`https://`) is not supported.
 ///
 /// # Safety
 /// `opts`: a live options handle; `url`: NULL or a NUL-terminated string.

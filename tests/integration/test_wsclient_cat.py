@@ -90,7 +90,7 @@ def test_errors_and_usage():
     assert ev["event"] == "error" and ev["code"] == -13
     assert "TCP connect failed" in result.stderr
     for bad in (["-H", "no colon", "ws://x/"], [], ["ws://a/", "ws://b/"], ["--nope", "ws://x/"],
-                ["--ping-interval", "soon", "ws://x/"], ["--proxy", "socks5://h", "ws://x/"]):
+                ["--ping-interval", "soon", "ws://x/"], ["--proxy", "ftp://h", "ws://x/"]):
         assert cat(*bad).returncode == 2, bad
 
 

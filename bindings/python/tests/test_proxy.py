@@ -70,5 +70,5 @@ def test_env_proxy_only_when_asked_and_no_proxy_honoured(monkeypatch, open_proxy
 
 def test_bad_proxy_url_is_invalid_argument():
     with pytest.raises(wsclient.InvalidArgument) as info:
-        wsclient.connect("ws://127.0.0.1:1/", proxy="socks5://127.0.0.1:1080")
-    assert "only http://" in info.value.message
+        wsclient.connect("ws://127.0.0.1:1/", proxy="https://127.0.0.1:3128")
+    assert "use http://" in info.value.message

@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn a_bad_proxy_variable_names_itself() {
         let target = Target::parse("wss://x/").unwrap();
-        let e = from_env(&target, env(&[("https_proxy", "socks5://h")])).unwrap_err();
+        let e = from_env(&target, env(&[("https_proxy", "ftp://h")])).unwrap_err();
         assert!(e.message().starts_with("$https_proxy: "), "{e}");
     }
 

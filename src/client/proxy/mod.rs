@@ -1,9 +1,10 @@
-//! HTTP proxies: which one a connection goes through (the one set in the
-//! options, or the environment's when the caller opts in), and the CONNECT
-//! tunnel through it. TLS to the origin runs inside the tunnel, so the proxy
-//! sees only the host and port of a wss:// connection.
+//! Proxies: which one a connection goes through (the one set in the
+//! options, or the environment's when the caller opts in), and the tunnel
+//! through it: HTTP CONNECT or SOCKS5. TLS to the origin runs inside the
+//! tunnel, so the proxy sees only the host and port of a wss:// connection.
 
 mod env;
+mod socks;
 mod tunnel;
 
 use std::fmt;
@@ -19,14 +20,27 @@ use crate::handshake::Target;
 pub use env::{bypasses, from_env};
 pub use tunnel::{connect_request, open_tunnel};
 
-/// An `http://[user:password@]host[:port]` proxy. The password is kept out
-/// of `Debug` and error messages.
+/// How to ask the proxy for a tunnel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// `http://`: HTTP CONNECT, Basic authentication.
+    Http,
+    /// `socks5://`: SOCKS5, the origin's name resolved here.
+    Socks5,
+    /// `socks5h://`: SOCKS5, the proxy resolves the name.
+    Socks5h,
+}
+
+/// A `scheme://[user:password@]host[:port]` proxy. The password is kept
+/// out of `Debug` and error messages.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
+    pub kind: ProxyKind,
     /// Host name or IP address (no brackets), as used to connect.
     pub host: String,
     pub port: u16,
-    /// User and password for Basic authentication (percent-decoded).
+    /// User and password (percent-decoded): Basic authentication for HTTP,
+    /// RFC 1929 for SOCKS5.
     credentials: Option<(String, String)>,
 }
 
@@ -35,8 +49,9 @@ fn proxy_error(message: impl Into<String>) -> Error {
 }
 
 impl Proxy {
-    /// Parse a proxy URL. Without a scheme, `http://` is assumed (as in
-    /// `http_proxy=host:3128`); without a port, 80.
+    /// Parse a proxy URL: `http://`, `socks5://` or `socks5h://`. Without a
+    /// scheme, `http://` is assumed (as in `http_proxy=host:3128`); without
+    /// a port, 80 for HTTP and 1080 for SOCKS5.
     pub fn parse(text: &str) -> Result<Proxy> {
         let with_scheme = if text.contains("://") {
             text.to_string()
@@ -45,12 +60,16 @@ impl Proxy {
         };
         let url = Url::parse(&with_scheme)
             .map_err(|e| proxy_error(format!("invalid proxy URL {:?}: {e}", redact(text))))?;
-        if url.scheme() != "http" {
-            return Err(proxy_error(format!(
-                "unsupported proxy scheme {:?}: only http:// proxies (HTTP CONNECT) are supported",
-                url.scheme()
-            )));
-        }
+        let (kind, default_port) = match url.scheme() {
+            "http" => (ProxyKind::Http, 80),
+            "socks5" => (ProxyKind::Socks5, 1080),
+            "socks5h" => (ProxyKind::Socks5h, 1080),
+            other => {
+                return Err(proxy_error(format!(
+                    "unsupported proxy scheme {other:?}: use http://, socks5:// or socks5h://"
+                )))
+            }
+        };
         let host = match url.host() {
             Some(Host::Domain(d)) => d.to_string(),
             Some(Host::Ipv4(a)) => a.to_string(),
@@ -68,8 +87,9 @@ impl Proxy {
             Some((user, password))
         };
         Ok(Proxy {
+            kind,
             host,
-            port: url.port_or_known_default().unwrap_or(80),
+            port: url.port().unwrap_or(default_port),
             credentials,
         })
     }
@@ -79,6 +99,12 @@ impl Proxy {
         self.credentials.as_ref().map(|(user, password)| {
             format!("Basic {}", BASE64.encode(format!("{user}:{password}")))
         })
+    }
+
+    /// Whether the proxy resolves the origin's name (`socks5h://`; HTTP
+    /// proxies always do).
+    pub fn remote_dns(&self) -> bool {
+        self.kind != ProxyKind::Socks5
     }
 
     /// `host:port` (IPv6 in brackets), for CONNECT lines and messages.
@@ -93,7 +119,12 @@ impl fmt::Debug for Proxy {
             Some((user, _)) => format!("{user}:***@"),
             None => String::new(),
         };
-        write!(f, "Proxy(http://{user}{})", self.authority())
+        let scheme = match self.kind {
+            ProxyKind::Http => "http",
+            ProxyKind::Socks5 => "socks5",
+            ProxyKind::Socks5h => "socks5h",
+        };
+        write!(f, "Proxy({scheme}://{user}{})", self.authority())
     }
 }
 
@@ -188,11 +219,29 @@ mod tests {
 
     #[test]
     fn other_schemes_are_refused_clearly() {
-        for url in ["https://h:443", "socks5://h:1080", "ftp://h"] {
+        for url in ["https://h:443", "socks4://h:1080", "ftp://h"] {
             let e = Proxy::parse(url).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-            assert!(e.message().contains("only http://"), "{e}");
+            assert!(
+                e.message().contains("use http://, socks5:// or socks5h://"),
+                "{e}"
+            );
         }
+    }
+
+    #[test]
+    fn socks5_schemes_default_to_port_1080() {
+        let p = Proxy::parse("socks5://u:p@h").unwrap();
+        assert_eq!(
+            (p.kind, p.port, p.remote_dns()),
+            (ProxyKind::Socks5, 1080, false)
+        );
+        let p = Proxy::parse("socks5h://h:9050").unwrap();
+        assert_eq!(
+            (p.kind, p.port, p.remote_dns()),
+            (ProxyKind::Socks5h, 9050, true)
+        );
+        assert_eq!(format!("{p:?}"), "Proxy(socks5h://h:9050)");
     }
 
     #[test]

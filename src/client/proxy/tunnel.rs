@@ -1,6 +1,6 @@
-//! The CONNECT exchange (RFC 9110 §9.3.6): ask the proxy for a tunnel to
-//! the origin's host and port; any 2xx opens it, anything else is the
-//! caller's to see (an `ErrorKind::Proxy` error carrying the answer).
+//! Opening the tunnel. HTTP: the CONNECT exchange (RFC 9110 §9.3.6), where
+//! any 2xx opens the tunnel and anything else is the caller's to see (an
+//! `ErrorKind::Proxy` error carrying the answer). SOCKS5: see `socks`.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::{HttpResponse, Target};
 use crate::transport::{connect_tcp, Stream};
 
-use super::{authority, Proxy};
+use super::{authority, socks, Proxy, ProxyKind};
 
 /// The CONNECT request for `target` through `proxy`.
 pub fn connect_request(proxy: &Proxy, target: &Target) -> String {
@@ -36,10 +36,32 @@ pub fn open_tunnel(
     deadline: Option<Instant>,
 ) -> Result<TcpStream> {
     let context = format!("proxy {}", proxy.authority());
-    let tcp = connect_tcp(&proxy.host, proxy.port, options.connect_timeout)
+    let mut tcp = connect_tcp(&proxy.host, proxy.port, options.connect_timeout)
         .map_err(|e| e.context(&context))?;
     tcp.set_read_timeout(options.handshake_timeout)?;
     tcp.set_write_timeout(options.handshake_timeout)?;
+    match proxy.kind {
+        ProxyKind::Http => http_connect(tcp, proxy, target, options, deadline, &context),
+        ProxyKind::Socks5 | ProxyKind::Socks5h => {
+            match socks::handshake(&mut tcp, proxy, target, deadline) {
+                Ok(()) => Ok(tcp),
+                Err(e) => {
+                    let _ = tcp.shutdown(std::net::Shutdown::Both);
+                    Err(e.context(&context))
+                }
+            }
+        }
+    }
+}
+
+fn http_connect(
+    tcp: TcpStream,
+    proxy: &Proxy,
+    target: &Target,
+    options: &Options,
+    deadline: Option<Instant>,
+    context: &str,
+) -> Result<TcpStream> {
     let mut stream = Stream::Plain(tcp);
     stream
         .write_all(connect_request(proxy, target).as_bytes())
@@ -51,7 +73,7 @@ pub fn open_tunnel(
     };
     let parsed = reader
         .head(options.max_handshake_size)
-        .map_err(|e| e.context(&context))?;
+        .map_err(|e| e.context(context))?;
     if !(200..300).contains(&parsed.status) {
         let body = reader.body(&parsed, options.max_response_body);
         stream.shutdown();
