@@ -97,7 +97,7 @@ $(VENV)/.ready: tests/requirements.txt
 
 # Build, start a local echo server, and run the C example against it.
 demo: all venv
-	$(PY) scripts/demo.py $(BUILD)/examples/echo_client
+	$(PY) scripts/demo.py $(BUILD)/examples/echo_client $(BUILD)/bin/wsclient-cat
 
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
