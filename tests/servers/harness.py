@@ -101,3 +101,46 @@ def make_pki(directory):
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
     return d
+
+
+@contextmanager
+def socks_server(user=None, password=None):
+    """microsocks (Debian's SOCKS5 server) on 127.0.0.1; yields (port, log)
+    where log() returns what it printed so far ("connected to HOST:PORT" per
+    tunnel). microsocks cannot report an ephemeral port, so a free one is
+    picked first (and another if that one is taken meanwhile)."""
+    import socket
+    import tempfile
+
+    for _attempt in range(5):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        args = ["microsocks", "-i", "127.0.0.1", "-p", str(port)]
+        if user is not None:
+            args += ["-u", user, "-P", password]
+        log = tempfile.TemporaryFile(mode="w+")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        if proc.poll() is None:
+            break
+        log.close()
+    else:
+        raise RuntimeError("microsocks did not start")
+
+    def read_log():
+        log.seek(0)
+        return log.read()
+
+    try:
+        yield port, read_log
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        log.close()
