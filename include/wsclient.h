@@ -31,9 +31,25 @@
  *   where a getter says so). Static strings (ws_result_string, the maps)
  *   live forever.
  *
- * Threads. A handle may move between threads but must be used by one
- *   thread at a time. Calls block; the read timeout (ws_options_set_timeouts)
- *   bounds a receive, and ws_conn_fd() gives the socket for poll().
+ * Threads. A ws_conn may be used by several threads at once: one thread
+ *   at a time receives (a second receiver waits for the first), while any
+ *   number of others send, ping, close, flush or read its state. Writes
+ *   (including automatic pongs and close replies) are serialised inside the
+ *   library, whole frames at a time, and a receive waiting for data does not
+ *   hold up senders. ws_conn_free must not race with any other call on the
+ *   same connection. Every other handle (options, message, frame, response)
+ *   may move between threads but is used by one thread at a time; a message
+ *   and its frame views count as one handle.
+ *
+ * Blocking. By default a call waits for what it needs, bounded by the read
+ *   and write timeouts (ws_options_set_timeouts, ws_conn_set_timeouts) and
+ *   the close timeout; a timed-out receive or send leaves the connection
+ *   usable (a timed-out message stays queued). After
+ *   ws_conn_set_nonblocking(conn, true) no call on that connection ever
+ *   waits: see ws_conn_set_nonblocking, ws_conn_wants,
+ *   ws_conn_next_timeout_ms and ws_conn_flush for driving it from poll,
+ *   epoll or another event loop. ws_connect itself always blocks, bounded by
+ *   the handshake timeout (TCP connect, TLS handshake and HTTP exchange).
  *
  * Robustness. No call aborts the program: NULL arguments give
  *   WS_ERR_NULL_ARGUMENT, handles of the wrong type or already freed are
@@ -79,6 +95,19 @@ typedef struct ws_response ws_response;
 // `ws_send` flag: send this message uncompressed even when
 // permessage-deflate is in use.
 #define WS_SEND_UNCOMPRESSED 1
+
+// `ws_send` flag: more messages follow. The message is only queued (up to
+// 64 KiB of queue) and written, with what else is queued, in one system
+// call by the next send without this flag, `ws_conn_flush`, or a receive
+// before it waits.
+#define WS_SEND_MORE 2
+
+// `ws_conn_wants` bit: wait until the socket is readable, then receive.
+#define WS_WANT_READ 1
+
+// `ws_conn_wants` bit: wait until the socket is writable, then
+// `ws_conn_flush`.
+#define WS_WANT_WRITE 2
 
 // The call succeeded.
 #define WS_OK 0
@@ -195,23 +224,75 @@ int32_t ws_conn_state(const ws_conn *conn);
 int32_t ws_conn_fd(const ws_conn *conn);
 
 // Change the read and write timeouts of an open connection, in
-// milliseconds (0: block). A receive that times out returns
-// `WS_ERR_TIMEOUT` and leaves the connection usable.
+// milliseconds (0: wait as long as it takes). They bound each blocking
+// call: a receive that times out returns `WS_ERR_TIMEOUT` and leaves the
+// connection usable; a send that times out returns `WS_ERR_TIMEOUT` with
+// the message still queued (it is written by later calls, never lost or
+// cut). Safe to call from any thread.
 //
 // # Safety
 // `conn`: NULL or a live connection.
 int32_t ws_conn_set_timeouts(ws_conn *conn, uint32_t read_ms, uint32_t write_ms);
 
-// Non-blocking receives: `ws_recv_message` and `ws_recv_frame` return
-// `WS_ERR_WOULD_BLOCK` instead of waiting (partial input is kept), so an
-// event loop can poll `ws_conn_fd` for reading. Receive until
-// `WS_ERR_WOULD_BLOCK` before polling: data already read (or buffered by
-// TLS) does not make the socket readable. Sends still complete before
-// returning (a frame is never left half-written).
+// Non-blocking mode: from now on no call on this connection waits.
+//
+// - Receives return `WS_ERR_WOULD_BLOCK` when no whole message (or frame)
+//   has arrived; partial input is kept. Receive until `WS_ERR_WOULD_BLOCK`
+//   before waiting: bytes already read (or buffered by TLS) do not make
+//   the socket readable.
+// - Sends, pings and closes are queued and written as far as the socket
+//   takes them now; the rest waits for `ws_conn_flush`. A message that
+//   would push the queue past its limit (`ws_options_set_send_queue_limit`)
+//   is refused whole with `WS_ERR_WOULD_BLOCK`; a message is never cut or
+//   lost, and one message always fits an empty queue.
+// - After the close handshake (`WS_CLOSED`) or a failure, the close reply
+//   and the wait for the server's TCP close continue through
+//   `ws_conn_flush` while `ws_conn_wants` is not 0.
+//
+// Drive it with `ws_conn_fd`, `ws_conn_wants` and `ws_conn_next_timeout_ms`.
 //
 // # Safety
 // `conn`: NULL or a live connection.
 int32_t ws_conn_set_nonblocking(ws_conn *conn, bool nonblocking);
+
+// Write what is queued and act on due deadlines: send a keepalive ping,
+// fail a connection whose pong or close answer is overdue
+// (`WS_ERR_TIMEOUT`), end the wait for the server's TCP close.
+//
+// - `WS_OK`: nothing is left queued.
+// - `WS_ERR_WOULD_BLOCK` (non-blocking mode): bytes remain; wait until
+//   `ws_conn_fd` is writable and call again.
+// - blocking mode: waits until the queue is empty, at most the write
+//   timeout (`WS_ERR_TIMEOUT`).
+//
+// # Safety
+// `conn`: NULL or a live connection.
+int32_t ws_conn_flush(ws_conn *conn);
+
+// What an event loop should wait for on `ws_conn_fd`: `WS_WANT_READ`
+// (then receive until `WS_ERR_WOULD_BLOCK`) and/or `WS_WANT_WRITE` (then
+// `ws_conn_flush`). 0 when nothing is left to do: the connection is over
+// (or `conn` is NULL or invalid).
+//
+// # Safety
+// `conn`: NULL or a live connection.
+uint32_t ws_conn_wants(const ws_conn *conn);
+
+// Milliseconds until the connection's next deadline (keepalive ping, pong
+// timeout, close timeout, end of the wait for the server's TCP close),
+// rounded up; -1 when there is none. When it passes, call
+// `ws_conn_flush`. Use it as the timeout of poll/epoll_wait, in the style
+// of libcurl's `curl_multi_timeout`.
+//
+// # Safety
+// `conn`: NULL or a live connection.
+int64_t ws_conn_next_timeout_ms(const ws_conn *conn);
+
+// Bytes queued for the socket and not yet written (0 for NULL).
+//
+// # Safety
+// `conn`: NULL or a live connection.
+size_t ws_conn_queued_bytes(const ws_conn *conn);
 
 // The subprotocol the server chose, or NULL. Owned by the connection.
 //
@@ -226,11 +307,11 @@ const char *ws_conn_subprotocol(const ws_conn *conn);
 bool ws_conn_compression(const ws_conn *conn);
 
 // A header of the server's 101 response (case-insensitive), or NULL.
-// Valid until the next call of this function on the connection.
+// Owned by the connection (valid until `ws_conn_free`).
 //
 // # Safety
 // `conn`: NULL or a live connection; `name`: NULL or a NUL-terminated string.
-const char *ws_conn_header(ws_conn *conn, const char *name);
+const char *ws_conn_header(const ws_conn *conn, const char *name);
 
 // The close code the server sent: 0 before its close frame arrives, 1005
 // if its close frame had no code.
@@ -246,7 +327,9 @@ uint16_t ws_conn_peer_close_code(const ws_conn *conn);
 const char *ws_conn_peer_close_reason(const ws_conn *conn);
 
 // The message of this connection's last error ("" if none). Owned by the
-// connection until its next failing call.
+// connection until its next failing call (by any thread; a program that
+// uses the connection from several threads should read the per-thread
+// `ws_last_error_message` instead).
 //
 // # Safety
 // `conn`: NULL or a live connection.
@@ -301,7 +384,7 @@ int32_t ws_send_text(ws_conn *conn, const char *text, size_t len);
 int32_t ws_send_binary(ws_conn *conn, const uint8_t *data, size_t len);
 
 // Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
-// with `flags` (`WS_SEND_UNCOMPRESSED`).
+// with `flags` (`WS_SEND_UNCOMPRESSED`, `WS_SEND_MORE`, or both).
 //
 // # Safety
 // `conn`: NULL or a live connection; `data`: `len` readable bytes.
@@ -315,25 +398,34 @@ int32_t ws_ping(ws_conn *conn, const uint8_t *data, size_t len);
 
 // Start the close handshake with `code` (0: a close frame without a code)
 // and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes; a
-// reason without a code is `WS_ERR_INVALID_ARGUMENT`). The server's close
-// is then awaited for at most the close timeout (5 s by default): a
-// receive past it returns `WS_ERR_TIMEOUT` and the connection is closed.
-// Then receive until `WS_CLOSED`; sending is no longer allowed.
+// reason without a code is `WS_ERR_INVALID_ARGUMENT`). Sending is no
+// longer allowed; keep receiving until `WS_CLOSED`. The server's close is
+// due within the close timeout (5 s by default) counted from this call: a
+// receive past that deadline returns `WS_ERR_TIMEOUT` and the connection
+// is closed, however the server trickles frames meanwhile. A read timeout
+// shorter than that only ends one receive (`WS_ERR_TIMEOUT`, receive again).
 //
 // # Safety
 // `conn`: NULL or a live connection; `reason`: NULL or a NUL-terminated string.
 int32_t ws_close(ws_conn *conn, uint16_t code, const char *reason);
 
 // Low-level: receive one whole frame, without reassembly or automatic
-// replies (answer pings and closes yourself). `*frame_out` is a new frame
-// (free with `ws_frame_free`).
+// replies (answer pings and closes yourself). Frames are checked by the
+// same rules as messages (a *fail* ends the connection) and the payload of
+// a compressed message's frames is given inflated (RSV1 shows it was
+// compressed). Between messages, frames and messages can be received in
+// any order; while a message is partly received one way, the other way is
+// refused with `WS_ERR_INVALID_STATE` (the connection stays usable).
+// `*frame_out` is a new frame (free with `ws_frame_free`).
 //
 // # Safety
 // `conn`: NULL or a live connection; `frame_out`: writable.
 int32_t ws_recv_frame(ws_conn *conn, ws_frame **frame_out);
 
 // Low-level: send `frame` exactly as built (masked with a fresh key; no
-// RSV bit added). Sending a close frame starts the close handshake.
+// RSV bit added). Sending a close frame starts the close handshake (with
+// the close timeout, as `ws_close`), or completes it when the server's
+// close was received with `ws_recv_frame`.
 //
 // # Safety
 // `conn`: NULL or a live connection; `frame`: NULL or a live frame.
@@ -584,12 +676,34 @@ int32_t ws_options_set_handshake_limits(ws_options *opts, size_t max_header_byte
 // `opts`: a live options handle.
 int32_t ws_options_set_timeouts(ws_options *opts, uint32_t connect_ms, uint32_t handshake_ms, uint32_t read_ms, uint32_t write_ms);
 
-// How long to wait for the server to close TCP after the close handshake
-// (default 5000 ms).
+// The close timeout (default 5000 ms): how long the server has to answer
+// our close frame, counted from when we send it (`ws_close`, a close sent
+// with `ws_send_frame`, a *fail*), and then to close TCP.
 //
 // # Safety
 // `opts`: a live options handle.
 int32_t ws_options_set_close_timeout(ws_options *opts, uint32_t ms);
+
+// Keepalive (off by default): send a ping every `interval_ms`; when its
+// pong has not come back `timeout_ms` after the ping, the connection fails
+// with `WS_ERR_TIMEOUT` ("keepalive: no pong ...") and a close frame with
+// 1011 is sent. A blocking receive wakes up to ping; in non-blocking mode
+// the pings are due at `ws_conn_next_timeout_ms`. Both 0: off; only one
+// 0: `WS_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `opts`: a live options handle.
+int32_t ws_options_set_keepalive(ws_options *opts, uint32_t interval_ms, uint32_t timeout_ms);
+
+// Bound of a connection's send queue in bytes (default 4 MiB). A message
+// that would push the queued bytes past it waits for room (blocking mode)
+// or is refused whole with `WS_ERR_WOULD_BLOCK` (non-blocking mode). One
+// message always fits an empty queue, whatever its size; control frames
+// (ping, pong, close) are never refused. 0 is `WS_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `opts`: a live options handle.
+int32_t ws_options_set_send_queue_limit(ws_options *opts, size_t bytes);
 
 // Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
 // returns them to the caller as `WS_HTTP_RESPONSE`. wss is never

@@ -50,6 +50,8 @@ pub enum ErrorKind {
     /// The HTTP proxy refused the tunnel (e.g. 407); [`Error::response`]
     /// holds its answer.
     Proxy,
+    /// An earlier call panicked while using this object; it is unusable.
+    Panic,
 }
 
 /// A library error: its kind, the close code sent to the peer (for a *fail*),

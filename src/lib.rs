@@ -2,14 +2,17 @@
 //! (RFC 7692), over ws:// and wss://, with a C ABI.
 //!
 //! Three layers, one direction: [`proto`], [`handshake`] and [`deflate`] are
-//! the protocol without I/O; [`transport`] owns sockets and OpenSSL;
-//! [`client`] drives the protocol over a transport; `ffi` is the C ABI.
+//! the protocol without I/O, and [`session`] the connection's state (close
+//! handshake, deadlines, output queue) still without I/O; [`transport`] owns
+//! sockets and OpenSSL; [`client`] drives a session over a transport; `ffi`
+//! is the C ABI.
 
 pub mod client;
 pub mod deflate;
 pub mod error;
 pub mod handshake;
 pub mod proto;
+pub mod session;
 pub mod transport;
 
 mod ffi;

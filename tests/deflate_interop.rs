@@ -36,7 +36,7 @@ fn payloads() -> &'static Payloads {
 }
 
 /// Send a message and expect the same back, compressed by the server.
-fn echo(conn: &mut Connection, kind: MessageType, data: &[u8], compress: bool, what: &str) {
+fn echo(conn: &Connection, kind: MessageType, data: &[u8], compress: bool, what: &str) {
     conn.send(kind, data, compress)
         .unwrap_or_else(|e| panic!("{what}: send: {e}"));
     let m = conn
@@ -57,7 +57,7 @@ fn echo(conn: &mut Connection, kind: MessageType, data: &[u8], compress: bool, w
 }
 
 /// The whole message set over one connection.
-fn exchange(conn: &mut Connection, label: &str, big: bool) {
+fn exchange(conn: &Connection, label: &str, big: bool) {
     let p = payloads();
     let (json, random) = if big {
         (p.json.as_bytes(), &p.random[..])
@@ -148,10 +148,10 @@ fn run_config(server_args: &[&str], offers: &[&str], expected: DeflateParams) {
             fragment_size,
             ..base.clone()
         };
-        let mut conn = expect_upgraded(connect(&server.ws("/"), &opts));
+        let conn = expect_upgraded(connect(&server.ws("/"), &opts));
         assert_eq!(conn.deflate(), Some(expected), "{label}: agreed parameters");
         let label = format!("{label}, fragment_size {fragment_size}");
-        exchange(&mut conn, &label, big);
+        exchange(&conn, &label, big);
         conn.close(Some(1000), "").unwrap();
         assert!(conn.recv_message().unwrap().is_none(), "{label}");
         assert_eq!(conn.peer_close().unwrap().code, Some(1000), "{label}");
@@ -295,17 +295,17 @@ fn compression_levels_interoperate() {
                 compression_level: level,
                 ..Options::default()
             };
-            let mut conn = expect_upgraded(connect(&server.ws("/"), &opts));
+            let conn = expect_upgraded(connect(&server.ws("/"), &opts));
             let what = format!("level {level}");
             echo(
-                &mut conn,
+                &conn,
                 MessageType::Text,
                 &p.json.as_bytes()[..1 << 20],
                 true,
                 &what,
             );
             echo(
-                &mut conn,
+                &conn,
                 MessageType::Binary,
                 &p.random[..256 << 10],
                 true,
@@ -353,7 +353,7 @@ fn capture_client_messages(
         fragment_size,
         ..Options::default()
     };
-    let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+    let conn = expect_upgraded(connect(&server.url("/"), &opts));
     for m in &messages {
         conn.send_binary(m).unwrap();
     }

@@ -23,7 +23,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn echo_once(conn: &mut Connection, text: &str) {
+fn echo_once(conn: &Connection, text: &str) {
     conn.send_text(text).unwrap();
     assert_eq!(conn.recv_message().unwrap().unwrap().data, text.as_bytes());
 }
@@ -43,7 +43,7 @@ fn custom_headers_origin_and_subprotocols_reach_the_server() {
             ],
             ..Options::default()
         };
-        let mut conn = expect_upgraded(connect(&url, &opts));
+        let conn = expect_upgraded(connect(&url, &opts));
         // The server prefers "chat" (its first); the client offered both.
         assert_eq!(conn.subprotocol(), Some("chat"));
         assert_eq!(
@@ -67,7 +67,7 @@ fn custom_headers_origin_and_subprotocols_reach_the_server() {
             None,
             "nothing offered"
         );
-        echo_once(&mut conn, "and then it echoes");
+        echo_once(&conn, "and then it echoes");
         conn.close(Some(1000), "").unwrap();
         assert!(conn.recv_message().unwrap().is_none());
     });
@@ -174,8 +174,8 @@ fn redirect_is_returned_by_default_and_followed_on_request() {
                 max_redirects: 1,
                 ..Options::default()
             };
-            let mut conn = expect_upgraded(connect(&url, &opts));
-            echo_once(&mut conn, &format!("followed a {status}"));
+            let conn = expect_upgraded(connect(&url, &opts));
+            echo_once(&conn, &format!("followed a {status}"));
         }
     });
 }
@@ -291,8 +291,8 @@ fn redirect_to_https_location_is_followed_over_wss() {
     };
     watchdog(WATCHDOG_SECS, move || {
         let (port, count) = redirecting_server(301, target);
-        let mut conn = expect_upgraded(connect(&format!("ws://127.0.0.1:{port}/start"), &opts));
-        echo_once(&mut conn, "upgraded to wss by a redirect");
+        let conn = expect_upgraded(connect(&format!("ws://127.0.0.1:{port}/start"), &opts));
+        echo_once(&conn, "upgraded to wss by a redirect");
         assert_eq!(count.load(Ordering::SeqCst), 1);
         drop(pki);
     });

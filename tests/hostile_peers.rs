@@ -42,7 +42,7 @@ fn run_hostile(extra: &'static str, bytes: Vec<u8>, options: Options) -> Outcome
                 .expect("raw server: sending the hostile bytes");
             observe_until_close(&mut s)
         });
-        let mut conn = expect_upgraded(connect(&server.url("/"), &options));
+        let conn = expect_upgraded(connect(&server.url("/"), &options));
         let mut received = Vec::new();
         let error = loop {
             match conn.recv_message() {
@@ -219,7 +219,7 @@ fn truncated(bytes: Vec<u8>) -> (Error, State, Observed) {
             seen.eof = true;
             seen
         });
-        let mut conn = expect_upgraded(connect(&server.url("/"), &options()));
+        let conn = expect_upgraded(connect(&server.url("/"), &options()));
         let error = conn
             .recv_message()
             .expect_err("a truncated frame must be an error");
@@ -472,7 +472,7 @@ fn ping_is_answered_with_a_matching_pong() {
             let seen = observe_until_close(&mut s);
             (control, data, seen)
         });
-        let mut conn = expect_upgraded(connect(&server.url("/"), &options()));
+        let conn = expect_upgraded(connect(&server.url("/"), &options()));
         let m = conn.recv_message().unwrap().unwrap();
         assert_eq!(
             (m.kind, m.data.as_slice()),
@@ -519,7 +519,7 @@ fn no_pong_when_auto_pong_is_off() {
             auto_pong: false,
             ..options()
         };
-        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
         assert_eq!(conn.recv_message().unwrap().unwrap().data, b"message");
         conn.send_binary(b"next").unwrap();
         assert!(conn.recv_message().unwrap().is_none());
@@ -545,7 +545,7 @@ fn server_initiated_close(
             close_timeout: Duration::from_secs(3600),
             ..options()
         };
-        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
         assert!(conn.recv_message().unwrap().is_none());
         assert_eq!(conn.state(), State::Closed);
         assert_eq!(
@@ -556,7 +556,7 @@ fn server_initiated_close(
             conn.recv_message().unwrap_err().kind(),
             ErrorKind::InvalidState
         );
-        let peer = conn.peer_close().cloned();
+        let peer = conn.peer_close();
         (peer, server.join())
     })
 }
@@ -612,7 +612,7 @@ fn client_close_waits_for_the_server_and_still_delivers_messages() {
             close_timeout: Duration::from_secs(3600),
             ..options()
         };
-        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
         conn.close(Some(1000), "done").unwrap();
         assert_eq!(conn.state(), State::CloseSent);
         assert_eq!(
@@ -650,7 +650,7 @@ fn client_close_unanswered_ends_after_the_close_timeout() {
             close_timeout: Duration::from_millis(200),
             ..options()
         };
-        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
         conn.close(Some(1001), "").unwrap();
         let err = conn.recv_message().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
@@ -668,7 +668,7 @@ fn close_reason_without_a_code_is_refused() {
             accept_ws(&mut s, "");
             read_frame(&mut s).ok().flatten()
         });
-        let mut conn = expect_upgraded(connect(&server.url("/"), &options()));
+        let conn = expect_upgraded(connect(&server.url("/"), &options()));
         let err = conn.close(None, "why").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         assert_eq!(conn.state(), State::Open);
@@ -690,7 +690,7 @@ fn frames_in_the_same_segment_as_the_101_are_delivered() {
             s.write_all(&bytes).unwrap();
             observe_until_close(&mut s)
         });
-        let mut conn = expect_upgraded(connect(&server.url("/"), &options()));
+        let conn = expect_upgraded(connect(&server.url("/"), &options()));
         assert_eq!(conn.recv_message().unwrap().unwrap().data, b"early bird");
         assert_eq!(conn.recv_message().unwrap().unwrap().data.len(), 70_000);
         assert!(conn.recv_message().unwrap().is_none());
@@ -985,7 +985,7 @@ fn offered_subprotocol_and_extension_are_accepted_from_a_raw_server() {
             .unwrap()],
             ..options()
         };
-        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
         assert_eq!(conn.subprotocol(), Some("chat.v2"));
         let p = conn.deflate().expect("deflate agreed");
         assert!(p.server_no_context_takeover && !p.client_no_context_takeover);
@@ -1044,7 +1044,7 @@ fn fragmented_compressed_message_with_interleaved_ping_is_inflated() {
             s.write_all(&bytes).unwrap();
             observe_until_close(&mut s)
         });
-        let mut conn = expect_upgraded(connect(&server.url("/"), &deflate_options()));
+        let conn = expect_upgraded(connect(&server.url("/"), &deflate_options()));
         let m = conn.recv_message().unwrap().unwrap();
         assert!(m.was_compressed());
         assert!(
@@ -1101,7 +1101,7 @@ fn stream_one_message(
                 let _ = s.write_all(&close_frame(1000, ""));
                 observe_until_close(&mut s);
             });
-            let mut conn = expect_upgraded(connect(&server.url("/"), &options));
+            let conn = expect_upgraded(connect(&server.url("/"), &options));
             let result = conn.recv_message();
             drop(conn);
             server.join();
@@ -1181,7 +1181,7 @@ fn unlimited_message_size_still_inflates() {
         });
         let mut opts = limited(u64::MAX, usize::MAX);
         opts.deflate_offers = vec![DeflateOffer::parse("").unwrap()];
-        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
         assert_eq!(
             conn.recv_message().unwrap().unwrap().data,
             b"no limit at all"
@@ -1213,7 +1213,7 @@ fn violation_after_the_client_closed_sends_no_second_close() {
             close_timeout: Duration::from_secs(3600),
             ..options()
         };
-        let mut conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
         conn.close(Some(1001), "going").unwrap();
         let e = conn.recv_message().unwrap_err();
         assert_eq!(
@@ -1238,9 +1238,9 @@ fn recv_frame_returns_frames_as_sent_and_send_frame_sends_them_as_given() {
     watchdog(WATCHDOG_SECS, move || {
         let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
-            let mut bytes = frame(false, 2, 1, b"raw");
+            let mut bytes = frame(false, 0, 2, b"raw");
             bytes.extend(frame(true, 0, 9, b"not auto-answered"));
-            bytes.extend(frame(true, 0, 2, &big));
+            bytes.extend(frame(true, 0, 0, &big));
             // Dribble the bytes in small writes across TCP segments.
             for piece in bytes.chunks(7919) {
                 s.write_all(piece).unwrap();
@@ -1257,11 +1257,11 @@ fn recv_frame_returns_frames_as_sent_and_send_frame_sends_them_as_given() {
             s.shutdown(Shutdown::Write).unwrap();
             (got, wait_eof(&mut s))
         });
-        let mut conn = expect_upgraded(connect(&server.url("/"), &options()));
+        let conn = expect_upgraded(connect(&server.url("/"), &options()));
         let f = conn.recv_frame().unwrap();
         assert_eq!(
             (f.fin, f.rsv, f.opcode, f.masked, f.payload.as_slice()),
-            (false, 2, 1, false, &b"raw"[..])
+            (false, 0, 2, false, &b"raw"[..])
         );
         let f = conn.recv_frame().unwrap();
         assert_eq!(
@@ -1269,7 +1269,7 @@ fn recv_frame_returns_frames_as_sent_and_send_frame_sends_them_as_given() {
             (9, &b"not auto-answered"[..])
         );
         let f = conn.recv_frame().unwrap();
-        assert_eq!((f.fin, f.opcode), (true, 2));
+        assert_eq!((f.fin, f.opcode), (true, 0));
         assert!(f.payload == expected, "the 5 MiB frame differs");
         let f = conn.recv_frame().unwrap();
         assert_eq!((f.opcode, &f.payload[..2]), (8, &4000u16.to_be_bytes()[..]));
@@ -1277,7 +1277,8 @@ fn recv_frame_returns_frames_as_sent_and_send_frame_sends_them_as_given() {
         conn.send_frame(false, 1, 1, b"half").unwrap();
         conn.send_frame(true, 0, 0, b" and half").unwrap();
         conn.send_frame(true, 0, 8, &4000u16.to_be_bytes()).unwrap();
-        assert_eq!(conn.state(), State::CloseSent);
+        // The server's close came first, so this reply completes the handshake.
+        assert_eq!(conn.state(), State::Closed);
         assert_eq!(
             conn.send_frame(true, 0, 1, b"late").unwrap_err().kind(),
             ErrorKind::InvalidState
@@ -1321,7 +1322,7 @@ fn recv_frame_still_refuses_masked_and_oversized_frames() {
                 s.write_all(&bytes).unwrap();
                 observe_until_close(&mut s)
             });
-            let mut conn = expect_upgraded(connect(&server.url("/"), &limited(1000, 1000)));
+            let conn = expect_upgraded(connect(&server.url("/"), &limited(1000, 1000)));
             let e = conn.recv_frame().unwrap_err();
             assert_eq!((e.kind(), e.close_code()), (kind, Some(code)), "{e}");
             assert_eq!(conn.state(), State::Closed);

@@ -65,7 +65,7 @@ impl ProxyServer {
     }
 }
 
-fn echo_and_close(conn: &mut Connection) {
+fn echo_and_close(conn: &Connection) {
     conn.send_text("through the tunnel").unwrap();
     let m = conn.recv_message().unwrap().unwrap();
     assert_eq!(
@@ -99,9 +99,9 @@ fn echo_through(proxy_auth: Option<&str>) {
     };
     let (ws, wss) = (plain.ws("/"), format!("wss://localhost:{}/", tls.port));
     watchdog(WATCHDOG_SECS, move || {
-        echo_and_close(&mut expect_upgraded(connect(&ws, &opts)));
+        echo_and_close(&expect_upgraded(connect(&ws, &opts)));
         assert!(proxy.tunnelled_to(&format!("127.0.0.1:{}", plain.port)));
-        echo_and_close(&mut expect_upgraded(connect(&wss, &opts)));
+        echo_and_close(&expect_upgraded(connect(&wss, &opts)));
         assert!(proxy.tunnelled_to(&format!("localhost:{}", tls.port)));
     });
 }
@@ -185,7 +185,7 @@ fn the_tunnel_carries_the_origins_handshake() {
             ),
             ..Options::default()
         };
-        let mut conn = expect_upgraded(connect("ws://origin.example:8765/chat?x=1", &opts));
+        let conn = expect_upgraded(connect("ws://origin.example:8765/chat?x=1", &opts));
         assert!(conn.recv_message().unwrap().is_none());
         drop(conn);
         let (connect_request, upgrade) = raw.join();
@@ -305,7 +305,7 @@ fn socks5h_with_a_password_carries_the_handshake() {
             ),
             ..Options::default()
         };
-        let mut conn = expect_upgraded(connect("ws://origin.example:8765/chat", &opts));
+        let conn = expect_upgraded(connect("ws://origin.example:8765/chat", &opts));
         assert!(conn.recv_message().unwrap().is_none());
         drop(conn);
         let (greeting, auth, request, upgrade) = raw.join();

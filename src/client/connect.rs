@@ -1,13 +1,12 @@
 //! Opening a connection: TCP (and TLS), the handshake, redirects.
 
 use std::io::{Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use url::Url;
 
 use crate::client::connection::{Agreed, Connection};
 use crate::client::proxy::{open_tunnel, proxy_for};
-use crate::client::readbuf::ReadBuf;
 use crate::client::Options;
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{Error, ErrorKind, Result};
@@ -19,6 +18,8 @@ use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Receiver;
 use crate::proto::sender::Sender;
 use crate::proto::OpCode;
+use crate::session::readbuf::ReadBuf;
+use crate::session::{self, Session};
 use crate::transport::{connect_tcp, connect_tls, Stream};
 
 /// What `connect` got back: a connection, or (as in the seed's 1.0) the
@@ -99,13 +100,28 @@ fn redirect_target(from: &Target, response: &HttpResponse) -> Result<Target> {
     Ok(next)
 }
 
+/// TCP (and TLS) within the handshake deadline: the whole of connect,
+/// TLS handshake and HTTP exchange shares one deadline.
 fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) -> Result<Stream> {
-    let tcp = match proxy_for(target, options)? {
-        Some(proxy) => open_tunnel(&proxy, target, options, deadline)?,
-        None => connect_tcp(&target.host, target.port, options.connect_timeout)?,
+    let remaining = || -> Result<Option<Duration>> {
+        match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+            Some(t) if t.is_zero() => {
+                Err(Error::exn(ErrorKind::Timeout, "the handshake timed out"))
+            }
+            other => Ok(other),
+        }
     };
-    tcp.set_read_timeout(options.handshake_timeout)?;
-    tcp.set_write_timeout(options.handshake_timeout)?;
+    let connect_timeout = match (options.connect_timeout, remaining()?) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let tcp = match proxy_for(target, options)? {
+        Some(proxy) => open_tunnel(&proxy, target, options, connect_timeout, deadline)?,
+        None => connect_tcp(&target.host, target.port, connect_timeout)?,
+    };
+    let left = remaining()?;
+    tcp.set_read_timeout(left)?;
+    tcp.set_write_timeout(left)?;
     if target.tls {
         Ok(Stream::Tls(Box::new(connect_tls(
             tcp,
@@ -113,7 +129,7 @@ fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) ->
             &options.tls,
         )?)))
     } else {
-        Ok(Stream::Plain(tcp))
+        Ok(Stream::Plain(tcp.into()))
     }
 }
 
@@ -229,7 +245,7 @@ fn connect_once(target: &Target, request: &Request, options: &Options) -> Result
         &request.subprotocols,
     ) {
         Ok(u) => u,
-        Err(e) => return Err(fail_handshake(stream, e)),
+        Err(e) => return Err(fail_handshake(stream, e, options.close_timeout)),
     };
     let (inflater, deflater) = match upgrade.deflate {
         Some(p) => (
@@ -245,34 +261,54 @@ fn connect_once(target: &Target, request: &Request, options: &Options) -> Result
         ),
         None => (None, None),
     };
-    stream.set_read_timeout(options.read_timeout)?;
-    stream.set_write_timeout(options.write_timeout)?;
-    let connection = Connection::new(
-        stream,
-        leftover.data(),
+    let session = Session::new(
         Receiver::new(options.limits, inflater),
         Sender::new(deflater, options.fragment_size),
+        leftover.data(),
+        session::Config {
+            close_timeout: options.close_timeout,
+            auto_pong: options.auto_pong,
+            keepalive: options.keepalive,
+            send_queue_limit: options.send_queue_limit,
+        },
+        Instant::now(),
+    );
+    let connection = Connection::new(
+        stream,
+        session,
         Agreed {
             deflate: upgrade.deflate,
             subprotocol: upgrade.subprotocol,
             headers: parsed.headers,
-            close_timeout: options.close_timeout,
-            auto_pong: options.auto_pong,
+            read_timeout: options.read_timeout,
+            write_timeout: options.write_timeout,
         },
-    );
+    )?;
     Ok(Connected::Upgraded(Box::new(connection)))
 }
 
 /// The server said 101 but agreed to something we cannot accept: the
-/// WebSocket connection exists, so it is failed with a close frame.
-fn fail_handshake(mut stream: Stream, error: Error) -> Error {
+/// WebSocket connection exists, so it is failed with a close frame, and the
+/// server's answer awaited for the close timeout (not the handshake's).
+fn fail_handshake(mut stream: Stream, error: Error, close_timeout: Duration) -> Error {
     if let Some(code) = error.close_code() {
         let mut wire = Vec::new();
         let payload = CloseFrame::payload(Some(code), error.message());
         Sender::new(None, 0).encode_frame(true, 0, OpCode::Close as u8, &payload, &mut wire);
-        let _ = stream.write_all(&wire);
-        let mut scratch = [0u8; 1024];
-        let _ = stream.read(&mut scratch);
+        let timeout = Some(close_timeout.max(Duration::from_millis(1)));
+        if stream.set_write_timeout(timeout).is_ok() && stream.write_all(&wire).is_ok() {
+            let deadline = Instant::now() + close_timeout;
+            let mut scratch = [0u8; 1024];
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+                    break;
+                }
+                if !matches!(stream.read(&mut scratch), Ok(n) if n > 0) {
+                    break;
+                }
+            }
+        }
     }
     stream.shutdown();
     error

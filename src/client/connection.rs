@@ -1,41 +1,59 @@
-//! An open WebSocket connection: the protocol core driven over a stream.
+//! An open WebSocket connection: a [`Session`] driven over a socket.
+//!
+//! The socket is non-blocking underneath. A blocking call waits in `poll`
+//! without holding the connection's lock, so one thread can wait for a
+//! message while others send, ping or close; every write goes through the
+//! session's output queue under that lock, so frames never interleave (an
+//! automatic pong cannot land inside a half-written message). In
+//! non-blocking mode no call waits at all.
 
-use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::client::readbuf::ReadBuf;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::close::{self, CloseFrame};
-use crate::proto::receiver::{Event, Receiver};
-use crate::proto::sender::Sender;
-use crate::proto::{Frame, Message, MessageType, OpCode};
-use crate::transport::Stream;
+use crate::proto::close::CloseFrame;
+use crate::proto::receiver::Mode;
+use crate::proto::{Frame, Message, MessageType};
+use crate::session::{Received, Session};
+use crate::transport::{wait_fd, Socket, Stream};
 
-/// Where the close handshake stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Open,
-    /// We sent a close frame; messages may still arrive until the server's.
-    CloseSent,
-    /// The close handshake finished or the connection failed; the socket is shut.
-    Closed,
+pub use crate::session::State;
+
+/// Below this many queued bytes, a send marked "more to come" only queues.
+const CORK_LIMIT: usize = 64 << 10;
+
+/// What a caller can wait for on the socket (see [`Connection::wants`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Interest {
+    pub read: bool,
+    pub write: bool,
 }
 
 pub struct Connection {
-    stream: Stream,
-    rbuf: ReadBuf,
-    wbuf: Vec<u8>,
-    receiver: Receiver,
-    sender: Sender,
-    state: State,
-    peer_close: Option<CloseFrame>,
+    core: Mutex<Core>,
+    /// One receiving thread at a time; senders never take it.
+    receiving: Mutex<()>,
+    socket: Socket,
+    nonblocking: AtomicBool,
+    timeouts: Mutex<Timeouts>,
     deflate: Option<DeflateParams>,
     subprotocol: Option<String>,
     headers: Vec<(String, String)>,
-    close_timeout: Duration,
-    auto_pong: bool,
-    nonblocking: bool,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Timeouts {
+    read: Option<Duration>,
+    write: Option<Duration>,
+}
+
+/// The state the lock protects: the protocol and the stream it runs over.
+struct Core {
+    session: Session,
+    stream: Stream,
+    shut: bool,
 }
 
 /// Negotiated facts handed over by the handshake.
@@ -43,61 +61,145 @@ pub(crate) struct Agreed {
     pub deflate: Option<DeflateParams>,
     pub subprotocol: Option<String>,
     pub headers: Vec<(String, String)>,
-    pub close_timeout: Duration,
-    pub auto_pong: bool,
+    pub read_timeout: Option<Duration>,
+    pub write_timeout: Option<Duration>,
 }
 
-impl Connection {
-    pub(crate) fn new(
-        stream: Stream,
-        leftover: &[u8],
-        receiver: Receiver,
-        sender: Sender,
-        agreed: Agreed,
-    ) -> Connection {
-        let mut rbuf = ReadBuf::default();
-        rbuf.extend(leftover);
-        Connection {
-            stream,
-            rbuf,
-            wbuf: Vec::new(),
-            receiver,
-            sender,
-            state: State::Open,
-            peer_close: None,
-            deflate: agreed.deflate,
-            subprotocol: agreed.subprotocol,
-            headers: agreed.headers,
-            close_timeout: agreed.close_timeout,
-            auto_pong: agreed.auto_pong,
-            nonblocking: false,
+fn would_block(what: &str) -> Error {
+    Error::exn(ErrorKind::WouldBlock, what)
+}
+
+fn poisoned() -> Error {
+    Error::exn(
+        ErrorKind::Panic,
+        "the connection is unusable: an earlier call panicked while using it",
+    )
+}
+
+fn left(deadline: Option<Instant>, now: Instant) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(now))
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Core {
+    /// Write queued output until it is gone or the socket is full.
+    fn write_some(&mut self) -> Result<()> {
+        while self.session.wants_write() && !self.shut {
+            match std::io::Write::write(&mut self.stream, self.session.pending_output()) {
+                Ok(0) => {
+                    let e =
+                        Error::exn(ErrorKind::ConnectionLost, "the socket accepts no more data");
+                    return Err(self.session.on_io_error(e));
+                }
+                Ok(n) => self.session.on_written(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.session.on_io_error(e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// One read into the session. `Ok(false)`: nothing to read now.
+    fn read_some(&mut self) -> Result<bool> {
+        if self.shut {
+            return Ok(false);
+        }
+        let space = self.session.read_space();
+        match std::io::Read::read(&mut self.stream, space) {
+            Ok(0) => {
+                self.session.on_eof();
+                Ok(true)
+            }
+            Ok(n) => {
+                self.session.on_read(n);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
+            Err(e) => Err(self.session.on_io_error(e.into())),
         }
     }
 
-    /// Change the read and write timeouts (None: block). A read timeout
-    /// leaves the connection usable.
-    pub fn set_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
-        self.stream.set_read_timeout(read)?;
-        self.stream.set_write_timeout(write)?;
+    /// After the close handshake: write what is queued, read (and drop)
+    /// what arrives, and shut the socket once nothing is left to wait for.
+    fn wind_down(&mut self, now: Instant) {
+        let _ = self.session.on_timer(now);
+        let _ = self.write_some();
+        while self.session.wants_read() && matches!(self.read_some(), Ok(true)) {}
+        if self.session.finished() && !self.shut {
+            self.stream.shutdown();
+            self.shut = true;
+        }
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(stream: Stream, session: Session, agreed: Agreed) -> Result<Connection> {
+        stream.set_nonblocking(true)?;
+        stream.set_read_timeout(None)?;
+        stream.set_write_timeout(None)?;
+        Ok(Connection {
+            socket: stream.socket().clone(),
+            core: Mutex::new(Core {
+                session,
+                stream,
+                shut: false,
+            }),
+            receiving: Mutex::new(()),
+            nonblocking: AtomicBool::new(false),
+            timeouts: Mutex::new(Timeouts {
+                read: agreed.read_timeout,
+                write: agreed.write_timeout,
+            }),
+            deflate: agreed.deflate,
+            subprotocol: agreed.subprotocol,
+            headers: agreed.headers,
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Core>> {
+        self.core.lock().map_err(|_| poisoned())
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        self.timeouts.lock().map(|t| *t).unwrap_or_default()
+    }
+
+    /// Change the read and write timeouts (None: wait as long as it takes).
+    /// A timeout leaves the connection usable.
+    pub fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
+        let mut t = self.timeouts.lock().map_err(|_| poisoned())?;
+        *t = Timeouts { read, write };
         Ok(())
     }
 
-    /// In non-blocking mode a receive that would wait returns an error of
-    /// kind [`ErrorKind::WouldBlock`] and keeps what it has read so far; poll
-    /// the socket and call again. Sends still complete (they block briefly).
-    pub fn set_nonblocking(&mut self, nonblocking: bool) -> Result<()> {
-        self.stream.set_nonblocking(nonblocking)?;
-        self.nonblocking = nonblocking;
+    /// In non-blocking mode no call waits: receives return an error of kind
+    /// [`ErrorKind::WouldBlock`] when no message is complete, and sends are
+    /// queued and written as far as the socket takes them (see
+    /// [`Connection::flush`], [`Connection::wants`]).
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        self.nonblocking.store(nonblocking, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn is_nonblocking(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed)
     }
 
     pub fn state(&self) -> State {
-        self.state
+        self.lock().map_or(State::Closed, |c| c.session.state())
     }
 
     /// The close frame the server sent, once it has.
-    pub fn peer_close(&self) -> Option<&CloseFrame> {
-        self.peer_close.as_ref()
+    pub fn peer_close(&self) -> Option<CloseFrame> {
+        self.lock().ok()?.session.peer_close().cloned()
     }
 
     pub fn deflate(&self) -> Option<DeflateParams> {
@@ -113,266 +215,283 @@ impl Connection {
         &self.headers
     }
 
-    pub fn stream(&self) -> &Stream {
-        &self.stream
+    /// The socket's file descriptor, for poll/epoll.
+    pub fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.socket.tcp().as_raw_fd()
     }
 
     /// Receive the next message, answering pings on the way. `Ok(None)`: the
     /// server closed the connection (see [`Connection::peer_close`]).
-    pub fn recv_message(&mut self) -> Result<Option<Message>> {
-        self.check_readable()?;
+    pub fn recv_message(&self) -> Result<Option<Message>> {
+        match self.receive(Mode::Messages)? {
+            Received::Message(m) => Ok(Some(m)),
+            Received::Closed => Ok(None),
+            Received::Frame(_) => unreachable!("message mode yields no frames"),
+        }
+    }
+
+    /// Low-level: the next frame, checked like any other and inflated when
+    /// compressed, without reassembly or automatic replies (a close frame
+    /// received here is the caller's to answer). While a message is partly
+    /// received by [`Connection::recv_message`] it is refused with
+    /// [`ErrorKind::InvalidState`], and the other way round.
+    pub fn recv_frame(&self) -> Result<Frame> {
+        match self.receive(Mode::Frames)? {
+            Received::Frame(f) => Ok(f),
+            _ => unreachable!("frame mode yields only frames"),
+        }
+    }
+
+    fn receive(&self, mode: Mode) -> Result<Received> {
+        let _one_reader = self.receiving.lock().map_err(|_| poisoned())?;
+        let deadline = self.timeouts().read.map(|t| Instant::now() + t);
         loop {
-            let (used, event) = match self.receiver.read(self.rbuf.data()) {
-                Ok(r) => r,
-                Err(e) => return Err(self.fail(e)),
+            let mut core = self.lock()?;
+            let now = Instant::now();
+            let _ = core.session.on_timer(now); // failures come back from receive
+            match core.session.receive(mode, now) {
+                Ok(Some(event)) => {
+                    let _ = core.write_some();
+                    return Ok(self.after_event(core, event));
+                }
+                Err(e) => {
+                    self.wind_down(core);
+                    return Err(e);
+                }
+                Ok(None) => {}
+            }
+            // Bytes queued for the socket go out before any wait (a pong, a
+            // batch of sends marked "more").
+            match core.read_some() {
+                Ok(true) | Err(_) => continue, // a read error comes back from receive
+                Ok(false) => {}
+            }
+            if core.write_some().is_err() {
+                continue;
+            }
+            if self.is_nonblocking() {
+                return Err(would_block("no complete message yet"));
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Error::exn(
+                    ErrorKind::Timeout,
+                    "nothing arrived within the read timeout",
+                ));
+            }
+            let wake = earliest(deadline, core.session.next_deadline());
+            let write = core.session.wants_write();
+            drop(core);
+            wait_fd(&self.socket, true, write, left(wake, now))?;
+        }
+    }
+
+    fn after_event<'a>(&'a self, core: MutexGuard<'a, Core>, event: Received) -> Received {
+        if core.session.state() == State::Closed {
+            self.wind_down(core);
+        }
+        event
+    }
+
+    /// The WebSocket is over: in blocking mode, get our close frame out and
+    /// give the server the close timeout to close TCP first (RFC 6455
+    /// §7.1.1); in non-blocking mode do what can be done now and leave the
+    /// rest to [`Connection::flush`].
+    fn wind_down<'a>(&'a self, mut core: MutexGuard<'a, Core>) {
+        loop {
+            let now = Instant::now();
+            core.wind_down(now);
+            if core.shut || self.is_nonblocking() {
+                return;
+            }
+            let wake = core.session.next_deadline();
+            let (read, write) = (core.session.wants_read(), core.session.wants_write());
+            drop(core);
+            if wait_fd(&self.socket, read, write, left(wake, now)).is_err() {
+                return;
+            }
+            core = match self.lock() {
+                Ok(c) => c,
+                Err(_) => return,
             };
-            self.rbuf.consume(used);
-            match event {
-                None => {
-                    // Read the rest of a large frame in few system calls.
-                    let want = self.receiver.frame_remaining().min(16 << 20) as usize;
-                    self.fill(want)?
-                }
-                Some(Event::Message(m)) => return Ok(Some(m)),
-                Some(Event::Ping(payload)) => {
-                    if self.auto_pong && self.state == State::Open {
-                        self.write_frame(true, 0, OpCode::Pong as u8, &payload)?;
-                    }
-                }
-                Some(Event::Pong(_)) => {}
-                Some(Event::Close(frame)) => {
-                    self.on_peer_close(frame);
-                    return Ok(None);
-                }
-            }
         }
     }
 
-    /// Low-level: the next whole frame, without reassembly or automatic
-    /// replies. A close frame received here is the caller's to answer.
-    pub fn recv_frame(&mut self) -> Result<Frame> {
-        self.check_readable()?;
-        loop {
-            match self.receiver.read_frame(self.rbuf.data()) {
-                Ok(Some((frame, used))) => {
-                    self.rbuf.consume(used);
-                    return Ok(frame);
-                }
-                Ok(None) => {
-                    let need = Receiver::frame_len(self.rbuf.data())
-                        .ok()
-                        .flatten()
-                        .unwrap_or(0) as usize;
-                    self.fill(need.saturating_sub(self.rbuf.data().len()))?
-                }
-                Err(e) => return Err(self.fail(e)),
-            }
-        }
-    }
-
-    pub fn send_text(&mut self, text: &str) -> Result<()> {
+    pub fn send_text(&self, text: &str) -> Result<()> {
         self.send(MessageType::Text, text.as_bytes(), true)
     }
 
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<()> {
+    pub fn send_binary(&self, data: &[u8]) -> Result<()> {
         self.send(MessageType::Binary, data, true)
     }
 
-    pub fn send_message(&mut self, message: &Message) -> Result<()> {
+    pub fn send_message(&self, message: &Message) -> Result<()> {
         self.send(message.kind, &message.data, true)
     }
 
     /// Send a data message; `compress` = false sends it uncompressed even
     /// when permessage-deflate is in use.
-    pub fn send(&mut self, kind: MessageType, data: &[u8], compress: bool) -> Result<()> {
-        self.check_writable()?;
-        if kind == MessageType::Text && std::str::from_utf8(data).is_err() {
-            return Err(Error::invalid_argument("text message is not valid UTF-8"));
-        }
-        let mut wbuf = std::mem::take(&mut self.wbuf);
-        wbuf.clear();
-        let encoded = self.sender.encode_message(kind, data, compress, &mut wbuf);
-        let result = encoded.and_then(|_| self.write_all(&wbuf));
-        self.wbuf = wbuf;
-        if self.wbuf.capacity() > 1 << 20 {
-            self.wbuf = Vec::new();
-        }
-        result
+    pub fn send(&self, kind: MessageType, data: &[u8], compress: bool) -> Result<()> {
+        self.send_more(kind, data, compress, false)
     }
 
-    /// Low-level: send one frame as given (RSV bits are never added). It is
-    /// masked with a fresh key. Sending a close frame starts the close handshake.
-    pub fn send_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Result<()> {
-        self.check_writable()?;
-        if rsv > 7 || opcode > 15 {
-            return Err(Error::invalid_argument("rsv must be 0..7 and opcode 0..15"));
-        }
-        self.write_frame(fin, rsv, opcode, payload)?;
-        if opcode == OpCode::Close as u8 {
-            self.state = State::CloseSent;
-        }
-        Ok(())
+    /// [`Connection::send`], with `more` = true: more messages follow, so
+    /// the message is only queued (up to 64 KiB of queue) and goes out with
+    /// the next send without `more`, a flush, or before a receive waits.
+    pub fn send_more(
+        &self,
+        kind: MessageType,
+        data: &[u8],
+        compress: bool,
+        more: bool,
+    ) -> Result<()> {
+        self.submit(data.len(), more, |s, _| s.send(kind, data, compress))
     }
 
-    pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
-        self.check_writable()?;
-        Sender::check_control_payload(payload)?;
-        self.write_frame(true, 0, OpCode::Ping as u8, payload)
+    /// Low-level: send one frame as given (RSV bits are never added), masked
+    /// with a fresh key. A close frame starts the close handshake.
+    pub fn send_frame(&self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Result<()> {
+        self.submit(payload.len(), false, |s, now| {
+            s.send_frame(fin, rsv, opcode, payload, now)
+        })?;
+        self.wind_down_if_closed()
+    }
+
+    pub fn ping(&self, payload: &[u8]) -> Result<()> {
+        self.submit(0, false, |s, _| s.ping(payload))
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).
-    /// Keep receiving until `recv_message` returns `Ok(None)`.
-    pub fn close(&mut self, code: Option<u16>, reason: &str) -> Result<()> {
-        self.check_writable()?;
-        if let Some(c) = code.filter(|&c| !close::is_sendable(c)) {
-            return Err(Error::invalid_argument(format!(
-                "close code {c} may not be sent"
-            )));
+    /// Keep receiving until `recv_message` returns `Ok(None)`: the server's
+    /// answer is due within the close timeout, counted from now.
+    pub fn close(&self, code: Option<u16>, reason: &str) -> Result<()> {
+        self.submit(0, false, |s, now| s.close(code, reason, now))?;
+        self.wind_down_if_closed()
+    }
+
+    fn wind_down_if_closed(&self) -> Result<()> {
+        let core = self.lock()?;
+        if core.session.state() == State::Closed {
+            self.wind_down(core);
         }
-        if code.is_none() && !reason.is_empty() {
-            return Err(Error::invalid_argument("a close reason needs a close code"));
-        }
-        self.write_frame(
-            true,
-            0,
-            OpCode::Close as u8,
-            &CloseFrame::payload(code, reason),
-        )?;
-        self.state = State::CloseSent;
-        // The server's answer is awaited for at most the close timeout.
-        let current = self.stream.read_timeout().ok().flatten();
-        let bounded = current.map_or(self.close_timeout, |t| t.min(self.close_timeout));
-        self.stream
-            .set_read_timeout(Some(bounded.max(Duration::from_millis(1))))?;
         Ok(())
     }
 
-    /// Fail the connection after a protocol error: send the close code (for
-    /// a *fail*), wait briefly for the server to close, shut the socket.
-    pub fn fail(&mut self, error: Error) -> Error {
-        if self.state == State::Open {
-            if let Some(code) = error.close_code() {
-                let payload = CloseFrame::payload(Some(code), error.message());
-                let _ = self.write_frame(true, 0, OpCode::Close as u8, &payload);
-            }
-        }
-        self.finish();
-        error
-    }
-
-    fn on_peer_close(&mut self, frame: CloseFrame) {
-        if self.state == State::Open {
-            let payload = CloseFrame::payload(frame.code, "");
-            let _ = self.write_frame(true, 0, OpCode::Close as u8, &payload);
-        }
-        self.peer_close = Some(frame);
-        self.finish();
-    }
-
-    /// The server closes TCP first (RFC 6455 §7.1.1); wait for that, bounded.
-    fn finish(&mut self) {
-        self.state = State::Closed;
-        let _ = self.stream.set_nonblocking(false);
-        let deadline = Instant::now() + self.close_timeout;
-        let mut scratch = [0u8; 4096];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+    /// Queue what `op` encodes and, unless `more`, write it out: in
+    /// blocking mode until it is written or the write timeout passes (then
+    /// it stays queued); in non-blocking mode as far as the socket takes it.
+    fn submit(
+        &self,
+        len: usize,
+        more: bool,
+        op: impl FnOnce(&mut Session, Instant) -> Result<u64>,
+    ) -> Result<()> {
+        let blocking = !self.is_nonblocking();
+        let deadline = self.timeouts().write.map(|t| Instant::now() + t);
+        let mut core = self.lock()?;
+        // A full queue: wait for room (blocking) or say so (non-blocking).
+        while blocking && !core.session.has_room_for(len) {
+            core.write_some()?;
+            if core.session.has_room_for(len) {
                 break;
             }
-            match self.stream.read(&mut scratch) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+            core = self.wait_writable(core, deadline, "the send queue stayed full")?;
+        }
+        let now = Instant::now();
+        core.session.on_timer(now)?;
+        let end = op(&mut core.session, now)?;
+        if more && core.session.queued_bytes() < CORK_LIMIT {
+            return Ok(());
+        }
+        loop {
+            core.write_some()?;
+            if core.session.written_total() >= end || !blocking {
+                return Ok(());
             }
-        }
-        self.stream.shutdown();
-    }
-
-    fn check_readable(&self) -> Result<()> {
-        match self.state {
-            State::Closed => Err(Error::invalid_state("the connection is closed")),
-            _ => Ok(()),
+            core = self.wait_writable(core, deadline, "the message is queued")?;
         }
     }
 
-    fn check_writable(&self) -> Result<()> {
-        match self.state {
-            State::Open => Ok(()),
-            State::CloseSent => Err(Error::invalid_state("the connection is closing")),
-            State::Closed => Err(Error::invalid_state("the connection is closed")),
-        }
-    }
-
-    fn write_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Result<()> {
-        let mut wbuf = std::mem::take(&mut self.wbuf);
-        wbuf.clear();
-        self.sender
-            .encode_frame(fin, rsv, opcode, payload, &mut wbuf);
-        let result = self.write_all(&wbuf);
-        self.wbuf = wbuf;
-        result
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        if self.nonblocking {
-            // A frame is written whole: a partial write cannot be resumed.
-            self.stream.set_nonblocking(false)?;
-        }
-        let mut result = self
-            .stream
-            .write_all(bytes)
-            .and_then(|_| self.stream.flush());
-        if self.nonblocking {
-            result = result.and_then(|_| self.stream.set_nonblocking(true));
-        }
-        // A write that failed part-way leaves a broken frame: the
-        // connection cannot continue, whatever the cause.
-        result.map_err(|e| {
-            self.state = State::Closed;
-            self.stream.shutdown();
-            e.into()
-        })
-    }
-
-    /// Read more bytes; the peer vanishing is an *exn* (no close to send).
-    fn fill(&mut self, want: usize) -> Result<()> {
-        match self.rbuf.fill(&mut self.stream, want) {
-            Ok(0) => Err(self.io_failure(Error::exn(
-                ErrorKind::ConnectionLost,
-                "the server closed the TCP connection without a close frame",
-            ))),
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-            Err(e) if self.nonblocking && e.kind() == std::io::ErrorKind::WouldBlock => {
-                Err(Error::exn(ErrorKind::WouldBlock, "no data available yet"))
-            }
-            Err(e) => Err(self.io_failure(e.into())),
-        }
-    }
-
-    /// A timeout leaves the connection usable; any other I/O error ends it.
-    /// (A read timeout shows up as `WouldBlock` from the OS, hence `Timeout`.)
-    fn io_failure(&mut self, error: Error) -> Error {
-        if error.kind() == ErrorKind::Timeout && self.state == State::CloseSent {
-            self.state = State::Closed;
-            self.stream.shutdown();
-            return Error::exn(
+    /// Release the lock and wait until the socket takes more bytes.
+    fn wait_writable<'a>(
+        &'a self,
+        core: MutexGuard<'a, Core>,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> Result<MutexGuard<'a, Core>> {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Err(Error::exn(
                 ErrorKind::Timeout,
-                "the server did not answer the close frame in time",
-            );
+                format!("write timeout: {what}; it is written by later calls"),
+            ));
         }
-        if error.kind() != ErrorKind::Timeout {
-            self.state = State::Closed;
-            self.stream.shutdown();
+        drop(core);
+        wait_fd(&self.socket, false, true, left(deadline, now))?;
+        self.lock()
+    }
+
+    /// Write what is queued and act on due deadlines (keepalive, close
+    /// timeout, the wait for the server's TCP close). Non-blocking: an error
+    /// of kind `WouldBlock` when bytes remain queued. Blocking: waits until
+    /// the queue is empty or the write timeout passes.
+    pub fn flush(&self) -> Result<()> {
+        let deadline = self.timeouts().write.map(|t| Instant::now() + t);
+        let mut core = self.lock()?;
+        loop {
+            let now = Instant::now();
+            let timer = core.session.on_timer(now);
+            core.write_some()?;
+            if core.session.state() == State::Closed {
+                core.wind_down(now);
+            }
+            timer?;
+            if !core.session.wants_write() {
+                return Ok(());
+            }
+            if self.is_nonblocking() {
+                return Err(would_block("bytes remain queued; wait until writable"));
+            }
+            core = self.wait_writable(core, deadline, "bytes remain queued")?;
         }
-        error
+    }
+
+    /// What to wait for on [`Connection::fd`] before calling again: read
+    /// (then receive), write (then flush).
+    pub fn wants(&self) -> Interest {
+        match self.lock() {
+            Ok(c) if !c.shut => Interest {
+                read: c.session.wants_read(),
+                write: c.session.wants_write(),
+            },
+            _ => Interest::default(),
+        }
+    }
+
+    /// Time until the next deadline (keepalive, close timeout); then call
+    /// [`Connection::flush`]. `None`: no deadline.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        let core = self.lock().ok()?;
+        let deadline = core.session.next_deadline()?;
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().map_or(0, |c| c.session.queued_bytes())
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if self.state != State::Closed {
-            self.stream.shutdown();
+        let core = self
+            .core
+            .get_mut()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if !core.shut {
+            // A close reply still queued gets one chance to go out.
+            let _ = core.write_some();
+            core.stream.shutdown();
         }
     }
 }

@@ -4,9 +4,8 @@ mod connect;
 mod connection;
 mod options;
 pub mod proxy;
-mod readbuf;
 
 pub use connect::{connect, Connected};
-pub use connection::{Connection, State};
+pub use connection::{Connection, Interest, State};
 pub use options::Options;
 pub use proxy::Proxy;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::client::proxy::Proxy;
 use crate::deflate::DeflateOffer;
 use crate::proto::receiver::Limits;
+use crate::session::Keepalive;
 use crate::transport::TlsOptions;
 
 #[derive(Clone, Debug)]
@@ -40,11 +41,15 @@ pub struct Options {
     /// zlib compression level for outgoing messages.
     pub compression_level: i32,
     pub auto_pong: bool,
-    /// Connect through this HTTP proxy (CONNECT tunnel).
+    /// Connect through this proxy (HTTP CONNECT or SOCKS5 tunnel).
     pub proxy: Option<Proxy>,
     /// Without `proxy`: take one from `http_proxy`/`https_proxy`/
     /// `all_proxy`, honouring `no_proxy` (off by default).
     pub use_env_proxy: bool,
+    /// Ping every interval; fail when the pong is late (None: off).
+    pub keepalive: Option<Keepalive>,
+    /// Bound of the send queue (see `session::Config::send_queue_limit`).
+    pub send_queue_limit: usize,
 }
 
 impl Default for Options {
@@ -71,6 +76,8 @@ impl Default for Options {
             auto_pong: true,
             proxy: None,
             use_env_proxy: false,
+            keepalive: None,
+            send_queue_limit: 4 << 20,
         }
     }
 }

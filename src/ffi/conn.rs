@@ -1,6 +1,7 @@
 //! `ws_conn`: connect, send, receive, close.
 
 use std::ffi::{c_char, c_void, CString};
+use std::sync::{Mutex, OnceLock};
 
 use crate::client::{connect, Connected, Connection, Options, State};
 use crate::error::{Error, Result};
@@ -24,6 +25,17 @@ pub const WS_STATE_CLOSED: i32 = 2;
 /// `ws_send` flag: send this message uncompressed even when
 /// permessage-deflate is in use.
 pub const WS_SEND_UNCOMPRESSED: u32 = 1;
+/// `ws_send` flag: more messages follow. The message is only queued (up to
+/// 64 KiB of queue) and written, with what else is queued, in one system
+/// call by the next send without this flag, `ws_conn_flush`, or a receive
+/// before it waits.
+pub const WS_SEND_MORE: u32 = 2;
+
+/// `ws_conn_wants` bit: wait until the socket is readable, then receive.
+pub const WS_WANT_READ: u32 = 1;
+/// `ws_conn_wants` bit: wait until the socket is writable, then
+/// `ws_conn_flush`.
+pub const WS_WANT_WRITE: u32 = 2;
 
 /// An open WebSocket connection.
 ///
@@ -33,31 +45,58 @@ pub const WS_SEND_UNCOMPRESSED: u32 = 1;
 #[repr(C)]
 pub struct ws_conn {
     tag: u64,
+    /// Shared by the threads that use the handle: all of it is `Sync`.
     inner: Connection,
     /// This handle's last error: (result code, close code, message).
-    error: (i32, u16, CString),
-    peer_reason: CString,
+    error: Mutex<ConnError>,
+    /// Set once, when the server's close arrives; stable from then on.
+    peer_reason: OnceLock<CString>,
     subprotocol: Option<CString>,
-    header_value: CString,
+    /// The 101 response's headers as C strings, made once at connect.
+    headers: Vec<(String, CString)>,
 }
 tagged!(ws_conn, 0x7773_636f_6e6e_6563);
 
+struct ConnError {
+    code: i32,
+    close_code: u16,
+    message: CString,
+}
+
 impl ws_conn {
     /// Record `r`'s error on the handle and the thread.
-    fn check<T>(&mut self, r: Result<T>) -> std::result::Result<T, i32> {
+    fn check<T>(&self, r: Result<T>) -> std::result::Result<T, i32> {
         r.map_err(|e| {
             let code = set_last_error(&e);
-            self.error = (code, e.close_code().unwrap_or(0), to_cstring(e.message()));
+            if let Ok(mut slot) = self.error.lock() {
+                // Keep the string when it is unchanged (an event loop sees
+                // WS_ERR_WOULD_BLOCK often): fewer allocations, and a pointer
+                // another thread holds stays valid.
+                if slot.code != code || slot.message.as_bytes() != e.message().as_bytes() {
+                    slot.message = to_cstring(e.message());
+                }
+                slot.code = code;
+                slot.close_code = e.close_code().unwrap_or(0);
+            }
             code
         })
     }
+
+    fn remember_peer_reason(&self) {
+        let reason = self
+            .inner
+            .peer_close()
+            .map(|f| f.reason)
+            .unwrap_or_default();
+        let _ = self.peer_reason.set(to_cstring(&reason));
+    }
 }
 
-/// Run `f` on the connection behind `conn`.
-unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&mut ws_conn) -> i32) -> i32 {
+/// Run `f` on the connection behind `conn` (shared: several threads may).
+unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 {
     guard(|| {
         // SAFETY: the caller passes NULL or a live connection.
-        let c = try_code!(unsafe { handle::borrow_mut(conn, "conn") });
+        let c = try_code!(unsafe { handle::borrow(conn, "conn") });
         f(c)
     })
 }
@@ -101,13 +140,22 @@ pub unsafe extern "C" fn ws_connect(
         match connect(uri, options) {
             Ok(Connected::Upgraded(c)) => {
                 let subprotocol = c.subprotocol().map(to_cstring);
+                let headers = c
+                    .response_headers()
+                    .iter()
+                    .map(|(n, v)| (n.clone(), to_cstring(v)))
+                    .collect();
                 let handle = handle::into_raw(ws_conn {
                     tag: <ws_conn as handle::Tagged>::TAG,
                     inner: *c,
-                    error: (WS_OK, 0, CString::default()),
-                    peer_reason: CString::default(),
+                    error: Mutex::new(ConnError {
+                        code: WS_OK,
+                        close_code: 0,
+                        message: CString::default(),
+                    }),
+                    peer_reason: OnceLock::new(),
                     subprotocol,
-                    header_value: CString::default(),
+                    headers,
                 });
                 // SAFETY: checked non-NULL above.
                 unsafe { write_out(conn_out, handle) };
@@ -164,12 +212,15 @@ pub unsafe extern "C" fn ws_conn_state(conn: *const ws_conn) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, -1, |c| c.inner.stream().raw_fd()) }
+    unsafe { handle::read(conn, -1, |c| c.inner.fd()) }
 }
 
 /// Change the read and write timeouts of an open connection, in
-/// milliseconds (0: block). A receive that times out returns
-/// `WS_ERR_TIMEOUT` and leaves the connection usable.
+/// milliseconds (0: wait as long as it takes). They bound each blocking
+/// call: a receive that times out returns `WS_ERR_TIMEOUT` and leaves the
+/// connection usable; a send that times out returns `WS_ERR_TIMEOUT` with
+/// the message still queued (it is written by later calls, never lost or
+/// cut). Safe to call from any thread.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.
@@ -190,12 +241,22 @@ pub unsafe extern "C" fn ws_conn_set_timeouts(
     }
 }
 
-/// Non-blocking receives: `ws_recv_message` and `ws_recv_frame` return
-/// `WS_ERR_WOULD_BLOCK` instead of waiting (partial input is kept), so an
-/// event loop can poll `ws_conn_fd` for reading. Receive until
-/// `WS_ERR_WOULD_BLOCK` before polling: data already read (or buffered by
-/// TLS) does not make the socket readable. Sends still complete before
-/// returning (a frame is never left half-written).
+/// Non-blocking mode: from now on no call on this connection waits.
+///
+/// - Receives return `WS_ERR_WOULD_BLOCK` when no whole message (or frame)
+///   has arrived; partial input is kept. Receive until `WS_ERR_WOULD_BLOCK`
+///   before waiting: bytes already read (or buffered by TLS) do not make
+///   the socket readable.
+/// - Sends, pings and closes are queued and written as far as the socket
+///   takes them now; the rest waits for `ws_conn_flush`. A message that
+///   would push the queue past its limit (`ws_options_set_send_queue_limit`)
+///   is refused whole with `WS_ERR_WOULD_BLOCK`; a message is never cut or
+///   lost, and one message always fits an empty queue.
+/// - After the close handshake (`WS_CLOSED`) or a failure, the close reply
+///   and the wait for the server's TCP close continue through
+///   `ws_conn_flush` while `ws_conn_wants` is not 0.
+///
+/// Drive it with `ws_conn_fd`, `ws_conn_wants` and `ws_conn_next_timeout_ms`.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.
@@ -209,6 +270,77 @@ pub unsafe extern "C" fn ws_conn_set_nonblocking(conn: *mut ws_conn, nonblocking
             WS_OK
         })
     }
+}
+
+/// Write what is queued and act on due deadlines: send a keepalive ping,
+/// fail a connection whose pong or close answer is overdue
+/// (`WS_ERR_TIMEOUT`), end the wait for the server's TCP close.
+///
+/// - `WS_OK`: nothing is left queued.
+/// - `WS_ERR_WOULD_BLOCK` (non-blocking mode): bytes remain; wait until
+///   `ws_conn_fd` is writable and call again.
+/// - blocking mode: waits until the queue is empty, at most the write
+///   timeout (`WS_ERR_TIMEOUT`).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_flush(conn: *mut ws_conn) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let r = c.inner.flush();
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
+/// What an event loop should wait for on `ws_conn_fd`: `WS_WANT_READ`
+/// (then receive until `WS_ERR_WOULD_BLOCK`) and/or `WS_WANT_WRITE` (then
+/// `ws_conn_flush`). 0 when nothing is left to do: the connection is over
+/// (or `conn` is NULL or invalid).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_wants(conn: *const ws_conn) -> u32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        handle::read(conn, 0, |c| {
+            let i = c.inner.wants();
+            (if i.read { WS_WANT_READ } else { 0 }) | (if i.write { WS_WANT_WRITE } else { 0 })
+        })
+    }
+}
+
+/// Milliseconds until the connection's next deadline (keepalive ping, pong
+/// timeout, close timeout, end of the wait for the server's TCP close),
+/// rounded up; -1 when there is none. When it passes, call
+/// `ws_conn_flush`. Use it as the timeout of poll/epoll_wait, in the style
+/// of libcurl's `curl_multi_timeout`.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_next_timeout_ms(conn: *const ws_conn) -> i64 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        handle::read(conn, -1, |c| match c.inner.next_timeout() {
+            Some(t) => t.as_micros().div_ceil(1000).min(i64::MAX as u128) as i64,
+            None => -1,
+        })
+    }
+}
+
+/// Bytes queued for the socket and not yet written (0 for NULL).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_queued_bytes(conn: *const ws_conn) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, 0, |c| c.inner.queued_bytes()) }
 }
 
 /// The subprotocol the server chose, or NULL. Owned by the connection.
@@ -238,31 +370,26 @@ pub unsafe extern "C" fn ws_conn_compression(conn: *const ws_conn) -> bool {
 }
 
 /// A header of the server's 101 response (case-insensitive), or NULL.
-/// Valid until the next call of this function on the connection.
+/// Owned by the connection (valid until `ws_conn_free`).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `name`: NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn ws_conn_header(conn: *mut ws_conn, name: *const c_char) -> *const c_char {
+pub unsafe extern "C" fn ws_conn_header(
+    conn: *const ws_conn,
+    name: *const c_char,
+) -> *const c_char {
     guard_value(std::ptr::null(), || {
         // SAFETY: forwarded contract.
-        let (Ok(c), Ok(name)) = (unsafe { handle::borrow_mut(conn, "conn") }, unsafe {
+        let (Ok(c), Ok(name)) = (unsafe { handle::borrow(conn, "conn") }, unsafe {
             c_str(name, "name")
         }) else {
             return std::ptr::null();
         };
-        let value = c
-            .inner
-            .response_headers()
+        c.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name));
-        match value {
-            Some((_, v)) => {
-                c.header_value = to_cstring(v);
-                c.header_value.as_ptr()
-            }
-            None => std::ptr::null(),
-        }
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
     })
 }
 
@@ -288,18 +415,28 @@ pub unsafe extern "C" fn ws_conn_peer_close_code(conn: *const ws_conn) -> u16 {
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_peer_close_reason(conn: *const ws_conn) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, std::ptr::null(), |c| c.peer_reason.as_ptr()) }
+    unsafe {
+        handle::read(conn, std::ptr::null(), |c| {
+            c.peer_reason.get().map_or(c"".as_ptr(), |r| r.as_ptr())
+        })
+    }
 }
 
 /// The message of this connection's last error ("" if none). Owned by the
-/// connection until its next failing call.
+/// connection until its next failing call (by any thread; a program that
+/// uses the connection from several threads should read the per-thread
+/// `ws_last_error_message` instead).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_errmsg(conn: *const ws_conn) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, std::ptr::null(), |c| c.error.2.as_ptr()) }
+    unsafe {
+        handle::read(conn, std::ptr::null(), |c| {
+            c.error.lock().map_or(c"".as_ptr(), |e| e.message.as_ptr())
+        })
+    }
 }
 
 /// For a *fail*: the close code this connection sent to the server; 0 for
@@ -310,7 +447,7 @@ pub unsafe extern "C" fn ws_conn_errmsg(conn: *const ws_conn) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_error_close_code(conn: *const ws_conn) -> u16 {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, 0, |c| c.error.1) }
+    unsafe { handle::read(conn, 0, |c| c.error.lock().map_or(0, |e| e.close_code)) }
 }
 
 /// Receive the next message, answering pings on the way.
@@ -340,8 +477,7 @@ pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut 
                     WS_OK
                 }
                 None => {
-                    c.peer_reason =
-                        to_cstring(c.inner.peer_close().map_or("", |f| f.reason.as_str()));
+                    c.remember_peer_reason();
                     WS_CLOSED
                 }
             }
@@ -436,7 +572,7 @@ pub unsafe extern "C" fn ws_send_binary(conn: *mut ws_conn, data: *const u8, len
 }
 
 /// Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
-/// with `flags` (`WS_SEND_UNCOMPRESSED`).
+/// with `flags` (`WS_SEND_UNCOMPRESSED`, `WS_SEND_MORE`, or both).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `data`: `len` readable bytes.
@@ -457,7 +593,10 @@ pub unsafe extern "C" fn ws_send(
                     "type must be WS_MESSAGE_TEXT or WS_MESSAGE_BINARY",
                 ));
             };
-            let r = c.inner.send(kind, data, flags & WS_SEND_UNCOMPRESSED == 0);
+            let compress = flags & WS_SEND_UNCOMPRESSED == 0;
+            let r = c
+                .inner
+                .send_more(kind, data, compress, flags & WS_SEND_MORE != 0);
             try_code!(c.check(r));
             WS_OK
         })
@@ -483,10 +622,12 @@ pub unsafe extern "C" fn ws_ping(conn: *mut ws_conn, data: *const u8, len: usize
 
 /// Start the close handshake with `code` (0: a close frame without a code)
 /// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes; a
-/// reason without a code is `WS_ERR_INVALID_ARGUMENT`). The server's close
-/// is then awaited for at most the close timeout (5 s by default): a
-/// receive past it returns `WS_ERR_TIMEOUT` and the connection is closed.
-/// Then receive until `WS_CLOSED`; sending is no longer allowed.
+/// reason without a code is `WS_ERR_INVALID_ARGUMENT`). Sending is no
+/// longer allowed; keep receiving until `WS_CLOSED`. The server's close is
+/// due within the close timeout (5 s by default) counted from this call: a
+/// receive past that deadline returns `WS_ERR_TIMEOUT` and the connection
+/// is closed, however the server trickles frames meanwhile. A read timeout
+/// shorter than that only ends one receive (`WS_ERR_TIMEOUT`, receive again).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `reason`: NULL or a NUL-terminated string.
@@ -508,8 +649,13 @@ pub unsafe extern "C" fn ws_close(conn: *mut ws_conn, code: u16, reason: *const 
 }
 
 /// Low-level: receive one whole frame, without reassembly or automatic
-/// replies (answer pings and closes yourself). `*frame_out` is a new frame
-/// (free with `ws_frame_free`).
+/// replies (answer pings and closes yourself). Frames are checked by the
+/// same rules as messages (a *fail* ends the connection) and the payload of
+/// a compressed message's frames is given inflated (RSV1 shows it was
+/// compressed). Between messages, frames and messages can be received in
+/// any order; while a message is partly received one way, the other way is
+/// refused with `WS_ERR_INVALID_STATE` (the connection stays usable).
+/// `*frame_out` is a new frame (free with `ws_frame_free`).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `frame_out`: writable.
@@ -529,7 +675,9 @@ pub unsafe extern "C" fn ws_recv_frame(conn: *mut ws_conn, frame_out: *mut *mut 
 }
 
 /// Low-level: send `frame` exactly as built (masked with a fresh key; no
-/// RSV bit added). Sending a close frame starts the close handshake.
+/// RSV bit added). Sending a close frame starts the close handshake (with
+/// the close timeout, as `ws_close`), or completes it when the server's
+/// close was received with `ws_recv_frame`.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `frame`: NULL or a live frame.

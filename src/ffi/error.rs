@@ -73,6 +73,7 @@ pub fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::MessageTooBig => WS_ERR_MESSAGE_TOO_BIG,
         ErrorKind::Redirect => WS_ERR_REDIRECT,
         ErrorKind::Proxy => WS_ERR_PROXY,
+        ErrorKind::Panic => WS_ERR_PANIC,
     }
 }
 

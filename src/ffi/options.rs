@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::ffi::error::{set_last_error, WS_OK};
 use crate::ffi::handle::{self, c_str, tagged, try_code};
 use crate::ffi::panic::guard;
+use crate::session::Keepalive;
 
 /// Connection options; create with `ws_options_new`, free with `ws_options_free`.
 ///
@@ -263,8 +264,9 @@ pub unsafe extern "C" fn ws_options_set_timeouts(
     }
 }
 
-/// How long to wait for the server to close TCP after the close handshake
-/// (default 5000 ms).
+/// The close timeout (default 5000 ms): how long the server has to answer
+/// our close frame, counted from when we send it (`ws_close`, a close sent
+/// with `ws_send_frame`, a *fail*), and then to close TCP.
 ///
 /// # Safety
 /// `opts`: a live options handle.
@@ -272,6 +274,68 @@ pub unsafe extern "C" fn ws_options_set_timeouts(
 pub unsafe extern "C" fn ws_options_set_close_timeout(opts: *mut ws_options, ms: u32) -> i32 {
     // SAFETY: forwarded contract.
     unsafe { set(opts, |o| o.close_timeout = Duration::from_millis(ms as u64)) }
+}
+
+/// Keepalive (off by default): send a ping every `interval_ms`; when its
+/// pong has not come back `timeout_ms` after the ping, the connection fails
+/// with `WS_ERR_TIMEOUT` ("keepalive: no pong ...") and a close frame with
+/// 1011 is sent. A blocking receive wakes up to ping; in non-blocking mode
+/// the pings are due at `ws_conn_next_timeout_ms`. Both 0: off; only one
+/// 0: `WS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_keepalive(
+    opts: *mut ws_options,
+    interval_ms: u32,
+    timeout_ms: u32,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(opts, |o| {
+            o.keepalive = match (interval_ms, timeout_ms) {
+                (0, 0) => None,
+                (0, _) | (_, 0) => {
+                    return Err(Error::invalid_argument(
+                        "keepalive needs both an interval and a timeout (or neither)",
+                    ))
+                }
+                (i, t) => Some(Keepalive {
+                    interval: Duration::from_millis(i as u64),
+                    timeout: Duration::from_millis(t as u64),
+                }),
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Bound of a connection's send queue in bytes (default 4 MiB). A message
+/// that would push the queued bytes past it waits for room (blocking mode)
+/// or is refused whole with `WS_ERR_WOULD_BLOCK` (non-blocking mode). One
+/// message always fits an empty queue, whatever its size; control frames
+/// (ping, pong, close) are never refused. 0 is `WS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_send_queue_limit(
+    opts: *mut ws_options,
+    bytes: usize,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(opts, |o| {
+            if bytes == 0 {
+                return Err(Error::invalid_argument(
+                    "the send queue limit must be positive",
+                ));
+            }
+            o.send_queue_limit = bytes;
+            Ok(())
+        })
+    }
 }
 
 /// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)

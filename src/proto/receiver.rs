@@ -35,12 +35,25 @@ pub enum Event {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(CloseFrame),
+    /// Frame mode only: one whole frame, validated like any other, its
+    /// payload inflated when it belongs to a compressed message.
+    Frame(Frame),
+}
+
+/// How received frames are handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Data frames are reassembled into messages.
+    Messages,
+    /// Every frame is an [`Event::Frame`]; a message is not kept whole.
+    Frames,
 }
 
 /// A frame whose payload is still arriving.
 struct PartialFrame {
     opcode: OpCode,
     fin: bool,
+    rsv: u8,
     remaining: u64,
     /// Payload of a control frame (at most 125 bytes).
     control: Vec<u8>,
@@ -81,9 +94,20 @@ impl Receiver {
         self.frame.as_ref().map_or(0, |f| f.remaining)
     }
 
+    /// Whether a frame or a fragmented message is partly received.
+    pub fn in_message(&self) -> bool {
+        self.frame.is_some() || self.message.is_some()
+    }
+
     /// Consume bytes from the front of `input`. Returns how many bytes were
     /// consumed and the event they completed, if any; stops after one event.
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Event>)> {
+        self.read_as(input, Mode::Messages)
+    }
+
+    /// [`Receiver::read`] in the given [`Mode`]. Switching modes inside a
+    /// message is the caller's to prevent: frame mode drains message data.
+    pub fn read_as(&mut self, input: &[u8], mode: Mode) -> Result<(usize, Option<Event>)> {
         let mut pos = 0;
         loop {
             if self.frame.is_none() {
@@ -109,7 +133,7 @@ impl Receiver {
                 return Ok((pos, None));
             }
             let frame = self.frame.take().unwrap();
-            if let Some(event) = self.end_frame(frame)? {
+            if let Some(event) = self.end_frame(frame, mode)? {
                 return Ok((pos, Some(event)));
             }
         }
@@ -211,6 +235,7 @@ impl Receiver {
         self.frame = Some(PartialFrame {
             opcode,
             fin: h.fin,
+            rsv: h.rsv,
             remaining: h.payload_len,
             control: Vec::new(),
         });
@@ -235,7 +260,10 @@ impl Receiver {
         validate_utf8(&mut partial.utf8, &m.data[before..])
     }
 
-    fn end_frame(&mut self, frame: PartialFrame) -> Result<Option<Event>> {
+    fn end_frame(&mut self, frame: PartialFrame, mode: Mode) -> Result<Option<Event>> {
+        if mode == Mode::Frames {
+            return self.end_frame_as_frame(frame).map(Some);
+        }
         let event = match frame.opcode {
             OpCode::Ping => Some(Event::Ping(frame.control)),
             OpCode::Pong => Some(Event::Pong(frame.control)),
@@ -243,62 +271,68 @@ impl Receiver {
             _ if !frame.fin => None,
             _ => {
                 let mut partial = self.message.take().expect("a message is in progress");
+                Self::finish_message(&mut partial, self.inflater.as_mut(), self.limits)?;
                 let m = &mut partial.message;
-                if m.compressed {
-                    let before = m.data.len();
-                    let inflater = self.inflater.as_mut().expect("compression negotiated");
-                    inflater.finish_message(&mut m.data, self.limits.max_message_size)?;
-                    validate_utf8(&mut partial.utf8, &m.data[before..])?;
-                }
                 if m.data.capacity() > 2 * m.data.len() + 4096 {
                     m.data.shrink_to_fit();
                 }
                 m.wire.shrink_to_fit();
-                if partial.utf8.as_ref().is_some_and(|v| !v.is_complete()) {
-                    return Err(Error::invalid_payload(
-                        "text message ends inside a UTF-8 sequence",
-                    ));
-                }
                 Some(Event::Message(partial.message))
             }
         };
         Ok(event)
     }
 
-    /// Low-level: take one whole frame from the front of `input`, without
-    /// reassembly or control-frame handling. Only the rules that protect the
-    /// client (no masked server frames, the frame size limit) are applied.
-    pub fn read_frame(&mut self, input: &[u8]) -> Result<Option<(Frame, usize)>> {
-        let Some((h, header_len)) = FrameHeader::parse(input)? else {
-            return Ok(None);
-        };
-        if h.mask.is_some() {
-            return Err(Error::protocol("the server sent a masked frame"));
+    /// Inflate the tail of a compressed message and check its UTF-8 is complete.
+    fn finish_message(
+        partial: &mut PartialMessage,
+        inflater: Option<&mut Inflater>,
+        limits: Limits,
+    ) -> Result<()> {
+        let m = &mut partial.message;
+        if m.compressed {
+            let before = m.data.len();
+            let inflater = inflater.expect("compression negotiated");
+            inflater.finish_message(&mut m.data, limits.max_message_size)?;
+            validate_utf8(&mut partial.utf8, &m.data[before..])?;
         }
-        if h.payload_len > self.limits.max_frame_size {
-            return Err(Error::too_big(format!(
-                "frame of {} bytes exceeds the limit of {}",
-                h.payload_len, self.limits.max_frame_size
-            )));
+        if partial.utf8.as_ref().is_some_and(|v| !v.is_complete()) {
+            return Err(Error::invalid_payload(
+                "text message ends inside a UTF-8 sequence",
+            ));
         }
-        let total = header_len + h.payload_len as usize;
-        if input.len() < total {
-            return Ok(None);
-        }
-        let frame = Frame {
-            fin: h.fin,
-            rsv: h.rsv,
-            opcode: h.opcode,
-            masked: false,
-            payload: input[header_len..total].to_vec(),
-        };
-        Ok(Some((frame, total)))
+        Ok(())
     }
 
-    /// Bytes needed before [`Receiver::read_frame`] can return the frame at
-    /// the front of `input`, if its header is complete.
-    pub fn frame_len(input: &[u8]) -> Result<Option<u64>> {
-        Ok(FrameHeader::parse(input)?.map(|(h, n)| n as u64 + h.payload_len))
+    /// Frame mode: hand out the frame; a data frame takes the message data
+    /// received since the previous frame, so nothing accumulates.
+    fn end_frame_as_frame(&mut self, frame: PartialFrame) -> Result<Event> {
+        let payload = if frame.opcode.is_control() {
+            if frame.opcode == OpCode::Close {
+                CloseFrame::parse(&frame.control)?;
+            }
+            frame.control
+        } else {
+            let partial = self.message.as_mut().expect("a message is in progress");
+            if frame.fin {
+                Self::finish_message(partial, self.inflater.as_mut(), self.limits)?;
+            }
+            let m = &mut partial.message;
+            m.frames.clear();
+            m.wire.clear();
+            let data = std::mem::take(&mut m.data);
+            if frame.fin {
+                self.message = None;
+            }
+            data
+        };
+        Ok(Event::Frame(Frame {
+            fin: frame.fin,
+            rsv: frame.rsv,
+            opcode: frame.opcode as u8,
+            masked: false,
+            payload,
+        }))
     }
 }
 
@@ -466,21 +500,56 @@ mod tests {
     }
 
     #[test]
-    fn read_frame_returns_whole_frames_only() {
+    fn frame_mode_validates_and_hands_out_each_frame() {
+        let input = stream();
         let mut rx = Receiver::new(Limits::default(), None);
-        let f = frame(false, 3, 0xB, b"raw");
-        assert_eq!(rx.read_frame(&f[..4]).unwrap(), None);
-        let (got, used) = rx.read_frame(&f).unwrap().unwrap();
-        assert_eq!(
-            (got.fin, got.rsv, got.opcode, got.payload.as_slice(), used),
-            (false, 3, 0xB, &b"raw"[..], f.len())
-        );
-        assert_eq!(
-            rx.read_frame(&[0x81, 0x81, 0, 0, 0, 0, 0])
-                .unwrap_err()
-                .close_code(),
-            Some(1002)
-        );
+        let (mut at, mut got) = (0, Vec::new());
+        while let (used, Some(Event::Frame(f))) = rx.read_as(&input[at..], Mode::Frames).unwrap() {
+            at += used;
+            got.push((f.fin, f.opcode, f.payload));
+        }
+        assert_eq!(at, input.len());
+        let expected: Vec<(bool, u8, Vec<u8>)> = vec![
+            (false, 1, b"Hel".to_vec()),
+            (true, 9, b"ping!".to_vec()),
+            (false, 0, b"lo ".to_vec()),
+            (true, 0, "wörld".as_bytes().to_vec()),
+            (true, 2, vec![0; 300]),
+            (true, 8, vec![0x03, 0xE8, b'b', b'y', b'e']),
+        ];
+        assert_eq!(got, expected);
+        assert!(!rx.in_message());
+        // The same rules as for messages.
+        let mut rx = Receiver::new(Limits::default(), None);
+        let e = rx
+            .read_as(&frame(true, 2, 1, b"x"), Mode::Frames)
+            .unwrap_err();
+        assert_eq!(e.close_code(), Some(1002));
+        let mut rx = Receiver::new(Limits::default(), None);
+        let e = rx
+            .read_as(&frame(true, 0, 1, &[0xFF]), Mode::Frames)
+            .unwrap_err();
+        assert_eq!(e.close_code(), Some(1007));
+    }
+
+    #[test]
+    fn frame_mode_inflates_compressed_frames() {
+        let mut deflater = crate::deflate::Deflater::new(15, false, 6).unwrap();
+        let mut compressed = Vec::new();
+        deflater
+            .compress_message(b"hello hello hello", &mut compressed)
+            .unwrap();
+        let (a, b) = compressed.split_at(compressed.len() / 2);
+        let mut input = frame(false, RSV1, 1, a);
+        input.extend(frame(true, 0, 0, b));
+        let mut rx = Receiver::new(Limits::default(), Some(Inflater::new(15, false).unwrap()));
+        let mut text = Vec::new();
+        let mut at = 0;
+        while let (used, Some(Event::Frame(f))) = rx.read_as(&input[at..], Mode::Frames).unwrap() {
+            at += used;
+            text.extend(f.payload);
+        }
+        assert_eq!(text, b"hello hello hello");
     }
 
     #[test]
@@ -516,7 +585,8 @@ mod tests {
             while let Ok((used, Some(_))) = rx.read(&input[at..]) {
                 at += used;
             }
-            let _ = rx.read_frame(&input);
+            let mut rx = Receiver::new(limits, None);
+            let _ = rx.read_as(&input, Mode::Frames);
         }
     }
 }

@@ -2,28 +2,76 @@
 
 mod tcp;
 mod tls;
+mod wait;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openssl::ssl::SslStream;
 
 pub use tcp::connect_tcp;
 pub use tls::{connect_tls, TlsOptions};
+pub use wait::wait_fd;
+
+/// A TCP socket shared between the stream that reads and writes it and the
+/// driver that waits on it (`poll` needs no lock on the stream).
+#[derive(Clone, Debug)]
+pub struct Socket(Arc<TcpStream>);
+
+impl From<TcpStream> for Socket {
+    fn from(tcp: TcpStream) -> Socket {
+        Socket(Arc::new(tcp))
+    }
+}
+
+impl Socket {
+    pub fn tcp(&self) -> &TcpStream {
+        &self.0
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// A plain or TLS byte stream.
 pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<SslStream<TcpStream>>),
+    Plain(Socket),
+    Tls(Box<SslStream<Socket>>),
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    /// The socket underneath, to wait on.
+    pub fn socket(&self) -> &Socket {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref(),
         }
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        self.socket().tcp()
     }
 
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
@@ -42,9 +90,7 @@ impl Stream {
         self.tcp().set_nonblocking(nonblocking)
     }
 
-    #[cfg(unix)]
     pub fn raw_fd(&self) -> i32 {
-        use std::os::unix::io::AsRawFd;
         self.tcp().as_raw_fd()
     }
 

@@ -10,6 +10,7 @@ use openssl::ssl::{
 use openssl::x509::X509VerifyResult;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::transport::Socket;
 
 /// TLS settings. The default verifies against the system trust store.
 #[derive(Clone, Debug, Default)]
@@ -34,11 +35,7 @@ fn setup_error(what: &str, path: &Option<PathBuf>, e: openssl::error::ErrorStack
     tls_error(format!("{what} {path}: {e}"))
 }
 
-pub fn connect_tls(
-    tcp: TcpStream,
-    host: &str,
-    options: &TlsOptions,
-) -> Result<SslStream<TcpStream>> {
+pub fn connect_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<SslStream<Socket>> {
     let mut builder =
         SslConnector::builder(SslMethod::tls_client()).map_err(|e| tls_error(e.to_string()))?;
     if options.ca_file.is_some() || options.ca_dir.is_some() {
@@ -72,19 +69,23 @@ pub fn connect_tls(
         config.set_verify_hostname(false);
         config.set_verify(SslVerifyMode::NONE);
     }
-    config.connect(host, tcp).map_err(|e| match e {
-        HandshakeError::Failure(mid) => {
-            let verify = mid.ssl().verify_result();
-            if verify != X509VerifyResult::OK {
-                Error::exn(
-                    ErrorKind::TlsVerify,
-                    format!("certificate verify failed: {}", verify.error_string()),
-                )
-            } else {
-                tls_error(format!("TLS handshake failed: {}", mid.error()))
+    config
+        .connect(host, Socket::from(tcp))
+        .map_err(|e| match e {
+            HandshakeError::Failure(mid) => {
+                let verify = mid.ssl().verify_result();
+                if verify != X509VerifyResult::OK {
+                    Error::exn(
+                        ErrorKind::TlsVerify,
+                        format!("certificate verify failed: {}", verify.error_string()),
+                    )
+                } else {
+                    tls_error(format!("TLS handshake failed: {}", mid.error()))
+                }
             }
-        }
-        HandshakeError::WouldBlock(_) => Error::exn(ErrorKind::Timeout, "TLS handshake timed out"),
-        HandshakeError::SetupFailure(e) => tls_error(format!("TLS setup failed: {e}")),
-    })
+            HandshakeError::WouldBlock(_) => {
+                Error::exn(ErrorKind::Timeout, "TLS handshake timed out")
+            }
+            HandshakeError::SetupFailure(e) => tls_error(format!("TLS setup failed: {e}")),
+        })
 }

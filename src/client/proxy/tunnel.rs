@@ -4,13 +4,13 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::client::connect::ResponseReader;
-use crate::client::readbuf::ReadBuf;
 use crate::client::Options;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::{HttpResponse, Target};
+use crate::session::readbuf::ReadBuf;
 use crate::transport::{connect_tcp, Stream};
 
 use super::{authority, socks, Proxy, ProxyKind};
@@ -26,20 +26,25 @@ pub fn connect_request(proxy: &Proxy, target: &Target) -> String {
     out
 }
 
-/// Connect to `proxy` and open a tunnel to `target`. The answer is read
-/// under the handshake's `deadline`, so a silent proxy cannot hold the
-/// connect past it.
+/// Connect to `proxy` (within `connect_timeout`) and open a tunnel to
+/// `target`. The exchange runs under the handshake's `deadline`, so a
+/// silent proxy cannot hold the connect past it.
 pub fn open_tunnel(
     proxy: &Proxy,
     target: &Target,
     options: &Options,
+    connect_timeout: Option<Duration>,
     deadline: Option<Instant>,
 ) -> Result<TcpStream> {
     let context = format!("proxy {}", proxy.authority());
-    let mut tcp = connect_tcp(&proxy.host, proxy.port, options.connect_timeout)
-        .map_err(|e| e.context(&context))?;
-    tcp.set_read_timeout(options.handshake_timeout)?;
-    tcp.set_write_timeout(options.handshake_timeout)?;
+    let mut tcp =
+        connect_tcp(&proxy.host, proxy.port, connect_timeout).map_err(|e| e.context(&context))?;
+    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    if left.is_some_and(|l| l.is_zero()) {
+        return Err(Error::exn(ErrorKind::Timeout, "the handshake timed out").context(&context));
+    }
+    tcp.set_read_timeout(left)?;
+    tcp.set_write_timeout(left)?;
     match proxy.kind {
         ProxyKind::Http => http_connect(tcp, proxy, target, options, deadline, &context),
         ProxyKind::Socks5 | ProxyKind::Socks5h => {
@@ -62,7 +67,7 @@ fn http_connect(
     deadline: Option<Instant>,
     context: &str,
 ) -> Result<TcpStream> {
-    let mut stream = Stream::Plain(tcp);
+    let mut stream = Stream::Plain(tcp.into());
     stream
         .write_all(connect_request(proxy, target).as_bytes())
         .map_err(|e| Error::from(e).context(&format!("{context}: sending CONNECT")))?;
@@ -102,7 +107,8 @@ fn http_connect(
         ));
     }
     match stream {
-        Stream::Plain(tcp) => Ok(tcp),
+        // The reader shared the socket; a second handle to it outlives it.
+        Stream::Plain(socket) => Ok(socket.tcp().try_clone()?),
         Stream::Tls(_) => unreachable!("the tunnel is plain TCP"),
     }
 }

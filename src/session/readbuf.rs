@@ -47,6 +47,26 @@ impl ReadBuf {
         }
     }
 
+    /// Room for at least `want` more bytes (at least one chunk, at most 16
+    /// MiB): read into it, then [`ReadBuf::commit`] what was read.
+    pub fn space(&mut self, want: usize) -> &mut [u8] {
+        self.reserve(want.clamp(READ_CHUNK, 16 << 20));
+        &mut self.buf[self.end..]
+    }
+
+    /// `n` bytes were read into [`ReadBuf::space`].
+    pub fn commit(&mut self, n: usize) {
+        assert!(self.end + n <= self.buf.len(), "committed past the space");
+        self.end += n;
+    }
+
+    /// Give memory back after a large message, once nothing is buffered.
+    pub fn shrink(&mut self) {
+        if self.start == self.end && self.buf.len() > 4 * READ_CHUNK {
+            *self = ReadBuf::default();
+        }
+    }
+
     /// One read from `source` into room for at least `want` bytes (capped at
     /// 16 MiB a read). Returns the number of bytes read (0 at end of stream).
     pub fn fill(&mut self, source: &mut impl Read, want: usize) -> io::Result<usize> {

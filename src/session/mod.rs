@@ -1,0 +1,520 @@
+//! The connection's protocol state, without I/O (tungstenite's
+//! `WebSocketContext`, wslay's event context): the receiver, the sender, the
+//! close handshake, every deadline and the output queue.
+//!
+//! Drivers only move bytes: they read into [`Session::read_space`], write
+//! [`Session::pending_output`], and pass the time in. Nothing here blocks or
+//! looks at a clock, so each deadline is tested with a made-up `now`.
+
+mod keepalive;
+mod outqueue;
+pub(crate) mod readbuf;
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::proto::close::{self, CloseFrame};
+use crate::proto::receiver::{Event, Mode, Receiver};
+use crate::proto::sender::Sender;
+use crate::proto::{Frame, Message, MessageType, OpCode};
+
+pub use keepalive::Keepalive;
+use keepalive::KeepaliveTimer;
+use outqueue::OutQueue;
+use readbuf::ReadBuf;
+
+/// The close code sent when a keepalive pong does not come back in time.
+const KEEPALIVE_CLOSE_CODE: u16 = 1011;
+
+/// Session settings that the handshake does not negotiate.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// How long the server has to answer our close frame, and to close TCP
+    /// after the close handshake.
+    pub close_timeout: Duration,
+    pub auto_pong: bool,
+    pub keepalive: Option<Keepalive>,
+    /// Queued output above which a new message waits (blocking) or is
+    /// refused with `WouldBlock` (non-blocking). One message is always
+    /// accepted into an empty queue, whatever its size.
+    pub send_queue_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            close_timeout: Duration::from_secs(5),
+            auto_pong: true,
+            keepalive: None,
+            send_queue_limit: 4 << 20,
+        }
+    }
+}
+
+/// Where the close handshake stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Open,
+    /// We sent a close frame; messages may still arrive until the server's.
+    CloseSent,
+    /// The close handshake finished or the connection failed. Queued output
+    /// (our close frame) may still be written, and the server's TCP close
+    /// awaited, until [`Session::finished`].
+    Closed,
+}
+
+/// What a receive produced.
+#[derive(Debug)]
+pub enum Received {
+    Message(Message),
+    Frame(Frame),
+    /// The server's close frame arrived (see [`Session::peer_close`]).
+    Closed,
+}
+
+pub struct Session {
+    receiver: Receiver,
+    sender: Sender,
+    rbuf: ReadBuf,
+    out: OutQueue,
+    state: State,
+    config: Config,
+    peer_close: Option<CloseFrame>,
+    /// While `CloseSent`: when the server's close is overdue.
+    close_deadline: Option<Instant>,
+    /// While `Closed`: until when the server's TCP close is awaited.
+    linger_deadline: Option<Instant>,
+    /// The server closed TCP.
+    eof: bool,
+    /// A failure found outside a receive (a timer, a write), for the next
+    /// receive to report.
+    pending_error: Option<Error>,
+    /// The mode in which a partly received message was started.
+    partial: Option<Mode>,
+    keepalive: Option<KeepaliveTimer>,
+}
+
+impl Session {
+    /// A session for a connection whose handshake just finished; `leftover`
+    /// holds bytes read past the handshake response.
+    pub fn new(
+        receiver: Receiver,
+        sender: Sender,
+        leftover: &[u8],
+        config: Config,
+        now: Instant,
+    ) -> Session {
+        let mut rbuf = ReadBuf::default();
+        rbuf.extend(leftover);
+        Session {
+            receiver,
+            sender,
+            rbuf,
+            out: OutQueue::default(),
+            state: State::Open,
+            keepalive: config.keepalive.map(|k| KeepaliveTimer::new(k, now)),
+            config,
+            peer_close: None,
+            close_deadline: None,
+            linger_deadline: None,
+            eof: false,
+            pending_error: None,
+            partial: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The close frame the server sent, once it has.
+    pub fn peer_close(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    // --- input -----------------------------------------------------------
+
+    /// Where the driver reads to; sized for the rest of a large frame so it
+    /// arrives in few system calls.
+    pub fn read_space(&mut self) -> &mut [u8] {
+        let want = self.receiver.frame_remaining().min(16 << 20) as usize;
+        self.rbuf.space(want)
+    }
+
+    /// `n` bytes were read into [`Session::read_space`].
+    pub fn on_read(&mut self, n: usize) {
+        self.rbuf.commit(n);
+        if self.state == State::Closed {
+            // Nothing after the close handshake matters.
+            let all = self.rbuf.data().len();
+            self.rbuf.consume(all);
+        }
+    }
+
+    /// The server closed TCP (a read returned 0).
+    pub fn on_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Whether buffered input may hold an event: worth a receive before
+    /// waiting on the socket.
+    pub fn has_buffered_input(&self) -> bool {
+        !self.rbuf.data().is_empty()
+    }
+
+    /// The next message (or, in frame mode, frame) from the buffered input,
+    /// answering pings and closes on the way. `Ok(None)`: more input needed.
+    pub fn receive(&mut self, mode: Mode, now: Instant) -> Result<Option<Received>> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
+        if self.state == State::Closed {
+            return Err(Error::invalid_state("the connection is closed"));
+        }
+        if self.partial.is_some_and(|m| m != mode) {
+            return Err(Error::invalid_state(match mode {
+                Mode::Messages => {
+                    "a message is partly received as frames; receive the rest of it as frames"
+                }
+                Mode::Frames => "a message is partly received; receive the rest of it as a message",
+            }));
+        }
+        loop {
+            let (used, event) = match self.receiver.read_as(self.rbuf.data(), mode) {
+                Ok(r) => r,
+                Err(e) => return Err(self.fail(e, now)),
+            };
+            self.rbuf.consume(used);
+            self.partial = self.receiver.in_message().then_some(mode);
+            let Some(event) = event else {
+                if self.eof {
+                    return Err(self.lose(Error::exn(
+                        ErrorKind::ConnectionLost,
+                        "the server closed the TCP connection without a close frame",
+                    )));
+                }
+                self.rbuf.shrink();
+                return Ok(None);
+            };
+            match event {
+                Event::Message(m) => return Ok(Some(Received::Message(m))),
+                Event::Ping(payload) => {
+                    if self.config.auto_pong && self.state == State::Open {
+                        self.queue_frame(true, 0, OpCode::Pong as u8, &payload);
+                    }
+                }
+                Event::Pong(payload) => self.on_pong(&payload),
+                Event::Close(frame) => {
+                    self.on_peer_close(frame, true, now);
+                    return Ok(Some(Received::Closed));
+                }
+                Event::Frame(frame) => {
+                    match OpCode::from_u8(frame.opcode) {
+                        Some(OpCode::Pong) => self.on_pong(&frame.payload),
+                        Some(OpCode::Close) => {
+                            // Frame mode answers nothing: the caller sends the close reply.
+                            let parsed = CloseFrame::parse(&frame.payload)
+                                .expect("the receiver validated it");
+                            self.on_peer_close(parsed, false, now);
+                        }
+                        _ => {}
+                    }
+                    return Ok(Some(Received::Frame(frame)));
+                }
+            }
+        }
+    }
+
+    fn on_pong(&mut self, payload: &[u8]) {
+        if let Some(k) = self.keepalive.as_mut() {
+            k.on_pong(payload);
+        }
+    }
+
+    /// The server's close frame: answer it (echoing its code, as RFC 6455
+    /// §5.5.1 suggests) unless we already sent ours or the caller answers.
+    fn on_peer_close(&mut self, frame: CloseFrame, answer: bool, now: Instant) {
+        if self.state == State::Open && answer {
+            self.queue_frame(
+                true,
+                0,
+                OpCode::Close as u8,
+                &CloseFrame::payload(frame.code, ""),
+            );
+            self.state = State::CloseSent;
+        }
+        self.peer_close = Some(frame);
+        if self.state == State::CloseSent {
+            self.end(now);
+        }
+    }
+
+    /// Fail the connection after a protocol error: queue the close code (for
+    /// a *fail*) and stop.
+    pub fn fail(&mut self, error: Error, now: Instant) -> Error {
+        if self.state == State::Open {
+            if let Some(code) = error.close_code() {
+                let payload = CloseFrame::payload(Some(code), error.message());
+                self.queue_frame(true, 0, OpCode::Close as u8, &payload);
+            }
+        }
+        self.end(now);
+        error
+    }
+
+    /// The WebSocket is over; the server gets the close timeout to close TCP.
+    fn end(&mut self, now: Instant) {
+        self.state = State::Closed;
+        self.partial = None;
+        self.close_deadline = None;
+        self.keepalive = None;
+        self.linger_deadline = Some(now + self.config.close_timeout);
+    }
+
+    /// The transport broke: nothing more can be written or read.
+    fn lose(&mut self, error: Error) -> Error {
+        self.state = State::Closed;
+        self.partial = None;
+        self.close_deadline = None;
+        self.keepalive = None;
+        self.linger_deadline = None;
+        self.eof = true;
+        self.out.discard();
+        error
+    }
+
+    /// A read or write on the socket failed (not `WouldBlock`).
+    pub fn on_io_error(&mut self, error: Error) -> Error {
+        let error = self.lose(error);
+        self.pending_error = Some(error.clone());
+        error
+    }
+
+    // --- commands --------------------------------------------------------
+
+    fn check_writable(&self) -> Result<()> {
+        match self.state {
+            State::Open => Ok(()),
+            State::CloseSent => Err(Error::invalid_state("the connection is closing")),
+            State::Closed => Err(Error::invalid_state("the connection is closed")),
+        }
+    }
+
+    /// Whether a message of `len` bytes fits in the send queue now.
+    pub fn has_room_for(&self, len: usize) -> bool {
+        self.out.is_empty() || self.out.len().saturating_add(len) <= self.config.send_queue_limit
+    }
+
+    /// Queue a data message. Returns the output offset at which it is fully
+    /// written (compare with [`Session::written_total`]).
+    pub fn send(&mut self, kind: MessageType, data: &[u8], compress: bool) -> Result<u64> {
+        self.check_writable()?;
+        if kind == MessageType::Text && std::str::from_utf8(data).is_err() {
+            return Err(Error::invalid_argument("text message is not valid UTF-8"));
+        }
+        self.check_room(data.len())?;
+        self.sender
+            .encode_message(kind, data, compress, self.out.tail())?;
+        Ok(self.out.queued_total())
+    }
+
+    fn check_room(&self, len: usize) -> Result<()> {
+        if self.has_room_for(len) {
+            Ok(())
+        } else {
+            Err(Error::exn(
+                ErrorKind::WouldBlock,
+                format!(
+                    "the send queue is full ({} bytes queued, limit {})",
+                    self.out.len(),
+                    self.config.send_queue_limit
+                ),
+            ))
+        }
+    }
+
+    /// Low-level: queue one frame as given (RSV bits are never added).
+    /// Sending a close frame starts (or completes) the close handshake.
+    pub fn send_frame(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: u8,
+        payload: &[u8],
+        now: Instant,
+    ) -> Result<u64> {
+        self.check_writable()?;
+        if rsv > 7 || opcode > 15 {
+            return Err(Error::invalid_argument("rsv must be 0..7 and opcode 0..15"));
+        }
+        let control = opcode & 0x8 != 0;
+        if !control {
+            self.check_room(payload.len())?;
+        }
+        self.queue_frame(fin, rsv, opcode, payload);
+        if opcode == OpCode::Close as u8 {
+            self.close_sent(now);
+        }
+        Ok(self.out.queued_total())
+    }
+
+    /// Queue a ping (at most 125 bytes of payload).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<u64> {
+        self.check_writable()?;
+        Sender::check_control_payload(payload)?;
+        self.queue_frame(true, 0, OpCode::Ping as u8, payload);
+        Ok(self.out.queued_total())
+    }
+
+    /// Start the close handshake with `code` (None: an empty close frame).
+    /// The server's close is due within the close timeout from now.
+    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) -> Result<u64> {
+        self.check_writable()?;
+        if let Some(c) = code.filter(|&c| !close::is_sendable(c)) {
+            return Err(Error::invalid_argument(format!(
+                "close code {c} may not be sent"
+            )));
+        }
+        if code.is_none() && !reason.is_empty() {
+            return Err(Error::invalid_argument("a close reason needs a close code"));
+        }
+        let payload = CloseFrame::payload(code, reason);
+        self.queue_frame(true, 0, OpCode::Close as u8, &payload);
+        self.close_sent(now);
+        Ok(self.out.queued_total())
+    }
+
+    fn close_sent(&mut self, now: Instant) {
+        self.state = State::CloseSent;
+        self.keepalive = None;
+        if self.peer_close.is_some() {
+            self.end(now);
+        } else {
+            self.close_deadline = Some(now + self.config.close_timeout);
+        }
+    }
+
+    fn queue_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) {
+        self.sender
+            .encode_frame(fin, rsv, opcode, payload, self.out.tail());
+    }
+
+    // --- output ----------------------------------------------------------
+
+    /// Bytes waiting for the socket, oldest first.
+    pub fn pending_output(&self) -> &[u8] {
+        self.out.pending()
+    }
+
+    /// `n` bytes of [`Session::pending_output`] were written.
+    pub fn on_written(&mut self, n: usize) {
+        self.out.advance(n);
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn written_total(&self) -> u64 {
+        self.out.written_total()
+    }
+
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Whether the socket is still worth reading: the WebSocket is open, or
+    /// the server's TCP close is still awaited.
+    pub fn wants_read(&self) -> bool {
+        !self.eof && (self.state != State::Closed || self.linger_deadline.is_some())
+    }
+
+    /// Nothing is left to write or to wait for: the socket can be shut.
+    pub fn finished(&self) -> bool {
+        self.state == State::Closed && self.out.is_empty() && !self.wants_read()
+    }
+
+    // --- time ------------------------------------------------------------
+
+    /// The earliest deadline: a keepalive ping or pong, the close timeout,
+    /// the end of the wait for the server's TCP close.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.keepalive.as_ref().map(KeepaliveTimer::next_deadline),
+            self.close_deadline,
+            self.linger_deadline.filter(|_| self.wants_read()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Act on the deadlines that have passed: send a keepalive ping, fail a
+    /// connection whose pong or close answer is overdue, stop waiting for
+    /// the server's TCP close. An error is also kept for the next receive.
+    pub fn on_timer(&mut self, now: Instant) -> Result<()> {
+        if self.linger_deadline.is_some_and(|d| now >= d) {
+            // The server had its time: whatever it did not read is dropped.
+            self.linger_deadline = None;
+            self.out.discard();
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            let error = Error::exn(
+                ErrorKind::Timeout,
+                format!(
+                    "the server did not answer the close frame within {} ms",
+                    self.config.close_timeout.as_millis()
+                ),
+            );
+            return Err(self.timer_failure(error));
+        }
+        let Some(timer) = self.keepalive.as_mut() else {
+            return Ok(());
+        };
+        match timer.on_timer(now) {
+            keepalive::Due::Nothing => Ok(()),
+            keepalive::Due::Ping(payload) => {
+                self.queue_frame(true, 0, OpCode::Ping as u8, &payload);
+                Ok(())
+            }
+            keepalive::Due::Failed(waited) => {
+                let message = format!(
+                    "keepalive: no pong within {} ms of our ping",
+                    waited.as_millis()
+                );
+                let payload = CloseFrame::payload(Some(KEEPALIVE_CLOSE_CODE), "keepalive timeout");
+                self.queue_frame(true, 0, OpCode::Close as u8, &payload);
+                self.end(now);
+                let error = Error::exn(ErrorKind::Timeout, message);
+                self.pending_error = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    /// The close answer is overdue: the connection is over, nothing to linger for.
+    fn timer_failure(&mut self, error: Error) -> Error {
+        self.state = State::Closed;
+        self.partial = None;
+        self.close_deadline = None;
+        self.keepalive = None;
+        self.linger_deadline = None;
+        self.eof = true;
+        self.out.discard();
+        self.pending_error = Some(error.clone());
+        error
+    }
+
+    /// The error a failure outside a receive left, if any (it stays for the
+    /// next receive).
+    pub fn pending_error(&self) -> Option<&Error> {
+        self.pending_error.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests;
