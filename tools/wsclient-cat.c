@@ -7,7 +7,10 @@
  * 1000 and the server's answer awaited.
  *
  * One thread: poll() on stdin and the connection's socket, with the
- * connection in non-blocking mode (receives return WS_ERR_WOULD_BLOCK).
+ * connection in non-blocking mode: receives return WS_ERR_WOULD_BLOCK, sends
+ * are queued and written by ws_conn_flush when the socket takes them, and
+ * the library's deadlines (keepalive pings, the close timeout) come due at
+ * ws_conn_next_timeout_ms.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +39,7 @@ enum {
     OPT_KEY,
     OPT_ENV_PROXY,
     OPT_PING_INTERVAL,
+    OPT_PING_TIMEOUT,
     OPT_CONNECT_TIMEOUT,
     OPT_CLOSE_CODE,
     OPT_CLOSE_REASON,
@@ -57,6 +61,7 @@ static const struct option long_options[] = {
     {"proxy", required_argument, NULL, 'x'},
     {"env-proxy", no_argument, NULL, OPT_ENV_PROXY},
     {"ping-interval", required_argument, NULL, OPT_PING_INTERVAL},
+    {"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"close-code", required_argument, NULL, OPT_CLOSE_CODE},
     {"close-reason", required_argument, NULL, OPT_CLOSE_REASON},
@@ -109,7 +114,8 @@ static void usage(FILE *out) {
             "      --env-proxy           use http_proxy/https_proxy/all_proxy/no_proxy\n"
             "\n"
             "Keepalive:\n"
-            "      --ping-interval SECS  send a ping every SECS seconds (e.g. 0.5)\n"
+            "      --ping-interval SECS  keepalive: send a ping every SECS seconds (e.g. 0.5)\n"
+            "      --ping-timeout SECS   fail when a pong takes longer (default: the interval)\n"
             "\n"
             "  -h, --help                show this help\n"
             "  -V, --version             show the program and library version\n"
@@ -299,6 +305,7 @@ struct settings {
     const char *url;
     int binary;
     double ping_interval;
+    double ping_timeout;
     double linger;
     uint16_t close_code;
     const char *close_reason;
@@ -359,6 +366,7 @@ static ws_options *parse_args(int argc, char **argv, struct settings *s) {
         case OPT_CERT: cert = optarg; break;
         case OPT_KEY: key = optarg; break;
         case OPT_PING_INTERVAL: s->ping_interval = seconds(optarg, "--ping-interval"); break;
+        case OPT_PING_TIMEOUT: s->ping_timeout = seconds(optarg, "--ping-timeout"); break;
         case OPT_CONNECT_TIMEOUT:
             timeout_ms = (uint32_t)(seconds(optarg, "--connect-timeout") * 1000.0);
             break;
@@ -398,6 +406,14 @@ static ws_options *parse_args(int argc, char **argv, struct settings *s) {
     if (cert)
         check(ws_options_set_tls_client_cert(opts, cert, key), "--cert");
     check(ws_options_set_timeouts(opts, timeout_ms, timeout_ms, 0, 0), "--connect-timeout");
+    if (s->ping_timeout > 0 && s->ping_interval <= 0)
+        die_usage("%s", "--ping-timeout needs --ping-interval");
+    if (s->ping_interval > 0) {
+        /* At least 1 ms each: 0 would turn keepalive off. */
+        uint32_t interval = (uint32_t)(s->ping_interval * 1000.0) + 1;
+        uint32_t timeout = s->ping_timeout > 0 ? (uint32_t)(s->ping_timeout * 1000.0) + 1 : interval;
+        check(ws_options_set_keepalive(opts, interval, timeout), "--ping-interval");
+    }
     return opts;
 }
 
@@ -445,9 +461,8 @@ struct input {
     int eof;
 };
 
-/* Read what stdin has and send every complete line (at EOF also the last,
- * unterminated one). Returns WS_OK or the failing send's code. */
-static int32_t pump_stdin(ws_conn *conn, const struct settings *s, struct input *in) {
+/* Append what stdin has (one read). */
+static void read_stdin(struct input *in) {
     if (in->cap - in->len < 65536) {
         size_t cap = in->cap ? in->cap * 2 : 131072;
         char *grown = realloc(in->buf, cap);
@@ -460,28 +475,31 @@ static int32_t pump_stdin(ws_conn *conn, const struct settings *s, struct input 
     }
     ssize_t n = read(STDIN_FILENO, in->buf + in->len, in->cap - in->len);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return WS_OK;
+        return;
     if (n <= 0)
         in->eof = 1;
     else
         in->len += (size_t)n;
+}
+
+/* Queue every complete line (at EOF also the last, unterminated one). A
+ * full send queue (WS_ERR_WOULD_BLOCK) keeps the rest for later. */
+static int32_t send_lines(ws_conn *conn, const struct settings *s, struct input *in) {
     size_t start = 0;
-    for (size_t i = 0; i < in->len; i++) {
-        if (in->buf[i] != '\n')
-            continue;
-        int32_t rc = send_line(conn, s, in->buf + start, i - start);
+    int32_t rc = WS_OK;
+    for (;;) {
+        char *nl = memchr(in->buf + start, '\n', in->len - start);
+        size_t end = nl ? (size_t)(nl - in->buf) : in->len;
+        if (!nl && !(in->eof && end > start))
+            break;
+        rc = send_line(conn, s, in->buf + start, end - start);
         if (rc != WS_OK)
-            return rc;
-        start = i + 1;
+            break;
+        start = nl ? end + 1 : end;
     }
     memmove(in->buf, in->buf + start, in->len - start);
     in->len -= start;
-    if (in->eof && in->len > 0) {
-        int32_t rc = send_line(conn, s, in->buf, in->len);
-        in->len = 0;
-        return rc;
-    }
-    return WS_OK;
+    return rc;
 }
 
 /* Milliseconds from now until `when` (0 if past), for poll(). */
@@ -490,15 +508,56 @@ static int until(double when) {
     return ms <= 0 ? 0 : (int)ms + 1;
 }
 
+/* The smaller poll() timeout; -1 is "none". */
+static int sooner(int a, int64_t b) {
+    if (b < 0)
+        return a;
+    int bi = b > 86400000 ? 86400000 : (int)b;
+    return (a < 0 || bi < a) ? bi : a;
+}
+
 static int fail_with(ws_conn *conn, int32_t rc) {
     report_error(rc, ws_conn_errmsg(conn), ws_conn_error_close_code(conn));
     return EXIT_ERROR;
 }
 
+/* Wait for the socket as the connection wants, or its next deadline. */
+static void wait_conn(ws_conn *conn, struct pollfd *extra, int timeout) {
+    uint32_t wants = ws_conn_wants(conn);
+    struct pollfd fds[2] = {{.fd = ws_conn_fd(conn), .events = 0}, {.fd = -1}};
+    if (wants & WS_WANT_READ)
+        fds[0].events |= POLLIN;
+    if (wants & WS_WANT_WRITE)
+        fds[0].events |= POLLOUT;
+    if (extra)
+        fds[1] = *extra;
+    timeout = sooner(timeout, ws_conn_next_timeout_ms(conn));
+    if (wants == 0 && timeout < 0)
+        timeout = 100; /* the connection is over: the next receive says how */
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+        fprintf(stderr, PROGRAM ": poll: %s\n", strerror(errno));
+        exit(EXIT_ERROR);
+    }
+    if (extra)
+        *extra = fds[1];
+}
+
+/* After the close (or a failure): let the library send what it still has
+ * to (our close reply) and wait out the server's TCP close. */
+static void finish(ws_conn *conn) {
+    while (ws_conn_wants(conn) != 0) {
+        int32_t rc = ws_conn_flush(conn);
+        if (rc != WS_OK && rc != WS_ERR_WOULD_BLOCK)
+            return;
+        if (ws_conn_wants(conn) == 0)
+            return;
+        wait_conn(conn, NULL, -1);
+    }
+}
+
 static int run(ws_conn *conn, const struct settings *s) {
     struct input in = {0};
     int closing = 0, result = -1;
-    double next_ping = s->ping_interval > 0 ? now() + s->ping_interval : 0;
     double quiet_until = 0; /* after EOF: close when nothing arrived till then */
     while (result < 0) {
         int got = 0;
@@ -507,50 +566,44 @@ static int run(ws_conn *conn, const struct settings *s) {
             break;
         if (got && in.eof)
             quiet_until = now() + s->linger;
-        if (in.eof && !closing && now() >= quiet_until) {
-            int32_t rc = ws_close(conn, s->close_code, s->close_reason);
-            if (rc != WS_OK) {
+        int32_t rc = closing ? WS_OK : send_lines(conn, s, &in);
+        int blocked = rc == WS_ERR_WOULD_BLOCK;
+        if (rc != WS_OK && !blocked) {
+            /* The server may have closed meanwhile: report its close. */
+            result = drain(conn, &got);
+            if (result < 0)
+                result = fail_with(conn, rc);
+            break;
+        }
+        if (in.eof && in.len == 0 && !closing && now() >= quiet_until) {
+            rc = ws_close(conn, s->close_code, s->close_reason);
+            if (rc != WS_OK && rc != WS_ERR_WOULD_BLOCK) {
                 result = fail_with(conn, rc);
                 break;
             }
             closing = 1;
         }
-        struct pollfd fds[2] = {{.fd = ws_conn_fd(conn), .events = POLLIN},
-                                {.fd = STDIN_FILENO, .events = POLLIN}};
-        nfds_t nfds = in.eof ? 1 : 2;
-        int timeout = -1;
-        if (closing)
-            timeout = 250; /* let the library's close timeout run out */
-        else if (in.eof)
-            timeout = until(quiet_until);
-        if (next_ping > 0 && !closing && (timeout < 0 || until(next_ping) < timeout))
-            timeout = until(next_ping);
-        if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
-            fprintf(stderr, PROGRAM ": poll: %s\n", strerror(errno));
-            result = EXIT_ERROR;
+        /* Write the queue and run due deadlines (keepalive, close timeout). */
+        rc = ws_conn_flush(conn);
+        if (rc != WS_OK && rc != WS_ERR_WOULD_BLOCK) {
+            result = drain(conn, &got);
+            if (result < 0)
+                result = fail_with(conn, rc);
             break;
         }
-        if (next_ping > 0 && !closing && now() >= next_ping) {
-            int32_t rc = ws_ping(conn, (const uint8_t *)PROGRAM, strlen(PROGRAM));
-            if (rc != WS_OK) {
-                result = fail_with(conn, rc);
-                break;
-            }
-            next_ping = now() + s->ping_interval;
-        }
-        if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            int32_t rc = pump_stdin(conn, s, &in);
-            if (rc != WS_OK) {
-                /* The server may have closed meanwhile: report its close. */
-                result = drain(conn, &got);
-                if (result < 0)
-                    result = fail_with(conn, rc);
-                break;
-            }
+        /* Read stdin only while the queue keeps up (back-pressure). */
+        struct pollfd input = {.fd = -1, .events = POLLIN};
+        if (!in.eof && !blocked && ws_conn_queued_bytes(conn) < (1u << 20))
+            input.fd = STDIN_FILENO;
+        int timeout = (in.eof && !closing) ? until(quiet_until) : -1;
+        wait_conn(conn, &input, timeout);
+        if (input.fd >= 0 && (input.revents & (POLLIN | POLLHUP | POLLERR))) {
+            read_stdin(&in);
             if (in.eof)
                 quiet_until = now() + s->linger;
         }
     }
+    finish(conn);
     free(in.buf);
     return result;
 }

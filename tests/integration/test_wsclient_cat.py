@@ -43,7 +43,9 @@ def test_the_servers_close_code_and_reason_are_shown():
     with echo_server() as port:
         proc = subprocess.Popen([CAT, f"ws://127.0.0.1:{port}/close/4001"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        err = proc.stderr.read()
+        proc.stdin.close()
     assert proc.returncode == 0, err
     assert "closed: 4001 bye" in err
 
@@ -70,7 +72,9 @@ def test_json_close_from_the_server():
     with echo_server() as port:
         proc = subprocess.Popen([CAT, "--json", f"ws://127.0.0.1:{port}/close/1008"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)  # stdin stays open: the server ends the session
+        out = proc.stdout.read()
+        proc.stdin.close()
     assert events(out)[-1] == {"event": "close", "code": 1008, "reason": "bye"}
 
 
@@ -90,7 +94,8 @@ def test_errors_and_usage():
     assert ev["event"] == "error" and ev["code"] == -13
     assert "TCP connect failed" in result.stderr
     for bad in (["-H", "no colon", "ws://x/"], [], ["ws://a/", "ws://b/"], ["--nope", "ws://x/"],
-                ["--ping-interval", "soon", "ws://x/"], ["--proxy", "ftp://h", "ws://x/"]):
+                ["--ping-interval", "soon", "ws://x/"], ["--proxy", "ftp://h", "ws://x/"],
+                ["--ping-timeout", "1", "ws://x/"]):
         assert cat(*bad).returncode == 2, bad
 
 
@@ -117,33 +122,64 @@ def test_through_a_proxy():
     assert kinds == [("error", None, -34), ("http_response", 407, None)]
 
 
+PING_SERVER = (
+    "import sys\n"
+    "from websockets.sync.server import serve\n"
+    "from websockets.frames import Opcode\n"
+    "drop = sys.argv[1:] == ['drop']\n"
+    "def handler(ws):\n"
+    "    orig = ws.protocol.recv_frame\n"
+    "    def spy(frame):\n"
+    "        if frame.opcode is Opcode.PING:\n"
+    "            print('PING', flush=True)\n"
+    "            if drop:\n"
+    "                return\n"
+    "        return orig(frame)\n"
+    "    ws.protocol.recv_frame = spy\n"
+    "    for m in ws:\n"
+    "        ws.send(m)\n"
+    "with serve(handler, '127.0.0.1', 0) as s:\n"
+    "    print('PORT', s.socket.getsockname()[1], flush=True)\n"
+    "    s.serve_forever()\n"
+)
+
+
 def test_pings_at_the_interval(tmp_path):
-    # A server that records the pings it gets (websockets answers them).
+    """A server that records the pings it gets (and answers them)."""
     script = tmp_path / "ping_counter.py"
-    script.write_text(
-        "import sys\n"
-        "from websockets.sync.server import serve\n"
-        "from websockets.frames import Opcode\n"
-        "def handler(ws):\n"
-        "    orig = ws.protocol.recv_frame\n"
-        "    def spy(frame):\n"
-        "        if frame.opcode is Opcode.PING:\n"
-        "            print('PING', frame.data.decode(), flush=True)\n"
-        "        return orig(frame)\n"
-        "    ws.protocol.recv_frame = spy\n"
-        "    for m in ws:\n"
-        "        ws.send(m)\n"
-        "with serve(handler, '127.0.0.1', 0) as s:\n"
-        "    print('PORT', s.socket.getsockname()[1], flush=True)\n"
-        "    s.serve_forever()\n"
-    )
+    script.write_text(PING_SERVER)
     with running(script, timeout=10) as (port, server):
-        result = cat("--ping-interval", "0.1", "--linger", "0.6", f"ws://127.0.0.1:{port}/",
-                     stdin="x\n")
+        result = cat("--ping-interval", "0.1", "--ping-timeout", "5", "--linger", "0.6",
+                     f"ws://127.0.0.1:{port}/", stdin="x\n")
         server.kill()
         out, _ = server.communicate(timeout=10)
     assert result.returncode == 0, result.stderr
-    assert out.count("PING wsclient-cat") >= 2, out
+    assert out.count("PING") >= 2, out
+
+
+def test_a_missing_pong_ends_the_session(tmp_path):
+    """A server that swallows pings: the keepalive fails the connection."""
+    script = tmp_path / "ping_eater.py"
+    script.write_text(PING_SERVER)
+    with running(script, "drop", timeout=10) as (port, _):
+        proc = subprocess.Popen([CAT, "--ping-interval", "0.2", "--ping-timeout", "0.3",
+                                 f"ws://127.0.0.1:{port}/"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stdin stays open: only the keepalive can end this session.
+        proc.wait(timeout=30)
+        err = proc.stderr.read()
+        proc.stdin.close()
+    assert proc.returncode == 1
+    assert "timed out" in err and "pong" in err, err
+
+
+def test_big_and_many_lines_go_through_the_send_queue():
+    """Megabytes in: the queue fills, stdin waits, nothing is lost or reordered."""
+    lines = [f"{i:06d} " + "x" * 200 for i in range(20000)] + ["y" * (3 << 20)]
+    with echo_server() as port:
+        result = cat(f"ws://127.0.0.1:{port}/", stdin="\n".join(lines) + "\n", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == lines
 
 
 def test_help_documents_every_flag():
