@@ -310,6 +310,17 @@ class options {
         detail::check(ws_options_set_auto_pong(h_.get(), on));
         return *this;
     }
+    /** Ping every `interval`; fail the connection (ws::exn, WS_ERR_TIMEOUT)
+     *  when a pong is later than `timeout`. */
+    options &keepalive(std::chrono::milliseconds interval, std::chrono::milliseconds timeout) {
+        detail::check(ws_options_set_keepalive(h_.get(), detail::millis(interval), detail::millis(timeout)));
+        return *this;
+    }
+    /** Bound of the send queue in non-blocking mode. */
+    options &send_queue_limit(std::size_t bytes) {
+        detail::check(ws_options_set_send_queue_limit(h_.get(), bytes));
+        return *this;
+    }
 
     const ws_options *c_handle() const { return h_.get(); }
 
@@ -388,8 +399,18 @@ class connection {
         h_.reset(conn);
     }
 
-    // --- sending
+    // --- sending (in non-blocking mode: queued; a full queue throws
+    // ws::exn with WS_ERR_WOULD_BLOCK, or returns false from try_send)
     void send_text(std::string_view text) { check(ws_send_text(h(), text.data(), text.size())); }
+    /** Non-blocking friendly: false when the send queue is full (nothing
+     *  was queued; flush() and try again). */
+    bool try_send(message_type type, byte_view data) {
+        int32_t rc = ws_send(h(), static_cast<int32_t>(type), data.data(), data.size(), 0);
+        if (rc == WS_ERR_WOULD_BLOCK)
+            return false;
+        check(rc);
+        return true;
+    }
     void send_binary(byte_view data) { check(ws_send_binary(h(), data.data(), data.size())); }
     void send(const message &msg) { check(ws_send_message(h(), msg.c_handle())); }
     void ping(byte_view payload = {}) { check(ws_ping(h(), payload.data(), payload.size())); }
@@ -459,10 +480,33 @@ class connection {
             check(rc);
     }
 
+    // --- driving it from an event loop (see ws_conn_set_nonblocking)
+    void set_nonblocking(bool on) { check(ws_conn_set_nonblocking(h(), on)); }
+    int fd() const { return ws_conn_fd(h()); }
+    /** Write what is queued and run due deadlines (keepalive, close
+     *  timeout); true when the queue is empty. */
+    bool flush() {
+        int32_t rc = ws_conn_flush(h());
+        if (rc == WS_ERR_WOULD_BLOCK)
+            return false;
+        check(rc);
+        return true;
+    }
+    /** Wait for reading (then try_recv) when set. */
+    bool wants_read() const { return ws_conn_wants(h()) & WS_WANT_READ; }
+    /** Wait for writing (then flush) when set. */
+    bool wants_write() const { return ws_conn_wants(h()) & WS_WANT_WRITE; }
+    /** Time to the next deadline (then flush()), or none. */
+    std::optional<std::chrono::milliseconds> next_timeout() const {
+        int64_t ms = ws_conn_next_timeout_ms(h());
+        if (ms < 0)
+            return std::nullopt;
+        return std::chrono::milliseconds(ms);
+    }
+    std::size_t queued_bytes() const { return ws_conn_queued_bytes(h()); }
+
     // --- state
     bool is_open() const { return ws_conn_state(h()) == WS_STATE_OPEN; }
-    int fd() const { return ws_conn_fd(h()); }
-    void set_nonblocking(bool on) { check(ws_conn_set_nonblocking(h(), on)); }
     std::optional<std::string_view> subprotocol() const { return view(ws_conn_subprotocol(h())); }
     bool compression() const { return ws_conn_compression(h()); }
     /** A response header of the handshake; valid until the next header() call. */

@@ -163,27 +163,78 @@ static void test_recv_loop_and_handler_exceptions() {
     CHECK(count == 0 && conn.peer_close_code() == 1000);
 }
 
+// Poll for what the connection wants (or its next deadline), up to 100 ms.
+static void wait_for(ws::connection &conn) {
+    short events = POLLIN;
+    if (conn.wants_write())
+        events |= POLLOUT;
+    pollfd p{conn.fd(), events, 0};
+    int timeout = 100;
+    if (auto t = conn.next_timeout())
+        timeout = t->count() < timeout ? static_cast<int>(t->count()) : timeout;
+    poll(&p, 1, timeout);
+}
+
 static void test_nonblocking() {
-    ws::connection conn(base + "/");
+    ws::options opts;
+    opts.send_queue_limit(256 << 10);
+    ws::connection conn(base + "/", opts);
     conn.set_nonblocking(true);
     std::optional<ws::message> out;
     CHECK(conn.try_recv(out) == ws::recv_status::would_block && !out);
+    CHECK(conn.wants_read());
+    CHECK(!conn.next_timeout());
     CHECK_THROWS(ws::exn, conn.recv(), e.code() == WS_ERR_WOULD_BLOCK);
     conn.send_text("later");
     ws::recv_status st = ws::recv_status::would_block;
     for (int i = 0; i < 100 && st == ws::recv_status::would_block; i++) {
-        pollfd p{conn.fd(), POLLIN, 0};
-        poll(&p, 1, 100);
+        conn.flush();
+        wait_for(conn);
         st = conn.try_recv(out);
     }
     CHECK(st == ws::recv_status::message && out && out->text() == "later");
+
+    // Fill the queue without reading: try_send says when it is full; then
+    // flush and receive until every message came back, in order.
+    std::string big(256 << 10, 'q');
+    int queued = 0, echoed = 0;
+    while (queued < 400 && conn.try_send(ws::message_type::binary,
+                                        ws::byte_view(reinterpret_cast<const std::uint8_t *>(big.data()), big.size())))
+        queued++;
+    CHECK(queued < 400); // the queue filled up once the socket buffers did
+    CHECK(conn.queued_bytes() > 0);
+    for (int i = 0; i < 2000 && echoed < queued; i++) {
+        conn.flush();
+        wait_for(conn);
+        while (conn.try_recv(out) == ws::recv_status::message)
+            echoed += out->size() == big.size();
+    }
+    CHECK(echoed == queued);
+
     conn.close();
     for (int i = 0; i < 100 && st != ws::recv_status::closed; i++) {
-        pollfd p{conn.fd(), POLLIN, 0};
-        poll(&p, 1, 100);
+        conn.flush();
+        wait_for(conn);
         st = conn.try_recv(out);
     }
     CHECK(st == ws::recv_status::closed);
+    while (conn.wants_read() || conn.wants_write()) { // the server's TCP close
+        if (conn.flush() && !conn.wants_read() && !conn.wants_write())
+            break;
+        wait_for(conn);
+    }
+}
+
+static void test_keepalive_option() {
+    ws::options opts;
+    CHECK_THROWS(ws::exn, opts.keepalive(std::chrono::milliseconds(100), std::chrono::milliseconds(0)),
+                 e.code() == WS_ERR_INVALID_ARGUMENT);
+    opts.keepalive(std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
+    ws::connection conn(base + "/", opts);
+    conn.set_nonblocking(true);
+    auto t = conn.next_timeout(); // the first ping is due
+    CHECK(t && t->count() <= 50);
+    conn.close();
 }
 
 int main(int argc, char **argv) {
@@ -201,6 +252,7 @@ int main(int argc, char **argv) {
         test_exn_and_fail();
         test_recv_loop_and_handler_exceptions();
         test_nonblocking();
+        test_keepalive_option();
     } catch (const ws::error &e) {
         failed++;
         std::fprintf(stderr, "unexpected ws::error %d (%s): %s\n", e.code(), e.code_name(), e.what());
