@@ -24,7 +24,8 @@ BUILD   := build
 LIB     := $(BUILD)/lib
 VENV    := .venv
 PY      := $(VENV)/bin/python
-EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client
+EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
+           $(BUILD)/examples/poll_client $(BUILD)/examples/duplex_client
 TOOLS   := $(BUILD)/bin/wsclient-cat
 CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy
@@ -34,7 +35,8 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
-        test-chicken autobahn autobahn-python autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install \
+        test-chicken autobahn autobahn-poll autobahn-python autobahn-chicken autobahn-proxy \
+        autobahn-proxy-quick conformance venv install \
         uninstall bench clean lint
 
 all: lib examples tools cpp
@@ -52,7 +54,7 @@ lib:
 
 $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -pthread -o $@
 
 examples: $(EXAMPLES)
 
@@ -102,7 +104,8 @@ demo: all venv
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
 test: test-rust test-c test-python test-chicken
-	$(MAKE) --no-print-directory -j3 autobahn autobahn-python autobahn-chicken autobahn-proxy-quick
+	$(MAKE) --no-print-directory -j4 autobahn autobahn-poll autobahn-python autobahn-chicken \
+	  autobahn-proxy-quick
 	@echo "make test: all suites passed"
 
 test-rust: venv
@@ -120,6 +123,10 @@ test-chicken: all
 # The Autobahn gate: every case of sections 1-13, all OK or INFORMATIONAL.
 autobahn: all venv
 	$(PY) tests/autobahn/gate.py --name c -- $(BUILD)/examples/autobahn_client {url} {agent}
+
+# The same cases through the poll example: non-blocking mode, one thread.
+autobahn-poll: all venv
+	$(PY) tests/autobahn/gate.py --name c-poll -- $(BUILD)/examples/poll_client --autobahn {url} {agent}
 
 autobahn-python: all venv
 	$(PY) tests/autobahn/gate.py --name python -- $(PY) bindings/python/examples/autobahn_client.py {url} {agent}

@@ -287,6 +287,68 @@ static void test_nonblocking(void) {
     ws_conn_free(conn);
 }
 
+static void test_event_loop_calls(void) {
+    /* NULL and invalid handles: codes, never a crash. */
+    CHECK(ws_conn_flush(NULL) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_conn_wants(NULL) == 0);
+    CHECK(ws_conn_next_timeout_ms(NULL) == -1);
+    CHECK(ws_conn_queued_bytes(NULL) == 0);
+    CHECK(ws_options_set_keepalive(NULL, 1, 1) == WS_ERR_NULL_ARGUMENT);
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_set_keepalive(opts, 1000, 0) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_options_set_send_queue_limit(opts, 0) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_options_set_keepalive(opts, 60000, 30000) == WS_OK);
+    CHECK(ws_options_set_send_queue_limit(opts, 1 << 20) == WS_OK);
+    ws_conn *conn = connect_to("/", opts);
+    ws_options_free(opts);
+    if (!conn)
+        return;
+    /* Keepalive sets the deadline; an idle connection wants to read. */
+    int64_t t = ws_conn_next_timeout_ms(conn);
+    CHECK(t > 50000 && t <= 60000);
+    CHECK(ws_conn_wants(conn) == WS_WANT_READ);
+    CHECK(ws_conn_set_nonblocking(conn, true) == WS_OK);
+    /* A batch: queued by WS_SEND_MORE, written by one flush, echoed in order. */
+    char text[16];
+    for (int i = 0; i < 10; i++) {
+        int n = snprintf(text, sizeof text, "batch %d", i);
+        CHECK(ws_send(conn, WS_MESSAGE_TEXT, (const uint8_t *)text, (size_t)n, WS_SEND_MORE) == WS_OK);
+    }
+    CHECK(ws_conn_queued_bytes(conn) > 10 * 7);
+    CHECK(ws_conn_wants(conn) == (WS_WANT_READ | WS_WANT_WRITE));
+    CHECK(ws_conn_flush(conn) == WS_OK);
+    CHECK(ws_conn_queued_bytes(conn) == 0);
+    for (int i = 0; i < 10; i++) {
+        ws_message *msg = NULL;
+        int32_t rc;
+        while ((rc = ws_recv_message(conn, &msg)) == WS_ERR_WOULD_BLOCK) {
+            struct pollfd pfd = {.fd = ws_conn_fd(conn), .events = POLLIN};
+            CHECK(poll(&pfd, 1, 10000) == 1);
+        }
+        int n = snprintf(text, sizeof text, "batch %d", i);
+        CHECK(rc == WS_OK && ws_message_size(msg) == (size_t)n && memcmp(ws_message_data(msg), text, (size_t)n) == 0);
+        ws_message_free(msg);
+    }
+    /* The close handshake without blocking, to the end. */
+    CHECK(ws_close(conn, 1000, "bye") == WS_OK);
+    CHECK(ws_conn_state(conn) == WS_STATE_CLOSING);
+    int32_t rc;
+    ws_message *msg = NULL;
+    while ((rc = ws_recv_message(conn, &msg)) == WS_ERR_WOULD_BLOCK) {
+        struct pollfd pfd = {.fd = ws_conn_fd(conn), .events = POLLIN};
+        CHECK(poll(&pfd, 1, 10000) == 1);
+    }
+    CHECK(rc == WS_CLOSED && ws_conn_peer_close_code(conn) == 1000);
+    while (ws_conn_wants(conn) != 0) {
+        struct pollfd pfd = {.fd = ws_conn_fd(conn), .events = POLLIN};
+        int64_t wait = ws_conn_next_timeout_ms(conn);
+        poll(&pfd, 1, wait < 0 || wait > 10000 ? 10000 : (int)wait);
+        ws_conn_flush(conn);
+    }
+    CHECK(ws_conn_state(conn) == WS_STATE_CLOSED);
+    ws_conn_free(conn);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_api ws://HOST:PORT\n");
@@ -303,6 +365,7 @@ int main(int argc, char **argv) {
     test_handler_stops_loop();
     test_http_response();
     test_nonblocking();
+    test_event_loop_calls();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -55,3 +55,24 @@ def test_echo_example_reports_connection_refused():
     result = run([str(BUILD / "examples" / "echo_client"), "ws://127.0.0.1:1/"])
     assert result.returncode == 1
     assert "TCP connect failed" in result.stderr
+
+
+def test_poll_example_drives_several_connections_in_one_thread():
+    with echo_server() as port:
+        uris = [f"ws://127.0.0.1:{port}/" for _ in range(5)]
+        result = run([str(BUILD / "examples" / "poll_client"), "hello over poll", *uris])
+    print(result.stdout, result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("hello over poll") == 5
+    assert result.stdout.count("closed: 1000") == 5
+    assert "5 of 5 connections answered" in result.stdout
+
+
+def test_duplex_example_reader_and_writer_threads_share_a_connection():
+    with echo_server() as port:
+        result = run([str(BUILD / "examples" / "duplex_client"), f"ws://127.0.0.1:{port}/", "2000"])
+    assert result.returncode == 0, result.stderr
+    lines = [l for l in result.stdout.splitlines() if l.startswith("reader: message ")]
+    assert lines == [f"reader: message {i}" for i in range(2000)]
+    assert "sent 2000, received 2000" in result.stdout
+    assert "reader: closed: 1000" in result.stdout
