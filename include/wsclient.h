@@ -7,7 +7,7 @@
  * API conventions
  * ---------------
  * Results. Calls that can fail return an int32_t: WS_OK (0), a positive
- *   non-error outcome (WS_HTTP_RESPONSE, WS_CLOSED), or a negative WS_ERR_*
+ *   non-error outcome (WS_HTTP_RESPONSE, WS_CLOSED, WS_STOPPED), or a negative WS_ERR_*
  *   code, grouped by cause: caller (-1..-9), connection (-10..-19), TLS
  *   (-20..-29), handshake (-30..-39), protocol (-40..-49), limits (-50..).
  *   ws_result_string() describes a code; ws_last_error_message() gives the
@@ -52,9 +52,12 @@
  *   the handshake timeout (TCP connect, TLS handshake and HTTP exchange).
  *
  * Robustness. No call aborts the program: NULL arguments give
- *   WS_ERR_NULL_ARGUMENT, handles of the wrong type or already freed are
- *   detected where possible (WS_ERR_INVALID_ARGUMENT), and internal panics
- *   become WS_ERR_PANIC.
+ *   WS_ERR_NULL_ARGUMENT; handles of the wrong type, misaligned, already
+ *   freed (or frames of a freed message) give WS_ERR_INVALID_ARGUMENT,
+ *   checked against a registry of live handles without reading the memory
+ *   (an address reused by a new handle of the same type is that handle).
+ *   An internal panic becomes WS_ERR_PANIC and poisons the handle it
+ *   happened on: every later call on it gives WS_ERR_PANIC; free it.
  */
 
 #ifndef WSCLIENT_H
@@ -118,6 +121,10 @@ typedef struct ws_response ws_response;
 // `ws_recv_message`/`ws_recv_message_loop`: the server closed the connection.
 #define WS_CLOSED 2
 
+// `ws_recv_message_loop`: the handler returned non-zero; that value is
+// `ws_last_stop_value()`.
+#define WS_STOPPED 3
+
 #define WS_ERR_NULL_ARGUMENT -1
 
 #define WS_ERR_INVALID_ARGUMENT -2
@@ -174,8 +181,8 @@ typedef struct ws_response ws_response;
 #define WS_MESSAGE_BINARY 2
 
 // Called by `ws_recv_message_loop` for each message. `msg` is valid only
-// during the call. Return 0 to go on; any other value stops the loop,
-// which returns it.
+// during the call. Return 0 to go on; any other value stops the loop (see
+// `ws_recv_message_loop`). The handler must return normally: see there.
 typedef int32_t (*ws_message_handler)(ws_conn *conn, const ws_message *msg, void *userdata);
 
 #ifdef __cplusplus
@@ -356,9 +363,23 @@ uint16_t ws_conn_error_close_code(const ws_conn *conn);
 // `conn`: NULL or a live connection; `msg_out`: writable.
 int32_t ws_recv_message(ws_conn *conn, ws_message **msg_out);
 
-// Receive messages and call `handler` on each until the server closes the
-// connection (`WS_CLOSED`), the handler returns non-zero (that value), or
-// an error (its code; for a *fail* the close frame has been sent).
+// Receive messages and call `handler` on each, until:
+// - the server closes the connection: `WS_CLOSED`;
+// - the handler returns non-zero: `WS_STOPPED`, and that value is
+//   `ws_last_stop_value()` on this thread (so it never collides with the
+//   library's own codes, e.g. a handler's 1 with `WS_HTTP_RESPONSE`);
+// - an error: its code (for a *fail* the close frame has been sent);
+// - the handler freed the connection: `WS_ERR_INVALID_STATE`, detected
+//   through the registry of live handles, without touching freed memory
+//   (freeing it from the handler is allowed; use it no more).
+//
+// The handler may use the connection (send, ping, close) and must return
+// normally. Unwinding out of it, a C++ exception, a Rust panic or a
+// `longjmp`, is forbidden: the handler is called through the C ABI, where
+// unwinding into Rust frames is undefined behaviour (a Rust build aborts
+// on it at best), and a `longjmp` would skip the loop's cleanup, leaking
+// the message and leaving the connection mid-call. Catch inside the
+// handler, return non-zero, and rethrow after the loop.
 //
 // # Safety
 // `conn`: NULL or a live connection; `handler`: a valid function;
@@ -448,6 +469,11 @@ int32_t ws_last_error_code(void);
 // For a *fail*: the close code sent to the peer (1002, 1007, 1009, 1010).
 // 0 for an *exn*.
 uint16_t ws_last_error_close_code(void);
+
+// The non-zero value the handler returned to stop the last
+// `ws_recv_message_loop` on this thread that returned `WS_STOPPED` (0
+// before any).
+int32_t ws_last_stop_value(void);
 
 // A new frame to send with `ws_send_frame`. `payload` is copied. The frame
 // is sent with exactly these bits: no RSV bit is ever added for you.
@@ -636,6 +662,24 @@ int32_t ws_options_set_absolute_form(ws_options *opts, bool on);
 // `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
 int32_t ws_options_add_header(ws_options *opts, const char *name, const char *value);
 
+// Add a request header that carries a credential (an API token, say):
+// like `Authorization`, `Cookie` and the TLS client certificate, it is sent
+// only to the origin (scheme, host, port) of the URI given to `ws_connect`,
+// never to another origin a redirect leads to, unless
+// `ws_options_set_redirect_credentials` says otherwise.
+//
+// # Safety
+// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+int32_t ws_options_add_sensitive_header(ws_options *opts, const char *name, const char *value);
+
+// Send credentials (`Authorization`, `Cookie`, sensitive headers, the
+// client certificate) to every origin a redirect leads to, not only to the
+// first one (default off, as in curl).
+//
+// # Safety
+// `opts`: a live options handle.
+int32_t ws_options_set_redirect_credentials(ws_options *opts, bool on);
+
 // Send an `Origin` header.
 //
 // # Safety
@@ -707,13 +751,19 @@ int32_t ws_options_set_send_queue_limit(ws_options *opts, size_t bytes);
 
 // Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
 // returns them to the caller as `WS_HTTP_RESPONSE`. wss is never
-// downgraded to ws.
+// downgraded to ws. An `http://` Location is followed as `ws://`, an
+// `https://` one as `wss://`; other schemes are `WS_ERR_REDIRECT`. Each hop
+// gets the same timeouts and size limits as the first request.
+// Credentials (`Authorization`, `Cookie`, `Proxy-Authorization`, headers
+// added with `ws_options_add_sensitive_header`, the client certificate) go
+// only to the first URI's origin: see `ws_options_set_redirect_credentials`.
 //
 // # Safety
 // `opts`: a live options handle.
 int32_t ws_options_set_max_redirects(ws_options *opts, uint32_t max);
 
 // Trust the CA certificates in this PEM file (instead of the system store).
+// Paths are bytes, as on Unix: they need not be UTF-8.
 //
 // # Safety
 // `opts`: a live options handle; `path`: a NUL-terminated string.

@@ -207,6 +207,10 @@ fn other_framing_violations_fail_with_1002() {
 
 /// The server sends `bytes`, closes its side, and reports what it got.
 fn truncated(bytes: Vec<u8>) -> (Error, State, Observed) {
+    truncated_with(bytes, options())
+}
+
+fn truncated_with(bytes: Vec<u8>, options: Options) -> (Error, State, Observed) {
     watchdog(WATCHDOG_SECS, move || {
         let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
@@ -219,7 +223,7 @@ fn truncated(bytes: Vec<u8>) -> (Error, State, Observed) {
             seen.eof = true;
             seen
         });
-        let conn = expect_upgraded(connect(&server.url("/"), &options()));
+        let conn = expect_upgraded(connect(&server.url("/"), &options));
         let error = conn
             .recv_message()
             .expect_err("a truncated frame must be an error");
@@ -424,6 +428,82 @@ fn decompression_bomb_fails_with_1009_in_bounded_memory() {
             "peak RSS grew by {grown} KiB during the bomb"
         );
     }
+}
+
+/// Current (virtual, resident) size of this process in KiB, from
+/// /proc/self/statm.
+fn statm_kib() -> Option<(u64, u64)> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let mut pages = statm.split_whitespace().map(|v| v.parse::<u64>().ok());
+    let page_kib = 4; // every Linux target this runs on
+    Some((pages.next()?? * page_kib, pages.next()?? * page_kib))
+}
+
+#[test]
+fn a_2_pow_62_length_with_no_limits_does_not_abort() {
+    // The header used to be reserved up front: "memory allocation of
+    // 4611686018427387904 bytes failed" and SIGABRT.
+    let mut bytes = header(true, 0, 2, false, 1 << 62);
+    bytes.extend_from_slice(&[7; 1000]);
+    let unlimited = limited(u64::MAX, usize::MAX);
+    let (e, state, _) = truncated_with(bytes, unlimited);
+    assert_eq!(e.kind(), ErrorKind::ConnectionLost, "{e}");
+    assert_eq!(state, State::Closed);
+}
+
+#[test]
+fn a_hundred_announced_64_mib_frames_keep_memory_small() {
+    // Each connection announces a 64 MiB frame (the default limit) and
+    // sends 1000 bytes of it. Memory must follow the bytes received: a few
+    // MiB in all, not 100 x 64 MiB reserved or 100 x 16 MiB read buffers.
+    const CONNECTIONS: usize = 100;
+    let _guard = memory_lock();
+    watchdog(120, || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for _ in 0..CONNECTIONS {
+                let (mut s, _) = listener.accept().unwrap();
+                accept_ws(&mut s, "");
+                let mut bytes = header(true, 0, 2, false, 64 << 20);
+                bytes.extend_from_slice(&[7; 1000]);
+                s.write_all(&bytes).unwrap();
+                open.push(s);
+            }
+            let _ = done_rx.recv();
+        });
+        let before = statm_kib();
+        let opts = Options {
+            read_timeout: Some(Duration::from_millis(30)),
+            ..options()
+        };
+        let mut conns = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let c = expect_upgraded(connect(&format!("ws://127.0.0.1:{port}/"), &opts));
+            // The header and the 1000 bytes arrive; the rest never does.
+            let e = c.recv_message().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+            conns.push(c);
+        }
+        let after = statm_kib();
+        drop(conns);
+        done_tx.send(()).unwrap();
+        server.join().unwrap();
+        let (Some((vm0, rss0)), Some((vm1, rss1))) = (before, after) else {
+            eprintln!("NOTE: no /proc/self/statm; memory bound not checked");
+            return;
+        };
+        let (vm, rss) = (vm1.saturating_sub(vm0), rss1.saturating_sub(rss0));
+        assert!(
+            rss < 32 << 10,
+            "RSS grew by {rss} KiB for {CONNECTIONS} connections"
+        );
+        // Reserved but untouched memory does not show in RSS: check the
+        // address space too (a 64 MiB reservation each would be 6.4 GiB).
+        assert!(vm < 1 << 20, "virtual size grew by {vm} KiB");
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -1368,6 +1448,45 @@ fn non_101_with_chunked_or_empty_body_returns_without_waiting_for_eof() {
         });
         assert_eq!(resp.status, status);
         assert_eq!(resp.body, body, "status {status}");
+    }
+}
+
+#[test]
+fn endless_chunked_bodies_end_without_a_timeout() {
+    // With no handshake timeout, a chunk-size line that never ends, or an
+    // endless stream of chunks, must still end the body: the client reads
+    // a bounded amount and returns (the watchdog catches a stall).
+    let endless_line = || -> Box<dyn FnMut() -> Vec<u8> + Send> { Box::new(|| vec![b'f'; 4096]) };
+    let endless_chunks = || -> Box<dyn FnMut() -> Vec<u8> + Send> {
+        Box::new(|| b"10;ext=x\r\n0123456789abcdef\r\n".repeat(100))
+    };
+    for (what, make, body_len) in [
+        ("endless size line", endless_line(), 0),
+        ("endless chunks", endless_chunks(), 1000),
+    ] {
+        let (resp, sent) = watchdog(15, move || {
+            let mut make = make;
+            let server = RawServer::start(move |mut s: TcpStream| {
+                read_request(&mut s).unwrap();
+                s.write_all(b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .unwrap();
+                let mut sent = 0;
+                // Until the client hangs up (or 64 MiB: it never read them).
+                while sent < 64 << 20 && s.write_all(&make()).is_ok() {
+                    sent += 4096;
+                }
+                sent
+            });
+            let opts = Options {
+                handshake_timeout: None,
+                max_response_body: 1000,
+                ..options()
+            };
+            let resp = expect_response(connect(&server.url("/"), &opts));
+            (resp, server.join())
+        });
+        assert_eq!((resp.status, resp.body.len()), (403, body_len), "{what}");
+        assert!(sent < 64 << 20, "{what}: the client read all {sent} bytes");
     }
 }
 

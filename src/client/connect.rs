@@ -11,7 +11,7 @@ use crate::client::Options;
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::{
-    decode_chunked, new_key, parse_response, BodyFraming, HttpResponse, Parsed, Request, Target,
+    new_key, parse_response, BodyFraming, ChunkedBody, HttpResponse, Parsed, Request, Target,
     Upgrade,
 };
 use crate::proto::close::CloseFrame;
@@ -31,7 +31,7 @@ pub enum Connected {
 
 /// Connect to `uri` and perform the opening handshake.
 pub fn connect(uri: &str, options: &Options) -> Result<Connected> {
-    let mut target = Target::parse(uri)?;
+    let first = Target::parse(uri)?;
     let request = Request {
         absolute_form: options.absolute_form && !options.strip_host,
         origin: options.origin.clone(),
@@ -44,9 +44,19 @@ pub fn connect(uri: &str, options: &Options) -> Result<Connected> {
         headers: options.headers.clone(),
     };
     request.validate()?;
+    // What a redirect to another origin gets: no credentials (made once,
+    // used only if such a redirect comes).
+    let mut elsewhere: Option<(Request, Options)> = None;
+    let mut target = first.clone();
     let mut redirects = 0;
     loop {
-        match connect_once(&target, &request, options)? {
+        let (request, options) = if options.redirect_credentials || same_origin(&first, &target) {
+            (&request, options)
+        } else {
+            let (r, o) = elsewhere.get_or_insert_with(|| without_credentials(&request, options));
+            (&*r, &*o)
+        };
+        match connect_once(&target, request, options)? {
             Connected::Response(r) if options.max_redirects > 0 && is_redirect(r.status) => {
                 redirects += 1;
                 if redirects > options.max_redirects {
@@ -62,11 +72,40 @@ pub fn connect(uri: &str, options: &Options) -> Result<Connected> {
     }
 }
 
+/// Same scheme, host and port (RFC 6454): where credentials may go.
+fn same_origin(a: &Target, b: &Target) -> bool {
+    a.tls == b.tls && a.port == b.port && a.host.eq_ignore_ascii_case(&b.host)
+}
+
+/// Headers that carry credentials whatever the caller says.
+const CREDENTIAL_HEADERS: [&str; 3] = ["Authorization", "Cookie", "Proxy-Authorization"];
+
+/// The request and options for a redirect to another origin, as curl does
+/// it: no `Authorization`, `Cookie` or header marked sensitive, and no
+/// client certificate.
+fn without_credentials(request: &Request, options: &Options) -> (Request, Options) {
+    let secret = |name: &str| {
+        CREDENTIAL_HEADERS
+            .iter()
+            .copied()
+            .chain(options.sensitive_headers.iter().map(String::as_str))
+            .any(|c| c.eq_ignore_ascii_case(name))
+    };
+    let mut request = request.clone();
+    request.headers.retain(|(name, _)| !secret(name));
+    let mut options = options.clone();
+    options.tls.cert_file = None;
+    options.tls.key_file = None;
+    (request, options)
+}
+
 fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
-/// Where a redirect points; never from wss to ws.
+/// Where a redirect points; never from wss to ws. An `http://` Location is
+/// followed as `ws://` and `https://` as `wss://` (the same resource over
+/// the same transport); any other scheme is refused.
 fn redirect_target(from: &Target, response: &HttpResponse) -> Result<Target> {
     let location = response.header("Location").ok_or_else(|| {
         Error::exn(
@@ -80,16 +119,18 @@ fn redirect_target(from: &Target, response: &HttpResponse) -> Result<Target> {
             format!("bad Location {location:?}: {e}"),
         )
     })?;
-    // http(s) locations are mapped onto ws(s).
     let scheme = match url.scheme() {
-        "http" => Some("ws"),
-        "https" => Some("wss"),
-        _ => None,
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        other => {
+            return Err(Error::exn(
+                ErrorKind::Redirect,
+                format!("refusing to follow a redirect to a {other}: URI ({location})"),
+            ))
+        }
     };
-    if let Some(s) = scheme {
-        let text = url.as_str().replacen(url.scheme(), s, 1);
-        url = Url::parse(&text).map_err(|e| Error::exn(ErrorKind::Redirect, e.to_string()))?;
-    }
+    url.set_scheme(scheme)
+        .map_err(|()| Error::exn(ErrorKind::Redirect, format!("bad Location {location:?}")))?;
     let next = Target::from_url(url)?;
     if from.tls && !next.tls {
         return Err(Error::exn(
@@ -173,13 +214,16 @@ impl ResponseReader<'_> {
     }
 
     /// The body of a non-101 response, up to `max` bytes; a slow or silent
-    /// server ends it at the deadline.
+    /// server ends it at the deadline. At most `max` bytes of body (and a
+    /// bounded amount of chunked framing) are read, whatever the timeout.
     pub(super) fn body(&mut self, parsed: &Parsed, max: usize) -> Vec<u8> {
+        if parsed.body_framing() == BodyFraming::Chunked {
+            return self.chunked_body(max);
+        }
         loop {
             let data = self.rbuf.data();
             let done = match parsed.body_framing() {
                 BodyFraming::Empty => Some(Vec::new()),
-                BodyFraming::Chunked => decode_chunked(data, max),
                 BodyFraming::Length(n) if data.len() >= n.min(max) => {
                     Some(data[..n.min(max)].to_vec())
                 }
@@ -191,10 +235,20 @@ impl ResponseReader<'_> {
             }
             if !matches!(self.read_more(), Ok(n) if n > 0) {
                 let data = self.rbuf.data();
-                return match parsed.body_framing() {
-                    BodyFraming::Chunked => decode_chunked(data, max).unwrap_or_default(),
-                    _ => data[..data.len().min(max)].to_vec(),
-                };
+                return data[..data.len().min(max)].to_vec();
+            }
+        }
+    }
+
+    /// A chunked body, decoded as it arrives: the read buffer holds at most
+    /// one read and a partial chunk-size line.
+    fn chunked_body(&mut self, max: usize) -> Vec<u8> {
+        let mut decoder = ChunkedBody::new(max);
+        loop {
+            let used = decoder.feed(self.rbuf.data());
+            self.rbuf.consume(used);
+            if decoder.is_done() || !matches!(self.read_more(), Ok(n) if n > 0) {
+                return decoder.into_body();
             }
         }
     }

@@ -22,6 +22,12 @@ pub struct Options {
     pub origin: Option<String>,
     pub subprotocols: Vec<String>,
     pub headers: Vec<(String, String)>,
+    /// Names of headers that carry credentials (besides `Authorization`,
+    /// `Cookie` and `Proxy-Authorization`): like those and the client
+    /// certificate, they go only to the origin of the URI given to `connect`.
+    pub sensitive_headers: Vec<String>,
+    /// Send credentials to other origins reached by redirects too.
+    pub redirect_credentials: bool,
     pub limits: Limits,
     /// Largest handshake response header block accepted.
     pub max_handshake_size: usize,
@@ -61,6 +67,8 @@ impl Default for Options {
             origin: None,
             subprotocols: Vec::new(),
             headers: Vec::new(),
+            sensitive_headers: Vec::new(),
+            redirect_credentials: false,
             limits: Limits::default(),
             max_handshake_size: 64 << 10,
             max_response_body: 1 << 20,

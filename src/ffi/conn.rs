@@ -4,9 +4,10 @@ use std::ffi::{c_char, c_void, CString};
 use std::sync::{Mutex, OnceLock};
 
 use crate::client::{connect, Connected, Connection, Options, State};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::error::{
-    null_argument, set_last_error, to_cstring, WS_CLOSED, WS_HTTP_RESPONSE, WS_OK,
+    null_argument, set_last_error, set_last_stop_value, to_cstring, WS_CLOSED, WS_HTTP_RESPONSE,
+    WS_OK, WS_STOPPED,
 };
 use crate::ffi::frame::{store_frame, ws_frame};
 use crate::ffi::handle::{self, bytes, c_str, tagged, try_code, write_out};
@@ -403,7 +404,11 @@ pub unsafe extern "C" fn ws_conn_peer_close_code(conn: *const ws_conn) -> u16 {
     // SAFETY: forwarded contract.
     unsafe {
         handle::read(conn, 0, |c| {
-            c.inner.peer_close().map_or(0, |f| f.code.unwrap_or(1005))
+            // Without the opaque step the optimiser loads the code field of
+            // an absent (uninitialised) close frame before checking that
+            // there is one: harmless, but valgrind reports every such call.
+            let close = std::hint::black_box(c.inner.peer_close());
+            close.map_or(0, |f| f.code.unwrap_or(1005))
         })
     }
 }
@@ -486,15 +491,29 @@ pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut 
 }
 
 /// Called by `ws_recv_message_loop` for each message. `msg` is valid only
-/// during the call. Return 0 to go on; any other value stops the loop,
-/// which returns it.
+/// during the call. Return 0 to go on; any other value stops the loop (see
+/// `ws_recv_message_loop`). The handler must return normally: see there.
 pub type ws_message_handler = Option<
     unsafe extern "C" fn(conn: *mut ws_conn, msg: *const ws_message, userdata: *mut c_void) -> i32,
 >;
 
-/// Receive messages and call `handler` on each until the server closes the
-/// connection (`WS_CLOSED`), the handler returns non-zero (that value), or
-/// an error (its code; for a *fail* the close frame has been sent).
+/// Receive messages and call `handler` on each, until:
+/// - the server closes the connection: `WS_CLOSED`;
+/// - the handler returns non-zero: `WS_STOPPED`, and that value is
+///   `ws_last_stop_value()` on this thread (so it never collides with the
+///   library's own codes, e.g. a handler's 1 with `WS_HTTP_RESPONSE`);
+/// - an error: its code (for a *fail* the close frame has been sent);
+/// - the handler freed the connection: `WS_ERR_INVALID_STATE`, detected
+///   through the registry of live handles, without touching freed memory
+///   (freeing it from the handler is allowed; use it no more).
+///
+/// The handler may use the connection (send, ping, close) and must return
+/// normally. Unwinding out of it, a C++ exception, a Rust panic or a
+/// `longjmp`, is forbidden: the handler is called through the C ABI, where
+/// unwinding into Rust frames is undefined behaviour (a Rust build aborts
+/// on it at best), and a `longjmp` would skip the loop's cleanup, leaking
+/// the message and leaving the connection mid-call. Catch inside the
+/// handler, return non-zero, and rethrow after the loop.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `handler`: a valid function;
@@ -515,13 +534,21 @@ pub unsafe extern "C" fn ws_recv_message_loop(
         if rc != WS_OK {
             return rc;
         }
+        let generation = handle::generation(conn);
         // SAFETY: the handler is a valid C function; no Rust borrow of
-        // `conn` is live across the call, so it may use the connection.
+        // `conn` is live across the call, so it may use (or free) it.
         let stop = unsafe { handler(conn, msg, userdata) };
-        // SAFETY: `msg` came from ws_recv_message.
+        // SAFETY: `msg` came from ws_recv_message and belongs to the loop.
         unsafe { ws_message_free(msg) };
+        if handle::generation(conn) != generation {
+            return set_last_error(&Error::exn(
+                ErrorKind::InvalidState,
+                "the message handler freed the connection",
+            ));
+        }
         if stop != 0 {
-            return stop;
+            set_last_stop_value(stop);
+            return WS_STOPPED;
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Result codes, their static descriptions, and the thread's last error.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CString};
 
 use crate::error::{Error, ErrorKind};
@@ -12,6 +12,9 @@ pub const WS_OK: i32 = 0;
 pub const WS_HTTP_RESPONSE: i32 = 1;
 /// `ws_recv_message`/`ws_recv_message_loop`: the server closed the connection.
 pub const WS_CLOSED: i32 = 2;
+/// `ws_recv_message_loop`: the handler returned non-zero; that value is
+/// `ws_last_stop_value()`.
+pub const WS_STOPPED: i32 = 3;
 
 // Caller errors (-1 .. -9).
 pub const WS_ERR_NULL_ARGUMENT: i32 = -1;
@@ -84,6 +87,7 @@ pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
         WS_OK => "ok\0",
         WS_HTTP_RESPONSE => "the server answered with an HTTP response\0",
         WS_CLOSED => "the connection was closed by the server\0",
+        WS_STOPPED => "the message handler stopped the loop\0",
         WS_ERR_NULL_ARGUMENT => "a required argument is NULL\0",
         WS_ERR_INVALID_ARGUMENT => "invalid argument\0",
         WS_ERR_INVALID_STATE => "invalid state for this call\0",
@@ -128,6 +132,7 @@ pub struct LastError {
 }
 
 thread_local! {
+    static LAST_STOP_VALUE: Cell<i32> = const { Cell::new(0) };
     static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError {
         code: WS_OK,
         close_code: 0,
@@ -181,4 +186,16 @@ pub extern "C" fn ws_last_error_code() -> i32 {
 #[no_mangle]
 pub extern "C" fn ws_last_error_close_code() -> u16 {
     LAST_ERROR.with(|last| last.borrow().close_code)
+}
+
+pub fn set_last_stop_value(value: i32) {
+    LAST_STOP_VALUE.with(|v| v.set(value));
+}
+
+/// The non-zero value the handler returned to stop the last
+/// `ws_recv_message_loop` on this thread that returned `WS_STOPPED` (0
+/// before any).
+#[no_mangle]
+pub extern "C" fn ws_last_stop_value() -> i32 {
+    LAST_STOP_VALUE.with(|v| v.get())
 }

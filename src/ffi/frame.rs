@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use crate::ffi::error::{set_last_error, WS_OK};
 use crate::ffi::handle::{self, bytes, tagged, write_out};
-use crate::ffi::panic::{guard, guard_value};
+use crate::ffi::panic::guard_value;
 use crate::proto::{Frame, OpCode};
 
 /// Where a frame's payload lives.
@@ -116,17 +116,9 @@ pub unsafe extern "C" fn ws_frame_new(
 /// `frame` must be NULL or an owned frame not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn ws_frame_free(frame: *mut ws_frame) {
-    let _ = guard(|| {
-        // SAFETY: the view check below needs a live frame.
-        if let Ok(f) = unsafe { handle::borrow(frame, "frame") } {
-            if matches!(f.payload, Payload::View(..)) {
-                return WS_OK;
-            }
-        }
-        // SAFETY: forwarded contract.
-        unsafe { handle::free(frame) };
-        WS_OK
-    });
+    // SAFETY: forwarded contract; a view is not an owned handle, so
+    // `free` leaves it to its message.
+    guard_value((), || unsafe { handle::free(frame) })
 }
 
 /// True iff the FIN bit is set.

@@ -1,6 +1,6 @@
 //! The C ABI: the only place with `extern "C"`, raw pointers and C strings.
 //! Every entry point runs inside [`panic::guard`]; handles are checked by
-//! [`handle::borrow`] before use.
+//! [`handle::borrow`] (against the [`registry`] of live handles) before use.
 
 #![allow(non_camel_case_types)]
 
@@ -12,6 +12,7 @@ mod maps;
 mod message;
 mod options;
 mod panic;
+mod registry;
 mod response;
 
 use std::ffi::c_char;

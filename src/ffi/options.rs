@@ -1,7 +1,6 @@
 //! `ws_options`: everything `ws_connect` can be told.
 
 use std::ffi::c_char;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::client::proxy::Proxy;
@@ -9,7 +8,7 @@ use crate::client::Options;
 use crate::deflate::DeflateOffer;
 use crate::error::Error;
 use crate::ffi::error::{set_last_error, WS_OK};
-use crate::ffi::handle::{self, c_str, tagged, try_code};
+use crate::ffi::handle::{self, c_path, c_str, tagged, try_code};
 use crate::ffi::panic::guard;
 use crate::session::Keepalive;
 
@@ -48,14 +47,13 @@ pub unsafe extern "C" fn ws_options_free(opts: *mut ws_options) {
 
 /// Apply `f` to the options behind `opts`.
 unsafe fn with(opts: *mut ws_options, f: impl FnOnce(&mut Options) -> Result<(), Error>) -> i32 {
-    guard(|| {
-        // SAFETY: the caller passes NULL or a handle from ws_options_new.
-        let o = try_code!(unsafe { handle::borrow_mut(opts, "opts") });
-        match f(&mut o.inner) {
+    // SAFETY: the caller passes NULL or a handle from ws_options_new.
+    unsafe {
+        handle::guarded_mut(opts, "opts", |o| match f(&mut o.inner) {
             Ok(()) => WS_OK,
             Err(e) => set_last_error(&e),
-        }
-    })
+        })
+    }
 }
 
 /// Change the options behind `opts` with `f`, which cannot fail.
@@ -156,6 +154,49 @@ pub unsafe extern "C" fn ws_options_add_header(
             })
         }
     })
+}
+
+/// Add a request header that carries a credential (an API token, say):
+/// like `Authorization`, `Cookie` and the TLS client certificate, it is sent
+/// only to the origin (scheme, host, port) of the URI given to `ws_connect`,
+/// never to another origin a redirect leads to, unless
+/// `ws_options_set_redirect_credentials` says otherwise.
+///
+/// # Safety
+/// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_add_sensitive_header(
+    opts: *mut ws_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> i32 {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let value = try_code!(unsafe { c_str(value, "value") }).to_string();
+        // SAFETY: forwarded contract.
+        unsafe {
+            with_str(opts, name, "name", |o, n| {
+                o.headers.push((n.to_string(), value));
+                o.sensitive_headers.push(n.to_string());
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Send credentials (`Authorization`, `Cookie`, sensitive headers, the
+/// client certificate) to every origin a redirect leads to, not only to the
+/// first one (default off, as in curl).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_redirect_credentials(
+    opts: *mut ws_options,
+    on: bool,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { set(opts, |o| o.redirect_credentials = on) }
 }
 
 /// Send an `Origin` header.
@@ -340,7 +381,12 @@ pub unsafe extern "C" fn ws_options_set_send_queue_limit(
 
 /// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
 /// returns them to the caller as `WS_HTTP_RESPONSE`. wss is never
-/// downgraded to ws.
+/// downgraded to ws. An `http://` Location is followed as `ws://`, an
+/// `https://` one as `wss://`; other schemes are `WS_ERR_REDIRECT`. Each hop
+/// gets the same timeouts and size limits as the first request.
+/// Credentials (`Authorization`, `Cookie`, `Proxy-Authorization`, headers
+/// added with `ws_options_add_sensitive_header`, the client certificate) go
+/// only to the first URI's origin: see `ws_options_set_redirect_credentials`.
 ///
 /// # Safety
 /// `opts`: a live options handle.
@@ -351,6 +397,7 @@ pub unsafe extern "C" fn ws_options_set_max_redirects(opts: *mut ws_options, max
 }
 
 /// Trust the CA certificates in this PEM file (instead of the system store).
+/// Paths are bytes, as on Unix: they need not be UTF-8.
 ///
 /// # Safety
 /// `opts`: a live options handle; `path`: a NUL-terminated string.
@@ -359,13 +406,12 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_file(
     opts: *mut ws_options,
     path: *const c_char,
 ) -> i32 {
-    // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, path, "path", |o, p| {
-            o.tls.ca_file = Some(PathBuf::from(p));
-            Ok(())
-        })
-    }
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let path = try_code!(unsafe { c_path(path, "path") });
+        // SAFETY: forwarded contract.
+        unsafe { set(opts, |o| o.tls.ca_file = Some(path)) }
+    })
 }
 
 /// Trust the CA certificates in this hashed directory.
@@ -377,13 +423,12 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_dir(
     opts: *mut ws_options,
     path: *const c_char,
 ) -> i32 {
-    // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, path, "path", |o, p| {
-            o.tls.ca_dir = Some(PathBuf::from(p));
-            Ok(())
-        })
-    }
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let path = try_code!(unsafe { c_path(path, "path") });
+        // SAFETY: forwarded contract.
+        unsafe { set(opts, |o| o.tls.ca_dir = Some(path)) }
+    })
 }
 
 /// Present a client certificate (PEM chain) and its key (PEM; NULL: the key
@@ -403,16 +448,15 @@ pub unsafe extern "C" fn ws_options_set_tls_client_cert(
             None
         } else {
             // SAFETY: non-NULL, NUL-terminated per the contract.
-            Some(PathBuf::from(try_code!(unsafe {
-                c_str(key_file, "key_file")
-            })))
+            Some(try_code!(unsafe { c_path(key_file, "key_file") }))
         };
         // SAFETY: forwarded contract.
+        let cert = try_code!(unsafe { c_path(cert_file, "cert_file") });
+        // SAFETY: forwarded contract.
         unsafe {
-            with_str(opts, cert_file, "cert_file", |o, c| {
-                o.tls.cert_file = Some(PathBuf::from(c));
+            set(opts, |o| {
+                o.tls.cert_file = Some(cert);
                 o.tls.key_file = key;
-                Ok(())
             })
         }
     })

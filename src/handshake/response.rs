@@ -115,37 +115,6 @@ impl Parsed {
     }
 }
 
-/// Decode a chunked body from the start of `buf`. `None` asks for more
-/// bytes; otherwise the body (cut to `max`) once the last chunk is in, the
-/// limit is reached, or the framing is malformed.
-pub fn decode_chunked(buf: &[u8], max: usize) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    let mut rest = buf;
-    loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size = std::str::from_utf8(&rest[..line_end])
-            .ok()
-            .and_then(|l| usize::from_str_radix(l.split(';').next()?.trim(), 16).ok());
-        let Some(size) = size.filter(|&n| n > 0) else {
-            return Some(body);
-        };
-        let data = &rest[line_end + 2..];
-        if data.len() < size.saturating_add(2) {
-            body.extend_from_slice(&data[..data.len().min(size)]);
-            return (body.len() >= max).then(|| {
-                body.truncate(max);
-                body
-            });
-        }
-        body.extend_from_slice(&data[..size]);
-        if body.len() >= max {
-            body.truncate(max);
-            return Some(body);
-        }
-        rest = &data[size + 2..];
-    }
-}
-
 /// What a valid 101 agreed on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Upgrade {
@@ -273,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn body_framing_and_chunked_decoding() {
+    fn body_framing() {
         let p = |head: &str| parse_whole(head.as_bytes());
         assert_eq!(
             p("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n").body_framing(),
@@ -291,13 +260,6 @@ mod tests {
             p("HTTP/1.1 403 F\r\n\r\n").body_framing(),
             BodyFraming::UntilClose
         );
-        let chunked = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
-        for cut in 0..chunked.len() - 4 {
-            assert_eq!(decode_chunked(&chunked[..cut], 100), None, "cut {cut}");
-        }
-        assert_eq!(decode_chunked(chunked, 100).unwrap(), b"hello world");
-        assert_eq!(decode_chunked(chunked, 7).unwrap(), b"hello w");
-        assert_eq!(decode_chunked(b"zz\r\n", 100).unwrap(), b"");
     }
 
     #[test]

@@ -221,16 +221,21 @@ impl Receiver {
             } else {
                 m.data.len()
             };
+            // Nothing is reserved for the announced length: buffers grow as
+            // payload arrives (see `data_chunk`), so memory follows the bytes
+            // received, whatever the header claims.
+            let end = usize::try_from(h.payload_len)
+                .ok()
+                .and_then(|n| start.checked_add(n))
+                .ok_or_else(|| Error::too_big("frame length does not fit in memory"))?;
+            try_grow(&mut m.frames, 1)?;
             m.frames.push(FrameInfo {
                 fin: h.fin,
                 rsv: h.rsv,
                 opcode: h.opcode,
                 payload_len: h.payload_len,
-                payload: start..start + h.payload_len as usize,
+                payload: start..end,
             });
-            if !m.compressed {
-                m.data.reserve(h.payload_len as usize);
-            }
         }
         self.frame = Some(PartialFrame {
             opcode,
@@ -251,10 +256,12 @@ impl Receiver {
         let m = &mut partial.message;
         let before = m.data.len();
         if m.compressed {
+            try_grow(&mut m.wire, chunk.len())?;
             m.wire.extend_from_slice(chunk);
             let inflater = self.inflater.as_mut().expect("compression negotiated");
             inflater.inflate(chunk, &mut m.data, self.limits.max_message_size)?;
         } else {
+            try_grow(&mut m.data, chunk.len())?;
             m.data.extend_from_slice(chunk);
         }
         validate_utf8(&mut partial.utf8, &m.data[before..])
@@ -334,6 +341,13 @@ impl Receiver {
             payload,
         }))
     }
+}
+
+/// Make room for `more` elements, the way `Vec` grows (amortised doubling),
+/// but an allocation failure is a 1009 *fail* instead of an abort.
+fn try_grow<T>(v: &mut Vec<T>, more: usize) -> Result<()> {
+    v.try_reserve(more)
+        .map_err(|_| Error::too_big("out of memory for the incoming message"))
 }
 
 fn validate_utf8(validator: &mut Option<Utf8Validator>, bytes: &[u8]) -> Result<()> {
@@ -497,6 +511,38 @@ mod tests {
         let mut input = frame(false, 0, 2, &[0; 10]);
         input.extend(frame(true, 0, 0, &[0; 10]));
         assert_eq!(rx.read(&input).unwrap_err().close_code(), Some(1009));
+    }
+
+    /// Payload buffered by the message in progress (capacity, not length).
+    fn buffered(rx: &Receiver) -> usize {
+        rx.message.as_ref().map_or(0, |p| p.message.data.capacity())
+    }
+
+    #[test]
+    fn announced_lengths_reserve_nothing_even_without_limits() {
+        // A header claiming 2^62 bytes used to be reserved up front: with
+        // "no limit" settings that aborted the process.
+        let unlimited = Limits {
+            max_frame_size: u64::MAX,
+            max_message_size: usize::MAX,
+        };
+        for limits in [unlimited, Limits::default()] {
+            let announced = limits.max_frame_size.min(1 << 62);
+            let mut input = Vec::new();
+            FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode: 2,
+                mask: None,
+                payload_len: announced,
+            }
+            .encode(&mut input);
+            input.extend_from_slice(&[7; 1000]);
+            let mut rx = Receiver::new(limits, None);
+            assert_eq!(rx.read(&input).unwrap(), (input.len(), None));
+            assert_eq!(rx.frame_remaining(), announced - 1000);
+            assert!(buffered(&rx) < 64 << 10, "{} bytes buffered", buffered(&rx));
+        }
     }
 
     #[test]

@@ -5,12 +5,20 @@ use std::io::{self, Read};
 
 /// The smallest read; larger when a frame's remaining length is known.
 const READ_CHUNK: usize = 16 << 10;
+/// The largest read.
+const MAX_READ: usize = 16 << 20;
 
 #[derive(Default)]
 pub struct ReadBuf {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The most room offered to the next read: it doubles only after a read
+    /// filled all the room it had, so the buffer grows with the bytes that
+    /// actually arrive, not with a length a peer announced.
+    read_size: usize,
+    /// The room the last [`ReadBuf::space`] offered.
+    offered: usize,
 }
 
 impl ReadBuf {
@@ -47,10 +55,13 @@ impl ReadBuf {
         }
     }
 
-    /// Room for at least `want` more bytes (at least one chunk, at most 16
-    /// MiB): read into it, then [`ReadBuf::commit`] what was read.
+    /// Room for `want` more bytes (at least 16 KiB, at most 16 MiB and at
+    /// most twice the previous read that filled its room): read into it,
+    /// then [`ReadBuf::commit`] what was read.
     pub fn space(&mut self, want: usize) -> &mut [u8] {
-        self.reserve(want.clamp(READ_CHUNK, 16 << 20));
+        let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
+        self.reserve(want.clamp(READ_CHUNK, cap));
+        self.offered = self.buf.len() - self.end;
         &mut self.buf[self.end..]
     }
 
@@ -58,6 +69,8 @@ impl ReadBuf {
     pub fn commit(&mut self, n: usize) {
         assert!(self.end + n <= self.buf.len(), "committed past the space");
         self.end += n;
+        let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
+        self.read_size = if n == self.offered { cap * 2 } else { cap };
     }
 
     /// Give memory back after a large message, once nothing is buffered.
@@ -67,12 +80,16 @@ impl ReadBuf {
         }
     }
 
-    /// One read from `source` into room for at least `want` bytes (capped at
-    /// 16 MiB a read). Returns the number of bytes read (0 at end of stream).
+    /// One read from `source` into room for `want` bytes, at least 16 KiB,
+    /// at most 16 MiB and at most twice the previous read that filled its
+    /// room. Returns the number of bytes read (0 at end of stream).
     pub fn fill(&mut self, source: &mut impl Read, want: usize) -> io::Result<usize> {
-        self.reserve(want.clamp(READ_CHUNK, 16 << 20));
+        let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
+        self.reserve(want.clamp(READ_CHUNK, cap));
+        let room = self.buf.len() - self.end;
         let n = source.read(&mut self.buf[self.end..])?;
         self.end += n;
+        self.read_size = if n == room { cap * 2 } else { cap };
         Ok(n)
     }
 }
@@ -93,5 +110,29 @@ mod tests {
         rb.consume(6);
         assert!(rb.data().is_empty());
         assert_eq!(rb.fill(&mut src, 1).unwrap(), 0);
+    }
+
+    #[test]
+    fn room_grows_with_bytes_received_not_bytes_wanted() {
+        let mut rb = ReadBuf::default();
+        let mut trickle: &[u8] = &[1; 100];
+        rb.fill(&mut trickle, 64 << 20).unwrap();
+        assert!(
+            rb.buf.len() <= READ_CHUNK,
+            "{} bytes allocated",
+            rb.buf.len()
+        );
+        rb.consume(100);
+        // A peer that fills every read gets reads that double.
+        let mut flood = io::repeat(0);
+        let mut sizes = Vec::new();
+        for _ in 0..4 {
+            sizes.push(rb.fill(&mut flood, 64 << 20).unwrap());
+            rb.consume(rb.data().len());
+        }
+        assert_eq!(
+            sizes,
+            [READ_CHUNK, 2 * READ_CHUNK, 4 * READ_CHUNK, 8 * READ_CHUNK]
+        );
     }
 }

@@ -133,6 +133,7 @@ static void test_echo(void) {
     CHECK(ws_conn_state(conn) == WS_STATE_OPEN);
     CHECK(ws_conn_compression(conn));
     CHECK(ws_conn_fd(conn) >= 0);
+    CHECK(ws_conn_peer_close_code(conn) == 0); /* no close yet (valgrind: no uninit read) */
 
     const char *text = "Hello, wörld";
     CHECK(ws_send_text(conn, text, strlen(text)) == WS_OK);
@@ -153,6 +154,11 @@ static void test_echo(void) {
     /* Echo the received message back as-is. */
     CHECK(ws_send_message(conn, msg) == WS_OK);
     ws_message_free(msg);
+    /* Its frame views died with it: refused, not read from freed memory. */
+    CHECK(!ws_frame_fin(first) && ws_frame_payload_data(first) == NULL);
+    CHECK(ws_message_size(msg) == 0 && ws_message_type(msg) == 0);
+    ws_message_free(msg); /* a double free is refused */
+    CHECK(ws_last_error_code() == WS_ERR_INVALID_ARGUMENT);
     msg = NULL;
     CHECK(ws_recv_message(conn, &msg) == WS_OK && ws_message_size(msg) == strlen(text));
     ws_message_free(msg);
@@ -236,9 +242,35 @@ static void test_handler_stops_loop(void) {
     if (!conn)
         return;
     size_t size = 0;
-    CHECK(ws_recv_message_loop(conn, stop_after_one, &size) == 42);
+    CHECK(ws_recv_message_loop(conn, stop_after_one, &size) == WS_STOPPED);
+    CHECK(ws_last_stop_value() == 42);
     CHECK(size > 0);
     ws_conn_free(conn); /* without a close handshake: the socket is closed */
+}
+
+static int32_t return_one(ws_conn *conn, const ws_message *msg, void *userdata) {
+    (void)conn, (void)msg, (void)userdata;
+    return 1; /* == WS_HTTP_RESPONSE: must not be mistaken for it */
+}
+
+static int32_t free_the_connection(ws_conn *conn, const ws_message *msg, void *userdata) {
+    (void)msg, (void)userdata;
+    ws_conn_free(conn);
+    return 0;
+}
+
+static void test_handler_codes_and_freeing(void) {
+    ws_conn *conn = connect_to("/", NULL);
+    if (!conn)
+        return;
+    CHECK(ws_send_text(conn, "a", 1) == WS_OK);
+    CHECK(ws_recv_message_loop(conn, return_one, NULL) == WS_STOPPED);
+    CHECK(ws_last_stop_value() == 1);
+    /* A handler that frees the connection ends the loop with an error. */
+    CHECK(ws_send_text(conn, "b", 1) == WS_OK);
+    CHECK(ws_recv_message_loop(conn, free_the_connection, NULL) == WS_ERR_INVALID_STATE);
+    CHECK(strstr(ws_last_error_message(), "freed") != NULL);
+    CHECK(ws_send_text(conn, "c", 1) == WS_ERR_INVALID_ARGUMENT); /* freed: refused */
 }
 
 static void test_http_response(void) {
@@ -363,6 +395,7 @@ int main(int argc, char **argv) {
     test_echo();
     test_server_close_and_loop();
     test_handler_stops_loop();
+    test_handler_codes_and_freeing();
     test_http_response();
     test_nonblocking();
     test_event_loop_calls();
