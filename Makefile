@@ -6,6 +6,7 @@ LIBDIR      ?= $(PREFIX)/lib
 BINDIR      ?= $(PREFIX)/bin
 INCLUDEDIR  ?= $(PREFIX)/include
 PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
+MANDIR      ?= $(PREFIX)/share/man
 DESTDIR     ?=
 
 VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
@@ -18,10 +19,14 @@ CARGO   ?= cargo
 CC      ?= cc
 CXX     ?= c++
 CXXFLAGS?= -O2 -g
+STRIP   ?= strip
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 BUILD   := build
+# cargo's output folder (CARGO_TARGET_DIR when set, as cargo does).
+TARGET  := $(or $(CARGO_TARGET_DIR),target)
 LIB     := $(BUILD)/lib
+MAN     := $(BUILD)/man/man3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
@@ -35,22 +40,24 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
-        test-chicken autobahn autobahn-poll autobahn-python autobahn-chicken autobahn-proxy \
-        autobahn-proxy-quick conformance venv install \
-        uninstall bench clean lint
+        test-chicken man autobahn autobahn-poll autobahn-python autobahn-chicken autobahn-proxy \
+        autobahn-proxy-quick conformance venv install uninstall bench clean lint licenses \
+        package package-debs debian-symbols
 
-all: lib examples tools cpp
+all: lib examples man tools cpp
 
-# The Rust core as libwsclient.so.X.Y (with SONAME and symlinks) and .a.
+# The Rust core as libwsclient.so.X.Y (SONAME, symlinks, versioned ws_*
+# symbols) and a .a exporting only ws_*, both made from cargo's staticlib by
+# scripts/link-lib.sh (see there why not cargo's cdylib).
 lib:
 	$(CARGO) build --release --lib
-	@mkdir -p $(LIB)
-	@# Replace, never overwrite in place: running programs map the old file.
-	cp target/release/libwsclient.so $(LIB)/.libwsclient.so.tmp
-	mv -f $(LIB)/.libwsclient.so.tmp $(LIB)/libwsclient.so.$(VERSION)
+	sh scripts/link-lib.sh $(TARGET)/release/libwsclient.a $(LIB) $(VERSION) $(SONAME)
 	ln -sf libwsclient.so.$(VERSION) $(LIB)/$(SONAME)
 	ln -sf $(SONAME) $(LIB)/libwsclient.so
-	cp target/release/libwsclient.a $(LIB)/libwsclient.a
+
+# What install needs: built once by `make`, never rebuilt by install.
+$(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a:
+	$(MAKE) --no-print-directory lib
 
 $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
@@ -63,7 +70,16 @@ $(BUILD)/bin/%: tools/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
-tools: $(TOOLS)
+# wsclient-cat as installed: no build-tree RUNPATH; RUNPATH $(LIBDIR) only
+# when that is not a directory the dynamic linker searches anyway.
+INSTALL_TOOL := $(BUILD)/install/wsclient-cat
+SYSTEM_LIBDIRS := /usr/lib /lib /usr/lib/% /lib/% /usr/local/lib
+$(INSTALL_TOOL): tools/wsclient-cat.c include/wsclient.h $(LIB)/libwsclient.so.$(VERSION)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient \
+	  $(if $(filter $(SYSTEM_LIBDIRS),$(LIBDIR)),,-Wl,-rpath,$(LIBDIR)) -o $@
+
+tools: $(TOOLS) $(INSTALL_TOOL)
 
 # The header-only C++17 API: its example, and its tests under ASan/UBSan.
 $(BUILD)/examples-cpp/%: examples-cpp/%.cpp include/wsclient.hpp include/wsclient.h lib
@@ -87,6 +103,13 @@ $(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
 $(BUILD)/tests-plain/%: tests/c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) -g -O1 $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+# Man pages: one per ws_* function and wsclient(3), from the header's doc
+# comments (scripts/gen-man.py), so they cannot drift from it.
+man: $(MAN)/.stamp
+$(MAN)/.stamp: include/wsclient.h scripts/gen-man.py
+	python3 scripts/gen-man.py include/wsclient.h $(MAN)
+	@touch $@
 
 header:
 	WSCLIENT_BLESS=1 $(CARGO) test --test header
@@ -158,26 +181,60 @@ bench: all venv
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	python3 scripts/licenses.py
 
-install: lib
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
-	install -m 755 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+# Regenerate LICENSES-THIRD-PARTY.md (make lint fails when it is stale).
+licenses:
+	python3 scripts/licenses.py --write
+
+# Installs what `make` built (it runs cargo only when nothing is built).
+# The installed .so and .a carry no debug info (STRIP=true keeps it, e.g.
+# for dh_strip's -dbgsym packages).
+install: $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a $(MAN)/.stamp $(INSTALL_TOOL)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	           $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR)
+	install -m 644 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libwsclient.so.$(VERSION)
 	ln -sf libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libwsclient.so
 	install -m 644 $(LIB)/libwsclient.a $(DESTDIR)$(LIBDIR)/
+	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libwsclient.a
 	install -m 644 include/wsclient.h include/wsclient.hpp $(DESTDIR)$(INCLUDEDIR)/
-	@# The tool is relinked against the installed library (no build-tree rpath).
-	$(CC) $(CFLAGS) $(WARN) -Iinclude tools/wsclient-cat.c -L$(LIB) -lwsclient \
-	  $(if $(filter /usr/lib /lib,$(LIBDIR)),,-Wl,-rpath,$(LIBDIR)) -o $(BUILD)/wsclient-cat.install
-	install -m 755 $(BUILD)/wsclient-cat.install $(DESTDIR)$(BINDIR)/wsclient-cat
+	install -m 755 $(INSTALL_TOOL) $(DESTDIR)$(BINDIR)/wsclient-cat
+	install -m 644 $(MAN)/*.3 $(DESTDIR)$(MANDIR)/man3/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' libwsclient.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
 
-uninstall:
+uninstall: $(MAN)/.stamp
 	rm -f $(DESTDIR)$(LIBDIR)/libwsclient.so* $(DESTDIR)$(LIBDIR)/libwsclient.a \
 	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(INCLUDEDIR)/wsclient.hpp \
-	      $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc \
-	      $(DESTDIR)$(BINDIR)/wsclient-cat
+	      $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc $(DESTDIR)$(BINDIR)/wsclient-cat \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard $(MAN)/*.3)))
+
+# Debian packages (debian/) into build/deb: built in a copy of the tree
+# (dpkg-buildpackage writes beside the source), offline against cargo's
+# registry cache (fetched first), in target/deb (dpkg-buildflags' CFLAGS
+# would otherwise rebuild the C-using crates of target/ each time). -d:
+# Debian 12's rustc is too old for the Build-Depends, so the rustup
+# toolchain on PATH stands in (see debian/README.source).
+DEBDIR := $(BUILD)/deb
+package-debs:
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/libwsclient-$(VERSION)
+	git ls-files -co --exclude-standard | tar -cf - --ignore-failed-read -T - 2>/dev/null \
+	    | tar -xf - -C $(DEBDIR)/libwsclient-$(VERSION)
+	$(CARGO) fetch --locked
+	cd $(DEBDIR)/libwsclient-$(VERSION) && CARGO_TARGET_DIR=$(CURDIR)/target/deb \
+	    dpkg-buildpackage -us -uc -b -d > ../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	@ls $(DEBDIR)/*.deb
+
+# The packages, then lintian on them (errors fail; warnings are listed in
+# debian/README.source with why they stay).
+package: package-debs
+	lintian --fail-on error --tag-display-limit 0 $(DEBDIR)/*.changes
+
+debian-symbols:
+	python3 scripts/debian-symbols.py
 
 clean:
 	$(CARGO) clean

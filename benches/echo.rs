@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench echo` (or `make bench`) runs every section;
 //! `cargo bench --bench echo -- latency memory` runs the named ones
-//! (throughput, latency, compression, memory). Figures are printed, never
+//! (throughput, batched, latency, compression, memory). Figures are printed, never
 //! asserted: this is a report, not a test.
 
 mod support;
@@ -160,6 +160,54 @@ fn throughput(clients: &mut [Box<dyn Echo>]) {
     );
     cpu.print();
     println!("Ratios are of CPU time: below 1.00 our client is cheaper.");
+}
+
+/// Small messages in bursts: `BATCH` messages written, then their echoes
+/// read; each client writes the burst its own best way (see
+/// `Echo::send_batch`), so this measures batching, not one syscall a message.
+const BATCH: usize = 256;
+const BATCH_SIZE: usize = 128;
+
+fn batched(clients: &mut [Box<dyn Echo>]) {
+    println!("\n## Batched small messages");
+    println!(
+        "{BATCH} messages of {BATCH_SIZE} B written as one burst, then their {BATCH} echoes read; \
+         median of {ROUNDS} rounds of {} ms per client.",
+        THROUGHPUT_SLICE.as_millis()
+    );
+    let data = payload(BATCH_SIZE);
+    let rates = rounds(clients, |client| {
+        prepare(client, &data);
+        let (start, cpu) = (Instant::now(), thread_cpu());
+        let mut messages = 0;
+        while start.elapsed() < THROUGHPUT_SLICE {
+            client.send_batch(BATCH);
+            for _ in 0..BATCH {
+                client.recv(false);
+            }
+            messages += BATCH;
+        }
+        Rate {
+            per_second: messages as f64 / start.elapsed().as_secs_f64(),
+            cpu_us: (thread_cpu() - cpu).as_secs_f64() * 1e6 / messages as f64,
+        }
+    });
+    let per_second: Vec<Vec<f64>> = rates
+        .iter()
+        .map(|r| r.iter().map(|x| x.per_second).collect())
+        .collect();
+    let mut table = Table::new(&["client", "msg/s", "CPU µs/msg", "ours/this msg/s"]);
+    for ((client, r), rate) in clients.iter().zip(&rates).zip(&per_second) {
+        let cpu: Vec<f64> = r.iter().map(|x| x.cpu_us).collect();
+        table.row(vec![
+            client.name().to_string(),
+            grouped(median(rate)),
+            format!("{:.2}", median(&cpu)),
+            paired_ratio(&per_second[0], rate),
+        ]);
+    }
+    table.print();
+    println!("Ratios are of messages/s: above 1.00 our client is faster.");
 }
 
 fn latency(clients: &mut [Box<dyn Echo>]) {
@@ -354,7 +402,7 @@ fn main() {
         .map(String::as_str)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    const SECTIONS: &[&str] = &["throughput", "latency", "compression", "memory"];
+    const SECTIONS: &[&str] = &["throughput", "batched", "latency", "compression", "memory"];
     if let Some(unknown) = sections.iter().find(|s| !SECTIONS.contains(s)) {
         eprintln!("unknown section {unknown:?}; the sections are {SECTIONS:?}");
         std::process::exit(2);
@@ -368,7 +416,7 @@ fn main() {
         load.join(" ")
     );
     let started = Instant::now();
-    if wanted("throughput") || wanted("latency") {
+    if wanted("throughput") || wanted("batched") || wanted("latency") {
         let ws = servers::tungstenite_echo();
         let raw = servers::raw_echo();
         // The order matters: the report's ratios take the first as ours.
@@ -380,6 +428,9 @@ fn main() {
         println!("Both WebSocket clients talk to the same tungstenite echo server; raw TCP to a length-prefixed echo.");
         if wanted("throughput") {
             throughput(&mut clients);
+        }
+        if wanted("batched") {
+            batched(&mut clients);
         }
         if wanted("latency") {
             latency(&mut clients);

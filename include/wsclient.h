@@ -19,7 +19,10 @@
  *   frame with the code from ws_conn_error_close_code() or
  *   ws_last_error_close_code() (1002, 1007, 1009, 1010) and closed the
  *   connection. An *exn* carries only a message (bad argument, dead socket,
- *   timeout, TLS failure): no close frame is sent.
+ *   timeout, TLS failure): no close frame is sent. The fail codes are
+ *   WS_ERR_NEGOTIATION (1010), WS_ERR_PROTOCOL (1002),
+ *   WS_ERR_INVALID_PAYLOAD (1007) and WS_ERR_MESSAGE_TOO_BIG (1009); every
+ *   other negative code is an exn.
  *
  * Ownership. Handles are opaque. Each *_new or receiving call returns an
  *   object the caller owns and frees with the matching *_free; *_free(NULL)
@@ -85,811 +88,1094 @@ typedef struct ws_frame ws_frame;
 /* A non-101 HTTP answer to the handshake: ws_connect / ws_response_free. */
 typedef struct ws_response ws_response;
 
-
-// `ws_conn_state`: open.
-#define WS_STATE_OPEN 0
-
-// `ws_conn_state`: we sent a close frame and wait for the server's.
-#define WS_STATE_CLOSING 1
-
-// `ws_conn_state`: closed; the socket is shut.
-#define WS_STATE_CLOSED 2
-
-// `ws_send` flag: send this message uncompressed even when
-// permessage-deflate is in use.
-#define WS_SEND_UNCOMPRESSED 1
-
-// `ws_send` flag: more messages follow. The message is only queued (up to
-// 64 KiB of queue) and written, with what else is queued, in one system
-// call by the next send without this flag, `ws_conn_flush`, or a receive
-// before it waits.
-#define WS_SEND_MORE 2
-
-// `ws_conn_wants` bit: wait until the socket is readable, then receive.
-#define WS_WANT_READ 1
-
-// `ws_conn_wants` bit: wait until the socket is writable, then
-// `ws_conn_flush`.
-#define WS_WANT_WRITE 2
-
-// The call succeeded.
-#define WS_OK 0
-
-// `ws_connect`: the server answered with an HTTP status other than 101.
-#define WS_HTTP_RESPONSE 1
-
-// `ws_recv_message`/`ws_recv_message_loop`: the server closed the connection.
-#define WS_CLOSED 2
-
-// `ws_recv_message_loop`: the handler returned non-zero; that value is
-// `ws_last_stop_value()`.
-#define WS_STOPPED 3
-
-#define WS_ERR_NULL_ARGUMENT -1
-
-#define WS_ERR_INVALID_ARGUMENT -2
-
-#define WS_ERR_INVALID_STATE -3
-
-#define WS_ERR_PANIC -4
-
-// A map lookup (opcode, optype, reason, close code) found nothing.
-#define WS_ERR_NOT_FOUND -5
-
-#define WS_ERR_IO -10
-
-#define WS_ERR_TIMEOUT -11
-
-#define WS_ERR_RESOLVE -12
-
-#define WS_ERR_CONNECT -13
-
-#define WS_ERR_CONNECTION_LOST -14
-
-// Non-blocking mode: nothing complete to return yet; poll `ws_conn_fd`
-// for reading and call again. The connection is usable.
-#define WS_ERR_WOULD_BLOCK -15
-
-#define WS_ERR_TLS -20
-
-#define WS_ERR_TLS_VERIFY -21
-
-#define WS_ERR_URI -30
-
-#define WS_ERR_HANDSHAKE -31
-
-#define WS_ERR_NEGOTIATION -32
-
-#define WS_ERR_REDIRECT -33
-
-// `ws_connect`: the proxy refused the tunnel (HTTP 407 when its
-// credentials are missing or wrong, 403, 502, ...; a SOCKS5 refusal); for
-// an HTTP proxy `*response_out`, if not NULL, receives its answer (free
-// with `ws_response_free`).
-#define WS_ERR_PROXY -34
-
-#define WS_ERR_PROTOCOL -40
-
-#define WS_ERR_INVALID_PAYLOAD -41
-
-#define WS_ERR_MESSAGE_TOO_BIG -50
-
-// `ws_message_type` of a text message (its first frame's opcode).
-#define WS_MESSAGE_TEXT 1
-
-// `ws_message_type` of a binary message.
-#define WS_MESSAGE_BINARY 2
-
-// Called by `ws_recv_message_loop` for each message. `msg` is valid only
-// during the call. Return 0 to go on; any other value stops the loop (see
-// `ws_recv_message_loop`). The handler must return normally: see there.
-typedef int32_t (*ws_message_handler)(ws_conn *conn, const ws_message *msg, void *userdata);
-
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif
 
-// The library version as a static NUL-terminated string ("0.1.0").
+
+/*
+ `ws_conn_state`: open.
+ */
+#define WS_STATE_OPEN 0
+
+/*
+ `ws_conn_state`: we sent a close frame and wait for the server's.
+ */
+#define WS_STATE_CLOSING 1
+
+/*
+ `ws_conn_state`: closed; the socket is shut.
+ */
+#define WS_STATE_CLOSED 2
+
+/*
+ `ws_send` flag: send this message uncompressed even when
+ permessage-deflate is in use.
+ */
+#define WS_SEND_UNCOMPRESSED 1
+
+/*
+ `ws_send` flag: more messages follow. The message is only queued (up to
+ 64 KiB of queue) and written, with what else is queued, in one system
+ call by the next send without this flag, `ws_conn_flush`, or a receive
+ before it waits.
+ */
+#define WS_SEND_MORE 2
+
+/*
+ `ws_conn_wants` bit: wait until the socket is readable, then receive.
+ */
+#define WS_WANT_READ 1
+
+/*
+ `ws_conn_wants` bit: wait until the socket is writable, then
+ `ws_conn_flush`.
+ */
+#define WS_WANT_WRITE 2
+
+/*
+ The call succeeded.
+ */
+#define WS_OK 0
+
+/*
+ `ws_connect`: the server answered with an HTTP status other than 101.
+ */
+#define WS_HTTP_RESPONSE 1
+
+/*
+ `ws_recv_message`/`ws_recv_message_loop`: the server closed the connection.
+ */
+#define WS_CLOSED 2
+
+/*
+ `ws_recv_message_loop`: the handler returned non-zero; that value is
+ `ws_last_stop_value()`.
+ */
+#define WS_STOPPED 3
+
+/*
+ *exn*: a required pointer argument is NULL.
+ */
+#define WS_ERR_NULL_ARGUMENT -1
+
+/*
+ *exn*: an argument is out of range or malformed, or a handle is of the
+ wrong type or already freed.
+ */
+#define WS_ERR_INVALID_ARGUMENT -2
+
+/*
+ *exn*: the call does not fit the connection's state (e.g. sending after
+ the close handshake started).
+ */
+#define WS_ERR_INVALID_STATE -3
+
+/*
+ *exn*: an internal error (a caught Rust panic); the message says where.
+ */
+#define WS_ERR_PANIC -4
+
+/*
+ *exn*: a map lookup (opcode, optype, reason, close code) found nothing.
+ */
+#define WS_ERR_NOT_FOUND -5
+
+/*
+ *exn*: an I/O error on the socket.
+ */
+#define WS_ERR_IO -10
+
+/*
+ *exn*: a connect, handshake, read or write timeout expired. After a
+ receive timeout the connection is still usable.
+ */
+#define WS_ERR_TIMEOUT -11
+
+/*
+ *exn*: the host name did not resolve.
+ */
+#define WS_ERR_RESOLVE -12
+
+/*
+ *exn*: no resolved address accepted a TCP connection.
+ */
+#define WS_ERR_CONNECT -13
+
+/*
+ *exn*: the server closed TCP without a close handshake.
+ */
+#define WS_ERR_CONNECTION_LOST -14
+
+/*
+ Not a failure (an *exn* code only in form): in non-blocking mode the
+ call cannot complete now (no complete message or frame has arrived, a
+ send would pass the send queue limit, or `ws_conn_flush` left bytes
+ queued). Poll `ws_conn_fd` for `ws_conn_wants` and call again; the
+ connection is usable.
+ */
+#define WS_ERR_WOULD_BLOCK -15
+
+/*
+ *exn*: TLS failed for a reason other than certificate verification.
+ */
+#define WS_ERR_TLS -20
+
+/*
+ *exn*: the server's certificate (or host name) did not verify.
+ */
+#define WS_ERR_TLS_VERIFY -21
+
+/*
+ *exn*: the URI is not a valid ws:// or wss:// URI.
+ */
+#define WS_ERR_URI -30
+
+/*
+ *exn*: the server's opening handshake response is invalid (bad
+ `Sec-WebSocket-Accept`, missing `Upgrade`, ...).
+ */
+#define WS_ERR_HANDSHAKE -31
+
+/*
+ *fail* (close code 1010): the server's extension or subprotocol answer
+ is invalid or was not offered.
+ */
+#define WS_ERR_NEGOTIATION -32
+
+/*
+ *exn*: too many redirects, or a redirect from wss:// to ws://.
+ */
+#define WS_ERR_REDIRECT -33
+
+/*
+ `ws_connect`: the proxy refused the tunnel (HTTP 407 when its
+ credentials are missing or wrong, 403, 502, ...; a SOCKS5 refusal); for
+ an HTTP proxy `*response_out`, if not NULL, receives its answer (free
+ with `ws_response_free`).
+ */
+#define WS_ERR_PROXY -34
+
+/*
+ *fail* (close code 1002): the server broke the framing protocol (masked
+ frame, bad opcode, reserved bit, fragmented control frame, ...).
+ */
+#define WS_ERR_PROTOCOL -40
+
+/*
+ *fail* (close code 1007): a text message or close reason is not valid
+ UTF-8.
+ */
+#define WS_ERR_INVALID_PAYLOAD -41
+
+/*
+ *fail* (close code 1009): a frame or message, after decompression, is
+ over the configured limit.
+ */
+#define WS_ERR_MESSAGE_TOO_BIG -50
+
+/*
+ `ws_message_type` of a text message (its first frame's opcode).
+ */
+#define WS_MESSAGE_TEXT 1
+
+/*
+ `ws_message_type` of a binary message.
+ */
+#define WS_MESSAGE_BINARY 2
+
+/*
+ Called by `ws_recv_message_loop` for each message. `msg` is valid only
+ during the call. Return 0 to go on; any other value stops the loop (see
+ `ws_recv_message_loop`). The handler must return normally: see there.
+ */
+typedef int32_t (*ws_message_handler)(ws_conn *conn, const ws_message *msg, void *userdata);
+
+/*
+ The library version as a static NUL-terminated string ("0.1.0").
+ */
 const char *ws_version(void);
 
-// Connect to `uri` (ws:// or wss://) and perform the opening handshake.
-//
-// - `WS_OK`: `*conn_out` is a new connection (free with `ws_conn_free`).
-// - `WS_HTTP_RESPONSE`: the server answered with another status (e.g. a
-//   redirect or 403); `*response_out`, if not NULL, receives it (free with
-//   `ws_response_free`). This is not an error, as in the seed.
-// - negative: an error; `ws_last_error_message()` says why ("certificate
-//   verify failed: ...", "cannot connect to ..."). For `WS_ERR_PROXY` (the
-//   proxy refused the tunnel, e.g. 407) `*response_out`, if not NULL,
-//   receives the proxy's answer.
-//
-// `opts` may be NULL for the defaults; it is only read during the call.
-//
-// # Safety
-// `uri`: a NUL-terminated string; `opts`: NULL or a live options handle;
-// `conn_out`: writable; `response_out`: NULL or writable.
+/*
+ Connect to `uri` (ws:// or wss://) and perform the opening handshake.
+
+ - `WS_OK`: `*conn_out` is a new connection (free with `ws_conn_free`).
+ - `WS_HTTP_RESPONSE`: the server answered with another status (e.g. a
+   redirect or 403); `*response_out`, if not NULL, receives it (free with
+   `ws_response_free`). This is not an error, as in the seed.
+ - negative: an error; `ws_last_error_message()` says why ("certificate
+   verify failed: ...", "cannot connect to ..."). For `WS_ERR_PROXY` (the
+   proxy refused the tunnel, e.g. 407) `*response_out`, if not NULL,
+   receives the proxy's answer.
+
+ `opts` may be NULL for the defaults; it is only read during the call.
+
+ # Safety
+ `uri`: a NUL-terminated string; `opts`: NULL or a live options handle;
+ `conn_out`: writable; `response_out`: NULL or writable.
+ */
 int32_t ws_connect(const char *uri, const ws_options *opts, ws_conn **conn_out, ws_response **response_out);
 
-// Close the socket (with TLS close_notify) and free the connection; NULL
-// is a no-op. For a clean close, call `ws_close` and receive until
-// `WS_CLOSED` first.
-//
-// # Safety
-// `conn` must be NULL or a connection not yet freed.
+/*
+ Close the socket (with TLS close_notify) and free the connection; NULL
+ is a no-op. For a clean close, call `ws_close` and receive until
+ `WS_CLOSED` first.
+
+ # Safety
+ `conn` must be NULL or a connection not yet freed.
+ */
 void ws_conn_free(ws_conn *conn);
 
-// `WS_STATE_OPEN`, `WS_STATE_CLOSING` or `WS_STATE_CLOSED` (also for NULL).
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ `WS_STATE_OPEN`, `WS_STATE_CLOSING` or `WS_STATE_CLOSED` (also for NULL).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 int32_t ws_conn_state(const ws_conn *conn);
 
-// The socket's file descriptor, for poll/select (-1 for NULL).
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ The socket's file descriptor, for poll/select (-1 for NULL).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 int32_t ws_conn_fd(const ws_conn *conn);
 
-// Change the read and write timeouts of an open connection, in
-// milliseconds (0: wait as long as it takes). They bound each blocking
-// call: a receive that times out returns `WS_ERR_TIMEOUT` and leaves the
-// connection usable; a send that times out returns `WS_ERR_TIMEOUT` with
-// the message still queued (it is written by later calls, never lost or
-// cut). Safe to call from any thread.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ Change the read and write timeouts of an open connection, in
+ milliseconds (0: wait as long as it takes). They bound each blocking
+ call: a receive that times out returns `WS_ERR_TIMEOUT` and leaves the
+ connection usable; a send that times out returns `WS_ERR_TIMEOUT` with
+ the message still queued (it is written by later calls, never lost or
+ cut). Safe to call from any thread.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 int32_t ws_conn_set_timeouts(ws_conn *conn, uint32_t read_ms, uint32_t write_ms);
 
-// Non-blocking mode: from now on no call on this connection waits.
-//
-// - Receives return `WS_ERR_WOULD_BLOCK` when no whole message (or frame)
-//   has arrived; partial input is kept. Receive until `WS_ERR_WOULD_BLOCK`
-//   before waiting: bytes already read (or buffered by TLS) do not make
-//   the socket readable.
-// - Sends, pings and closes are queued and written as far as the socket
-//   takes them now; the rest waits for `ws_conn_flush`. A message that
-//   would push the queue past its limit (`ws_options_set_send_queue_limit`)
-//   is refused whole with `WS_ERR_WOULD_BLOCK`; a message is never cut or
-//   lost, and one message always fits an empty queue.
-// - After the close handshake (`WS_CLOSED`) or a failure, the close reply
-//   and the wait for the server's TCP close continue through
-//   `ws_conn_flush` while `ws_conn_wants` is not 0.
-//
-// Drive it with `ws_conn_fd`, `ws_conn_wants` and `ws_conn_next_timeout_ms`.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ Non-blocking mode: from now on no call on this connection waits.
+
+ - Receives return `WS_ERR_WOULD_BLOCK` when no whole message (or frame)
+   has arrived; partial input is kept. Receive until `WS_ERR_WOULD_BLOCK`
+   before waiting: bytes already read (or buffered by TLS) do not make
+   the socket readable.
+ - Sends, pings and closes are queued and written as far as the socket
+   takes them now; the rest waits for `ws_conn_flush`. A message that
+   would push the queue past its limit (`ws_options_set_send_queue_limit`)
+   is refused whole with `WS_ERR_WOULD_BLOCK`; a message is never cut or
+   lost, and one message always fits an empty queue.
+ - After the close handshake (`WS_CLOSED`) or a failure, the close reply
+   and the wait for the server's TCP close continue through
+   `ws_conn_flush` while `ws_conn_wants` is not 0.
+
+ Drive it with `ws_conn_fd`, `ws_conn_wants` and `ws_conn_next_timeout_ms`.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 int32_t ws_conn_set_nonblocking(ws_conn *conn, bool nonblocking);
 
-// Write what is queued and act on due deadlines: send a keepalive ping,
-// fail a connection whose pong or close answer is overdue
-// (`WS_ERR_TIMEOUT`), end the wait for the server's TCP close.
-//
-// - `WS_OK`: nothing is left queued.
-// - `WS_ERR_WOULD_BLOCK` (non-blocking mode): bytes remain; wait until
-//   `ws_conn_fd` is writable and call again.
-// - blocking mode: waits until the queue is empty, at most the write
-//   timeout (`WS_ERR_TIMEOUT`).
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ Write what is queued and act on due deadlines: send a keepalive ping,
+ fail a connection whose pong or close answer is overdue
+ (`WS_ERR_TIMEOUT`), end the wait for the server's TCP close.
+
+ - `WS_OK`: nothing is left queued.
+ - `WS_ERR_WOULD_BLOCK` (non-blocking mode): bytes remain; wait until
+   `ws_conn_fd` is writable and call again.
+ - blocking mode: waits until the queue is empty, at most the write
+   timeout (`WS_ERR_TIMEOUT`).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 int32_t ws_conn_flush(ws_conn *conn);
 
-// What an event loop should wait for on `ws_conn_fd`: `WS_WANT_READ`
-// (then receive until `WS_ERR_WOULD_BLOCK`) and/or `WS_WANT_WRITE` (then
-// `ws_conn_flush`). 0 when nothing is left to do: the connection is over
-// (or `conn` is NULL or invalid).
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ What an event loop should wait for on `ws_conn_fd`: `WS_WANT_READ`
+ (then receive until `WS_ERR_WOULD_BLOCK`) and/or `WS_WANT_WRITE` (then
+ `ws_conn_flush`). 0 when nothing is left to do: the connection is over
+ (or `conn` is NULL or invalid).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 uint32_t ws_conn_wants(const ws_conn *conn);
 
-// Milliseconds until the connection's next deadline (keepalive ping, pong
-// timeout, close timeout, end of the wait for the server's TCP close),
-// rounded up; -1 when there is none. When it passes, call
-// `ws_conn_flush`. Use it as the timeout of poll/epoll_wait, in the style
-// of libcurl's `curl_multi_timeout`.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ Milliseconds until the connection's next deadline (keepalive ping, pong
+ timeout, close timeout, end of the wait for the server's TCP close),
+ rounded up; -1 when there is none. When it passes, call
+ `ws_conn_flush`. Use it as the timeout of poll/epoll_wait, in the style
+ of libcurl's `curl_multi_timeout`.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 int64_t ws_conn_next_timeout_ms(const ws_conn *conn);
 
-// Bytes queued for the socket and not yet written (0 for NULL).
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ Bytes queued for the socket and not yet written (0 for NULL).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 size_t ws_conn_queued_bytes(const ws_conn *conn);
 
-// The subprotocol the server chose, or NULL. Owned by the connection.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ The subprotocol the server chose, or NULL. Owned by the connection.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 const char *ws_conn_subprotocol(const ws_conn *conn);
 
-// Whether permessage-deflate was negotiated.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ Whether permessage-deflate was negotiated.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 bool ws_conn_compression(const ws_conn *conn);
 
-// A header of the server's 101 response (case-insensitive), or NULL.
-// Owned by the connection (valid until `ws_conn_free`).
-//
-// # Safety
-// `conn`: NULL or a live connection; `name`: NULL or a NUL-terminated string.
+/*
+ A header of the server's 101 response (case-insensitive), or NULL.
+ Owned by the connection (valid until `ws_conn_free`).
+
+ # Safety
+ `conn`: NULL or a live connection; `name`: NULL or a NUL-terminated string.
+ */
 const char *ws_conn_header(const ws_conn *conn, const char *name);
 
-// The close code the server sent: 0 before its close frame arrives, 1005
-// if its close frame had no code.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ The close code the server sent: 0 before its close frame arrives, 1005
+ if its close frame had no code.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 uint16_t ws_conn_peer_close_code(const ws_conn *conn);
 
-// The close reason the server sent ("" if none). Owned by the connection.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ The close reason the server sent ("" if none). Owned by the connection.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 const char *ws_conn_peer_close_reason(const ws_conn *conn);
 
-// The message of this connection's last error ("" if none). Owned by the
-// connection until its next failing call (by any thread; a program that
-// uses the connection from several threads should read the per-thread
-// `ws_last_error_message` instead).
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ The message of this connection's last error ("" if none). Owned by the
+ connection until its next failing call (by any thread; a program that
+ uses the connection from several threads should read the per-thread
+ `ws_last_error_message` instead).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 const char *ws_conn_errmsg(const ws_conn *conn);
 
-// For a *fail*: the close code this connection sent to the server; 0 for
-// an *exn* or no error.
-//
-// # Safety
-// `conn`: NULL or a live connection.
+/*
+ For a *fail*: the close code this connection sent to the server; 0 for
+ an *exn* or no error.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
 uint16_t ws_conn_error_close_code(const ws_conn *conn);
 
-// Receive the next message, answering pings on the way.
-//
-// - `WS_OK`: `*msg_out` is a new message (free with `ws_message_free`).
-// - `WS_CLOSED`: the server closed the connection; the close was answered
-//   (see `ws_conn_peer_close_code`). Do not receive again.
-// - `WS_ERR_TIMEOUT`: the read timeout expired; the connection is usable.
-// - a *fail* (`ws_result_is_fail`): the server broke the protocol; a close
-//   frame with `ws_conn_error_close_code` was sent and the connection closed.
-// - other negative codes: an *exn*, e.g. `WS_ERR_CONNECTION_LOST`.
-//
-// # Safety
-// `conn`: NULL or a live connection; `msg_out`: writable.
+/*
+ Receive the next message, answering pings on the way.
+
+ - `WS_OK`: `*msg_out` is a new message (free with `ws_message_free`).
+ - `WS_CLOSED`: the server closed the connection; the close was answered
+   (see `ws_conn_peer_close_code`). Do not receive again.
+ - `WS_ERR_TIMEOUT`: the read timeout expired; the connection is usable.
+ - a *fail* (`ws_result_is_fail`): the server broke the protocol; a close
+   frame with `ws_conn_error_close_code` was sent and the connection closed.
+ - other negative codes: an *exn*, e.g. `WS_ERR_CONNECTION_LOST`.
+
+ # Safety
+ `conn`: NULL or a live connection; `msg_out`: writable.
+ */
 int32_t ws_recv_message(ws_conn *conn, ws_message **msg_out);
 
-// Receive messages and call `handler` on each, until:
-// - the server closes the connection: `WS_CLOSED`;
-// - the handler returns non-zero: `WS_STOPPED`, and that value is
-//   `ws_last_stop_value()` on this thread (so it never collides with the
-//   library's own codes, e.g. a handler's 1 with `WS_HTTP_RESPONSE`);
-// - an error: its code (for a *fail* the close frame has been sent);
-// - the handler freed the connection: `WS_ERR_INVALID_STATE`, detected
-//   through the registry of live handles, without touching freed memory
-//   (freeing it from the handler is allowed; use it no more).
-//
-// The handler may use the connection (send, ping, close) and must return
-// normally. Unwinding out of it, a C++ exception, a Rust panic or a
-// `longjmp`, is forbidden: the handler is called through the C ABI, where
-// unwinding into Rust frames is undefined behaviour (a Rust build aborts
-// on it at best), and a `longjmp` would skip the loop's cleanup, leaking
-// the message and leaving the connection mid-call. Catch inside the
-// handler, return non-zero, and rethrow after the loop.
-//
-// # Safety
-// `conn`: NULL or a live connection; `handler`: a valid function;
-// `userdata` is passed through untouched.
+/*
+ Receive messages and call `handler` on each, until:
+ - the server closes the connection: `WS_CLOSED`;
+ - the handler returns non-zero: `WS_STOPPED`, and that value is
+   `ws_last_stop_value()` on this thread (so it never collides with the
+   library's own codes, e.g. a handler's 1 with `WS_HTTP_RESPONSE`);
+ - an error: its code (for a *fail* the close frame has been sent);
+ - the handler freed the connection: `WS_ERR_INVALID_STATE`, detected
+   through the registry of live handles, without touching freed memory
+   (freeing it from the handler is allowed; use it no more).
+
+ The handler may use the connection (send, ping, close) and must return
+ normally. Unwinding out of it, a C++ exception, a Rust panic or a
+ `longjmp`, is forbidden: the handler is called through the C ABI, where
+ unwinding into Rust frames is undefined behaviour (a Rust build aborts
+ on it at best), and a `longjmp` would skip the loop's cleanup, leaking
+ the message and leaving the connection mid-call. Catch inside the
+ handler, return non-zero, and rethrow after the loop.
+
+ # Safety
+ `conn`: NULL or a live connection; `handler`: a valid function;
+ `userdata` is passed through untouched.
+ */
 int32_t ws_recv_message_loop(ws_conn *conn, ws_message_handler handler, void *userdata);
 
-// Send `msg` (e.g. echo a received message).
-//
-// # Safety
-// `conn`: NULL or a live connection; `msg`: NULL or a live message.
+/*
+ Send `msg` (e.g. echo a received message).
+
+ # Safety
+ `conn`: NULL or a live connection; `msg`: NULL or a live message.
+ */
 int32_t ws_send_message(ws_conn *conn, const ws_message *msg);
 
-// Send a text message of `len` bytes of UTF-8 (not NUL-terminated).
-//
-// # Safety
-// `conn`: NULL or a live connection; `text`: `len` readable bytes.
+/*
+ Send a text message of `len` bytes of UTF-8 (not NUL-terminated).
+
+ # Safety
+ `conn`: NULL or a live connection; `text`: `len` readable bytes.
+ */
 int32_t ws_send_text(ws_conn *conn, const char *text, size_t len);
 
-// Send a binary message of `len` bytes.
-//
-// # Safety
-// `conn`: NULL or a live connection; `data`: `len` readable bytes.
+/*
+ Send a binary message of `len` bytes.
+
+ # Safety
+ `conn`: NULL or a live connection; `data`: `len` readable bytes.
+ */
 int32_t ws_send_binary(ws_conn *conn, const uint8_t *data, size_t len);
 
-// Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
-// with `flags` (`WS_SEND_UNCOMPRESSED`, `WS_SEND_MORE`, or both).
-//
-// # Safety
-// `conn`: NULL or a live connection; `data`: `len` readable bytes.
+/*
+ Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
+ with `flags` (`WS_SEND_UNCOMPRESSED`, `WS_SEND_MORE`, or both).
+
+ # Safety
+ `conn`: NULL or a live connection; `data`: `len` readable bytes.
+ */
 int32_t ws_send(ws_conn *conn, int32_t type, const uint8_t *data, size_t len, uint32_t flags);
 
-// Send a ping with up to 125 bytes of payload.
-//
-// # Safety
-// `conn`: NULL or a live connection; `data`: `len` readable bytes.
+/*
+ Send a ping with up to 125 bytes of payload.
+
+ # Safety
+ `conn`: NULL or a live connection; `data`: `len` readable bytes.
+ */
 int32_t ws_ping(ws_conn *conn, const uint8_t *data, size_t len);
 
-// Start the close handshake with `code` (0: a close frame without a code)
-// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes; a
-// reason without a code is `WS_ERR_INVALID_ARGUMENT`). Sending is no
-// longer allowed; keep receiving until `WS_CLOSED`. The server's close is
-// due within the close timeout (5 s by default) counted from this call: a
-// receive past that deadline returns `WS_ERR_TIMEOUT` and the connection
-// is closed, however the server trickles frames meanwhile. A read timeout
-// shorter than that only ends one receive (`WS_ERR_TIMEOUT`, receive again).
-//
-// # Safety
-// `conn`: NULL or a live connection; `reason`: NULL or a NUL-terminated string.
+/*
+ Start the close handshake with `code` (0: a close frame without a code)
+ and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes; a
+ reason without a code is `WS_ERR_INVALID_ARGUMENT`). Sending is no
+ longer allowed; keep receiving until `WS_CLOSED`. The server's close is
+ due within the close timeout (5 s by default) counted from this call: a
+ receive past that deadline returns `WS_ERR_TIMEOUT` and the connection
+ is closed, however the server trickles frames meanwhile. A read timeout
+ shorter than that only ends one receive (`WS_ERR_TIMEOUT`, receive again).
+
+ # Safety
+ `conn`: NULL or a live connection; `reason`: NULL or a NUL-terminated string.
+ */
 int32_t ws_close(ws_conn *conn, uint16_t code, const char *reason);
 
-// Low-level: receive one whole frame, without reassembly or automatic
-// replies (answer pings and closes yourself). Frames are checked by the
-// same rules as messages (a *fail* ends the connection) and the payload of
-// a compressed message's frames is given inflated (RSV1 shows it was
-// compressed). Between messages, frames and messages can be received in
-// any order; while a message is partly received one way, the other way is
-// refused with `WS_ERR_INVALID_STATE` (the connection stays usable).
-// `*frame_out` is a new frame (free with `ws_frame_free`).
-//
-// # Safety
-// `conn`: NULL or a live connection; `frame_out`: writable.
+/*
+ Low-level: receive one whole frame, without reassembly or automatic
+ replies (answer pings and closes yourself). Frames are checked by the
+ same rules as messages (a *fail* ends the connection) and the payload of
+ a compressed message's frames is given inflated (RSV1 shows it was
+ compressed). Between messages, frames and messages can be received in
+ any order; while a message is partly received one way, the other way is
+ refused with `WS_ERR_INVALID_STATE` (the connection stays usable).
+ `*frame_out` is a new frame (free with `ws_frame_free`).
+
+ # Safety
+ `conn`: NULL or a live connection; `frame_out`: writable.
+ */
 int32_t ws_recv_frame(ws_conn *conn, ws_frame **frame_out);
 
-// Low-level: send `frame` exactly as built (masked with a fresh key; no
-// RSV bit added). Sending a close frame starts the close handshake (with
-// the close timeout, as `ws_close`), or completes it when the server's
-// close was received with `ws_recv_frame`.
-//
-// # Safety
-// `conn`: NULL or a live connection; `frame`: NULL or a live frame.
+/*
+ Low-level: send `frame` exactly as built (masked with a fresh key; no
+ RSV bit added). Sending a close frame starts the close handshake (with
+ the close timeout, as `ws_close`), or completes it when the server's
+ close was received with `ws_recv_frame`.
+
+ # Safety
+ `conn`: NULL or a live connection; `frame`: NULL or a live frame.
+ */
 int32_t ws_send_frame(ws_conn *conn, const ws_frame *frame);
 
-// A static description of a result code (never NULL).
+/*
+ A static description of a result code (never NULL).
+ */
 const char *ws_result_string(int32_t code);
 
-// Whether `code` is a *fail* (the connection was failed with a close frame
-// to the peer), as opposed to an *exn*.
+/*
+ Whether `code` is a *fail* (the connection was failed with a close frame
+ to the peer), as opposed to an *exn*.
+ */
 bool ws_result_is_fail(int32_t code);
 
-// The message of the last failing call on this thread ("" if none). Valid
-// until the next failing call on this thread.
+/*
+ The message of the last failing call on this thread ("" if none). Valid
+ until the next failing call on this thread.
+ */
 const char *ws_last_error_message(void);
 
-// The result code of the last failing call on this thread.
+/*
+ The result code of the last failing call on this thread.
+ */
 int32_t ws_last_error_code(void);
 
-// For a *fail*: the close code sent to the peer (1002, 1007, 1009, 1010).
-// 0 for an *exn*.
+/*
+ For a *fail*: the close code sent to the peer (1002, 1007, 1009, 1010).
+ 0 for an *exn*.
+ */
 uint16_t ws_last_error_close_code(void);
 
-// The non-zero value the handler returned to stop the last
-// `ws_recv_message_loop` on this thread that returned `WS_STOPPED` (0
-// before any).
+/*
+ The non-zero value the handler returned to stop the last
+ `ws_recv_message_loop` on this thread that returned `WS_STOPPED` (0
+ before any).
+ */
 int32_t ws_last_stop_value(void);
 
-// A new frame to send with `ws_send_frame`. `payload` is copied. The frame
-// is sent with exactly these bits: no RSV bit is ever added for you.
-//
-// Returns NULL (with a last error) if `rsv` > 7, `opcode` > 15, or
-// `payload` is NULL with a non-zero length.
-//
-// # Safety
-// `payload`: NULL with `len` 0, or `len` readable bytes.
+/*
+ A new frame to send with `ws_send_frame`. `payload` is copied. The frame
+ is sent with exactly these bits: no RSV bit is ever added for you.
+
+ Returns NULL (with a last error) if `rsv` > 7, `opcode` > 15, or
+ `payload` is NULL with a non-zero length.
+
+ # Safety
+ `payload`: NULL with `len` 0, or `len` readable bytes.
+ */
 ws_frame *ws_frame_new(bool fin, uint8_t rsv, uint8_t opcode, const uint8_t *payload, size_t len);
 
-// Free a frame from `ws_frame_new` or `ws_recv_frame`; NULL is a no-op.
-// Frames from `ws_message_frame` belong to their message: do not free them.
-//
-// # Safety
-// `frame` must be NULL or an owned frame not yet freed.
+/*
+ Free a frame from `ws_frame_new` or `ws_recv_frame`; NULL is a no-op.
+ Frames from `ws_message_frame` belong to their message: do not free them.
+
+ # Safety
+ `frame` must be NULL or an owned frame not yet freed.
+ */
 void ws_frame_free(ws_frame *frame);
 
-// True iff the FIN bit is set.
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ True iff the FIN bit is set.
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 bool ws_frame_fin(const ws_frame *frame);
 
-// The three RSV bits as an integer: RSV1 = 4, RSV2 = 2, RSV3 = 1.
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ The three RSV bits as an integer: RSV1 = 4, RSV2 = 2, RSV3 = 1.
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 uint8_t ws_frame_rsv(const ws_frame *frame);
 
-// True iff `rsv & bit` is non-zero (`bit` 4 tests RSV1).
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ True iff `rsv & bit` is non-zero (`bit` 4 tests RSV1).
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 bool ws_frame_rsv_bit(const ws_frame *frame, uint8_t bit);
 
-// The 4-bit opcode (0 for NULL).
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ The 4-bit opcode (0 for NULL).
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 uint8_t ws_frame_opcode(const ws_frame *frame);
 
-// The optype name ("text", "connection-close", ...); NULL for a reserved opcode.
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ The optype name ("text", "connection-close", ...); NULL for a reserved opcode.
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 const char *ws_frame_optype(const ws_frame *frame);
 
-// True iff the MASK bit was set: always for frames we send, never for
-// frames received (a masked server frame fails the connection).
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ True iff the MASK bit was set: always for frames we send, never for
+ frames received (a masked server frame fails the connection).
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 bool ws_frame_mask(const ws_frame *frame);
 
-// The payload length from the frame header. For a frame of a compressed
-// message this is the compressed length.
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ The payload length from the frame header. For a frame of a compressed
+ message this is the compressed length.
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 uint64_t ws_frame_payload_length(const ws_frame *frame);
 
-// The payload (unmasked), valid while the frame (or its message) lives.
-// Its length is `ws_frame_payload_length`. May be NULL for an empty payload.
-//
-// # Safety
-// `frame`: NULL or a live frame.
+/*
+ The payload (unmasked), valid while the frame (or its message) lives.
+ Its length is `ws_frame_payload_length`. May be NULL for an empty payload.
+
+ # Safety
+ `frame`: NULL or a live frame.
+ */
 const uint8_t *ws_frame_payload_data(const ws_frame *frame);
 
-// The optype of `opcode` ("text", "connection-close", ...) as a static
-// string; NULL (with a last error) for a reserved opcode.
+/*
+ The optype of `opcode` ("text", "connection-close", ...) as a static
+ string; NULL (with a last error) for a reserved opcode.
+ */
 const char *ws_opcode_to_optype(uint8_t opcode);
 
-// The opcode of `optype`, or `WS_ERR_NOT_FOUND` / `WS_ERR_NULL_ARGUMENT`.
-//
-// # Safety
-// `optype`: NULL or a NUL-terminated string.
+/*
+ The opcode of `optype`, or `WS_ERR_NOT_FOUND` / `WS_ERR_NULL_ARGUMENT`.
+
+ # Safety
+ `optype`: NULL or a NUL-terminated string.
+ */
 int32_t ws_optype_to_opcode(const char *optype);
 
-// The close code of `reason` ("normal-closure" -> 1000, ...), or
-// `WS_ERR_NOT_FOUND` / `WS_ERR_NULL_ARGUMENT`.
-//
-// # Safety
-// `reason`: NULL or a NUL-terminated string.
+/*
+ The close code of `reason` ("normal-closure" -> 1000, ...), or
+ `WS_ERR_NOT_FOUND` / `WS_ERR_NULL_ARGUMENT`.
+
+ # Safety
+ `reason`: NULL or a NUL-terminated string.
+ */
 int32_t ws_reason_to_close_code(const char *reason);
 
-// The reason name of close `code` as a static string; NULL (with a last
-// error) for a code outside the seed's table.
+/*
+ The reason name of close `code` as a static string; NULL (with a last
+ error) for a code outside the seed's table.
+ */
 const char *ws_close_code_to_reason(uint16_t code);
 
-// A new message to send with `ws_send_message`; `data` is copied. `type`
-// is `WS_MESSAGE_TEXT` (data must be UTF-8) or `WS_MESSAGE_BINARY`.
-// Returns NULL (with a last error) on invalid arguments.
-//
-// # Safety
-// `data`: NULL with `len` 0, or `len` readable bytes.
+/*
+ A new message to send with `ws_send_message`; `data` is copied. `type`
+ is `WS_MESSAGE_TEXT` (data must be UTF-8) or `WS_MESSAGE_BINARY`.
+ Returns NULL (with a last error) on invalid arguments.
+
+ # Safety
+ `data`: NULL with `len` 0, or `len` readable bytes.
+ */
 ws_message *ws_message_new(int32_t type, const uint8_t *data, size_t len);
 
-// Free a message and the frame views it owns; NULL is a no-op.
-//
-// # Safety
-// `msg` must be NULL or a message not yet freed.
+/*
+ Free a message and the frame views it owns; NULL is a no-op.
+
+ # Safety
+ `msg` must be NULL or a message not yet freed.
+ */
 void ws_message_free(ws_message *msg);
 
-// `WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY` (0 for NULL).
-//
-// # Safety
-// `msg`: NULL or a live message.
+/*
+ `WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY` (0 for NULL).
+
+ # Safety
+ `msg`: NULL or a live message.
+ */
 int32_t ws_message_type(const ws_message *msg);
 
-// The message data (decompressed), `ws_message_size` bytes, owned by the
-// message. Text is UTF-8 and not NUL-terminated. May be NULL when empty.
-//
-// # Safety
-// `msg`: NULL or a live message.
+/*
+ The message data (decompressed), `ws_message_size` bytes, owned by the
+ message. Text is UTF-8 and not NUL-terminated. May be NULL when empty.
+
+ # Safety
+ `msg`: NULL or a live message.
+ */
 const uint8_t *ws_message_data(const ws_message *msg);
 
-// The size of the message data in bytes.
-//
-// # Safety
-// `msg`: NULL or a live message.
+/*
+ The size of the message data in bytes.
+
+ # Safety
+ `msg`: NULL or a live message.
+ */
 size_t ws_message_size(const ws_message *msg);
 
-// Whether the message arrived compressed (permessage-deflate).
-//
-// # Safety
-// `msg`: NULL or a live message.
+/*
+ Whether the message arrived compressed (permessage-deflate).
+
+ # Safety
+ `msg`: NULL or a live message.
+ */
 bool ws_message_compressed(const ws_message *msg);
 
-// The number of frames the message was assembled from (0 for a message
-// made with `ws_message_new`).
-//
-// # Safety
-// `msg`: NULL or a live message.
+/*
+ The number of frames the message was assembled from (0 for a message
+ made with `ws_message_new`).
+
+ # Safety
+ `msg`: NULL or a live message.
+ */
 size_t ws_message_frame_count(const ws_message *msg);
 
-// Frame `index` of the message, owned by the message (do not free it).
-// For a compressed message its payload is the compressed bytes. NULL if
-// `index` is out of range.
-//
-// # Safety
-// `msg`: NULL or a live message.
+/*
+ Frame `index` of the message, owned by the message (do not free it).
+ For a compressed message its payload is the compressed bytes. NULL if
+ `index` is out of range.
+
+ # Safety
+ `msg`: NULL or a live message.
+ */
 const ws_frame *ws_message_frame(const ws_message *msg, size_t index);
 
-// New options with safe defaults: TLS verification on, 64 MiB message and
-// frame limits, 30 s connect and handshake timeouts, no read timeout,
-// automatic pongs, no compression offered, no redirects followed.
+/*
+ New options with safe defaults: TLS verification on, 64 MiB message and
+ frame limits, 30 s connect and handshake timeouts, no read timeout,
+ automatic pongs, no compression offered, no redirects followed.
+ */
 ws_options *ws_options_new(void);
 
-// Free options; NULL is a no-op. Connections made with them are unaffected.
-//
-// # Safety
-// `opts` must be NULL or from `ws_options_new`, not yet freed.
+/*
+ Free options; NULL is a no-op. Connections made with them are unaffected.
+
+ # Safety
+ `opts` must be NULL or from `ws_options_new`, not yet freed.
+ */
 void ws_options_free(ws_options *opts);
 
-// Offer permessage-deflate with `params`, a `;`-separated list such as
-// `"server_max_window_bits=10; client_max_window_bits"` ("" for the bare
-// offer). Call again to add fallback offers; they are sent in order.
-//
-// # Safety
-// `opts`: a live options handle; `params`: a NUL-terminated string.
+/*
+ Offer permessage-deflate with `params`, a `;`-separated list such as
+ `"server_max_window_bits=10; client_max_window_bits"` ("" for the bare
+ offer). Call again to add fallback offers; they are sent in order.
+
+ # Safety
+ `opts`: a live options handle; `params`: a NUL-terminated string.
+ */
 int32_t ws_options_add_deflate_offer(ws_options *opts, const char *params);
 
-// The seed's `strip-host` flag. The default request-target is already the
-// origin-form of RFC 6455 §4.1 (path and query), so this only undoes
-// `ws_options_set_absolute_form`.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ The seed's `strip-host` flag. The default request-target is already the
+ origin-form of RFC 6455 §4.1 (path and query), so this only undoes
+ `ws_options_set_absolute_form`.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_strip_host(ws_options *opts, bool on);
 
-// Send the absolute URI as request-target (`GET ws://host:port/path`), as
-// the seed egg 1.0 did by default.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Send the absolute URI as request-target (`GET ws://host:port/path`), as
+ the seed egg 1.0 did by default.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_absolute_form(ws_options *opts, bool on);
 
-// Add a request header (e.g. Authorization, Cookie, User-Agent). Names
-// must be HTTP tokens; values must not contain CR, LF or NUL. Headers the
-// handshake writes itself (Host, Upgrade, Connection, Origin,
-// Content-Length, Sec-WebSocket-*) are refused by `ws_connect` with
-// `WS_ERR_INVALID_ARGUMENT`.
-//
-// # Safety
-// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+/*
+ Add a request header (e.g. Authorization, Cookie, User-Agent). Names
+ must be HTTP tokens; values must not contain CR, LF or NUL. Headers the
+ handshake writes itself (Host, Upgrade, Connection, Origin,
+ Content-Length, Sec-WebSocket-*) are refused by `ws_connect` with
+ `WS_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+ */
 int32_t ws_options_add_header(ws_options *opts, const char *name, const char *value);
 
-// Add a request header that carries a credential (an API token, say):
-// like `Authorization`, `Cookie` and the TLS client certificate, it is sent
-// only to the origin (scheme, host, port) of the URI given to `ws_connect`,
-// never to another origin a redirect leads to, unless
-// `ws_options_set_redirect_credentials` says otherwise.
-//
-// # Safety
-// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+/*
+ Add a request header that carries a credential (an API token, say):
+ like `Authorization`, `Cookie` and the TLS client certificate, it is sent
+ only to the origin (scheme, host, port) of the URI given to `ws_connect`,
+ never to another origin a redirect leads to, unless
+ `ws_options_set_redirect_credentials` says otherwise.
+
+ # Safety
+ `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
+ */
 int32_t ws_options_add_sensitive_header(ws_options *opts, const char *name, const char *value);
 
-// Send credentials (`Authorization`, `Cookie`, sensitive headers, the
-// client certificate) to every origin a redirect leads to, not only to the
-// first one (default off, as in curl).
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Send credentials (`Authorization`, `Cookie`, sensitive headers, the
+ client certificate) to every origin a redirect leads to, not only to the
+ first one (default off, as in curl).
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_redirect_credentials(ws_options *opts, bool on);
 
-// Send an `Origin` header.
-//
-// # Safety
-// `opts`: a live options handle; `origin`: a NUL-terminated string.
+/*
+ Send an `Origin` header.
+
+ # Safety
+ `opts`: a live options handle; `origin`: a NUL-terminated string.
+ */
 int32_t ws_options_set_origin(ws_options *opts, const char *origin);
 
-// Offer a subprotocol (call once per protocol, in order of preference).
-// A server that picks one not offered fails the connection.
-//
-// # Safety
-// `opts`: a live options handle; `protocol`: a NUL-terminated string.
+/*
+ Offer a subprotocol (call once per protocol, in order of preference).
+ A server that picks one not offered fails the connection.
+
+ # Safety
+ `opts`: a live options handle; `protocol`: a NUL-terminated string.
+ */
 int32_t ws_options_add_subprotocol(ws_options *opts, const char *protocol);
 
-// Largest message accepted, after decompression (default 64 MiB; 1009 beyond).
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Largest message accepted, after decompression (default 64 MiB; 1009 beyond).
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_max_message_size(ws_options *opts, size_t bytes);
 
-// Largest frame payload accepted (default 64 MiB; 1009 beyond).
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Largest frame payload accepted (default 64 MiB; 1009 beyond).
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_max_frame_size(ws_options *opts, uint64_t bytes);
 
-// Largest handshake response header block (default 64 KiB) and largest
-// body kept from a non-101 response (default 1 MiB).
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Largest handshake response header block (default 64 KiB) and largest
+ body kept from a non-101 response (default 1 MiB).
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_handshake_limits(ws_options *opts, size_t max_header_bytes, size_t max_body_bytes);
 
-// Timeouts in milliseconds; 0 means none (block). Defaults: connect 30000,
-// handshake 30000, read 0, write 0. A read timeout makes `ws_recv_*`
-// return `WS_ERR_TIMEOUT` and leaves the connection usable: call again.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Timeouts in milliseconds; 0 means none (block). Defaults: connect 30000,
+ handshake 30000, read 0, write 0. A read timeout makes `ws_recv_*`
+ return `WS_ERR_TIMEOUT` and leaves the connection usable: call again.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_timeouts(ws_options *opts, uint32_t connect_ms, uint32_t handshake_ms, uint32_t read_ms, uint32_t write_ms);
 
-// The close timeout (default 5000 ms): how long the server has to answer
-// our close frame, counted from when we send it (`ws_close`, a close sent
-// with `ws_send_frame`, a *fail*), and then to close TCP.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ The close timeout (default 5000 ms): how long the server has to answer
+ our close frame, counted from when we send it (`ws_close`, a close sent
+ with `ws_send_frame`, a *fail*), and then to close TCP.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_close_timeout(ws_options *opts, uint32_t ms);
 
-// Keepalive (off by default): send a ping every `interval_ms`; when its
-// pong has not come back `timeout_ms` after the ping, the connection fails
-// with `WS_ERR_TIMEOUT` ("keepalive: no pong ...") and a close frame with
-// 1011 is sent. A blocking receive wakes up to ping; in non-blocking mode
-// the pings are due at `ws_conn_next_timeout_ms`. Both 0: off; only one
-// 0: `WS_ERR_INVALID_ARGUMENT`.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Keepalive (off by default): send a ping every `interval_ms`; when its
+ pong has not come back `timeout_ms` after the ping, the connection fails
+ with `WS_ERR_TIMEOUT` ("keepalive: no pong ...") and a close frame with
+ 1011 is sent. A blocking receive wakes up to ping; in non-blocking mode
+ the pings are due at `ws_conn_next_timeout_ms`. Both 0: off; only one
+ 0: `WS_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_keepalive(ws_options *opts, uint32_t interval_ms, uint32_t timeout_ms);
 
-// Bound of a connection's send queue in bytes (default 4 MiB). A message
-// that would push the queued bytes past it waits for room (blocking mode)
-// or is refused whole with `WS_ERR_WOULD_BLOCK` (non-blocking mode). One
-// message always fits an empty queue, whatever its size; control frames
-// (ping, pong, close) are never refused. 0 is `WS_ERR_INVALID_ARGUMENT`.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Bound of a connection's send queue in bytes (default 4 MiB). A message
+ that would push the queued bytes past it waits for room (blocking mode)
+ or is refused whole with `WS_ERR_WOULD_BLOCK` (non-blocking mode). One
+ message always fits an empty queue, whatever its size; control frames
+ (ping, pong, close) are never refused. 0 is `WS_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_send_queue_limit(ws_options *opts, size_t bytes);
 
-// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
-// returns them to the caller as `WS_HTTP_RESPONSE`. wss is never
-// downgraded to ws. An `http://` Location is followed as `ws://`, an
-// `https://` one as `wss://`; other schemes are `WS_ERR_REDIRECT`. Each hop
-// gets the same timeouts and size limits as the first request.
-// Credentials (`Authorization`, `Cookie`, `Proxy-Authorization`, headers
-// added with `ws_options_add_sensitive_header`, the client certificate) go
-// only to the first URI's origin: see `ws_options_set_redirect_credentials`.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
+ returns them to the caller as `WS_HTTP_RESPONSE`. wss is never
+ downgraded to ws. An `http://` Location is followed as `ws://`, an
+ `https://` one as `wss://`; other schemes are `WS_ERR_REDIRECT`. Each hop
+ gets the same timeouts and size limits as the first request.
+ Credentials (`Authorization`, `Cookie`, `Proxy-Authorization`, headers
+ added with `ws_options_add_sensitive_header`, the client certificate) go
+ only to the first URI's origin: see `ws_options_set_redirect_credentials`.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_max_redirects(ws_options *opts, uint32_t max);
 
-// Trust the CA certificates in this PEM file (instead of the system store).
-// Paths are bytes, as on Unix: they need not be UTF-8.
-//
-// # Safety
-// `opts`: a live options handle; `path`: a NUL-terminated string.
+/*
+ Trust the CA certificates in this PEM file (instead of the system store).
+ Paths are bytes, as on Unix: they need not be UTF-8.
+
+ # Safety
+ `opts`: a live options handle; `path`: a NUL-terminated string.
+ */
 int32_t ws_options_set_tls_ca_file(ws_options *opts, const char *path);
 
-// Trust the CA certificates in this hashed directory.
-//
-// # Safety
-// `opts`: a live options handle; `path`: a NUL-terminated string.
+/*
+ Trust the CA certificates in this hashed directory.
+
+ # Safety
+ `opts`: a live options handle; `path`: a NUL-terminated string.
+ */
 int32_t ws_options_set_tls_ca_dir(ws_options *opts, const char *path);
 
-// Present a client certificate (PEM chain) and its key (PEM; NULL: the key
-// is in `cert_file`).
-//
-// # Safety
-// `opts`: a live options handle; `cert_file`: a NUL-terminated string;
-// `key_file`: NULL or a NUL-terminated string.
+/*
+ Present a client certificate (PEM chain) and its key (PEM; NULL: the key
+ is in `cert_file`).
+
+ # Safety
+ `opts`: a live options handle; `cert_file`: a NUL-terminated string;
+ `key_file`: NULL or a NUL-terminated string.
+ */
 int32_t ws_options_set_tls_client_cert(ws_options *opts, const char *cert_file, const char *key_file);
 
-// DANGER: accept any server certificate for any host name. This removes
-// all protection TLS gives against an active attacker; for tests only.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ DANGER: accept any server certificate for any host name. This removes
+ all protection TLS gives against an active attacker; for tests only.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_tls_danger_accept_invalid_certs(ws_options *opts, bool on);
 
-// Split outgoing messages into frames of at most `bytes` (0: never, the default).
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Split outgoing messages into frames of at most `bytes` (0: never, the default).
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_fragment_size(ws_options *opts, size_t bytes);
 
-// zlib level (0-9, or -1 for zlib's default) for compressed messages.
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ zlib level (0-9, or -1 for zlib's default) for compressed messages.
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_compression_level(ws_options *opts, int32_t level);
 
-// Answer pings automatically (default on).
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Answer pings automatically (default on).
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_set_auto_pong(ws_options *opts, bool on);
 
-// Connect through a proxy: `"http://[user:password@]host[:port]"` (the
-// scheme may be left out; port 80) asks an HTTP proxy for a CONNECT tunnel
-// with Basic authentication; `"socks5://..."` (the server's name resolved
-// here) and `"socks5h://..."` (resolved by the proxy) use SOCKS5 with
-// username/password authentication (port 1080). User and password are
-// percent-encoded in the URL. For wss:// TLS runs inside the tunnel, end
-// to end with the server. The handshake timeout covers the proxy's answer.
-// A proxy that refuses makes `ws_connect` return `WS_ERR_PROXY`; an HTTP
-// proxy's answer goes to `*response_out`. NULL or "" connects directly
-// again. TLS to the proxy itself (`https://`) is not supported.
-//
-// # Safety
-// `opts`: a live options handle; `url`: NULL or a NUL-terminated string.
+/*
+ Connect through a proxy: `"http://[user:password@]host[:port]"` (the
+ scheme may be left out; port 80) asks an HTTP proxy for a CONNECT tunnel
+ with Basic authentication; `"socks5://..."` (the server's name resolved
+ here) and `"socks5h://..."` (resolved by the proxy) use SOCKS5 with
+ username/password authentication (port 1080). User and password are
+ percent-encoded in the URL. For wss:// TLS runs inside the tunnel, end
+ to end with the server. The handshake timeout covers the proxy's answer.
+ A proxy that refuses makes `ws_connect` return `WS_ERR_PROXY`; an HTTP
+ proxy's answer goes to `*response_out`. NULL or "" connects directly
+ again. TLS to the proxy itself (`https://`) is not supported.
+
+ # Safety
+ `opts`: a live options handle; `url`: NULL or a NUL-terminated string.
+ */
 int32_t ws_options_set_proxy(ws_options *opts, const char *url);
 
-// Without a proxy set by `ws_options_set_proxy`, take one from the
-// environment at connect time (off by default): `http_proxy` for ws://,
-// `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
-// case), skipping hosts listed in `no_proxy` (`*`, domains with their
-// subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
-//
-// # Safety
-// `opts`: a live options handle.
+/*
+ Without a proxy set by `ws_options_set_proxy`, take one from the
+ environment at connect time (off by default): `http_proxy` for ws://,
+ `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
+ case), skipping hosts listed in `no_proxy` (`*`, domains with their
+ subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+
+ # Safety
+ `opts`: a live options handle.
+ */
 int32_t ws_options_use_env_proxy(ws_options *opts, bool on);
 
-// Free a response; NULL is a no-op.
-//
-// # Safety
-// `response` must be NULL or a response not yet freed.
+/*
+ Free a response; NULL is a no-op.
+
+ # Safety
+ `response` must be NULL or a response not yet freed.
+ */
 void ws_response_free(ws_response *response);
 
-// The HTTP status code (0 for NULL).
-//
-// # Safety
-// `response`: NULL or a live response.
+/*
+ The HTTP status code (0 for NULL).
+
+ # Safety
+ `response`: NULL or a live response.
+ */
 uint16_t ws_response_status(const ws_response *response);
 
-// The reason phrase, owned by the response.
-//
-// # Safety
-// `response`: NULL or a live response.
+/*
+ The reason phrase, owned by the response.
+
+ # Safety
+ `response`: NULL or a live response.
+ */
 const char *ws_response_reason(const ws_response *response);
 
-// The number of headers.
-//
-// # Safety
-// `response`: NULL or a live response.
+/*
+ The number of headers.
+
+ # Safety
+ `response`: NULL or a live response.
+ */
 size_t ws_response_header_count(const ws_response *response);
 
-// The name of header `index` (NULL if out of range), owned by the response.
-//
-// # Safety
-// `response`: NULL or a live response.
+/*
+ The name of header `index` (NULL if out of range), owned by the response.
+
+ # Safety
+ `response`: NULL or a live response.
+ */
 const char *ws_response_header_name(const ws_response *response, size_t index);
 
-// The value of header `index` (NULL if out of range), owned by the response.
-//
-// # Safety
-// `response`: NULL or a live response.
+/*
+ The value of header `index` (NULL if out of range), owned by the response.
+
+ # Safety
+ `response`: NULL or a live response.
+ */
 const char *ws_response_header_value(const ws_response *response, size_t index);
 
-// The first value of header `name` (case-insensitive), or NULL.
-//
-// # Safety
-// `response`: NULL or a live response; `name`: NULL or a NUL-terminated string.
+/*
+ The first value of header `name` (case-insensitive), or NULL.
+
+ # Safety
+ `response`: NULL or a live response; `name`: NULL or a NUL-terminated string.
+ */
 const char *ws_response_header(const ws_response *response, const char *name);
 
-// The body (up to `ws_options_set_handshake_limits`' body limit, 1 MiB by default), owned by the
-// response; `ws_response_body_length` bytes.
-//
-// # Safety
-// `response`: NULL or a live response.
+/*
+ The body (up to `ws_options_set_handshake_limits`' body limit, 1 MiB by default), owned by the
+ response; `ws_response_body_length` bytes.
+
+ # Safety
+ `response`: NULL or a live response.
+ */
 const uint8_t *ws_response_body(const ws_response *response);
 
-// The length of the body in bytes.
-//
-// # Safety
-// `response`: NULL or a live response.
+/*
+ The length of the body in bytes.
+
+ # Safety
+ `response`: NULL or a live response.
+ */
 size_t ws_response_body_length(const ws_response *response);
 
-#ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
-
 #endif  /* WSCLIENT_H */
+
+#ifdef __cplusplus
+}
+#endif

@@ -5,7 +5,7 @@
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use wsclient::{Connected, Connection, Options};
+use wsclient::{Connected, Connection, MessageType, Options};
 
 use crate::support::servers::RAW_PREFIX;
 
@@ -17,6 +17,10 @@ pub trait Echo {
     /// Receive one echoed message and return its length; with `verify`,
     /// also check that it is the payload.
     fn recv(&mut self, verify: bool) -> usize;
+    /// Send the payload `n` times as one burst, the way each client does
+    /// that best: ours queues with `more` and writes once, tungstenite
+    /// writes into its buffer and flushes once, raw TCP writes one buffer.
+    fn send_batch(&mut self, n: usize);
 }
 
 /// A connection of ours, with the given options.
@@ -54,6 +58,14 @@ impl Echo for Ours {
         self.connection
             .send_binary(&self.payload)
             .expect("wsclient send");
+    }
+
+    fn send_batch(&mut self, n: usize) {
+        for i in 0..n {
+            self.connection
+                .send_more(MessageType::Binary, &self.payload, true, i + 1 < n)
+                .expect("wsclient send");
+        }
     }
 
     fn recv(&mut self, verify: bool) -> usize {
@@ -105,6 +117,15 @@ impl Echo for Tungstenite {
             .expect("tungstenite send");
     }
 
+    fn send_batch(&mut self, n: usize) {
+        for _ in 0..n {
+            self.ws
+                .write(self.message.clone())
+                .expect("tungstenite write");
+        }
+        self.ws.flush().expect("tungstenite flush");
+    }
+
     fn recv(&mut self, verify: bool) -> usize {
         loop {
             if let tungstenite::Message::Binary(data) = self.ws.read().expect("tungstenite read") {
@@ -153,6 +174,11 @@ impl Echo for RawTcp {
 
     fn send(&mut self) {
         self.writer.write_all(&self.frame).expect("raw send");
+    }
+
+    fn send_batch(&mut self, n: usize) {
+        let batch = self.frame.repeat(n);
+        self.writer.write_all(&batch).expect("raw send");
     }
 
     fn recv(&mut self, verify: bool) -> usize {

@@ -14,12 +14,11 @@ REPO=$BUILD/chicken-repo
 SYSTEM_REPO=$(env -u CHICKEN_INSTALL_REPOSITORY -u CHICKEN_REPOSITORY_PATH chicken-install -repository)
 export CHICKEN_INSTALL_REPOSITORY=$REPO
 export CHICKEN_REPOSITORY_PATH="$REPO:$SYSTEM_REPO"
-# The in-tree library; without these, build-ws-client asks pkg-config.
-export WSCLIENT_INCLUDE_DIR=${WSCLIENT_INCLUDE_DIR:-$ROOT/include}
-export WSCLIENT_LIB_DIR=${WSCLIENT_LIB_DIR:-$BUILD/lib}
+# The in-tree library; without it, build-ws-client asks pkg-config.
+export WSCLIENT_TREE=$ROOT
 
 install_egg() {
-    if [ ! -e "$WSCLIENT_LIB_DIR/libwsclient.so" ] || [ ! -e "$WSCLIENT_INCLUDE_DIR/wsclient.h" ]; then
+    if [ ! -e "$BUILD/lib/libwsclient.so" ] || [ ! -e "$ROOT/include/wsclient.h" ]; then
         echo "ws-client: libwsclient not built (run 'make all' in $ROOT)" >&2
         return 1
     fi

@@ -13,6 +13,15 @@
 (define ws-http-response (foreign-value "WS_HTTP_RESPONSE" integer32))
 (define ws-closed (foreign-value "WS_CLOSED" integer32))
 (define ws-err-would-block (foreign-value "WS_ERR_WOULD_BLOCK" integer32))
+(define ws-err-timeout (foreign-value "WS_ERR_TIMEOUT" integer32))
+;; Codes of a failed or lost connection (besides the timeout).
+(define net-error-codes
+  (list (foreign-value "WS_ERR_IO" integer32)
+        (foreign-value "WS_ERR_RESOLVE" integer32)
+        (foreign-value "WS_ERR_CONNECT" integer32)
+        (foreign-value "WS_ERR_CONNECTION_LOST" integer32)
+        (foreign-value "WS_ERR_TLS" integer32)
+        (foreign-value "WS_ERR_TLS_VERIFY" integer32)))
 (define ws-state-open (foreign-value "WS_STATE_OPEN" integer32))
 (define ws-state-closing (foreign-value "WS_STATE_CLOSING" integer32))
 (define ws-message-text (foreign-value "WS_MESSAGE_TEXT" integer32))
@@ -33,12 +42,27 @@
 ;;;                         websocket's `code' is the C result code or #f.
 ;;; (exn websocket fail)  : also `reason' (a close-reason symbol), in both the
 ;;;                         `fail' and `websocket' components; fail's `message'.
+;;; (exn websocket i/o net [timeout]) : a failed or lost connection (TCP, DNS,
+;;;                         TLS, I/O, timeout), as the seed's tcp-connect gave.
 
 (define (ws-exn loc msg #!optional (args '()) (code #f))
   (abort
-   (make-composite-condition
-    (make-property-condition 'exn 'location loc 'message msg 'arguments args)
-    (make-property-condition 'websocket 'message msg 'code code))))
+   (apply make-composite-condition
+          (make-property-condition 'exn 'location loc 'message msg 'arguments args)
+          (make-property-condition 'websocket 'message msg 'code code)
+          (net-components code))))
+
+;; A failed or lost connection is also (exn i/o net), as the seed's
+;; tcp-connect and port errors were (a timeout also has `timeout'), so code
+;; written for the seed that catches those still does.
+(define (net-components code)
+  (cond ((not code) '())
+        ((fx= code ws-err-timeout)
+         (list (make-property-condition 'i/o) (make-property-condition 'net)
+               (make-property-condition 'timeout)))
+        ((memv code net-error-codes)
+         (list (make-property-condition 'i/o) (make-property-condition 'net)))
+        (else '())))
 
 (define (ws-fail loc reason msg #!optional (code #f))
   (abort
@@ -407,14 +431,14 @@
 (define (check-response loc r)
   (live-pointer loc ws-response? response-ptr r "ws-response"))
 
-(define (response-status r) (check-response 'response-status r) (%response-status r))
-(define response-code response-status)   ; intarweb's name
-(define (response-reason r) (check-response 'response-reason r) (%response-reason r))
+(define (ws-response-status r) (check-response 'ws-response-status r) (%response-status r))
+(define ws-response-code ws-response-status)   ; cf. intarweb's response-code
+(define (ws-response-reason r) (check-response 'ws-response-reason r) (%response-reason r))
 
 ;; An alist ((name . value) ...) in the order received; names are
 ;; lower-case symbols, as in intarweb; repeated headers appear repeatedly.
-(define (response-headers r)
-  (check-response 'response-headers r)
+(define (ws-response-headers r)
+  (check-response 'ws-response-headers r)
   (let loop ((i (- (%response-header-count r) 1)) (acc '()))
     (if (< i 0)
         acc
@@ -424,23 +448,23 @@
                     acc)))))
 
 ;; The first value of header NAME (a string or symbol, any case), or #f.
-(define (response-header r name)
-  (check-response 'response-header r)
-  (%response-header r (c-string-arg 'response-header
+(define (ws-response-header r name)
+  (check-response 'ws-response-header r)
+  (%response-header r (c-string-arg 'ws-response-header
                                     (if (symbol? name) (symbol->string name) name)
                                     "header name")))
 
-(define (response-body* r)
-  (check-response 'response-body* r)
+(define (ws-response-body* r)
+  (check-response 'ws-response-body* r)
   (copy-out make-u8vector (%response-body r) (%response-body-length r)))
 
-(define (response-body r)
-  (check-response 'response-body r)
+(define (ws-response-body r)
+  (check-response 'ws-response-body r)
   (copy-out make-string (%response-body r) (%response-body-length r)))
 
 (define-record-printer (ws-response r out)
   (if (response-ptr r)
-      (fprintf out "#<ws-response ~A ~A>" (response-status r) (response-reason r))
+      (fprintf out "#<ws-response ~A ~A>" (ws-response-status r) (ws-response-reason r))
       (fprintf out "#<ws-response freed>")))
 
 ;;; ------------------------------------------------------------------

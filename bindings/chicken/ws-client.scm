@@ -33,8 +33,8 @@
      ws-connection-free!
      message-compressed?
      ;; the HTTP response of a handshake that did not switch protocols
-     ws-response? response-status response-code response-reason
-     response-headers response-header response-body response-body*
+     ws-response? ws-response-status ws-response-code ws-response-reason
+     ws-response-headers ws-response-header ws-response-body ws-response-body*
      ;; the C library
      wsclient-version)
 

@@ -246,6 +246,11 @@ impl Connection {
     fn receive(&self, mode: Mode) -> Result<Received> {
         let _one_reader = self.receiving.lock().map_err(|_| poisoned())?;
         let deadline = self.timeouts().read.map(|t| Instant::now() + t);
+        let blocking = !self.is_nonblocking();
+        // A blocking receive polls before reading unless bytes are probably
+        // waiting: after a send, the answer is rarely there yet, and a read
+        // that fails costs as much as the poll it saves.
+        let mut polled = !blocking;
         loop {
             let mut core = self.lock()?;
             let now = Instant::now();
@@ -263,14 +268,16 @@ impl Connection {
             }
             // Bytes queued for the socket go out before any wait (a pong, a
             // batch of sends marked "more").
-            match core.read_some() {
-                Ok(true) | Err(_) => continue, // a read error comes back from receive
-                Ok(false) => {}
+            if polled || core.session.more_input_likely() || core.stream.has_buffered_input() {
+                match core.read_some() {
+                    Ok(true) | Err(_) => continue, // a read error comes back from receive
+                    Ok(false) => {}
+                }
             }
             if core.write_some().is_err() {
                 continue;
             }
-            if self.is_nonblocking() {
+            if !blocking {
                 return Err(would_block("no complete message yet"));
             }
             if deadline.is_some_and(|d| now >= d) {
@@ -283,6 +290,7 @@ impl Connection {
             let write = core.session.wants_write();
             drop(core);
             wait_fd(&self.socket, true, write, left(wake, now))?;
+            polled = true;
         }
     }
 

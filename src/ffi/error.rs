@@ -17,31 +17,54 @@ pub const WS_CLOSED: i32 = 2;
 pub const WS_STOPPED: i32 = 3;
 
 // Caller errors (-1 .. -9).
+/// *exn*: a required pointer argument is NULL.
 pub const WS_ERR_NULL_ARGUMENT: i32 = -1;
+/// *exn*: an argument is out of range or malformed, or a handle is of the
+/// wrong type or already freed.
 pub const WS_ERR_INVALID_ARGUMENT: i32 = -2;
+/// *exn*: the call does not fit the connection's state (e.g. sending after
+/// the close handshake started).
 pub const WS_ERR_INVALID_STATE: i32 = -3;
+/// *exn*: an internal error (a caught Rust panic); the message says where.
 pub const WS_ERR_PANIC: i32 = -4;
-/// A map lookup (opcode, optype, reason, close code) found nothing.
+/// *exn*: a map lookup (opcode, optype, reason, close code) found nothing.
 pub const WS_ERR_NOT_FOUND: i32 = -5;
 
 // Connection errors (-10 .. -19).
+/// *exn*: an I/O error on the socket.
 pub const WS_ERR_IO: i32 = -10;
+/// *exn*: a connect, handshake, read or write timeout expired. After a
+/// receive timeout the connection is still usable.
 pub const WS_ERR_TIMEOUT: i32 = -11;
+/// *exn*: the host name did not resolve.
 pub const WS_ERR_RESOLVE: i32 = -12;
+/// *exn*: no resolved address accepted a TCP connection.
 pub const WS_ERR_CONNECT: i32 = -13;
+/// *exn*: the server closed TCP without a close handshake.
 pub const WS_ERR_CONNECTION_LOST: i32 = -14;
-/// Non-blocking mode: nothing complete to return yet; poll `ws_conn_fd`
-/// for reading and call again. The connection is usable.
+/// Not a failure (an *exn* code only in form): in non-blocking mode the
+/// call cannot complete now (no complete message or frame has arrived, a
+/// send would pass the send queue limit, or `ws_conn_flush` left bytes
+/// queued). Poll `ws_conn_fd` for `ws_conn_wants` and call again; the
+/// connection is usable.
 pub const WS_ERR_WOULD_BLOCK: i32 = -15;
 
 // TLS errors (-20 .. -29).
+/// *exn*: TLS failed for a reason other than certificate verification.
 pub const WS_ERR_TLS: i32 = -20;
+/// *exn*: the server's certificate (or host name) did not verify.
 pub const WS_ERR_TLS_VERIFY: i32 = -21;
 
 // Handshake errors (-30 .. -39).
+/// *exn*: the URI is not a valid ws:// or wss:// URI.
 pub const WS_ERR_URI: i32 = -30;
+/// *exn*: the server's opening handshake response is invalid (bad
+/// `Sec-WebSocket-Accept`, missing `Upgrade`, ...).
 pub const WS_ERR_HANDSHAKE: i32 = -31;
+/// *fail* (close code 1010): the server's extension or subprotocol answer
+/// is invalid or was not offered.
 pub const WS_ERR_NEGOTIATION: i32 = -32;
+/// *exn*: too many redirects, or a redirect from wss:// to ws://.
 pub const WS_ERR_REDIRECT: i32 = -33;
 /// `ws_connect`: the proxy refused the tunnel (HTTP 407 when its
 /// credentials are missing or wrong, 403, 502, ...; a SOCKS5 refusal); for
@@ -50,10 +73,16 @@ pub const WS_ERR_REDIRECT: i32 = -33;
 pub const WS_ERR_PROXY: i32 = -34;
 
 // Protocol errors from the peer (-40 .. -49): always a *fail*.
+/// *fail* (close code 1002): the server broke the framing protocol (masked
+/// frame, bad opcode, reserved bit, fragmented control frame, ...).
 pub const WS_ERR_PROTOCOL: i32 = -40;
+/// *fail* (close code 1007): a text message or close reason is not valid
+/// UTF-8.
 pub const WS_ERR_INVALID_PAYLOAD: i32 = -41;
 
 // Limits (-50 .. -59).
+/// *fail* (close code 1009): a frame or message, after decompression, is
+/// over the configured limit.
 pub const WS_ERR_MESSAGE_TOO_BIG: i32 = -50;
 
 pub fn code_of(kind: ErrorKind) -> i32 {

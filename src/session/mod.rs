@@ -160,6 +160,12 @@ impl Session {
         self.eof = true;
     }
 
+    /// Whether the socket probably has more bytes now (the last read filled
+    /// its room): then reading first saves a wait.
+    pub fn more_input_likely(&self) -> bool {
+        self.rbuf.last_read_filled()
+    }
+
     /// Whether buffered input may hold an event: worth a receive before
     /// waiting on the socket.
     pub fn has_buffered_input(&self) -> bool {

@@ -19,6 +19,8 @@ pub struct ReadBuf {
     read_size: usize,
     /// The room the last [`ReadBuf::space`] offered.
     offered: usize,
+    /// The last read filled it.
+    filled: bool,
 }
 
 impl ReadBuf {
@@ -70,7 +72,14 @@ impl ReadBuf {
         assert!(self.end + n <= self.buf.len(), "committed past the space");
         self.end += n;
         let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
-        self.read_size = if n == self.offered { cap * 2 } else { cap };
+        self.filled = n == self.offered;
+        self.read_size = if self.filled { cap * 2 } else { cap };
+    }
+
+    /// Whether the last read filled all the room it was offered: more is
+    /// probably waiting in the socket.
+    pub fn last_read_filled(&self) -> bool {
+        self.filled
     }
 
     /// Give memory back after a large message, once nothing is buffered.

@@ -94,6 +94,15 @@ impl Stream {
         self.tcp().as_raw_fd()
     }
 
+    /// Bytes already read from the socket and decrypted, waiting in TLS:
+    /// polling the socket would not show them.
+    pub fn has_buffered_input(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s) => s.ssl().pending() > 0,
+        }
+    }
+
     /// End the connection: TLS close_notify first, then both TCP directions.
     pub fn shutdown(&mut self) {
         if let Stream::Tls(s) = self {

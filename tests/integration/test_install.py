@@ -25,8 +25,13 @@ def test_install_layout_soname_and_pkg_config(tmp_path):
     assert os.readlink(lib / "libwsclient.so") == soname
     assert (lib / "libwsclient.a").is_file()
     assert (prefix / "include" / "wsclient.h").is_file()
+    # `man 3 ws_connect` finds the installed page.
+    page = sh("man", "-M", str(prefix / "share" / "man"), "3", "ws_connect",
+              env={**os.environ, "MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat"})
+    assert "ws_connect" in page and "SYNOPSIS" in page
 
-    dynamic = sh("readelf", "-d", str(lib / f"libwsclient.so.{version}"))
+    so = lib / f"libwsclient.so.{version}"
+    dynamic = sh("readelf", "-d", str(so))
     assert f"Library soname: [{soname}]" in dynamic
     needed = set(re.findall(r"Shared library: \[(.*?)\]", dynamic))
     assert {"libssl.so.3", "libcrypto.so.3", "libz.so.1"} <= needed
@@ -46,15 +51,51 @@ def test_install_layout_soname_and_pkg_config(tmp_path):
     assert sh(str(exe)).strip() == version
 
 
-def test_install_puts_wsclient_cat_in_bindir_linked_to_the_installed_library(tmp_path):
+def test_install_uses_the_built_files():
+    """`make install` after `make` installs, it does not build (a packager
+    runs it as root in a tree built by a user)."""
+    plan = sh("make", "-n", "install", "PREFIX=/nonexistent")
+    assert "cargo" not in plan and "link-lib" not in plan, plan
+
+
+def test_exported_symbols_are_versioned_ws_only(tmp_path):
+    """Every dynamic symbol the .so defines is a ws_* function at
+    WSCLIENT_0.1 (plus the version's own definition); the installed .so has
+    no debug info; the .a defines no global symbol other than ws_*."""
+    prefix = tmp_path / "usr"
+    sh("make", "-s", "install", f"PREFIX={prefix}")
+    version = re.search(r'^version = "(.*)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+    so = prefix / "lib" / f"libwsclient.so.{version}"
+    defined = [line.split() for line in sh("objdump", "-T", str(so)).splitlines()
+               if re.match(r"^[0-9a-f]{16} ", line) and "*UND*" not in line]
+    names = {fields[-1]: fields[-2] for fields in defined}
+    functions = set(re.findall(r"\b(ws_\w+)\(", (ROOT / "include" / "wsclient.h").read_text()))
+    assert names.pop("WSCLIENT_0.1") == "WSCLIENT_0.1"
+    assert set(names) == functions
+    assert set(names.values()) == {"WSCLIENT_0.1"}
+
+    sections = sh("readelf", "-S", "-W", str(so))
+    assert ".debug_info" not in sections and ".symtab" not in sections
+
+    for archive in (ROOT / "build" / "lib" / "libwsclient.a", prefix / "lib" / "libwsclient.a"):
+        symbols = sh("nm", "-g", "--defined-only", str(archive)).split()
+        globals_ = {symbols[i + 2] for i in range(len(symbols) - 2)
+                    if re.fullmatch(r"[0-9a-f]{16}", symbols[i]) and symbols[i + 1] in "TDBRVWi"}
+        assert globals_ == functions, archive
+
+
+def test_install_puts_wsclient_cat_in_bindir(tmp_path):
     prefix = tmp_path / "usr"
     sh("make", "-s", "install", f"PREFIX={prefix}")
     tool = prefix / "bin" / "wsclient-cat"
     assert os.access(tool, os.X_OK)
-    out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, check=True,
-                         env={k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"})
+    # No RUNPATH into the build tree: with the staged library on the path,
+    # that is the one it loads.
+    assert str(ROOT / "build") not in sh("readelf", "-d", str(tool))
+    env = {**os.environ, "LD_LIBRARY_PATH": str(prefix / "lib")}
+    out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, check=True, env=env)
     assert "libwsclient" in out.stdout
-    ldd = sh("ldd", str(tool))
+    ldd = subprocess.run(["ldd", str(tool)], capture_output=True, text=True, check=True, env=env).stdout
     assert str(prefix / "lib" / "libwsclient.so") in ldd
 
 

@@ -26,7 +26,7 @@
     (if (ws-connection? c)
         c
         (begin (fprintf (current-error-port) "autobahn-client: ~A: HTTP ~A~%"
-                        uri (response-status c))
+                        uri (ws-response-status c))
                #f))))
 
 (define (report uri e)

@@ -1,0 +1,110 @@
+"""The Debian packages (debian/, `make package-debs`): unpacked into a
+scratch root with dpkg -x, a C program builds against them through
+pkg-config and echoes a compressed message through a real server; the
+symbols file lists every function of the header.
+
+The .debs are built when missing (about a minute the first time: cargo
+builds into target/deb) if dpkg-buildpackage and debhelper are installed."""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from harness import echo_server
+
+DEBS = ROOT / "build" / "deb"
+
+PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+#include <wsclient.h>
+
+int main(int argc, char **argv) {
+    ws_options *opts = ws_options_new();
+    ws_conn *conn = NULL;
+    ws_message *msg = NULL;
+    int32_t rc;
+    (void)argc;
+    ws_options_add_deflate_offer(opts, "");
+    rc = ws_connect(argv[1], opts, &conn, NULL);
+    ws_options_free(opts);
+    if (rc != WS_OK) { fprintf(stderr, "connect: %s\n", ws_last_error_message()); return 1; }
+    if (ws_send_text(conn, "from the package", 16) != WS_OK) return 2;
+    if (ws_recv_message(conn, &msg) != WS_OK) return 3;
+    printf("%s %d %.*s\n", ws_version(), (int)ws_conn_compression(conn),
+           (int)ws_message_size(msg), (const char *)ws_message_data(msg));
+    ws_message_free(msg);
+    ws_close(conn, 1000, NULL);
+    while (ws_recv_message(conn, &msg) == WS_OK) ws_message_free(msg);
+    ws_conn_free(conn);
+    return 0;
+}
+"""
+
+
+def test_symbols_file_lists_every_function():
+    result = subprocess.run(["python3", str(ROOT / "scripts" / "debian-symbols.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def debs():
+    return sorted(glob.glob(str(DEBS / "libwsclient*.deb")))
+
+
+@pytest.fixture(scope="module")
+def packages():
+    if not [d for d in debs() if "dbgsym" not in d]:
+        if not (shutil.which("dpkg-buildpackage") and shutil.which("dh")):
+            pytest.skip("no .debs in build/deb and no dpkg-buildpackage/debhelper to build them")
+        result = subprocess.run(["make", "-s", "package-debs"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=1800)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    found = {re.sub(r"_.*", "", os.path.basename(d)): d for d in debs()}
+    assert {"libwsclient0.1", "libwsclient-dev"} <= set(found)
+    return found
+
+
+def test_debs_install_into_a_scratch_root_and_work(packages, tmp_path):
+    root = tmp_path / "root"
+    for name in ("libwsclient0.1", "libwsclient-dev"):
+        subprocess.run(["dpkg", "-x", packages[name], str(root)], check=True)
+    multiarch = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    libdir = root / "usr" / "lib" / multiarch
+
+    # The runtime package has the SONAME link; the -dev package the rest.
+    assert os.readlink(libdir / "libwsclient.so.0.1") == "libwsclient.so.0.1.0"
+    assert os.readlink(libdir / "libwsclient.so") == "libwsclient.so.0.1"
+    assert (root / "usr" / "share" / "man" / "man3" / "ws_connect.3.gz").is_file()
+    versions = {line.split()[-2] for line in subprocess.run(
+        ["objdump", "-T", str(libdir / "libwsclient.so.0.1.0")], capture_output=True, text=True,
+        check=True).stdout.splitlines() if " ws_" in line}
+    assert versions == {"WSCLIENT_0.1"}
+
+    env = {**os.environ, "PKG_CONFIG_LIBDIR": f"{libdir}/pkgconfig:/usr/lib/{multiarch}/pkgconfig:"
+           "/usr/share/pkgconfig", "PKG_CONFIG_SYSROOT_DIR": str(root)}
+    env.pop("PKG_CONFIG_PATH", None)
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libwsclient"], env=env,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert f"-I{root}/usr/include" in flags and f"-L{libdir}" in flags
+    source = tmp_path / "prog.c"
+    source.write_text(PROGRAM)
+    exe = tmp_path / "prog"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", str(source), "-o", str(exe),
+                    *flags], check=True)
+
+    run_env = {**os.environ, "LD_LIBRARY_PATH": str(libdir)}
+    loaded = subprocess.run(["ldd", str(exe)], env=run_env, capture_output=True, text=True).stdout
+    assert f"{libdir}/libwsclient.so.0.1" in loaded
+    with echo_server("--deflate") as port:
+        result = subprocess.run([str(exe), f"ws://127.0.0.1:{port}/"], env=run_env,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    version = re.search(r'^version = "(.*)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+    assert result.stdout.strip() == f"{version} 1 from the package"
