@@ -66,22 +66,36 @@ impl FrameHeader {
 
     /// Append the encoded header to `out`, using the shortest length form.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.push((self.fin as u8) << 7 | (self.rsv & 0x7) << 4 | (self.opcode & 0x0F));
+        let (bytes, len) = self.to_bytes();
+        out.extend_from_slice(&bytes[..len]);
+    }
+
+    /// The header's bytes (at most 14) and how many there are.
+    pub fn to_bytes(&self) -> ([u8; 14], usize) {
+        let mut b = [0u8; 14];
+        b[0] = (self.fin as u8) << 7 | (self.rsv & 0x7) << 4 | (self.opcode & 0x0F);
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        match self.payload_len {
-            n if n < 126 => out.push(mask_bit | n as u8),
+        let mut len = match self.payload_len {
+            n if n < 126 => {
+                b[1] = mask_bit | n as u8;
+                2
+            }
             n if n <= u16::MAX as u64 => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
+                b[1] = mask_bit | 126;
+                b[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+                4
             }
             n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&n.to_be_bytes());
+                b[1] = mask_bit | 127;
+                b[2..10].copy_from_slice(&n.to_be_bytes());
+                10
             }
-        }
+        };
         if let Some(key) = self.mask {
-            out.extend_from_slice(&key);
+            b[len..len + 4].copy_from_slice(&key);
+            len += 4;
         }
+        (b, len)
     }
 }
 

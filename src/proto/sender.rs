@@ -3,21 +3,22 @@
 use crate::deflate::Deflater;
 use crate::error::{Error, Result};
 use crate::proto::frame::{FrameHeader, RSV1};
-use crate::proto::mask::apply_mask;
+use crate::proto::mask::mask_into;
 use crate::proto::message::MessageType;
 
-/// Masking keys from OpenSSL's CSPRNG, drawn in batches of 1024 keys so a
-/// frame costs four bytes of a pool rather than a library call.
+/// Masking keys from OpenSSL's CSPRNG, drawn in batches of 256 keys so a
+/// frame costs four bytes of a pool rather than a library call (and an idle
+/// connection holds 1 KiB for it).
 struct MaskKeys {
-    pool: Box<[u8; 4096]>,
+    pool: Box<[u8; 1024]>,
     used: usize,
 }
 
 impl MaskKeys {
     fn new() -> MaskKeys {
         MaskKeys {
-            pool: Box::new([0; 4096]),
-            used: 4096,
+            pool: Box::new([0; 1024]),
+            used: 1024,
         }
     }
 
@@ -29,6 +30,26 @@ impl MaskKeys {
         let key = self.pool[self.used..self.used + 4].try_into().unwrap();
         self.used += 4;
         key
+    }
+}
+
+/// Where encoded frames go: a plain `Vec`, or the session's output queue,
+/// which reuses its memory so that masking is the only pass over a payload.
+pub trait FrameSink {
+    fn put(&mut self, bytes: &[u8]);
+    /// Append `payload` masked with `key`, copying and masking in one pass.
+    fn put_masked(&mut self, payload: &[u8], key: [u8; 4]);
+}
+
+impl FrameSink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    fn put_masked(&mut self, payload: &[u8], key: [u8; 4]) {
+        let start = self.len();
+        self.resize(start + payload.len(), 0);
+        mask_into(&mut self[start..], payload, key);
     }
 }
 
@@ -61,20 +82,19 @@ impl Sender {
         rsv: u8,
         opcode: u8,
         payload: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut impl FrameSink,
     ) {
         let key = self.keys.next();
-        FrameHeader {
+        let (header, len) = FrameHeader {
             fin,
             rsv,
             opcode,
             mask: Some(key),
             payload_len: payload.len() as u64,
         }
-        .encode(out);
-        let start = out.len();
-        out.extend_from_slice(payload);
-        apply_mask(&mut out[start..], key, 0);
+        .to_bytes();
+        out.put(&header[..len]);
+        out.put_masked(payload, key);
     }
 
     /// Append a data message to `out`, compressed when `compress` is set and
@@ -84,7 +104,7 @@ impl Sender {
         kind: MessageType,
         data: &[u8],
         compress: bool,
-        out: &mut Vec<u8>,
+        out: &mut impl FrameSink,
     ) -> Result<()> {
         let mut rsv = 0;
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -135,6 +155,7 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::mask::apply_mask;
     use crate::proto::receiver::{Event, Limits, Receiver};
 
     /// Unmask what the sender wrote and feed it to a receiver.

@@ -1,5 +1,6 @@
 //! Incremental UTF-8 validation that fails as soon as a byte cannot start or
-//! continue a valid sequence, even inside a fragmented message.
+//! continue a valid sequence, even inside a fragmented message. Each byte
+//! is looked at once, with SIMD (simdutf8).
 
 /// Validates a byte stream delivered in arbitrary chunks.
 #[derive(Default, Debug)]
@@ -27,7 +28,9 @@ impl Utf8Validator {
                 Err(_) => {}
             }
         }
-        match std::str::from_utf8(data) {
+        // simdutf8's compat API reports where and why like std's, at
+        // memory speed.
+        match simdutf8::compat::from_utf8(data) {
             Ok(_) => true,
             Err(e) if e.error_len().is_some() => false,
             Err(e) => {
@@ -47,6 +50,11 @@ impl Utf8Validator {
     pub fn reset(&mut self) {
         self.pending_len = 0;
     }
+}
+
+/// Whether a whole buffer is UTF-8 (e.g. text we are asked to send).
+pub fn is_valid(bytes: &[u8]) -> bool {
+    simdutf8::basic::from_utf8(bytes).is_ok()
 }
 
 /// Whole-buffer conversion for short payloads such as close reasons.
@@ -85,6 +93,7 @@ mod tests {
         ];
         for s in &samples {
             let expected = std::str::from_utf8(s).is_ok();
+            assert_eq!(is_valid(s), expected, "{s:x?}");
             for chunk in 1..=s.len() {
                 assert_eq!(
                     feed_chunks(s, chunk) == Some(true),

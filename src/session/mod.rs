@@ -319,12 +319,12 @@ impl Session {
     /// written (compare with [`Session::written_total`]).
     pub fn send(&mut self, kind: MessageType, data: &[u8], compress: bool) -> Result<u64> {
         self.check_writable()?;
-        if kind == MessageType::Text && std::str::from_utf8(data).is_err() {
+        if kind == MessageType::Text && !crate::proto::utf8::is_valid(data) {
             return Err(Error::invalid_argument("text message is not valid UTF-8"));
         }
         self.check_room(data.len())?;
         self.sender
-            .encode_message(kind, data, compress, self.out.tail())?;
+            .encode_message(kind, data, compress, &mut self.out)?;
         Ok(self.out.queued_total())
     }
 
@@ -406,7 +406,7 @@ impl Session {
 
     fn queue_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) {
         self.sender
-            .encode_frame(fin, rsv, opcode, payload, self.out.tail());
+            .encode_frame(fin, rsv, opcode, payload, &mut self.out);
     }
 
     // --- output ----------------------------------------------------------

@@ -1,13 +1,22 @@
 //! The output queue: encoded frames waiting for the socket, with a write
 //! cursor, so a frame is never interleaved with another or lost when the
 //! socket takes only part of it.
+//!
+//! Its memory is initialised once and reused: a frame is masked straight
+//! into it (one pass over the payload, no zero-filling per message).
 
-/// Above this capacity an emptied queue gives its memory back.
-const KEEP_CAPACITY: usize = 256 << 10;
+use crate::proto::mask::mask_into;
+use crate::proto::sender::FrameSink;
+
+/// An emptied queue keeps at most this much memory for the next messages
+/// (a 1 MiB message reuses it); above, it gives the memory back.
+const KEEP_CAPACITY: usize = (1 << 20) + (64 << 10);
 
 #[derive(Default)]
 pub struct OutQueue {
+    /// Initialised memory; bytes `cursor..end` are queued.
     buf: Vec<u8>,
+    end: usize,
     /// Bytes of `buf` already written.
     cursor: usize,
     /// Bytes written since the connection opened.
@@ -17,18 +26,18 @@ pub struct OutQueue {
 impl OutQueue {
     /// Bytes waiting to be written.
     pub fn pending(&self) -> &[u8] {
-        &self.buf[self.cursor..]
+        &self.buf[self.cursor..self.end]
     }
 
     pub fn len(&self) -> usize {
-        self.buf.len() - self.cursor
+        self.end - self.cursor
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Total bytes ever queued: the offset at which the next frame ends up.
+    /// Total bytes ever queued: the offset at which the last frame ends.
     pub fn queued_total(&self) -> u64 {
         self.written + self.len() as u64
     }
@@ -37,13 +46,19 @@ impl OutQueue {
         self.written
     }
 
-    /// Where new frames are appended.
-    pub fn tail(&mut self) -> &mut Vec<u8> {
-        if self.cursor > 0 && self.cursor >= self.buf.len() / 2 {
-            self.buf.drain(..self.cursor);
+    /// `n` bytes of room after the queued ones.
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.cursor > 0 && self.cursor >= self.end / 2 {
+            self.buf.copy_within(self.cursor..self.end, 0);
+            self.end -= self.cursor;
             self.cursor = 0;
         }
-        &mut self.buf
+        if self.buf.len() < self.end + n {
+            self.buf.resize(self.end + n, 0);
+        }
+        let start = self.end;
+        self.end += n;
+        &mut self.buf[start..start + n]
     }
 
     /// `n` bytes from the front were written.
@@ -51,10 +66,10 @@ impl OutQueue {
         assert!(n <= self.len(), "advanced past the queued bytes");
         self.cursor += n;
         self.written += n as u64;
-        if self.cursor == self.buf.len() {
-            self.buf.clear();
+        if self.cursor == self.end {
             self.cursor = 0;
-            if self.buf.capacity() > KEEP_CAPACITY {
+            self.end = 0;
+            if self.buf.len() > KEEP_CAPACITY {
                 self.buf = Vec::new();
             }
         }
@@ -67,6 +82,16 @@ impl OutQueue {
     }
 }
 
+impl FrameSink for OutQueue {
+    fn put(&mut self, bytes: &[u8]) {
+        self.room(bytes.len()).copy_from_slice(bytes);
+    }
+
+    fn put_masked(&mut self, payload: &[u8], key: [u8; 4]) {
+        mask_into(self.room(payload.len()), payload, key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,16 +99,19 @@ mod tests {
     #[test]
     fn partial_writes_keep_order_and_offsets() {
         let mut q = OutQueue::default();
-        q.tail().extend_from_slice(b"hello ");
+        q.put(b"hello ");
         let end = q.queued_total();
-        q.tail().extend_from_slice(b"world");
+        q.put(b"world");
         assert_eq!((end, q.queued_total()), (6, 11));
         q.advance(4);
         assert_eq!(q.pending(), b"o world");
-        q.tail().extend_from_slice(b"!");
+        q.put(b"!");
         assert_eq!(q.pending(), b"o world!");
         q.advance(8);
         assert!(q.is_empty());
         assert_eq!(q.written_total(), 12);
+        // Reused memory holds no stale bytes in what is queued next.
+        q.put_masked(b"abcd", [1, 2, 3, 4]);
+        assert_eq!(q.pending(), [b'a' ^ 1, b'b' ^ 2, b'c' ^ 3, b'd' ^ 4]);
     }
 }

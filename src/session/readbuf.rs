@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 
 /// The smallest read; larger when a frame's remaining length is known.
-const READ_CHUNK: usize = 16 << 10;
+const READ_CHUNK: usize = 4 << 10;
 /// The largest read.
 const MAX_READ: usize = 16 << 20;
 
@@ -57,7 +57,7 @@ impl ReadBuf {
         }
     }
 
-    /// Room for `want` more bytes (at least 16 KiB, at most 16 MiB and at
+    /// Room for `want` more bytes (at least 4 KiB, at most 16 MiB and at
     /// most twice the previous read that filled its room): read into it,
     /// then [`ReadBuf::commit`] what was read.
     pub fn space(&mut self, want: usize) -> &mut [u8] {
@@ -83,13 +83,17 @@ impl ReadBuf {
     }
 
     /// Give memory back after a large message, once nothing is buffered.
+    /// The read size learnt so far is kept, so a stream of large messages
+    /// gets its room back in one allocation.
     pub fn shrink(&mut self) {
         if self.start == self.end && self.buf.len() > 4 * READ_CHUNK {
-            *self = ReadBuf::default();
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
         }
     }
 
-    /// One read from `source` into room for `want` bytes, at least 16 KiB,
+    /// One read from `source` into room for `want` bytes, at least 4 KiB,
     /// at most 16 MiB and at most twice the previous read that filled its
     /// room. Returns the number of bytes read (0 at end of stream).
     pub fn fill(&mut self, source: &mut impl Read, want: usize) -> io::Result<usize> {
