@@ -75,9 +75,18 @@ fn payload(size: usize) -> Vec<u8> {
     (0..size).map(|_| rng.next() as u8).collect()
 }
 
+/// Printable ASCII (valid UTF-8), for text messages.
+fn text_payload(size: usize) -> Vec<u8> {
+    payload(size).iter().map(|b| b' ' + b % 95).collect()
+}
+
 /// Start a client on `payload`: one checked echo, then a short warm-up.
 fn prepare(client: &mut dyn Echo, payload: &[u8]) {
-    client.set_payload(payload);
+    prepare_as(client, payload, false)
+}
+
+fn prepare_as(client: &mut dyn Echo, payload: &[u8], text: bool) {
+    client.set_payload(payload, text);
     client.send();
     client.recv(true);
     echo_rate(client, payload.len(), in_flight(payload.len()), WARMUP);
@@ -123,11 +132,17 @@ fn throughput(clients: &mut [Box<dyn Echo>]) {
     };
     let mut speed = Table::new(&header("msg/s (MB/s)"));
     let mut cpu = Table::new(&header("CPU µs/msg"));
-    for &size in SIZES {
-        let data = payload(size);
+    // Every size as binary, then 1 MiB again as text (UTF-8 checked both ways).
+    let rows = SIZES.iter().map(|&s| (s, false)).chain([(1 << 20, true)]);
+    for (size, text) in rows {
+        let data = if text {
+            text_payload(size)
+        } else {
+            payload(size)
+        };
         let window = in_flight(size);
         let rates = rounds(clients, |client| {
-            prepare(client, &data);
+            prepare_as(client, &data, text);
             echo_rate(client, size, window, THROUGHPUT_SLICE)
         });
         let per_second: Vec<Vec<f64>> = rates
@@ -138,7 +153,8 @@ fn throughput(clients: &mut [Box<dyn Echo>]) {
             .iter()
             .map(|r| r.iter().map(|x| x.cpu_us).collect())
             .collect();
-        let mut row = vec![size_label(size), window.to_string()];
+        let label = format!("{}{}", size_label(size), if text { " text" } else { "" });
+        let mut row = vec![label.clone(), window.to_string()];
         row.extend(per_second.iter().map(|r| {
             let rate = median(r);
             format!("{} ({:.1})", grouped(rate), rate * size as f64 / 1e6)
@@ -146,7 +162,7 @@ fn throughput(clients: &mut [Box<dyn Echo>]) {
         row.push(paired_ratio(&per_second[0], &per_second[1]));
         row.push(paired_ratio(&per_second[0], &per_second[2]));
         speed.row(row);
-        let mut row = vec![size_label(size), window.to_string()];
+        let mut row = vec![label, window.to_string()];
         row.extend(cpu_us.iter().map(|r| format!("{:.2}", median(r))));
         row.push(paired_ratio(&cpu_us[0], &cpu_us[1]));
         row.push(paired_ratio(&cpu_us[0], &cpu_us[2]));

@@ -451,3 +451,34 @@ fn refused_connection_is_a_connect_error() {
         }
     });
 }
+
+/// TLS settings are shared between connections (one parse of the CA store),
+/// but a CA file that changes on disk is read again.
+#[test]
+fn a_renewed_ca_file_is_picked_up() {
+    let first = Pki::new();
+    let second = Pki::new();
+    let server1 = tls_server(&first.server_cert, &first.server_key, &[]);
+    let server2 = tls_server(&second.server_cert, &second.server_key, &[]);
+    let (url1, url2) = (server1.wss("/"), server2.wss("/"));
+    let dir = TempDir::new("ca-renewal");
+    let ca = dir.path().join("ca.pem");
+    std::fs::copy(&first.ca, &ca).unwrap();
+    let opts = Options {
+        tls: TlsOptions {
+            ca_file: Some(ca.clone()),
+            ..TlsOptions::default()
+        },
+        handshake_timeout: Some(Duration::from_secs(20)),
+        ..Options::default()
+    };
+    watchdog(WATCHDOG_SECS, move || {
+        echo_and_close(&expect_upgraded(connect(&url1, &opts)));
+        echo_and_close(&expect_upgraded(connect(&url1, &opts)));
+        assert_verify_fails(&url2, &opts, "unable to get local issuer certificate");
+        std::thread::sleep(Duration::from_millis(20)); // a distinct mtime
+        std::fs::copy(&second.ca, &ca).unwrap();
+        echo_and_close(&expect_upgraded(connect(&url2, &opts)));
+        drop((first, second, dir));
+    });
+}

@@ -11,8 +11,9 @@ use crate::support::servers::RAW_PREFIX;
 
 pub trait Echo {
     fn name(&self) -> &'static str;
-    /// Use `payload` for the following `send` calls.
-    fn set_payload(&mut self, payload: &[u8]);
+    /// Use `payload` for the following `send` calls; as text messages when
+    /// it is UTF-8 and `text` is set (raw TCP has no types).
+    fn set_payload(&mut self, payload: &[u8], text: bool);
     fn send(&mut self);
     /// Receive one echoed message and return its length; with `verify`,
     /// also check that it is the payload.
@@ -34,6 +35,7 @@ pub fn connect_wsclient(uri: &str, options: &Options) -> Box<Connection> {
 pub struct Ours {
     connection: Box<Connection>,
     payload: Vec<u8>,
+    kind: MessageType,
 }
 
 impl Ours {
@@ -41,6 +43,7 @@ impl Ours {
         Ours {
             connection: connect_wsclient(&format!("ws://{addr}/"), &Options::default()),
             payload: Vec::new(),
+            kind: MessageType::Binary,
         }
     }
 }
@@ -50,20 +53,25 @@ impl Echo for Ours {
         "wsclient"
     }
 
-    fn set_payload(&mut self, payload: &[u8]) {
+    fn set_payload(&mut self, payload: &[u8], text: bool) {
         self.payload = payload.to_vec();
+        self.kind = if text {
+            MessageType::Text
+        } else {
+            MessageType::Binary
+        };
     }
 
     fn send(&mut self) {
         self.connection
-            .send_binary(&self.payload)
+            .send(self.kind, &self.payload, true)
             .expect("wsclient send");
     }
 
     fn send_batch(&mut self, n: usize) {
         for i in 0..n {
             self.connection
-                .send_more(MessageType::Binary, &self.payload, true, i + 1 < n)
+                .send_more(self.kind, &self.payload, true, i + 1 < n)
                 .expect("wsclient send");
         }
     }
@@ -107,8 +115,11 @@ impl Echo for Tungstenite {
         "tungstenite"
     }
 
-    fn set_payload(&mut self, payload: &[u8]) {
-        self.message = tungstenite::Message::binary(payload.to_vec());
+    fn set_payload(&mut self, payload: &[u8], text: bool) {
+        self.message = match std::str::from_utf8(payload) {
+            Ok(t) if text => tungstenite::Message::text(t),
+            _ => tungstenite::Message::binary(payload.to_vec()),
+        };
     }
 
     fn send(&mut self) {
@@ -128,13 +139,16 @@ impl Echo for Tungstenite {
 
     fn recv(&mut self, verify: bool) -> usize {
         loop {
-            if let tungstenite::Message::Binary(data) = self.ws.read().expect("tungstenite read") {
-                assert!(
-                    !verify || self.message.clone().into_data() == data,
-                    "tungstenite: wrong echo"
-                );
-                return data.len();
-            }
+            let data = match self.ws.read().expect("tungstenite read") {
+                tungstenite::Message::Binary(data) => data,
+                tungstenite::Message::Text(text) => text.into(),
+                _ => continue,
+            };
+            assert!(
+                !verify || self.message.clone().into_data() == data,
+                "tungstenite: wrong echo"
+            );
+            return data.len();
         }
     }
 }
@@ -167,7 +181,7 @@ impl Echo for RawTcp {
         "raw TCP"
     }
 
-    fn set_payload(&mut self, payload: &[u8]) {
+    fn set_payload(&mut self, payload: &[u8], _text: bool) {
         self.frame = (payload.len() as u32).to_le_bytes().to_vec();
         self.frame.extend_from_slice(payload);
     }

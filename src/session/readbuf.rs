@@ -4,7 +4,9 @@
 use std::io::{self, Read};
 
 /// The smallest read; larger when a frame's remaining length is known.
-const READ_CHUNK: usize = 4 << 10;
+const READ_CHUNK: usize = 8 << 10;
+/// An emptied buffer larger than this is given back.
+const KEEP: usize = 256 << 10;
 /// The largest read.
 const MAX_READ: usize = 16 << 20;
 
@@ -57,7 +59,7 @@ impl ReadBuf {
         }
     }
 
-    /// Room for `want` more bytes (at least 4 KiB, at most 16 MiB and at
+    /// Room for `want` more bytes (at least 8 KiB, at most 16 MiB and at
     /// most twice the previous read that filled its room): read into it,
     /// then [`ReadBuf::commit`] what was read.
     pub fn space(&mut self, want: usize) -> &mut [u8] {
@@ -86,14 +88,14 @@ impl ReadBuf {
     /// The read size learnt so far is kept, so a stream of large messages
     /// gets its room back in one allocation.
     pub fn shrink(&mut self) {
-        if self.start == self.end && self.buf.len() > 4 * READ_CHUNK {
+        if self.start == self.end && self.buf.len() > KEEP {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;
         }
     }
 
-    /// One read from `source` into room for `want` bytes, at least 4 KiB,
+    /// One read from `source` into room for `want` bytes, at least 8 KiB,
     /// at most 16 MiB and at most twice the previous read that filled its
     /// room. Returns the number of bytes read (0 at end of stream).
     pub fn fill(&mut self, source: &mut impl Read, want: usize) -> io::Result<usize> {
