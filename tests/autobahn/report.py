@@ -95,11 +95,12 @@ def kosoku_version():
         return "unknown"
 
 
-def markdown(names, data, when):
+def markdown(names, data, when, made_from):
+    source = made_from or f"commit `{commit()}`"
     lines = [
         "# Autobahn conformance report",
         "",
-        f"libwsclient **{version()}** (commit `{commit()}`), made {when} UTC by `make conformance`.",
+        f"libwsclient **{version()}** ({source}), made {when} UTC by `make conformance`.",
         "",
         "Every client case of the Autobahn Testsuite (sections 1-13, compression included) is run",
         f"against `kosoku -m fuzzingserver` (kosoku {kosoku_version()}, the Autobahn case files), once per",
@@ -160,6 +161,7 @@ def markdown(names, data, when):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--made-from", help="what the library was built from, if not this commit")
     parser.add_argument("names", nargs="+", help="gate names (target/autobahn/<name>)")
     args = parser.parse_args()
     out = args.out if args.out.is_absolute() else ROOT / args.out
@@ -178,7 +180,7 @@ def main():
         if any(r["behavior"] not in PASSING or r["behaviorClose"] not in PASSING for r in results.values()):
             ok = False
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    (out / "README.md").write_text(markdown(args.names, data, when))
+    (out / "README.md").write_text(markdown(args.names, data, when, args.made_from))
     print(f"report: wrote {out / 'README.md'}")
     return 0 if ok else 1
 
