@@ -3,6 +3,7 @@
 
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
+BINDIR      ?= $(PREFIX)/bin
 INCLUDEDIR  ?= $(PREFIX)/include
 PKGCONFIGDIR?= $(LIBDIR)/pkgconfig
 MANDIR      ?= $(PREFIX)/share/man
@@ -16,6 +17,8 @@ SONAME    := libwsclient.so.$(SOVERSION)
 
 CARGO   ?= cargo
 CC      ?= cc
+CXX     ?= c++
+CXXFLAGS?= -O2 -g
 STRIP   ?= strip
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
@@ -28,18 +31,20 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
            $(BUILD)/examples/poll_client $(BUILD)/examples/duplex_client
-CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api
+TOOLS   := $(BUILD)/bin/wsclient-cat
+CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
+CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
 export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
-.PHONY: all lib examples header demo test test-rust test-c test-python \
+.PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
         test-chicken man autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
-        autobahn-chicken venv install uninstall bench clean lint licenses package package-debs \
-        debian-symbols fuzz fuzz-smoke fuzz-tool
+        autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
+        bench clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool
 
-all: lib examples man
+all: lib examples man tools cpp
 
 # The Rust core as libwsclient.so.X.Y (SONAME, symlinks, versioned ws_*
 # symbols) and a .a exporting only ws_*, both made from cargo's staticlib by
@@ -59,6 +64,34 @@ $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -pthread -o $@
 
 examples: $(EXAMPLES)
+
+# Command-line tools, on the public C API only.
+$(BUILD)/bin/%: tools/%.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+# wsclient-cat as installed: no build-tree RUNPATH; RUNPATH $(LIBDIR) only
+# when that is not a directory the dynamic linker searches anyway.
+INSTALL_TOOL := $(BUILD)/install/wsclient-cat
+SYSTEM_LIBDIRS := /usr/lib /lib /usr/lib/% /lib/% /usr/local/lib
+$(INSTALL_TOOL): tools/wsclient-cat.c include/wsclient.h $(LIB)/libwsclient.so.$(VERSION)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient \
+	  $(if $(filter $(SYSTEM_LIBDIRS),$(LIBDIR)),,-Wl,-rpath,$(LIBDIR)) -o $@
+
+tools: $(TOOLS) $(INSTALL_TOOL)
+
+# The header-only C++17 API: its example, and its tests under ASan/UBSan.
+$(BUILD)/examples-cpp/%: examples-cpp/%.cpp include/wsclient.hpp include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(CXXFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+$(BUILD)/tests/test_wsclient_cpp: tests/cpp/test_wsclient.cpp include/wsclient.hpp include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(WARN) -Iinclude $< \
+	  -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+cpp: $(CPP)
 
 # C tests of the API, under AddressSanitizer.
 $(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
@@ -89,13 +122,13 @@ $(VENV)/.ready: tests/requirements.txt
 
 # Build, start a local echo server, and run the C example against it.
 demo: all venv
-	$(PY) scripts/demo.py $(BUILD)/examples/echo_client
+	$(PY) scripts/demo.py $(BUILD)/examples/echo_client $(BUILD)/bin/wsclient-cat
 
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
 test: test-rust test-c test-python test-chicken fuzz-smoke
-	$(MAKE) --no-print-directory -j5 autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
-	  autobahn-chicken
+	$(MAKE) --no-print-directory -j6 autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
+	  autobahn-chicken autobahn-proxy-quick
 	@echo "make test: all suites passed"
 
 test-rust: venv
@@ -153,6 +186,24 @@ fuzz fuzz-smoke: fuzz-tool
 	  grep -E '^stat::number_of_executed_units' fuzz/target/$$t.log; \
 	done
 
+# The published conformance report: the three gates, then docs/conformance/
+# (README.md with a table per testee and section, and each index.json).
+# The gates' failures are reported in the tables, then fail the target.
+conformance: all venv
+	-$(MAKE) --no-print-directory -k -j3 autobahn autobahn-python autobahn-chicken
+	$(PY) tests/autobahn/report.py --out docs/conformance c python chicken
+
+# The C gate again, every connection through an HTTP proxy (proxy.py, with
+# Basic authentication). Not part of `make test`, which repeats only a few
+# sections through the proxy (framing, fragmentation, compression).
+autobahn-proxy: all venv
+	$(PY) tests/autobahn/gate.py --name c-proxy --proxy -- \
+	  $(BUILD)/examples/autobahn_client {url} {agent} {proxy}
+
+autobahn-proxy-quick: all venv
+	$(PY) tests/autobahn/gate.py --name c-proxy-quick --proxy --case '1.*' --case '5.*' \
+	  --case '12.1.*' -- $(BUILD)/examples/autobahn_client {url} {agent} {proxy}
+
 bench: all venv
 	$(CARGO) bench --bench echo
 
@@ -168,23 +219,25 @@ licenses:
 # Installs what `make` built (it runs cargo only when nothing is built).
 # The installed .so and .a carry no debug info (STRIP=true keeps it, e.g.
 # for dh_strip's -dbgsym packages).
-install: $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a $(MAN)/.stamp
+install: $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a $(MAN)/.stamp $(INSTALL_TOOL)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-	           $(DESTDIR)$(MANDIR)/man3
+	           $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB)/libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libwsclient.so.$(VERSION)
 	ln -sf libwsclient.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libwsclient.so
 	install -m 644 $(LIB)/libwsclient.a $(DESTDIR)$(LIBDIR)/
 	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libwsclient.a
-	install -m 644 include/wsclient.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/wsclient.h include/wsclient.hpp $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(INSTALL_TOOL) $(DESTDIR)$(BINDIR)/wsclient-cat
 	install -m 644 $(MAN)/*.3 $(DESTDIR)$(MANDIR)/man3/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' libwsclient.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc
 
 uninstall: $(MAN)/.stamp
 	rm -f $(DESTDIR)$(LIBDIR)/libwsclient.so* $(DESTDIR)$(LIBDIR)/libwsclient.a \
-	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc \
+	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(INCLUDEDIR)/wsclient.hpp \
+	      $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc $(DESTDIR)$(BINDIR)/wsclient-cat \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard $(MAN)/*.3)))
 
 # Debian packages (debian/) into build/deb: built in a copy of the tree

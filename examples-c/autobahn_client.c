@@ -2,7 +2,10 @@
  * An Autobahn Testsuite testee: runs every case of a fuzzingserver,
  * echoing each message back, then asks the server to write its reports.
  *
- *   autobahn_client [BASE_URI] [AGENT]   (default ws://127.0.0.1:9001 libwsclient)
+ *   autobahn_client [BASE_URI] [AGENT] [PROXY]
+ *
+ * (defaults ws://127.0.0.1:9001, libwsclient, no proxy; PROXY is an
+ * http://[user:password@]host:port URL, for the gate through a proxy).
  *
  * Every connection offers permessage-deflate, as the seed's own Autobahn
  * client does, so that sections 12 and 13 run.
@@ -13,12 +16,13 @@
 
 #include "wsclient.h"
 
-static ws_options *make_options(void) {
+static ws_options *make_options(const char *proxy) {
     ws_options *opts = ws_options_new();
     /* Accept the server's window and context-takeover requests; compress
      * fast, since the suite checks correctness, not ratios. */
     if (!opts || ws_options_add_deflate_offer(opts, "client_no_context_takeover; client_max_window_bits") != WS_OK ||
-        ws_options_set_compression_level(opts, 1) != WS_OK) {
+        ws_options_set_compression_level(opts, 1) != WS_OK ||
+        (proxy && ws_options_set_proxy(opts, proxy) != WS_OK)) {
         fprintf(stderr, "autobahn_client: bad options: %s\n", ws_last_error_message());
         exit(2);
     }
@@ -72,7 +76,7 @@ static void run_and_wait(const char *uri, const ws_options *opts) {
 int main(int argc, char **argv) {
     const char *base = argc > 1 ? argv[1] : "ws://127.0.0.1:9001";
     const char *agent = argc > 2 ? argv[2] : "libwsclient";
-    ws_options *opts = make_options();
+    ws_options *opts = make_options(argc > 3 ? argv[3] : NULL);
     long count = case_count(base, opts);
     if (count < 0) {
         fprintf(stderr, "autobahn_client: cannot get the case count\n");

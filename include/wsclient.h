@@ -249,6 +249,14 @@ extern "C" {
 #define WS_ERR_REDIRECT -33
 
 /*
+ `ws_connect`: the proxy refused the tunnel (HTTP 407 when its
+ credentials are missing or wrong, 403, 502, ...; a SOCKS5 refusal); for
+ an HTTP proxy `*response_out`, if not NULL, receives its answer (free
+ with `ws_response_free`).
+ */
+#define WS_ERR_PROXY -34
+
+/*
  *fail* (close code 1002): the server broke the framing protocol (masked
  frame, bad opcode, reserved bit, fragmented control frame, ...).
  */
@@ -296,7 +304,9 @@ const char *ws_version(void);
    redirect or 403); `*response_out`, if not NULL, receives it (free with
    `ws_response_free`). This is not an error, as in the seed.
  - negative: an error; `ws_last_error_message()` says why ("certificate
-   verify failed: ...", "cannot connect to ...").
+   verify failed: ...", "cannot connect to ..."). For `WS_ERR_PROXY` (the
+   proxy refused the tunnel, e.g. 407) `*response_out`, if not NULL,
+   receives the proxy's answer.
 
  `opts` may be NULL for the defaults; it is only read during the call.
 
@@ -1062,6 +1072,35 @@ int32_t ws_options_set_compression_level(ws_options *opts, int32_t level);
  `opts`: a live options handle.
  */
 int32_t ws_options_set_auto_pong(ws_options *opts, bool on);
+
+/*
+ Connect through a proxy: `"http://[user:password@]host[:port]"` (the
+ scheme may be left out; port 80) asks an HTTP proxy for a CONNECT tunnel
+ with Basic authentication; `"socks5://..."` (the server's name resolved
+ here) and `"socks5h://..."` (resolved by the proxy) use SOCKS5 with
+ username/password authentication (port 1080). User and password are
+ percent-encoded in the URL. For wss:// TLS runs inside the tunnel, end
+ to end with the server. The handshake timeout covers the proxy's answer.
+ A proxy that refuses makes `ws_connect` return `WS_ERR_PROXY`; an HTTP
+ proxy's answer goes to `*response_out`. NULL or "" connects directly
+ again. TLS to the proxy itself (`https://`) is not supported.
+
+ # Safety
+ `opts`: a live options handle; `url`: NULL or a NUL-terminated string.
+ */
+int32_t ws_options_set_proxy(ws_options *opts, const char *url);
+
+/*
+ Without a proxy set by `ws_options_set_proxy`, take one from the
+ environment at connect time (off by default): `http_proxy` for ws://,
+ `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
+ case), skipping hosts listed in `no_proxy` (`*`, domains with their
+ subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+
+ # Safety
+ `opts`: a live options handle.
+ */
+int32_t ws_options_use_env_proxy(ws_options *opts, bool on);
 
 /*
  The number of pongs received on the connection so far (0 for NULL). A

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`make demo`: start a local WebSocket server, run the C echo example
-against it, and show the messages that came back through it."""
+against it, and show the messages that came back through it; then (given
+its path) pipe two lines through wsclient-cat."""
 
 import subprocess
 import sys
@@ -26,7 +27,20 @@ def main():
         print(out, end="")
         echoed = out.count("server: got back ")
         print(f"demo: {echoed} of {len(GREETINGS)} messages echoed through the C client")
-        return 0 if rc == 0 and echoed == len(GREETINGS) else 1
+    if rc != 0 or echoed != len(GREETINGS):
+        return 1
+    if len(sys.argv) > 2:
+        return cat_demo(sys.argv[2])
+    return 0
+
+
+def cat_demo(cat):
+    """Two lines through wsclient-cat, as JSON events."""
+    with running("echo_server.py", "--deflate") as (port, _):
+        uri = f"ws://127.0.0.1:{port}/"
+        print(f"demo: printf 'one\\ntwo\\n' | wsclient-cat --json --deflate {uri}", flush=True)
+        return subprocess.run([cat, "--json", "--deflate", uri], input="one\ntwo\n", text=True,
+                              timeout=60).returncode
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::io;
 
+use crate::handshake::HttpResponse;
+
 /// What went wrong, grouped by cause. The C ABI maps each kind to a stable code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -45,6 +47,9 @@ pub enum ErrorKind {
     MessageTooBig,
     /// Too many redirects, or a redirect that would downgrade wss to ws.
     Redirect,
+    /// The HTTP proxy refused the tunnel (e.g. 407); [`Error::response`]
+    /// holds its answer.
+    Proxy,
     /// An earlier call panicked while using this object; it is unusable.
     Panic,
 }
@@ -56,6 +61,8 @@ pub struct Error {
     kind: ErrorKind,
     close_code: Option<u16>,
     message: String,
+    /// An HTTP answer that explains the error (a proxy's refusal).
+    response: Option<Box<HttpResponse>>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -67,6 +74,7 @@ impl Error {
             kind,
             close_code: None,
             message: message.into(),
+            response: None,
         }
     }
 
@@ -76,6 +84,7 @@ impl Error {
             kind,
             close_code: Some(close_code),
             message: message.into(),
+            response: None,
         }
     }
 
@@ -129,6 +138,17 @@ impl Error {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The HTTP answer behind this error, if any (a proxy's refusal).
+    pub fn response(&self) -> Option<&HttpResponse> {
+        self.response.as_deref()
+    }
+
+    /// The same error, carrying `response` for the caller.
+    pub fn with_response(mut self, response: HttpResponse) -> Self {
+        self.response = Some(Box::new(response));
+        self
     }
 
     /// The same error with `context: ` in front of its message.

@@ -17,7 +17,7 @@ pub mod transport;
 
 mod ffi;
 
-pub use client::{connect, Connected, Connection, Options, State};
+pub use client::{connect, Connected, Connection, Options, Proxy, State};
 pub use error::{Error, ErrorKind, Result};
 pub use handshake::HttpResponse;
 pub use proto::{Frame, Message, MessageType};

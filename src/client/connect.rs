@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::client::connection::{Agreed, Connection};
+use crate::client::proxy::{open_tunnel, proxy_for};
 use crate::client::Options;
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{Error, ErrorKind, Result};
@@ -155,7 +156,10 @@ fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) ->
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let tcp = connect_tcp(&target.host, target.port, connect_timeout)?;
+    let tcp = match proxy_for(target, options)? {
+        Some(proxy) => open_tunnel(&proxy, target, options, connect_timeout, deadline)?,
+        None => connect_tcp(&target.host, target.port, connect_timeout)?,
+    };
     let left = remaining()?;
     tcp.set_read_timeout(left)?;
     tcp.set_write_timeout(left)?;
@@ -172,10 +176,10 @@ fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) ->
 
 /// The handshake's reading side: one deadline for the whole response, so a
 /// server that trickles bytes cannot hold `connect` past the timeout.
-struct ResponseReader<'a> {
-    stream: &'a mut Stream,
-    rbuf: ReadBuf,
-    deadline: Option<Instant>,
+pub(super) struct ResponseReader<'a> {
+    pub(super) stream: &'a mut Stream,
+    pub(super) rbuf: ReadBuf,
+    pub(super) deadline: Option<Instant>,
 }
 
 impl ResponseReader<'_> {
@@ -194,7 +198,7 @@ impl ResponseReader<'_> {
     }
 
     /// Read until the response headers are complete.
-    fn head(&mut self, max: usize) -> Result<Parsed> {
+    pub(super) fn head(&mut self, max: usize) -> Result<Parsed> {
         loop {
             if let Some((parsed, len)) = parse_response(self.rbuf.data(), max)? {
                 self.rbuf.consume(len);
@@ -212,7 +216,7 @@ impl ResponseReader<'_> {
     /// The body of a non-101 response, up to `max` bytes; a slow or silent
     /// server ends it at the deadline. At most `max` bytes of body (and a
     /// bounded amount of chunked framing) are read, whatever the timeout.
-    fn body(&mut self, parsed: &Parsed, max: usize) -> Vec<u8> {
+    pub(super) fn body(&mut self, parsed: &Parsed, max: usize) -> Vec<u8> {
         if parsed.body_framing() == BodyFraming::Chunked {
             return self.chunked_body(max);
         }

@@ -3,7 +3,9 @@
 mod connect;
 mod connection;
 mod options;
+pub mod proxy;
 
 pub use connect::{connect, Connected};
 pub use connection::{Connection, Interest, State};
 pub use options::Options;
+pub use proxy::Proxy;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::client::proxy::Proxy;
 use crate::deflate::DeflateOffer;
 use crate::proto::receiver::Limits;
 use crate::session::Keepalive;
@@ -46,6 +47,11 @@ pub struct Options {
     /// zlib compression level for outgoing messages.
     pub compression_level: i32,
     pub auto_pong: bool,
+    /// Connect through this proxy (HTTP CONNECT or SOCKS5 tunnel).
+    pub proxy: Option<Proxy>,
+    /// Without `proxy`: take one from `http_proxy`/`https_proxy`/
+    /// `all_proxy`, honouring `no_proxy` (off by default).
+    pub use_env_proxy: bool,
     /// Ping every interval; fail when the pong is late (None: off).
     pub keepalive: Option<Keepalive>,
     /// Bound of the send queue (see `session::Config::send_queue_limit`).
@@ -76,6 +82,8 @@ impl Default for Options {
             fragment_size: 0,
             compression_level: 6,
             auto_pong: true,
+            proxy: None,
+            use_env_proxy: false,
             keepalive: None,
             send_queue_limit: 4 << 20,
         }

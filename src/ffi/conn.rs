@@ -107,7 +107,9 @@ unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 
 ///   redirect or 403); `*response_out`, if not NULL, receives it (free with
 ///   `ws_response_free`). This is not an error, as in the seed.
 /// - negative: an error; `ws_last_error_message()` says why ("certificate
-///   verify failed: ...", "cannot connect to ...").
+///   verify failed: ...", "cannot connect to ..."). For `WS_ERR_PROXY` (the
+///   proxy refused the tunnel, e.g. 407) `*response_out`, if not NULL,
+///   receives the proxy's answer.
 ///
 /// `opts` may be NULL for the defaults; it is only read during the call.
 ///
@@ -165,7 +167,11 @@ pub unsafe extern "C" fn ws_connect(
                 }
                 WS_HTTP_RESPONSE
             }
-            Err(e) => set_last_error(&e),
+            Err(e) => {
+                // SAFETY: NULL or writable per the contract.
+                unsafe { ws_response::hand_out(response_out, e.response()) };
+                set_last_error(&e)
+            }
         }
     })
 }

@@ -66,6 +66,11 @@ pub const WS_ERR_HANDSHAKE: i32 = -31;
 pub const WS_ERR_NEGOTIATION: i32 = -32;
 /// *exn*: too many redirects, or a redirect from wss:// to ws://.
 pub const WS_ERR_REDIRECT: i32 = -33;
+/// `ws_connect`: the proxy refused the tunnel (HTTP 407 when its
+/// credentials are missing or wrong, 403, 502, ...; a SOCKS5 refusal); for
+/// an HTTP proxy `*response_out`, if not NULL, receives its answer (free
+/// with `ws_response_free`).
+pub const WS_ERR_PROXY: i32 = -34;
 
 // Protocol errors from the peer (-40 .. -49): always a *fail*.
 /// *fail* (close code 1002): the server broke the framing protocol (masked
@@ -99,6 +104,7 @@ pub fn code_of(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidPayload => WS_ERR_INVALID_PAYLOAD,
         ErrorKind::MessageTooBig => WS_ERR_MESSAGE_TOO_BIG,
         ErrorKind::Redirect => WS_ERR_REDIRECT,
+        ErrorKind::Proxy => WS_ERR_PROXY,
         ErrorKind::Panic => WS_ERR_PANIC,
     }
 }
@@ -128,6 +134,7 @@ pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
         WS_ERR_HANDSHAKE => "invalid handshake response\0",
         WS_ERR_NEGOTIATION => "extension or subprotocol negotiation failed\0",
         WS_ERR_REDIRECT => "redirect refused\0",
+        WS_ERR_PROXY => "the proxy refused the connection\0",
         WS_ERR_PROTOCOL => "protocol error\0",
         WS_ERR_INVALID_PAYLOAD => "invalid frame payload data\0",
         WS_ERR_MESSAGE_TOO_BIG => "message too big\0",

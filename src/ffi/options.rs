@@ -3,6 +3,7 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
+use crate::client::proxy::Proxy;
 use crate::client::Options;
 use crate::deflate::DeflateOffer;
 use crate::error::Error;
@@ -514,4 +515,50 @@ pub unsafe extern "C" fn ws_options_set_compression_level(
 pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: bool) -> i32 {
     // SAFETY: forwarded contract.
     unsafe { set(opts, |o| o.auto_pong = on) }
+}
+
+/// Connect through a proxy: `"http://[user:password@]host[:port]"` (the
+/// scheme may be left out; port 80) asks an HTTP proxy for a CONNECT tunnel
+/// with Basic authentication; `"socks5://..."` (the server's name resolved
+/// here) and `"socks5h://..."` (resolved by the proxy) use SOCKS5 with
+/// username/password authentication (port 1080). User and password are
+/// percent-encoded in the URL. For wss:// TLS runs inside the tunnel, end
+/// to end with the server. The handshake timeout covers the proxy's answer.
+/// A proxy that refuses makes `ws_connect` return `WS_ERR_PROXY`; an HTTP
+/// proxy's answer goes to `*response_out`. NULL or "" connects directly
+/// again. TLS to the proxy itself (`https://`) is not supported.
+///
+/// # Safety
+/// `opts`: a live options handle; `url`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_proxy(opts: *mut ws_options, url: *const c_char) -> i32 {
+    if url.is_null() {
+        // SAFETY: forwarded contract.
+        return unsafe { set(opts, |o| o.proxy = None) };
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_str(opts, url, "url", |o, u| {
+            o.proxy = if u.is_empty() {
+                None
+            } else {
+                Some(Proxy::parse(u)?)
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Without a proxy set by `ws_options_set_proxy`, take one from the
+/// environment at connect time (off by default): `http_proxy` for ws://,
+/// `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
+/// case), skipping hosts listed in `no_proxy` (`*`, domains with their
+/// subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_use_env_proxy(opts: *mut ws_options, on: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { set(opts, |o| o.use_env_proxy = on) }
 }

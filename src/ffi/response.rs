@@ -36,6 +36,17 @@ impl ws_response {
             body: r.body,
         }
     }
+
+    /// Give the caller a copy of `response` through `out` (if both are set).
+    ///
+    /// # Safety
+    /// `out`: NULL or writable.
+    pub(crate) unsafe fn hand_out(out: *mut *mut ws_response, response: Option<&HttpResponse>) {
+        if let (false, Some(r)) = (out.is_null(), response) {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { handle::write_out(out, handle::into_raw(ws_response::new(r.clone()))) };
+        }
+    }
 }
 
 /// Free a response; NULL is a no-op.

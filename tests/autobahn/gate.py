@@ -3,10 +3,13 @@
 and fail unless every case's `behavior` and `behaviorClose` are OK or
 INFORMATIONAL (NON-STRICT counts as a miss).
 
-    gate.py --name c [--case '1.*' ...] -- CMD... {url} {agent}
+    gate.py --name c [--case '1.*' ...] [--proxy] -- CMD... {url} {agent} [{proxy}]
 
 `{url}` and `{agent}` in CMD are replaced by the server's base URI and the
-agent name. The report goes to target/autobahn/<name>/index.json.
+agent name. With --proxy an HTTP proxy (tests/servers/proxy_server.py, with
+Basic authentication) runs too, `{proxy}` is its URL, and the gate also fails
+unless every case's connection went through it. The report goes to
+target/autobahn/<name>/index.json.
 """
 
 import argparse
@@ -18,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +52,7 @@ def main():
     parser.add_argument("--name", required=True, help="report folder and agent name")
     parser.add_argument("--case", action="append", default=[], help="kosoku -i pattern")
     parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--proxy", action="store_true", help="run the testee through a proxy")
     parser.add_argument("command", nargs="+")
     args = parser.parse_args()
 
@@ -60,12 +65,22 @@ def main():
     for case in args.case:
         server_cmd += ["-i", case]
     agent = f"libwsclient-{args.name}"
-    with open(outdir / "server.log", "w") as log:
+    with open(outdir / "server.log", "w") as log, ExitStack() as stack:
+        proxy_url = ""
+        if args.proxy:
+            sys.path.insert(0, str(ROOT / "tests" / "servers"))
+            from harness import proxy_server
+
+            proxy = stack.enter_context(proxy_server("autobahn:gate pass"))
+            proxy_url = proxy.url("autobahn:gate%20pass")
         server = subprocess.Popen(server_cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_listening(port, server)
             url = f"ws://127.0.0.1:{port}"
-            cmd = [c.replace("{url}", url).replace("{agent}", agent) for c in args.command]
+            cmd = [
+                c.replace("{url}", url).replace("{agent}", agent).replace("{proxy}", proxy_url)
+                for c in args.command
+            ]
             started = time.monotonic()
             rc = subprocess.run(cmd, timeout=args.timeout, env=os.environ).returncode
             elapsed = time.monotonic() - started
@@ -82,6 +97,13 @@ def main():
         print(f"autobahn[{args.name}]: no report written (testee exit {rc})")
         return 1
     results = json.loads(index.read_text()).get(agent, {})
+    if args.proxy:
+        # getCaseCount, every case, updateReports: all through the proxy.
+        tunnels = proxy.tunnel_count(f"127.0.0.1:{port}")
+        print(f"autobahn[{args.name}]: {tunnels} connections through the proxy")
+        if tunnels < len(results) + 2:
+            print(f"autobahn[{args.name}]: fewer tunnels than cases: the proxy was bypassed")
+            return 1
     counts = collections.Counter()
     misses = []
     for case, r in sorted(results.items(), key=lambda kv: [int(x) for x in kv[0].split(".")]):

@@ -185,8 +185,17 @@ impl EchoServer {
     }
 
     pub fn try_start(args: &[&str]) -> std::result::Result<EchoServer, String> {
+        Self::try_start_script("echo_server.py", args)
+    }
+
+    /// Start another script of tests/servers that prints `PORT n` first
+    /// (e.g. proxy_server.py).
+    pub fn try_start_script(
+        script: &str,
+        args: &[&str],
+    ) -> std::result::Result<EchoServer, String> {
         let mut cmd = Command::new(python());
-        cmd.arg(servers_dir().join("echo_server.py"))
+        cmd.arg(servers_dir().join(script))
             .args(args)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::null())
@@ -245,7 +254,7 @@ impl EchoServer {
             let _ = server.child.wait();
             thread::sleep(Duration::from_millis(100));
             return Err(format!(
-                "echo_server.py {args:?} did not start (first line {first:?}); stderr:\n{}",
+                "{script} {args:?} did not start (first line {first:?}); stderr:\n{}",
                 server.stderr.lock().unwrap()
             ));
         }

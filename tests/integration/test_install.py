@@ -82,3 +82,35 @@ def test_exported_symbols_are_versioned_ws_only(tmp_path):
         globals_ = {symbols[i + 2] for i in range(len(symbols) - 2)
                     if re.fullmatch(r"[0-9a-f]{16}", symbols[i]) and symbols[i + 1] in "TDBRVWi"}
         assert globals_ == functions, archive
+
+
+def test_install_puts_wsclient_cat_in_bindir(tmp_path):
+    prefix = tmp_path / "usr"
+    sh("make", "-s", "install", f"PREFIX={prefix}")
+    tool = prefix / "bin" / "wsclient-cat"
+    assert os.access(tool, os.X_OK)
+    # No RUNPATH into the build tree: with the staged library on the path,
+    # that is the one it loads.
+    assert str(ROOT / "build") not in sh("readelf", "-d", str(tool))
+    env = {**os.environ, "LD_LIBRARY_PATH": str(prefix / "lib")}
+    out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, check=True, env=env)
+    assert "libwsclient" in out.stdout
+    ldd = subprocess.run(["ldd", str(tool)], capture_output=True, text=True, check=True, env=env).stdout
+    assert str(prefix / "lib" / "libwsclient.so") in ldd
+
+
+def test_install_puts_the_cpp_header_beside_the_c_header(tmp_path):
+    prefix = tmp_path / "usr"
+    sh("make", "-s", "install", f"PREFIX={prefix}")
+    assert (prefix / "include" / "wsclient.hpp").is_file()
+    env = {**os.environ, "PKG_CONFIG_PATH": str(prefix / "lib" / "pkgconfig")}
+    flags = sh("pkg-config", "--cflags", "--libs", "libwsclient", env=env).split()
+    program = tmp_path / "v.cpp"
+    program.write_text(
+        '#include <wsclient.hpp>\n#include <iostream>\n'
+        'int main() { ws::options o; o.deflate(); std::cout << ws_version() << "\\n"; }\n'
+    )
+    exe = tmp_path / "v"
+    sh("c++", "-std=c++17", "-Wall", "-Wextra", "-Werror", str(program), "-o", str(exe), *flags,
+       f"-Wl,-rpath,{prefix / 'lib'}")
+    assert sh(str(exe)).strip() == sh("sed", "-n", 's/^version = "\\(.*\\)"/\\1/p', "Cargo.toml").splitlines()[0]

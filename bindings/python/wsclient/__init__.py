@@ -31,6 +31,7 @@ from ._errors import (
     InvalidURI,
     NetworkError,
     NotFound,
+    ProxyError,
     TLSError,
     WebSocketError,
     WebSocketException,
@@ -81,6 +82,7 @@ __all__ = [
     "HandshakeError",
     "InvalidURI",
     "HandshakeRejected",
+    "ProxyError",
     "InternalError",
 ]
 

@@ -33,6 +33,7 @@ from ._errors import (
     HandshakeRejected,
     InvalidArgument,
     InvalidState,
+    ProxyError,
     WebSocketError,
     WebSocketTimeout,
     WouldBlock,
@@ -896,6 +897,8 @@ def connect(
     auto_pong: bool = True,
     ping_interval: Optional[float] = None,
     ping_timeout: Optional[float] = None,
+    proxy: Optional[str] = None,
+    use_env_proxy: bool = False,
 ) -> Union[Connection, HTTPResponse]:
     """Open a WebSocket connection to `url` (ws:// or wss://), the egg's
     ``ws-connect``.
@@ -948,6 +951,13 @@ def connect(
     - Keepalive (off by default): `ping_interval` seconds between pings,
       `ping_timeout` seconds to wait for the pong before the connection is
       failed (needs a library with ``ws_options_set_keepalive``).
+    - `proxy`: connect through this HTTP proxy
+      (``"http://user:password@host:port"``, Basic authentication; a CONNECT
+      tunnel, so wss:// stays end to end). `use_env_proxy=True` takes the
+      proxy from ``http_proxy``/``https_proxy``/``all_proxy`` and honours
+      ``no_proxy`` (off by default, as in the C library). A refusal (e.g.
+      407) raises :class:`~wsclient.ProxyError` with the proxy's
+      ``.response``.
     """
     raw_url = cstr(url, "url")
     offers = [cstr(o, "deflate parameters") for o in _deflate_offers(deflate)]
@@ -987,6 +997,8 @@ def connect(
     flag(strip_host, "strip_host")
     flag(absolute_form, "absolute_form")
     flag(auto_pong, "auto_pong")
+    flag(use_env_proxy, "use_env_proxy")
+    raw_proxy = None if proxy is None else cstr(proxy, "proxy")
     integer(max_redirects, "max_redirects", 0, U32_MAX)
     if max_message_size is not None:
         integer(max_message_size, "max_message_size", 1, SIZE_MAX)
@@ -1037,10 +1049,22 @@ def connect(
         lib.ws_options_set_auto_pong(opts, auto_pong)
         if keepalive[0] and _ffi.available("ws_options_set_keepalive"):
             lib.ws_options_set_keepalive(opts, *keepalive)
+        if raw_proxy is not None:
+            lib.ws_options_set_proxy(opts, raw_proxy)
+        lib.ws_options_use_env_proxy(opts, use_env_proxy)
 
         conn = _ffi.conn_p()
         response = _ffi.response_p()
-        rc = lib.ws_connect(raw_url, opts, ctypes.byref(conn), ctypes.byref(response))
+        try:
+            rc = lib.ws_connect(raw_url, opts, ctypes.byref(conn), ctypes.byref(response))
+        except ProxyError as e:
+            # The library handed over the proxy's answer: keep a copy.
+            if response:
+                try:
+                    e.response = HTTPResponse._from_ptr(response)
+                finally:
+                    lib.ws_response_free(response)
+            raise
     finally:
         lib.ws_options_free(opts)
     if rc == _ffi.WS_HTTP_RESPONSE:

@@ -138,6 +138,14 @@ class HandshakeRejected(HandshakeError):
         self.response = response
 
 
+class ProxyError(HandshakeError):
+    """The HTTP proxy refused the tunnel (407: credentials missing or wrong;
+    403, 502, ...). ``.response`` is the proxy's answer (an HTTPResponse)."""
+
+    #: The proxy's response, if it sent one.
+    response: Optional["HTTPResponse"] = None
+
+
 class InternalError(WebSocketException):
     """The library caught an internal panic. Please report it."""
 
@@ -160,6 +168,7 @@ _EXN_BY_RESULT: Dict[int, Type[WebSocketException]] = {
     -30: InvalidURI,  # WS_ERR_URI
     -31: HandshakeError,  # WS_ERR_HANDSHAKE
     -33: HandshakeError,  # WS_ERR_REDIRECT
+    -34: ProxyError,  # WS_ERR_PROXY
 }
 
 

@@ -79,6 +79,7 @@ WS_ERR_URI = -30
 WS_ERR_HANDSHAKE = -31
 WS_ERR_NEGOTIATION = -32
 WS_ERR_REDIRECT = -33
+WS_ERR_PROXY = -34
 WS_ERR_PROTOCOL = -40
 WS_ERR_INVALID_PAYLOAD = -41
 WS_ERR_MESSAGE_TOO_BIG = -50
@@ -282,6 +283,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_set_auto_pong": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_set_keepalive": (c_int32, [options_p, c_uint32, c_uint32], _check_result),
     "ws_options_set_send_queue_limit": (c_int32, [options_p, c_size_t], _check_result),
+    "ws_options_set_proxy": (c_int32, [options_p, c_char_p], _check_result),
+    "ws_options_use_env_proxy": (c_int32, [options_p, c_bool], _check_result),
     # Responses.
     "ws_response_free": (None, [response_p], None),
     "ws_response_status": (c_uint16, [response_p], None),

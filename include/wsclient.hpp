@@ -1,0 +1,542 @@
+/*
+ * wsclient.hpp: a header-only C++17 API over libwsclient's C ABI.
+ *
+ *   ws::options opts;
+ *   opts.deflate().subprotocol("chat").ca_file("ca.pem");
+ *   ws::connection conn("wss://example.com/feed", opts);
+ *   conn.send_text("hello");
+ *   while (auto msg = conn.recv())          // std::nullopt once the server closed
+ *       std::cout << msg->text() << '\n';
+ *   std::cout << conn.peer_close_code() << '\n';
+ *
+ * Handles. ws::options, ws::connection and ws::message own one C handle each
+ *   and free it in their destructor; they are move-only (a moved-from object
+ *   holds nothing, and using it throws ws::exn with WS_ERR_INVALID_STATE).
+ *
+ * Errors are exceptions, not result types: every failure of this library is
+ *   either the end of the connection or a mistake in the call, so the normal
+ *   path stays free of checks, constructors (ws::connection) can fail, and
+ *   the C library's two kinds map onto two classes, as in the ws-client egg:
+ *   ws::fail (the server broke the protocol; a close frame with close_code()
+ *   was sent) and ws::exn (anything else; close_code() is 0). Both derive from
+ *   ws::error (a std::runtime_error) with code(), the WS_* result code. An
+ *   HTTP answer other than 101 throws ws::handshake_rejected, a refusing
+ *   proxy ws::proxy_error; both carry the answer as a ws::http_response.
+ *   The expected outcomes are not exceptions: recv() returns std::nullopt
+ *   when the server closes, and try_recv() (non-blocking mode) returns
+ *   ws::recv_status::would_block.
+ *
+ * Views. text(), bytes(), subprotocol() and the like return views
+ *   (std::string_view, ws::byte_view) into memory owned by the handle: valid
+ *   while the handle lives (header() until the next header() call).
+ *
+ * Threads: as in the C API (include/wsclient.h).
+ */
+#ifndef WSCLIENT_HPP
+#define WSCLIENT_HPP
+
+#include <wsclient.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ws {
+
+/* ------------------------------------------------------------------ errors */
+
+/** A failed call: the WS_* result code, the detail, and for a *fail* the
+ *  close code sent to the server. */
+class error : public std::runtime_error {
+  public:
+    error(int32_t code, const std::string &message, uint16_t close_code)
+        : std::runtime_error(message), code_(code), close_code_(close_code) {}
+    /** The WS_* result code (negative; WS_HTTP_RESPONSE for a rejected handshake). */
+    int32_t code() const noexcept { return code_; }
+    /** The close code sent to the server for a *fail*; 0 for an *exn*. */
+    uint16_t close_code() const noexcept { return close_code_; }
+    bool is_fail() const noexcept { return ws_result_is_fail(code_); }
+    /** ws_result_string(code()): a static description of the code. */
+    const char *code_name() const noexcept { return ws_result_string(code_); }
+
+  private:
+    int32_t code_;
+    uint16_t close_code_;
+};
+
+/** The server broke the protocol; the connection was failed with close_code(). */
+class fail : public error {
+  public:
+    using error::error;
+};
+
+/** Any other error: bad arguments, timeouts, a lost connection, TLS. */
+class exn : public error {
+  public:
+    using error::error;
+};
+
+/** An HTTP answer: the server's non-101 response or a proxy's refusal. */
+struct http_response {
+    uint16_t status = 0;
+    std::string reason;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    /** The first value of header `name` (case-insensitive), if any. */
+    std::optional<std::string_view> header(std::string_view name) const {
+        for (const auto &h : headers) {
+            if (h.first.size() != name.size())
+                continue;
+            bool same = true;
+            for (std::size_t i = 0; i < name.size() && same; i++)
+                same = lower(h.first[i]) == lower(name[i]);
+            if (same)
+                return std::string_view(h.second);
+        }
+        return std::nullopt;
+    }
+
+  private:
+    static char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+};
+
+/** The server answered the handshake with another HTTP status (403, 3xx...). */
+class handshake_rejected : public exn {
+  public:
+    explicit handshake_rejected(http_response r)
+        : exn(WS_HTTP_RESPONSE, "the server answered HTTP " + std::to_string(r.status) + " " + r.reason, 0),
+          response_(std::move(r)) {}
+    const http_response &response() const noexcept { return response_; }
+
+  private:
+    http_response response_;
+};
+
+/** The HTTP proxy refused the tunnel (e.g. 407: credentials missing or wrong). */
+class proxy_error : public exn {
+  public:
+    proxy_error(const std::string &message, http_response r)
+        : exn(WS_ERR_PROXY, message, 0), response_(std::move(r)) {}
+    const http_response &response() const noexcept { return response_; }
+
+  private:
+    http_response response_;
+};
+
+namespace detail {
+
+inline std::string str(const char *s) { return s ? std::string(s) : std::string(); }
+
+/** Throw the exception for `code` with `message` and `close_code`. */
+[[noreturn]] inline void raise(int32_t code, const char *message, uint16_t close_code) {
+    std::string text = message && *message ? message : ws_result_string(code);
+    if (ws_result_is_fail(code))
+        throw fail(code, text, close_code);
+    throw exn(code, text, close_code);
+}
+
+/** Throw this thread's last error if `code` is negative. */
+inline int32_t check(int32_t code) {
+    if (code < 0)
+        raise(code, ws_last_error_message(), ws_last_error_close_code());
+    return code;
+}
+
+inline http_response copy_response(const ws_response *r) {
+    http_response out;
+    out.status = ws_response_status(r);
+    out.reason = str(ws_response_reason(r));
+    for (std::size_t i = 0; i < ws_response_header_count(r); i++)
+        out.headers.emplace_back(str(ws_response_header_name(r, i)), str(ws_response_header_value(r, i)));
+    const uint8_t *body = ws_response_body(r);
+    if (body)
+        out.body.assign(reinterpret_cast<const char *>(body), ws_response_body_length(r));
+    return out;
+}
+
+/** Owns a C handle; frees it with `Free`. Move-only. */
+template <typename T, void (*Free)(T *)> class handle {
+  public:
+    handle() noexcept = default;
+    explicit handle(T *p) noexcept : p_(p) {}
+    handle(const handle &) = delete;
+    handle &operator=(const handle &) = delete;
+    handle(handle &&other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
+    handle &operator=(handle &&other) noexcept {
+        if (this != &other)
+            reset(std::exchange(other.p_, nullptr));
+        return *this;
+    }
+    ~handle() { reset(nullptr); }
+    void reset(T *p) noexcept {
+        if (p_)
+            Free(p_);
+        p_ = p;
+    }
+    /** The handle, or ws::exn(WS_ERR_INVALID_STATE) if moved from. */
+    T *get() const {
+        if (!p_)
+            throw exn(WS_ERR_INVALID_STATE, "use of a moved-from wsclient object", 0);
+        return p_;
+    }
+    T *raw() const noexcept { return p_; }
+    /** Give up ownership without freeing. */
+    T *release() noexcept { return std::exchange(p_, nullptr); }
+
+  private:
+    T *p_ = nullptr;
+};
+
+inline uint32_t millis(std::chrono::milliseconds ms) {
+    if (ms.count() < 0 || ms.count() > 0xffffffffLL)
+        throw exn(WS_ERR_INVALID_ARGUMENT, "timeout out of range", 0);
+    return static_cast<uint32_t>(ms.count());
+}
+
+} // namespace detail
+
+/* ------------------------------------------------------------------ views */
+
+/** A read-only view of bytes (std::span<const std::uint8_t> before C++20). */
+class byte_view {
+  public:
+    constexpr byte_view() noexcept = default;
+    constexpr byte_view(const std::uint8_t *data, std::size_t size) noexcept : data_(data), size_(size) {}
+    constexpr const std::uint8_t *data() const noexcept { return data_; }
+    constexpr std::size_t size() const noexcept { return size_; }
+    constexpr bool empty() const noexcept { return size_ == 0; }
+    constexpr const std::uint8_t *begin() const noexcept { return data_; }
+    constexpr const std::uint8_t *end() const noexcept { return data_ + size_; }
+    constexpr std::uint8_t operator[](std::size_t i) const noexcept { return data_[i]; }
+
+  private:
+    const std::uint8_t *data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/* ------------------------------------------------------------------ options */
+
+/** What ws::connection is told: extension offers, headers, TLS, timeouts... */
+class options {
+  public:
+    options() : h_(ws_options_new()) {
+        if (!h_.raw())
+            throw exn(WS_ERR_PANIC, "ws_options_new failed", 0);
+    }
+
+    /** Offer permessage-deflate with `params` (e.g. "server_max_window_bits=10";
+     *  "" for the plain offer); call again for fallback offers. */
+    options &deflate(const std::string &params = "") {
+        detail::check(ws_options_add_deflate_offer(h_.get(), params.c_str()));
+        return *this;
+    }
+    options &header(const std::string &name, const std::string &value) {
+        detail::check(ws_options_add_header(h_.get(), name.c_str(), value.c_str()));
+        return *this;
+    }
+    options &origin(const std::string &origin) {
+        detail::check(ws_options_set_origin(h_.get(), origin.c_str()));
+        return *this;
+    }
+    options &subprotocol(const std::string &protocol) {
+        detail::check(ws_options_add_subprotocol(h_.get(), protocol.c_str()));
+        return *this;
+    }
+    /** 0 ms: no timeout. */
+    options &timeouts(std::chrono::milliseconds connect, std::chrono::milliseconds handshake,
+                      std::chrono::milliseconds read = {}, std::chrono::milliseconds write = {}) {
+        detail::check(ws_options_set_timeouts(h_.get(), detail::millis(connect), detail::millis(handshake),
+                                              detail::millis(read), detail::millis(write)));
+        return *this;
+    }
+    options &close_timeout(std::chrono::milliseconds ms) {
+        detail::check(ws_options_set_close_timeout(h_.get(), detail::millis(ms)));
+        return *this;
+    }
+    options &max_message_size(std::size_t bytes) {
+        detail::check(ws_options_set_max_message_size(h_.get(), bytes));
+        return *this;
+    }
+    options &max_redirects(uint32_t max) {
+        detail::check(ws_options_set_max_redirects(h_.get(), max));
+        return *this;
+    }
+    options &ca_file(const std::string &path) {
+        detail::check(ws_options_set_tls_ca_file(h_.get(), path.c_str()));
+        return *this;
+    }
+    options &ca_dir(const std::string &path) {
+        detail::check(ws_options_set_tls_ca_dir(h_.get(), path.c_str()));
+        return *this;
+    }
+    options &client_cert(const std::string &cert_file, const std::string &key_file = "") {
+        detail::check(ws_options_set_tls_client_cert(h_.get(), cert_file.c_str(),
+                                                     key_file.empty() ? nullptr : key_file.c_str()));
+        return *this;
+    }
+    /** DANGER: accept any certificate for any host. For tests only. */
+    options &danger_accept_invalid_certs(bool on = true) {
+        detail::check(ws_options_set_tls_danger_accept_invalid_certs(h_.get(), on));
+        return *this;
+    }
+    /** Connect through a proxy: "http://", "socks5://" or "socks5h://" [user:password@]host:port. */
+    options &proxy(const std::string &url) {
+        detail::check(ws_options_set_proxy(h_.get(), url.c_str()));
+        return *this;
+    }
+    /** Take the proxy from http_proxy/https_proxy/all_proxy, honouring no_proxy. */
+    options &env_proxy(bool on = true) {
+        detail::check(ws_options_use_env_proxy(h_.get(), on));
+        return *this;
+    }
+    options &fragment_size(std::size_t bytes) {
+        detail::check(ws_options_set_fragment_size(h_.get(), bytes));
+        return *this;
+    }
+    options &compression_level(int level) {
+        detail::check(ws_options_set_compression_level(h_.get(), level));
+        return *this;
+    }
+    options &auto_pong(bool on) {
+        detail::check(ws_options_set_auto_pong(h_.get(), on));
+        return *this;
+    }
+    /** Ping every `interval`; fail the connection (ws::exn, WS_ERR_TIMEOUT)
+     *  when a pong is later than `timeout`. */
+    options &keepalive(std::chrono::milliseconds interval, std::chrono::milliseconds timeout) {
+        detail::check(ws_options_set_keepalive(h_.get(), detail::millis(interval), detail::millis(timeout)));
+        return *this;
+    }
+    /** Bound of the send queue in non-blocking mode. */
+    options &send_queue_limit(std::size_t bytes) {
+        detail::check(ws_options_set_send_queue_limit(h_.get(), bytes));
+        return *this;
+    }
+
+    const ws_options *c_handle() const { return h_.get(); }
+
+  private:
+    detail::handle<ws_options, ws_options_free> h_;
+};
+
+/* ------------------------------------------------------------------ messages */
+
+enum class message_type { text = WS_MESSAGE_TEXT, binary = WS_MESSAGE_BINARY };
+
+/** A received (or built) message; views into it live as long as it does. */
+class message {
+  public:
+    /** A message to send; text must be valid UTF-8 (else ws::exn). */
+    message(message_type type, byte_view data)
+        : h_(ws_message_new(static_cast<int32_t>(type), data.data(), data.size())) {
+        if (!h_.raw())
+            detail::raise(ws_last_error_code(), ws_last_error_message(), 0);
+    }
+    static message text(std::string_view s) {
+        return message(message_type::text, byte_view(reinterpret_cast<const std::uint8_t *>(s.data()), s.size()));
+    }
+    /** Adopt a C message (used by ws::connection). */
+    explicit message(ws_message *adopted) noexcept : h_(adopted) {}
+
+    message_type type() const { return static_cast<message_type>(ws_message_type(h_.get())); }
+    bool is_text() const { return type() == message_type::text; }
+    byte_view bytes() const { return byte_view(ws_message_data(h_.get()), ws_message_size(h_.get())); }
+    /** The payload as characters (UTF-8 for a text message). */
+    std::string_view text() const {
+        byte_view b = bytes();
+        return std::string_view(reinterpret_cast<const char *>(b.data()), b.size());
+    }
+    std::size_t size() const { return ws_message_size(h_.get()); }
+    bool compressed() const { return ws_message_compressed(h_.get()); }
+    std::size_t frame_count() const { return ws_message_frame_count(h_.get()); }
+
+    const ws_message *c_handle() const { return h_.get(); }
+
+  private:
+    friend class connection;
+    detail::handle<ws_message, ws_message_free> h_;
+};
+
+/* ------------------------------------------------------------------ connections */
+
+enum class recv_status { message, would_block, closed };
+
+/** An open WebSocket connection; closes the socket when destroyed. */
+class connection {
+  public:
+    /** Connect to `url` (ws:// or wss://) and do the opening handshake.
+     *  Throws ws::handshake_rejected for a non-101 answer, ws::proxy_error
+     *  when a proxy refuses, ws::exn or ws::fail otherwise. */
+    explicit connection(const std::string &url, const options &opts = options()) {
+        ws_conn *conn = nullptr;
+        ws_response *response = nullptr;
+        int32_t rc = ws_connect(url.c_str(), opts.c_handle(), &conn, &response);
+        if (response) {
+            // Copy, free, then throw: nothing leaks if the copy throws.
+            std::string why = detail::str(ws_last_error_message());
+            http_response copy;
+            try {
+                copy = detail::copy_response(response);
+            } catch (...) {
+                ws_response_free(response);
+                throw;
+            }
+            ws_response_free(response);
+            if (rc == WS_ERR_PROXY)
+                throw proxy_error(why, std::move(copy));
+            throw handshake_rejected(std::move(copy));
+        }
+        detail::check(rc);
+        h_.reset(conn);
+    }
+
+    // --- sending (in non-blocking mode: queued; a full queue throws
+    // ws::exn with WS_ERR_WOULD_BLOCK, or returns false from try_send)
+    void send_text(std::string_view text) { check(ws_send_text(h(), text.data(), text.size())); }
+    /** Non-blocking friendly: false when the send queue is full (nothing
+     *  was queued; flush() and try again). */
+    bool try_send(message_type type, byte_view data) {
+        int32_t rc = ws_send(h(), static_cast<int32_t>(type), data.data(), data.size(), 0);
+        if (rc == WS_ERR_WOULD_BLOCK)
+            return false;
+        check(rc);
+        return true;
+    }
+    void send_binary(byte_view data) { check(ws_send_binary(h(), data.data(), data.size())); }
+    void send(const message &msg) { check(ws_send_message(h(), msg.c_handle())); }
+    void ping(byte_view payload = {}) { check(ws_ping(h(), payload.data(), payload.size())); }
+    /** Start the close handshake (code 0: no code); then recv() until std::nullopt. */
+    void close(uint16_t code = 1000, const std::string &reason = "") {
+        check(ws_close(h(), code, reason.empty() ? nullptr : reason.c_str()));
+    }
+
+    // --- receiving
+    /** The next message; std::nullopt once the server has closed (see
+     *  peer_close_code()). In non-blocking mode use try_recv(). */
+    std::optional<message> recv() {
+        std::optional<message> out;
+        if (try_recv(out) == recv_status::would_block)
+            throw exn(WS_ERR_WOULD_BLOCK, "recv() in non-blocking mode: use try_recv()", 0);
+        return out;
+    }
+    /** Non-blocking friendly: a message (in `out`), would_block, or closed. */
+    recv_status try_recv(std::optional<message> &out) {
+        ws_message *msg = nullptr;
+        int32_t rc = ws_recv_message(h(), &msg);
+        if (rc == WS_OK) {
+            out.emplace(msg);
+            return recv_status::message;
+        }
+        out.reset();
+        if (rc == WS_CLOSED)
+            return recv_status::closed;
+        if (rc == WS_ERR_WOULD_BLOCK)
+            return recv_status::would_block;
+        check(rc);
+        return recv_status::closed; // not reached: check() threw
+    }
+    /** Call `handler(const message&)` for each message until the server
+     *  closes or the handler returns false (a void handler runs to the close).
+     *  The message is lent for the call: copy what you keep. An exception from the handler
+     *  stops the loop and is rethrown here (never through the C library). */
+    template <typename Handler> void recv_loop(Handler &&handler) {
+        struct state {
+            Handler *handler;
+            std::exception_ptr thrown;
+        } st{&handler, nullptr};
+        auto trampoline = [](ws_conn *, const ws_message *msg, void *userdata) -> int32_t {
+            auto *s = static_cast<state *>(userdata);
+            // The loop owns `msg`: lend it for the call, never free it.
+            struct borrowed {
+                message m;
+                ~borrowed() { m.h_.release(); }
+            } lent{message(const_cast<ws_message *>(msg))};
+            try {
+                const message &m = lent.m;
+                if constexpr (std::is_void_v<std::invoke_result_t<Handler &, const message &>>) {
+                    (*s->handler)(m);
+                    return 0;
+                } else {
+                    return (*s->handler)(m) ? 0 : 1;
+                }
+            } catch (...) {
+                s->thrown = std::current_exception();
+                return 1;
+            }
+        };
+        int32_t rc = ws_recv_message_loop(h(), trampoline, &st);
+        if (st.thrown)
+            std::rethrow_exception(st.thrown);
+        if (rc < 0)
+            check(rc);
+    }
+
+    // --- driving it from an event loop (see ws_conn_set_nonblocking)
+    void set_nonblocking(bool on) { check(ws_conn_set_nonblocking(h(), on)); }
+    int fd() const { return ws_conn_fd(h()); }
+    /** Write what is queued and run due deadlines (keepalive, close
+     *  timeout); true when the queue is empty. */
+    bool flush() {
+        int32_t rc = ws_conn_flush(h());
+        if (rc == WS_ERR_WOULD_BLOCK)
+            return false;
+        check(rc);
+        return true;
+    }
+    /** Wait for reading (then try_recv) when set. */
+    bool wants_read() const { return ws_conn_wants(h()) & WS_WANT_READ; }
+    /** Wait for writing (then flush) when set. */
+    bool wants_write() const { return ws_conn_wants(h()) & WS_WANT_WRITE; }
+    /** Time to the next deadline (then flush()), or none. */
+    std::optional<std::chrono::milliseconds> next_timeout() const {
+        int64_t ms = ws_conn_next_timeout_ms(h());
+        if (ms < 0)
+            return std::nullopt;
+        return std::chrono::milliseconds(ms);
+    }
+    std::size_t queued_bytes() const { return ws_conn_queued_bytes(h()); }
+
+    // --- state
+    bool is_open() const { return ws_conn_state(h()) == WS_STATE_OPEN; }
+    std::optional<std::string_view> subprotocol() const { return view(ws_conn_subprotocol(h())); }
+    bool compression() const { return ws_conn_compression(h()); }
+    /** A response header of the handshake; valid until the next header() call. */
+    std::optional<std::string_view> header(const std::string &name) {
+        return view(ws_conn_header(h(), name.c_str()));
+    }
+    /** The server's close code (0: none yet, or a close without a code). */
+    uint16_t peer_close_code() const { return ws_conn_peer_close_code(h()); }
+    std::string_view peer_close_reason() const {
+        auto r = view(ws_conn_peer_close_reason(h()));
+        return r ? *r : std::string_view();
+    }
+
+    ws_conn *c_handle() const { return h(); }
+
+  private:
+    ws_conn *h() const { return h_.get(); }
+    void check(int32_t rc) const {
+        if (rc < 0)
+            detail::raise(rc, ws_conn_errmsg(h_.raw()), ws_conn_error_close_code(h_.raw()));
+    }
+    static std::optional<std::string_view> view(const char *s) {
+        if (!s)
+            return std::nullopt;
+        return std::string_view(s);
+    }
+
+    detail::handle<ws_conn, ws_conn_free> h_;
+};
+
+} // namespace ws
+
+#endif /* WSCLIENT_HPP */

@@ -1,0 +1,262 @@
+// C++ API tests (include/wsclient.hpp) against a real websockets echo server
+// started by tests/integration/test_cpp.py:
+//
+//   test_wsclient ws://127.0.0.1:PORT ws://127.0.0.1:PORT2
+//
+// (the first offers permessage-deflate, the second requires subprotocol
+// "chat"). Built with -std=c++17 -Wall -Wextra -Werror under ASan and UBSan;
+// the last line is "N passed, N failed".
+#include <poll.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+#include "wsclient.hpp"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
+        }                                                                                          \
+    } while (0)
+
+// Run `body`, expecting it to throw `E`; then check `cond(e)`.
+#define CHECK_THROWS(E, body, cond)                                                                \
+    do {                                                                                           \
+        try {                                                                                      \
+            body;                                                                                  \
+            failed++;                                                                              \
+            std::fprintf(stderr, "%s:%d: no " #E " thrown\n", __FILE__, __LINE__);                 \
+        } catch (const E &e) {                                                                     \
+            CHECK(cond);                                                                           \
+        } catch (const std::exception &other) {                                                    \
+            failed++;                                                                              \
+            std::fprintf(stderr, "%s:%d: wrong exception: %s\n", __FILE__, __LINE__, other.what()); \
+        }                                                                                          \
+    } while (0)
+
+static std::string base, chat_base;
+
+// Handles own their C objects: move-only.
+static_assert(!std::is_copy_constructible_v<ws::connection>);
+static_assert(!std::is_copy_assignable_v<ws::connection>);
+static_assert(std::is_nothrow_move_constructible_v<ws::connection>);
+static_assert(!std::is_copy_constructible_v<ws::message>);
+static_assert(std::is_nothrow_move_constructible_v<ws::message>);
+static_assert(!std::is_copy_constructible_v<ws::options>);
+static_assert(std::is_base_of_v<ws::error, ws::fail> && std::is_base_of_v<ws::error, ws::exn>);
+static_assert(std::is_base_of_v<std::runtime_error, ws::error>);
+
+static void test_echo_text_binary_and_views() {
+    ws::options opts;
+    opts.deflate("server_max_window_bits=10").deflate();
+    ws::connection conn(base + "/", opts);
+    CHECK(conn.is_open());
+    CHECK(conn.compression());
+    CHECK(!conn.subprotocol());
+    CHECK(conn.header("Upgrade").value_or("") == "websocket");
+
+    conn.send_text("héllo");
+    auto msg = conn.recv();
+    CHECK(msg && msg->is_text() && msg->text() == "héllo");
+    CHECK(msg && msg->compressed());
+
+    const std::uint8_t blob[] = {0, 1, 2, 250, 255};
+    conn.send_binary(ws::byte_view(blob, sizeof blob));
+    msg = conn.recv();
+    CHECK(msg && msg->type() == ws::message_type::binary && msg->size() == sizeof blob);
+    CHECK(msg && std::memcmp(msg->bytes().data(), blob, sizeof blob) == 0);
+    std::size_t sum = 0;
+    for (std::uint8_t b : msg->bytes())
+        sum += b;
+    CHECK(sum == 0 + 1 + 2 + 250 + 255);
+
+    // A built message, moved around, then sent.
+    ws::message built = ws::message::text("built");
+    ws::message moved = std::move(built);
+    CHECK_THROWS(ws::exn, (void)built.size(), e.code() == WS_ERR_INVALID_STATE);
+    conn.send(moved);
+    CHECK(conn.recv()->text() == "built");
+
+    conn.close(1000, "bye");
+    CHECK(!conn.recv());
+    CHECK(conn.peer_close_code() == 1000);
+    CHECK(!conn.is_open());
+}
+
+static void test_subprotocol_and_moves() {
+    ws::options opts;
+    opts.subprotocol("other").subprotocol("chat");
+    ws::connection first(chat_base + "/", opts);
+    ws::connection conn = std::move(first);
+    CHECK(conn.subprotocol().value_or("") == "chat");
+    CHECK_THROWS(ws::exn, first.send_text("x"), e.code() == WS_ERR_INVALID_STATE);
+    ws::options moved_opts = std::move(opts);
+    CHECK_THROWS(ws::exn, opts.origin("x"), e.code() == WS_ERR_INVALID_STATE);
+    conn.close();
+    CHECK(!conn.recv());
+}
+
+static void test_server_close_code() {
+    ws::connection conn(base + "/close/4001");
+    CHECK(!conn.recv());
+    CHECK(conn.peer_close_code() == 4001);
+    CHECK(conn.peer_close_reason() == "bye");
+}
+
+static void test_handshake_rejected_carries_the_response() {
+    CHECK_THROWS(ws::handshake_rejected, ws::connection(base + "/status/403"),
+                 e.response().status == 403 && e.response().body == "status 403\n" &&
+                     e.response().header("content-type").value_or("") == "text/plain" &&
+                     e.code() == WS_HTTP_RESPONSE && !e.is_fail());
+    // It is an exn, so one catch clause can take every non-protocol error.
+    CHECK_THROWS(ws::exn, ws::connection(base + "/status/500"), e.close_code() == 0);
+}
+
+static void test_exn_and_fail() {
+    CHECK_THROWS(ws::exn, ws::connection("ws://127.0.0.1:1/"),
+                 e.code() == WS_ERR_CONNECT && !e.is_fail() && e.close_code() == 0 &&
+                     std::string(e.what()).find("127.0.0.1:1") != std::string::npos);
+    CHECK_THROWS(ws::exn, ws::connection("http://example.com/"), e.code() == WS_ERR_URI);
+    ws::options opts;
+    CHECK_THROWS(ws::exn, opts.deflate("bogus"), e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, opts.proxy("ftp://h:1"), e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, opts.timeouts(std::chrono::milliseconds(-1), {}),
+                 e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, ws::message::text("\xff"), e.code() == WS_ERR_INVALID_ARGUMENT);
+    // A *fail*: the echo of a message over our limit is failed with 1009.
+    opts.max_message_size(16);
+    ws::connection conn(base + "/", opts);
+    conn.send_text(std::string(100, 'x'));
+    CHECK_THROWS(ws::fail, conn.recv(),
+                 e.close_code() == 1009 && e.is_fail() && e.code() == WS_ERR_MESSAGE_TOO_BIG);
+}
+
+static void test_recv_loop_and_handler_exceptions() {
+    ws::connection conn(base + "/");
+    for (const char *t : {"a", "b", "c"})
+        conn.send_text(t);
+    std::string seen;
+    conn.recv_loop([&](const ws::message &m) {
+        seen += m.text();
+        return seen.size() < 2; // stop after the second
+    });
+    CHECK(seen == "ab");
+    // An exception in the handler stops the loop and reaches the caller.
+    try {
+        conn.recv_loop([](const ws::message &m) -> bool { throw std::runtime_error(std::string(m.text())); });
+        CHECK(false);
+    } catch (const std::runtime_error &e) {
+        CHECK(std::string(e.what()) == "c");
+    }
+    // A void handler runs until the server closes.
+    conn.close(1000, "done");
+    int count = 0;
+    conn.recv_loop([&](const ws::message &) { count++; });
+    CHECK(count == 0 && conn.peer_close_code() == 1000);
+}
+
+// Poll for what the connection wants (or its next deadline), up to 100 ms.
+static void wait_for(ws::connection &conn) {
+    short events = POLLIN;
+    if (conn.wants_write())
+        events |= POLLOUT;
+    pollfd p{conn.fd(), events, 0};
+    int timeout = 100;
+    if (auto t = conn.next_timeout())
+        timeout = t->count() < timeout ? static_cast<int>(t->count()) : timeout;
+    poll(&p, 1, timeout);
+}
+
+static void test_nonblocking() {
+    ws::options opts;
+    opts.send_queue_limit(256 << 10);
+    ws::connection conn(base + "/", opts);
+    conn.set_nonblocking(true);
+    std::optional<ws::message> out;
+    CHECK(conn.try_recv(out) == ws::recv_status::would_block && !out);
+    CHECK(conn.wants_read());
+    CHECK(!conn.next_timeout());
+    CHECK_THROWS(ws::exn, conn.recv(), e.code() == WS_ERR_WOULD_BLOCK);
+    conn.send_text("later");
+    ws::recv_status st = ws::recv_status::would_block;
+    for (int i = 0; i < 100 && st == ws::recv_status::would_block; i++) {
+        conn.flush();
+        wait_for(conn);
+        st = conn.try_recv(out);
+    }
+    CHECK(st == ws::recv_status::message && out && out->text() == "later");
+
+    // Fill the queue without reading: try_send says when it is full; then
+    // flush and receive until every message came back, in order.
+    std::string big(256 << 10, 'q');
+    int queued = 0, echoed = 0;
+    while (queued < 400 && conn.try_send(ws::message_type::binary,
+                                        ws::byte_view(reinterpret_cast<const std::uint8_t *>(big.data()), big.size())))
+        queued++;
+    CHECK(queued < 400); // the queue filled up once the socket buffers did
+    CHECK(conn.queued_bytes() > 0);
+    for (int i = 0; i < 2000 && echoed < queued; i++) {
+        conn.flush();
+        wait_for(conn);
+        while (conn.try_recv(out) == ws::recv_status::message)
+            echoed += out->size() == big.size();
+    }
+    CHECK(echoed == queued);
+
+    conn.close();
+    for (int i = 0; i < 100 && st != ws::recv_status::closed; i++) {
+        conn.flush();
+        wait_for(conn);
+        st = conn.try_recv(out);
+    }
+    CHECK(st == ws::recv_status::closed);
+    while (conn.wants_read() || conn.wants_write()) { // the server's TCP close
+        if (conn.flush() && !conn.wants_read() && !conn.wants_write())
+            break;
+        wait_for(conn);
+    }
+}
+
+static void test_keepalive_option() {
+    ws::options opts;
+    CHECK_THROWS(ws::exn, opts.keepalive(std::chrono::milliseconds(100), std::chrono::milliseconds(0)),
+                 e.code() == WS_ERR_INVALID_ARGUMENT);
+    opts.keepalive(std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
+    ws::connection conn(base + "/", opts);
+    conn.set_nonblocking(true);
+    auto t = conn.next_timeout(); // the first ping is due
+    CHECK(t && t->count() <= 50);
+    conn.close();
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: test_wsclient ws://HOST:PORT ws://HOST:CHAT_PORT\n");
+        return 2;
+    }
+    base = argv[1];
+    chat_base = argv[2];
+    try {
+        test_echo_text_binary_and_views();
+        test_subprotocol_and_moves();
+        test_server_close_code();
+        test_handshake_rejected_carries_the_response();
+        test_exn_and_fail();
+        test_recv_loop_and_handler_exceptions();
+        test_nonblocking();
+        test_keepalive_option();
+    } catch (const ws::error &e) {
+        failed++;
+        std::fprintf(stderr, "unexpected ws::error %d (%s): %s\n", e.code(), e.code_name(), e.what());
+    }
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,200 @@
+"""wsclient-cat (tools/wsclient-cat.c) driven over pipes against the
+websockets echo server (and proxy.py) started here."""
+
+import base64
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import BUILD, ROOT
+from harness import echo_server, make_pki, proxy_server, running
+
+CAT = str(BUILD / "bin" / "wsclient-cat")
+
+
+def cat(*args, stdin="", timeout=60):
+    return subprocess.run([CAT, *map(str, args)], input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def events(stdout):
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_lines_are_echoed_and_the_close_is_shown():
+    with echo_server() as port:
+        result = cat(f"ws://127.0.0.1:{port}/", stdin="one\nzwei\nтрі\nno newline at the end")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["one", "zwei", "трі", "no newline at the end"]
+    assert "closed: 1000 (normal-closure)" in result.stderr
+
+
+def test_binary_lines_come_back_as_binary_messages():
+    with echo_server() as port:
+        result = cat("--json", "--binary", f"ws://127.0.0.1:{port}/", stdin="\x01\x02 bytes\n")
+    got = [e for e in events(result.stdout) if e["event"] == "message"]
+    assert got == [{"event": "message", "type": "binary",
+                    "base64": base64.b64encode(b"\x01\x02 bytes").decode()}]
+
+
+def test_the_servers_close_code_and_reason_are_shown():
+    # stdin stays open: the server, not the end of input, ends the session.
+    with echo_server() as port:
+        proc = subprocess.Popen([CAT, f"ws://127.0.0.1:{port}/close/4001"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.wait(timeout=30)
+        err = proc.stderr.read()
+        proc.stdin.close()
+    assert proc.returncode == 0, err
+    assert "closed: 4001 bye" in err
+
+
+def test_json_events_for_a_whole_session():
+    with echo_server("--deflate", "--subprotocol", "chat") as port:
+        url = f"ws://127.0.0.1:{port}/headers"
+        result = cat("--json", "-p", "other", "-p", "chat", "--deflate=server_max_window_bits=10",
+                     "-H", "X-Trace: abc 123", "--origin", "http://example.test", url,
+                     stdin='quote " and \\ and\ttab\n')
+    assert result.returncode == 0, result.stderr
+    evs = events(result.stdout)
+    assert evs[0] == {"event": "open", "url": url, "subprotocol": "chat", "compression": True}
+    request_headers = json.loads(evs[1]["data"])
+    assert request_headers["X-Trace"] == "abc 123"
+    assert request_headers["Origin"] == "http://example.test"
+    assert "server_max_window_bits=10" in request_headers["Sec-WebSocket-Extensions"]
+    assert evs[2] == {"event": "message", "type": "text", "data": 'quote " and \\ and\ttab'}
+    assert evs[3] == {"event": "close", "code": 1000, "reason": ""}
+    assert len(evs) == 4
+
+
+def test_json_close_from_the_server():
+    with echo_server() as port:
+        proc = subprocess.Popen([CAT, "--json", f"ws://127.0.0.1:{port}/close/1008"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc.wait(timeout=30)  # stdin stays open: the server ends the session
+        out = proc.stdout.read()
+        proc.stdin.close()
+    assert events(out)[-1] == {"event": "close", "code": 1008, "reason": "bye"}
+
+
+def test_a_non_101_answer_is_reported_with_exit_status_1():
+    with echo_server() as port:
+        result = cat("--json", f"ws://127.0.0.1:{port}/status/403")
+    assert result.returncode == 1
+    (ev,) = events(result.stdout)
+    assert (ev["event"], ev["from"], ev["status"]) == ("http_response", "server", 403)
+    assert base64.b64decode(ev["body_base64"]) == b"status 403\n"
+
+
+def test_errors_and_usage():
+    result = cat("--json", "ws://127.0.0.1:1/")
+    assert result.returncode == 1
+    (ev,) = events(result.stdout)
+    assert ev["event"] == "error" and ev["code"] == -13
+    assert "TCP connect failed" in result.stderr
+    for bad in (["-H", "no colon", "ws://x/"], [], ["ws://a/", "ws://b/"], ["--nope", "ws://x/"],
+                ["--ping-interval", "soon", "ws://x/"], ["--proxy", "ftp://h", "ws://x/"],
+                ["--ping-timeout", "1", "ws://x/"]):
+        assert cat(*bad).returncode == 2, bad
+
+
+def test_tls_with_cacert_or_insecure(tmp_path):
+    pki = make_pki(tmp_path)
+    with echo_server("--cert", pki / "server.pem", "--key", pki / "server.key") as port:
+        url = f"wss://localhost:{port}/"
+        ok = cat("--cacert", pki / "ca.pem", url, stdin="secure\n")
+        insecure = cat("-k", url, stdin="anyway\n")
+        refused = cat(url, stdin="never\n")
+    assert (ok.returncode, ok.stdout) == (0, "secure\n"), ok.stderr
+    assert (insecure.returncode, insecure.stdout) == (0, "anyway\n"), insecure.stderr
+    assert refused.returncode == 1 and "certificate verify failed" in refused.stderr
+
+
+def test_through_a_proxy():
+    with echo_server() as port, proxy_server("u:pw") as proxy:
+        ok = cat("--proxy", proxy.url("u:pw"), f"ws://localhost:{port}/", stdin="proxied\n")
+        assert proxy.tunnelled_to(f"localhost:{port}")
+        denied = cat("--json", "-x", proxy.url("u:bad"), f"ws://localhost:{port}/")
+    assert (ok.returncode, ok.stdout) == (0, "proxied\n"), ok.stderr
+    assert denied.returncode == 1
+    kinds = [(e["event"], e.get("status"), e.get("code")) for e in events(denied.stdout)]
+    assert kinds == [("error", None, -34), ("http_response", 407, None)]
+
+
+PING_SERVER = (
+    "import sys\n"
+    "from websockets.sync.server import serve\n"
+    "from websockets.frames import Opcode\n"
+    "drop = sys.argv[1:] == ['drop']\n"
+    "def handler(ws):\n"
+    "    orig = ws.protocol.recv_frame\n"
+    "    def spy(frame):\n"
+    "        if frame.opcode is Opcode.PING:\n"
+    "            print('PING', flush=True)\n"
+    "            if drop:\n"
+    "                return\n"
+    "        return orig(frame)\n"
+    "    ws.protocol.recv_frame = spy\n"
+    "    for m in ws:\n"
+    "        ws.send(m)\n"
+    "with serve(handler, '127.0.0.1', 0) as s:\n"
+    "    print('PORT', s.socket.getsockname()[1], flush=True)\n"
+    "    s.serve_forever()\n"
+)
+
+
+def test_pings_at_the_interval(tmp_path):
+    """A server that records the pings it gets (and answers them)."""
+    script = tmp_path / "ping_counter.py"
+    script.write_text(PING_SERVER)
+    with running(script, timeout=10) as (port, server):
+        result = cat("--ping-interval", "0.1", "--ping-timeout", "5", "--linger", "0.6",
+                     f"ws://127.0.0.1:{port}/", stdin="x\n")
+        server.kill()
+        out, _ = server.communicate(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert out.count("PING") >= 2, out
+
+
+def test_a_missing_pong_ends_the_session(tmp_path):
+    """A server that swallows pings: the keepalive fails the connection."""
+    script = tmp_path / "ping_eater.py"
+    script.write_text(PING_SERVER)
+    with running(script, "drop", timeout=10) as (port, _):
+        proc = subprocess.Popen([CAT, "--ping-interval", "0.2", "--ping-timeout", "0.3",
+                                 f"ws://127.0.0.1:{port}/"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stdin stays open: only the keepalive can end this session.
+        proc.wait(timeout=30)
+        err = proc.stderr.read()
+        proc.stdin.close()
+    assert proc.returncode == 1
+    assert "timed out" in err and "pong" in err, err
+
+
+def test_big_and_many_lines_go_through_the_send_queue():
+    """Megabytes in: the queue fills, stdin waits, nothing is lost or reordered."""
+    lines = [f"{i:06d} " + "x" * 200 for i in range(20000)] + ["y" * (3 << 20)]
+    with echo_server() as port:
+        result = cat(f"ws://127.0.0.1:{port}/", stdin="\n".join(lines) + "\n", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == lines
+
+
+def test_help_documents_every_flag():
+    source = (ROOT / "tools" / "wsclient-cat.c").read_text()
+    table = source[source.index("long_options[]"):source.index("{NULL, 0, NULL, 0}")]
+    longs = re.findall(r'\{"([a-z-]+)",', table)
+    shorts = re.findall(r"NULL, '(\w)'\}", table)
+    assert len(longs) >= 20
+    help_text = cat("--help").stdout
+    for name in longs:
+        assert f"--{name}" in help_text, name
+    for letter in shorts:
+        assert f"-{letter}, --" in help_text, letter
+
+
+def test_version():
+    result = cat("--version")
+    assert result.returncode == 0 and "libwsclient" in result.stdout
