@@ -86,7 +86,7 @@ $(BUILD)/examples-cpp/%: examples-cpp/%.cpp include/wsclient.hpp include/wsclien
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(CXXFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
-$(BUILD)/tests/test_wsclient_cpp: tests/cpp/test_wsclient.cpp include/wsclient.hpp include/wsclient.h lib
+$(BUILD)/tests/test_wsclient_cpp: tests/cpp/test_wsclient.cpp tests/c/check.h include/wsclient.hpp include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(WARN) -Iinclude $< \
 	  -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
@@ -94,13 +94,13 @@ $(BUILD)/tests/test_wsclient_cpp: tests/cpp/test_wsclient.cpp include/wsclient.h
 cpp: $(CPP)
 
 # C tests of the API, under AddressSanitizer.
-$(BUILD)/tests/%: tests/c/%.c include/wsclient.h lib
+$(BUILD)/tests/%: tests/c/%.c tests/c/check.h include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(WARN) -Iinclude $< \
 	  -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
 # The same tests without sanitizers, for valgrind.
-$(BUILD)/tests-plain/%: tests/c/%.c include/wsclient.h lib
+$(BUILD)/tests-plain/%: tests/c/%.c tests/c/check.h include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) -g -O1 $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 

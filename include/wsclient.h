@@ -63,12 +63,15 @@
  *   happened on: every later call on it gives WS_ERR_PANIC; free it.
  */
 
-#ifndef WSCLIENT_H
-#define WSCLIENT_H
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The include guard is written here and closed after the extern "C" block
+   (cbindgen would close its own guard before the trailer, so a second
+   inclusion from C++ would meet a stray brace). */
+#ifndef WSCLIENT_H
+#define WSCLIENT_H
 
 #define WSCLIENT_VERSION "0.1.0"
 #define WSCLIENT_VERSION_MAJOR 0
@@ -1195,8 +1198,8 @@ const uint8_t *ws_response_body(const ws_response *response);
  */
 size_t ws_response_body_length(const ws_response *response);
 
-#endif  /* WSCLIENT_H */
-
 #ifdef __cplusplus
 }
 #endif
+
+#endif  /* WSCLIENT_H */

@@ -95,12 +95,12 @@ impl Core {
                 Ok(0) => {
                     let e =
                         Error::exn(ErrorKind::ConnectionLost, "the socket accepts no more data");
-                    return Err(self.session.on_io_error(e));
+                    return Err(self.session.abandon(e));
                 }
                 Ok(n) => self.session.on_written(n),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.session.on_io_error(e.into())),
+                Err(e) => return Err(self.session.abandon(e.into())),
             }
         }
         Ok(())
@@ -123,7 +123,7 @@ impl Core {
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(self.session.on_io_error(e.into())),
+            Err(e) => Err(self.session.abandon(e.into())),
         }
     }
 

@@ -143,17 +143,8 @@ pub unsafe extern "C" fn ws_options_add_header(
     name: *const c_char,
     value: *const c_char,
 ) -> i32 {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        let value = try_code!(unsafe { c_str(value, "value") }).to_string();
-        // SAFETY: forwarded contract.
-        unsafe {
-            with_str(opts, name, "name", |o, n| {
-                o.headers.push((n.to_string(), value));
-                Ok(())
-            })
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { add_header(opts, name, value, false) }
 }
 
 /// Add a request header that carries a credential (an API token, say):
@@ -170,6 +161,17 @@ pub unsafe extern "C" fn ws_options_add_sensitive_header(
     name: *const c_char,
     value: *const c_char,
 ) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { add_header(opts, name, value, true) }
+}
+
+/// Add a request header, remembered as a credential when `sensitive`.
+unsafe fn add_header(
+    opts: *mut ws_options,
+    name: *const c_char,
+    value: *const c_char,
+    sensitive: bool,
+) -> i32 {
     guard(|| {
         // SAFETY: forwarded contract.
         let value = try_code!(unsafe { c_str(value, "value") }).to_string();
@@ -177,7 +179,9 @@ pub unsafe extern "C" fn ws_options_add_sensitive_header(
         unsafe {
             with_str(opts, name, "name", |o, n| {
                 o.headers.push((n.to_string(), value));
-                o.sensitive_headers.push(n.to_string());
+                if sensitive {
+                    o.sensitive_headers.push(n.to_string());
+                }
                 Ok(())
             })
         }

@@ -131,10 +131,6 @@ impl Session {
         self.state
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// The close frame the server sent, once it has.
     pub fn peer_close(&self) -> Option<&CloseFrame> {
         self.peer_close.as_ref()
@@ -168,12 +164,6 @@ impl Session {
     /// its room): then reading first saves a wait.
     pub fn more_input_likely(&self) -> bool {
         self.rbuf.last_read_filled()
-    }
-
-    /// Whether buffered input may hold an event: worth a receive before
-    /// waiting on the socket.
-    pub fn has_buffered_input(&self) -> bool {
-        !self.rbuf.data().is_empty()
     }
 
     /// The next message (or, in frame mode, frame) from the buffered input,
@@ -298,8 +288,10 @@ impl Session {
         error
     }
 
-    /// A read or write on the socket failed (not `WouldBlock`).
-    pub fn on_io_error(&mut self, error: Error) -> Error {
+    /// The connection is over with nothing left to do (the socket failed,
+    /// or the server did not answer our close in time): drop what is queued,
+    /// and keep the error for the next receive too.
+    pub fn abandon(&mut self, error: Error) -> Error {
         let error = self.lose(error);
         self.pending_error = Some(error.clone());
         error
@@ -486,7 +478,7 @@ impl Session {
                     self.config.close_timeout.as_millis()
                 ),
             );
-            return Err(self.timer_failure(error));
+            return Err(self.abandon(error));
         }
         let Some(timer) = self.keepalive.as_mut() else {
             return Ok(());
@@ -510,25 +502,6 @@ impl Session {
                 Err(error)
             }
         }
-    }
-
-    /// The close answer is overdue: the connection is over, nothing to linger for.
-    fn timer_failure(&mut self, error: Error) -> Error {
-        self.state = State::Closed;
-        self.partial = None;
-        self.close_deadline = None;
-        self.keepalive = None;
-        self.linger_deadline = None;
-        self.eof = true;
-        self.out.discard();
-        self.pending_error = Some(error.clone());
-        error
-    }
-
-    /// The error a failure outside a receive left, if any (it stays for the
-    /// next receive).
-    pub fn pending_error(&self) -> Option<&Error> {
-        self.pending_error.as_ref()
     }
 }
 

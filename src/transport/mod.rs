@@ -6,7 +6,7 @@ mod wait;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,10 +74,6 @@ impl Stream {
         self.socket().tcp()
     }
 
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.tcp().read_timeout()
-    }
-
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.tcp().set_read_timeout(timeout)
     }
@@ -88,10 +84,6 @@ impl Stream {
 
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.tcp().set_nonblocking(nonblocking)
-    }
-
-    pub fn raw_fd(&self) -> i32 {
-        self.tcp().as_raw_fd()
     }
 
     /// Bytes already read from the socket and decrypted, waiting in TLS:

@@ -16,19 +16,10 @@
 #include <string.h>
 
 #include "wsclient.h"
+#include "check.h"
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    ws_last_error_message());                                                      \
-        }                                                                                          \
-    } while (0)
 
 static const char *ca_file;
 

@@ -14,18 +14,10 @@
 #include <type_traits>
 
 #include "wsclient.hpp"
+#include "../c/check.h"
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                                          \
-    } while (0)
 
 // Run `body`, expecting it to throw `E`; then check `cond(e)`.
 #define CHECK_THROWS(E, body, cond)                                                                \

@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT
 
 PROGRAM = """#include <wsclient.h>
+#include <wsclient.h> /* twice: the include guard covers everything */
 #include <stdio.h>
 int main(void) {
     ws_options *opts = ws_options_new();
