@@ -1,7 +1,8 @@
-//! The peers the clients talk to, all on 127.0.0.1 port 0: a tungstenite
+//! The peers the clients talk to, all on 127.0.0.1 port 0: a cheap
 //! WebSocket echo server and a length-prefixed raw TCP echo server, each a
-//! thread per connection in this process, and the Python `websockets` test
-//! server (the one peer here that negotiates permessage-deflate).
+//! thread per connection in this process (or in `examples/bench_servers.rs`
+//! for the Python benchmark), and the Python `websockets` test server (the
+//! one peer here that negotiates permessage-deflate).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -26,38 +27,159 @@ fn spawn_server(serve: fn(TcpStream)) -> SocketAddr {
     addr
 }
 
-/// A tungstenite server that sends every data message back as it came.
-pub fn tungstenite_echo() -> SocketAddr {
+/// A WebSocket echo server that costs about what the raw echo costs, so
+/// that the clients, not the server, set the pace: the handshake is
+/// tungstenite's, then every read is echoed with one write, each complete
+/// frame unmasked in place and given a server header in front of its
+/// payload (frames are echoed one by one, never reassembled; a close is
+/// echoed and ends the connection).
+pub fn ws_echo() -> SocketAddr {
     spawn_server(|stream| {
-        let mut ws = tungstenite::accept(stream).expect("server handshake");
-        // Any error, including the client's close, ends the connection.
-        while let Ok(message) = ws.read() {
-            if (message.is_binary() || message.is_text()) && ws.send(message).is_err() {
-                break;
-            }
-        }
+        let mut io = stream.try_clone().expect("clone socket");
+        // Clients send nothing before the 101, so tungstenite holds no bytes.
+        let _handshake = tungstenite::accept(stream).expect("server handshake");
+        echo_frames(&mut io);
     })
 }
 
-/// Raw TCP echo: `u32 length, payload` in, the same bytes out in one write.
+/// A client frame's header: (header length, payload length, mask key).
+fn client_header(b: &[u8]) -> Option<(usize, usize, [u8; 4])> {
+    let short = *b.get(1)? as usize & 0x7f;
+    let (len, at) = match short {
+        126 => (
+            u16::from_be_bytes(b.get(2..4)?.try_into().ok()?) as usize,
+            4,
+        ),
+        127 => (
+            u64::from_be_bytes(b.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
+        n => (n, 2),
+    };
+    let key = b.get(at..at + 4)?.try_into().ok()?;
+    Some((at + 4, len, key))
+}
+
+/// An unmasked server header for `len` bytes, written to end at `end`:
+/// returns where it starts.
+fn put_server_header(buf: &mut [u8], end: usize, first: u8, len: usize) -> usize {
+    let mut h = [0u8; 10];
+    let n = match len {
+        0..=125 => {
+            h[1] = len as u8;
+            2
+        }
+        126..=0xffff => {
+            h[1] = 126;
+            h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            4
+        }
+        _ => {
+            h[1] = 127;
+            h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
+        }
+    };
+    h[0] = first;
+    buf[end - n..end].copy_from_slice(&h[..n]);
+    end - n
+}
+
+fn unmask(data: &mut [u8], key: [u8; 4]) {
+    let word = u32::from_ne_bytes(key) as u64;
+    let word = word | word << 32;
+    let mut words = data.chunks_exact_mut(8);
+    for w in &mut words {
+        let x = u64::from_ne_bytes((&*w).try_into().unwrap()) ^ word;
+        w.copy_from_slice(&x.to_ne_bytes());
+    }
+    for (b, k) in words.into_remainder().iter_mut().zip(key.iter().cycle()) {
+        *b ^= k;
+    }
+}
+
+fn echo_frames(io: &mut TcpStream) {
+    let mut buf = vec![0u8; RAW_READ_BUFFER];
+    let mut end = 0;
+    loop {
+        match io.read(&mut buf[end..]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => end += n,
+        }
+        // Output is built in place: each frame's unmasked payload with its
+        // (shorter) server header in front, moved down to follow the
+        // previous one; a single frame does not move at all.
+        let (mut pos, mut out_start, mut out_end) = (0, None, 0);
+        let mut closing = false;
+        while let Some((header, len, key)) = client_header(&buf[pos..end]) {
+            let payload = pos + header;
+            if payload + len > end {
+                if payload + len > buf.len() {
+                    buf.resize(payload + len, 0);
+                }
+                break;
+            }
+            let first = buf[pos];
+            unmask(&mut buf[payload..payload + len], key);
+            let at = put_server_header(&mut buf, payload, first, len);
+            match out_start {
+                None => out_start = Some(at),
+                Some(_) => buf.copy_within(at..payload + len, out_end),
+            }
+            out_end = match out_start {
+                Some(s) if s == at => payload + len,
+                _ => out_end + (payload + len - at),
+            };
+            pos = payload + len;
+            if first & 0x0f == 0x8 {
+                closing = true;
+                break;
+            }
+        }
+        if let Some(start) = out_start {
+            if io.write_all(&buf[start..out_end]).is_err() || closing {
+                return;
+            }
+        }
+        buf.copy_within(pos..end, 0);
+        end -= pos;
+        if end == buf.len() {
+            buf.resize(2 * buf.len(), 0);
+        }
+    }
+}
+
+/// Raw TCP echo: `u32 length, payload` in, the same bytes out; like the
+/// WebSocket echo, every read is answered with one write of the complete
+/// messages it finished.
 pub fn raw_echo() -> SocketAddr {
-    spawn_server(|stream| {
-        let mut writer = stream.try_clone().expect("clone socket");
-        let mut reader = BufReader::with_capacity(RAW_READ_BUFFER, stream);
-        let mut buf = vec![0u8; RAW_PREFIX];
+    spawn_server(|mut stream| {
+        let mut buf = vec![0u8; RAW_READ_BUFFER];
+        let mut end = 0;
         loop {
-            if reader.read_exact(&mut buf[..RAW_PREFIX]).is_err() {
-                break;
+            match stream.read(&mut buf[end..]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => end += n,
             }
-            let len =
-                RAW_PREFIX + u32::from_le_bytes(buf[..RAW_PREFIX].try_into().unwrap()) as usize;
-            if buf.len() < len {
-                buf.resize(len, 0);
+            let mut done = 0;
+            while done + RAW_PREFIX <= end {
+                let prefix = buf[done..done + RAW_PREFIX].try_into().unwrap();
+                let len = RAW_PREFIX + u32::from_le_bytes(prefix) as usize;
+                if done + len > end {
+                    if done + len > buf.len() {
+                        buf.resize(done + len, 0);
+                    }
+                    break;
+                }
+                done += len;
             }
-            if reader.read_exact(&mut buf[RAW_PREFIX..len]).is_err()
-                || writer.write_all(&buf[..len]).is_err()
-            {
-                break;
+            if done > 0 && stream.write_all(&buf[..done]).is_err() {
+                return;
+            }
+            buf.copy_within(done..end, 0);
+            end -= done;
+            if end == buf.len() {
+                buf.resize(2 * buf.len(), 0);
             }
         }
     })

@@ -7,7 +7,7 @@
 //! automatic pong cannot land inside a half-written message). In
 //! non-blocking mode no call waits at all.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,9 @@ pub use crate::session::State;
 
 /// Below this many queued bytes, a send marked "more to come" only queues.
 const CORK_LIMIT: usize = 64 << 10;
+/// From this size on, a message is written while it is masked (see
+/// [`Session::send_streaming`]).
+const STREAM_MIN: usize = 128 << 10;
 
 /// What a caller can wait for on the socket (see [`Connection::wants`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,16 +40,56 @@ pub struct Connection {
     receiving: Mutex<()>,
     socket: Socket,
     nonblocking: AtomicBool,
-    timeouts: Mutex<Timeouts>,
+    timeouts: Timeouts,
     deflate: Option<DeflateParams>,
     subprotocol: Option<String>,
     headers: Vec<(String, String)>,
 }
 
-#[derive(Clone, Copy, Default)]
+/// The read and write timeouts, read by every call without a lock:
+/// nanoseconds, `u64::MAX` for none.
 struct Timeouts {
-    read: Option<Duration>,
-    write: Option<Duration>,
+    read: AtomicU64,
+    write: AtomicU64,
+}
+
+impl Timeouts {
+    const NONE: u64 = u64::MAX;
+
+    fn new(read: Option<Duration>, write: Option<Duration>) -> Timeouts {
+        let t = Timeouts {
+            read: AtomicU64::new(Self::NONE),
+            write: AtomicU64::new(Self::NONE),
+        };
+        t.set(read, write);
+        t
+    }
+
+    fn set(&self, read: Option<Duration>, write: Option<Duration>) {
+        let nanos = |d: Option<Duration>| {
+            d.map_or(Self::NONE, |d| {
+                u64::try_from(d.as_nanos()).unwrap_or(Self::NONE - 1)
+            })
+        };
+        self.read.store(nanos(read), Ordering::Relaxed);
+        self.write.store(nanos(write), Ordering::Relaxed);
+    }
+
+    /// When a wait that starts now must end, for `which` timeout.
+    fn deadline(which: &AtomicU64) -> Option<Instant> {
+        match which.load(Ordering::Relaxed) {
+            Self::NONE => None,
+            nanos => Some(Instant::now() + Duration::from_nanos(nanos)),
+        }
+    }
+
+    fn read_deadline(&self) -> Option<Instant> {
+        Self::deadline(&self.read)
+    }
+
+    fn write_deadline(&self) -> Option<Instant> {
+        Self::deadline(&self.write)
+    }
 }
 
 /// The state the lock protects: the protocol and the stream it runs over.
@@ -111,20 +154,43 @@ impl Core {
         if self.shut {
             return Ok(false);
         }
+        if let Some(data) = self.session.direct_space() {
+            let before = data.len();
+            if let Some(result) = self.stream.read_spare(data) {
+                self.session.on_direct_read(before);
+                return self.after_read(result);
+            }
+        }
         let space = self.session.read_space();
-        match std::io::Read::read(&mut self.stream, space) {
+        let result = std::io::Read::read(&mut self.stream, space);
+        if let Ok(n) = result {
+            self.session.on_read(n);
+        }
+        self.after_read(result)
+    }
+
+    fn after_read(&mut self, result: std::io::Result<usize>) -> Result<bool> {
+        match result {
             Ok(0) => {
                 self.session.on_eof();
                 Ok(true)
             }
-            Ok(n) => {
-                self.session.on_read(n);
-                Ok(true)
-            }
+            Ok(_) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
             Err(e) => Err(self.session.abandon(e.into())),
         }
+    }
+
+    /// Queue a message, writing it while it is encoded when it is large.
+    fn send(&mut self, kind: MessageType, data: &[u8], compress: bool, more: bool) -> Result<u64> {
+        if more || self.shut || data.len() < STREAM_MIN {
+            return self.session.send(kind, data, compress);
+        }
+        let stream = &mut self.stream;
+        let mut write = |bytes: &[u8]| std::io::Write::write(stream, bytes).ok();
+        self.session
+            .send_streaming(kind, data, compress, &mut write)
     }
 
     /// After the close handshake: write what is queued, read (and drop)
@@ -154,10 +220,7 @@ impl Connection {
             }),
             receiving: Mutex::new(()),
             nonblocking: AtomicBool::new(false),
-            timeouts: Mutex::new(Timeouts {
-                read: agreed.read_timeout,
-                write: agreed.write_timeout,
-            }),
+            timeouts: Timeouts::new(agreed.read_timeout, agreed.write_timeout),
             deflate: agreed.deflate,
             subprotocol: agreed.subprotocol,
             headers: agreed.headers,
@@ -168,15 +231,10 @@ impl Connection {
         self.core.lock().map_err(|_| poisoned())
     }
 
-    fn timeouts(&self) -> Timeouts {
-        self.timeouts.lock().map(|t| *t).unwrap_or_default()
-    }
-
     /// Change the read and write timeouts (None: wait as long as it takes).
     /// A timeout leaves the connection usable.
     pub fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
-        let mut t = self.timeouts.lock().map_err(|_| poisoned())?;
-        *t = Timeouts { read, write };
+        self.timeouts.set(read, write);
         Ok(())
     }
 
@@ -245,7 +303,7 @@ impl Connection {
 
     fn receive(&self, mode: Mode) -> Result<Received> {
         let _one_reader = self.receiving.lock().map_err(|_| poisoned())?;
-        let deadline = self.timeouts().read.map(|t| Instant::now() + t);
+        let deadline = self.timeouts.read_deadline();
         let blocking = !self.is_nonblocking();
         // A blocking receive polls before reading unless bytes are probably
         // waiting: after a send, the answer is rarely there yet, and a read
@@ -353,27 +411,27 @@ impl Connection {
         compress: bool,
         more: bool,
     ) -> Result<()> {
-        self.submit(data.len(), more, |s, _| s.send(kind, data, compress))
+        self.submit(data.len(), more, |c, _| c.send(kind, data, compress, more))
     }
 
     /// Low-level: send one frame as given (RSV bits are never added), masked
     /// with a fresh key. A close frame starts the close handshake.
     pub fn send_frame(&self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Result<()> {
-        self.submit(payload.len(), false, |s, now| {
-            s.send_frame(fin, rsv, opcode, payload, now)
+        self.submit(payload.len(), false, |c, now| {
+            c.session.send_frame(fin, rsv, opcode, payload, now)
         })?;
         self.wind_down_if_closed()
     }
 
     pub fn ping(&self, payload: &[u8]) -> Result<()> {
-        self.submit(0, false, |s, _| s.ping(payload))
+        self.submit(0, false, |c, _| c.session.ping(payload))
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).
     /// Keep receiving until `recv_message` returns `Ok(None)`: the server's
     /// answer is due within the close timeout, counted from now.
     pub fn close(&self, code: Option<u16>, reason: &str) -> Result<()> {
-        self.submit(0, false, |s, now| s.close(code, reason, now))?;
+        self.submit(0, false, |c, now| c.session.close(code, reason, now))?;
         self.wind_down_if_closed()
     }
 
@@ -392,10 +450,10 @@ impl Connection {
         &self,
         len: usize,
         more: bool,
-        op: impl FnOnce(&mut Session, Instant) -> Result<u64>,
+        op: impl FnOnce(&mut Core, Instant) -> Result<u64>,
     ) -> Result<()> {
         let blocking = !self.is_nonblocking();
-        let deadline = self.timeouts().write.map(|t| Instant::now() + t);
+        let deadline = self.timeouts.write_deadline();
         let mut core = self.lock()?;
         // A full queue: wait for room (blocking) or say so (non-blocking).
         while blocking && !core.session.has_room_for(len) {
@@ -407,7 +465,7 @@ impl Connection {
         }
         let now = Instant::now();
         core.session.on_timer(now)?;
-        let end = op(&mut core.session, now)?;
+        let end = op(&mut core, now)?;
         if more && core.session.queued_bytes() < CORK_LIMIT {
             return Ok(());
         }
@@ -444,7 +502,7 @@ impl Connection {
     /// of kind `WouldBlock` when bytes remain queued. Blocking: waits until
     /// the queue is empty or the write timeout passes.
     pub fn flush(&self) -> Result<()> {
-        let deadline = self.timeouts().write.map(|t| Instant::now() + t);
+        let deadline = self.timeouts.write_deadline();
         let mut core = self.lock()?;
         loop {
             let now = Instant::now();

@@ -4,6 +4,7 @@ use crate::ffi::frame::ws_frame;
 use crate::ffi::handle::{self, bytes, tagged};
 use crate::ffi::panic::guard_value;
 use crate::proto::{Message, MessageType};
+use std::sync::OnceLock;
 
 /// `ws_message_type` of a text message (its first frame's opcode).
 pub const WS_MESSAGE_TEXT: i32 = 1;
@@ -19,35 +20,46 @@ pub const WS_MESSAGE_BINARY: i32 = 2;
 pub struct ws_message {
     tag: u64,
     pub(crate) inner: Message,
-    /// Views of the frames, made with the message (so `const` getters never
-    /// mutate it) and registered as handles that die with it.
-    frames: Box<[ws_frame]>,
+    /// Views of the frames, made and registered on the first
+    /// `ws_message_frame` (most messages are never asked for their frames)
+    /// and dying with the message. `OnceLock` makes the first call safe
+    /// from several threads at once.
+    frames: OnceLock<Box<[ws_frame]>>,
 }
 tagged!(ws_message, 0x7773_6d65_7373_6167);
 
 impl ws_message {
     pub(crate) fn new(inner: Message) -> ws_message {
-        let frames: Box<[ws_frame]> = (0..inner.frames.len())
-            .map(|i| {
-                let f = &inner.frames[i];
-                let payload = inner.frame_payload(i).unwrap_or(&[]);
-                ws_frame::view(f.fin, f.rsv, f.opcode, f.payload_len, payload)
-            })
-            .collect();
-        // The views point into `inner`'s heap data, which moves with neither
-        // `inner` nor the box of views.
-        frames.iter().for_each(|f| handle::register_view(f));
         ws_message {
             tag: <ws_message as handle::Tagged>::TAG,
             inner,
-            frames,
+            frames: OnceLock::new(),
         }
+    }
+
+    fn frames(&self) -> &[ws_frame] {
+        self.frames.get_or_init(|| {
+            let inner = &self.inner;
+            let frames: Box<[ws_frame]> = (0..inner.frames.len())
+                .map(|i| {
+                    let f = &inner.frames[i];
+                    let payload = inner.frame_payload(i).unwrap_or(&[]);
+                    ws_frame::view(f.fin, f.rsv, f.opcode, f.payload_len, payload)
+                })
+                .collect();
+            // The views point into `inner`'s heap data, which moves with
+            // neither `inner` nor the box of views.
+            frames.iter().for_each(|f| handle::register_view(f));
+            frames
+        })
     }
 }
 
 impl Drop for ws_message {
     fn drop(&mut self) {
-        self.frames.iter().for_each(|f| handle::unregister_view(f));
+        if let Some(frames) = self.frames.get() {
+            frames.iter().for_each(|f| handle::unregister_view(f));
+        }
     }
 }
 
@@ -165,7 +177,7 @@ pub unsafe extern "C" fn ws_message_frame(msg: *const ws_message, index: usize) 
     // SAFETY: forwarded contract.
     unsafe {
         handle::read(msg, std::ptr::null(), |m| {
-            m.frames
+            m.frames()
                 .get(index)
                 .map_or(std::ptr::null(), |f| f as *const ws_frame)
         })

@@ -1,6 +1,7 @@
 //! Messages and the frames they were assembled from.
 
-use std::ops::Range;
+use std::collections::TryReserveError;
+use std::ops::{Deref, Range};
 
 /// The type of a data message, from the opcode of its first frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,13 +31,71 @@ pub struct FrameInfo {
     pub(crate) payload: Range<usize>,
 }
 
+/// The frames of a message, used as a slice. The usual single frame is kept
+/// inline, so a one-frame message costs no allocation for it.
+#[derive(Clone, Default)]
+pub struct FrameList {
+    first: Option<FrameInfo>,
+    all: Vec<FrameInfo>,
+}
+
+impl FrameList {
+    pub fn push(&mut self, frame: FrameInfo) {
+        self.try_push(frame)
+            .expect("out of memory for a frame record");
+    }
+
+    /// Append a frame; an allocation failure is returned, not an abort.
+    pub fn try_push(&mut self, frame: FrameInfo) -> Result<(), TryReserveError> {
+        if self.first.is_none() && self.all.is_empty() {
+            self.first = Some(frame);
+            return Ok(());
+        }
+        self.all
+            .try_reserve(1 + usize::from(self.first.is_some()))?;
+        self.all.extend(self.first.take());
+        self.all.push(frame);
+        Ok(())
+    }
+
+    pub fn clear(&mut self) {
+        self.first = None;
+        self.all.clear();
+    }
+}
+
+impl Deref for FrameList {
+    type Target = [FrameInfo];
+
+    fn deref(&self) -> &[FrameInfo] {
+        match &self.first {
+            Some(frame) => std::slice::from_ref(frame),
+            None => &self.all,
+        }
+    }
+}
+
+impl PartialEq for FrameList {
+    fn eq(&self, other: &FrameList) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for FrameList {}
+
+impl std::fmt::Debug for FrameList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// A whole message: its type, its (decompressed) data, and, for a received
 /// message, the frames it came in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     pub kind: MessageType,
     pub data: Vec<u8>,
-    pub frames: Vec<FrameInfo>,
+    pub frames: FrameList,
     /// The compressed payloads of the frames of a compressed message.
     pub(crate) wire: Vec<u8>,
     pub(crate) compressed: bool,
@@ -47,7 +106,7 @@ impl Message {
         Message {
             kind,
             data,
-            frames: Vec::new(),
+            frames: FrameList::default(),
             wire: Vec::new(),
             compressed: false,
         }

@@ -11,5 +11,5 @@ pub mod sender;
 pub mod utf8;
 
 pub use frame::{Frame, FrameHeader};
-pub use message::{FrameInfo, Message, MessageType};
+pub use message::{FrameInfo, FrameList, Message, MessageType};
 pub use opcode::OpCode;

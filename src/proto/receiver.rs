@@ -63,7 +63,19 @@ struct PartialFrame {
 struct PartialMessage {
     message: Message,
     utf8: Option<Utf8Validator>,
+    /// Data from this offset on was read straight into the message (see
+    /// [`Receiver::direct_sink`]) and is not validated yet.
+    unchecked_from: Option<usize>,
 }
+
+/// A frame's payload is read straight into its message only when at least
+/// this much of it is still to come: smaller frames are parsed from the
+/// read buffer, many per read.
+const DIRECT_MIN: u64 = 32 << 10;
+/// The least room a direct read is given; beyond it, the room is at most
+/// what the message already holds, so memory stays within twice the bytes
+/// received, whatever the header announced.
+const DIRECT_ROOM: usize = 64 << 10;
 
 pub struct Receiver {
     limits: Limits,
@@ -99,6 +111,61 @@ impl Receiver {
         self.frame.is_some() || self.message.is_some()
     }
 
+    /// One copy instead of two for large payloads: when a large frame of an
+    /// uncompressed message is arriving, its message's data buffer, with
+    /// spare room reserved for a read. The driver reads into the spare
+    /// capacity (and no further), then calls [`Receiver::direct_filled`].
+    /// `None` when the bytes should go through the read buffer instead (or
+    /// the room cannot be had: the buffered path then reports the 1009).
+    pub fn direct_sink(&mut self) -> Option<&mut Vec<u8>> {
+        let frame = self.frame.as_ref()?;
+        if frame.opcode.is_control() || frame.remaining < DIRECT_MIN {
+            return None;
+        }
+        let partial = self.message.as_mut()?;
+        let data = &mut partial.message.data;
+        if partial.message.compressed {
+            return None;
+        }
+        let remaining = usize::try_from(frame.remaining).unwrap_or(usize::MAX);
+        let room = remaining.min(data.len().max(DIRECT_ROOM));
+        if data.capacity() - data.len() < room {
+            data.try_reserve(room).ok()?;
+        }
+        Some(data)
+    }
+
+    /// The driver read into [`Receiver::direct_sink`]'s spare capacity: the
+    /// data grew from `before` bytes. Bytes past the frame's end (when the
+    /// spare capacity was larger than the frame) belong to what follows and
+    /// are handed to `spill`, to be parsed from the read buffer. The new
+    /// payload is validated by the next [`Receiver::read`].
+    pub fn direct_filled(&mut self, before: usize, spill: impl FnOnce(&[u8])) {
+        let (Some(frame), Some(partial)) = (self.frame.as_mut(), self.message.as_mut()) else {
+            return;
+        };
+        let data = &mut partial.message.data;
+        let read = data.len().saturating_sub(before);
+        let payload = read.min(usize::try_from(frame.remaining).unwrap_or(usize::MAX));
+        if payload < read {
+            spill(&data[before + payload..]);
+            data.truncate(before + payload);
+        }
+        frame.remaining -= payload as u64;
+        partial.unchecked_from.get_or_insert(before);
+    }
+
+    /// Validate what direct reads added since the last call.
+    fn check_direct(&mut self) -> Result<()> {
+        let Some(partial) = self.message.as_mut() else {
+            return Ok(());
+        };
+        match partial.unchecked_from.take() {
+            Some(from) => validate_utf8(&mut partial.utf8, &partial.message.data[from..]),
+            None => Ok(()),
+        }
+    }
+
     /// Consume bytes from the front of `input`. Returns how many bytes were
     /// consumed and the event they completed, if any; stops after one event.
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Event>)> {
@@ -108,6 +175,7 @@ impl Receiver {
     /// [`Receiver::read`] in the given [`Mode`]. Switching modes inside a
     /// message is the caller's to prevent: frame mode drains message data.
     pub fn read_as(&mut self, input: &[u8], mode: Mode) -> Result<(usize, Option<Event>)> {
+        self.check_direct()?;
         let mut pos = 0;
         loop {
             if self.frame.is_none() {
@@ -194,6 +262,7 @@ impl Receiver {
                 self.message = Some(PartialMessage {
                     message,
                     utf8: (kind == MessageType::Text).then(Utf8Validator::default),
+                    unchecked_from: None,
                 });
             }
             _ => {}
@@ -228,14 +297,15 @@ impl Receiver {
                 .ok()
                 .and_then(|n| start.checked_add(n))
                 .ok_or_else(|| Error::too_big("frame length does not fit in memory"))?;
-            try_grow(&mut m.frames, 1)?;
-            m.frames.push(FrameInfo {
-                fin: h.fin,
-                rsv: h.rsv,
-                opcode: h.opcode,
-                payload_len: h.payload_len,
-                payload: start..end,
-            });
+            m.frames
+                .try_push(FrameInfo {
+                    fin: h.fin,
+                    rsv: h.rsv,
+                    opcode: h.opcode,
+                    payload_len: h.payload_len,
+                    payload: start..end,
+                })
+                .map_err(|_| out_of_memory())?;
         }
         self.frame = Some(PartialFrame {
             opcode,
@@ -347,8 +417,11 @@ impl Receiver {
 /// Make room for `more` elements, the way `Vec` grows (amortised doubling),
 /// but an allocation failure is a 1009 *fail* instead of an abort.
 fn try_grow<T>(v: &mut Vec<T>, more: usize) -> Result<()> {
-    v.try_reserve(more)
-        .map_err(|_| Error::too_big("out of memory for the incoming message"))
+    v.try_reserve(more).map_err(|_| out_of_memory())
+}
+
+fn out_of_memory() -> Error {
+    Error::too_big("out of memory for the incoming message")
 }
 
 /// Validate what an inflate step appended (`data[before..]`), also when it
@@ -681,5 +754,89 @@ mod tests {
             let mut rx = Receiver::new(limits, None);
             let _ = rx.read_as(&input, Mode::Frames);
         }
+    }
+
+    /// Drive a receiver the way the connection does with direct reads: the
+    /// first `head` bytes through the read buffer, the rest straight into the
+    /// message at most `step` bytes at a time (spilling what follows the frame).
+    fn run_direct(input: &[u8], head: usize, step: usize) -> Result<Vec<Event>> {
+        let mut rx = Receiver::new(Limits::default(), None);
+        let mut buffered: Vec<u8> = input[..head].to_vec();
+        let mut rest = &input[head..];
+        let mut events = Vec::new();
+        loop {
+            let (used, event) = rx.read(&buffered)?;
+            buffered.drain(..used);
+            if let Some(e) = event {
+                events.push(e);
+                continue;
+            }
+            if rest.is_empty() && buffered.is_empty() {
+                return Ok(events);
+            }
+            match rx.direct_sink().filter(|_| buffered.is_empty()) {
+                Some(data) => {
+                    let before = data.len();
+                    let room = (data.capacity() - before).min(step).min(rest.len());
+                    data.extend_from_slice(&rest[..room]);
+                    rest = &rest[room..];
+                    rx.direct_filled(before, |spill| buffered.extend_from_slice(spill));
+                }
+                None => {
+                    let n = rest.len().min(step);
+                    buffered.extend_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn direct_reads_reassemble_and_spill_what_follows_the_frame() {
+        let big: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut input = frame(false, 0, 1, &big[..100_000]);
+        input.extend(frame(true, 0, 9, b"hi"));
+        input.extend(frame(true, 0, 0, &big[100_000..]));
+        input.extend(frame(true, 0, 2, b"next"));
+        for (head, step) in [(10, 1 << 20), (5000, 70_000), (14, 3)] {
+            let events = run_direct(&input, head, step).unwrap();
+            assert_eq!(events.len(), 3, "head {head}, step {step}");
+            assert_eq!(events[0], Event::Ping(b"hi".to_vec()));
+            let Event::Message(m) = &events[1] else {
+                panic!("{:?}", events[1])
+            };
+            assert_eq!(m.data, big);
+            assert_eq!(m.frame_payload(1), Some(&big[100_000..]));
+            let Event::Message(next) = &events[2] else {
+                panic!()
+            };
+            assert_eq!(next.data, b"next");
+        }
+    }
+
+    #[test]
+    fn direct_reads_are_validated_and_bounded_by_bytes_received() {
+        let mut text = vec![b'x'; 200_000];
+        text[150_000] = 0xff;
+        let input = frame(true, 0, 1, &text);
+        let err = run_direct(&input, 10, 1 << 20).unwrap_err();
+        assert_eq!(err.close_code(), Some(1007));
+        // A header announcing 60 MiB reserves room for what came, not for 60 MiB.
+        let mut rx = Receiver::new(Limits::default(), None);
+        let mut header = Vec::new();
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: 2,
+            mask: None,
+            payload_len: 60 << 20,
+        }
+        .encode(&mut header);
+        rx.read(&header).unwrap();
+        let data = rx.direct_sink().unwrap();
+        assert!(data.capacity() <= DIRECT_ROOM, "{}", data.capacity());
+        data.extend_from_slice(&[0; 1000]);
+        rx.direct_filled(0, |_| panic!("nothing to spill"));
+        assert_eq!(rx.frame_remaining(), (60 << 20) - 1000);
     }
 }

@@ -22,6 +22,7 @@ use crate::proto::{Frame, Message, MessageType, OpCode};
 pub use keepalive::Keepalive;
 use keepalive::KeepaliveTimer;
 use outqueue::OutQueue;
+pub use outqueue::WriteFn;
 pub use pongs::PongRecord;
 use readbuf::ReadBuf;
 
@@ -143,6 +144,25 @@ impl Session {
     pub fn read_space(&mut self) -> &mut [u8] {
         let want = self.receiver.frame_remaining().min(16 << 20) as usize;
         self.rbuf.space(want)
+    }
+
+    /// Where the driver may read instead of [`Session::read_space`]: the
+    /// data of a message whose large frame is arriving (nothing else is
+    /// buffered), so its payload is copied once, from the kernel into the
+    /// message. Read into its spare capacity, then call
+    /// [`Session::on_direct_read`] with the length it had before.
+    pub fn direct_space(&mut self) -> Option<&mut Vec<u8>> {
+        if self.state == State::Closed || !self.rbuf.data().is_empty() {
+            return None;
+        }
+        self.receiver.direct_sink()
+    }
+
+    /// A read into [`Session::direct_space`] grew it from `before` bytes.
+    pub fn on_direct_read(&mut self, before: usize) {
+        let rbuf = &mut self.rbuf;
+        self.receiver
+            .direct_filled(before, |rest| rbuf.extend(rest));
     }
 
     /// `n` bytes were read into [`Session::read_space`].
@@ -315,14 +335,34 @@ impl Session {
     /// Queue a data message. Returns the output offset at which it is fully
     /// written (compare with [`Session::written_total`]).
     pub fn send(&mut self, kind: MessageType, data: &[u8], compress: bool) -> Result<u64> {
+        self.check_message(kind, data)?;
+        self.sender
+            .encode_message(kind, data, compress, &mut self.out)?;
+        Ok(self.out.queued_total())
+    }
+
+    /// [`Session::send`], writing with `write` while encoding: a large
+    /// payload is masked and written 64 KiB at a time (what the socket does
+    /// not take stays queued), so it is not first copied whole.
+    pub fn send_streaming(
+        &mut self,
+        kind: MessageType,
+        data: &[u8],
+        compress: bool,
+        write: WriteFn<'_>,
+    ) -> Result<u64> {
+        self.check_message(kind, data)?;
+        self.sender
+            .encode_message(kind, data, compress, &mut self.out.streaming(write))?;
+        Ok(self.out.queued_total())
+    }
+
+    fn check_message(&self, kind: MessageType, data: &[u8]) -> Result<()> {
         self.check_writable()?;
         if kind == MessageType::Text && !crate::proto::utf8::is_valid(data) {
             return Err(Error::invalid_argument("text message is not valid UTF-8"));
         }
-        self.check_room(data.len())?;
-        self.sender
-            .encode_message(kind, data, compress, &mut self.out)?;
-        Ok(self.out.queued_total())
+        self.check_room(data.len())
     }
 
     fn check_room(&self, len: usize) -> Result<()> {

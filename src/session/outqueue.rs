@@ -11,6 +11,13 @@ use crate::proto::sender::FrameSink;
 /// An emptied queue keeps at most this much memory for the next messages
 /// (a 1 MiB message reuses it); above, it gives the memory back.
 const KEEP_CAPACITY: usize = (1 << 20) + (64 << 10);
+/// A streamed payload is masked and written this much at a time, so the
+/// bytes masked are still in cache when the kernel copies them.
+const STREAM_CHUNK: usize = 256 << 10;
+
+/// One write to the socket: bytes taken, or `None` when it takes no more
+/// now (full, or failed: the driver's next write sees the error again).
+pub type WriteFn<'a> = &'a mut dyn FnMut(&[u8]) -> Option<usize>;
 
 #[derive(Default)]
 pub struct OutQueue {
@@ -75,6 +82,30 @@ impl OutQueue {
         }
     }
 
+    /// A sink that writes as it encodes: a large payload is masked in
+    /// 64 KiB pieces, each written (with what was queued before it) while
+    /// the socket takes it; once it does not, the rest is only queued. The
+    /// frame is whole in the queue or on the wire either way, so nothing
+    /// can interleave with it.
+    pub fn streaming<'a>(&'a mut self, write: WriteFn<'a>) -> Streaming<'a> {
+        Streaming {
+            queue: self,
+            write,
+            writable: true,
+        }
+    }
+
+    /// Write from the front until empty; false when the socket took no more.
+    fn write_out(&mut self, write: WriteFn<'_>) -> bool {
+        while !self.is_empty() {
+            match write(self.pending()) {
+                Some(n) if n > 0 => self.advance(n.min(self.len())),
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// Forget everything queued (the socket is gone).
     pub fn discard(&mut self) {
         let n = self.len();
@@ -89,6 +120,28 @@ impl FrameSink for OutQueue {
 
     fn put_masked(&mut self, payload: &[u8], key: [u8; 4]) {
         mask_into(self.room(payload.len()), payload, key);
+    }
+}
+
+pub struct Streaming<'a> {
+    queue: &'a mut OutQueue,
+    write: WriteFn<'a>,
+    writable: bool,
+}
+
+impl FrameSink for Streaming<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.queue.put(bytes);
+    }
+
+    fn put_masked(&mut self, payload: &[u8], key: [u8; 4]) {
+        // Pieces are a multiple of 4 bytes long: the key needs no rotation.
+        for piece in payload.chunks(STREAM_CHUNK) {
+            self.queue.put_masked(piece, key);
+            if self.writable {
+                self.writable = self.queue.write_out(self.write);
+            }
+        }
     }
 }
 
@@ -113,5 +166,34 @@ mod tests {
         // Reused memory holds no stale bytes in what is queued next.
         q.put_masked(b"abcd", [1, 2, 3, 4]);
         assert_eq!(q.pending(), [b'a' ^ 1, b'b' ^ 2, b'c' ^ 3, b'd' ^ 4]);
+    }
+
+    #[test]
+    fn streaming_writes_as_it_masks_and_queues_what_the_socket_refuses() {
+        use crate::proto::mask::mask_into;
+        let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let key = [9, 8, 7, 6];
+        let mut expected = b"head".to_vec();
+        expected.resize(4 + payload.len(), 0);
+        mask_into(&mut expected[4..], &payload, key);
+        for budget in [usize::MAX, 0, 100_000] {
+            let mut q = OutQueue::default();
+            let mut wire = Vec::new();
+            let mut left = budget;
+            let mut write = |bytes: &[u8]| {
+                let n = bytes.len().min(left).min(30_000);
+                left -= n;
+                wire.extend_from_slice(&bytes[..n]);
+                Some(n)
+            };
+            let mut sink = q.streaming(&mut write);
+            sink.put(b"head");
+            sink.put_masked(&payload, key);
+            wire.extend_from_slice(q.pending());
+            assert_eq!(wire, expected, "budget {budget}");
+            if budget == usize::MAX {
+                assert!(q.is_empty() && q.buf.len() <= STREAM_CHUNK + 4);
+            }
+        }
     }
 }

@@ -9,6 +9,8 @@ const READ_CHUNK: usize = 8 << 10;
 const KEEP: usize = 256 << 10;
 /// The largest read.
 const MAX_READ: usize = 16 << 20;
+/// The largest read between frames.
+const BETWEEN_FRAMES: usize = 64 << 10;
 
 #[derive(Default)]
 pub struct ReadBuf {
@@ -62,11 +64,21 @@ impl ReadBuf {
     /// Room for `want` more bytes (at least 8 KiB, at most 16 MiB and at
     /// most twice the previous read that filled its room): read into it,
     /// then [`ReadBuf::commit`] what was read.
+    ///
+    /// `want` 0 means "between frames": the read is then at most 64 KiB, so
+    /// that the payload of a large frame that starts in it mostly goes
+    /// straight into its message (`Session::direct_space`), while a batch
+    /// of small frames still arrives in few reads.
     pub fn space(&mut self, want: usize) -> &mut [u8] {
         let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
-        self.reserve(want.clamp(READ_CHUNK, cap));
-        self.offered = self.buf.len() - self.end;
-        &mut self.buf[self.end..]
+        let room = if want == 0 {
+            cap.min(BETWEEN_FRAMES)
+        } else {
+            want.clamp(READ_CHUNK, cap)
+        };
+        self.reserve(room);
+        self.offered = room;
+        &mut self.buf[self.end..self.end + room]
     }
 
     /// `n` bytes were read into [`ReadBuf::space`].

@@ -95,6 +95,19 @@ impl Stream {
         }
     }
 
+    /// Read into `data`'s spare capacity (its length grows by what was
+    /// read), without initialising the room first. Plain sockets only:
+    /// `None` for TLS, whose reads go through the read buffer.
+    pub fn read_spare(&mut self, data: &mut Vec<u8>) -> Option<io::Result<usize>> {
+        match self {
+            Stream::Plain(s) => Some(
+                rustix::io::read(s.as_fd(), rustix::buffer::spare_capacity(data))
+                    .map_err(io::Error::from),
+            ),
+            Stream::Tls(_) => None,
+        }
+    }
+
     /// End the connection: TLS close_notify first, then both TCP directions.
     pub fn shutdown(&mut self) {
         if let Stream::Tls(s) = self {
