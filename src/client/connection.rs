@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Mode;
 use crate::proto::{Frame, Message, MessageType};
-use crate::session::{PongRecord, Received, Session};
+use crate::session::{Now, PongRecord, Received, Session};
 use crate::transport::{wait_fd, Socket, Stream};
 
 pub use crate::session::State;
@@ -26,6 +26,16 @@ const CORK_LIMIT: usize = 64 << 10;
 /// From this size on, a message is written while it is masked (see
 /// [`Session::send_streaming`]).
 const STREAM_MIN: usize = 128 << 10;
+
+/// The system time, read once and only if asked for.
+#[derive(Default)]
+struct LazyNow(Option<Instant>);
+
+impl Now for LazyNow {
+    fn now(&mut self) -> Instant {
+        *self.0.get_or_insert_with(Instant::now)
+    }
+}
 
 /// What a caller can wait for on the socket (see [`Connection::wants`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,6 +141,15 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 }
 
 impl Core {
+    /// Act on passed deadlines; most calls find none and read no clock.
+    fn run_timers(&mut self, now: &mut LazyNow) -> Result<()> {
+        if self.session.next_deadline().is_none() {
+            return Ok(());
+        }
+        let now = now.now();
+        self.session.on_timer(now)
+    }
+
     /// Write queued output until it is gone or the socket is full.
     fn write_some(&mut self) -> Result<()> {
         while self.session.wants_write() && !self.shut {
@@ -311,9 +330,9 @@ impl Connection {
         let mut polled = !blocking;
         loop {
             let mut core = self.lock()?;
-            let now = Instant::now();
-            let _ = core.session.on_timer(now); // failures come back from receive
-            match core.session.receive(mode, now) {
+            let mut clock = LazyNow::default();
+            let _ = core.run_timers(&mut clock); // failures come back from receive
+            match core.session.receive(mode, &mut clock) {
                 Ok(Some(event)) => {
                     let _ = core.write_some();
                     return Ok(self.after_event(core, event));
@@ -338,6 +357,7 @@ impl Connection {
             if !blocking {
                 return Err(would_block("no complete message yet"));
             }
+            let now = clock.now();
             if deadline.is_some_and(|d| now >= d) {
                 return Err(Error::exn(
                     ErrorKind::Timeout,
@@ -418,7 +438,7 @@ impl Connection {
     /// with a fresh key. A close frame starts the close handshake.
     pub fn send_frame(&self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Result<()> {
         self.submit(payload.len(), false, |c, now| {
-            c.session.send_frame(fin, rsv, opcode, payload, now)
+            c.session.send_frame(fin, rsv, opcode, payload, now.now())
         })?;
         self.wind_down_if_closed()
     }
@@ -431,7 +451,7 @@ impl Connection {
     /// Keep receiving until `recv_message` returns `Ok(None)`: the server's
     /// answer is due within the close timeout, counted from now.
     pub fn close(&self, code: Option<u16>, reason: &str) -> Result<()> {
-        self.submit(0, false, |c, now| c.session.close(code, reason, now))?;
+        self.submit(0, false, |c, now| c.session.close(code, reason, now.now()))?;
         self.wind_down_if_closed()
     }
 
@@ -450,7 +470,7 @@ impl Connection {
         &self,
         len: usize,
         more: bool,
-        op: impl FnOnce(&mut Core, Instant) -> Result<u64>,
+        op: impl FnOnce(&mut Core, &mut LazyNow) -> Result<u64>,
     ) -> Result<()> {
         let blocking = !self.is_nonblocking();
         let deadline = self.timeouts.write_deadline();
@@ -463,9 +483,9 @@ impl Connection {
             }
             core = self.wait_writable(core, deadline, "the send queue stayed full")?;
         }
-        let now = Instant::now();
-        core.session.on_timer(now)?;
-        let end = op(&mut core, now)?;
+        let mut clock = LazyNow::default();
+        core.run_timers(&mut clock)?;
+        let end = op(&mut core, &mut clock)?;
         if more && core.session.queued_bytes() < CORK_LIMIT {
             return Ok(());
         }

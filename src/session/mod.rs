@@ -29,6 +29,26 @@ use readbuf::ReadBuf;
 /// The close code sent when a keepalive pong does not come back in time.
 const KEEPALIVE_CLOSE_CODE: u16 = 1011;
 
+/// The time, as the session asks for it: only when it needs it (a close, a
+/// failure), so most receives and sends cost no clock read. Tests pass an
+/// `Instant`; the driver passes a clock that reads the system time once,
+/// on first use.
+pub trait Now {
+    fn now(&mut self) -> Instant;
+}
+
+impl Now for Instant {
+    fn now(&mut self) -> Instant {
+        *self
+    }
+}
+
+impl<T: Now + ?Sized> Now for &mut T {
+    fn now(&mut self) -> Instant {
+        (**self).now()
+    }
+}
+
 /// Session settings that the handshake does not negotiate.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -188,7 +208,7 @@ impl Session {
 
     /// The next message (or, in frame mode, frame) from the buffered input,
     /// answering pings and closes on the way. `Ok(None)`: more input needed.
-    pub fn receive(&mut self, mode: Mode, now: Instant) -> Result<Option<Received>> {
+    pub fn receive(&mut self, mode: Mode, mut now: impl Now) -> Result<Option<Received>> {
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
@@ -206,7 +226,7 @@ impl Session {
         loop {
             let (used, event) = match self.receiver.read_as(self.rbuf.data(), mode) {
                 Ok(r) => r,
-                Err(e) => return Err(self.fail(e, now)),
+                Err(e) => return Err(self.fail(e, now.now())),
             };
             self.rbuf.consume(used);
             self.partial = self.receiver.in_message().then_some(mode);
@@ -229,7 +249,7 @@ impl Session {
                 }
                 Event::Pong(payload) => self.on_pong(&payload),
                 Event::Close(frame) => {
-                    self.on_peer_close(frame, true, now);
+                    self.on_peer_close(frame, true, now.now());
                     return Ok(Some(Received::Closed));
                 }
                 Event::Frame(frame) => {
@@ -239,7 +259,7 @@ impl Session {
                             // Frame mode answers nothing: the caller sends the close reply.
                             let parsed = CloseFrame::parse(&frame.payload)
                                 .expect("the receiver validated it");
-                            self.on_peer_close(parsed, false, now);
+                            self.on_peer_close(parsed, false, now.now());
                         }
                         _ => {}
                     }
