@@ -210,7 +210,10 @@ def test_ping_is_sent_and_answered(raw_server: StartServer) -> None:
 
 
 CTRL_C = """
-import sys, time
+import signal, sys, time
+# A shell that starts a job in the background without job control hands it
+# SIGINT ignored, and Python then never raises KeyboardInterrupt: restore it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 {imports}
 try:
     print("waiting", flush=True)
