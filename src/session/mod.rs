@@ -362,7 +362,7 @@ impl Session {
     }
 
     /// [`Session::send`], writing with `write` while encoding: a large
-    /// payload is masked and written 64 KiB at a time (what the socket does
+    /// payload is masked and written 32 KiB at a time (what the socket does
     /// not take stays queued), so it is not first copied whole.
     pub fn send_streaming(
         &mut self,
