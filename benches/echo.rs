@@ -355,8 +355,9 @@ fn memory_per_connection() {
     };
     println!(
         "A fresh process per row opens {n} connections to the Python websockets echo server \
-         (tests/servers/echo_server.py --deflate); VmRSS growth / {n}, in KiB. zlib column: its \
-         documented deflate + inflate state for the window (memLevel 8), without ~7 KiB of small objects each."
+         (tests/servers/echo_server.py --deflate); heap in use (mallinfo2) growth / {n}, in KiB, \
+         each connection idle when measured; last column VmRSS growth / {n} at the end. zlib column: \
+         its documented deflate + inflate state for the window (memLevel 8), without ~7 KiB of small objects each."
     );
     let mut table = Table::new(&[
         "configuration",
@@ -365,6 +366,7 @@ fn memory_per_connection() {
         "opened",
         "after 1 msg",
         &format!("after {} msgs", memory::MESSAGES),
+        "RSS at end",
     ]);
     for &(name, config, window_bits) in memory::CONFIGS {
         let documented = match window_bits {
@@ -385,12 +387,14 @@ fn memory_per_connection() {
                     per(rss.opened),
                     per(rss.one_message),
                     per(rss.all_messages),
+                    format!("{:.1}", rss.rss_growth as f64 / n as f64),
                 ]);
             }
             Err(why) => table.row(vec![
                 name.to_string(),
                 why,
                 documented,
+                "-".into(),
                 "-".into(),
                 "-".into(),
                 "-".into(),

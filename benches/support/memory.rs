@@ -1,7 +1,9 @@
 //! Memory per connection: a child process (this binary again, with
 //! `--rss-child`) opens N connections to the Python echo server and reports
-//! VmRSS before, after opening them, after one message on each, and after
-//! enough messages that every compression window has filled. A fresh process
+//! the heap in use (glibc's `mallinfo2`: allocated chunks plus mmapped
+//! blocks) before, after opening them, after one message on each, and after
+//! enough messages that every compression window has filled, and VmRSS at
+//! the end. A fresh process
 //! per configuration keeps one configuration's freed heap from hiding the
 //! next one's growth.
 
@@ -28,12 +30,13 @@ pub const CONFIGS: &[(&str, &str, Option<u8>)] = &[
     ("tungstenite, no deflate", "tungstenite", None),
 ];
 
-/// VmRSS figures of one child, in KiB.
+/// Heap figures of one child, in KiB, and its VmRSS growth at the end.
 pub struct Rss {
     pub before: u64,
     pub opened: u64,
     pub one_message: u64,
     pub all_messages: u64,
+    pub rss_growth: u64,
     /// What was negotiated, as the child saw it.
     pub negotiated: String,
 }
@@ -57,7 +60,7 @@ pub fn run_child(config: &str, port: u16) -> Result<Rss, String> {
                     .unwrap_or("no output")
             )
         })?;
-    let mut fields = line.splitn(5, ' ');
+    let mut fields = line.splitn(6, ' ');
     let mut number = || {
         fields
             .next()
@@ -69,8 +72,16 @@ pub fn run_child(config: &str, port: u16) -> Result<Rss, String> {
         opened: number()?,
         one_message: number()?,
         all_messages: number()?,
+        rss_growth: number()?,
         negotiated: fields.next().unwrap_or("").to_string(),
     })
+}
+
+/// Heap in use, in KiB: allocated chunks plus mmapped blocks.
+fn heap_kib() -> u64 {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let info = unsafe { libc::mallinfo2() };
+    ((info.uordblks + info.hblkhd) >> 10) as u64
 }
 
 fn vm_rss_kib() -> u64 {
@@ -168,18 +179,19 @@ pub fn child(args: &[String]) {
     warm.echo(&corpus[0]);
     let negotiated = warm.negotiated();
     drop(warm);
-    let before = vm_rss_kib();
+    let (before, rss_before) = (heap_kib(), vm_rss_kib());
     let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| Conn::open(config, port)).collect();
-    let opened = vm_rss_kib();
+    let opened = heap_kib();
     for c in &mut conns {
         c.echo(&corpus[0]);
     }
-    let one_message = vm_rss_kib();
+    let one_message = heap_kib();
     for message in &corpus[1..] {
         for c in &mut conns {
             c.echo(message);
         }
     }
-    let all_messages = vm_rss_kib();
-    println!("RSS {before} {opened} {one_message} {all_messages} {negotiated}");
+    let all_messages = heap_kib();
+    let rss = vm_rss_kib().saturating_sub(rss_before);
+    println!("RSS {before} {opened} {one_message} {all_messages} {rss} {negotiated}");
 }

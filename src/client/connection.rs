@@ -165,6 +165,7 @@ impl Core {
                 Err(e) => return Err(self.session.abandon(e.into())),
             }
         }
+        self.session.on_write_done();
         Ok(())
     }
 

@@ -229,6 +229,9 @@ impl Session {
                 Err(e) => return Err(self.fail(e, now.now())),
             };
             self.rbuf.consume(used);
+            if !self.receiver.in_message() {
+                self.rbuf.shrink();
+            }
             self.partial = self.receiver.in_message().then_some(mode);
             let Some(event) = event else {
                 if self.eof {
@@ -237,7 +240,6 @@ impl Session {
                         "the server closed the TCP connection without a close frame",
                     )));
                 }
-                self.rbuf.shrink();
                 return Ok(None);
             };
             match event {
@@ -476,6 +478,12 @@ impl Session {
     /// `n` bytes of [`Session::pending_output`] were written.
     pub fn on_written(&mut self, n: usize) {
         self.out.advance(n);
+    }
+
+    /// The driver wrote all it could: an emptied output queue gives back
+    /// memory it no longer uses.
+    pub fn on_write_done(&mut self) {
+        self.out.trim();
     }
 
     pub fn queued_bytes(&self) -> usize {

@@ -8,9 +8,10 @@
 use crate::proto::mask::mask_into;
 use crate::proto::sender::FrameSink;
 
-/// An emptied queue keeps at most this much memory for the next messages
-/// (a 1 MiB message reuses it); above, it gives the memory back.
-const KEEP_CAPACITY: usize = (1 << 20) + (64 << 10);
+/// An emptied queue keeps at most this much memory for the next messages;
+/// above, it gives the memory back (large messages are streamed through a
+/// small queue anyway), so an idle connection holds little.
+const KEEP_CAPACITY: usize = 4 << 10;
 /// A streamed payload is masked and written this much at a time, so the
 /// bytes masked are still in cache when the kernel copies them. Measured on
 /// 1 MiB echoes (one at a time, beside raw TCP, cheap servers): 32 KiB pieces
@@ -31,6 +32,8 @@ pub struct OutQueue {
     cursor: usize,
     /// Bytes written since the connection opened.
     written: u64,
+    /// The most bytes queued since the queue was last empty.
+    peak: usize,
 }
 
 impl OutQueue {
@@ -68,6 +71,7 @@ impl OutQueue {
         }
         let start = self.end;
         self.end += n;
+        self.peak = self.peak.max(self.end);
         &mut self.buf[start..start + n]
     }
 
@@ -79,9 +83,6 @@ impl OutQueue {
         if self.cursor == self.end {
             self.cursor = 0;
             self.end = 0;
-            if self.buf.len() > KEEP_CAPACITY {
-                self.buf = Vec::new();
-            }
         }
     }
 
@@ -109,10 +110,25 @@ impl OutQueue {
         true
     }
 
+    /// Give memory back once everything is written (between messages, not
+    /// between the pieces of a streamed one): above 4 KiB, when the last
+    /// batch used less than half of it.
+    pub fn trim(&mut self) {
+        if !self.is_empty() {
+            return;
+        }
+        let underused = self.peak.saturating_mul(2) < self.buf.len();
+        if self.buf.len() > KEEP_CAPACITY && underused {
+            self.buf = Vec::new();
+        }
+        self.peak = 0;
+    }
+
     /// Forget everything queued (the socket is gone).
     pub fn discard(&mut self) {
         let n = self.len();
         self.advance(n);
+        self.buf = Vec::new();
     }
 }
 
@@ -198,5 +214,18 @@ mod tests {
                 assert!(q.is_empty() && q.buf.len() <= STREAM_CHUNK + 4);
             }
         }
+    }
+
+    #[test]
+    fn an_emptied_queue_keeps_memory_only_while_it_is_used() {
+        let mut q = OutQueue::default();
+        q.put(&[1; 50_000]);
+        q.advance(50_000);
+        q.trim();
+        assert_eq!(q.buf.len(), 50_000, "a queue that was full is kept");
+        q.put(b"small");
+        q.advance(5);
+        q.trim();
+        assert!(q.buf.len() <= KEEP_CAPACITY, "{} bytes kept", q.buf.len());
     }
 }

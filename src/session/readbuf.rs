@@ -4,9 +4,10 @@
 use std::io::{self, Read};
 
 /// The smallest read; larger when a frame's remaining length is known.
-const READ_CHUNK: usize = 8 << 10;
-/// An emptied buffer larger than this is given back.
-const KEEP: usize = 256 << 10;
+const READ_CHUNK: usize = 4 << 10;
+/// An emptied buffer up to this size is kept for the next reads; a larger
+/// one is given back when it is underused or the connection goes idle.
+const KEEP: usize = READ_CHUNK;
 /// The largest read.
 const MAX_READ: usize = 16 << 20;
 /// The largest read between frames.
@@ -25,6 +26,9 @@ pub struct ReadBuf {
     offered: usize,
     /// The last read filled it.
     filled: bool,
+    /// The most bytes held since the last [`ReadBuf::shrink`] that found
+    /// the buffer empty (called between messages).
+    peak: usize,
 }
 
 impl ReadBuf {
@@ -61,7 +65,7 @@ impl ReadBuf {
         }
     }
 
-    /// Room for `want` more bytes (at least 8 KiB, at most 16 MiB and at
+    /// Room for `want` more bytes (at least 4 KiB, at most 16 MiB and at
     /// most twice the previous read that filled its room): read into it,
     /// then [`ReadBuf::commit`] what was read.
     ///
@@ -85,6 +89,7 @@ impl ReadBuf {
     pub fn commit(&mut self, n: usize) {
         assert!(self.end + n <= self.buf.len(), "committed past the space");
         self.end += n;
+        self.peak = self.peak.max(self.end);
         let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
         self.filled = n == self.offered;
         self.read_size = if self.filled { cap * 2 } else { cap };
@@ -96,18 +101,25 @@ impl ReadBuf {
         self.filled
     }
 
-    /// Give memory back after a large message, once nothing is buffered.
-    /// The read size learnt so far is kept, so a stream of large messages
-    /// gets its room back in one allocation.
+    /// Give memory back once nothing is buffered (the caller asks between
+    /// messages): a buffer above 4 KiB goes when it was never half full
+    /// since the last time. A stream of large
+    /// messages keeps its buffer; a large message followed by small ones
+    /// does not pin it. The read size learnt so far is kept, so the room
+    /// comes back in one allocation.
     pub fn shrink(&mut self) {
-        if self.start == self.end && self.buf.len() > KEEP {
+        if self.start != self.end {
+            return;
+        }
+        if self.buf.len() > KEEP && self.peak.saturating_mul(2) < self.buf.len() {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;
         }
+        self.peak = 0;
     }
 
-    /// One read from `source` into room for `want` bytes, at least 8 KiB,
+    /// One read from `source` into room for `want` bytes, at least 4 KiB,
     /// at most 16 MiB and at most twice the previous read that filled its
     /// room. Returns the number of bytes read (0 at end of stream).
     pub fn fill(&mut self, source: &mut impl Read, want: usize) -> io::Result<usize> {
@@ -116,6 +128,7 @@ impl ReadBuf {
         let room = self.buf.len() - self.end;
         let n = source.read(&mut self.buf[self.end..])?;
         self.end += n;
+        self.peak = self.peak.max(self.end);
         self.read_size = if n == room { cap * 2 } else { cap };
         Ok(n)
     }
@@ -161,5 +174,31 @@ mod tests {
             sizes,
             [READ_CHUNK, 2 * READ_CHUNK, 4 * READ_CHUNK, 8 * READ_CHUNK]
         );
+    }
+
+    #[test]
+    fn a_large_message_does_not_pin_its_buffer_but_a_stream_of_them_does() {
+        let mut rb = ReadBuf::default();
+        let mut big = io::repeat(7);
+        // Reads that fill their room grow it; a stream of large reads keeps
+        // its buffer between messages.
+        for _ in 0..5 {
+            rb.fill(&mut big, 1 << 20).unwrap();
+            rb.consume(rb.data().len());
+        }
+        let len = rb.buf.len();
+        assert!(len >= 64 << 10, "{len}");
+        rb.shrink();
+        assert_eq!(rb.buf.len(), len);
+        rb.fill(&mut big, len).unwrap();
+        rb.consume(rb.data().len());
+        rb.shrink();
+        assert!(rb.buf.len() >= len);
+        // Then small messages: the buffer is given back.
+        let mut small: &[u8] = &[1; 10];
+        rb.fill(&mut small, 1).unwrap();
+        rb.consume(10);
+        rb.shrink();
+        assert!(rb.buf.len() <= KEEP, "{} bytes kept", rb.buf.len());
     }
 }
