@@ -204,3 +204,17 @@ def test_properties(conn):
     assert conn.header("X-Not-There") is None
     assert conn.url.startswith("ws://127.0.0.1:")
     assert "open" in repr(conn)
+
+
+def test_sends_marked_more_are_queued_then_written_together(conn):
+    from wsclient import _ffi
+
+    for i in range(50):
+        conn.send(f"message {i}", more=True)
+    queued = _ffi.lib.ws_conn_queued_bytes(conn._ptr)
+    assert queued >= 50 * len("message 0"), "sends marked more= were written at once"
+    conn.send_binary(b"last")
+    assert _ffi.lib.ws_conn_queued_bytes(conn._ptr) == 0
+    assert [conn.recv().data for _ in range(51)] == [f"message {i}" for i in range(50)] + [b"last"]
+    with pytest.raises(TypeError):
+        conn.send("x", more="yes")

@@ -404,6 +404,10 @@ class Connection:
                         raise WouldBlock("no complete message yet", result=_ffi.WS_ERR_WOULD_BLOCK)
                     return result
                 timeout = self._read_timeout
+            # A message already buffered needs no wait (nor a second lock).
+            result = once()
+            if result is not _AGAIN:
+                return result
         return self._wait(timeout, once)
 
     def _wait(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
@@ -531,9 +535,10 @@ class Connection:
 
     # -------------------------------------------------------- sending
 
-    def _send(self, kind: int, data: bytes, compress: bool) -> None:
+    def _send(self, kind: int, data: bytes, compress: bool, more: bool = False) -> None:
         flag(compress, "compress")
-        flags = 0 if compress else _ffi.WS_SEND_UNCOMPRESSED
+        flag(more, "more")
+        flags = (0 if compress else _ffi.WS_SEND_UNCOMPRESSED) | (_ffi.WS_SEND_MORE if more else 0)
         while True:
             with self._lock:
                 try:
@@ -542,7 +547,8 @@ class Connection:
                 except WouldBlock:
                     pass  # the send queue is full: write some of it first
             self._flush(self._write_timeout)
-        self._flush(self._write_timeout)
+        if not more:
+            self._flush(self._write_timeout)
 
     def _flush(self, timeout: Optional[float]) -> None:
         """Wait until what the library queued is written (non-blocking
@@ -572,29 +578,34 @@ class Connection:
             if wait_fd >= 0:
                 os.close(wait_fd)
 
-    def send_text(self, text: str, *, compress: bool = True) -> None:
+    def send_text(self, text: str, *, compress: bool = True, more: bool = False) -> None:
         """Send a text message (the egg's ``send-text-message``).
 
         ``compress=False`` sends it uncompressed even when permessage-deflate
-        is in use."""
+        is in use. ``more=True`` says more messages follow: the message is
+        only queued (up to 64 KiB) and goes out, with the others, in one
+        system call at the next send without ``more`` or before a receive
+        waits."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, not {type_name(text)}")
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError as e:
             raise ValueError(f"text is not encodable as UTF-8: {e}") from None
-        self._send(_ffi.WS_MESSAGE_TEXT, data, compress)
+        self._send(_ffi.WS_MESSAGE_TEXT, data, compress, more)
 
-    def send_binary(self, data: BytesLike, *, compress: bool = True) -> None:
-        """Send a binary message (the egg's ``send-binary-message``)."""
-        self._send(_ffi.WS_MESSAGE_BINARY, buffer(data, "data"), compress)
+    def send_binary(self, data: BytesLike, *, compress: bool = True, more: bool = False) -> None:
+        """Send a binary message (the egg's ``send-binary-message``);
+        ``compress`` and ``more`` as for :meth:`send_text`."""
+        self._send(_ffi.WS_MESSAGE_BINARY, buffer(data, "data"), compress, more)
 
-    def send(self, data: Union[str, BytesLike], *, compress: bool = True) -> None:
-        """Send a text message for str, a binary message for bytes-like data."""
+    def send(self, data: Union[str, BytesLike], *, compress: bool = True, more: bool = False) -> None:
+        """Send a text message for str, a binary message for bytes-like data;
+        ``compress`` and ``more`` as for :meth:`send_text`."""
         if isinstance(data, str):
-            self.send_text(data, compress=compress)
+            self.send_text(data, compress=compress, more=more)
         else:
-            self.send_binary(data, compress=compress)
+            self.send_binary(data, compress=compress, more=more)
 
     def send_message(self, message: Message) -> None:
         """Send a :class:`Message`, e.g. echo a received one (the egg's
