@@ -377,17 +377,17 @@ fn memory_per_connection() {
             None => "-".into(),
         };
         match memory::run_child(config, server.port) {
-            Ok(rss) => {
+            Ok(usage) => {
                 let per =
-                    |kib: u64| format!("{:.1}", kib.saturating_sub(rss.before) as f64 / n as f64);
+                    |kib: u64| format!("{:.1}", kib.saturating_sub(usage.before) as f64 / n as f64);
                 table.row(vec![
                     name.to_string(),
-                    rss.negotiated.clone(),
+                    usage.negotiated.clone(),
                     documented,
-                    per(rss.opened),
-                    per(rss.one_message),
-                    per(rss.all_messages),
-                    format!("{:.1}", rss.rss_growth as f64 / n as f64),
+                    per(usage.opened),
+                    per(usage.one_message),
+                    per(usage.all_messages),
+                    format!("{:.1}", usage.rss_growth as f64 / n as f64),
                 ]);
             }
             Err(why) => table.row(vec![

@@ -31,7 +31,7 @@ pub const CONFIGS: &[(&str, &str, Option<u8>)] = &[
 ];
 
 /// Heap figures of one child, in KiB, and its VmRSS growth at the end.
-pub struct Rss {
+pub struct Usage {
     pub before: u64,
     pub opened: u64,
     pub one_message: u64,
@@ -41,7 +41,7 @@ pub struct Rss {
     pub negotiated: String,
 }
 
-pub fn run_child(config: &str, port: u16) -> Result<Rss, String> {
+pub fn run_child(config: &str, port: u16) -> Result<Usage, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let output = Command::new(exe)
         .args(["--rss-child", config, &port.to_string()])
@@ -67,7 +67,7 @@ pub fn run_child(config: &str, port: u16) -> Result<Rss, String> {
             .and_then(|f| f.parse().ok())
             .ok_or("bad child output")
     };
-    Ok(Rss {
+    Ok(Usage {
         before: number()?,
         opened: number()?,
         one_message: number()?,

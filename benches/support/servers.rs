@@ -6,6 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread;
@@ -35,10 +36,10 @@ fn spawn_server(serve: fn(TcpStream)) -> SocketAddr {
 /// echoed and ends the connection).
 pub fn ws_echo() -> SocketAddr {
     spawn_server(|stream| {
-        let mut io = stream.try_clone().expect("clone socket");
+        let io = stream.try_clone().expect("clone socket");
         // Clients send nothing before the 101, so tungstenite holds no bytes.
         let _handshake = tungstenite::accept(stream).expect("server handshake");
-        echo_frames(&mut io);
+        serve_reads(io, echo_frames);
     })
 }
 
@@ -98,7 +99,18 @@ fn unmask(data: &mut [u8], key: [u8; 4]) {
     }
 }
 
-fn echo_frames(io: &mut TcpStream) {
+/// What `answer` made of one read: the bytes consumed from the front of the
+/// buffer, the range of it to write back, and whether to stop after that.
+struct Answer {
+    consumed: usize,
+    reply: Range<usize>,
+    last: bool,
+}
+
+/// Serve one connection: after each read, `answer` handles the complete
+/// messages in `buf[..end]` (growing `buf` to fit one that is larger) and its
+/// reply goes out in one write; the incomplete rest moves to the front.
+fn serve_reads(mut io: TcpStream, answer: impl Fn(&mut Vec<u8>, usize) -> Answer) {
     let mut buf = vec![0u8; RAW_READ_BUFFER];
     let mut end = 0;
     loop {
@@ -106,46 +118,59 @@ fn echo_frames(io: &mut TcpStream) {
             Ok(0) | Err(_) => return,
             Ok(n) => end += n,
         }
-        // Output is built in place: each frame's unmasked payload with its
-        // (shorter) server header in front, moved down to follow the
-        // previous one; a single frame does not move at all.
-        let (mut pos, mut out_start, mut out_end) = (0, None, 0);
-        let mut closing = false;
-        while let Some((header, len, key)) = client_header(&buf[pos..end]) {
-            let payload = pos + header;
-            if payload + len > end {
-                if payload + len > buf.len() {
-                    buf.resize(payload + len, 0);
-                }
-                break;
-            }
-            let first = buf[pos];
-            unmask(&mut buf[payload..payload + len], key);
-            let at = put_server_header(&mut buf, payload, first, len);
-            match out_start {
-                None => out_start = Some(at),
-                Some(_) => buf.copy_within(at..payload + len, out_end),
-            }
-            out_end = match out_start {
-                Some(s) if s == at => payload + len,
-                _ => out_end + (payload + len - at),
-            };
-            pos = payload + len;
-            if first & 0x0f == 0x8 {
-                closing = true;
-                break;
-            }
+        let Answer {
+            consumed,
+            reply,
+            last,
+        } = answer(&mut buf, end);
+        if (!reply.is_empty() && io.write_all(&buf[reply]).is_err()) || last {
+            return;
         }
-        if let Some(start) = out_start {
-            if io.write_all(&buf[start..out_end]).is_err() || closing {
-                return;
-            }
-        }
-        buf.copy_within(pos..end, 0);
-        end -= pos;
+        buf.copy_within(consumed..end, 0);
+        end -= consumed;
         if end == buf.len() {
             buf.resize(2 * buf.len(), 0);
         }
+    }
+}
+
+/// The WebSocket echo's answer, built in place: each complete frame's
+/// unmasked payload with its (shorter) server header in front, moved down to
+/// follow the previous one; a single frame does not move at all.
+fn echo_frames(buf: &mut Vec<u8>, end: usize) -> Answer {
+    let (mut pos, mut out_start, mut out_end) = (0, None, 0);
+    let mut last = false;
+    while let Some((header, len, key)) = client_header(&buf[pos..end]) {
+        let payload = pos + header;
+        if payload + len > end {
+            if payload + len > buf.len() {
+                buf.resize(payload + len, 0);
+            }
+            break;
+        }
+        let first = buf[pos];
+        unmask(&mut buf[payload..payload + len], key);
+        let at = put_server_header(buf, payload, first, len);
+        match out_start {
+            None => {
+                out_start = Some(at);
+                out_end = payload + len;
+            }
+            Some(_) => {
+                buf.copy_within(at..payload + len, out_end);
+                out_end += payload + len - at;
+            }
+        }
+        pos = payload + len;
+        if first & 0x0f == 0x8 {
+            last = true;
+            break;
+        }
+    }
+    Answer {
+        consumed: pos,
+        reply: out_start.unwrap_or(0)..out_end,
+        last,
     }
 }
 
@@ -153,14 +178,8 @@ fn echo_frames(io: &mut TcpStream) {
 /// WebSocket echo, every read is answered with one write of the complete
 /// messages it finished.
 pub fn raw_echo() -> SocketAddr {
-    spawn_server(|mut stream| {
-        let mut buf = vec![0u8; RAW_READ_BUFFER];
-        let mut end = 0;
-        loop {
-            match stream.read(&mut buf[end..]) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => end += n,
-            }
+    spawn_server(|stream| {
+        serve_reads(stream, |buf, end| {
             let mut done = 0;
             while done + RAW_PREFIX <= end {
                 let prefix = buf[done..done + RAW_PREFIX].try_into().unwrap();
@@ -173,15 +192,12 @@ pub fn raw_echo() -> SocketAddr {
                 }
                 done += len;
             }
-            if done > 0 && stream.write_all(&buf[..done]).is_err() {
-                return;
+            Answer {
+                consumed: done,
+                reply: 0..done,
+                last: false,
             }
-            buf.copy_within(done..end, 0);
-            end -= done;
-            if end == buf.len() {
-                buf.resize(2 * buf.len(), 0);
-            }
-        }
+        })
     })
 }
 

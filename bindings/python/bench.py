@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -180,46 +180,36 @@ def batched(burst: Callable[[], None], seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
+def ws_bursts(send: Callable[[bytes, bool], None], recv: Callable[[], Any], seconds: float) -> float:
+    """batched() for a WebSocket client: `send(payload, more)`, where `more`
+    says another message of the burst follows (for clients that can batch)."""
+    payload = os.urandom(BATCH_SIZE)
+
+    def burst() -> None:
+        for i in range(BATCH):
+            send(payload, i + 1 < BATCH)
+        for _ in range(BATCH):
+            recv()
+
+    return batched(burst, seconds)
+
+
 def batched_wsclient(url: str, raw_port: Optional[int], seconds: float) -> float:
     with wsclient.connect(url) as ws:
-        payload = os.urandom(BATCH_SIZE)
-
-        def burst() -> None:
-            for i in range(BATCH):
-                ws.send_binary(payload, more=i + 1 < BATCH)
-            for _ in range(BATCH):
-                ws.recv()
-
-        return batched(burst, seconds)
+        return ws_bursts(lambda data, more: ws.send_binary(data, more=more), ws.recv, seconds)
 
 
 def batched_websocket_client(url: str, raw_port: Optional[int], seconds: float) -> float:
     ws = websocket.create_connection(url)
     try:
-        payload = os.urandom(BATCH_SIZE)
-
-        def burst() -> None:
-            for _ in range(BATCH):
-                ws.send_binary(payload)
-            for _ in range(BATCH):
-                ws.recv()
-
-        return batched(burst, seconds)
+        return ws_bursts(lambda data, _: ws.send_binary(data), ws.recv, seconds)
     finally:
         ws.close()
 
 
 def batched_websockets(url: str, raw_port: Optional[int], seconds: float) -> float:
     with websockets.sync.client.connect(url, compression=None, max_size=None, ping_interval=None) as ws:
-        payload = os.urandom(BATCH_SIZE)
-
-        def burst() -> None:
-            for _ in range(BATCH):
-                ws.send(payload)
-            for _ in range(BATCH):
-                ws.recv()
-
-        return batched(burst, seconds)
+        return ws_bursts(lambda data, _: ws.send(data), ws.recv, seconds)
 
 
 def batched_raw(url: str, raw_port: Optional[int], seconds: float) -> float:

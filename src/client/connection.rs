@@ -174,9 +174,11 @@ impl Core {
         if self.shut {
             return Ok(false);
         }
-        if let Some(data) = self.session.direct_space() {
-            let before = data.len();
-            if let Some(result) = self.stream.read_spare(data) {
+        // Over TLS the payload is decrypted into the read buffer first.
+        if let Some(socket) = self.stream.plain() {
+            if let Some(data) = self.session.direct_space() {
+                let before = data.len();
+                let result = socket.read_spare(data);
                 self.session.on_direct_read(before);
                 return self.after_read(result);
             }

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 /// The smallest read; larger when a frame's remaining length is known.
 const READ_CHUNK: usize = 4 << 10;
 /// An emptied buffer up to this size is kept for the next reads; a larger
-/// one is given back when it is underused or the connection goes idle.
+/// one is given back when it was underused (see [`ReadBuf::shrink`]).
 const KEEP: usize = READ_CHUNK;
 /// The largest read.
 const MAX_READ: usize = 16 << 20;
@@ -103,10 +103,9 @@ impl ReadBuf {
 
     /// Give memory back once nothing is buffered (the caller asks between
     /// messages): a buffer above 4 KiB goes when it was never half full
-    /// since the last time. A stream of large
-    /// messages keeps its buffer; a large message followed by small ones
-    /// does not pin it. The read size learnt so far is kept, so the room
-    /// comes back in one allocation.
+    /// since the last time. A stream of large messages keeps its buffer; a
+    /// large message followed by small ones does not pin it. The read size
+    /// learnt so far is kept, so the room comes back in one allocation.
     pub fn shrink(&mut self) {
         if self.start != self.end {
             return;
@@ -119,17 +118,11 @@ impl ReadBuf {
         self.peak = 0;
     }
 
-    /// One read from `source` into room for `want` bytes, at least 4 KiB,
-    /// at most 16 MiB and at most twice the previous read that filled its
-    /// room. Returns the number of bytes read (0 at end of stream).
+    /// One read from `source` into [`ReadBuf::space`]`(want)`. Returns the
+    /// number of bytes read (0 at end of stream).
     pub fn fill(&mut self, source: &mut impl Read, want: usize) -> io::Result<usize> {
-        let cap = self.read_size.clamp(READ_CHUNK, MAX_READ);
-        self.reserve(want.clamp(READ_CHUNK, cap));
-        let room = self.buf.len() - self.end;
-        let n = source.read(&mut self.buf[self.end..])?;
-        self.end += n;
-        self.peak = self.peak.max(self.end);
-        self.read_size = if n == room { cap * 2 } else { cap };
+        let n = source.read(self.space(want))?;
+        self.commit(n);
         Ok(n)
     }
 }

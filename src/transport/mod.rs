@@ -31,6 +31,13 @@ impl Socket {
     pub fn tcp(&self) -> &TcpStream {
         &self.0
     }
+
+    /// Read into `data`'s spare capacity (its length grows by what was
+    /// read), without initialising the room first.
+    pub fn read_spare(&self, data: &mut Vec<u8>) -> io::Result<usize> {
+        rustix::io::read(self.as_fd(), rustix::buffer::spare_capacity(data))
+            .map_err(io::Error::from)
+    }
 }
 
 impl AsFd for Socket {
@@ -95,15 +102,11 @@ impl Stream {
         }
     }
 
-    /// Read into `data`'s spare capacity (its length grows by what was
-    /// read), without initialising the room first. Plain sockets only:
-    /// `None` for TLS, whose reads go through the read buffer.
-    pub fn read_spare(&mut self, data: &mut Vec<u8>) -> Option<io::Result<usize>> {
+    /// The plain socket, for reads that bypass a buffer; `None` for TLS,
+    /// whose bytes must be decrypted first.
+    pub fn plain(&self) -> Option<&Socket> {
         match self {
-            Stream::Plain(s) => Some(
-                rustix::io::read(s.as_fd(), rustix::buffer::spare_capacity(data))
-                    .map_err(io::Error::from),
-            ),
+            Stream::Plain(s) => Some(s),
             Stream::Tls(_) => None,
         }
     }
