@@ -67,6 +67,12 @@ class _Unset:
 
 _UNSET: Any = _Unset()
 _AGAIN: Any = object()  # a non-blocking receive found nothing complete yet
+# Looked up once: the per-message path is measured in tenths of a microsecond.
+_send_at = _ffi.send_at
+_recv_message_at = _ffi.recv_message_at
+_adopt = Message._adopt
+_MORE, _UNCOMPRESSED = _ffi.WS_SEND_MORE, _ffi.WS_SEND_UNCOMPRESSED
+_WOULD_BLOCK = _ffi.WS_ERR_WOULD_BLOCK
 
 DeflateParams = Union[
     Mapping[str, Union[bool, int, str, None]],
@@ -237,6 +243,9 @@ class Connection:
     ) -> None:
         # Not public: use connect().
         self._ptr: Any = ptr
+        self._addr: Optional[int] = _ffi.address(ptr)  # for the *_at calls
+        self._out = ctypes.c_void_p()  # where a receive puts the message
+        self._out_ref = ctypes.byref(self._out)
         self._url = url
         self._lock = threading.RLock()
         self._read_timeout = read_timeout
@@ -278,7 +287,7 @@ class Connection:
             self._peer_close_reason = raw.decode("utf-8", "replace") if raw else ""
 
     def _release(self) -> None:
-        ptr, self._ptr = self._ptr, None
+        ptr, self._ptr, self._addr = self._ptr, None, None
         if ptr:
             self._free(ptr)
 
@@ -369,20 +378,44 @@ class Connection:
         when the server broke the protocol (the library sent the close
         frame), and other :class:`~wsclient.WebSocketException` errors.
         """
-        result: Optional[Message] = self._receive(timeout, self._recv_once)
+        # _receive(timeout, self._recv_once), with the first attempt inlined:
+        # most calls find a message buffered.
+        if timeout is not None:
+            seconds(timeout, "timeout")
+        with self._lock:
+            if self._ptr is None:
+                self._handle()  # raises
+            if self._eof:
+                return None
+            rc = _recv_message_at(self._addr, self._out_ref)
+            if rc == 0:
+                return _adopt(self._out.value)
+            if rc != _WOULD_BLOCK:
+                self._recv_ended(rc)  # raises unless the server closed
+                return None
+            if timeout is None:
+                if self._nonblocking:
+                    raise WouldBlock("no complete message yet", result=_ffi.WS_ERR_WOULD_BLOCK)
+                timeout = self._read_timeout
+        result: Optional[Message] = self._wait(timeout, self._recv_once)
         return result
 
     def _recv_once(self) -> Any:
         """One non-blocking attempt (under the lock): a Message, None (closed)
         or _AGAIN."""
-        if self._ptr is None or self._eof:
+        if self._addr is None or self._eof:
             return None  # closed by another thread while we waited
-        out = _ffi.message_p()
-        rc = _ffi.recv_message_raw(self._ptr, ctypes.byref(out))
-        if rc == _ffi.WS_OK:
-            return Message._adopt(out)
+        rc = _recv_message_at(self._addr, self._out_ref)
+        if rc == 0:
+            return _adopt(self._out.value)
         if rc == _ffi.WS_ERR_WOULD_BLOCK:
             return _AGAIN
+        self._recv_ended(rc)  # raises unless the server closed
+        return None
+
+    def _recv_ended(self, rc: int) -> None:
+        """After a receive's result `rc` other than a message or
+        WS_ERR_WOULD_BLOCK: returns when the server closed, else raises."""
         if rc == _ffi.WS_CLOSED:
             self._eof = True
             self._remember_peer_close()
@@ -394,9 +427,11 @@ class Connection:
 
     def _receive(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
         """Call `once` until it has a result, as recv(timeout) does."""
-        seconds(timeout, "timeout")
+        if timeout is not None:
+            seconds(timeout, "timeout")
         with self._lock:
-            self._handle()
+            if self._ptr is None:
+                self._handle()  # raises
             if timeout is None:
                 if self._nonblocking:
                     result = once()
@@ -536,16 +571,25 @@ class Connection:
     # -------------------------------------------------------- sending
 
     def _send(self, kind: int, data: bytes, compress: bool, more: bool = False) -> None:
-        flag(compress, "compress")
-        flag(more, "more")
-        flags = (0 if compress else _ffi.WS_SEND_UNCOMPRESSED) | (_ffi.WS_SEND_MORE if more else 0)
+        # Per message: the checks are identity tests, the call is by address.
+        if compress is True:
+            flags = 0
+        else:
+            flags = _UNCOMPRESSED if not flag(compress, "compress") else 0
+        if more is True:
+            flags |= _MORE
+        elif more is not False:
+            flag(more, "more")
         while True:
             with self._lock:
-                try:
-                    lib.ws_send(self._handle(), kind, data, len(data), flags)
+                if self._addr is None:
+                    self._handle()  # raises
+                rc = _send_at(self._addr, kind, data, len(data), flags)
+                if rc == 0:
                     break
-                except WouldBlock:
-                    pass  # the send queue is full: write some of it first
+                if rc != _WOULD_BLOCK:
+                    raise _ffi.error_from_result(rc)
+            # The send queue is full: write some of it first.
             self._flush(self._write_timeout)
         if not more:
             self._flush(self._write_timeout)
@@ -597,7 +641,9 @@ class Connection:
     def send_binary(self, data: BytesLike, *, compress: bool = True, more: bool = False) -> None:
         """Send a binary message (the egg's ``send-binary-message``);
         ``compress`` and ``more`` as for :meth:`send_text`."""
-        self._send(_ffi.WS_MESSAGE_BINARY, buffer(data, "data"), compress, more)
+        if data.__class__ is not bytes:
+            data = buffer(data, "data")
+        self._send(_ffi.WS_MESSAGE_BINARY, data, compress, more)
 
     def send(self, data: Union[str, BytesLike], *, compress: bool = True, more: bool = False) -> None:
         """Send a text message for str, a binary message for bytes-like data;
@@ -613,7 +659,10 @@ class Connection:
         if not isinstance(message, Message):
             raise TypeError(f"message must be a wsclient.Message, not {type_name(message)}")
         with self._lock:
-            lib.ws_send_message(self._handle(), message._ptr)
+            self._handle()
+            rc = _ffi.send_message_at(self._addr, message._ptr)
+            if rc < 0:
+                raise _ffi.error_from_result(rc)
         self._flush(self._write_timeout)
 
     def ping(self, data: Union[str, BytesLike] = b"") -> None:

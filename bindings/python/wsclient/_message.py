@@ -202,9 +202,11 @@ class Message:
     nothing into Python.
     """
 
+    # _ptr is the C message's address (an int, for the ``*_at`` calls);
+    # _type is read from it on first use.
     __slots__ = ("_ptr", "_type", "_data", "_frames")
 
-    _free = staticmethod(lib.ws_message_free)
+    _free = staticmethod(_ffi.message_free_at)
 
     def __init__(self, type: str, data: Union[str, bytes, bytearray, memoryview]) -> None:
         if not isinstance(type, str):
@@ -220,24 +222,27 @@ class Message:
                 raise ValueError(f"text is not encodable as UTF-8: {e}") from None
         else:
             raw = buffer(data, "data")
-        self._ptr = None
-        self._ptr = lib.ws_message_new(_TYPE_CODES[type], raw, len(raw))
-        self._type = type
+        self._ptr: Optional[int] = None
+        self._ptr = _ffi.address(lib.ws_message_new(_TYPE_CODES[type], raw, len(raw)))
+        self._type: Optional[str] = type
         self._data: Union[str, bytes, None] = None
         self._frames: Optional[Tuple[Frame, ...]] = None
 
     @classmethod
-    def _adopt(cls, ptr: Any) -> "Message":
-        """Wrap a message the caller owns (from ws_recv_message)."""
+    def _adopt(cls, address: Optional[int]) -> "Message":
+        """Wrap a message the caller owns (from ws_recv_message), by address."""
         msg = cls.__new__(cls)
-        msg._ptr = ptr
-        msg._type = _TYPES.get(int(lib.ws_message_type(ptr)), "binary")
+        msg._ptr = address
+        msg._type = None
         msg._data = None
         msg._frames = None
         return msg
 
     def __del__(self) -> None:
-        ptr = getattr(self, "_ptr", None)
+        try:
+            ptr = self._ptr
+        except AttributeError:  # __init__ refused its arguments
+            return
         if ptr:
             self._ptr = None
             self._free(ptr)
@@ -245,12 +250,14 @@ class Message:
     @property
     def type(self) -> str:
         """``"text"`` or ``"binary"`` (the opcode of the first frame)."""
+        if self._type is None:
+            self._type = _TYPES.get(_ffi.message_type_at(self._ptr), "binary")
         return self._type
 
     @property
     def data_bytes(self) -> bytes:
         """The (decompressed) data as bytes (the egg's ``message-data*``)."""
-        return _copy(lib.ws_message_data(self._ptr), int(lib.ws_message_size(self._ptr)))
+        return _copy(_ffi.message_data_at(self._ptr), _ffi.message_size_at(self._ptr))
 
     @property
     def data(self) -> Union[str, bytes]:
@@ -258,18 +265,18 @@ class Message:
         egg's ``message-data``)."""
         if self._data is None:
             raw = self.data_bytes
-            self._data = raw.decode("utf-8") if self._type == "text" else raw
+            self._data = raw.decode("utf-8") if self.type == "text" else raw
         return self._data
 
     @property
     def size(self) -> int:
         """The size of the data in bytes (UTF-8 bytes for text)."""
-        return int(lib.ws_message_size(self._ptr))
+        return int(_ffi.message_size_at(self._ptr))
 
     @property
     def compressed(self) -> bool:
         """Whether the message arrived compressed (permessage-deflate)."""
-        return bool(lib.ws_message_compressed(self._ptr))
+        return bool(_ffi.message_compressed_at(self._ptr))
 
     @property
     def frames(self) -> Tuple[Frame, ...]:
@@ -277,18 +284,18 @@ class Message:
         built with ``Message(...)``). For a compressed message the frames
         carry the compressed bytes."""
         if self._frames is None:
-            count = int(lib.ws_message_frame_count(self._ptr))
+            count = int(_ffi.message_frame_count_at(self._ptr))
             self._frames = tuple(
-                Frame._from_ptr(lib.ws_message_frame(self._ptr, i)) for i in range(count)
+                Frame._from_ptr(_ffi.message_frame_at(self._ptr, i)) for i in range(count)
             )
         return self._frames
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Message):
             return NotImplemented
-        return self._type == other._type and self.data_bytes == other.data_bytes
+        return self.type == other.type and self.data_bytes == other.data_bytes
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"<Message {self._type} size={self.size}>"
+        return f"<Message {self.type} size={self.size}>"
