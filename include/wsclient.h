@@ -118,10 +118,11 @@ extern "C" {
 #define WS_SEND_UNCOMPRESSED 1
 
 /*
- `ws_send` flag: more messages follow. The message is only queued (up to
- 64 KiB of queue) and written, with what else is queued, in one system
- call by the next send without this flag, `ws_conn_flush`, or a receive
- before it waits.
+ `ws_send` flag: more messages follow. The message is only queued, and
+ written with what else is queued in one system call by the next send
+ without this flag, `ws_conn_flush`, or a receive before it waits. Once
+ 4 KiB are queued they are written at once, so the server starts on a
+ long batch while the rest is built.
  */
 #define WS_SEND_MORE 2
 

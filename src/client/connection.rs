@@ -22,7 +22,10 @@ use crate::transport::{wait_fd, Socket, Stream};
 pub use crate::session::State;
 
 /// Below this many queued bytes, a send marked "more to come" only queues.
-const CORK_LIMIT: usize = 64 << 10;
+/// Small, so that the server works on the start of a long batch while the
+/// rest is built: 256 messages of 128 B echo 1.04-1.08x tungstenite's rate
+/// at 4 KiB, 0.97 at 16 KiB and 0.88 at 64 KiB.
+const CORK_LIMIT: usize = 4 << 10;
 /// From this size on, a message is written while it is masked (see
 /// [`Session::send_streaming`]).
 const STREAM_MIN: usize = 128 << 10;
@@ -425,8 +428,8 @@ impl Connection {
     }
 
     /// [`Connection::send`], with `more` = true: more messages follow, so
-    /// the message is only queued (up to 64 KiB of queue) and goes out with
-    /// the next send without `more`, a flush, or before a receive waits.
+    /// the message is only queued (until 4 KiB are) and goes out with the
+    /// next send without `more`, a flush, or before a receive waits.
     pub fn send_more(
         &self,
         kind: MessageType,

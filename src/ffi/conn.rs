@@ -26,10 +26,11 @@ pub const WS_STATE_CLOSED: i32 = 2;
 /// `ws_send` flag: send this message uncompressed even when
 /// permessage-deflate is in use.
 pub const WS_SEND_UNCOMPRESSED: u32 = 1;
-/// `ws_send` flag: more messages follow. The message is only queued (up to
-/// 64 KiB of queue) and written, with what else is queued, in one system
-/// call by the next send without this flag, `ws_conn_flush`, or a receive
-/// before it waits.
+/// `ws_send` flag: more messages follow. The message is only queued, and
+/// written with what else is queued in one system call by the next send
+/// without this flag, `ws_conn_flush`, or a receive before it waits. Once
+/// 4 KiB are queued they are written at once, so the server starts on a
+/// long batch while the rest is built.
 pub const WS_SEND_MORE: u32 = 2;
 
 /// `ws_conn_wants` bit: wait until the socket is readable, then receive.
