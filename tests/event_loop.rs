@@ -601,3 +601,92 @@ fn one_receiver_and_several_senders_share_a_connection() {
         assert!(pongs.load(Ordering::Relaxed) > 0, "no pong came back");
     });
 }
+
+/// A blocking send larger than every buffer, to a server that does not read
+/// for a while: the message is masked and written as the socket takes it,
+/// never queued whole, and what other threads send meanwhile (a ping, a
+/// message) follows it intact.
+#[test]
+fn a_blocking_send_to_a_slow_reader_keeps_a_bounded_queue() {
+    const BIG: usize = 32 << 20;
+    watchdog(WATCHDOG_SECS, || {
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            thread::sleep(Duration::from_millis(700)); // the client's socket fills
+            let (big, before) = read_message_or_close(&mut s);
+            assert!(before.is_empty(), "a control frame came first");
+            assert_eq!(check_pattern(&big), (0, 0));
+            assert_eq!(big.len(), BIG);
+            let (small, control) = read_message_or_close(&mut s);
+            assert!(control.iter().any(|f| f.opcode == 9), "no ping");
+            assert_eq!(check_pattern(&small), (1, 0));
+            let (_, control) = read_message_or_close(&mut s);
+            assert!(control.iter().any(|f| f.is_close()));
+            s.write_all(&close_frame(1000, "")).unwrap();
+        });
+        let conn: Arc<wsclient::Connection> = Arc::new(*expect_upgraded(connect(
+            &server.url("/"),
+            &Options::default(),
+        )));
+        let sender = {
+            let conn = conn.clone();
+            thread::spawn(move || conn.send_binary(&pattern(0, 0, BIG)))
+        };
+        let started = Instant::now();
+        let mut highest = 0;
+        let mut others = None;
+        while !sender.is_finished() {
+            highest = highest.max(conn.queued_bytes());
+            if others.is_none() && started.elapsed() > Duration::from_millis(300) {
+                let conn = conn.clone();
+                others = Some(thread::spawn(move || {
+                    conn.ping(b"behind").unwrap();
+                    conn.send_binary(&pattern(1, 0, 1000)).unwrap();
+                }));
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        sender.join().unwrap().unwrap();
+        others.expect("the send outlasted 300 ms").join().unwrap();
+        // At most two 32 KiB pieces, and the frames queued behind them.
+        assert!(highest <= (64 << 10) + 2048, "{highest} bytes were queued");
+        conn.close(Some(1000), "").unwrap();
+        assert!(matches!(conn.recv_message(), Ok(None)));
+    });
+}
+
+/// A paced send that meets its write timeout queues the rest whole and says
+/// so; later calls write it, and the message arrives intact.
+#[test]
+fn a_paced_send_past_its_write_timeout_queues_the_rest_for_later_calls() {
+    const BIG: usize = 32 << 20;
+    watchdog(WATCHDOG_SECS, || {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            go_rx.recv_timeout(LONG).unwrap(); // stop reading until told
+            let (big, _) = read_message_or_close(&mut s);
+            assert_eq!((check_pattern(&big), big.len()), ((0, 0), BIG));
+            let (_, control) = read_message_or_close(&mut s);
+            assert!(control.iter().any(|f| f.is_close()));
+            s.write_all(&close_frame(1000, "")).unwrap();
+        });
+        let opts = Options {
+            write_timeout: Some(Duration::from_millis(300)),
+            ..Options::default()
+        };
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let started = Instant::now();
+        let err = conn.send_binary(&pattern(0, 0, BIG)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(started.elapsed() < PROMPT, "waited past the write timeout");
+        assert!(conn.queued_bytes() > BIG / 2, "the rest was not queued");
+        go_tx.send(()).unwrap();
+        conn.set_timeouts(None, None).unwrap();
+        conn.flush().unwrap();
+        assert_eq!(conn.queued_bytes(), 0);
+        conn.close(Some(1000), "").unwrap();
+        assert!(matches!(conn.recv_message(), Ok(None)));
+        server.join();
+    });
+}

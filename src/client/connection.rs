@@ -437,6 +437,9 @@ impl Connection {
         compress: bool,
         more: bool,
     ) -> Result<()> {
+        if !more && data.len() >= STREAM_MIN && !self.is_nonblocking() {
+            return self.send_paced(kind, data, compress);
+        }
         self.submit(data.len(), more, |c, _| c.send(kind, data, compress, more))
     }
 
@@ -481,13 +484,8 @@ impl Connection {
         let blocking = !self.is_nonblocking();
         let deadline = self.timeouts.write_deadline();
         let mut core = self.lock()?;
-        // A full queue: wait for room (blocking) or say so (non-blocking).
-        while blocking && !core.session.has_room_for(len) {
-            core.write_some()?;
-            if core.session.has_room_for(len) {
-                break;
-            }
-            core = self.wait_writable(core, deadline, "the send queue stayed full")?;
+        if blocking {
+            core = self.wait_for_room(core, len, deadline)?;
         }
         let mut clock = LazyNow::default();
         core.run_timers(&mut clock)?;
@@ -502,6 +500,62 @@ impl Connection {
             }
             core = self.wait_writable(core, deadline, "the message is queued")?;
         }
+    }
+
+    /// A full queue: write, and wait until `len` more bytes fit.
+    fn wait_for_room<'a>(
+        &'a self,
+        mut core: MutexGuard<'a, Core>,
+        len: usize,
+        deadline: Option<Instant>,
+    ) -> Result<MutexGuard<'a, Core>> {
+        while !core.session.has_room_for(len) {
+            core.write_some()?;
+            if core.session.has_room_for(len) {
+                break;
+            }
+            core = self.wait_writable(core, deadline, "the send queue stayed full")?;
+        }
+        Ok(core)
+    }
+
+    /// A large message in blocking mode, paced by the socket: masked and
+    /// written 32 KiB at a time, waiting (without the lock, so a reader
+    /// thread goes on) whenever the socket is full, so that at most 64 KiB
+    /// of it are queued whatever its size. Frames queued meanwhile (a
+    /// reply to a ping, another thread's message) follow it. When the write
+    /// timeout passes first, the rest is queued whole, as a non-blocking
+    /// send would, for later calls to write.
+    fn send_paced(&self, kind: MessageType, data: &[u8], compress: bool) -> Result<()> {
+        let deadline = self.timeouts.write_deadline();
+        let mut core = self.wait_for_room(self.lock()?, data.len(), deadline)?;
+        core.run_timers(&mut LazyNow::default())?;
+        if !core.session.can_pace(data.len(), compress) {
+            drop(core);
+            return self.submit(data.len(), false, |c, _| {
+                c.send(kind, data, compress, false)
+            });
+        }
+        let end = core.session.open_message(kind, data)?;
+        let mut at = 0;
+        while at < data.len() {
+            at = core.session.feed(data, at, false)?;
+            core.write_some()?;
+            if at < data.len() && core.session.wants_write() {
+                core = match self.wait_writable(core, deadline, "the message is queued") {
+                    Ok(core) => core,
+                    Err(e) => {
+                        self.lock()?.session.feed(data, at, true)?;
+                        return Err(e);
+                    }
+                };
+            }
+        }
+        while core.session.written_total() < end {
+            core = self.wait_writable(core, deadline, "the message is queued")?;
+            core.write_some()?;
+        }
+        Ok(())
     }
 
     /// Release the lock and wait until the socket takes more bytes.

@@ -601,6 +601,13 @@ pub unsafe extern "C" fn ws_send_binary(conn: *mut ws_conn, data: *const u8, len
 /// Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
 /// with `flags` (`WS_SEND_UNCOMPRESSED`, `WS_SEND_MORE`, or both).
 ///
+/// In blocking mode, a message of 128 KiB or more that goes out as one
+/// uncompressed frame is masked and written 32 KiB at a time as the socket
+/// takes it: at most 64 KiB of it is queued, whatever its size, and frames
+/// other threads send meanwhile follow it. When the write timeout passes
+/// first, the rest is queued whole and the call returns `WS_ERR_TIMEOUT`;
+/// later calls write it.
+///
 /// # Safety
 /// `conn`: NULL or a live connection; `data`: `len` readable bytes.
 #[no_mangle]

@@ -75,6 +75,28 @@ impl Sender {
         self.deflater.as_ref().is_some_and(Deflater::can_compress)
     }
 
+    /// Whether a message of `len` bytes goes out as one uncompressed frame,
+    /// which [`Sender::message_header`] can start.
+    pub fn sends_whole(&self, len: usize, compress: bool) -> bool {
+        let compressed = compress && self.can_compress();
+        !compressed && (self.fragment_size == 0 || len <= self.fragment_size)
+    }
+
+    /// The header of a message sent as one uncompressed frame (see
+    /// [`Sender::sends_whole`]) and the key to mask its payload with.
+    pub fn message_header(&mut self, kind: MessageType, len: usize) -> ([u8; 14], usize, [u8; 4]) {
+        let key = self.keys.next();
+        let (header, n) = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: kind.opcode(),
+            mask: Some(key),
+            payload_len: len as u64,
+        }
+        .to_bytes();
+        (header, n, key)
+    }
+
     /// Append one masked frame to `out`, with a fresh masking key.
     pub fn encode_frame(
         &mut self,

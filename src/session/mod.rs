@@ -21,8 +21,8 @@ use crate::proto::{Frame, Message, MessageType, OpCode};
 
 pub use keepalive::Keepalive;
 use keepalive::KeepaliveTimer;
-use outqueue::OutQueue;
 pub use outqueue::WriteFn;
+use outqueue::{OutQueue, STREAM_CHUNK};
 pub use pongs::PongRecord;
 use readbuf::ReadBuf;
 
@@ -351,7 +351,7 @@ impl Session {
 
     /// Whether a message of `len` bytes fits in the send queue now.
     pub fn has_room_for(&self, len: usize) -> bool {
-        self.out.is_empty() || self.out.len().saturating_add(len) <= self.config.send_queue_limit
+        self.out.is_idle() || self.out.backlog().saturating_add(len) <= self.config.send_queue_limit
     }
 
     /// Queue a data message. Returns the output offset at which it is fully
@@ -377,6 +377,44 @@ impl Session {
         self.sender
             .encode_message(kind, data, compress, &mut self.out.streaming(write))?;
         Ok(self.out.queued_total())
+    }
+
+    /// Whether `data` can be sent paced ([`Session::open_message`]): one
+    /// uncompressed frame, and no other paced message under way.
+    pub fn can_pace(&self, len: usize, compress: bool) -> bool {
+        self.sender.sends_whole(len, compress) && !self.out.is_open()
+    }
+
+    /// Start a message whose payload the caller feeds in pieces
+    /// ([`Session::feed`]) as the socket takes them, so it is never queued
+    /// whole. Returns the output offset at which it is fully written.
+    pub fn open_message(&mut self, kind: MessageType, data: &[u8]) -> Result<u64> {
+        self.check_message(kind, data)?;
+        let (header, n, key) = self.sender.message_header(kind, data.len());
+        self.out.open(&header[..n], key, data.len() as u64);
+        Ok(self.out.queued_total())
+    }
+
+    /// Queue the payload of the open message from `at`: one 32 KiB piece
+    /// when less than that waits for the socket (so the piece is still in
+    /// cache when it is written), all of it when `all`. Returns where it
+    /// stopped; an error when the connection was lost since.
+    pub fn feed(&mut self, data: &[u8], at: usize, all: bool) -> Result<usize> {
+        let mut at = at;
+        while at < data.len() {
+            if !self.out.is_open() {
+                return Err(self.pending_error.clone().unwrap_or_else(|| {
+                    Error::exn(ErrorKind::ConnectionLost, "the connection was lost")
+                }));
+            }
+            if !all && self.out.len() >= STREAM_CHUNK {
+                break;
+            }
+            let end = data.len().min(at + STREAM_CHUNK);
+            self.out.put_open(&data[at..end]);
+            at = end;
+        }
+        Ok(at)
     }
 
     fn check_message(&self, kind: MessageType, data: &[u8]) -> Result<()> {
@@ -487,7 +525,7 @@ impl Session {
     }
 
     pub fn queued_bytes(&self) -> usize {
-        self.out.len()
+        self.out.backlog()
     }
 
     /// The pongs received so far.
@@ -511,7 +549,7 @@ impl Session {
 
     /// Nothing is left to write or to wait for: the socket can be shut.
     pub fn finished(&self) -> bool {
-        self.state == State::Closed && self.out.is_empty() && !self.wants_read()
+        self.state == State::Closed && self.out.is_idle() && !self.wants_read()
     }
 
     // --- time ------------------------------------------------------------

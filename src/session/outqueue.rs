@@ -17,7 +17,7 @@ const KEEP_CAPACITY: usize = 4 << 10;
 /// 1 MiB echoes (one at a time, beside raw TCP, cheap servers): 32 KiB pieces
 /// sent as fast as one raw write; 64-256 KiB pieces were 30-45% slower
 /// than raw, 8 KiB pieces paid in system calls.
-const STREAM_CHUNK: usize = 32 << 10;
+pub(super) const STREAM_CHUNK: usize = 32 << 10;
 
 /// One write to the socket: bytes taken, or `None` when it takes no more
 /// now (full, or failed: the driver's next write sees the error again).
@@ -34,10 +34,21 @@ pub struct OutQueue {
     written: u64,
     /// The most bytes queued since the queue was last empty.
     peak: usize,
+    /// A frame whose payload is still being put, piece by piece, by a
+    /// sender that waits for the socket between pieces (see [`OutQueue::open`]).
+    open: Option<OpenFrame>,
+    /// Frames queued while a frame is open: they follow it.
+    deferred: Vec<u8>,
+}
+
+struct OpenFrame {
+    key: [u8; 4],
+    /// Payload bytes still to be put.
+    left: u64,
 }
 
 impl OutQueue {
-    /// Bytes waiting to be written.
+    /// Bytes that can be written now.
     pub fn pending(&self) -> &[u8] {
         &self.buf[self.cursor..self.end]
     }
@@ -50,9 +61,21 @@ impl OutQueue {
         self.len() == 0
     }
 
-    /// Total bytes ever queued: the offset at which the last frame ends.
+    /// Bytes held, counting frames that wait behind an open one.
+    pub fn backlog(&self) -> usize {
+        self.len() + self.deferred.len()
+    }
+
+    /// Nothing held and no frame open.
+    pub fn is_idle(&self) -> bool {
+        self.is_empty() && self.open.is_none() && self.deferred.is_empty()
+    }
+
+    /// Total bytes ever queued: the offset at which the last frame ends
+    /// (an open frame counts whole).
     pub fn queued_total(&self) -> u64 {
-        self.written + self.len() as u64
+        let open = self.open.as_ref().map_or(0, |f| f.left);
+        self.written + self.backlog() as u64 + open
     }
 
     pub fn written_total(&self) -> u64 {
@@ -99,6 +122,42 @@ impl OutQueue {
         }
     }
 
+    /// Queue a frame's header; its `len` bytes of payload follow by
+    /// [`OutQueue::put_open`], masked with `key`. Until the last of them,
+    /// frames queued by anyone else wait in a side queue, so that a sender
+    /// can release its lock between pieces without another frame slipping
+    /// into the middle of its own.
+    pub fn open(&mut self, header: &[u8], key: [u8; 4], len: u64) {
+        assert!(self.open.is_none(), "a frame is already open");
+        self.put(header);
+        if len > 0 {
+            self.open = Some(OpenFrame { key, left: len });
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// The next bytes of the open frame's payload (all pieces but the last a
+    /// multiple of 4 bytes long, so the key needs no rotation). The last
+    /// closes the frame and queues what waited behind it.
+    pub fn put_open(&mut self, piece: &[u8]) {
+        let frame = self.open.as_mut().expect("no frame is open");
+        assert!(
+            piece.len() as u64 <= frame.left,
+            "more than the frame holds"
+        );
+        frame.left -= piece.len() as u64;
+        let (key, done) = (frame.key, frame.left == 0);
+        mask_into(self.room(piece.len()), piece, key);
+        if done {
+            self.open = None;
+            let deferred = std::mem::take(&mut self.deferred);
+            self.put(&deferred);
+        }
+    }
+
     /// Write from the front until empty; false when the socket took no more.
     fn write_out(&mut self, write: WriteFn<'_>) -> bool {
         while !self.is_empty() {
@@ -114,7 +173,7 @@ impl OutQueue {
     /// between the pieces of a streamed one): above 4 KiB, when the last
     /// batch used less than half of it.
     pub fn trim(&mut self) {
-        if !self.is_empty() {
+        if !self.is_empty() || self.open.is_some() {
             return;
         }
         let underused = self.peak.saturating_mul(2) < self.buf.len();
@@ -129,16 +188,26 @@ impl OutQueue {
         let n = self.len();
         self.advance(n);
         self.buf = Vec::new();
+        self.open = None;
+        self.deferred = Vec::new();
     }
 }
 
 impl FrameSink for OutQueue {
     fn put(&mut self, bytes: &[u8]) {
-        self.room(bytes.len()).copy_from_slice(bytes);
+        if self.open.is_some() {
+            self.deferred.extend_from_slice(bytes);
+        } else {
+            self.room(bytes.len()).copy_from_slice(bytes);
+        }
     }
 
     fn put_masked(&mut self, payload: &[u8], key: [u8; 4]) {
-        mask_into(self.room(payload.len()), payload, key);
+        if self.open.is_some() {
+            self.deferred.put_masked(payload, key);
+        } else {
+            mask_into(self.room(payload.len()), payload, key);
+        }
     }
 }
 
@@ -185,6 +254,36 @@ mod tests {
         // Reused memory holds no stale bytes in what is queued next.
         q.put_masked(b"abcd", [1, 2, 3, 4]);
         assert_eq!(q.pending(), [b'a' ^ 1, b'b' ^ 2, b'c' ^ 3, b'd' ^ 4]);
+    }
+
+    #[test]
+    fn frames_queued_while_a_frame_is_open_follow_it() {
+        let key = [1, 2, 3, 4];
+        let mut q = OutQueue::default();
+        q.put(b"before|");
+        q.open(b"H", key, 8);
+        assert!(q.is_open() && !q.is_idle());
+        q.put(b"|ping");
+        q.put_masked(b"abcd", key);
+        assert_eq!(q.pending(), b"before|H", "nothing may enter the open frame");
+        assert_eq!(q.backlog(), 8 + 9);
+        assert_eq!(q.queued_total(), 8 + 8 + 9);
+        q.advance(8);
+        q.trim(); // an open frame keeps its memory
+        q.put_open(&[0; 4]);
+        assert_eq!(q.pending(), [1, 2, 3, 4]);
+        q.put_open(&[0; 4]);
+        assert!(!q.is_open());
+        let mut expected = vec![1, 2, 3, 4, 1, 2, 3, 4];
+        expected.extend_from_slice(b"|ping");
+        expected.extend([b'a' ^ 1, b'b' ^ 2, b'c' ^ 3, b'd' ^ 4]);
+        assert_eq!(q.pending(), expected.as_slice());
+        assert_eq!(q.queued_total(), 8 + 8 + 9);
+        // A lost connection forgets the open frame and what waited behind it.
+        q.open(b"H", key, 4);
+        q.put(b"late");
+        q.discard();
+        assert!(q.is_idle());
     }
 
     #[test]
