@@ -28,6 +28,7 @@
 (define ws-state-closing (foreign-value "WS_STATE_CLOSING" integer32))
 (define ws-message-text (foreign-value "WS_MESSAGE_TEXT" integer32))
 (define ws-message-binary (foreign-value "WS_MESSAGE_BINARY" integer32))
+(define ws-send-more (foreign-value "WS_SEND_MORE" unsigned-integer32))
 
 (define %result-string (foreign-lambda c-string "ws_result_string" integer32))
 (define %result-is-fail (foreign-lambda bool "ws_result_is_fail" integer32))
@@ -566,6 +567,7 @@
 (define %ping (foreign-lambda integer32 "ws_ping" ws-conn scheme-pointer size_t))
 (define %conn-flush (foreign-lambda integer32 "ws_conn_flush" ws-conn))
 (define %conn-wants (foreign-lambda unsigned-integer32 "ws_conn_wants" ws-conn))
+(define %conn-queued-bytes (foreign-lambda size_t "ws_conn_queued_bytes" ws-conn))
 (define %conn-next-timeout (foreign-lambda integer64 "ws_conn_next_timeout_ms" ws-conn))
 
 ;; The seed's documentation calls it so.
@@ -658,7 +660,8 @@
 ;; bytes are written, or raise a timeout when the write timeout passes
 ;; first (the frame then stays queued: later calls write it). A full send
 ;; queue (WS_ERR_WOULD_BLOCK) is waited out and the call made again.
-(define (submit loc c call)
+;; `queue-only': a send marked WS_SEND_MORE, left queued for the next.
+(define (submit loc c call #!optional queue-only)
   (let ((deadline (deadline-after (conn-write-timeout c))))
     (let retry ()
       (check-conn loc c)
@@ -668,6 +671,7 @@
                       "write timeout: the send queue stayed full; the message was not sent")
                (retry))
               ((fx< rc 0) (conn-failure loc c rc))
+              (queue-only (wake-waiters! c))
               (else
                (wake-waiters! c)
                (drain loc c deadline "write timeout: the message is queued; later calls write it")
@@ -779,19 +783,22 @@
   (check-message 'send-message m)
   (submit 'send-message c (lambda () (%send-message c m))))
 
-(define (send-data loc c type data)
+;; `more': more messages follow, so this one is only queued (WS_SEND_MORE)
+;; and goes out with them in one system call.
+(define (send-data loc c type data more)
   (check-conn loc c)
-  (let ((b (bytes-object loc data)))
-    (submit loc c (lambda () (%send c type b (bytes-size b) 0)))))
+  (let ((b (bytes-object loc data))
+        (flags (if more ws-send-more 0)))
+    (submit loc c (lambda () (%send c type b (bytes-size b) flags)) more)))
 
 ;; STRING: UTF-8 text (a CHICKEN string holds bytes).
-(define (send-text-message c s)
+(define (send-text-message c s #!key more)
   (check-type 'send-text-message string? s "a string")
-  (send-data 'send-text-message c ws-message-text s))
+  (send-data 'send-text-message c ws-message-text s more))
 
 ;; BLOB: a blob (or a u8vector, or a string's bytes).
-(define (send-binary-message c b)
-  (send-data 'send-binary-message c ws-message-binary b))
+(define (send-binary-message c b #!key more)
+  (send-data 'send-binary-message c ws-message-binary b more))
 
 (define (send-frame c f)
   (check-conn 'send-frame c)
@@ -822,6 +829,12 @@
     (when text (c-string-arg 'ws-close text "close reason text"))
     (when (and (conn-ptr c) (fx= (%conn-state c) ws-state-open))
       (submit 'ws-close c (lambda () (%close c code text))))))
+
+;; Bytes queued for the socket (sends marked more:, or what a slow
+;; server has not taken yet); 0 once the connection is released.
+(define (ws-connection-queued-bytes c)
+  (check-type 'ws-connection-queued-bytes ws-connection? c "a ws-connection")
+  (if (conn-ptr c) (%conn-queued-bytes c) 0))
 
 (define (ws-connection-state c)
   (check-type 'ws-connection-state ws-connection? c "a ws-connection")

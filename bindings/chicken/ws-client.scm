@@ -30,7 +30,7 @@
      ws-connection-state ws-connection-uri ws-connection-compression?
      ws-connection-subprotocol ws-connection-header
      ws-connection-close-code ws-connection-close-reason
-     ws-connection-free! ws-ping
+     ws-connection-queued-bytes ws-connection-free! ws-ping
      message-compressed?
      ;; the HTTP response of a handshake that did not switch protocols
      ws-response? ws-response-status ws-response-code ws-response-reason

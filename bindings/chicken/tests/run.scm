@@ -299,6 +299,18 @@
     (test "recv-message-loop: closed" 'closed (ws-connection-state c))
     (test "recv-message-loop: code" 1000 (ws-connection-close-code c))))
 
+;; more: #t queues a burst; the send without it writes the whole burst
+(let* ((c (ws-connect (url "/")))
+       (texts (let loop ((i 9) (l '())) (if (< i 0) l (loop (- i 1) (cons (conc "batch " i) l))))))
+  (for-each (lambda (s) (send-text-message c s more: #t)) texts)
+  (test-assert "more: #t only queues" (> (ws-connection-queued-bytes c) (* 10 7)))
+  (send-text-message c "last")
+  (test "a send without more: writes the burst" 0 (ws-connection-queued-bytes c))
+  (test "the burst arrives in order" (append texts '("last"))
+        (map (lambda (_) (message-data (recv-message c))) (append texts '(#t))))
+  (ws-close c)
+  (test "queued bytes of a released connection" 0 (ws-connection-queued-bytes c)))
+
 ;;; ------------------------------------------------------------------
 ;;; Conditions: a fail (the library closed with 1009) and exns
 
