@@ -39,7 +39,7 @@ from ._errors import (
     WouldBlock,
 )
 from ._ffi import lib
-from ._message import Frame, Message, _copy
+from ._message import Frame, Message, _copy, adopt
 from ._util import (
     seconds,
     SIZE_MAX,
@@ -70,9 +70,10 @@ _AGAIN: Any = object()  # a non-blocking receive found nothing complete yet
 # Looked up once: the per-message path is measured in tenths of a microsecond.
 _send_at = _ffi.send_at
 _recv_message_at = _ffi.recv_message_at
-_adopt = Message._adopt
+_adopt = adopt
 _MORE, _UNCOMPRESSED = _ffi.WS_SEND_MORE, _ffi.WS_SEND_UNCOMPRESSED
 _WOULD_BLOCK = _ffi.WS_ERR_WOULD_BLOCK
+_BINARY = _ffi.WS_MESSAGE_BINARY
 
 DeflateParams = Union[
     Mapping[str, Union[bool, int, str, None]],
@@ -643,15 +644,17 @@ class Connection:
         ``compress`` and ``more`` as for :meth:`send_text`."""
         if data.__class__ is not bytes:
             data = buffer(data, "data")
-        self._send(_ffi.WS_MESSAGE_BINARY, data, compress, more)
+        self._send(_BINARY, data, compress, more)
 
     def send(self, data: Union[str, BytesLike], *, compress: bool = True, more: bool = False) -> None:
         """Send a text message for str, a binary message for bytes-like data;
         ``compress`` and ``more`` as for :meth:`send_text`."""
         if isinstance(data, str):
             self.send_text(data, compress=compress, more=more)
-        else:
-            self.send_binary(data, compress=compress, more=more)
+            return
+        if data.__class__ is not bytes:
+            data = buffer(data, "data")
+        self._send(_BINARY, data, compress, more)
 
     def send_message(self, message: Message) -> None:
         """Send a :class:`Message`, e.g. echo a received one (the egg's

@@ -206,8 +206,6 @@ class Message:
     # _type is read from it on first use.
     __slots__ = ("_ptr", "_type", "_data", "_frames")
 
-    _free = staticmethod(_ffi.message_free_at)
-
     def __init__(self, type: str, data: Union[str, bytes, bytearray, memoryview]) -> None:
         if not isinstance(type, str):
             raise TypeError(f"type must be 'text' or 'binary', not {type_name(type)}")
@@ -231,12 +229,7 @@ class Message:
     @classmethod
     def _adopt(cls, address: Optional[int]) -> "Message":
         """Wrap a message the caller owns (from ws_recv_message), by address."""
-        msg = cls.__new__(cls)
-        msg._ptr = address
-        msg._type = None
-        msg._data = None
-        msg._frames = None
-        return msg
+        return adopt(address)
 
     def __del__(self) -> None:
         try:
@@ -245,7 +238,7 @@ class Message:
             return
         if ptr:
             self._ptr = None
-            self._free(ptr)
+            _message_free_at(ptr)
 
     @property
     def type(self) -> str:
@@ -299,3 +292,18 @@ class Message:
 
     def __repr__(self) -> str:
         return f"<Message {self.type} size={self.size}>"
+
+
+_new_message = Message.__new__
+_message_free_at = _ffi.message_free_at
+
+
+def adopt(address: Optional[int]) -> Message:
+    """Wrap a message the caller owns (from ws_recv_message), by address: the
+    per-message path of a receive, so a plain function."""
+    msg = _new_message(Message)
+    msg._ptr = address
+    msg._type = None
+    msg._data = None
+    msg._frames = None
+    return msg
