@@ -127,6 +127,13 @@ extern "C" {
 #define WS_SEND_MORE 2
 
 /*
+ `ws_send_part` flag: take all of the part now, queueing what the socket
+ does not take (as `ws_send` does), e.g. to finish a message when the
+ caller cannot wait.
+ */
+#define WS_SEND_ALL 4
+
+/*
  `ws_conn_wants` bit: wait until the socket is readable, then receive.
  */
 #define WS_WANT_READ 1
@@ -572,6 +579,40 @@ int32_t ws_send_binary(ws_conn *conn, const uint8_t *data, size_t len);
  `conn`: NULL or a live connection; `data`: `len` readable bytes.
  */
 int32_t ws_send(ws_conn *conn, int32_t type, const uint8_t *data, size_t len, uint32_t flags);
+
+/*
+ Send one message in parts, so that a large message is never copied whole:
+ an event loop gives the library what the socket can take, then waits.
+
+ The first call starts the message (`type` and `total`, its size in bytes);
+ later calls give the next bytes, with the same `type` and `total`, until
+ `total` bytes were given. `*taken` (if not NULL) is set to how many bytes
+ of `data` were taken; the next call starts with the first byte not taken.
+ The message goes out as one uncompressed frame, whatever the connection's
+ fragment size and compression. Frames sent meanwhile (other sends, pings,
+ the close) follow it: finish the message before anything else is due.
+ A connection has one message in parts at a time, and the library cannot
+ tell whose part a call gives: threads that send in parts take turns.
+
+ - Non-blocking mode: takes what fits now (at most 64 KiB of the message
+   wait for the socket) and returns `WS_OK`, or `WS_ERR_WOULD_BLOCK` when
+   nothing fit: wait until the socket is writable (`ws_conn_wants`).
+ - Blocking mode: takes all of `data`, waiting for the socket as needed;
+   the last part returns once the message is written. `WS_ERR_TIMEOUT` when
+   the write timeout passes first (`*taken` says how far it got).
+ - `WS_SEND_ALL` in `flags`: take all of `data` now, queueing what the
+   socket does not take.
+ - Text is checked as it comes: a part that cannot continue valid UTF-8, or
+   that ends the message inside a character, is `WS_ERR_INVALID_ARGUMENT`
+   (what came before the bad 32 KiB piece is taken); the message stays open.
+ - More bytes than remain, or another `type` or `total` while a message is
+   under way: `WS_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `conn`: NULL or a live connection; `data`: `len` readable bytes;
+ `taken`: NULL or writable.
+ */
+int32_t ws_send_part(ws_conn *conn, int32_t type, uint64_t total, const uint8_t *data, size_t len, uint32_t flags, size_t *taken);
 
 /*
  Send a ping with up to 125 bytes of payload.

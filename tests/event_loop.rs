@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use wsclient::session::Keepalive;
-use wsclient::{connect, ErrorKind, Options, State};
+use wsclient::{connect, ErrorKind, MessageType, Options, State};
 
 const WATCHDOG_SECS: u64 = 60;
 /// The timeout a test must not wait for.
@@ -688,5 +688,117 @@ fn a_paced_send_past_its_write_timeout_queues_the_rest_for_later_calls() {
         conn.close(Some(1000), "").unwrap();
         assert!(matches!(conn.recv_message(), Ok(None)));
         server.join();
+    });
+}
+
+/// A message sent in parts from a non-blocking loop: the library takes what
+/// the socket can take and refuses the rest, so at most 64 KiB of the
+/// message are ever queued; frames sent meanwhile follow it.
+#[test]
+fn a_message_sent_in_parts_never_queues_more_than_64_kib() {
+    const BIG: usize = 32 << 20;
+    watchdog(WATCHDOG_SECS, || {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            go_rx.recv_timeout(LONG).unwrap(); // stop reading until told
+            let (big, before) = read_message_or_close(&mut s);
+            assert!(before.is_empty(), "a control frame came first");
+            assert_eq!((check_pattern(&big), big.len()), ((0, 0), BIG));
+            let (small, control) = read_message_or_close(&mut s);
+            assert!(control.iter().any(|f| f.opcode == 9), "no ping");
+            assert_eq!(check_pattern(&small), (1, 0));
+            let (_, control) = read_message_or_close(&mut s);
+            assert!(control.iter().any(|f| f.is_close()));
+            s.write_all(&close_frame(1000, "")).unwrap();
+        });
+        let conn = expect_upgraded(connect(&server.url("/"), &long_close_timeout()));
+        conn.set_nonblocking(true).unwrap();
+        let data = pattern(0, 0, BIG);
+        let (mut at, mut highest, mut refused) = (0, 0, 0);
+        while at < BIG {
+            let end = BIG.min(at + (1 << 20));
+            let (n, r) = conn.send_part(MessageType::Binary, BIG as u64, &data[at..end], false);
+            at += n;
+            highest = highest.max(conn.queued_bytes());
+            match r {
+                Ok(()) => assert!(n > 0, "nothing taken, yet no WouldBlock"),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    assert_eq!(n, 0);
+                    refused += 1;
+                    if refused == 1 {
+                        conn.ping(b"behind").unwrap();
+                        conn.send_binary(&pattern(1, 0, 1000)).unwrap();
+                        go_tx.send(()).unwrap();
+                    }
+                    wait_ready(&conn, PROMPT);
+                    let _ = conn.flush();
+                }
+                Err(e) => panic!("send_part: {e}"),
+            }
+        }
+        assert!(refused > 0, "the socket never filled");
+        // Two 32 KiB pieces, and the ping and message queued behind them.
+        assert!(highest <= (64 << 10) + 2048, "{highest} bytes were queued");
+        conn.close(Some(1000), "").unwrap();
+        while !matches!(conn.recv_message(), Ok(None)) {
+            wait_ready(&conn, PROMPT);
+            let _ = conn.flush();
+        }
+        server.join();
+    });
+}
+
+/// Text sent in parts is checked as it comes: a character may be split
+/// between parts, a part that breaks UTF-8 is refused (the message stays
+/// open), and so are a message ending inside a character, more bytes than
+/// remain, and another type or size while a message is under way.
+#[test]
+fn parts_are_checked_and_a_refused_part_leaves_the_message_open() {
+    watchdog(WATCHDOG_SECS, || {
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            let mut got = Vec::new();
+            loop {
+                let (data, control) = read_message_or_close(&mut s);
+                if control.iter().any(|f| f.is_close()) {
+                    s.write_all(&close_frame(1000, "")).unwrap();
+                    return got;
+                }
+                got.push(data);
+            }
+        });
+        let conn = expect_upgraded(connect(&server.url("/"), &Options::default()));
+        let text = "héllo wörld ✓".as_bytes();
+        let total = text.len() as u64;
+        let part = |kind, total, data: &[u8]| conn.send_part(kind, total, data, false);
+        // "h" and the first byte of "é", then the rest.
+        assert_eq!(part(MessageType::Text, total, &text[..2]).0, 2);
+        let (n, r) = part(MessageType::Text, total, &text[2..]);
+        assert_eq!((n, r.is_ok()), (text.len() - 2, true));
+        // A byte that can never be UTF-8; then valid text finishes it.
+        let (n, r) = part(MessageType::Text, 4, b"\xff");
+        assert_eq!((n, r.unwrap_err().kind()), (0, ErrorKind::InvalidArgument));
+        assert!(part(MessageType::Text, 4, b"abcd").1.is_ok());
+        // A message may not end inside a character.
+        let (n, r) = part(MessageType::Text, 2, b"a\xc3");
+        assert_eq!((n, r.unwrap_err().kind()), (0, ErrorKind::InvalidArgument));
+        assert!(part(MessageType::Text, 2, b"ab").1.is_ok());
+        // Another type, another size or too many bytes while one is open.
+        assert_eq!(part(MessageType::Binary, 10, b"012").0, 3);
+        let wrong = [
+            part(MessageType::Text, 10, b"3"),
+            part(MessageType::Binary, 11, b"3"),
+            part(MessageType::Binary, 10, b"3456789xyz"),
+        ];
+        for (n, r) in wrong {
+            assert_eq!((n, r.unwrap_err().kind()), (0, ErrorKind::InvalidArgument));
+        }
+        assert!(part(MessageType::Binary, 10, b"3456789").1.is_ok());
+        conn.close(Some(1000), "").unwrap();
+        assert!(matches!(conn.recv_message(), Ok(None)));
+        let got = server.join();
+        let expected: Vec<&[u8]> = vec![text, b"abcd", b"ab", b"0123456789"];
+        assert_eq!(got, expected);
     });
 }

@@ -558,6 +558,54 @@ impl Connection {
         Ok(())
     }
 
+    /// The next part of a message sent in parts (see [`Session::send_part`]);
+    /// `all`: take all of `data` now, queueing what the socket does not take
+    /// (to finish a message that cannot wait). Returns the bytes taken, and
+    /// an error when the call stopped early. Non-blocking: takes what fits
+    /// now (`WouldBlock` when nothing did). Blocking: takes all of `data`,
+    /// waiting for the socket (without the lock) until the write timeout;
+    /// the last part returns once the message is written.
+    pub fn send_part(
+        &self,
+        kind: MessageType,
+        total: u64,
+        data: &[u8],
+        all: bool,
+    ) -> (usize, Result<()>) {
+        let blocking = !self.is_nonblocking();
+        let deadline = self.timeouts.write_deadline();
+        let mut taken = 0;
+        let mut core = match self.lock() {
+            Ok(core) => core,
+            Err(e) => return (0, Err(e)),
+        };
+        let result = (|| {
+            core.run_timers(&mut LazyNow::default())?;
+            loop {
+                taken += core.session.send_part(kind, total, &data[taken..], all)?;
+                core.write_some()?;
+                let ended = !core.session.sending_parts();
+                if taken == data.len() && !(blocking && ended) {
+                    return Ok(());
+                }
+                if taken < data.len() && !core.session.wants_write() {
+                    continue; // the socket took it all: the next piece
+                }
+                if !blocking {
+                    return match taken {
+                        0 if !data.is_empty() => Err(would_block("the socket takes no more now")),
+                        _ => Ok(()),
+                    };
+                }
+                if ended && !core.session.wants_write() {
+                    return Ok(()); // the last part is written
+                }
+                core = self.wait_writable(core, deadline, "the part is not all taken")?;
+            }
+        })();
+        (taken, result)
+    }
+
     /// Release the lock and wait until the socket takes more bytes.
     fn wait_writable<'a>(
         &'a self,

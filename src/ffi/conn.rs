@@ -32,6 +32,10 @@ pub const WS_SEND_UNCOMPRESSED: u32 = 1;
 /// 4 KiB are queued they are written at once, so the server starts on a
 /// long batch while the rest is built.
 pub const WS_SEND_MORE: u32 = 2;
+/// `ws_send_part` flag: take all of the part now, queueing what the socket
+/// does not take (as `ws_send` does), e.g. to finish a message when the
+/// caller cannot wait.
+pub const WS_SEND_ALL: u32 = 4;
 
 /// `ws_conn_wants` bit: wait until the socket is readable, then receive.
 pub const WS_WANT_READ: u32 = 1;
@@ -635,6 +639,68 @@ pub unsafe extern "C" fn ws_send(
             WS_OK
         })
     }
+}
+
+/// Send one message in parts, so that a large message is never copied whole:
+/// an event loop gives the library what the socket can take, then waits.
+///
+/// The first call starts the message (`type` and `total`, its size in bytes);
+/// later calls give the next bytes, with the same `type` and `total`, until
+/// `total` bytes were given. `*taken` (if not NULL) is set to how many bytes
+/// of `data` were taken; the next call starts with the first byte not taken.
+/// The message goes out as one uncompressed frame, whatever the connection's
+/// fragment size and compression. Frames sent meanwhile (other sends, pings,
+/// the close) follow it: finish the message before anything else is due.
+/// A connection has one message in parts at a time, and the library cannot
+/// tell whose part a call gives: threads that send in parts take turns.
+///
+/// - Non-blocking mode: takes what fits now (at most 64 KiB of the message
+///   wait for the socket) and returns `WS_OK`, or `WS_ERR_WOULD_BLOCK` when
+///   nothing fit: wait until the socket is writable (`ws_conn_wants`).
+/// - Blocking mode: takes all of `data`, waiting for the socket as needed;
+///   the last part returns once the message is written. `WS_ERR_TIMEOUT` when
+///   the write timeout passes first (`*taken` says how far it got).
+/// - `WS_SEND_ALL` in `flags`: take all of `data` now, queueing what the
+///   socket does not take.
+/// - Text is checked as it comes: a part that cannot continue valid UTF-8, or
+///   that ends the message inside a character, is `WS_ERR_INVALID_ARGUMENT`
+///   (what came before the bad 32 KiB piece is taken); the message stays open.
+/// - More bytes than remain, or another `type` or `total` while a message is
+///   under way: `WS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `data`: `len` readable bytes;
+/// `taken`: NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_part(
+    conn: *mut ws_conn,
+    r#type: i32,
+    total: u64,
+    data: *const u8,
+    len: usize,
+    flags: u32,
+    taken: *mut usize,
+) -> i32 {
+    // SAFETY: `taken` is NULL or writable (the caller's contract).
+    unsafe { write_out(taken, 0) };
+    let send = |c: &ws_conn| -> i32 {
+        // SAFETY: `data` is NULL or `len` readable bytes (the caller's contract).
+        let data = try_code!(unsafe { bytes(data, len, "data") });
+        let Some(kind) = message_type(r#type) else {
+            return set_last_error(&Error::invalid_argument(
+                "type must be WS_MESSAGE_TEXT or WS_MESSAGE_BINARY",
+            ));
+        };
+        let (n, r) = c
+            .inner
+            .send_part(kind, total, data, flags & WS_SEND_ALL != 0);
+        // SAFETY: as above, `taken` is NULL or writable.
+        unsafe { write_out(taken, n) };
+        try_code!(c.check(r));
+        WS_OK
+    };
+    // SAFETY: `conn` is NULL or a live connection (the caller's contract).
+    unsafe { with_conn(conn, send) }
 }
 
 /// Send a ping with up to 125 bytes of payload.

@@ -84,14 +84,14 @@ impl Sender {
 
     /// The header of a message sent as one uncompressed frame (see
     /// [`Sender::sends_whole`]) and the key to mask its payload with.
-    pub fn message_header(&mut self, kind: MessageType, len: usize) -> ([u8; 14], usize, [u8; 4]) {
+    pub fn message_header(&mut self, kind: MessageType, len: u64) -> ([u8; 14], usize, [u8; 4]) {
         let key = self.keys.next();
         let (header, n) = FrameHeader {
             fin: true,
             rsv: 0,
             opcode: kind.opcode(),
             mask: Some(key),
-            payload_len: len as u64,
+            payload_len: len,
         }
         .to_bytes();
         (header, n, key)

@@ -3,7 +3,7 @@
 //! is looked at once, with SIMD (simdutf8).
 
 /// Validates a byte stream delivered in arbitrary chunks.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct Utf8Validator {
     pending: [u8; 4],
     pending_len: usize,

@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::proto::close::{self, CloseFrame};
 use crate::proto::receiver::{Event, Mode, Receiver};
 use crate::proto::sender::Sender;
+use crate::proto::utf8::Utf8Validator;
 use crate::proto::{Frame, Message, MessageType, OpCode};
 
 pub use keepalive::Keepalive;
@@ -114,8 +115,19 @@ pub struct Session {
     pending_error: Option<Error>,
     /// The mode in which a partly received message was started.
     partial: Option<Mode>,
+    /// A message the caller is sending in parts ([`Session::send_part`]).
+    sending_parts: Option<PartSend>,
     keepalive: Option<KeepaliveTimer>,
     pongs: PongRecord,
+}
+
+/// A message being sent in parts: what the caller declared, what it gave.
+struct PartSend {
+    kind: MessageType,
+    total: u64,
+    sent: u64,
+    /// Text: the UTF-8 check carried from part to part.
+    utf8: Option<Utf8Validator>,
 }
 
 impl Session {
@@ -145,6 +157,7 @@ impl Session {
             eof: false,
             pending_error: None,
             partial: None,
+            sending_parts: None,
         }
     }
 
@@ -313,6 +326,7 @@ impl Session {
     fn end(&mut self, now: Instant) {
         self.state = State::Closed;
         self.partial = None;
+        self.sending_parts = None;
         self.close_deadline = None;
         self.keepalive = None;
         self.linger_deadline = Some(now + self.config.close_timeout);
@@ -322,6 +336,7 @@ impl Session {
     fn lose(&mut self, error: Error) -> Error {
         self.state = State::Closed;
         self.partial = None;
+        self.sending_parts = None;
         self.close_deadline = None;
         self.keepalive = None;
         self.linger_deadline = None;
@@ -390,9 +405,107 @@ impl Session {
     /// whole. Returns the output offset at which it is fully written.
     pub fn open_message(&mut self, kind: MessageType, data: &[u8]) -> Result<u64> {
         self.check_message(kind, data)?;
-        let (header, n, key) = self.sender.message_header(kind, data.len());
+        let (header, n, key) = self.sender.message_header(kind, data.len() as u64);
         self.out.open(&header[..n], key, data.len() as u64);
         Ok(self.out.queued_total())
+    }
+
+    /// The next part of a message sent in parts, for a caller that must not
+    /// have a large message copied whole: the first call (no such message
+    /// under way) starts it, with its type and total size; later calls must
+    /// give the same. Takes bytes of `data` in 32 KiB pieces while less than
+    /// one piece waits for the socket (all of them when `all`), and returns
+    /// how many it took. The message goes out as one uncompressed frame;
+    /// frames queued meanwhile follow it. Text is checked piece by piece: a
+    /// piece that cannot continue valid UTF-8 (or ends the message inside a
+    /// character) is refused, with what came before it taken.
+    pub fn send_part(
+        &mut self,
+        kind: MessageType,
+        total: u64,
+        data: &[u8],
+        all: bool,
+    ) -> Result<usize> {
+        match &self.sending_parts {
+            None => self.begin_parts(kind, total)?,
+            Some(_) if !self.out.is_open() => {
+                // The connection was lost and the frame dropped with it.
+                self.sending_parts = None;
+                return Err(self.lost());
+            }
+            Some(p) if p.kind != kind || p.total != total => {
+                return Err(Error::invalid_argument(format!(
+                    "a {:?} message of {} bytes is being sent in parts: finish it first",
+                    p.kind, p.total
+                )));
+            }
+            Some(_) => {}
+        }
+        let mut taken = 0;
+        if let Some(parts) = &mut self.sending_parts {
+            if data.len() as u64 > parts.total - parts.sent {
+                return Err(Error::invalid_argument(format!(
+                    "{} bytes given where {} of the message remain",
+                    data.len(),
+                    parts.total - parts.sent
+                )));
+            }
+            while taken < data.len() && (all || self.out.len() < STREAM_CHUNK) {
+                let piece = &data[taken..data.len().min(taken + STREAM_CHUNK)];
+                if let Some(utf8) = &mut parts.utf8 {
+                    let mut next = utf8.clone();
+                    let last = parts.sent + piece.len() as u64 == parts.total;
+                    if !next.feed(piece) || (last && !next.is_complete()) {
+                        if taken > 0 {
+                            break; // the next call starts at this piece and is refused
+                        }
+                        return Err(Error::invalid_argument(
+                            "the text message's part is not valid UTF-8",
+                        ));
+                    }
+                    *utf8 = next;
+                }
+                self.out.put_open(piece);
+                parts.sent += piece.len() as u64;
+                taken += piece.len();
+            }
+            if parts.sent == parts.total {
+                self.sending_parts = None;
+            }
+        }
+        Ok(taken)
+    }
+
+    fn begin_parts(&mut self, kind: MessageType, total: u64) -> Result<()> {
+        self.check_writable()?;
+        if self.out.is_open() {
+            return Err(Error::exn(
+                ErrorKind::WouldBlock,
+                "another thread's large message is being written; try again",
+            ));
+        }
+        let (header, n, key) = self.sender.message_header(kind, total);
+        self.out.open(&header[..n], key, total);
+        if total > 0 {
+            self.sending_parts = Some(PartSend {
+                kind,
+                total,
+                sent: 0,
+                utf8: (kind == MessageType::Text).then(Utf8Validator::default),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a message sent in parts is under way.
+    pub fn sending_parts(&self) -> bool {
+        self.sending_parts.is_some()
+    }
+
+    fn lost(&self) -> Error {
+        self.pending_error
+            .clone()
+            .unwrap_or_else(|| Error::exn(ErrorKind::ConnectionLost, "the connection was lost"))
     }
 
     /// Queue the payload of the open message from `at`: one 32 KiB piece
@@ -403,9 +516,7 @@ impl Session {
         let mut at = at;
         while at < data.len() {
             if !self.out.is_open() {
-                return Err(self.pending_error.clone().unwrap_or_else(|| {
-                    Error::exn(ErrorKind::ConnectionLost, "the connection was lost")
-                }));
+                return Err(self.lost());
             }
             if !all && self.out.len() >= STREAM_CHUNK {
                 break;

@@ -43,6 +43,8 @@ pub struct OutQueue {
 
 struct OpenFrame {
     key: [u8; 4],
+    /// Payload bytes put so far: where the next piece's mask starts.
+    put: u64,
     /// Payload bytes still to be put.
     left: u64,
 }
@@ -131,7 +133,11 @@ impl OutQueue {
         assert!(self.open.is_none(), "a frame is already open");
         self.put(header);
         if len > 0 {
-            self.open = Some(OpenFrame { key, left: len });
+            self.open = Some(OpenFrame {
+                key,
+                put: 0,
+                left: len,
+            });
         }
     }
 
@@ -139,8 +145,7 @@ impl OutQueue {
         self.open.is_some()
     }
 
-    /// The next bytes of the open frame's payload (all pieces but the last a
-    /// multiple of 4 bytes long, so the key needs no rotation). The last
+    /// The next bytes of the open frame's payload, of any length. The last
     /// closes the frame and queues what waited behind it.
     pub fn put_open(&mut self, piece: &[u8]) {
         let frame = self.open.as_mut().expect("no frame is open");
@@ -148,8 +153,12 @@ impl OutQueue {
             piece.len() as u64 <= frame.left,
             "more than the frame holds"
         );
+        // The key continues where the previous piece left it.
+        let mut key = frame.key;
+        key.rotate_left((frame.put % 4) as usize);
+        frame.put += piece.len() as u64;
         frame.left -= piece.len() as u64;
-        let (key, done) = (frame.key, frame.left == 0);
+        let done = frame.left == 0;
         mask_into(self.room(piece.len()), piece, key);
         if done {
             self.open = None;
@@ -279,6 +288,13 @@ mod tests {
         expected.extend([b'a' ^ 1, b'b' ^ 2, b'c' ^ 3, b'd' ^ 4]);
         assert_eq!(q.pending(), expected.as_slice());
         assert_eq!(q.queued_total(), 8 + 8 + 9);
+        // Pieces of any length continue the mask where the last one stopped.
+        q.advance(q.len());
+        q.open(b"", key, 7);
+        q.put_open(&[0; 3]);
+        q.put_open(&[0; 4]);
+        assert_eq!(q.pending(), [1, 2, 3, 4, 1, 2, 3]);
+        q.advance(7);
         // A lost connection forgets the open frame and what waited behind it.
         q.open(b"H", key, 4);
         q.put(b"late");

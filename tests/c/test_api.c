@@ -46,6 +46,9 @@ static void test_null_arguments(void) {
     CHECK(ws_connect("ws://127.0.0.1:1/", NULL, NULL, NULL) == WS_ERR_NULL_ARGUMENT);
     CHECK(ws_send_text(NULL, "x", 1) == WS_ERR_NULL_ARGUMENT);
     CHECK(ws_send_binary(NULL, NULL, 0) == WS_ERR_NULL_ARGUMENT);
+    size_t taken = 99;
+    CHECK(ws_send_part(NULL, WS_MESSAGE_BINARY, 1, (const uint8_t *)"x", 1, 0, &taken) == WS_ERR_NULL_ARGUMENT);
+    CHECK(taken == 0);
     ws_message *msg = NULL;
     CHECK(ws_recv_message(NULL, &msg) == WS_ERR_NULL_ARGUMENT && msg == NULL);
     CHECK(ws_recv_message_loop(NULL, NULL, NULL) == WS_ERR_NULL_ARGUMENT);
@@ -350,6 +353,24 @@ static void test_event_loop_calls(void) {
         }
         int n = snprintf(text, sizeof text, "batch %d", i);
         CHECK(rc == WS_OK && ws_message_size(msg) == (size_t)n && memcmp(ws_message_data(msg), text, (size_t)n) == 0);
+        ws_message_free(msg);
+    }
+    /* A message in parts, a character split between them, echoed whole. */
+    const char *parts = "h\xc3\xa9llo";
+    size_t taken = 0;
+    CHECK(ws_send_part(conn, WS_MESSAGE_TEXT, 6, (const uint8_t *)parts, 2, 0, &taken) == WS_OK && taken == 2);
+    CHECK(ws_send_part(conn, WS_MESSAGE_BINARY, 6, (const uint8_t *)parts + 2, 4, 0, &taken) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_send_part(conn, WS_MESSAGE_TEXT, 6, (const uint8_t *)parts + 2, 4, 0, NULL) == WS_OK);
+    CHECK(ws_conn_flush(conn) == WS_OK);
+    {
+        ws_message *msg = NULL;
+        int32_t rc;
+        while ((rc = ws_recv_message(conn, &msg)) == WS_ERR_WOULD_BLOCK) {
+            struct pollfd pfd = {.fd = ws_conn_fd(conn), .events = POLLIN};
+            CHECK(poll(&pfd, 1, 10000) == 1);
+        }
+        CHECK(rc == WS_OK && ws_message_type(msg) == WS_MESSAGE_TEXT && ws_message_size(msg) == 6 &&
+              memcmp(ws_message_data(msg), parts, 6) == 0);
         ws_message_free(msg);
     }
     /* The close handshake without blocking, to the end. */

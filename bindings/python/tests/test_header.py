@@ -24,6 +24,7 @@ SCALARS = {
     "int64_t": ctypes.c_int64,
     "uintptr_t": ctypes.c_size_t,
     "size_t": ctypes.c_size_t,
+    "size_t *": ctypes.POINTER(ctypes.c_size_t),
     "const char *": ctypes.c_char_p,
     "void *": ctypes.c_void_p,
     "ws_message_handler": _ffi.ws_message_handler,

@@ -74,6 +74,11 @@ _adopt = adopt
 _MORE, _UNCOMPRESSED = _ffi.WS_SEND_MORE, _ffi.WS_SEND_UNCOMPRESSED
 _WOULD_BLOCK = _ffi.WS_ERR_WOULD_BLOCK
 _BINARY = _ffi.WS_MESSAGE_BINARY
+_send_part_at = _ffi.send_part_at
+#: From this size on, a message goes to the library in parts as the socket
+#: takes them (ws_send_part): never copied whole into its queue.
+_PARTS_MIN = 128 << 10
+_PARTS = _ffi.available("ws_send_part")
 
 DeflateParams = Union[
     Mapping[str, Union[bool, int, str, None]],
@@ -249,6 +254,7 @@ class Connection:
         self._out_ref = ctypes.byref(self._out)
         self._url = url
         self._lock = threading.RLock()
+        self._parts_lock = threading.Lock()  # one message in parts at a time
         self._read_timeout = read_timeout
         self._close_timeout = close_timeout
         self._write_timeout = write_timeout  # bounds the wait for the send queue
@@ -581,6 +587,9 @@ class Connection:
             flags |= _MORE
         elif more is not False:
             flag(more, "more")
+        if len(data) >= _PARTS_MIN and not more and _PARTS and not (flags == 0 and self._compression):
+            self._send_in_parts(kind, data)
+            return
         while True:
             with self._lock:
                 if self._addr is None:
@@ -594,6 +603,48 @@ class Connection:
             self._flush(self._write_timeout)
         if not more:
             self._flush(self._write_timeout)
+
+    def _send_in_parts(self, kind: int, data: bytes) -> None:
+        """A large uncompressed message, given to the library in parts as the
+        socket takes them, so that it is never copied whole. Waits in poll()
+        without the lock (a receiving thread goes on), for at most the write
+        timeout; if the wait ends early (timeout, Ctrl-C), the rest is queued
+        whole, as any send that times out leaves it, and later calls write it."""
+        total = len(data)
+        base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+        taken = ctypes.c_size_t()
+        ref = ctypes.byref(taken)
+        deadline = None if self._write_timeout is None else time.monotonic() + self._write_timeout
+        at, started, wait_fd = 0, False, -1
+        with self._parts_lock:
+            try:
+                while at < total:
+                    with self._lock:
+                        if self._addr is None:
+                            self._handle()  # raises
+                        rc = _send_part_at(self._addr, kind, total, base + at, total - at, 0, ref)
+                        at += taken.value
+                        if rc not in (0, _WOULD_BLOCK):
+                            raise _ffi.error_from_result(rc)
+                        started = started or rc == 0 or at > 0
+                        if at >= total:
+                            break
+                        if wait_fd < 0:
+                            wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise WebSocketTimeout(
+                            "write timed out; the rest of the message is queued", result=_ffi.WS_ERR_TIMEOUT
+                        )
+                    _wait_fd(wait_fd, select.POLLOUT, left)
+            finally:
+                if wait_fd >= 0:
+                    os.close(wait_fd)
+                if started and at < total:
+                    with self._lock:
+                        if self._addr is not None:
+                            _send_part_at(self._addr, kind, total, base + at, total - at, _ffi.WS_SEND_ALL, ref)
+        self._flush(self._write_timeout)
 
     def _flush(self, timeout: Optional[float]) -> None:
         """Wait until what the library queued is written (non-blocking

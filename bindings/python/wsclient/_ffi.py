@@ -56,6 +56,7 @@ WS_STATE_CLOSING = 1
 WS_STATE_CLOSED = 2
 WS_SEND_UNCOMPRESSED = 1
 WS_SEND_MORE = 2
+WS_SEND_ALL = 4
 WS_WANT_READ = 1
 WS_WANT_WRITE = 2
 WS_OK = 0
@@ -221,6 +222,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_send_text": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
     "ws_send_binary": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
     "ws_send": (c_int32, [conn_p, c_int32, c_char_p, c_size_t, c_uint32], _check_result),
+    "ws_send_part": (c_int32, [conn_p, c_int32, c_uint64, c_char_p, c_size_t, c_uint32, POINTER(c_size_t)], _check_result),
     "ws_ping": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
     "ws_close": (c_int32, [conn_p, c_uint16, c_char_p], _check_result),
     "ws_recv_frame": (c_int32, [conn_p, POINTER(frame_p)], _check_result),
@@ -354,6 +356,8 @@ def _at(name: str, restype: Any, *argtypes: Any) -> Any:
 # The per-message path, by address.
 send_at = _at("ws_send", c_int32, c_int32, c_char_p, c_size_t, c_uint32)
 send_message_at = _at("ws_send_message", c_int32, c_void_p)
+# data by address, so that a part starts anywhere in the caller's bytes.
+send_part_at = _at("ws_send_part", c_int32, c_int32, c_uint64, c_void_p, c_size_t, c_uint32, c_void_p)
 recv_message_at = _at("ws_recv_message", c_int32, c_void_p)
 flush_at = _at("ws_conn_flush", c_int32)
 message_free_at = _at("ws_message_free", None)
