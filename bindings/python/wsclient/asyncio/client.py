@@ -32,7 +32,7 @@ import os
 from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Union
 
 from .. import _ffi
-from .._connection import Connection, _close_args
+from .._connection import _PARTS, _PARTS_MIN, Connection, _close_args
 from .._data import Data, encode, take
 from .._errors import InvalidState, WebSocketError, WebSocketFailure, WouldBlock
 from .._ffi import lib
@@ -69,6 +69,8 @@ class ClientConnection:
         self._messages: Deque[Any] = collections.deque()  # Data, or a ctypes message pointer
         self._waiters: List["asyncio.Future[None]"] = []
         self._drain_waiters: List["asyncio.Future[None]"] = []
+        self._writable_waiters: List["asyncio.Future[None]"] = []  # a send in parts
+        self._parts_lock = asyncio.Lock()  # one message in parts at a time
         self._sent: Optional[Close] = None
         self._closed_exc: Optional[ConnectionClosed] = None
         self._closed_event = asyncio.Event()
@@ -163,6 +165,7 @@ class ClientConnection:
 
     def _on_writable(self) -> None:
         self._flush()
+        self._wake(self._writable_waiters)
         self._after_io()
 
     def _flush(self) -> None:
@@ -192,6 +195,10 @@ class ClientConnection:
                 self._pause_reading()
         if _QUEUED:
             wants_write = bool(_wants(ptr) & _ffi.WS_WANT_WRITE)
+            if self._writable_waiters and not wants_write:
+                # The queue drained without _on_writable (a receive writes
+                # too): a send in parts can go on now.
+                self._wake(self._writable_waiters)
             if wants_write and not self._writing:
                 self._loop.add_writer(self._fd, self._on_writable)
                 self._writing = True
@@ -244,6 +251,7 @@ class ClientConnection:
         self._pings.abandon()
         self._wake(self._waiters)
         self._wake(self._drain_waiters)
+        self._wake(self._writable_waiters)
         self._closed_event.set()
 
     def _release(self) -> None:
@@ -316,21 +324,10 @@ class ClientConnection:
         message. Waits while more than `write_limit` bytes are queued."""
         if isinstance(message, (str, bytes, bytearray, memoryview)):
             kind, raw = encode(message, text)
-            while True:
-                ptr = self._check_open()
-                rc = _send_raw(ptr, kind, raw, len(raw), 0)
-                if rc == _ffi.WS_OK:
-                    break
-                if rc == _ffi.WS_ERR_WOULD_BLOCK:
-                    await self._drain()  # the library's send queue is full
-                    continue
-                error = _ffi.error_from_result(rc)
-                if isinstance(error, InvalidState):
-                    raise self._closed_exc or ConnectionClosed.make(None, self._sent) from None
-                if not isinstance(error, WebSocketFailure) and rc not in _LOST:
-                    raise error  # the caller's mistake (e.g. text not UTF-8): still open
-                self._set_closed(error)
-                raise self._closed_exc from error  # type: ignore[misc]
+            if len(raw) >= _PARTS_MIN and _PARTS and not self._conn.compression:
+                await self._send_in_parts(kind, raw)
+            else:
+                await self._send_whole(kind, raw)
         else:
             self._check_open()
             if isinstance(message, dict) or not hasattr(message, "__iter__"):
@@ -348,6 +345,55 @@ class ClientConnection:
         self._after_io()
         if self._writing:
             await self._drain()
+
+    async def _send_whole(self, kind: int, raw: bytes) -> None:
+        while True:
+            ptr = self._check_open()
+            rc = _send_raw(ptr, kind, raw, len(raw), 0)
+            if rc == _ffi.WS_OK:
+                return
+            if rc == _ffi.WS_ERR_WOULD_BLOCK:
+                await self._drain()  # the library's send queue is full
+                continue
+            self._send_failed(rc)
+
+    def _send_failed(self, rc: int) -> None:
+        """Raise for a send's failed result `rc`, closing if it was fatal."""
+        error = _ffi.error_from_result(rc)
+        if isinstance(error, InvalidState):
+            raise self._closed_exc or ConnectionClosed.make(None, self._sent) from None
+        if not isinstance(error, WebSocketFailure) and rc not in _LOST:
+            raise error  # the caller's mistake (e.g. text not UTF-8): still open
+        self._set_closed(error)
+        raise self._closed_exc from error  # type: ignore[misc]
+
+    async def _send_in_parts(self, kind: int, raw: bytes) -> None:
+        """A large uncompressed message, given to the library in parts as
+        the socket takes them (ws_send_part), so it is never copied whole.
+        If the send is cancelled midway, the rest is queued whole, so the
+        connection stays usable."""
+        total = len(raw)
+        base = ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p).value or 0
+        taken = ctypes.c_size_t()
+        ref = ctypes.byref(taken)
+        at, started = 0, False
+        async with self._parts_lock:
+            try:
+                while at < total:
+                    address = _ffi.address(self._check_open())
+                    rc = _ffi.send_part_at(address, kind, total, base + at, total - at, 0, ref)
+                    at += taken.value
+                    if rc not in (_ffi.WS_OK, _ffi.WS_ERR_WOULD_BLOCK):
+                        self._send_failed(rc)
+                    started = True
+                    if at < total:
+                        fut = self._loop.create_future()
+                        self._writable_waiters.append(fut)
+                        self._after_io()  # watches for writability
+                        await fut
+            finally:
+                if started and at < total and self._ptr is not None:
+                    _ffi.send_part_at(_ffi.address(self._ptr), kind, total, base + at, total - at, _ffi.WS_SEND_ALL, ref)
 
     def _send_frame(self, frame: Frame) -> None:
         self._check_open()
