@@ -570,8 +570,9 @@ int32_t ws_send_binary(ws_conn *conn, const uint8_t *data, size_t len);
 
  In blocking mode, a message of 128 KiB or more that goes out as one
  uncompressed frame is masked and written 32 KiB at a time as the socket
- takes it: at most 64 KiB of it is queued, whatever its size, and frames
- other threads send meanwhile follow it. When the write timeout passes
+ takes it: at most 64 KiB of it is queued, whatever its size. Other
+ threads' large messages wait their turn; their small messages and control
+ frames are queued behind it. When the write timeout passes
  first, the rest is queued whole and the call returns `WS_ERR_TIMEOUT`;
  later calls write it.
 

@@ -802,3 +802,47 @@ fn parts_are_checked_and_a_refused_part_leaves_the_message_open() {
         assert_eq!(got, expected);
     });
 }
+
+/// Several threads send large messages to a slow reader: each waits for the
+/// one before it to be written instead of having its message queued whole
+/// behind it, and every message arrives intact and in its thread's order.
+#[test]
+fn large_senders_take_turns_with_a_bounded_queue() {
+    const SENDERS: u32 = 4;
+    const PER_SENDER: u32 = 3;
+    const LEN: usize = 2 << 20;
+    watchdog(WATCHDOG_SECS, || {
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            thread::sleep(Duration::from_millis(300)); // the socket fills
+            read_checked_messages(&mut s)
+        });
+        let conn: Arc<wsclient::Connection> = Arc::new(*expect_upgraded(connect(
+            &server.url("/"),
+            &Options::default(),
+        )));
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|id| {
+                let conn = conn.clone();
+                thread::spawn(move || {
+                    for seq in 0..PER_SENDER {
+                        conn.send_binary(&pattern(id, seq, LEN))
+                            .unwrap_or_else(|e| panic!("sender {id}: {e}"));
+                    }
+                })
+            })
+            .collect();
+        let mut highest = 0;
+        while senders.iter().any(|s| !s.is_finished()) {
+            highest = highest.max(conn.queued_bytes());
+            thread::sleep(Duration::from_millis(1));
+        }
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert!(highest <= (64 << 10) + 2048, "{highest} bytes were queued");
+        conn.close(Some(1000), "").unwrap();
+        assert!(matches!(conn.recv_message(), Ok(None)));
+        assert_eq!(server.join(), (SENDERS * PER_SENDER) as usize);
+    });
+}

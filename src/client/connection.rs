@@ -8,7 +8,7 @@
 //! non-blocking mode no call waits at all.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::deflate::DeflateParams;
@@ -49,6 +49,9 @@ pub struct Interest {
 
 pub struct Connection {
     core: Mutex<Core>,
+    /// Signalled when a paced message's frame closes: the next large
+    /// sender's turn (see [`Connection::send_paced`]).
+    turn: Condvar,
     /// One receiving thread at a time; senders never take it.
     receiving: Mutex<()>,
     socket: Socket,
@@ -243,6 +246,7 @@ impl Connection {
                 stream,
                 shut: false,
             }),
+            turn: Condvar::new(),
             receiving: Mutex::new(()),
             nonblocking: AtomicBool::new(false),
             timeouts: Timeouts::new(agreed.read_timeout, agreed.write_timeout),
@@ -522,13 +526,19 @@ impl Connection {
     /// A large message in blocking mode, paced by the socket: masked and
     /// written 32 KiB at a time, waiting (without the lock, so a reader
     /// thread goes on) whenever the socket is full, so that at most 64 KiB
-    /// of it are queued whatever its size. Frames queued meanwhile (a
-    /// reply to a ping, another thread's message) follow it. When the write
+    /// of it are queued whatever its size. Another thread's large message
+    /// waits its turn; frames queued meanwhile (a reply to a ping, another
+    /// thread's small message) follow it. When the write
     /// timeout passes first, the rest is queued whole, as a non-blocking
     /// send would, for later calls to write.
     fn send_paced(&self, kind: MessageType, data: &[u8], compress: bool) -> Result<()> {
         let deadline = self.timeouts.write_deadline();
         let mut core = self.wait_for_room(self.lock()?, data.len(), deadline)?;
+        // Another thread's large message is being written: wait for its end
+        // rather than queue this one whole behind it.
+        while core.session.frame_open() {
+            core = self.wait_turn(core, deadline)?;
+        }
         core.run_timers(&mut LazyNow::default())?;
         if !core.session.can_pace(data.len(), compress) {
             drop(core);
@@ -546,11 +556,13 @@ impl Connection {
                     Ok(core) => core,
                     Err(e) => {
                         self.lock()?.session.feed(data, at, true)?;
+                        self.turn.notify_all();
                         return Err(e);
                     }
                 };
             }
         }
+        self.turn.notify_all();
         while core.session.written_total() < end {
             core = self.wait_writable(core, deadline, "the message is queued")?;
             core.write_some()?;
@@ -585,6 +597,9 @@ impl Connection {
                 taken += core.session.send_part(kind, total, &data[taken..], all)?;
                 core.write_some()?;
                 let ended = !core.session.sending_parts();
+                if ended {
+                    self.turn.notify_all();
+                }
                 if taken == data.len() && !(blocking && ended) {
                     return Ok(());
                 }
@@ -604,6 +619,26 @@ impl Connection {
             }
         })();
         (taken, result)
+    }
+
+    /// Release the lock and wait for the frame under way to close, a while at
+    /// most (a frame can also end without a signal: a lost connection).
+    fn wait_turn<'a>(
+        &'a self,
+        core: MutexGuard<'a, Core>,
+        deadline: Option<Instant>,
+    ) -> Result<MutexGuard<'a, Core>> {
+        const RECHECK: Duration = Duration::from_millis(50);
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Err(Error::exn(
+                ErrorKind::Timeout,
+                "write timeout: another thread's message is still being written",
+            ));
+        }
+        let wait = left(deadline, now).map_or(RECHECK, |l| l.min(RECHECK));
+        let (core, _) = self.turn.wait_timeout(core, wait).map_err(|_| poisoned())?;
+        Ok(core)
     }
 
     /// Release the lock and wait until the socket takes more bytes.

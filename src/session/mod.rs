@@ -497,6 +497,12 @@ impl Session {
         Ok(())
     }
 
+    /// Whether a frame is being written piece by piece (a paced send or a
+    /// message in parts): frames queued now wait behind it.
+    pub fn frame_open(&self) -> bool {
+        self.out.is_open()
+    }
+
     /// Whether a message sent in parts is under way.
     pub fn sending_parts(&self) -> bool {
         self.sending_parts.is_some()
