@@ -602,6 +602,24 @@ fn one_receiver_and_several_senders_share_a_connection() {
     });
 }
 
+/// The server side of the large-send tests: `big` bytes of sender 0's
+/// pattern first, whole, with no frame before them; then, if `then_small`,
+/// sender 1's message with a ping beside it; then the client's close, which
+/// is answered.
+fn read_big_then_close(s: &mut TcpStream, big: usize, then_small: bool) {
+    let (data, before) = read_message_or_close(s);
+    assert!(before.is_empty(), "a control frame came first");
+    assert_eq!((check_pattern(&data), data.len()), ((0, 0), big));
+    if then_small {
+        let (small, control) = read_message_or_close(s);
+        assert!(control.iter().any(|f| f.opcode == 9), "no ping");
+        assert_eq!(check_pattern(&small), (1, 0));
+    }
+    let (_, control) = read_message_or_close(s);
+    assert!(control.iter().any(|f| f.is_close()), "no close");
+    s.write_all(&close_frame(1000, "")).unwrap();
+}
+
 /// A blocking send larger than every buffer, to a server that does not read
 /// for a while: the message is masked and written as the socket takes it,
 /// never queued whole, and what other threads send meanwhile (a ping, a
@@ -613,16 +631,7 @@ fn a_blocking_send_to_a_slow_reader_keeps_a_bounded_queue() {
         let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
             thread::sleep(Duration::from_millis(700)); // the client's socket fills
-            let (big, before) = read_message_or_close(&mut s);
-            assert!(before.is_empty(), "a control frame came first");
-            assert_eq!(check_pattern(&big), (0, 0));
-            assert_eq!(big.len(), BIG);
-            let (small, control) = read_message_or_close(&mut s);
-            assert!(control.iter().any(|f| f.opcode == 9), "no ping");
-            assert_eq!(check_pattern(&small), (1, 0));
-            let (_, control) = read_message_or_close(&mut s);
-            assert!(control.iter().any(|f| f.is_close()));
-            s.write_all(&close_frame(1000, "")).unwrap();
+            read_big_then_close(&mut s, BIG, true);
         });
         let conn: Arc<wsclient::Connection> = Arc::new(*expect_upgraded(connect(
             &server.url("/"),
@@ -665,11 +674,7 @@ fn a_paced_send_past_its_write_timeout_queues_the_rest_for_later_calls() {
         let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
             go_rx.recv_timeout(LONG).unwrap(); // stop reading until told
-            let (big, _) = read_message_or_close(&mut s);
-            assert_eq!((check_pattern(&big), big.len()), ((0, 0), BIG));
-            let (_, control) = read_message_or_close(&mut s);
-            assert!(control.iter().any(|f| f.is_close()));
-            s.write_all(&close_frame(1000, "")).unwrap();
+            read_big_then_close(&mut s, BIG, false);
         });
         let opts = Options {
             write_timeout: Some(Duration::from_millis(300)),
@@ -702,15 +707,7 @@ fn a_message_sent_in_parts_never_queues_more_than_64_kib() {
         let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
             go_rx.recv_timeout(LONG).unwrap(); // stop reading until told
-            let (big, before) = read_message_or_close(&mut s);
-            assert!(before.is_empty(), "a control frame came first");
-            assert_eq!((check_pattern(&big), big.len()), ((0, 0), BIG));
-            let (small, control) = read_message_or_close(&mut s);
-            assert!(control.iter().any(|f| f.opcode == 9), "no ping");
-            assert_eq!(check_pattern(&small), (1, 0));
-            let (_, control) = read_message_or_close(&mut s);
-            assert!(control.iter().any(|f| f.is_close()));
-            s.write_all(&close_frame(1000, "")).unwrap();
+            read_big_then_close(&mut s, BIG, true);
         });
         let conn = expect_upgraded(connect(&server.url("/"), &long_close_timeout()));
         conn.set_nonblocking(true).unwrap();

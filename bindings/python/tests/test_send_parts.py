@@ -8,10 +8,9 @@ import socket
 import struct
 import threading
 import time
-from typing import Tuple
 
 import pytest
-from wstest_helpers import _recv_exact, read_client_frame, server_frame
+from wstest_helpers import read_client_frame, server_frame
 
 import wsclient
 from wsclient import _ffi
@@ -20,44 +19,29 @@ from wsclient.asyncio.client import connect
 BIG = 32 << 20  # far more than the kernel's socket buffers hold
 
 
-def read_big_frame(sock: socket.socket, pause: float = 0.0) -> Tuple[int, bytes]:
-    """One client frame, unmasked at memory speed: (opcode, payload); with
-    `pause`, read 64 KiB at a time, pausing in between (a slow reader)."""
-    b0, b1 = _recv_exact(sock, 2)
-    n = b1 & 0x7F
-    if n == 126:
-        (n,) = struct.unpack("!H", _recv_exact(sock, 2))
-    elif n == 127:
-        (n,) = struct.unpack("!Q", _recv_exact(sock, 8))
-    key = _recv_exact(sock, 4)
-    masked = bytearray(n)
-    view, got = memoryview(masked), 0
-    while got < n:
-        time.sleep(pause)
-        k = sock.recv_into(view[got:], min(65536, n - got) if pause else 0)
-        if not k:
-            raise EOFError
-        got += k
-    keys = (key * (n // 4 + 1))[:n]
-    data = (int.from_bytes(masked, "little") ^ int.from_bytes(keys, "little")).to_bytes(n, "little")
-    return b0 & 0x0F, data
-
-
 def queued(conn: wsclient.Connection) -> int:
     return int(_ffi.lib.ws_conn_queued_bytes(conn._ptr))
 
 
-def test_a_large_send_to_a_stalled_server_queues_at_most_64_kib(raw_server):
-    big = os.urandom(BIG)
+def stalled_then_reads(big: bytes, go: threading.Event):
+    """A server script: wait for `go`, then check that `big` arrives whole
+    as one binary frame, followed by the close."""
 
     def script(sock: socket.socket) -> bool:
-        time.sleep(0.7)  # the client's socket fills meanwhile
-        opcode, data = read_big_frame(sock)
-        fin, _, close, _ = read_client_frame(sock)
+        assert go.wait(30)
+        _, _, opcode, data = read_client_frame(sock)
+        _, _, close, _ = read_client_frame(sock)
         sock.sendall(server_frame(8, struct.pack("!H", 1000)))
         return opcode == 2 and data == big and close == 8
 
-    server = raw_server(script)
+    return script
+
+
+def test_a_large_send_to_a_stalled_server_queues_at_most_64_kib(raw_server):
+    big = os.urandom(BIG)
+    go = threading.Event()
+    server = raw_server(stalled_then_reads(big, go))
+    threading.Timer(0.7, go.set).start()  # the client's socket fills meanwhile
     conn = wsclient.connect(server.url)
     sender = threading.Thread(target=conn.send_binary, args=(big,))
     sender.start()
@@ -74,15 +58,7 @@ def test_a_large_send_to_a_stalled_server_queues_at_most_64_kib(raw_server):
 def test_a_large_send_past_its_write_timeout_queues_the_rest(raw_server):
     big = os.urandom(BIG)
     go = threading.Event()
-
-    def script(sock: socket.socket) -> bool:
-        assert go.wait(30)
-        opcode, data = read_big_frame(sock)
-        _, _, close, _ = read_client_frame(sock)
-        sock.sendall(server_frame(8, struct.pack("!H", 1000)))
-        return opcode == 2 and data == big and close == 8
-
-    server = raw_server(script)
+    server = raw_server(stalled_then_reads(big, go))
     conn = wsclient.connect(server.url, write_timeout=0.3)
     started = time.monotonic()
     with pytest.raises(wsclient.WebSocketTimeout):
@@ -92,20 +68,6 @@ def test_a_large_send_past_its_write_timeout_queues_the_rest(raw_server):
     go.set()
     conn.close(timeout=30)
     assert server.join() is True
-
-
-def stalled_then_reads(big: bytes, go: threading.Event):
-    """A server script: wait for `go`, then check that `big` arrives whole
-    as one binary frame, followed by the close."""
-
-    def script(sock: socket.socket) -> bool:
-        assert go.wait(30)
-        opcode, data = read_big_frame(sock)
-        _, _, close, _ = read_client_frame(sock)
-        sock.sendall(server_frame(8, struct.pack("!H", 1000)))
-        return opcode == 2 and data == big and close == 8
-
-    return script
 
 
 def test_asyncio_send_to_a_stalled_server_queues_at_most_64_kib(raw_server):
@@ -167,7 +129,7 @@ def test_an_asyncio_send_in_parts_goes_on_while_messages_arrive(raw_server):
         ticker = threading.Thread(target=ticks)
         ticker.start()
         try:
-            opcode, data = read_big_frame(sock, pause=0.0005)
+            _, _, opcode, data = read_client_frame(sock, pause=0.0005)
         finally:
             stop.set()
             ticker.join()

@@ -9,6 +9,7 @@ import hashlib
 import socket
 import struct
 import threading
+import time
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 
@@ -32,21 +33,27 @@ def server_frame(opcode: int, payload: bytes = b"", *, fin: bool = True, rsv: in
     return head + payload
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
+def _recv_exact(sock: socket.socket, n: int, pause: float = 0.0) -> bytes:
+    """`n` bytes; with `pause`, read 64 KiB at a time with `pause` seconds
+    before each read (a slow reader)."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        if pause:
+            time.sleep(pause)
+        k = sock.recv_into(view[got:], min(65536, n - got) if pause else n - got)
+        if not k:
             raise EOFError
-        buf += chunk
-    return buf
+        got += k
+    return bytes(buf)
 
 
 ClientFrame = Tuple[bool, int, int, bytes]
 
 
-def read_client_frame(sock: socket.socket) -> ClientFrame:
-    """Read one (masked) client frame: (fin, rsv, opcode, payload)."""
+def read_client_frame(sock: socket.socket, pause: float = 0.0) -> ClientFrame:
+    """Read one (masked) client frame: (fin, rsv, opcode, payload); with
+    `pause`, its payload slowly (see _recv_exact)."""
     b0, b1 = _recv_exact(sock, 2)
     n = b1 & 0x7F
     if n == 126:
@@ -54,7 +61,10 @@ def read_client_frame(sock: socket.socket) -> ClientFrame:
     elif n == 127:
         (n,) = struct.unpack("!Q", _recv_exact(sock, 8))
     key = _recv_exact(sock, 4) if b1 & 0x80 else b"\0\0\0\0"
-    data = bytes(b ^ key[i % 4] for i, b in enumerate(_recv_exact(sock, n)))
+    masked = _recv_exact(sock, n, pause)
+    # Unmasked as one big integer: megabytes in milliseconds.
+    keys = (key * (n // 4 + 1))[:n]
+    data = (int.from_bytes(masked, "little") ^ int.from_bytes(keys, "little")).to_bytes(n, "little")
     return bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, data
 
 
