@@ -603,16 +603,18 @@ fn one_receiver_and_several_senders_share_a_connection() {
 }
 
 /// The server side of the large-send tests: `big` bytes of sender 0's
-/// pattern first, whole, with no frame before them; then, if `then_small`,
-/// sender 1's message with a ping beside it; then the client's close, which
-/// is answered.
+/// pattern first; then, if `then_small`, sender 1's message, with the ping
+/// sent beside it already passed between the big message's frames; then
+/// the client's close, which is answered.
 fn read_big_then_close(s: &mut TcpStream, big: usize, then_small: bool) {
-    let (data, before) = read_message_or_close(s);
-    assert!(before.is_empty(), "a control frame came first");
+    let (data, during) = read_message_or_close(s);
     assert_eq!((check_pattern(&data), data.len()), ((0, 0), big));
     if then_small {
-        let (small, control) = read_message_or_close(s);
-        assert!(control.iter().any(|f| f.opcode == 9), "no ping");
+        assert!(
+            during.iter().any(|f| f.opcode == 9),
+            "the ping waited for the end of the big message"
+        );
+        let (small, _) = read_message_or_close(s);
         assert_eq!(check_pattern(&small), (1, 0));
     }
     let (_, control) = read_message_or_close(s);
@@ -642,10 +644,8 @@ fn a_blocking_send_to_a_slow_reader_keeps_a_bounded_queue() {
             thread::spawn(move || conn.send_binary(&pattern(0, 0, BIG)))
         };
         let started = Instant::now();
-        let mut highest = 0;
         let mut others = None;
         while !sender.is_finished() {
-            highest = highest.max(conn.queued_bytes());
             if others.is_none() && started.elapsed() > Duration::from_millis(300) {
                 let conn = conn.clone();
                 others = Some(thread::spawn(move || {
@@ -657,8 +657,10 @@ fn a_blocking_send_to_a_slow_reader_keeps_a_bounded_queue() {
         }
         sender.join().unwrap().unwrap();
         others.expect("the send outlasted 300 ms").join().unwrap();
-        // At most two 32 KiB pieces, and the frames queued behind them.
-        assert!(highest <= (64 << 10) + 2048, "{highest} bytes were queued");
+        // At most two 32 KiB pieces, and the control frames beside them:
+        // the exact high-water mark, not a sample.
+        let highest = conn.queued_peak();
+        assert!(highest <= (64 << 10) + 1024, "{highest} bytes were queued");
         conn.close(Some(1000), "").unwrap();
         assert!(matches!(conn.recv_message(), Ok(None)));
     });
@@ -712,12 +714,11 @@ fn a_message_sent_in_parts_never_queues_more_than_64_kib() {
         let conn = expect_upgraded(connect(&server.url("/"), &long_close_timeout()));
         conn.set_nonblocking(true).unwrap();
         let data = pattern(0, 0, BIG);
-        let (mut at, mut highest, mut refused) = (0, 0, 0);
+        let (mut at, mut refused) = (0, 0);
         while at < BIG {
             let end = BIG.min(at + (1 << 20));
             let (n, r) = conn.send_part(MessageType::Binary, BIG as u64, &data[at..end], false);
             at += n;
-            highest = highest.max(conn.queued_bytes());
             match r {
                 Ok(()) => assert!(n > 0, "nothing taken, yet no WouldBlock"),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -736,6 +737,7 @@ fn a_message_sent_in_parts_never_queues_more_than_64_kib() {
         }
         assert!(refused > 0, "the socket never filled");
         // Two 32 KiB pieces, and the ping and message queued behind them.
+        let highest = conn.queued_peak();
         assert!(highest <= (64 << 10) + 2048, "{highest} bytes were queued");
         conn.close(Some(1000), "").unwrap();
         while !matches!(conn.recv_message(), Ok(None)) {
@@ -829,15 +831,11 @@ fn large_senders_take_turns_with_a_bounded_queue() {
                 })
             })
             .collect();
-        let mut highest = 0;
-        while senders.iter().any(|s| !s.is_finished()) {
-            highest = highest.max(conn.queued_bytes());
-            thread::sleep(Duration::from_millis(1));
-        }
         for s in senders {
             s.join().unwrap();
         }
-        assert!(highest <= (64 << 10) + 2048, "{highest} bytes were queued");
+        let highest = conn.queued_peak();
+        assert!(highest <= (64 << 10) + 1024, "{highest} bytes were queued");
         conn.close(Some(1000), "").unwrap();
         assert!(matches!(conn.recv_message(), Ok(None)));
         assert_eq!(server.join(), (SENDERS * PER_SENDER) as usize);

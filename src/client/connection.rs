@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Mode;
 use crate::proto::{Frame, Message, MessageType};
-use crate::session::{Now, PongRecord, Received, Session};
+use crate::session::{Fate, Now, PongRecord, Received, Session, Ticket};
 use crate::transport::{wait_fd, Socket, Stream};
 
 pub use crate::session::State;
@@ -26,9 +26,12 @@ pub use crate::session::State;
 /// rest is built: 256 messages of 128 B echo 1.04-1.08x tungstenite's rate
 /// at 4 KiB, 0.97 at 16 KiB and 0.88 at 64 KiB.
 const CORK_LIMIT: usize = 4 << 10;
-/// From this size on, a message is written while it is masked (see
-/// [`Session::send_streaming`]).
+/// From this size on, an uncompressed message is sent in parts: masked and
+/// written a piece at a time as the socket takes it, never queued whole.
 const STREAM_MIN: usize = 128 << 10;
+/// A call waiting for another thread's message to end looks again this
+/// often, in case the signal was missed.
+const RECHECK: Duration = Duration::from_millis(50);
 
 /// The system time, read once and only if asked for.
 #[derive(Default)]
@@ -49,8 +52,8 @@ pub struct Interest {
 
 pub struct Connection {
     core: Mutex<Core>,
-    /// Signalled when a paced message's frame closes: the next large
-    /// sender's turn (see [`Connection::send_paced`]).
+    /// Signalled when a message sent in parts ends (written, or lost with
+    /// the connection): the turn of the calls that wait behind it.
     turn: Condvar,
     /// One receiving thread at a time; senders never take it.
     receiving: Mutex<()>,
@@ -159,7 +162,11 @@ impl Core {
     /// Write queued output until it is gone or the socket is full.
     fn write_some(&mut self) -> Result<()> {
         while self.session.wants_write() && !self.shut {
-            match std::io::Write::write(&mut self.stream, self.session.pending_output()) {
+            let bytes = self.session.pending_output();
+            if bytes.is_empty() {
+                break;
+            }
+            match std::io::Write::write(&mut self.stream, bytes) {
                 Ok(0) => {
                     let e =
                         Error::exn(ErrorKind::ConnectionLost, "the socket accepts no more data");
@@ -210,15 +217,39 @@ impl Core {
         }
     }
 
-    /// Queue a message, writing it while it is encoded when it is large.
-    fn send(&mut self, kind: MessageType, data: &[u8], compress: bool, more: bool) -> Result<u64> {
-        if more || self.shut || data.len() < STREAM_MIN {
-            return self.session.send(kind, data, compress);
+    /// Whether a blocking send of `len` bytes can start now: there is room,
+    /// and no other message is being sent in parts (data sent now would
+    /// wait behind it, beyond the queue's bound).
+    fn can_start(&self, len: usize, paced: bool) -> bool {
+        let room = if paced { crate::session::PIECE } else { len };
+        self.session.has_room_for(room) && !self.session.message_open()
+    }
+
+    /// Queue a message given whole: in parts when `paced` and it goes out
+    /// uncompressed (its first piece only), else whole. Returns its ticket
+    /// and how many bytes of `data` are still to be fed.
+    fn start(
+        &mut self,
+        kind: MessageType,
+        data: &[u8],
+        compress: bool,
+        paced: bool,
+    ) -> Result<(Ticket, usize)> {
+        if paced && !self.session.compresses(compress) && !self.session.message_open() {
+            let ticket = self.session.begin_message(kind, data)?;
+            return Ok((ticket, 0));
         }
-        let stream = &mut self.stream;
-        let mut write = |bytes: &[u8]| std::io::Write::write(stream, bytes).ok();
-        self.session
-            .send_streaming(kind, data, compress, &mut write)
+        Ok((self.session.send(kind, data, compress)?, data.len()))
+    }
+
+    /// Where a queued message stands: `Some` once the call can return.
+    fn settled(&self, ticket: Ticket, blocking: bool) -> Result<Option<()>> {
+        match self.session.fate(ticket) {
+            Fate::Written => Ok(Some(())),
+            Fate::Lost => Err(self.session.lost()),
+            Fate::Pending if blocking => Ok(None),
+            Fate::Pending => Ok(Some(())),
+        }
     }
 
     /// After the close handshake: write what is queued, read (and drop)
@@ -434,6 +465,13 @@ impl Connection {
     /// [`Connection::send`], with `more` = true: more messages follow, so
     /// the message is only queued (until 4 KiB are) and goes out with the
     /// next send without `more`, a flush, or before a receive waits.
+    ///
+    /// Blocking: `Ok` once every byte of the message went to the kernel; an
+    /// error when it could not be (the connection's error when it was lost,
+    /// with the message). A large uncompressed message is sent in parts as
+    /// the socket takes it: at most 64 KiB of it wait in the queue, and
+    /// control frames pass between its frames. Non-blocking: `Ok` once it
+    /// is queued; a message lost later is reported by the next call.
     pub fn send_more(
         &self,
         kind: MessageType,
@@ -441,28 +479,72 @@ impl Connection {
         compress: bool,
         more: bool,
     ) -> Result<()> {
-        if !more && data.len() >= STREAM_MIN && !self.is_nonblocking() {
-            return self.send_paced(kind, data, compress);
+        let blocking = !self.is_nonblocking();
+        let paced = !more && data.len() >= STREAM_MIN;
+        let mut sent: Option<(Ticket, usize)> = None;
+        let result = self.drive("the message is queued", |core, _| {
+            if sent.is_none() {
+                if blocking && !core.can_start(data.len(), paced) {
+                    core.write_some()?;
+                    return Ok(None);
+                }
+                let (_, at) = *sent.insert(core.start(kind, data, compress, paced)?);
+                if at == data.len() && more && core.session.queued_bytes() < CORK_LIMIT {
+                    return Ok(Some(()));
+                }
+            }
+            let (ticket, at) = sent.as_mut().expect("started above");
+            loop {
+                if *at < data.len() {
+                    // Non-blocking: what the socket did not take is queued.
+                    let all = !blocking && core.session.wants_write();
+                    *at += core.session.feed(&data[*at..], all)?;
+                }
+                core.write_some()?;
+                if *at < data.len() && !core.session.wants_write() {
+                    continue; // the socket took it all: the next piece
+                }
+                if *at < data.len() {
+                    return Ok(None);
+                }
+                return core.settled(*ticket, blocking);
+            }
+        });
+        if let Some((_, at)) = sent.filter(|&(_, at)| at < data.len()) {
+            // Timed out (or failed) in the middle of the message: its rest is
+            // queued whole for later calls to write, when it is still ours.
+            if let Ok(mut core) = self.lock() {
+                let _ = core.session.feed(&data[at..], true);
+            }
         }
-        self.submit(data.len(), more, |c, _| c.send(kind, data, compress, more))
+        if paced {
+            self.turn.notify_all();
+        }
+        result
     }
 
     /// Low-level: send one frame as given (RSV bits are never added), masked
     /// with a fresh key. A close frame starts the close handshake.
     pub fn send_frame(&self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Result<()> {
-        self.submit(payload.len(), false, |c, now| {
+        let data = opcode & 0x8 == 0;
+        self.submit(payload.len(), data, |c, now| {
             c.session.send_frame(fin, rsv, opcode, payload, now.now())
         })?;
         self.wind_down_if_closed()
     }
 
+    /// Send a ping; blocking, `Ok` once it was written. A ping of ours not
+    /// yet written is replaced.
     pub fn ping(&self, payload: &[u8]) -> Result<()> {
         self.submit(0, false, |c, _| c.session.ping(payload))
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).
-    /// Keep receiving until `recv_message` returns `Ok(None)`: the server's
-    /// answer is due within the close timeout, counted from now.
+    /// Keep receiving until `recv_message` returns `Ok(None)`. The close
+    /// timeout runs from now and bounds the whole close: writing our close
+    /// frame (behind queued data) and the server's answer. Past it the
+    /// connection is abandoned (TCP closed) and an error of kind
+    /// [`ErrorKind::Timeout`] says so.
     pub fn close(&self, code: Option<u16>, reason: &str) -> Result<()> {
         self.submit(0, false, |c, now| c.session.close(code, reason, now.now()))?;
         self.wind_down_if_closed()
@@ -476,107 +558,42 @@ impl Connection {
         Ok(())
     }
 
-    /// Queue what `op` encodes and, unless `more`, write it out: in
-    /// blocking mode until it is written or the write timeout passes (then
-    /// it stays queued); in non-blocking mode as far as the socket takes it.
+    /// Queue what `op` encodes (a frame of `len` bytes; `data`: it waits for
+    /// room in the queue) and write it: blocking, until it is written.
     fn submit(
         &self,
         len: usize,
-        more: bool,
-        op: impl FnOnce(&mut Core, &mut LazyNow) -> Result<u64>,
+        data: bool,
+        op: impl FnOnce(&mut Core, &mut LazyNow) -> Result<Ticket>,
     ) -> Result<()> {
         let blocking = !self.is_nonblocking();
-        let deadline = self.timeouts.write_deadline();
-        let mut core = self.lock()?;
-        if blocking {
-            core = self.wait_for_room(core, len, deadline)?;
-        }
-        let mut clock = LazyNow::default();
-        core.run_timers(&mut clock)?;
-        let end = op(&mut core, &mut clock)?;
-        if more && core.session.queued_bytes() < CORK_LIMIT {
-            return Ok(());
-        }
-        loop {
-            core.write_some()?;
-            if core.session.written_total() >= end || !blocking {
-                return Ok(());
-            }
-            core = self.wait_writable(core, deadline, "the message is queued")?;
-        }
-    }
-
-    /// A full queue: write, and wait until `len` more bytes fit.
-    fn wait_for_room<'a>(
-        &'a self,
-        mut core: MutexGuard<'a, Core>,
-        len: usize,
-        deadline: Option<Instant>,
-    ) -> Result<MutexGuard<'a, Core>> {
-        while !core.session.has_room_for(len) {
-            core.write_some()?;
-            if core.session.has_room_for(len) {
-                break;
-            }
-            core = self.wait_writable(core, deadline, "the send queue stayed full")?;
-        }
-        Ok(core)
-    }
-
-    /// A large message in blocking mode, paced by the socket: masked and
-    /// written 32 KiB at a time, waiting (without the lock, so a reader
-    /// thread goes on) whenever the socket is full, so that at most 64 KiB
-    /// of it are queued whatever its size. Another thread's large message
-    /// waits its turn; frames queued meanwhile (a reply to a ping, another
-    /// thread's small message) follow it. When the write
-    /// timeout passes first, the rest is queued whole, as a non-blocking
-    /// send would, for later calls to write.
-    fn send_paced(&self, kind: MessageType, data: &[u8], compress: bool) -> Result<()> {
-        let deadline = self.timeouts.write_deadline();
-        let mut core = self.wait_for_room(self.lock()?, data.len(), deadline)?;
-        // Another thread's large message is being written: wait for its end
-        // rather than queue this one whole behind it.
-        while core.session.frame_open() {
-            core = self.wait_turn(core, deadline)?;
-        }
-        core.run_timers(&mut LazyNow::default())?;
-        if !core.session.can_pace(data.len(), compress) {
-            drop(core);
-            return self.submit(data.len(), false, |c, _| {
-                c.send(kind, data, compress, false)
-            });
-        }
-        let end = core.session.open_message(kind, data)?;
-        let mut at = 0;
-        while at < data.len() {
-            at = core.session.feed(data, at, false)?;
-            core.write_some()?;
-            if at < data.len() && core.session.wants_write() {
-                core = match self.wait_writable(core, deadline, "the message is queued") {
-                    Ok(core) => core,
-                    Err(e) => {
-                        self.lock()?.session.feed(data, at, true)?;
-                        self.turn.notify_all();
-                        return Err(e);
+        let mut op = Some(op);
+        let mut ticket = None;
+        self.drive("the frame is queued", |core, clock| {
+            let ticket = match ticket {
+                Some(t) => t,
+                None => {
+                    if blocking && data && !core.can_start(len, false) {
+                        core.write_some()?;
+                        return Ok(None);
                     }
-                };
-            }
-        }
-        self.turn.notify_all();
-        while core.session.written_total() < end {
-            core = self.wait_writable(core, deadline, "the message is queued")?;
+                    let op = op.take().expect("queued once");
+                    *ticket.insert(op(core, clock)?)
+                }
+            };
             core.write_some()?;
-        }
-        Ok(())
+            core.settled(ticket, blocking)
+        })
     }
 
     /// The next part of a message sent in parts (see [`Session::send_part`]);
     /// `all`: take all of `data` now, queueing what the socket does not take
     /// (to finish a message that cannot wait). Returns the bytes taken, and
     /// an error when the call stopped early. Non-blocking: takes what fits
-    /// now (`WouldBlock` when nothing did). Blocking: takes all of `data`,
-    /// waiting for the socket (without the lock) until the write timeout;
-    /// the last part returns once the message is written.
+    /// now (`WouldBlock` when nothing did). Blocking: waits its turn behind
+    /// another thread's large message, takes all of `data`, waiting for the
+    /// socket (without the lock) until the write timeout; the last part
+    /// returns once the whole message is written.
     pub fn send_part(
         &self,
         kind: MessageType,
@@ -585,79 +602,93 @@ impl Connection {
         all: bool,
     ) -> (usize, Result<()>) {
         let blocking = !self.is_nonblocking();
-        let deadline = self.timeouts.write_deadline();
         let mut taken = 0;
-        let mut core = match self.lock() {
-            Ok(core) => core,
-            Err(e) => return (0, Err(e)),
-        };
-        let result = (|| {
-            core.run_timers(&mut LazyNow::default())?;
-            loop {
-                taken += core.session.send_part(kind, total, &data[taken..], all)?;
-                core.write_some()?;
-                let ended = !core.session.sending_parts();
-                if ended {
-                    self.turn.notify_all();
-                }
-                if taken == data.len() && !(blocking && ended) {
-                    return Ok(());
-                }
-                if taken < data.len() && !core.session.wants_write() {
+        let result = self.drive("the part is not all taken", |core, _| loop {
+            if blocking && !core.session.can_send_part() {
+                return Ok(None); // another thread's message first
+            }
+            let (n, ticket) = core.session.send_part(kind, total, &data[taken..], all)?;
+            taken += n;
+            core.write_some()?;
+            if taken < data.len() {
+                if !core.session.wants_write() {
                     continue; // the socket took it all: the next piece
                 }
-                if !blocking {
-                    return match taken {
-                        0 if !data.is_empty() => Err(would_block("the socket takes no more now")),
-                        _ => Ok(()),
-                    };
-                }
-                if ended && !core.session.wants_write() {
-                    return Ok(()); // the last part is written
-                }
-                core = self.wait_writable(core, deadline, "the part is not all taken")?;
+                return match (blocking, taken) {
+                    (true, _) => Ok(None),
+                    (false, 0) => Err(would_block("the socket takes no more now")),
+                    (false, _) => Ok(Some(())),
+                };
             }
-        })();
+            if core.session.sending_parts() {
+                return Ok(Some(())); // taken; more parts are due
+            }
+            return core.settled(ticket, blocking);
+        });
+        if !self.lock().is_ok_and(|c| c.session.sending_parts()) {
+            self.turn.notify_all();
+        }
         (taken, result)
     }
 
-    /// Release the lock and wait for the frame under way to close, a while at
-    /// most (a frame can also end without a signal: a lost connection).
-    fn wait_turn<'a>(
-        &'a self,
-        core: MutexGuard<'a, Core>,
-        deadline: Option<Instant>,
-    ) -> Result<MutexGuard<'a, Core>> {
-        const RECHECK: Duration = Duration::from_millis(50);
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            return Err(Error::exn(
-                ErrorKind::Timeout,
-                "write timeout: another thread's message is still being written",
-            ));
-        }
-        let wait = left(deadline, now).map_or(RECHECK, |l| l.min(RECHECK));
-        let (core, _) = self.turn.wait_timeout(core, wait).map_err(|_| poisoned())?;
-        Ok(core)
-    }
-
-    /// Release the lock and wait until the socket takes more bytes.
-    fn wait_writable<'a>(
-        &'a self,
-        core: MutexGuard<'a, Core>,
-        deadline: Option<Instant>,
+    /// The one place where a call that writes waits. `step` runs under the
+    /// lock until it returns `Some`; between tries the call waits without
+    /// the lock (so a reader thread goes on) for the socket to take bytes,
+    /// or, when nothing of its own can be written, for another thread's
+    /// message to end; never past the write timeout, and waking for the
+    /// session's own deadlines (the close timeout, keepalive), which may
+    /// abandon the connection and so end the wait. Non-blocking: `step`
+    /// runs once, and `None` is `WouldBlock`.
+    fn drive<T>(
+        &self,
         what: &str,
-    ) -> Result<MutexGuard<'a, Core>> {
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            return Err(Error::exn(
-                ErrorKind::Timeout,
-                format!("write timeout: {what}; it is written by later calls"),
-            ));
+        mut step: impl FnMut(&mut Core, &mut LazyNow) -> Result<Option<T>>,
+    ) -> Result<T> {
+        let blocking = !self.is_nonblocking();
+        let deadline = self.timeouts.write_deadline();
+        let mut core = self.lock()?;
+        loop {
+            let mut clock = LazyNow::default();
+            if let Err(e) = core.run_timers(&mut clock) {
+                // A keepalive failure queued our close: it goes out now.
+                let _ = core.write_some();
+                self.turn.notify_all();
+                return Err(e);
+            }
+            match step(&mut core, &mut clock) {
+                Ok(Some(done)) => return Ok(done),
+                Ok(None) => {}
+                Err(e) => {
+                    if core.session.state() == State::Closed {
+                        self.turn.notify_all();
+                    }
+                    return Err(e);
+                }
+            }
+            if !blocking {
+                return Err(would_block(what));
+            }
+            let now = clock.now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Error::exn(
+                    ErrorKind::Timeout,
+                    format!("write timeout: {what}; it is written by later calls"),
+                ));
+            }
+            let wake = earliest(deadline, core.session.next_deadline());
+            if core.session.wants_write() && !core.shut {
+                drop(core);
+                wait_fd(&self.socket, false, true, left(wake, now))?;
+                core = self.lock()?;
+            } else {
+                let wait = left(wake, now).map_or(RECHECK, |l| l.min(RECHECK));
+                core = self
+                    .turn
+                    .wait_timeout(core, wait)
+                    .map_err(|_| poisoned())?
+                    .0;
+            }
         }
-        drop(core);
-        wait_fd(&self.socket, false, true, left(deadline, now))?;
-        self.lock()
     }
 
     /// Write what is queued and act on due deadlines (keepalive, close
@@ -665,24 +696,13 @@ impl Connection {
     /// of kind `WouldBlock` when bytes remain queued. Blocking: waits until
     /// the queue is empty or the write timeout passes.
     pub fn flush(&self) -> Result<()> {
-        let deadline = self.timeouts.write_deadline();
-        let mut core = self.lock()?;
-        loop {
-            let now = Instant::now();
-            let timer = core.session.on_timer(now);
+        self.drive("bytes remain queued", |core, clock| {
             core.write_some()?;
             if core.session.state() == State::Closed {
-                core.wind_down(now);
+                core.wind_down(clock.now());
             }
-            timer?;
-            if !core.session.wants_write() {
-                return Ok(());
-            }
-            if self.is_nonblocking() {
-                return Err(would_block("bytes remain queued; wait until writable"));
-            }
-            core = self.wait_writable(core, deadline, "bytes remain queued")?;
-        }
+            Ok((!core.session.wants_write()).then_some(()))
+        })
     }
 
     /// What to wait for on [`Connection::fd`] before calling again: read
@@ -708,6 +728,11 @@ impl Connection {
     /// Bytes queued and not yet written.
     pub fn queued_bytes(&self) -> usize {
         self.lock().map_or(0, |c| c.session.queued_bytes())
+    }
+
+    /// The most bytes ever queued at once on this connection.
+    pub fn queued_peak(&self) -> usize {
+        self.lock().map_or(0, |c| c.session.queued_peak())
     }
 
     /// The pongs received so far (how many, the last payload).

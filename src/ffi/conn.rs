@@ -770,6 +770,9 @@ pub unsafe extern "C" fn ws_recv_frame(conn: *mut ws_conn, frame_out: *mut *mut 
         with_conn(conn, |c| {
             let r = c.inner.recv_frame();
             let frame = try_code!(c.check(r));
+            if frame.opcode == crate::proto::OpCode::Close as u8 {
+                c.remember_peer_reason();
+            }
             store_frame(frame_out, frame)
         })
     }

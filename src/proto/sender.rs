@@ -36,22 +36,24 @@ impl MaskKeys {
 /// Where encoded frames go: a plain `Vec`, or the session's output queue,
 /// which reuses its memory so that masking is the only pass over a payload.
 pub trait FrameSink {
-    fn put(&mut self, bytes: &[u8]);
-    /// Append `payload` masked with `key`, copying and masking in one pass.
-    fn put_masked(&mut self, payload: &[u8], key: [u8; 4]);
+    /// One frame: its `header`, then `payload` masked with `key`; `last`
+    /// when it ends its message.
+    fn frame(&mut self, header: &[u8], payload: &[u8], key: [u8; 4], last: bool);
 }
 
 impl FrameSink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-
-    fn put_masked(&mut self, payload: &[u8], key: [u8; 4]) {
+    fn frame(&mut self, header: &[u8], payload: &[u8], key: [u8; 4], _last: bool) {
+        self.extend_from_slice(header);
         let start = self.len();
         self.resize(start + payload.len(), 0);
         mask_into(&mut self[start..], payload, key);
     }
 }
+
+/// Frames we send carry at most this much payload unless a fragment size is
+/// set: a control frame (a pong, the close) never waits behind more than
+/// this of one data frame, and 128 KiB frames still arrive in few reads.
+pub const MAX_FRAME: usize = 128 << 10;
 
 pub struct Sender {
     keys: MaskKeys,
@@ -75,26 +77,43 @@ impl Sender {
         self.deflater.as_ref().is_some_and(Deflater::can_compress)
     }
 
-    /// Whether a message of `len` bytes goes out as one uncompressed frame,
-    /// which [`Sender::message_header`] can start.
-    pub fn sends_whole(&self, len: usize, compress: bool) -> bool {
-        let compressed = compress && self.can_compress();
-        !compressed && (self.fragment_size == 0 || len <= self.fragment_size)
+    /// Whether a message goes out compressed.
+    pub fn compresses(&self, compress: bool) -> bool {
+        compress && self.can_compress()
     }
 
-    /// The header of a message sent as one uncompressed frame (see
-    /// [`Sender::sends_whole`]) and the key to mask its payload with.
-    pub fn message_header(&mut self, kind: MessageType, len: u64) -> ([u8; 14], usize, [u8; 4]) {
+    /// The most payload one frame carries.
+    pub fn frame_cap(&self) -> usize {
+        match self.fragment_size {
+            0 => MAX_FRAME,
+            n => n,
+        }
+    }
+
+    /// The header of one frame of `len` payload bytes and the fresh key to
+    /// mask its payload with.
+    pub fn frame_header(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: u8,
+        len: u64,
+    ) -> ([u8; 14], usize, [u8; 4]) {
         let key = self.keys.next();
         let (header, n) = FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: kind.opcode(),
+            fin,
+            rsv,
+            opcode,
             mask: Some(key),
             payload_len: len,
         }
         .to_bytes();
         (header, n, key)
+    }
+
+    /// A fresh masking key.
+    pub fn next_key(&mut self) -> [u8; 4] {
+        self.keys.next()
     }
 
     /// Append one masked frame to `out`, with a fresh masking key.
@@ -106,21 +125,13 @@ impl Sender {
         payload: &[u8],
         out: &mut impl FrameSink,
     ) {
-        let key = self.keys.next();
-        let (header, len) = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask: Some(key),
-            payload_len: payload.len() as u64,
-        }
-        .to_bytes();
-        out.put(&header[..len]);
-        out.put_masked(payload, key);
+        let (header, n, key) = self.frame_header(fin, rsv, opcode, payload.len() as u64);
+        out.frame(&header[..n], payload, key, fin);
     }
 
     /// Append a data message to `out`, compressed when `compress` is set and
-    /// permessage-deflate allows it, fragmented when configured.
+    /// permessage-deflate allows it, in frames of at most
+    /// [`Sender::frame_cap`] bytes.
     pub fn encode_message(
         &mut self,
         kind: MessageType,
@@ -143,11 +154,7 @@ impl Sender {
             }
             None => data,
         };
-        let size = if self.fragment_size == 0 {
-            payload.len().max(1)
-        } else {
-            self.fragment_size
-        };
+        let size = self.frame_cap();
         let mut chunks = payload.chunks(size).peekable();
         let mut opcode = kind.opcode();
         if chunks.peek().is_none() {

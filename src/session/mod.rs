@@ -6,8 +6,10 @@
 //! [`Session::pending_output`], and pass the time in. Nothing here blocks or
 //! looks at a clock, so each deadline is tested with a made-up `now`.
 
+mod control;
 mod keepalive;
 mod outqueue;
+mod parts;
 mod pongs;
 pub(crate) mod readbuf;
 
@@ -16,14 +18,16 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::close::{self, CloseFrame};
 use crate::proto::receiver::{Event, Mode, Receiver};
-use crate::proto::sender::Sender;
-use crate::proto::utf8::Utf8Validator;
+use crate::proto::sender::{FrameSink, Sender};
 use crate::proto::{Frame, Message, MessageType, OpCode};
 
+use control::{encode_control, ControlKind};
 pub use keepalive::Keepalive;
 use keepalive::KeepaliveTimer;
-pub use outqueue::WriteFn;
-use outqueue::{OutQueue, STREAM_CHUNK};
+use outqueue::OutQueue;
+pub use outqueue::{Fate, Ticket};
+use parts::Parts;
+pub use parts::PIECE;
 pub use pongs::PongRecord;
 use readbuf::ReadBuf;
 
@@ -60,7 +64,8 @@ pub struct Config {
     pub keepalive: Option<Keepalive>,
     /// Queued output above which a new message waits (blocking) or is
     /// refused with `WouldBlock` (non-blocking). One message is always
-    /// accepted into an empty queue, whatever its size.
+    /// accepted into an empty queue, whatever its size; a message sent in
+    /// parts has at most 64 KiB (or this limit) waiting at a time.
     pub send_queue_limit: usize,
 }
 
@@ -115,19 +120,13 @@ pub struct Session {
     pending_error: Option<Error>,
     /// The mode in which a partly received message was started.
     partial: Option<Mode>,
-    /// A message the caller is sending in parts ([`Session::send_part`]).
-    sending_parts: Option<PartSend>,
+    /// A message being sent in parts: given whole to a blocking send
+    /// ([`Session::begin_message`]) or part by part by the caller
+    /// ([`Session::send_part`], then `parts_by_caller`).
+    parts: Option<Parts>,
+    parts_by_caller: bool,
     keepalive: Option<KeepaliveTimer>,
     pongs: PongRecord,
-}
-
-/// A message being sent in parts: what the caller declared, what it gave.
-struct PartSend {
-    kind: MessageType,
-    total: u64,
-    sent: u64,
-    /// Text: the UTF-8 check carried from part to part.
-    utf8: Option<Utf8Validator>,
 }
 
 impl Session {
@@ -157,7 +156,8 @@ impl Session {
             eof: false,
             pending_error: None,
             partial: None,
-            sending_parts: None,
+            parts: None,
+            parts_by_caller: false,
         }
     }
 
@@ -259,7 +259,7 @@ impl Session {
                 Event::Message(m) => return Ok(Some(Received::Message(m))),
                 Event::Ping(payload) => {
                     if self.config.auto_pong && self.state == State::Open {
-                        self.queue_frame(true, 0, OpCode::Pong as u8, &payload);
+                        self.queue_control(ControlKind::Pong, OpCode::Pong, &payload);
                     }
                 }
                 Event::Pong(payload) => self.on_pong(&payload),
@@ -295,12 +295,8 @@ impl Session {
     /// §5.5.1 suggests) unless we already sent ours or the caller answers.
     fn on_peer_close(&mut self, frame: CloseFrame, answer: bool, now: Instant) {
         if self.state == State::Open && answer {
-            self.queue_frame(
-                true,
-                0,
-                OpCode::Close as u8,
-                &CloseFrame::payload(frame.code, ""),
-            );
+            let payload = CloseFrame::payload(frame.code, "");
+            self.queue_control(ControlKind::Close, OpCode::Close, &payload);
             self.state = State::CloseSent;
         }
         self.peer_close = Some(frame);
@@ -315,7 +311,7 @@ impl Session {
         if self.state == State::Open {
             if let Some(code) = error.close_code() {
                 let payload = CloseFrame::payload(Some(code), error.message());
-                self.queue_frame(true, 0, OpCode::Close as u8, &payload);
+                self.queue_control(ControlKind::Close, OpCode::Close, &payload);
             }
         }
         self.end(now);
@@ -326,7 +322,13 @@ impl Session {
     fn end(&mut self, now: Instant) {
         self.state = State::Closed;
         self.partial = None;
-        self.sending_parts = None;
+        if let Some(parts) = self.parts.take() {
+            // A message in parts cannot be finished now; when one of its
+            // frames is half written, nothing else (our close) can follow.
+            if !self.out.abort_message(parts.ticket()) {
+                self.out.discard();
+            }
+        }
         self.close_deadline = None;
         self.keepalive = None;
         self.linger_deadline = Some(now + self.config.close_timeout);
@@ -336,7 +338,7 @@ impl Session {
     fn lose(&mut self, error: Error) -> Error {
         self.state = State::Closed;
         self.partial = None;
-        self.sending_parts = None;
+        self.parts = None;
         self.close_deadline = None;
         self.keepalive = None;
         self.linger_deadline = None;
@@ -360,6 +362,8 @@ impl Session {
         match self.state {
             State::Open => Ok(()),
             State::CloseSent => Err(Error::invalid_state("the connection is closing")),
+            // A connection lost under queued output says so, not just "closed".
+            State::Closed if self.out.was_discarded() => Err(self.lost()),
             State::Closed => Err(Error::invalid_state("the connection is closed")),
         }
     }
@@ -369,169 +373,144 @@ impl Session {
         self.out.is_idle() || self.out.backlog().saturating_add(len) <= self.config.send_queue_limit
     }
 
-    /// Queue a data message. Returns the output offset at which it is fully
-    /// written (compare with [`Session::written_total`]).
-    pub fn send(&mut self, kind: MessageType, data: &[u8], compress: bool) -> Result<u64> {
+    /// What became of a queued message or control frame.
+    pub fn fate(&self, ticket: Ticket) -> Fate {
+        self.out.fate(ticket)
+    }
+
+    /// The error a sender whose bytes were lost gets: the connection's.
+    pub fn lost(&self) -> Error {
+        self.pending_error.clone().unwrap_or_else(|| {
+            Error::exn(
+                ErrorKind::ConnectionLost,
+                "the connection was lost before the message was written",
+            )
+        })
+    }
+
+    /// Queue a data message whole (compressed when `compress` and
+    /// permessage-deflate allow it).
+    pub fn send(&mut self, kind: MessageType, data: &[u8], compress: bool) -> Result<Ticket> {
         self.check_message(kind, data)?;
+        let ticket = self.out.issue();
+        let mut lane = Lane {
+            out: &mut self.out,
+            ticket,
+        };
         self.sender
-            .encode_message(kind, data, compress, &mut self.out)?;
-        Ok(self.out.queued_total())
+            .encode_message(kind, data, compress, &mut lane)?;
+        Ok(Ticket::Data(ticket))
     }
 
-    /// [`Session::send`], writing with `write` while encoding: a large
-    /// payload is masked and written 32 KiB at a time (what the socket does
-    /// not take stays queued), so it is not first copied whole.
-    pub fn send_streaming(
-        &mut self,
-        kind: MessageType,
-        data: &[u8],
-        compress: bool,
-        write: WriteFn<'_>,
-    ) -> Result<u64> {
+    /// Whether a message would go out compressed.
+    pub fn compresses(&self, compress: bool) -> bool {
+        self.sender.compresses(compress)
+    }
+
+    /// Whether a message in parts (ours or another thread's) is under way:
+    /// another one cannot start, and data sent now waits behind it.
+    pub fn message_open(&self) -> bool {
+        self.out.in_message()
+    }
+
+    /// Start sending `data` in parts ([`Session::feed`]), for a message
+    /// given whole whose text was checked here: it is never copied whole
+    /// into the queue, and control frames pass between its frames.
+    pub fn begin_message(&mut self, kind: MessageType, data: &[u8]) -> Result<Ticket> {
         self.check_message(kind, data)?;
-        self.sender
-            .encode_message(kind, data, compress, &mut self.out.streaming(write))?;
-        Ok(self.out.queued_total())
+        self.begin_parts(kind, data.len() as u64, false)
     }
 
-    /// Whether `data` can be sent paced ([`Session::open_message`]): one
-    /// uncompressed frame, and no other paced message under way.
-    pub fn can_pace(&self, len: usize, compress: bool) -> bool {
-        self.sender.sends_whole(len, compress) && !self.out.is_open()
+    fn begin_parts(&mut self, kind: MessageType, total: u64, check_text: bool) -> Result<Ticket> {
+        self.check_writable()?;
+        if self.out.in_message() {
+            return Err(Error::exn(
+                ErrorKind::WouldBlock,
+                "another message is being sent in parts; try again once it is written",
+            ));
+        }
+        let (ticket, parts) =
+            Parts::begin(kind, total, check_text, &mut self.sender, &mut self.out);
+        self.parts = parts;
+        self.parts_by_caller = check_text;
+        Ok(Ticket::Data(ticket))
     }
 
-    /// Start a message whose payload the caller feeds in pieces
-    /// ([`Session::feed`]) as the socket takes them, so it is never queued
-    /// whole. Returns the output offset at which it is fully written.
-    pub fn open_message(&mut self, kind: MessageType, data: &[u8]) -> Result<u64> {
-        self.check_message(kind, data)?;
-        let (header, n, key) = self.sender.message_header(kind, data.len() as u64);
-        self.out.open(&header[..n], key, data.len() as u64);
-        Ok(self.out.queued_total())
+    /// Feed the message under way from `data` (its next bytes): a piece at
+    /// a time while less than a piece (and the queue limit) waits for the
+    /// socket, all of it when `all`. Returns how many bytes were taken.
+    pub fn feed(&mut self, data: &[u8], all: bool) -> Result<usize> {
+        let Some(parts) = self.parts.as_mut() else {
+            return Err(if self.out.was_discarded() {
+                self.lost()
+            } else {
+                Error::invalid_state("no message is being sent in parts")
+            });
+        };
+        let window = PIECE.min(self.config.send_queue_limit).max(1);
+        let taken = parts.feed(data, &mut self.sender, &mut self.out, |out| {
+            all || out.data_len() < window
+        })?;
+        if parts.is_done() {
+            self.parts = None;
+        }
+        Ok(taken)
     }
 
     /// The next part of a message sent in parts, for a caller that must not
     /// have a large message copied whole: the first call (no such message
     /// under way) starts it, with its type and total size; later calls must
-    /// give the same. Takes bytes of `data` in 32 KiB pieces while less than
-    /// one piece waits for the socket (all of them when `all`), and returns
-    /// how many it took. The message goes out as one uncompressed frame;
-    /// frames queued meanwhile follow it. Text is checked piece by piece: a
-    /// piece that cannot continue valid UTF-8 (or ends the message inside a
-    /// character) is refused, with what came before it taken.
+    /// give the same. Takes bytes of `data` as [`Session::feed`] does and
+    /// returns how many it took and the message's ticket. The message goes
+    /// out uncompressed; data frames queued meanwhile follow it. Text is
+    /// checked piece by piece: a piece that cannot continue valid UTF-8 (or
+    /// ends the message inside a character) is refused, with what came
+    /// before it taken.
     pub fn send_part(
         &mut self,
         kind: MessageType,
         total: u64,
         data: &[u8],
         all: bool,
-    ) -> Result<usize> {
-        match &self.sending_parts {
-            None => self.begin_parts(kind, total)?,
-            Some(_) if !self.out.is_open() => {
-                // The connection was lost and the frame dropped with it.
-                self.sending_parts = None;
-                return Err(self.lost());
-            }
-            Some(p) if p.kind != kind || p.total != total => {
-                return Err(Error::invalid_argument(format!(
-                    "a {:?} message of {} bytes is being sent in parts: finish it first",
-                    p.kind, p.total
-                )));
-            }
-            Some(_) => {}
-        }
-        let mut taken = 0;
-        if let Some(parts) = &mut self.sending_parts {
-            if data.len() as u64 > parts.total - parts.sent {
-                return Err(Error::invalid_argument(format!(
-                    "{} bytes given where {} of the message remain",
-                    data.len(),
-                    parts.total - parts.sent
-                )));
-            }
-            while taken < data.len() && (all || self.out.len() < STREAM_CHUNK) {
-                let piece = &data[taken..data.len().min(taken + STREAM_CHUNK)];
-                if let Some(utf8) = &mut parts.utf8 {
-                    let mut next = utf8.clone();
-                    let last = parts.sent + piece.len() as u64 == parts.total;
-                    if !next.feed(piece) || (last && !next.is_complete()) {
-                        if taken > 0 {
-                            break; // the next call starts at this piece and is refused
-                        }
-                        return Err(Error::invalid_argument(
-                            "the text message's part is not valid UTF-8",
-                        ));
-                    }
-                    *utf8 = next;
-                }
-                self.out.put_open(piece);
-                parts.sent += piece.len() as u64;
-                taken += piece.len();
-            }
-            if parts.sent == parts.total {
-                self.sending_parts = None;
-            }
-        }
-        Ok(taken)
-    }
-
-    fn begin_parts(&mut self, kind: MessageType, total: u64) -> Result<()> {
-        self.check_writable()?;
-        if self.out.is_open() {
+    ) -> Result<(usize, Ticket)> {
+        if !self.can_send_part() {
             return Err(Error::exn(
                 ErrorKind::WouldBlock,
                 "another thread's large message is being written; try again",
             ));
         }
-        let (header, n, key) = self.sender.message_header(kind, total);
-        self.out.open(&header[..n], key, total);
-        if total > 0 {
-            self.sending_parts = Some(PartSend {
-                kind,
-                total,
-                sent: 0,
-                utf8: (kind == MessageType::Text).then(Utf8Validator::default),
-            });
+        let ticket = match &self.parts {
+            None => self.begin_parts(kind, total, true)?,
+            Some(p) if p.kind() != kind || p.total() != total => {
+                return Err(Error::invalid_argument(format!(
+                    "a {:?} message of {} bytes is being sent in parts: finish it first",
+                    p.kind(),
+                    p.total()
+                )));
+            }
+            Some(p) => Ticket::Data(p.ticket()),
+        };
+        if self.parts.is_none() {
+            // An empty message, queued whole at its start.
+            return match data.len() {
+                0 => Ok((0, ticket)),
+                n => Err(Error::invalid_argument(format!(
+                    "{n} bytes given where 0 of the message remain"
+                ))),
+            };
         }
-        Ok(())
+        Ok((self.feed(data, all)?, ticket))
     }
 
-    /// Whether a frame is being written piece by piece (a paced send or a
-    /// message in parts): frames queued now wait behind it.
-    pub fn frame_open(&self) -> bool {
-        self.out.is_open()
-    }
-
-    /// Whether a message sent in parts is under way.
+    /// Whether a message sent part by part by the caller is under way.
     pub fn sending_parts(&self) -> bool {
-        self.sending_parts.is_some()
+        self.parts.is_some() && self.parts_by_caller
     }
 
-    fn lost(&self) -> Error {
-        self.pending_error
-            .clone()
-            .unwrap_or_else(|| Error::exn(ErrorKind::ConnectionLost, "the connection was lost"))
-    }
-
-    /// Queue the payload of the open message from `at`: one 32 KiB piece
-    /// when less than that waits for the socket (so the piece is still in
-    /// cache when it is written), all of it when `all`. Returns where it
-    /// stopped; an error when the connection was lost since.
-    pub fn feed(&mut self, data: &[u8], at: usize, all: bool) -> Result<usize> {
-        let mut at = at;
-        while at < data.len() {
-            if !self.out.is_open() {
-                return Err(self.lost());
-            }
-            if !all && self.out.len() >= STREAM_CHUNK {
-                break;
-            }
-            let end = data.len().min(at + STREAM_CHUNK);
-            self.out.put_open(&data[at..end]);
-            at = end;
-        }
-        Ok(at)
+    /// Whether [`Session::send_part`] can go on now: no message is under
+    /// way but the caller's own in parts.
+    pub fn can_send_part(&self) -> bool {
+        !self.out.in_message() || self.sending_parts()
     }
 
     fn check_message(&self, kind: MessageType, data: &[u8]) -> Result<()> {
@@ -550,7 +529,7 @@ impl Session {
                 ErrorKind::WouldBlock,
                 format!(
                     "the send queue is full ({} bytes queued, limit {})",
-                    self.out.len(),
+                    self.out.backlog(),
                     self.config.send_queue_limit
                 ),
             ))
@@ -558,7 +537,9 @@ impl Session {
     }
 
     /// Low-level: queue one frame as given (RSV bits are never added).
-    /// Sending a close frame starts (or completes) the close handshake.
+    /// Sending a close frame starts (or completes) the close handshake. A
+    /// well-formed ping, pong or close takes the control lane; anything else
+    /// goes in order with the data.
     pub fn send_frame(
         &mut self,
         fin: bool,
@@ -566,33 +547,52 @@ impl Session {
         opcode: u8,
         payload: &[u8],
         now: Instant,
-    ) -> Result<u64> {
+    ) -> Result<Ticket> {
         self.check_writable()?;
         if rsv > 7 || opcode > 15 {
             return Err(Error::invalid_argument("rsv must be 0..7 and opcode 0..15"));
         }
-        let control = opcode & 0x8 != 0;
-        if !control {
-            self.check_room(payload.len())?;
-        }
-        self.queue_frame(fin, rsv, opcode, payload);
+        let lane = match OpCode::from_u8(opcode) {
+            _ if !fin || rsv != 0 || payload.len() > 125 => None,
+            Some(OpCode::Ping) => Some((ControlKind::Ping, OpCode::Ping)),
+            Some(OpCode::Pong) => Some((ControlKind::Pong, OpCode::Pong)),
+            Some(OpCode::Close) => Some((ControlKind::Close, OpCode::Close)),
+            _ => None,
+        };
+        let ticket = match lane {
+            Some((kind, op)) => self.queue_control(kind, op, payload),
+            None => {
+                if opcode & 0x8 == 0 {
+                    self.check_room(payload.len())?;
+                }
+                let ticket = self.out.issue();
+                let mut lane = Lane {
+                    out: &mut self.out,
+                    ticket,
+                };
+                self.sender
+                    .encode_frame(fin, rsv, opcode, payload, &mut lane);
+                Ticket::Data(ticket)
+            }
+        };
         if opcode == OpCode::Close as u8 {
             self.close_sent(now);
         }
-        Ok(self.out.queued_total())
+        Ok(ticket)
     }
 
-    /// Queue a ping (at most 125 bytes of payload).
-    pub fn ping(&mut self, payload: &[u8]) -> Result<u64> {
+    /// Queue a ping (at most 125 bytes of payload); a ping of ours still
+    /// waiting is replaced.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<Ticket> {
         self.check_writable()?;
         Sender::check_control_payload(payload)?;
-        self.queue_frame(true, 0, OpCode::Ping as u8, payload);
-        Ok(self.out.queued_total())
+        Ok(self.queue_control(ControlKind::Ping, OpCode::Ping, payload))
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).
-    /// The server's close is due within the close timeout from now.
-    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) -> Result<u64> {
+    /// The close timeout runs from now: by then our close must be written
+    /// and the server's received, or the connection is abandoned.
+    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) -> Result<Ticket> {
         self.check_writable()?;
         if let Some(c) = code.filter(|&c| !close::is_sendable(c)) {
             return Err(Error::invalid_argument(format!(
@@ -603,9 +603,9 @@ impl Session {
             return Err(Error::invalid_argument("a close reason needs a close code"));
         }
         let payload = CloseFrame::payload(code, reason);
-        self.queue_frame(true, 0, OpCode::Close as u8, &payload);
+        let ticket = self.queue_control(ControlKind::Close, OpCode::Close, &payload);
         self.close_sent(now);
-        Ok(self.out.queued_total())
+        Ok(ticket)
     }
 
     fn close_sent(&mut self, now: Instant) {
@@ -618,15 +618,16 @@ impl Session {
         }
     }
 
-    fn queue_frame(&mut self, fin: bool, rsv: u8, opcode: u8, payload: &[u8]) {
-        self.sender
-            .encode_frame(fin, rsv, opcode, payload, &mut self.out);
+    fn queue_control(&mut self, kind: ControlKind, opcode: OpCode, payload: &[u8]) -> Ticket {
+        let frame = encode_control(opcode as u8, payload, self.sender.next_key());
+        self.out.push_control(kind, frame)
     }
 
     // --- output ----------------------------------------------------------
 
-    /// Bytes waiting for the socket, oldest first.
-    pub fn pending_output(&self) -> &[u8] {
+    /// Bytes to write now (a control frame goes at the next frame boundary,
+    /// ahead of queued data).
+    pub fn pending_output(&mut self) -> &[u8] {
         self.out.pending()
     }
 
@@ -641,8 +642,14 @@ impl Session {
         self.out.trim();
     }
 
+    /// Bytes held for the socket (every lane).
     pub fn queued_bytes(&self) -> usize {
         self.out.backlog()
+    }
+
+    /// The most bytes ever held for the socket at once.
+    pub fn queued_peak(&self) -> usize {
+        self.out.high_water()
     }
 
     /// The pongs received so far.
@@ -650,12 +657,8 @@ impl Session {
         &self.pongs
     }
 
-    pub fn written_total(&self) -> u64 {
-        self.out.written_total()
-    }
-
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty()
+        self.out.wants_write()
     }
 
     /// Whether the socket is still worth reading: the WebSocket is open, or
@@ -694,10 +697,15 @@ impl Session {
             self.out.discard();
         }
         if self.close_deadline.is_some_and(|d| now >= d) {
+            let what = if self.out.is_idle() {
+                "the server did not answer our close frame"
+            } else {
+                "our close frame could not be written (the server is not reading)"
+            };
             let error = Error::exn(
                 ErrorKind::Timeout,
                 format!(
-                    "the server did not answer the close frame within {} ms",
+                    "close timeout: {what} within {} ms; the connection was abandoned",
                     self.config.close_timeout.as_millis()
                 ),
             );
@@ -709,7 +717,7 @@ impl Session {
         match timer.on_timer(now) {
             keepalive::Due::Nothing => Ok(()),
             keepalive::Due::Ping(payload) => {
-                self.queue_frame(true, 0, OpCode::Ping as u8, &payload);
+                self.queue_control(ControlKind::KeepalivePing, OpCode::Ping, &payload);
                 Ok(())
             }
             keepalive::Due::Failed(waited) => {
@@ -718,13 +726,27 @@ impl Session {
                     waited.as_millis()
                 );
                 let payload = CloseFrame::payload(Some(KEEPALIVE_CLOSE_CODE), "keepalive timeout");
-                self.queue_frame(true, 0, OpCode::Close as u8, &payload);
+                self.queue_control(ControlKind::Close, OpCode::Close, &payload);
                 self.end(now);
                 let error = Error::exn(ErrorKind::Timeout, message);
                 self.pending_error = Some(error.clone());
                 Err(error)
             }
         }
+    }
+}
+
+/// The output queue as a frame sink for one message: its last frame
+/// carries the message's ticket.
+struct Lane<'a> {
+    out: &'a mut OutQueue,
+    ticket: u64,
+}
+
+impl FrameSink for Lane<'_> {
+    fn frame(&mut self, header: &[u8], payload: &[u8], key: [u8; 4], last: bool) {
+        let ticket = if last { self.ticket } else { 0 };
+        self.out.push_frame(header, payload, key, ticket);
     }
 }
 

@@ -45,8 +45,23 @@ fn feed(s: &mut Session, bytes: &[u8]) {
 
 /// Take everything queued, as the server would read it: (opcode, payload).
 fn drain(s: &mut Session) -> Vec<(u8, Vec<u8>)> {
-    let mut wire = s.pending_output().to_vec();
-    s.on_written(wire.len());
+    let mut wire = Vec::new();
+    write_out(s, &mut wire);
+    parse(wire)
+}
+
+/// Write what is queued to `wire`.
+fn write_out(s: &mut Session, wire: &mut Vec<u8>) {
+    while !s.pending_output().is_empty() {
+        let bytes = s.pending_output();
+        let n = bytes.len();
+        wire.extend_from_slice(bytes);
+        s.on_written(n);
+    }
+}
+
+/// Client frames on the wire, unmasked: (opcode, payload).
+fn parse(mut wire: Vec<u8>) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
     let mut at = 0;
     while at < wire.len() {
@@ -296,7 +311,144 @@ fn the_send_queue_bound_refuses_whole_messages_only() {
     assert_eq!(e.kind(), ErrorKind::WouldBlock);
     // Control frames are never refused.
     s.ping(b"p").unwrap();
-    let queued = s.queued_bytes();
-    s.on_written(queued);
+    drain(&mut s);
     s.send(MessageType::Binary, &[0; 10], false).unwrap();
+}
+
+#[test]
+fn a_flood_of_pings_from_a_server_that_never_reads_queues_one_pong() {
+    let t0 = Instant::now();
+    let mut s = session(None, t0);
+    s.send(MessageType::Binary, &[1; 1000], false).unwrap();
+    for i in 0..10_000u32 {
+        feed(&mut s, &frame(0x9, &i.to_be_bytes()));
+        assert!(s.receive(Mode::Messages, t0).unwrap().is_none());
+    }
+    // The data, and one pong: the latest ping's.
+    assert!(
+        s.queued_bytes() <= 1000 + 14 + 2 * 131,
+        "{}",
+        s.queued_bytes()
+    );
+    let frames = drain(&mut s);
+    let pongs: Vec<_> = frames.iter().filter(|f| f.0 == 0xA).collect();
+    assert_eq!(pongs, [&(0xA, 9999u32.to_be_bytes().to_vec())]);
+}
+
+#[test]
+fn pongs_and_pings_go_ahead_of_queued_data_but_the_close_goes_last() {
+    let t0 = Instant::now();
+    let mut s = session(None, t0);
+    for _ in 0..3 {
+        s.send(MessageType::Text, b"data", false).unwrap();
+    }
+    s.ping(b"mine").unwrap();
+    feed(&mut s, &frame(0x9, b"theirs"));
+    assert!(s.receive(Mode::Messages, t0).unwrap().is_none());
+    s.close(Some(1000), "", t0).unwrap();
+    let opcodes: Vec<u8> = drain(&mut s).into_iter().map(|f| f.0).collect();
+    assert_eq!(opcodes, [0x9, 0xA, 1, 1, 1, 0x8]);
+}
+
+#[test]
+fn control_frames_pass_between_the_frames_of_a_large_message() {
+    let t0 = Instant::now();
+    let mut s = session(None, t0);
+    let data = vec![5u8; 3 * crate::proto::sender::MAX_FRAME];
+    let ticket = s.begin_message(MessageType::Binary, &data).unwrap();
+    let taken = s.feed(&data, false).unwrap();
+    // The first frame is partly written when a ping arrives: the next frame
+    // boundary lets the pong out before the rest of the message.
+    let mut at = taken;
+    let mut wire = s.pending_output()[..100].to_vec();
+    s.on_written(100);
+    feed(&mut s, &frame(0x9, b"hi"));
+    assert!(s.receive(Mode::Messages, t0).unwrap().is_none());
+    while at < data.len() || s.wants_write() {
+        write_out(&mut s, &mut wire);
+        at += s.feed(&data[at..], false).unwrap_or(0);
+    }
+    let opcodes: Vec<u8> = parse(wire).into_iter().map(|f| f.0).collect();
+    assert_eq!(opcodes, [2, 0xA, 0, 0]);
+    assert_eq!(s.fate(ticket), Fate::Written);
+}
+
+#[test]
+fn a_lost_connection_loses_the_tickets_it_did_not_write() {
+    let t0 = Instant::now();
+    let mut s = session(None, t0);
+    let written = s.send(MessageType::Text, b"first", false).unwrap();
+    drain(&mut s);
+    let queued = s.send(MessageType::Text, b"second", false).unwrap();
+    let data = vec![0u8; 1 << 20];
+    // Another message under way, and one sent meanwhile behind it.
+    let paced = {
+        let mut other = session(None, t0);
+        let t = other.begin_message(MessageType::Binary, &data).unwrap();
+        other.feed(&data, false).unwrap();
+        other.abandon(Error::exn(ErrorKind::ConnectionLost, "reset"));
+        assert_eq!(other.fate(t), Fate::Lost);
+        assert_eq!(
+            other
+                .send_part(MessageType::Binary, 1, b"x", false)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ConnectionLost
+        );
+        t
+    };
+    let _ = paced;
+    s.abandon(Error::exn(ErrorKind::ConnectionLost, "reset by peer"));
+    assert_eq!(
+        (s.fate(written), s.fate(queued)),
+        (Fate::Written, Fate::Lost)
+    );
+    // The next send says why, not just "closed".
+    let e = s.send(MessageType::Text, b"third", false).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.message()),
+        (ErrorKind::ConnectionLost, "reset by peer")
+    );
+}
+
+#[test]
+fn the_close_timeout_bounds_writing_our_close_too() {
+    let t0 = Instant::now();
+    let mut s = session(None, t0);
+    s.send(MessageType::Binary, &[0; 10_000], false).unwrap();
+    let close = s.close(Some(1000), "bye", t0).unwrap();
+    // The server reads nothing: our close never gets out.
+    assert_eq!(s.next_deadline(), Some(t0 + CLOSE_TIMEOUT));
+    assert!(s
+        .on_timer(t0 + CLOSE_TIMEOUT - Duration::from_millis(1))
+        .is_ok());
+    let e = s.on_timer(t0 + CLOSE_TIMEOUT).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(
+        e.message().contains("could not be written"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(s.fate(close), Fate::Lost);
+    assert!(s.finished());
+}
+
+#[test]
+fn a_failure_during_a_message_in_parts_drops_its_unsent_frames_and_still_closes() {
+    let t0 = Instant::now();
+    let mut s = session(None, t0);
+    let data = vec![1u8; 4 * crate::proto::sender::MAX_FRAME];
+    let ticket = s.begin_message(MessageType::Binary, &data).unwrap();
+    let taken = s.feed(&data, true).unwrap();
+    assert_eq!(taken, data.len());
+    // Nothing written yet: a protocol error drops the message and sends the close.
+    let mut s2 = session(None, t0);
+    let t2 = s2.begin_message(MessageType::Binary, &data).unwrap();
+    s2.feed(&data[..100], false).unwrap();
+    feed(&mut s2, &[0x83, 0x00]); // a reserved opcode
+    assert!(s2.receive(Mode::Messages, t0).is_err());
+    assert_eq!(s2.fate(t2), Fate::Lost);
+    let opcodes: Vec<u8> = drain(&mut s2).into_iter().map(|f| f.0).collect();
+    assert_eq!(opcodes, [0x8]);
+    let _ = (ticket, s);
 }

@@ -223,6 +223,17 @@ static void test_server_close_and_loop(void) {
     CHECK(ws_conn_peer_close_code(conn) == 4001);
     CHECK(strcmp(ws_conn_peer_close_reason(conn), "bye") == 0);
     ws_conn_free(conn);
+
+    /* A close received as a frame keeps its reason too. */
+    conn = connect_to("/close/4001", NULL);
+    if (!conn)
+        return;
+    ws_frame *frame = NULL;
+    CHECK(ws_recv_frame(conn, &frame) == WS_OK && frame && ws_frame_opcode(frame) == 0x8);
+    ws_frame_free(frame);
+    CHECK(ws_conn_peer_close_code(conn) == 4001);
+    CHECK(strcmp(ws_conn_peer_close_reason(conn), "bye") == 0);
+    ws_conn_free(conn);
 }
 
 static int32_t stop_after_one(ws_conn *conn, const ws_message *msg, void *userdata) {
