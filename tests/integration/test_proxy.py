@@ -38,6 +38,17 @@ def test_c_through_proxies(tmp_path):
         assert not open_proxy.tunnelled_to(f"localhost:{b}", wait=0.5)
 
 
+def wait_for_log(log, *patterns, timeout=10.0):
+    """What log() returns once every regex in `patterns` is in it, or after
+    `timeout` seconds (the server writes its lines as it goes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log()
+        if all(re.search(p, text) for p in patterns) or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.02)
+
+
 def test_socks5_through_microsocks(tmp_path):
     """A real SOCKS5 server (microsocks, username/password) carries ws and wss;
     a wrong password is refused. Driven through wsclient-cat (public C API)."""
@@ -56,12 +67,12 @@ def test_socks5_through_microsocks(tmp_path):
         denied = subprocess.run([cat, "-x", f"socks5h://{USER}:wrong@127.0.0.1:{socks_port}",
                                  f"ws://localhost:{ws_port}/"], capture_output=True, text=True,
                                 timeout=60)
-        time.sleep(0.2)
-        text = log()
+        # socks5h sends the name; socks5 resolves it here and sends an address.
+        text = wait_for_log(log, rf"connected to localhost:{ws_port}\b",
+                            rf"connected to (127\.0\.0\.1|::1):{wss_port}\b")
     for url, run in runs.items():
         assert (run.returncode, run.stdout) == (0, "via socks\n"), run.stderr
-    # socks5h sends the name; socks5 resolves it here and sends an address.
-    assert f"connected to localhost:{ws_port}" in text
-    assert re.search(rf"connected to (127\.0\.0\.1|::1):{wss_port}", text), text
+    assert re.search(rf"connected to localhost:{ws_port}\b", text), text
+    assert re.search(rf"connected to (127\.0\.0\.1|::1):{wss_port}\b", text), text
     assert denied.returncode == 1
     assert "refused the user name and password" in denied.stderr

@@ -478,19 +478,42 @@
     (##sys#add-to-ready-queue t)
     t))
 
-(let* ((c (ws-connect (url "/")))
-       (got #f)
-       (t (spawn (lambda () (set! got (message-data (recv-message c)))))))
-  (##sys#thread-yield!)                 ; the receiver runs and waits
-  (test "the receiving thread is waiting" #f got)
-  ;; If the receive blocked the process, we would never get here.
-  (send-text-message c "from another thread")
+;; What a green thread waits for in CHICKEN's scheduler: (fd . #:input) (or
+;; #:output, #:all) while it is blocked for I/O, else #f.
+(define (blocked-for-i/o t)
+  (and (eq? 'blocked (##sys#slot t 3))
+       (pair? (##sys#slot t 11))
+       (##sys#slot t 11)))
+
+;; Yield to the other green threads until (done?) holds, for at most 10 s.
+(define (yield-until done?)
   (let ((deadline (+ (current-process-milliseconds) 10000)))
     (let loop ()
-      (unless (or got (> (current-process-milliseconds) deadline))
+      (unless (or (done?) (> (current-process-milliseconds) deadline))
         (##sys#thread-yield!)
-        (loop))))
+        (loop)))))
+
+;; The echo server sends nothing until we do: the receiver has to wait in
+;; the scheduler for the socket, and this thread has to send meanwhile.
+(let* ((c (ws-connect (url "/")))
+       (events '())                     ; newest first
+       (note! (lambda (e) (set! events (cons e events))))
+       (got #f)
+       (t (spawn (lambda ()
+                   (note! 'receiving)
+                   (set! got (message-data (recv-message c)))
+                   (note! 'received)))))
+  (yield-until (lambda () (blocked-for-i/o t)))
+  (test-assert "the receiving thread is waiting for its socket to be readable"
+               (memq (cdr (or (blocked-for-i/o t) '(#f . #f))) '(#:input #:all)))
+  (test "... inside recv-message, with nothing received yet" '((receiving) #f) (list events got))
+  ;; If the receive blocked the process, we would never get here.
+  (note! 'sending)
+  (send-text-message c "from another thread")
+  (yield-until (lambda () got))
   (test "the receiving thread got the echo" "from another thread" got)
+  (test "... after this thread sent it, while the receive waited"
+        '(receiving sending received) (reverse events))
   (finish c))
 
 ;;; ------------------------------------------------------------------

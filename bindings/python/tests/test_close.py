@@ -1,11 +1,14 @@
 """Closing: codes and reasons both ways, use after close, and *fail*s
 (the server breaks the protocol) through a raw scripted server."""
 
+import gc
+import weakref
+
 import pytest
 from wstest_helpers import read_client_frame, server_frame
 
 import wsclient
-from wsclient import Frame
+from wsclient import Frame, _ffi
 
 
 @pytest.mark.parametrize("code", [1000, 1001, 1003, 1008, 1011, 3000, 4001, 4999])
@@ -140,10 +143,35 @@ def test_close_after_peer_close_is_quiet(echo_url):
     conn.close()
 
 
-def test_garbage_collected_connection(echo_url):
-    conn = wsclient.connect(echo_url + "/")
+def test_garbage_collected_connection(raw_server, monkeypatch):
+    """A connection nobody closes is freed by its finaliser: ws_conn_free
+    runs on its handle and the server sees TCP end, without a close frame."""
+    freed = []
+    real_free = wsclient.Connection._free
+
+    def free(ptr):
+        freed.append(_ffi.address(ptr))
+        real_free(ptr)
+
+    monkeypatch.setattr(wsclient.Connection, "_free", staticmethod(free))
+
+    def script(sock):
+        got = read_client_frame(sock)
+        sock.settimeout(20)  # a leaked handle keeps the socket open: fail, not hang
+        return got, sock.recv(1)  # b"": the client closed TCP
+
+    server = raw_server(script)
+    conn = wsclient.connect(server.url)
     conn.send("x")
-    del conn  # freed by __del__ without a close handshake; must not crash
+    handle = _ffi.address(conn._ptr)
+    collected = []
+    weakref.finalize(conn, collected.append, True)
+    conn.self = conn  # a reference cycle: only the cycle collector frees it
+    del conn
+    gc.collect()
+    assert collected == [True]
+    assert freed == [handle]
+    assert server.join() == ((True, 0, 1, b"x"), b"")
 
 
 def test_close_waits_at_most_the_timeout(raw_server):

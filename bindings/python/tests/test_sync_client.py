@@ -172,14 +172,29 @@ def test_one_thread_receives_while_others_send(echo_url: str) -> None:
     assert [b[0] for b in blobs] == [0, 1, 2, 3] and all(b[1:] == big for b in blobs)
 
 
+def wait_until_polling(thread: threading.Thread, timeout: float = 20) -> bool:
+    """Whether `thread` reached the poll() of a receive (wsclient's
+    `_readable`) within `timeout` seconds: it waits there for the socket."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread.ident or -1)
+        while frame is not None:
+            if frame.f_code.co_name == "_readable" and "wsclient" in frame.f_code.co_filename:
+                return True
+            frame = frame.f_back
+        time.sleep(0.005)
+    return False
+
+
 def test_close_from_another_thread_ends_iteration(echo_url: str) -> None:
     ws = connect(echo_url + "/silent")
     result: List[Any] = []
-    t = threading.Thread(target=lambda: result.append(list(ws)))
+    t = threading.Thread(target=lambda: result.append(list(ws)), daemon=True)
     t.start()
-    time.sleep(0.1)
+    assert wait_until_polling(t)  # the iteration waits in recv() for a message
     ws.close()
     t.join(30)
+    assert not t.is_alive()
     assert result == [[]]
     with pytest.raises(ConnectionClosedOK):
         ws.recv()
