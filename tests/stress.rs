@@ -1260,7 +1260,8 @@ impl Totals {
             }
         }
         if self.hang {
-            r += "the run stopped at the first hang (a stuck thread cannot be freed)\n";
+            r += "the run stopped at the first hang (a stuck thread cannot be freed); \
+                  what arrived on that connection is not counted\n";
         }
         r
     }
