@@ -42,7 +42,8 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
         test-chicken man autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
-        bench clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool
+        bench clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
+        stress
 
 all: lib examples man tools cpp
 
@@ -159,6 +160,16 @@ autobahn-python-asyncio: all venv
 
 autobahn-chicken: all venv
 	$(PY) tests/autobahn/gate.py --name chicken -- bash bindings/chicken/run-autobahn.sh {url} {agent}
+
+# The write path's stress run (tests/stress.rs, issue 20): one receiving and
+# four sending threads against a server that pings every millisecond, reads
+# slowly and drops the connection at random, connection after connection for
+# STRESS_SECONDS; then a report. Not part of `make test`, which runs only its
+# five-second script. STRESS_SEED repeats a run; STRESS_ENDINGS (e.g.
+# fin,clean) limits how the server drops connections.
+STRESS_SECONDS ?= 300
+stress:
+	STRESS_SECONDS=$(STRESS_SECONDS) $(CARGO) test --release --test stress -- --ignored --nocapture
 
 # Fuzzing (cargo fuzz, libFuzzer): the targets in fuzz/fuzz_targets, each
 # for FUZZ_SECONDS from the committed seeds (fuzz/seeds) plus what earlier
