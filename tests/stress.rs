@@ -29,7 +29,7 @@ mod common;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -476,50 +476,6 @@ fn gettid() -> i32 {
     unsafe { libc::gettid() }
 }
 
-/// Samples `queued_bytes()` every millisecond while the connection runs.
-struct QueueSampler {
-    highest: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<()>,
-}
-
-impl QueueSampler {
-    fn start(conn: Arc<Connection>) -> QueueSampler {
-        let highest = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let handle = {
-            let (highest, stop) = (highest.clone(), stop.clone());
-            thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    highest.fetch_max(conn.queued_bytes(), Ordering::Relaxed);
-                    thread::sleep(Duration::from_millis(1));
-                }
-            })
-        };
-        QueueSampler {
-            highest,
-            stop,
-            handle,
-        }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.handle.join();
-    }
-}
-
-/// The most bytes the connection ever held queued.
-// queued_peak: added by the write-path change. Until it is merged this is
-// the highest `queued_bytes()` the sampler saw (every millisecond, so it can
-// miss a short spike); at the merge it becomes `conn.queued_peak()`.
-fn queued_peak(_conn: &Connection, sampler: &QueueSampler) -> usize {
-    sampler.highest.load(Ordering::Relaxed)
-}
-
-// ---------------------------------------------------------------------------
-// CPU time
-
 /// This process's user + system CPU time.
 fn process_cpu() -> Duration {
     // SAFETY: getrusage writes one rusage.
@@ -902,7 +858,6 @@ fn run_connection(plan: Plan, limits: Limits) -> Outcome {
         ..Options::default()
     };
     let conn: Arc<Connection> = Arc::new(*expect_upgraded(connect(&server.url("/"), &options)));
-    let sampler = QueueSampler::start(conn.clone());
     let probe = plan.stall.map(|stall| {
         let shared = shared.clone();
         thread::spawn(move || probe_cpu(shared, stall))
@@ -981,10 +936,9 @@ fn run_connection(plan: Plan, limits: Limits) -> Outcome {
             }
         }
     }
-    out.peak = queued_peak(&conn, &sampler);
+    out.peak = conn.queued_peak();
     if out.hang {
         // The stuck threads keep the connection; the run stops here.
-        sampler.stop.store(true, Ordering::Relaxed);
         for sent in &shared.sent {
             tally(&sent.lock().unwrap(), &mut out);
         }
@@ -1002,7 +956,6 @@ fn run_connection(plan: Plan, limits: Limits) -> Outcome {
         tally(s, &mut out);
     }
     let received = receiving.join().unwrap();
-    sampler.stop();
     drop(conn); // the server drains until the client's EOF
     let log = server.join();
     out.cpu = probe.and_then(|p| p.join().unwrap());

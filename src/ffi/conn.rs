@@ -605,13 +605,15 @@ pub unsafe extern "C" fn ws_send_binary(conn: *mut ws_conn, data: *const u8, len
 /// Send a message of `type` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`)
 /// with `flags` (`WS_SEND_UNCOMPRESSED`, `WS_SEND_MORE`, or both).
 ///
-/// In blocking mode, a message of 128 KiB or more that goes out as one
-/// uncompressed frame is masked and written 32 KiB at a time as the socket
-/// takes it: at most 64 KiB of it is queued, whatever its size. Other
-/// threads' large messages wait their turn; their small messages and control
-/// frames are queued behind it. When the write timeout passes
-/// first, the rest is queued whole and the call returns `WS_ERR_TIMEOUT`;
-/// later calls write it.
+/// Blocking mode: returns `WS_OK` once every byte of the message reached
+/// the kernel, or an error (the connection's, when the message was lost
+/// with it). A message of 128 KiB or more that goes out uncompressed is
+/// masked and written 32 KiB at a time as the socket takes it: at most
+/// 64 KiB of it is queued, whatever its size, and pongs and pings pass
+/// between its frames. Other threads' messages wait their turn. When the
+/// write timeout passes first, the rest is queued whole and the call
+/// returns `WS_ERR_TIMEOUT`; later calls write it. Non-blocking mode:
+/// `WS_OK` once queued (`WS_ERR_WOULD_BLOCK` when the send queue is full).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `data`: `len` readable bytes.
@@ -649,18 +651,21 @@ pub unsafe extern "C" fn ws_send(
 /// later calls give the next bytes, with the same `type` and `total`, until
 /// `total` bytes were given. `*taken` (if not NULL) is set to how many bytes
 /// of `data` were taken; the next call starts with the first byte not taken.
-/// The message goes out as one uncompressed frame, whatever the connection's
-/// fragment size and compression. Frames sent meanwhile (other sends, pings,
-/// the close) follow it: finish the message before anything else is due.
-/// A connection has one message in parts at a time, and the library cannot
-/// tell whose part a call gives: threads that send in parts take turns.
+/// The message goes out uncompressed, in frames of at most the fragment
+/// size (128 KiB by default). Pongs and pings pass between its frames;
+/// other messages sent meanwhile, and the close, follow it: finish the
+/// message before anything else is due. A connection has one message in
+/// parts at a time, and the library cannot tell whose part a call gives:
+/// threads that send in parts take turns.
 ///
 /// - Non-blocking mode: takes what fits now (at most 64 KiB of the message
 ///   wait for the socket) and returns `WS_OK`, or `WS_ERR_WOULD_BLOCK` when
 ///   nothing fit: wait until the socket is writable (`ws_conn_wants`).
-/// - Blocking mode: takes all of `data`, waiting for the socket as needed;
-///   the last part returns once the message is written. `WS_ERR_TIMEOUT` when
-///   the write timeout passes first (`*taken` says how far it got).
+/// - Blocking mode: waits its turn behind another thread's large message,
+///   takes all of `data`, waiting for the socket as needed; the last part
+///   returns `WS_OK` once the whole message reached the kernel.
+///   `WS_ERR_TIMEOUT` when the write timeout passes first (`*taken` says how
+///   far it got).
 /// - `WS_SEND_ALL` in `flags`: take all of `data` now, queueing what the
 ///   socket does not take.
 /// - Text is checked as it comes: a part that cannot continue valid UTF-8, or
@@ -724,11 +729,16 @@ pub unsafe extern "C" fn ws_ping(conn: *mut ws_conn, data: *const u8, len: usize
 /// Start the close handshake with `code` (0: a close frame without a code)
 /// and an optional UTF-8 `reason` (NULL: none; cut to fit 123 bytes; a
 /// reason without a code is `WS_ERR_INVALID_ARGUMENT`). Sending is no
-/// longer allowed; keep receiving until `WS_CLOSED`. The server's close is
-/// due within the close timeout (5 s by default) counted from this call: a
-/// receive past that deadline returns `WS_ERR_TIMEOUT` and the connection
-/// is closed, however the server trickles frames meanwhile. A read timeout
-/// shorter than that only ends one receive (`WS_ERR_TIMEOUT`, receive again).
+/// longer allowed; keep receiving until `WS_CLOSED`. Our close frame goes
+/// after the messages already queued. The close timeout (5 s by default),
+/// counted from this call, bounds the whole close: in blocking mode this
+/// call waits until our close frame is written, and returns
+/// `WS_ERR_TIMEOUT` with the connection abandoned (TCP closed) when even
+/// that does not happen in time (a server that stopped reading); the
+/// server's close is due by the same deadline: a receive past it returns
+/// `WS_ERR_TIMEOUT` and the connection is closed, however the server
+/// trickles frames meanwhile. A read timeout shorter than that only ends
+/// one receive (`WS_ERR_TIMEOUT`, receive again).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection; `reason`: NULL or a NUL-terminated string.

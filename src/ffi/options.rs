@@ -480,7 +480,9 @@ pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(
     unsafe { set(opts, |o| o.tls.insecure_skip_verify = on) }
 }
 
-/// Split outgoing messages into frames of at most `bytes` (0: never, the default).
+/// Split outgoing messages into frames of at most `bytes` (0, the default:
+/// 128 KiB, so that pongs, pings and the close never wait behind more than
+/// that of one frame; `SIZE_MAX`: never split).
 ///
 /// # Safety
 /// `opts`: a live options handle.

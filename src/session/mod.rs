@@ -322,16 +322,19 @@ impl Session {
     fn end(&mut self, now: Instant) {
         self.state = State::Closed;
         self.partial = None;
-        if let Some(parts) = self.parts.take() {
-            // A message in parts cannot be finished now; when one of its
-            // frames is half written, nothing else (our close) can follow.
-            if !self.out.abort_message(parts.ticket()) {
-                self.out.discard();
-            }
-        }
         self.close_deadline = None;
         self.keepalive = None;
         self.linger_deadline = Some(now + self.config.close_timeout);
+        if let Some(parts) = self.parts.take() {
+            // A message in parts cannot be finished now; when one of its
+            // frames is half written, nothing else (our close) can follow,
+            // and waiting for the server's TCP close would wait for nothing.
+            if !self.out.abort_message(parts.ticket()) {
+                self.out.discard();
+                self.linger_deadline = None;
+                self.eof = true;
+            }
+        }
     }
 
     /// The transport broke: nothing more can be written or read.
@@ -417,7 +420,12 @@ impl Session {
     /// given whole whose text was checked here: it is never copied whole
     /// into the queue, and control frames pass between its frames.
     pub fn begin_message(&mut self, kind: MessageType, data: &[u8]) -> Result<Ticket> {
-        self.check_message(kind, data)?;
+        self.check_writable()?;
+        if kind == MessageType::Text && !crate::proto::utf8::is_valid(data) {
+            return Err(Error::invalid_argument("text message is not valid UTF-8"));
+        }
+        // Only a piece at a time is queued.
+        self.check_room(data.len().min(PIECE))?;
         self.begin_parts(kind, data.len() as u64, false)
     }
 
@@ -483,9 +491,11 @@ impl Session {
             None => self.begin_parts(kind, total, true)?,
             Some(p) if p.kind() != kind || p.total() != total => {
                 return Err(Error::invalid_argument(format!(
-                    "a {:?} message of {} bytes is being sent in parts: finish it first",
+                    "a {:?} message of {} bytes is being sent in parts ({} bytes of it not \
+                     given yet): finish it first",
                     p.kind(),
-                    p.total()
+                    p.total(),
+                    p.remaining()
                 )));
             }
             Some(p) => Ticket::Data(p.ticket()),
