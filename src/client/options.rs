@@ -50,7 +50,8 @@ pub struct Options {
     /// Connect through this proxy (HTTP CONNECT or SOCKS5 tunnel).
     pub proxy: Option<Proxy>,
     /// Without `proxy`: take one from `http_proxy`/`https_proxy`/
-    /// `all_proxy`, honouring `no_proxy` (off by default).
+    /// `all_proxy`, honouring `no_proxy` (off by default). As in curl,
+    /// `HTTP_PROXY` in upper case is ignored (CGI's "httpoxy").
     pub use_env_proxy: bool,
     /// Ping every interval; fail when the pong is late (None: off).
     pub keepalive: Option<Keepalive>,

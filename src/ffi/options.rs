@@ -558,6 +558,9 @@ pub unsafe extern "C" fn ws_options_set_proxy(opts: *mut ws_options, url: *const
 /// `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
 /// case), skipping hosts listed in `no_proxy` (`*`, domains with their
 /// subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+/// As in curl, `http_proxy` is read in lower case only: `HTTP_PROXY` is
+/// ignored, because under CGI it carries a request's `Proxy:` header
+/// ("httpoxy").
 ///
 /// # Safety
 /// `opts`: a live options handle.
