@@ -37,9 +37,11 @@ pub enum ErrorKind {
     Uri,
     /// The server's opening handshake response is invalid.
     Handshake,
-    /// The server's extension or subprotocol answer is invalid.
+    /// The server's extension answer is invalid or was not offered (close
+    /// code 1010).
     Negotiation,
-    /// The peer violated the framing protocol (close code 1002).
+    /// The peer violated the protocol (close code 1002): the framing, or
+    /// in the 101 a subprotocol that was not offered.
     Protocol,
     /// A text message or close reason is not valid UTF-8 (close code 1007).
     InvalidPayload,

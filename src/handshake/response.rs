@@ -159,12 +159,13 @@ impl Upgrade {
         let subprotocol = match chosen.as_slice() {
             [] => None,
             [one] if subprotocols.iter().any(|p| p == one) => Some(one.to_string()),
+            // RFC 6455 §4.1: the client must _Fail the WebSocket
+            // Connection_. The server broke the handshake's rules (1002);
+            // 1010 is for extensions, which `negotiate` checks.
             _ => {
-                return Err(Error::fail(
-                    ErrorKind::Negotiation,
-                    crate::proto::close::PROTOCOL_ERROR,
-                    format!("the server chose subprotocol {chosen:?}, which was not offered"),
-                ))
+                return Err(Error::protocol(format!(
+                    "the server chose subprotocol {chosen:?}, which was not offered"
+                )))
             }
         };
         Ok(Upgrade {
@@ -225,7 +226,11 @@ mod tests {
                 .as_deref(),
             Some("chat")
         );
-        assert!(Upgrade::validate(&p, KEY, &[], &["other".into()]).is_err());
+        let e = Upgrade::validate(&p, KEY, &[], &["other".into()]).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.close_code()),
+            (ErrorKind::Protocol, Some(1002))
+        );
     }
 
     #[test]
