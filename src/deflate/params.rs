@@ -1,7 +1,7 @@
 //! Offers we send and strict validation of the server's answer (RFC 7692 §7).
 
+use crate::close_code::MANDATORY_EXT;
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::close::MANDATORY_EXT;
 
 pub const EXTENSION: &str = "permessage-deflate";
 

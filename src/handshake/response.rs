@@ -3,6 +3,8 @@
 use crate::deflate::{negotiate, DeflateOffer, DeflateParams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::accept_key;
+use crate::http::header_values;
+pub use crate::http::HttpResponse;
 
 const MAX_HEADERS: usize = 128;
 
@@ -14,37 +16,11 @@ pub struct Parsed {
     pub headers: Vec<(String, String)>,
 }
 
-/// A non-101 answer, handed to the caller instead of a connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub reason: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
 impl Parsed {
     /// Every value of header `name`, in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         header_values(&self.headers, name)
     }
-}
-
-impl HttpResponse {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        header_values(&self.headers, name).next()
-    }
-}
-
-fn header_values<'a>(
-    headers: &'a [(String, String)],
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 fn handshake_error(message: impl Into<String>) -> Error {
