@@ -4,11 +4,17 @@
 //! connection is failed and the peer gets a close frame with a code) and an
 //! *exn* (no close frame makes sense: bad user input, a dead socket). Here a
 //! fail is an [`Error`] whose [`Error::close_code`] is `Some`.
+//!
+//! This is the bottom layer: it depends only on `close_code` and
+//! [`crate::http`], which depend on nothing. Conversions from OpenSSL's
+//! errors live in `transport`, which hands them over inside an
+//! [`io::Error`] (see the `From<io::Error>` impl).
 
 use std::fmt;
 use std::io;
 
-use crate::handshake::HttpResponse;
+use crate::close_code::{INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
+use crate::http::HttpResponse;
 
 /// What went wrong, grouped by cause. The C ABI maps each kind to a stable code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +43,11 @@ pub enum ErrorKind {
     Uri,
     /// The server's opening handshake response is invalid.
     Handshake,
-    /// The server's extension or subprotocol answer is invalid.
+    /// The server's extension answer is invalid or was not offered (close
+    /// code 1010).
     Negotiation,
-    /// The peer violated the framing protocol (close code 1002).
+    /// The peer violated the protocol (close code 1002): the framing, or
+    /// in the 101 a subprotocol that was not offered.
     Protocol,
     /// A text message or close reason is not valid UTF-8 (close code 1007).
     InvalidPayload,
@@ -90,29 +98,17 @@ impl Error {
 
     /// A protocol violation by the peer (1002).
     pub fn protocol(message: impl Into<String>) -> Self {
-        Self::fail(
-            ErrorKind::Protocol,
-            crate::proto::close::PROTOCOL_ERROR,
-            message,
-        )
+        Self::fail(ErrorKind::Protocol, PROTOCOL_ERROR, message)
     }
 
     /// Invalid UTF-8 from the peer (1007).
     pub fn invalid_payload(message: impl Into<String>) -> Self {
-        Self::fail(
-            ErrorKind::InvalidPayload,
-            crate::proto::close::INVALID_PAYLOAD,
-            message,
-        )
+        Self::fail(ErrorKind::InvalidPayload, INVALID_PAYLOAD, message)
     }
 
     /// A frame or message over the configured limit (1009).
     pub fn too_big(message: impl Into<String>) -> Self {
-        Self::fail(
-            ErrorKind::MessageTooBig,
-            crate::proto::close::MESSAGE_TOO_BIG,
-            message,
-        )
+        Self::fail(ErrorKind::MessageTooBig, MESSAGE_TOO_BIG, message)
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {
@@ -166,15 +162,20 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<Error> for io::Error {
+    /// An error for a `Read`/`Write` impl; converting back gives the same
+    /// [`Error`] (kind, close code, message).
+    fn from(e: Error) -> io::Error {
+        io::Error::other(e)
+    }
+}
+
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        // An OpenSSL failure surfacing through a read or write (an alert
-        // from the server, a bad record) is a TLS error, not plain I/O.
-        let ssl = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>());
-        if let Some(ssl) = ssl.filter(|s| s.code() == openssl::ssl::ErrorCode::SSL) {
-            return Error::exn(ErrorKind::Tls, format!("TLS failure: {ssl}"));
+        // An error a lower layer already classified (a TLS failure that
+        // surfaced through a read or write, see `transport`) keeps its kind.
+        if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+            return inner.clone();
         }
         let kind = match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
@@ -189,5 +190,29 @@ impl From<io::Error> for Error {
             _ => e.to_string(),
         };
         Error::exn(kind, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_survives_a_trip_through_io_error() {
+        let e = Error::exn(ErrorKind::Tls, "TLS failure: bad record mac");
+        let io: io::Error = e.clone().into();
+        assert_eq!(Error::from(io), e);
+        let fail = Error::too_big("big");
+        assert_eq!(Error::from(io::Error::from(fail.clone())), fail);
+        assert_eq!(fail.close_code(), Some(MESSAGE_TOO_BIG));
+    }
+
+    #[test]
+    fn plain_io_errors_are_classified_by_kind() {
+        let e = Error::from(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(e.kind(), ErrorKind::ConnectionLost);
+        let e = Error::from(io::Error::from(io::ErrorKind::WouldBlock));
+        assert_eq!((e.kind(), e.message()), (ErrorKind::Timeout, "timed out"));
+        assert_eq!(Error::from(io::Error::other("odd")).kind(), ErrorKind::Io);
     }
 }

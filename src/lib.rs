@@ -5,12 +5,15 @@
 //! the protocol without I/O, and [`session`] the connection's state (close
 //! handshake, deadlines, output queue) still without I/O; [`transport`] owns
 //! sockets and OpenSSL; [`client`] drives a session over a transport; `ffi`
-//! is the C ABI.
+//! is the C ABI. Under them all, depending on nothing else in the crate:
+//! [`error`], `close_code` and [`http`] (an HTTP answer as plain data).
 
 pub mod client;
+pub(crate) mod close_code;
 pub mod deflate;
 pub mod error;
 pub mod handshake;
+pub mod http;
 pub mod proto;
 pub mod session;
 pub mod transport;

@@ -422,3 +422,26 @@ fn client_compresses_within_the_agreed_window_and_without_takeover() {
         assert!(sent[0].1 == text);
     });
 }
+
+#[test]
+fn offered_client_no_context_takeover_is_kept_when_the_server_does_not_echo_it() {
+    watchdog(WATCHDOG_SECS, || {
+        // RFC 7692 §7.1.1.2: having offered client_no_context_takeover, the
+        // client resets its compressor per message even though the answer
+        // leaves the parameter out; the server may then inflate every
+        // message with a fresh context.
+        let text = json_like(8 << 10, 13).into_bytes();
+        let sent = capture_client_messages(
+            "permessage-deflate".into(),
+            "client_no_context_takeover",
+            vec![text.clone(), text.clone()],
+            0,
+        );
+        for (i, (rsv, wire)) in sent.iter().enumerate() {
+            assert_eq!(*rsv, 4, "message {i}: not compressed");
+            let inflated = py_inflate(wire, 15)
+                .unwrap_or_else(|e| panic!("message {i} needs the previous context: {e}"));
+            assert!(inflated == text, "message {i} inflates to something else");
+        }
+    });
+}

@@ -297,3 +297,32 @@ fn redirect_to_https_location_is_followed_over_wss() {
         drop(pki);
     });
 }
+
+/// Options set directly on the Rust struct get the checks the C setters
+/// make, before any connection is attempted.
+#[test]
+fn invalid_options_are_refused_before_connecting() {
+    watchdog(WATCHDOG_SECS, || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let bad = [
+            Options {
+                compression_level: 10,
+                ..Options::default()
+            },
+            Options {
+                send_queue_limit: 0,
+                ..Options::default()
+            },
+        ];
+        for options in bad {
+            let e = expect_connect_error(connect(&url, &options));
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        }
+        assert!(
+            listener.accept().is_err(),
+            "a connection was attempted with invalid options"
+        );
+    });
+}

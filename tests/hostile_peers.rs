@@ -979,14 +979,24 @@ fn garbage_instead_of_http_is_a_handshake_error() {
 }
 
 // ---------------------------------------------------------------------------
-// Negotiation (1010 for extensions)
+// Negotiation (1010 for extensions; 1002 for a subprotocol not offered)
 
-/// A 101 that agrees to something: the client must refuse with `kind`, and
-/// (for a fail) the server must receive the close code.
+/// A 101 that agrees to an extension not offered: the client must refuse
+/// with `ErrorKind::Negotiation`, and the server must receive the close code.
 fn assert_negotiation_fail(extra: &'static str, options: Options, code: u16) -> Error {
+    assert_handshake_fail(extra, options, ErrorKind::Negotiation, code)
+}
+
+/// A 101 the client must refuse with `kind`, the server receiving `code`.
+fn assert_handshake_fail(
+    extra: &'static str,
+    options: Options,
+    kind: ErrorKind,
+    code: u16,
+) -> Error {
     let (r, seen) = handshake_with(move |req| response_101(req, extra).into_bytes(), options);
     let e = expect_connect_error(r);
-    assert_eq!(e.kind(), ErrorKind::Negotiation, "{extra}: {e}");
+    assert_eq!(e.kind(), kind, "{extra}: {e}");
     assert_eq!(e.close_code(), Some(code), "{extra}: {e}");
     let close = seen
         .close
@@ -1025,24 +1035,23 @@ fn unoffered_extension_in_the_101_fails_with_1010() {
     }
 }
 
+/// RFC 6455 §4.1: a subprotocol the client did not offer fails the
+/// connection. That is the server breaking the handshake's rules, not an
+/// extension negotiation (1010): a protocol error, 1002, WS_ERR_PROTOCOL.
 #[test]
-fn unoffered_subprotocol_is_refused() {
+fn unoffered_subprotocol_is_a_protocol_error_with_1002() {
     let offered = Options {
         subprotocols: vec!["chat".into(), "chat.v2".into()],
         ..options()
     };
-    let e = assert_negotiation_fail(
-        "Sec-WebSocket-Protocol: superchat\r\n",
-        offered.clone(),
-        1002,
-    );
+    let fail = |extra, options| assert_handshake_fail(extra, options, ErrorKind::Protocol, 1002);
+    let e = fail("Sec-WebSocket-Protocol: superchat\r\n", offered.clone());
     assert!(e.message().contains("superchat"), "{}", e.message());
-    assert_negotiation_fail(
+    fail(
         "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat.v2\r\n",
         offered,
-        1002,
     );
-    assert_negotiation_fail("Sec-WebSocket-Protocol: chat\r\n", options(), 1002);
+    fail("Sec-WebSocket-Protocol: chat\r\n", options());
 }
 
 #[test]

@@ -228,6 +228,35 @@ fn the_handshake_timeout_covers_a_silent_proxy() {
     });
 }
 
+/// 1xx answers before the 200 are interim (RFC 9110 §15.2): skipped.
+#[test]
+fn interim_answers_before_the_proxys_200_are_skipped() {
+    watchdog(WATCHDOG_SECS, || {
+        let raw = RawServer::start(|mut s: TcpStream| {
+            read_request(&mut s).unwrap();
+            s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
+            s.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            s.write_all(
+                b"HTTP/1.1 102 Processing\r\nX-Step: 2\r\n\r\n\
+                  HTTP/1.1 200 Connection established\r\n\r\n",
+            )
+            .unwrap();
+            accept_ws(&mut s, "");
+            s.write_all(&close_frame(1000, "")).unwrap();
+            wait_eof(&mut s)
+        });
+        let opts = Options {
+            proxy: Some(Proxy::parse(&format!("127.0.0.1:{}", raw.port)).unwrap()),
+            ..Options::default()
+        };
+        let conn = expect_upgraded(connect("ws://origin.example/", &opts));
+        assert!(conn.recv_message().unwrap().is_none());
+        drop(conn);
+        assert!(raw.join(), "the client did not close its socket");
+    });
+}
+
 #[test]
 fn bytes_after_the_proxys_200_are_refused() {
     watchdog(WATCHDOG_SECS, || {

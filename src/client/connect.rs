@@ -31,6 +31,7 @@ pub enum Connected {
 
 /// Connect to `uri` and perform the opening handshake.
 pub fn connect(uri: &str, options: &Options) -> Result<Connected> {
+    options.validate()?;
     let first = Target::parse(uri)?;
     let request = Request {
         absolute_form: options.absolute_form && !options.strip_host,

@@ -11,7 +11,6 @@ use std::os::raw::{c_int, c_uint, c_void};
 use libz_sys as z;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::close::INVALID_PAYLOAD;
 
 const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
@@ -148,13 +147,7 @@ impl Inflater {
                         break;
                     }
                 }
-                _ => {
-                    return Err(Error::fail(
-                        ErrorKind::InvalidPayload,
-                        INVALID_PAYLOAD,
-                        "invalid compressed data",
-                    ))
-                }
+                _ => return Err(Error::invalid_payload("invalid compressed data")),
             }
         }
         self.strm.next_in = std::ptr::null_mut();

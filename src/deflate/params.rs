@@ -1,7 +1,7 @@
 //! Offers we send and strict validation of the server's answer (RFC 7692 §7).
 
+use crate::close_code::MANDATORY_EXT;
 use crate::error::{Error, ErrorKind, Result};
-use crate::proto::close::MANDATORY_EXT;
 
 pub const EXTENSION: &str = "permessage-deflate";
 
@@ -21,10 +21,12 @@ pub struct DeflateOffer {
     pub client_max_window_bits: Option<Option<u8>>,
 }
 
-/// What was agreed for a connection.
+/// What was agreed for a connection: the parameters in effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeflateParams {
     pub server_no_context_takeover: bool,
+    /// Our compressor resets after each message: the server asked for it,
+    /// or the accepted offer included it (RFC 7692 §7.1.1.2), echoed or not.
     pub client_no_context_takeover: bool,
     pub server_max_window_bits: u8,
     pub client_max_window_bits: u8,
@@ -144,7 +146,10 @@ impl DeflateOffer {
         .unwrap_or(15);
         Some(DeflateParams {
             server_no_context_takeover: response.server_no_context_takeover,
-            client_no_context_takeover: response.client_no_context_takeover,
+            // RFC 7692 §7.1.1.2: having offered it, we do not use context
+            // takeover whether or not the server echoes the parameter.
+            client_no_context_takeover: response.client_no_context_takeover
+                || self.client_no_context_takeover,
             server_max_window_bits: server_bits,
             client_max_window_bits: client_bits,
         })
@@ -265,6 +270,23 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(quoted.client_max_window_bits, 12);
+    }
+
+    #[test]
+    fn offered_client_no_context_takeover_holds_without_the_echo() {
+        // RFC 7692 §7.1.1.2: a client that offers client_no_context_takeover
+        // does not use context takeover, whatever the server answers.
+        let offer = DeflateOffer::parse("client_no_context_takeover").unwrap();
+        let p = negotiate(&[offer], &["permessage-deflate"])
+            .unwrap()
+            .unwrap();
+        assert!(p.client_no_context_takeover);
+        assert!(!p.server_no_context_takeover);
+        // Not offered, not echoed: context takeover stays on.
+        let p = negotiate(&[DeflateOffer::default()], &["permessage-deflate"])
+            .unwrap()
+            .unwrap();
+        assert!(!p.client_no_context_takeover);
     }
 
     #[test]

@@ -61,8 +61,8 @@ pub const WS_ERR_URI: i32 = -30;
 /// *exn*: the server's opening handshake response is invalid (bad
 /// `Sec-WebSocket-Accept`, missing `Upgrade`, ...).
 pub const WS_ERR_HANDSHAKE: i32 = -31;
-/// *fail* (close code 1010): the server's extension or subprotocol answer
-/// is invalid or was not offered.
+/// *fail* (close code 1010): the server's extension answer is invalid or
+/// was not offered. (A subprotocol not offered is `WS_ERR_PROTOCOL`.)
 pub const WS_ERR_NEGOTIATION: i32 = -32;
 /// *exn*: too many redirects, or a redirect from wss:// to ws://.
 pub const WS_ERR_REDIRECT: i32 = -33;
@@ -73,8 +73,9 @@ pub const WS_ERR_REDIRECT: i32 = -33;
 pub const WS_ERR_PROXY: i32 = -34;
 
 // Protocol errors from the peer (-40 .. -49): always a *fail*.
-/// *fail* (close code 1002): the server broke the framing protocol (masked
-/// frame, bad opcode, reserved bit, fragmented control frame, ...).
+/// *fail* (close code 1002): the server broke the protocol: the framing
+/// (masked frame, bad opcode, reserved bit, fragmented control frame, ...)
+/// or, in its 101 answer, chose a subprotocol that was not offered.
 pub const WS_ERR_PROTOCOL: i32 = -40;
 /// *fail* (close code 1007): a text message or close reason is not valid
 /// UTF-8.
@@ -132,7 +133,7 @@ pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
         WS_ERR_TLS_VERIFY => "TLS certificate verification failed\0",
         WS_ERR_URI => "invalid WebSocket URI\0",
         WS_ERR_HANDSHAKE => "invalid handshake response\0",
-        WS_ERR_NEGOTIATION => "extension or subprotocol negotiation failed\0",
+        WS_ERR_NEGOTIATION => "extension negotiation failed\0",
         WS_ERR_REDIRECT => "redirect refused\0",
         WS_ERR_PROXY => "the proxy refused the connection\0",
         WS_ERR_PROTOCOL => "protocol error\0",

@@ -89,23 +89,17 @@ pub unsafe extern "C" fn ws_frame_new(
     len: usize,
 ) -> *mut ws_frame {
     guard_value(std::ptr::null_mut(), || {
-        if rsv > 7 || opcode > 15 {
-            set_last_error(&crate::Error::invalid_argument(
-                "rsv must be 0..7 and opcode 0..15",
-            ));
-            return std::ptr::null_mut();
-        }
         // SAFETY: forwarded contract.
         let Ok(data) = (unsafe { bytes(payload, len, "payload") }) else {
             return std::ptr::null_mut();
         };
-        handle::into_raw(ws_frame::owned(Frame {
-            fin,
-            rsv,
-            opcode,
-            masked: true,
-            payload: data.to_vec(),
-        }))
+        match Frame::new(fin, rsv, opcode, data.to_vec()) {
+            Ok(frame) => handle::into_raw(ws_frame::owned(frame)),
+            Err(e) => {
+                set_last_error(&e);
+                std::ptr::null_mut()
+            }
+        }
     })
 }
 

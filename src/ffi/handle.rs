@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use crate::error::{Error, ErrorKind};
-use crate::ffi::error::{null_argument, set_last_error, WS_ERR_INVALID_ARGUMENT, WS_ERR_PANIC};
+use crate::ffi::error::{null_argument, set_last_error, WS_ERR_INVALID_ARGUMENT};
 use crate::ffi::panic::guard;
 use crate::ffi::registry;
 
@@ -78,11 +78,10 @@ fn check<T: Tagged>(ptr: *const T, name: &str) -> Result<registry::Entry, i32> {
         Some(e) => e,
     };
     if entry.poisoned {
-        set_last_error(&Error::exn(
-            ErrorKind::InvalidState,
+        return Err(set_last_error(&Error::exn(
+            ErrorKind::Panic,
             format!("{name} is unusable after an internal panic; free it"),
-        ));
-        return Err(WS_ERR_PANIC);
+        )));
     }
     Ok(entry)
 }
@@ -269,7 +268,7 @@ pub unsafe fn read<H: Tagged, T: Copy>(ptr: *const H, fallback: T, f: impl FnOnc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::error::{ws_last_error_message, WS_ERR_NULL_ARGUMENT, WS_OK};
+    use crate::ffi::error::{ws_last_error_message, WS_ERR_NULL_ARGUMENT, WS_ERR_PANIC, WS_OK};
     use crate::ffi::frame::{ws_frame_fin, ws_frame_free, ws_frame_payload_data};
     use crate::ffi::message::{ws_message, ws_message_frame, ws_message_free, ws_message_size};
     use crate::ffi::options::{
@@ -381,6 +380,20 @@ mod tests {
             assert_eq!(read(q, 0, |_| -> u32 { panic!("getter") }), 0);
             assert_eq!(guarded(q, "q", |_| WS_OK), WS_ERR_PANIC);
             free(q);
+        }
+    }
+
+    #[test]
+    fn a_poisoned_handle_reports_the_panic_code() {
+        use crate::ffi::error::ws_last_error_code;
+        let p = probe(1);
+        // SAFETY: `p` is live until freed at the end.
+        unsafe {
+            assert_eq!(guarded_mut(p, "p", |_| panic!("torn")), WS_ERR_PANIC);
+            assert_eq!(ws_last_error_code(), WS_ERR_PANIC);
+            assert_eq!(guarded(p, "p", |_| WS_OK), WS_ERR_PANIC);
+            assert_eq!(ws_last_error_code(), WS_ERR_PANIC);
+            free(p);
         }
     }
 

@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::ffi::error::{set_last_error, WS_OK};
 use crate::ffi::handle::{self, c_path, c_str, tagged, try_code};
 use crate::ffi::panic::guard;
-use crate::session::Keepalive;
 
 /// Connection options; create with `ws_options_new`, free with `ws_options_free`.
 ///
@@ -339,19 +338,10 @@ pub unsafe extern "C" fn ws_options_set_keepalive(
     // SAFETY: forwarded contract.
     unsafe {
         with(opts, |o| {
-            o.keepalive = match (interval_ms, timeout_ms) {
-                (0, 0) => None,
-                (0, _) | (_, 0) => {
-                    return Err(Error::invalid_argument(
-                        "keepalive needs both an interval and a timeout (or neither)",
-                    ))
-                }
-                (i, t) => Some(Keepalive {
-                    interval: Duration::from_millis(i as u64),
-                    timeout: Duration::from_millis(t as u64),
-                }),
-            };
-            Ok(())
+            o.set_keepalive(
+                Duration::from_millis(interval_ms as u64),
+                Duration::from_millis(timeout_ms as u64),
+            )
         })
     }
 }
@@ -370,17 +360,7 @@ pub unsafe extern "C" fn ws_options_set_send_queue_limit(
     bytes: usize,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            if bytes == 0 {
-                return Err(Error::invalid_argument(
-                    "the send queue limit must be positive",
-                ));
-            }
-            o.send_queue_limit = bytes;
-            Ok(())
-        })
-    }
+    unsafe { with(opts, |o| o.set_send_queue_limit(bytes)) }
 }
 
 /// Follow up to `max` redirects (301, 302, 303, 307, 308); 0 (the default)
@@ -502,15 +482,7 @@ pub unsafe extern "C" fn ws_options_set_compression_level(
     level: i32,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(opts, |o| {
-            if !(-1..=9).contains(&level) {
-                return Err(Error::invalid_argument("compression level must be -1..9"));
-            }
-            o.compression_level = level;
-            Ok(())
-        })
-    }
+    unsafe { with(opts, |o| o.set_compression_level(level)) }
 }
 
 /// Answer pings automatically (default on).
@@ -560,6 +532,9 @@ pub unsafe extern "C" fn ws_options_set_proxy(opts: *mut ws_options, url: *const
 /// `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
 /// case), skipping hosts listed in `no_proxy` (`*`, domains with their
 /// subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+/// As in curl, `http_proxy` is read in lower case only: `HTTP_PROXY` is
+/// ignored, because under CGI it carries a request's `Proxy:` header
+/// ("httpoxy").
 ///
 /// # Safety
 /// `opts`: a live options handle.

@@ -3,6 +3,8 @@
 use crate::deflate::{negotiate, DeflateOffer, DeflateParams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::accept_key;
+use crate::http::header_values;
+pub use crate::http::HttpResponse;
 
 const MAX_HEADERS: usize = 128;
 
@@ -14,37 +16,11 @@ pub struct Parsed {
     pub headers: Vec<(String, String)>,
 }
 
-/// A non-101 answer, handed to the caller instead of a connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub reason: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
 impl Parsed {
     /// Every value of header `name`, in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         header_values(&self.headers, name)
     }
-}
-
-impl HttpResponse {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        header_values(&self.headers, name).next()
-    }
-}
-
-fn header_values<'a>(
-    headers: &'a [(String, String)],
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 fn handshake_error(message: impl Into<String>) -> Error {
@@ -159,12 +135,13 @@ impl Upgrade {
         let subprotocol = match chosen.as_slice() {
             [] => None,
             [one] if subprotocols.iter().any(|p| p == one) => Some(one.to_string()),
+            // RFC 6455 §4.1: the client must _Fail the WebSocket
+            // Connection_. The server broke the handshake's rules (1002);
+            // 1010 is for extensions, which `negotiate` checks.
             _ => {
-                return Err(Error::fail(
-                    ErrorKind::Negotiation,
-                    crate::proto::close::PROTOCOL_ERROR,
-                    format!("the server chose subprotocol {chosen:?}, which was not offered"),
-                ))
+                return Err(Error::protocol(format!(
+                    "the server chose subprotocol {chosen:?}, which was not offered"
+                )))
             }
         };
         Ok(Upgrade {
@@ -225,7 +202,11 @@ mod tests {
                 .as_deref(),
             Some("chat")
         );
-        assert!(Upgrade::validate(&p, KEY, &[], &["other".into()]).is_err());
+        let e = Upgrade::validate(&p, KEY, &[], &["other".into()]).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.close_code()),
+            (ErrorKind::Protocol, Some(1002))
+        );
     }
 
     #[test]

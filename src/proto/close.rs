@@ -5,26 +5,25 @@ use std::ffi::CStr;
 use crate::error::{Error, Result};
 use crate::proto::utf8;
 
-pub(crate) const PROTOCOL_ERROR: u16 = 1002;
-pub(crate) const INVALID_PAYLOAD: u16 = 1007;
-pub(crate) const MESSAGE_TOO_BIG: u16 = 1009;
-pub(crate) const MANDATORY_EXT: u16 = 1010;
+// The constants live in the bottom layer; re-exported here, where the
+// rules about them are.
+pub(crate) use crate::close_code::*;
 
 /// (code, reason) pairs exactly as in the seed's table. C strings, so the C
 /// ABI can hand them out without copies.
 const REASONS: [(u16, &CStr); 12] = [
-    (1000, c"normal-closure"),
-    (1001, c"going-away"),
-    (1002, c"protocol-error"),
-    (1003, c"unsupported-data"),
-    (1005, c"no-status-rcvd"),
-    (1006, c"abnormal-closure"),
-    (1007, c"invalid-frame-payload-data"),
-    (1008, c"policy-violation"),
-    (1009, c"message-too-big"),
-    (1010, c"mandatory-ext"),
-    (1011, c"internal-server-error"),
-    (1015, c"tls-handshake"),
+    (NORMAL_CLOSURE, c"normal-closure"),
+    (GOING_AWAY, c"going-away"),
+    (PROTOCOL_ERROR, c"protocol-error"),
+    (UNSUPPORTED_DATA, c"unsupported-data"),
+    (NO_STATUS_RCVD, c"no-status-rcvd"),
+    (ABNORMAL_CLOSURE, c"abnormal-closure"),
+    (INVALID_PAYLOAD, c"invalid-frame-payload-data"),
+    (POLICY_VIOLATION, c"policy-violation"),
+    (MESSAGE_TOO_BIG, c"message-too-big"),
+    (MANDATORY_EXT, c"mandatory-ext"),
+    (INTERNAL_ERROR, c"internal-server-error"),
+    (TLS_HANDSHAKE, c"tls-handshake"),
 ];
 
 pub fn code_to_reason_cstr(code: u16) -> Option<&'static CStr> {

@@ -110,6 +110,31 @@ pub struct Frame {
     pub payload: Vec<u8>,
 }
 
+impl Frame {
+    /// A frame to send, with exactly these bits (no RSV bit is added for
+    /// you): `rsv` must fit three bits and `opcode` four. Reserved opcodes
+    /// and RSV bits are allowed here, for tests of other peers.
+    pub fn new(fin: bool, rsv: u8, opcode: u8, payload: Vec<u8>) -> Result<Frame> {
+        check_bits(rsv, opcode)?;
+        Ok(Frame {
+            fin,
+            rsv,
+            opcode,
+            masked: true,
+            payload,
+        })
+    }
+}
+
+/// Do `rsv` and `opcode` fit their fields (3 and 4 bits)? What a frame
+/// made by the caller must pass before it is encoded.
+pub fn check_bits(rsv: u8, opcode: u8) -> Result<()> {
+    if rsv > 7 || opcode > 15 {
+        return Err(Error::invalid_argument("rsv must be 0..7 and opcode 0..15"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +184,18 @@ mod tests {
         let buf = [0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0];
         let e = FrameHeader::parse(&buf).unwrap_err();
         assert_eq!(e.close_code(), Some(1002));
+    }
+
+    #[test]
+    fn frames_to_send_must_fit_the_header_fields() {
+        let f = Frame::new(true, 7, 0xF, b"x".to_vec()).unwrap();
+        assert_eq!((f.fin, f.rsv, f.opcode, f.masked), (true, 7, 0xF, true));
+        for (rsv, opcode) in [(8, 1), (0, 16), (255, 255)] {
+            let e = Frame::new(true, rsv, opcode, Vec::new()).unwrap_err();
+            assert_eq!(e.kind(), crate::error::ErrorKind::InvalidArgument);
+            assert!(check_bits(rsv, opcode).is_err());
+        }
+        assert!(check_bits(0, 0).is_ok());
     }
 
     #[test]

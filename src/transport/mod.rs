@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use openssl::ssl::SslStream;
 
+use crate::error::{Error, ErrorKind};
+
 pub use tcp::connect_tcp;
 pub use tls::{connect_tls, TlsOptions};
 pub use wait::wait_fd;
@@ -120,11 +122,24 @@ impl Stream {
     }
 }
 
+/// An OpenSSL failure surfacing through a read or write (an alert from the
+/// server, a bad record) is a TLS error, not plain I/O: it travels on inside
+/// the `io::Error` as an [`Error`] of kind `Tls`, which `Error::from` keeps.
+fn tls_io_error(e: io::Error) -> io::Error {
+    let ssl = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>());
+    match ssl.filter(|s| s.code() == openssl::ssl::ErrorCode::SSL) {
+        Some(ssl) => Error::exn(ErrorKind::Tls, format!("TLS failure: {ssl}")).into(),
+        None => e,
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf).map_err(tls_io_error),
         }
     }
 }
@@ -133,14 +148,14 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf).map_err(tls_io_error),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+            Stream::Tls(s) => s.flush().map_err(tls_io_error),
         }
     }
 }

@@ -283,11 +283,14 @@ def test_connection_lost(raw_server):
     server.join()
 
 
-def test_negotiation_failure_unoffered_subprotocol(raw_server):
+def test_unoffered_subprotocol_is_a_protocol_failure(raw_server):
+    # RFC 6455 §4.1: a protocol error (1002, WS_ERR_PROTOCOL); 1010 and
+    # WS_ERR_NEGOTIATION are for extensions.
     server = raw_server(lambda sock: sock.recv(100), extra_headers=[("Sec-WebSocket-Protocol", "bogus")])
-    with pytest.raises(wsclient.WebSocketError) as info:
+    with pytest.raises(wsclient.WebSocketFailure) as info:
         wsclient.connect(server.url, subprotocols=["chat"])
-    assert info.value.result == -32
+    assert info.value.result == -40
+    assert info.value.code == 1002 and info.value.reason == "protocol-error"
     server.join()
 
 

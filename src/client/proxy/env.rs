@@ -1,7 +1,11 @@
-//! Proxies from the environment, as curl, Python and Go read them:
-//! `http_proxy` for ws://, `https_proxy` for wss://, `all_proxy` for both,
-//! lower case before upper case, and `no_proxy` for the hosts to reach
-//! directly. Used only when the caller opts in.
+//! Proxies from the environment, as curl reads them: `http_proxy` for
+//! ws://, `https_proxy` for wss://, `all_proxy` for both, lower case before
+//! upper case, and `no_proxy` for the hosts to reach directly. Used only
+//! when the caller opts in.
+//!
+//! `HTTP_PROXY` in upper case is never read (curl ignores it too): under
+//! CGI the environment carries the request's headers as `HTTP_*`, so a
+//! client's `Proxy:` header would become `$HTTP_PROXY` ("httpoxy").
 
 use std::net::IpAddr;
 
@@ -26,7 +30,8 @@ pub fn from_env(target: &Target, var: impl Fn(&str) -> Option<String>) -> Result
     let scheme_vars: &[&str] = if target.tls {
         &["https_proxy", "HTTPS_PROXY"]
     } else {
-        &["http_proxy", "HTTP_PROXY"]
+        // Lower case only: see the module documentation (httpoxy).
+        &["http_proxy"]
     };
     let Some((name, value)) =
         first_set(scheme_vars, &var).or_else(|| first_set(&["all_proxy", "ALL_PROXY"], &var))
@@ -152,6 +157,19 @@ mod tests {
             Some(6)
         );
         assert_eq!(proxy_port("ws://x/", &[]), None);
+    }
+
+    #[test]
+    fn upper_case_http_proxy_is_never_read() {
+        // httpoxy: under CGI a request's `Proxy:` header arrives as
+        // $HTTP_PROXY. curl reads http_proxy in lower case only; so do we.
+        let cgi = [("HTTP_PROXY", "h:2"), ("REQUEST_METHOD", "GET")];
+        assert_eq!(proxy_port("ws://example.com/", &cgi), None);
+        assert_eq!(proxy_port("ws://example.com/", &cgi[..1]), None);
+        // all_proxy still applies, and so does the upper-case https one.
+        let vars = [("HTTP_PROXY", "h:2"), ("ALL_PROXY", "h:5")];
+        assert_eq!(proxy_port("ws://example.com/", &vars), Some(5));
+        assert_eq!(proxy_port("wss://x/", &[("HTTPS_PROXY", "h:3")]), Some(3));
     }
 
     #[test]

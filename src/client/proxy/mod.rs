@@ -150,16 +150,19 @@ pub fn proxy_for(target: &Target, options: &Options) -> Result<Option<Proxy>> {
 }
 
 /// A proxy URL with its password replaced, for error messages (also when
-/// the URL does not parse).
+/// the URL does not parse). The user-info ends at the last `@`: a password
+/// may hold `/`, `?`, `#` or `@` (unencoded, which is why the URL may not
+/// parse), and a proxy URL has no path worth keeping, so an `@` further on
+/// can only hide more, never less.
 fn redact(text: &str) -> String {
     let start = text.find("://").map_or(0, |i| i + 3);
     let rest = &text[start..];
-    let userinfo = &rest[..rest.find('/').unwrap_or(rest.len())];
-    match userinfo.rfind('@').map(|at| (at, userinfo[..at].find(':'))) {
-        Some((at, Some(colon))) => {
-            format!("{}{}:***{}", &text[..start], &rest[..colon], &rest[at..])
-        }
-        _ => text.to_string(),
+    let Some(at) = rest.rfind('@') else {
+        return text.to_string();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &text[..start], &rest[..colon], &rest[at..]),
+        None => text.to_string(),
     }
 }
 
@@ -250,5 +253,22 @@ mod tests {
         assert!(!format!("{p:?}").contains("secret"));
         let e = Proxy::parse("http://u:secret@h:99999").unwrap_err();
         assert!(!e.message().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn passwords_with_slashes_stay_out_of_messages() {
+        // The user-info ends at the last '@', not at the first '/'.
+        for (url, secret) in [
+            ("http://u:se/cret@h:99999", "cret"),
+            ("u:se/cr/et@h:99999", "cr/et"),
+            ("socks5://u:p/w@r?d@h:99999", "w@r"),
+        ] {
+            let e = Proxy::parse(url).unwrap_err();
+            assert!(!e.message().contains(secret), "{url}: {e}");
+        }
+        assert_eq!(redact("http://u:a/b@h:1"), "http://u:***@h:1");
+        assert_eq!(redact("u:a@b/c@h:1/"), "u:***@h:1/");
+        assert_eq!(redact("http://h:1/x"), "http://h:1/x");
+        assert_eq!(redact("http://bob@h:1"), "http://bob@h:1");
     }
 }

@@ -1,6 +1,7 @@
 //! Opening the tunnel. HTTP: the CONNECT exchange (RFC 9110 §9.3.6), where
-//! any 2xx opens the tunnel and anything else is the caller's to see (an
-//! `ErrorKind::Proxy` error carrying the answer). SOCKS5: see `socks`.
+//! interim 1xx answers are skipped, any 2xx opens the tunnel and anything
+//! else is the caller's to see (an `ErrorKind::Proxy` error carrying the
+//! answer). SOCKS5: see `socks`.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::client::connect::ResponseReader;
 use crate::client::Options;
 use crate::error::{Error, ErrorKind, Result};
-use crate::handshake::{HttpResponse, Target};
+use crate::handshake::{HttpResponse, Parsed, Target};
 use crate::session::readbuf::ReadBuf;
 use crate::transport::{connect_tcp, Stream};
 
@@ -76,9 +77,7 @@ fn http_connect(
         rbuf: ReadBuf::default(),
         deadline,
     };
-    let parsed = reader
-        .head(options.max_handshake_size)
-        .map_err(|e| e.context(context))?;
+    let parsed = final_answer(&mut reader, options.max_handshake_size, context)?;
     if !(200..300).contains(&parsed.status) {
         let body = reader.body(&parsed, options.max_response_body);
         stream.shutdown();
@@ -111,6 +110,25 @@ fn http_connect(
         Stream::Plain(socket) => Ok(socket.tcp().try_clone()?),
         Stream::Tls(_) => unreachable!("the tunnel is plain TCP"),
     }
+}
+
+/// More interim answers than this before the final one: the proxy is
+/// stalling on purpose.
+const MAX_INTERIM_ANSWERS: usize = 16;
+
+/// The proxy's final answer: 1xx answers (`100 Continue`, ...) are interim
+/// (RFC 9110 §15.2) and skipped; each is bounded like a final one.
+fn final_answer(reader: &mut ResponseReader<'_>, max_size: usize, context: &str) -> Result<Parsed> {
+    for _ in 0..=MAX_INTERIM_ANSWERS {
+        let parsed = reader.head(max_size).map_err(|e| e.context(context))?;
+        if !(100..200).contains(&parsed.status) {
+            return Ok(parsed);
+        }
+    }
+    Err(Error::exn(
+        ErrorKind::Proxy,
+        format!("{context} sent more than {MAX_INTERIM_ANSWERS} interim (1xx) answers to CONNECT"),
+    ))
 }
 
 #[cfg(test)]
