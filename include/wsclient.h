@@ -283,8 +283,8 @@ extern "C" {
 #define WS_ERR_HANDSHAKE -31
 
 /*
- *fail* (close code 1010): the server's extension or subprotocol answer
- is invalid or was not offered.
+ *fail* (close code 1010): the server's extension answer is invalid or
+ was not offered. (A subprotocol not offered is `WS_ERR_PROTOCOL`.)
  */
 #define WS_ERR_NEGOTIATION -32
 
@@ -302,8 +302,9 @@ extern "C" {
 #define WS_ERR_PROXY -34
 
 /*
- *fail* (close code 1002): the server broke the framing protocol (masked
- frame, bad opcode, reserved bit, fragmented control frame, ...).
+ *fail* (close code 1002): the server broke the protocol: the framing
+ (masked frame, bad opcode, reserved bit, fragmented control frame, ...)
+ or, in its 101 answer, chose a subprotocol that was not offered.
  */
 #define WS_ERR_PROTOCOL -40
 
@@ -1195,6 +1196,9 @@ int32_t ws_options_set_proxy(ws_options *opts, const char *url);
  `https_proxy` for wss://, else `all_proxy` (lower case first, then upper
  case), skipping hosts listed in `no_proxy` (`*`, domains with their
  subdomains, IP addresses, CIDR blocks, each optionally with `:port`).
+ As in curl, `http_proxy` is read in lower case only: `HTTP_PROXY` is
+ ignored, because under CGI it carries a request's `Proxy:` header
+ ("httpoxy").
 
  # Safety
  `opts`: a live options handle.

@@ -559,9 +559,7 @@ impl Session {
         now: Instant,
     ) -> Result<Ticket> {
         self.check_writable()?;
-        if rsv > 7 || opcode > 15 {
-            return Err(Error::invalid_argument("rsv must be 0..7 and opcode 0..15"));
-        }
+        crate::proto::frame::check_bits(rsv, opcode)?;
         let lane = match OpCode::from_u8(opcode) {
             _ if !fin || rsv != 0 || payload.len() > 125 => None,
             Some(OpCode::Ping) => Some((ControlKind::Ping, OpCode::Ping)),
