@@ -280,10 +280,15 @@ fn a_full_queue_drains_and_every_byte_arrives_intact() {
 #[test]
 fn blocking_close_answered_late_under_a_short_read_timeout_gets_the_code() {
     watchdog(WATCHDOG_SECS, || {
-        let server = RawServer::start(|mut s: TcpStream| {
+        // The server answers only once the client has seen a read timeout,
+        // however slow the machine.
+        let (timed_out_tx, timed_out_rx) = std::sync::mpsc::channel::<()>();
+        let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
             let close = read_frame(&mut s).unwrap().unwrap();
-            thread::sleep(Duration::from_millis(300));
+            timed_out_rx
+                .recv_timeout(LONG)
+                .expect("no read timeout came");
             s.write_all(&close_frame(4001, "late but here")).unwrap();
             close.close_code()
         });
@@ -297,7 +302,10 @@ fn blocking_close_answered_late_under_a_short_read_timeout_gets_the_code() {
         loop {
             match conn.recv_message() {
                 Ok(None) => break,
-                Err(e) if e.kind() == ErrorKind::Timeout => timeouts += 1,
+                Err(e) if e.kind() == ErrorKind::Timeout => {
+                    timeouts += 1;
+                    let _ = timed_out_tx.send(());
+                }
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -441,6 +449,42 @@ fn keepalive_fails_a_blocked_receive_when_pongs_stop() {
         assert_eq!(conn.state(), State::Closed);
         let (pings, code) = server.join();
         assert_eq!((pings, code), (1, Some(1011)));
+    });
+}
+
+/// Issue 27, item 2: a keepalive failure is reported when it is known, in
+/// blocking mode too: the close timeout (30 s here) is not waited for a
+/// server that neither answers nor closes TCP.
+#[test]
+fn keepalive_failure_is_reported_at_once_to_a_blocked_receive() {
+    watchdog(WATCHDOG_SECS, || {
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            loop {
+                let f = read_frame(&mut s).unwrap().unwrap();
+                if f.opcode == 8 {
+                    break;
+                }
+            }
+            done_rx.recv_timeout(LONG).ok(); // keep TCP open, answer nothing
+        });
+        let opts = Options {
+            keepalive: keepalive(100, 200),
+            close_timeout: LONG,
+            ..Options::default()
+        };
+        let conn = expect_upgraded(connect(&server.url("/"), &opts));
+        let started = Instant::now();
+        let e = conn.recv_message().unwrap_err();
+        let took = started.elapsed();
+        done_tx.send(()).unwrap();
+        server.join();
+        assert!(e.message().contains("keepalive"), "{e}");
+        assert!(
+            took < PROMPT,
+            "reported after {took:?}, not when known (~0.3 s)"
+        );
     });
 }
 

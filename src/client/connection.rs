@@ -379,7 +379,17 @@ impl Connection {
                     return Ok(self.after_event(core, event));
                 }
                 Err(e) => {
-                    self.wind_down(core);
+                    // A fail gives the server the close timeout to close TCP
+                    // first (RFC 6455 §7.1.1). Any other error (a keepalive
+                    // timeout, a lost socket, a receive after the close) is
+                    // reported at once: what is left of the close is done now
+                    // as far as it goes, then by later calls or the free.
+                    if e.close_code().is_some() {
+                        self.wind_down(core);
+                    } else {
+                        core.wind_down(clock.now());
+                    }
+                    self.turn.notify_all();
                     return Err(e);
                 }
                 Ok(None) => {}

@@ -257,9 +257,11 @@ pub unsafe extern "C" fn ws_conn_set_timeouts(
 ///   would push the queue past its limit (`ws_options_set_send_queue_limit`)
 ///   is refused whole with `WS_ERR_WOULD_BLOCK`; a message is never cut or
 ///   lost, and one message always fits an empty queue.
-/// - After the close handshake (`WS_CLOSED`) or a failure, the close reply
-///   and the wait for the server's TCP close continue through
-///   `ws_conn_flush` while `ws_conn_wants` is not 0.
+/// - After the close handshake (`WS_CLOSED`) or an error that closed the
+///   connection, what is left of the close (writing our close frame, the
+///   wait for the server's TCP close, bounded by the close timeout) goes on
+///   through `ws_conn_flush` (a receive does the same, and returns
+///   `WS_ERR_INVALID_STATE`) while `ws_conn_wants` is not 0; then free it.
 ///
 /// Drive it with `ws_conn_fd`, `ws_conn_wants` and `ws_conn_next_timeout_ms`.
 ///
@@ -303,8 +305,12 @@ pub unsafe extern "C" fn ws_conn_flush(conn: *mut ws_conn) -> i32 {
 
 /// What an event loop should wait for on `ws_conn_fd`: `WS_WANT_READ`
 /// (then receive until `WS_ERR_WOULD_BLOCK`) and/or `WS_WANT_WRITE` (then
-/// `ws_conn_flush`). 0 when nothing is left to do: the connection is over
-/// (or `conn` is NULL or invalid).
+/// `ws_conn_flush`), at most `ws_conn_next_timeout_ms` (then
+/// `ws_conn_flush`). Once a receive returned `WS_CLOSED` or an error that
+/// closed the connection, only the rest of the close is left: call
+/// `ws_conn_flush` on each event or timeout instead of receiving. 0 when
+/// nothing is left to do: the connection is over and can be freed (also
+/// when `conn` is NULL or invalid). A loop that follows this ends.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.
@@ -463,7 +469,9 @@ pub unsafe extern "C" fn ws_conn_error_close_code(conn: *const ws_conn) -> u16 {
 ///
 /// - `WS_OK`: `*msg_out` is a new message (free with `ws_message_free`).
 /// - `WS_CLOSED`: the server closed the connection; the close was answered
-///   (see `ws_conn_peer_close_code`). Do not receive again.
+///   (see `ws_conn_peer_close_code`). Do not receive again (a receive now
+///   returns `WS_ERR_INVALID_STATE`); in non-blocking mode, serve the rest
+///   of the close with `ws_conn_flush` while `ws_conn_wants` is not 0.
 /// - `WS_ERR_TIMEOUT`: the read timeout expired; the connection is usable.
 /// - a *fail* (`ws_result_is_fail`): the server broke the protocol; a close
 ///   frame with `ws_conn_error_close_code` was sent and the connection closed.

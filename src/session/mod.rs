@@ -573,13 +573,12 @@ impl Session {
                 if opcode & 0x8 == 0 {
                     self.check_room(payload.len())?;
                 }
+                // The frame is written when its ticket is, FIN or not.
                 let ticket = self.out.issue();
-                let mut lane = Lane {
-                    out: &mut self.out,
-                    ticket,
-                };
-                self.sender
-                    .encode_frame(fin, rsv, opcode, payload, &mut lane);
+                let (header, n, key) =
+                    self.sender
+                        .frame_header(fin, rsv, opcode, payload.len() as u64);
+                self.out.push_frame(&header[..n], payload, key, ticket);
                 Ticket::Data(ticket)
             }
         };

@@ -324,6 +324,48 @@ static void test_nonblocking(void) {
     ws_conn_free(conn);
 }
 
+/* Issue 27, item 1: a poll() loop written from the man pages alone (wait
+ * for ws_conn_wants, at most ws_conn_next_timeout_ms; receive until
+ * WS_ERR_WOULD_BLOCK; once WS_CLOSED came, ws_conn_flush on each event)
+ * ends within a few iterations after the close. Counted, not timed. */
+static void test_poll_loop_ends_after_the_close(void) {
+    ws_conn *conn = connect_to("/close/4001", NULL);
+    if (!conn)
+        return;
+    CHECK(ws_conn_set_nonblocking(conn, true) == WS_OK);
+    int closed = 0, after_close = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint32_t wants = ws_conn_wants(conn);
+        if (wants == 0)
+            break;
+        if (closed)
+            after_close++;
+        struct pollfd pfd = {.fd = ws_conn_fd(conn),
+                             .events = (short)(((wants & WS_WANT_READ) ? POLLIN : 0) |
+                                               ((wants & WS_WANT_WRITE) ? POLLOUT : 0))};
+        int64_t timeout = ws_conn_next_timeout_ms(conn);
+        CHECK(poll(&pfd, 1, timeout < 0 || timeout > 10000 ? 10000 : (int)timeout) >= 0);
+        if (closed) {
+            int32_t rc = ws_conn_flush(conn);
+            CHECK(rc == WS_OK || rc == WS_ERR_WOULD_BLOCK);
+            continue;
+        }
+        ws_message *msg = NULL;
+        int32_t rc;
+        while ((rc = ws_recv_message(conn, &msg)) == WS_OK)
+            ws_message_free(msg);
+        if (rc == WS_CLOSED)
+            closed = 1;
+        else
+            CHECK(rc == WS_ERR_WOULD_BLOCK);
+    }
+    CHECK(closed);
+    CHECK(ws_conn_wants(conn) == 0);
+    CHECK(after_close <= 3);
+    CHECK(ws_conn_state(conn) == WS_STATE_CLOSED);
+    ws_conn_free(conn);
+}
+
 static void test_event_loop_calls(void) {
     /* NULL and invalid handles: codes, never a crash. */
     CHECK(ws_conn_flush(NULL) == WS_ERR_NULL_ARGUMENT);
@@ -422,6 +464,7 @@ int main(int argc, char **argv) {
     test_http_response();
     test_nonblocking();
     test_event_loop_calls();
+    test_poll_loop_ends_after_the_close();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
