@@ -106,10 +106,13 @@ $(BUILD)/tests-plain/%: tests/c/%.c tests/c/check.h include/wsclient.h lib
 	$(CC) -g -O1 $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
 # Man pages: one per ws_* function and wsclient(3), from the header's doc
-# comments (scripts/gen-man.py), so they cannot drift from it.
+# comments (scripts/gen-man.py), so they cannot drift from it; each page's
+# EXAMPLE comes from docs/man-examples (tests/integration/test_man.py
+# compiles them all).
+MAN_EXAMPLES := $(wildcard docs/man-examples/*.c)
 man: $(MAN)/.stamp
-$(MAN)/.stamp: include/wsclient.h scripts/gen-man.py
-	python3 scripts/gen-man.py include/wsclient.h $(MAN)
+$(MAN)/.stamp: include/wsclient.h scripts/gen-man.py $(MAN_EXAMPLES)
+	python3 scripts/gen-man.py include/wsclient.h $(MAN) docs/man-examples
 	@touch $@
 
 header:

@@ -7,7 +7,7 @@
  * (defaults ws://127.0.0.1:9001, libwsclient, no proxy; PROXY is an
  * http://[user:password@]host:port URL, for the gate through a proxy).
  *
- * Every connection offers permessage-deflate, as the seed's own Autobahn
+ * Every connection offers permessage-deflate, as the ws-client egg's own Autobahn
  * client does, so that sections 12 and 13 run.
  */
 #include <stdio.h>

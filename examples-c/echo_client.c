@@ -1,5 +1,5 @@
 /*
- * The seed's example: connect and echo back every text message until the
+ * The ws-client egg's example: connect and echo back every text message until the
  * server closes the connection.
  *
  *   echo_client [URI]        (default ws://localhost:9001)

@@ -1,4 +1,4 @@
-// The seed's echo client in C++17 with include/wsclient.hpp: connect (with a
+// The ws-client egg's echo client in C++17 with include/wsclient.hpp: connect (with a
 // permessage-deflate offer), send each argument as a text message, print what
 // comes back, close, and show the server's close code.
 //

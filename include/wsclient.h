@@ -189,7 +189,8 @@ extern "C" {
 #define WS_HTTP_RESPONSE 1
 
 /*
- `ws_recv_message`/`ws_recv_message_loop`: the server closed the connection.
+ `ws_recv_message`/`ws_recv_message_loop`: the close handshake is complete
+ (whichever side started it) and the connection is closed.
  */
 #define WS_CLOSED 2
 
@@ -348,7 +349,7 @@ const char *ws_version(void);
  - `WS_OK`: `*conn_out` is a new connection (free with `ws_conn_free`).
  - `WS_HTTP_RESPONSE`: the server answered with another status (e.g. a
    redirect or 403); `*response_out`, if not NULL, receives it (free with
-   `ws_response_free`). This is not an error, as in the seed.
+   `ws_response_free`). This is not an error, as in the ws-client egg.
  - negative: an error; `ws_last_error_message()` says why ("certificate
    verify failed: ...", "cannot connect to ..."). For `WS_ERR_PROXY` (the
    proxy refused the tunnel, e.g. 407) `*response_out`, if not NULL,
@@ -559,7 +560,8 @@ uint16_t ws_conn_error_close_code(const ws_conn *conn);
 int32_t ws_recv_message(ws_conn *conn, ws_message **msg_out);
 
 /*
- Receive messages and call `handler` on each, until:
+ Receive messages and call `handler` on each until the connection closes,
+ the handler stops the loop or an error occurs. It returns:
  - the server closes the connection: `WS_CLOSED`;
  - the handler returns non-zero: `WS_STOPPED`, and that value is
    `ws_last_stop_value()` on this thread (so it never collides with the
@@ -865,7 +867,7 @@ int32_t ws_reason_to_close_code(const char *reason);
 
 /*
  The reason name of close `code` as a static string; NULL (with a last
- error) for a code outside the seed's table.
+ error) for a code that has no reason name.
  */
 const char *ws_close_code_to_reason(uint16_t code);
 
@@ -965,9 +967,9 @@ void ws_options_free(ws_options *opts);
 int32_t ws_options_add_deflate_offer(ws_options *opts, const char *params);
 
 /*
- The seed's `strip-host` flag. The default request-target is already the
- origin-form of RFC 6455 §4.1 (path and query), so this only undoes
- `ws_options_set_absolute_form`.
+ Send the origin-form request-target (`GET /path?query`), the ws-client
+ egg's `strip-host` flag. That is already the default (RFC 6455 §4.1), so
+ this only undoes `ws_options_set_absolute_form`.
 
  # Safety
  `opts`: a live options handle.
@@ -976,7 +978,7 @@ int32_t ws_options_set_strip_host(ws_options *opts, bool on);
 
 /*
  Send the absolute URI as request-target (`GET ws://host:port/path`), as
- the seed egg 1.0 did by default.
+ the CHICKEN egg ws-client 1.0 did by default.
 
  # Safety
  `opts`: a live options handle.

@@ -7,7 +7,13 @@ function (ws_connect.3, ...) and an overview, wsclient.3, with the header's
 API conventions, every function, and every result code with whether it is a
 *fail*. A function added to the header gets its page on the next build.
 
-    gen-man.py HEADER OUTDIR
+Each function page also gets RETURN VALUE (from the prototype and the doc
+comment: for a call that returns a result code, WS_OK and the codes its doc
+names) and EXAMPLE: a whole C program from docs/man-examples, the file named
+after the function or else the shortest one that calls it (a test compiles
+every EXAMPLE section).
+
+    gen-man.py HEADER OUTDIR [EXAMPLES_DIR]
 """
 
 import re
@@ -15,6 +21,15 @@ import sys
 from pathlib import Path
 
 MANUAL = "libwsclient Manual"
+# The non-negative result codes; every WS_ERR_* is one too.
+RESULT_CODES = ("WS_OK", "WS_HTTP_RESPONSE", "WS_CLOSED", "WS_STOPPED")
+# Functions whose int32_t is a result code (other int32_t results are values:
+# a state, a file descriptor, an opcode, ...).
+RESULT_FUNCTION = re.compile(r"^ws_(connect|conn_set_\w+|conn_flush|recv_\w+|send\w*|ping|close"
+                             r"|options_(set|add|use)_\w+)$")
+# What any call that returns a result code may also return (see the header's
+# "Robustness" convention).
+ALWAYS = ("WS_ERR_NULL_ARGUMENT", "WS_ERR_INVALID_ARGUMENT", "WS_ERR_PANIC")
 
 
 def parse(header_text):
@@ -63,11 +78,16 @@ def _decl(line):
 
 
 def esc(text):
-    """Escape text for roff, then turn `code` into bold and *word* into italics."""
-    text = text.replace("\\", "\\e").replace("-", "\\-")
-    text = re.sub(r"`([^`]+)`", r"\\fB\1\\fR", text)
-    text = re.sub(r"(?<![\w*])\*([A-Za-z][^*]*?)\*(?![\w*])", r"\\fI\1\\fR", text)
-    return text
+    """Escape text for roff, then turn `code` into bold and *word* into
+    italics. Code spans are kept verbatim: a `*` in one stays a `*`."""
+    out = []
+    for k, part in enumerate(re.split(r"`([^`]+)`", text)):
+        part = part.replace("\\", "\\e").replace("-", "\\-")
+        if k % 2:
+            out.append(f"\\fB{part}\\fR")
+        else:
+            out.append(re.sub(r"(?<![\w*])\*([A-Za-z][^*]*?)\*(?![\w*])", r"\\fI\1\\fR", part))
+    return "".join(out)
 
 
 def line_out(text):
@@ -104,11 +124,41 @@ def body(doc):
     return tidy
 
 
+# Abbreviations whose period does not end a sentence.
+ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.")
+
+
+def first_sentence(text):
+    """The text up to the first period that ends a sentence: not inside
+    parentheses or a `code span`, not an abbreviation's (e.g.), not in a
+    number (1.0)."""
+    depth, code = 0, False
+    for k, c in enumerate(text):
+        if c == "`":
+            code = not code
+        elif code:
+            continue
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth = max(0, depth - 1)
+        elif c == "." and depth == 0 and (k + 1 == len(text) or text[k + 1] == " "):
+            if not text[:k + 1].lower().endswith(ABBREVIATIONS):
+                return text[:k]
+    return text.rstrip(".")
+
+
 def summary(doc):
-    """The first sentence of a doc comment, plain, for NAME and lists."""
-    text = " ".join(line.strip() for line in doc if line.strip() and not line.startswith("#"))
-    text = text.split(". ")[0].rstrip(".")
-    text = re.sub(r"`([^`]+)`", r"\1", text).replace("*", "")
+    """The first sentence of a doc comment's first paragraph, plain, for
+    NAME and lists."""
+    para = []
+    for line in doc:
+        if not line.strip() or line.startswith("#") or re.match(r"^- ", line):
+            break
+        para.append(line.strip())
+    text = first_sentence(" ".join(para)).rstrip(":;, ")
+    text = re.sub(r"(?<![\w*])\*([A-Za-z][^*]*?)\*(?![\w*])", r"\1", text)  # *fail* -> fail
+    text = re.sub(r"`([^`]+)`", r"\1", text)
     return text or "see DESCRIPTION"
 
 
@@ -132,7 +182,57 @@ def see_also(names):
     return [r + ("," if k < len(refs) - 1 else "") for k, r in enumerate(refs)]
 
 
-def function_page(item, functions, version):
+def is_result_function(item):
+    return item["decl"].startswith("int32_t ") and bool(RESULT_FUNCTION.match(item["name"]))
+
+
+def return_value(item, codes):
+    """RETURN VALUE: from the prototype's type and the doc comment."""
+    name = item["name"]
+    if item["decl"].startswith("void "):
+        return [f"\\fB{name}\\fR() returns no value."]
+    if not is_result_function(item):
+        return [esc(summary(item["doc"]) + ".")]
+    named = [c for c in dict.fromkeys(re.findall(r"\bWS_[A-Z_]+\b", " ".join(item["doc"])))
+             if c in codes and c != "WS_OK"]
+    out = ["\\fBWS_OK\\fR (0) on success; otherwise one of these codes:"]
+    for code in named + [c for c in ALWAYS if c not in named]:
+        out += [".TP", f".BR {code} \" ({esc(codes[code]['value'])})\"",
+                esc(summary(codes[code]["doc"]) + ".")]
+    out += [".PP"]
+    if "ws_conn **" in item["decl"]:
+        out += ["Any other negative code of",
+                ".BR wsclient (3)",
+                "reports why no connection was made (resolve, TCP, TLS, handshake, proxy)."]
+    elif "ws_conn *conn" in item["decl"]:
+        out += ["A call on a connection that has failed returns that failure's code",
+                "(any negative code of",
+                ".BR wsclient (3))."]
+    out += [".BR ws_result_string (3)",
+            "describes a code;",
+            ".BR ws_last_error_message (3)",
+            "gives the detail of the last error on this thread."]
+    return out
+
+
+def find_example(name, examples):
+    """The example for a function: NAME.c, else the shortest that calls it."""
+    if name in examples:
+        return examples[name]
+    callers = [text for text in examples.values() if re.search(rf"\b{name}\s*\(", text)]
+    return min(callers, key=len) if callers else None
+
+
+def code_lines(text):
+    """Roff for a C program shown as is (inside .nf/.fi)."""
+    out = []
+    for line in text.rstrip("\n").splitlines():
+        line = line.replace("\\", "\\e").replace("-", "\\-")
+        out.append("\\&" + line if line.startswith((".", "'")) or not line else line)
+    return out
+
+
+def function_page(item, functions, version, codes=None, examples=None):
     mentioned = [n for n in dict.fromkeys(re.findall(r"\bws_\w+", " ".join(item["doc"])))
                  if n in functions and n != item["name"]]
     page = title(item["name"], version)
@@ -142,6 +242,12 @@ def function_page(item, functions, version):
              "Link with \\fI$(pkg\\-config \\-\\-libs libwsclient)\\fR.",
              ".SH DESCRIPTION"]
     page += body(item["doc"])
+    page += [".SH RETURN VALUE"] + return_value(item, codes or {})
+    example = find_example(item["name"], examples or {})
+    if example is not None:
+        page += [".SH EXAMPLE", ".nf", *code_lines(example), ".fi"]
+    else:
+        print(f"gen-man: no example calls {item['name']}", file=sys.stderr)
     page += [".SH SEE ALSO"] + see_also(["wsclient"] + mentioned)
     return "\n".join(page) + "\n"
 
@@ -158,8 +264,7 @@ def result_kind(item):
 def overview_page(intro, items, version):
     functions = [i for i in items if i["kind"] == "function"]
     defines = [i for i in items if i["kind"] == "define"]
-    codes = [d for d in defines if d["name"] in ("WS_OK", "WS_HTTP_RESPONSE", "WS_CLOSED")
-             or d["name"].startswith("WS_ERR_")]
+    codes = [d for d in defines if d["name"] in RESULT_CODES or d["name"].startswith("WS_ERR_")]
     others = [d for d in defines if d not in codes]
     page = title("wsclient", version)
     page += [".SH NAME", "wsclient \\- WebSocket client library (RFC 6455, RFC 7692) with a C API",
@@ -207,17 +312,22 @@ def overview_page(intro, items, version):
 
 def main():
     header, outdir = Path(sys.argv[1]), Path(sys.argv[2])
+    exdir = Path(sys.argv[3]) if len(sys.argv) > 3 else header.parent.parent / "docs" / "man-examples"
+    examples = {p.stem: p.read_text() for p in sorted(exdir.glob("*.c"))}
     text = header.read_text()
     version = re.search(r'#define WSCLIENT_VERSION "(.*)"', text).group(1)
     intro, items = parse(text)
     functions = {i["name"]: i for i in items if i["kind"] == "function"}
+    codes = {i["name"]: i for i in items if i["kind"] == "define"
+             and (i["name"] in RESULT_CODES or i["name"].startswith("WS_ERR_"))}
     if not functions:
         sys.exit(f"gen-man: no ws_* functions found in {header}")
     outdir.mkdir(parents=True, exist_ok=True)
     for old in outdir.glob("*.3"):
         old.unlink()
     for name, item in functions.items():
-        (outdir / f"{name}.3").write_text(function_page(item, functions, version))
+        page = function_page(item, functions, version, codes, examples)
+        (outdir / f"{name}.3").write_text(page)
     (outdir / "wsclient.3").write_text(overview_page(intro, items, version))
     print(f"gen-man: {len(functions) + 1} pages in {outdir}")
 

@@ -1,6 +1,6 @@
 //! Close codes (RFC 6455 §7.4.1): the bottom layer, with no imports, so
 //! that `error` and the protocol both build on it. The rules about codes
-//! (which may be sent, the seed's reason names) are in `proto::close`.
+//! (which may be sent, the ws-client egg's reason names) are in `proto::close`.
 //! Crate-private: public constants would land in the C header too.
 
 /// 1000: the purpose of the connection was fulfilled.

@@ -1,6 +1,6 @@
 //! One error type for the whole library.
 //!
-//! The seed egg distinguishes two kinds of condition: a *fail* (the
+//! The ws-client egg distinguishes two kinds of condition: a *fail* (the
 //! connection is failed and the peer gets a close frame with a code) and an
 //! *exn* (no close frame makes sense: bad user input, a dead socket). Here a
 //! fail is an [`Error`] whose [`Error::close_code`] is `Some`.

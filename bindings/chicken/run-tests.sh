@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build and install the ws-client egg into build/chicken-repo, start the
 # local echo server (tests/servers/echo_server.py), run the Scheme tests and
-# the seed's documented echo example against it. Exits non-zero on failure.
+# ws-client 1.0's documented echo example against it. Exits non-zero on failure.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/install-egg.sh"
@@ -44,7 +44,7 @@ start_server() {
 }
 
 # --deflate: permessage-deflate when the client offers it; --greet: what
-# /greet sends (the seed's echo example sends it back).
+# /greet sends (ws-client 1.0's echo example sends it back).
 SERVER_LOG=$TMP/server.log
 start_server "$SERVER_LOG" --deflate \
     --greet "Hello from the server" --greet "héllo wörld ✓"
@@ -71,10 +71,10 @@ echo "== tests/run.scm against $URL"
 # A watchdog: a hang fails instead of stalling.
 timeout 300 csi -s "$CHICKEN_DIR/tests/run.scm" "$URL" "${TLS_ARGS[@]}" || status=1
 
-# The seed's documented example, unchanged apart from its URI: it connects
+# ws-client 1.0's documented example, unchanged apart from its URI: it connects
 # to ws://localhost:9001, which we replace with the server's /greet path
 # (a fixed port may be taken; "/" would wait for the client to speak first).
-echo "== examples/echo-client.scm (the seed's example) against $URL/greet"
+echo "== examples/echo-client.scm (ws-client 1.0's example) against $URL/greet"
 mkdir -p "$BUILD/chicken"
 sed "s|ws://localhost:9001|$URL/greet|" "$CHICKEN_DIR/examples/echo-client.scm" \
     > "$BUILD/chicken/echo-client.scm"
@@ -88,7 +88,7 @@ if timeout 60 csi -s "$BUILD/chicken/echo-client.scm"; then
         fi
     done
 else
-    echo "FAIL: the seed's echo example exited with an error" >&2
+    echo "FAIL: ws-client 1.0's echo example exited with an error" >&2
     status=1
 fi
 

@@ -46,7 +46,7 @@
 ;;; (exn websocket fail)  : also `reason' (a close-reason symbol), in both the
 ;;;                         `fail' and `websocket' components; fail's `message'.
 ;;; (exn websocket i/o net [timeout]) : a failed or lost connection (TCP, DNS,
-;;;                         TLS, I/O, timeout), as the seed's tcp-connect gave.
+;;;                         TLS, I/O, timeout), as ws-client 1.0's tcp-connect gave.
 
 (define (ws-exn loc msg #!optional (args '()) (code #f))
   (abort
@@ -55,9 +55,9 @@
           (make-property-condition 'websocket 'message msg 'code code)
           (net-components code))))
 
-;; A failed or lost connection is also (exn i/o net), as the seed's
+;; A failed or lost connection is also (exn i/o net), as ws-client 1.0's
 ;; tcp-connect and port errors were (a timeout also has `timeout'), so code
-;; written for the seed that catches those still does.
+;; written for 1.0 that catches those still does.
 (define (net-components code)
   (cond ((not code) '())
         ((fx= code ws-err-timeout)
@@ -136,7 +136,7 @@
 
 ;;; ------------------------------------------------------------------
 ;;; Opcodes, optypes, reasons and close codes (the C library's tables,
-;;; which are the seed's)
+;;; which are ws-client 1.0's)
 
 (define %opcode->optype (foreign-lambda c-string "ws_opcode_to_optype" unsigned-byte))
 (define %optype->opcode (foreign-lambda integer32 "ws_optype_to_opcode" c-string))
@@ -161,7 +161,7 @@
         c
         (ws-exn loc (sprintf "unsupported reason for connection close ~A" r) (list r)))))
 
-;; As in the seed: the code as a u8vector (network order), ready for a
+;; As in ws-client 1.0: the code as a u8vector (network order), ready for a
 ;; close frame's payload. A fresh vector each time.
 (define (reason->close-code r)
   (let ((c (reason->close-code* 'reason->close-code r)))
@@ -371,7 +371,7 @@
 (define (check-frame loc f)
   (live-pointer loc ws-frame? frame-ptr f "ws-frame"))
 
-;; (make-ws-frame FIN RSV OPCODE MASK LENGTH DATA), the seed's constructor:
+;; (make-ws-frame FIN RSV OPCODE MASK LENGTH DATA), ws-client 1.0's constructor:
 ;; OPCODE an integer 0..15 or an optype symbol; the frame's payload is the
 ;; first LENGTH bytes of DATA (a u8vector, blob or string). MASK is accepted
 ;; for compatibility: a client always masks what it sends.
@@ -388,7 +388,7 @@
             (ws-exn 'make-ws-frame msg (list fin rsv op mask len)))))))
 
 (define (frame-fin f) (check-frame 'frame-fin f) (%frame-fin f))
-(define frame-fin? frame-fin)            ; the seed's source calls it so
+(define frame-fin? frame-fin)            ; ws-client 1.0's source calls it so
 (define (frame-rsv f) (check-frame 'frame-rsv f) (%frame-rsv f))
 (define (frame-rsv-bit f bit)
   (check-frame 'frame-rsv-bit f)
@@ -570,7 +570,7 @@
 (define %conn-queued-bytes (foreign-lambda size_t "ws_conn_queued_bytes" ws-conn))
 (define %conn-next-timeout (foreign-lambda integer64 "ws_conn_next_timeout_ms" ws-conn))
 
-;; The seed's documentation calls it so.
+;; ws-client 1.0's documentation calls it so.
 (define is-ws-connection? ws-connection?)
 
 (define (check-conn loc c)
@@ -814,7 +814,7 @@
     (submit 'ws-ping c (lambda () (%ping c b (bytes-size b))))))
 
 ;; (ws-close CONN [REASON [TEXT]]): send a close frame with the close code
-;; of REASON (a symbol of the seed's table, default 'normal-closure, or an
+;; of REASON (a symbol of ws-client 1.0's table, default 'normal-closure, or an
 ;; integer code such as 4000) and an optional UTF-8 TEXT. Keep receiving
 ;; until recv-message returns #f: the server's answer is due within the
 ;; close timeout, after which the receive raises an (exn websocket

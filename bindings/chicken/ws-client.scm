@@ -1,6 +1,6 @@
 ;;;; ws-client.scm - the ws-client egg's API over libwsclient's C ABI.
 ;;;
-;;; The export list is the seed egg's API (lohkatsun/ws-client-egg 1.0),
+;;; The export list is the API of the egg ws-client 1.0 (lohkatsun/ws-client-egg 1.0),
 ;;; followed by what libwsclient adds (peer close code and reason,
 ;;; response records, connection state). The implementation is in
 ;;; ws-client-impl.scm.
@@ -25,7 +25,7 @@
      ;; permessage-deflate
      permessage-deflate ws-extension?
 
-     ;; --- beyond the seed ---
+     ;; --- beyond ws-client 1.0 ---
      ;; the connection
      ws-connection-state ws-connection-uri ws-connection-compression?
      ws-connection-subprotocol ws-connection-header

@@ -22,7 +22,7 @@ use crate::session::readbuf::ReadBuf;
 use crate::session::{self, Session};
 use crate::transport::{connect_tcp, connect_tls, Stream};
 
-/// What `connect` got back: a connection, or (as in the seed's 1.0) the
+/// What `connect` got back: a connection, or (as in the ws-client egg 1.0) the
 /// server's non-101 HTTP response.
 pub enum Connected {
     Upgraded(Box<Connection>),

@@ -14,11 +14,11 @@ use crate::transport::TlsOptions;
 pub struct Options {
     /// permessage-deflate offers, in order of preference (fallbacks last).
     pub deflate_offers: Vec<DeflateOffer>,
-    /// The seed's `strip-host` flag: send the origin-form request-target.
+    /// The ws-client egg's `strip-host` flag: send the origin-form request-target.
     /// That is already the default (RFC 6455 §4.1), so the flag matters only
     /// together with `absolute_form`, which it overrides.
     pub strip_host: bool,
-    /// Send the absolute-URI as request-target, as the seed egg 1.0 did.
+    /// Send the absolute-URI as request-target, as the ws-client egg 1.0 did.
     pub absolute_form: bool,
     pub origin: Option<String>,
     pub subprotocols: Vec<String>,

@@ -10,7 +10,7 @@ const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
 const SERVER_MAX_WINDOW_BITS: &str = "server_max_window_bits";
 const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 
-/// One permessage-deflate offer: the seed's alist of `(parameter . value)`
+/// One permessage-deflate offer: the ws-client egg's alist of `(parameter . value)`
 /// or `(parameter . #t)` pairs, validated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeflateOffer {
@@ -77,7 +77,7 @@ fn collect_params<'a>(
 }
 
 impl DeflateOffer {
-    /// Build an offer from `(parameter, value)` pairs; `None` is the seed's `#t`.
+    /// Build an offer from `(parameter, value)` pairs; `None` is the egg's `#t`.
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     ) -> Result<DeflateOffer> {

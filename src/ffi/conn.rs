@@ -110,7 +110,7 @@ unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 
 /// - `WS_OK`: `*conn_out` is a new connection (free with `ws_conn_free`).
 /// - `WS_HTTP_RESPONSE`: the server answered with another status (e.g. a
 ///   redirect or 403); `*response_out`, if not NULL, receives it (free with
-///   `ws_response_free`). This is not an error, as in the seed.
+///   `ws_response_free`). This is not an error, as in the ws-client egg.
 /// - negative: an error; `ws_last_error_message()` says why ("certificate
 ///   verify failed: ...", "cannot connect to ..."). For `WS_ERR_PROXY` (the
 ///   proxy refused the tunnel, e.g. 407) `*response_out`, if not NULL,
@@ -509,7 +509,8 @@ pub type ws_message_handler = Option<
     unsafe extern "C" fn(conn: *mut ws_conn, msg: *const ws_message, userdata: *mut c_void) -> i32,
 >;
 
-/// Receive messages and call `handler` on each, until:
+/// Receive messages and call `handler` on each until the connection closes,
+/// the handler stops the loop or an error occurs. It returns:
 /// - the server closes the connection: `WS_CLOSED`;
 /// - the handler returns non-zero: `WS_STOPPED`, and that value is
 ///   `ws_last_stop_value()` on this thread (so it never collides with the

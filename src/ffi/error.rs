@@ -10,7 +10,8 @@ use crate::error::{Error, ErrorKind};
 pub const WS_OK: i32 = 0;
 /// `ws_connect`: the server answered with an HTTP status other than 101.
 pub const WS_HTTP_RESPONSE: i32 = 1;
-/// `ws_recv_message`/`ws_recv_message_loop`: the server closed the connection.
+/// `ws_recv_message`/`ws_recv_message_loop`: the close handshake is complete
+/// (whichever side started it) and the connection is closed.
 pub const WS_CLOSED: i32 = 2;
 /// `ws_recv_message_loop`: the handler returned non-zero; that value is
 /// `ws_last_stop_value()`.
@@ -116,7 +117,7 @@ pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
     let s: &'static str = match code {
         WS_OK => "ok\0",
         WS_HTTP_RESPONSE => "the server answered with an HTTP response\0",
-        WS_CLOSED => "the connection was closed by the server\0",
+        WS_CLOSED => "the connection is closed: the close handshake is complete\0",
         WS_STOPPED => "the message handler stopped the loop\0",
         WS_ERR_NULL_ARGUMENT => "a required argument is NULL\0",
         WS_ERR_INVALID_ARGUMENT => "invalid argument\0",

@@ -1,4 +1,4 @@
-//! The seed's opcode <-> optype and reason <-> close-code maps.
+//! The opcode <-> optype and reason <-> close-code maps of the ws-client egg.
 
 use std::ffi::c_char;
 
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn ws_reason_to_close_code(reason: *const c_char) -> i32 {
 }
 
 /// The reason name of close `code` as a static string; NULL (with a last
-/// error) for a code outside the seed's table.
+/// error) for a code that has no reason name.
 #[no_mangle]
 pub extern "C" fn ws_close_code_to_reason(code: u16) -> *const c_char {
     guard_value(std::ptr::null(), || {

@@ -105,9 +105,9 @@ pub unsafe extern "C" fn ws_options_add_deflate_offer(
     }
 }
 
-/// The seed's `strip-host` flag. The default request-target is already the
-/// origin-form of RFC 6455 §4.1 (path and query), so this only undoes
-/// `ws_options_set_absolute_form`.
+/// Send the origin-form request-target (`GET /path?query`), the ws-client
+/// egg's `strip-host` flag. That is already the default (RFC 6455 §4.1), so
+/// this only undoes `ws_options_set_absolute_form`.
 ///
 /// # Safety
 /// `opts`: a live options handle.
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn ws_options_set_strip_host(opts: *mut ws_options, on: bo
 }
 
 /// Send the absolute URI as request-target (`GET ws://host:port/path`), as
-/// the seed egg 1.0 did by default.
+/// the CHICKEN egg ws-client 1.0 did by default.
 ///
 /// # Safety
 /// `opts`: a live options handle.

@@ -24,7 +24,7 @@ pub fn accept_key(key: &str) -> String {
 /// Everything that goes into the request besides the target.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
-    /// Send the absolute-URI as request-target (the seed egg's 1.0 default)
+    /// Send the absolute-URI as request-target (the ws-client egg 1.0's default)
     /// instead of the origin-form of RFC 6455 §4.1.
     pub absolute_form: bool,
     pub origin: Option<String>,

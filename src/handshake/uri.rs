@@ -81,7 +81,7 @@ impl Target {
         }
     }
 
-    /// The absolute-form request-target, as the seed egg sent by default.
+    /// The absolute-form request-target, as the ws-client egg 1.0 sent by default.
     pub fn absolute_form(&self) -> String {
         let scheme = if self.tls { "wss" } else { "ws" };
         format!("{scheme}://{}{}", self.host_header(), self.resource_name())

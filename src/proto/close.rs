@@ -1,4 +1,4 @@
-//! Close codes: the seed's reason <-> code map and RFC 6455 §7.4 validity.
+//! Close codes: the ws-client egg's reason <-> code map and RFC 6455 §7.4 validity.
 
 use std::ffi::CStr;
 
@@ -9,7 +9,7 @@ use crate::proto::utf8;
 // rules about them are.
 pub(crate) use crate::close_code::*;
 
-/// (code, reason) pairs exactly as in the seed's table. C strings, so the C
+/// (code, reason) pairs exactly as in the ws-client egg's table. C strings, so the C
 /// ABI can hand them out without copies.
 const REASONS: [(u16, &CStr); 12] = [
     (NORMAL_CLOSURE, c"normal-closure"),

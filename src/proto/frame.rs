@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 
-/// RSV bit values as the seed counts them: RSV1 = 4, RSV2 = 2, RSV3 = 1.
+/// RSV bit values as the ws-client egg counts them: RSV1 = 4, RSV2 = 2, RSV3 = 1.
 pub(crate) const RSV1: u8 = 4;
 
 /// A frame header as on the wire.

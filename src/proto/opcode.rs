@@ -1,4 +1,4 @@
-//! Opcodes and the seed's opcode <-> optype map.
+//! Opcodes and the ws-client egg's opcode <-> optype map.
 
 use std::ffi::CStr;
 
@@ -14,7 +14,7 @@ pub enum OpCode {
     Pong = 0xA,
 }
 
-/// (opcode, optype) pairs exactly as in the seed's table, as C strings for
+/// (opcode, optype) pairs exactly as in the ws-client egg's table, as C strings for
 /// the C ABI.
 const OPTYPES: [(OpCode, &CStr); 6] = [
     (OpCode::Continuation, c"continuation"),
@@ -38,7 +38,7 @@ impl OpCode {
         (self as u8) & 0x8 != 0
     }
 
-    /// The seed's symbol for this opcode.
+    /// The ws-client egg's symbol for this opcode.
     pub fn optype(self) -> &'static str {
         self.optype_cstr().to_str().expect("ASCII table")
     }

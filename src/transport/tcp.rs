@@ -67,6 +67,16 @@ where
     Ok(addrs)
 }
 
+/// `host:port`, with an IPv6 host in brackets (`[::1]:443`), as in a URI
+/// and as `SocketAddr` prints itself.
+pub fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 fn connect_any(
     host: &str,
     port: u16,
@@ -98,7 +108,11 @@ fn connect_any(
     };
     Err(Error::exn(
         kind,
-        format!("cannot connect to {host}:{port} ({})", failures.join("; ")),
+        format!(
+            "cannot connect to {} ({})",
+            authority(host, port),
+            failures.join("; ")
+        ),
     ))
 }
 
@@ -121,6 +135,19 @@ mod tests {
         assert!(
             started.elapsed() < Duration::from_secs(4),
             "waited for the resolver"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_address_in_a_message_is_bracketed() {
+        assert_eq!(authority("::1", 42434), "[::1]:42434");
+        assert_eq!(authority("example.org", 80), "example.org:80");
+        // Port 0 can never be connected to: the attempt fails at once.
+        let addrs = ["[::1]:0".parse().unwrap()];
+        let e = connect_any("::1", 0, &addrs, None).unwrap_err();
+        assert!(
+            e.message().starts_with("cannot connect to [::1]:0 ("),
+            "{e}"
         );
     }
 

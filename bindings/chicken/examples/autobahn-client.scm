@@ -3,7 +3,7 @@
 ;;;;
 ;;;;   autobahn-client [BASE-URI] [AGENT]   (default ws://127.0.0.1:9001 ws-client-chicken)
 ;;;;
-;;;; Every connection offers permessage-deflate, as the seed's own Autobahn
+;;;; Every connection offers permessage-deflate, as ws-client 1.0's own Autobahn
 ;;;; client does, so that sections 12 and 13 run. The model is
 ;;;; examples-c/autobahn_client.c.
 

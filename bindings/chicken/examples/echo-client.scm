@@ -1,4 +1,4 @@
-;; The seed's documented example: a client which connects to localhost
+;; The documented example of ws-client 1.0: a client which connects to localhost
 ;; port 9001 without TLS, and echoes back every text message it receives
 ;; from the server. (run-tests.sh runs it against the local test server by
 ;; substituting the URI.)

@@ -113,7 +113,7 @@
   (recv-message conn))
 
 ;;; ------------------------------------------------------------------
-;;; The maps, exactly as the seed documents them
+;;; The maps, exactly as ws-client 1.0 documents them
 
 (define opcode-table
   '((#x0 . continuation) (#x1 . text) (#x2 . binary)
@@ -149,7 +149,7 @@
           '(foo "normal-closure" 1000))
 (for-each (lambda (c) (test-exn (sprintf "close-code->reason ~S is an exn" c) (close-code->reason c)))
           '(1004 999 3000 70000 -1 normal-closure))
-(let ((e (check-condition "exn has the seed's message property" '(exn websocket) '(fail)
+(let ((e (check-condition "exn has ws-client 1.0's message property" '(exn websocket) '(fail)
                           (lambda () (opcode->optype 3)))))
   (test "exn message" "unrecognised opcode" (and e (get-condition-property e 'exn 'message))))
 (test-assert "reason->close-code returns a fresh vector"
@@ -161,7 +161,7 @@
 
 (define conn (ws-connect (url "/")))
 (test-assert "ws-connect returns a ws-connection" (ws-connection? conn))
-(test-assert "is-ws-connection? (the seed's documented name)" (is-ws-connection? conn))
+(test-assert "is-ws-connection? (ws-client 1.0's documented name)" (is-ws-connection? conn))
 (test "a new connection is open" 'open (ws-connection-state conn))
 (test "no compression unless offered" #f (ws-connection-compression? conn))
 (test "no subprotocol" #f (ws-connection-subprotocol conn))
@@ -321,7 +321,7 @@
     (test-assert "fail message" (and e (string? (get-condition-property e 'fail 'message))))
     (test "websocket code" -50 (and e (get-condition-property e 'websocket 'code))))
   (test "a failed connection is closed" 'closed (ws-connection-state c))
-  (test "ws-close after a fail is a no-op (the seed's advice still works)" (void)
+  (test "ws-close after a fail is a no-op (ws-client 1.0's advice still works)" (void)
         (ws-close c 'message-too-big)))
 (let* ((c (ws-connect (url "/") '() '() max-message-size: 10))
        (_ (send-text-message c "0123456789abcdef"))
@@ -332,7 +332,7 @@
 
 (let ((e (test-exn "connection refused is an exn" (ws-connect "ws://127.0.0.1:1/"))))
   (test-assert "exn message" (and e (string? (get-condition-property e 'exn 'message))))
-  ;; As in the seed (tcp-connect): seed code that catches (exn i/o net) still does.
+  ;; As in ws-client 1.0 (tcp-connect): code written for 1.0 that catches (exn i/o net) still does.
   (test-assert "connection refused is also (exn i/o net)"
                (and e ((condition-predicate 'i/o) e) ((condition-predicate 'net) e)))
   (test "caught by condition-case (exn i/o net)" 'caught
@@ -530,7 +530,7 @@
   (test "keywords after the extensions only" #t (ws-connection-compression? c))
   (finish c))
 (let ((c (ws-connect (url "/") '() '(strip-host) read-timeout: 5000)))
-  (test "keywords after both lists (the seed's form)" "both" (message-data (echo c "both")))
+  (test "keywords after both lists (ws-client 1.0's form)" "both" (message-data (echo c "both")))
   (finish c))
 (test-exn "an unknown keyword is an exn" (ws-connect (url "/") bogus: 1))
 (test-exn "a keyword without a value is an exn" (ws-connect (url "/") origin:))

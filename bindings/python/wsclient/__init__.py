@@ -12,7 +12,7 @@ libwsclient (distribution ``libwsclient``), with three APIs:
           print(ws.recv())
 
 - :mod:`wsclient.egg` (also here at the top level): the API of the CHICKEN
-  egg ``ws-client`` (Message and Frame objects, the seed's reason names).
+  egg ``ws-client`` (Message and Frame objects, its reason names).
 
 The library is found by :mod:`wsclient._loader` (the copy bundled in the
 wheel, ``WSCLIENT_LIBRARY``, the in-tree build, then the SONAME

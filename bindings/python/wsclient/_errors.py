@@ -55,14 +55,14 @@ class WebSocketFailure(WebSocketError):
 
     The server violated the protocol; the library has sent it a close frame
     with :attr:`code` and closed the connection. :attr:`reason` is the
-    seed's symbol name of the code (``"protocol-error"`` for 1002,
+    ws-client egg's symbol name of the code (``"protocol-error"`` for 1002,
     ``"invalid-frame-payload-data"`` for 1007, ``"message-too-big"`` for
     1009, ``"mandatory-ext"`` for 1010).
     """
 
     #: The close code sent to the server.
     code: int
-    #: The seed's reason name for :attr:`code`, or None if it has none.
+    #: The ws-client egg's reason name for :attr:`code`, or None if it has none.
     reason: Optional[str]
 
     def __init__(

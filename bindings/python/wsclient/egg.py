@@ -1,4 +1,4 @@
-"""The API of the CHICKEN egg ``ws-client`` (the seed's names): connect()
+"""The API of the CHICKEN egg ``ws-client`` (its names): connect()
 returning a Connection or the server's HTTPResponse, Message and Frame
 objects, the reason-name table, and the egg's two kinds of error. The same
 names are also in :mod:`wsclient` itself, where they have always been::

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::Target;
 
-use super::Proxy;
+use super::{authority, Proxy};
 
 const VERSION: u8 = 5;
 const NO_AUTH: u8 = 0x00;
@@ -186,9 +186,8 @@ pub fn handshake(
     }
     if head[1] != 0 {
         return Err(proxy_error(format!(
-            "the SOCKS5 proxy could not connect to {}:{}: {} ({})",
-            target.host,
-            target.port,
+            "the SOCKS5 proxy could not connect to {}: {} ({})",
+            authority(&target.host, target.port),
             reply_text(head[1]),
             head[1]
         )));
