@@ -90,16 +90,68 @@ static void test_bad_inputs(void) {
     ws_options *opts = ws_options_new();
     CHECK(ws_options_add_deflate_offer(opts, "server_max_window_bits=99") == WS_ERR_INVALID_ARGUMENT);
     CHECK(ws_options_add_deflate_offer(opts, "bogus") == WS_ERR_INVALID_ARGUMENT);
-    CHECK(ws_options_add_header(opts, "X-Evil", "a\r\nInjected: 1") == WS_OK); /* checked at connect */
-    char uri[512];
-    snprintf(uri, sizeof uri, "%s/", base);
-    CHECK(ws_connect(uri, opts, &conn, NULL) == WS_ERR_INVALID_ARGUMENT && conn == NULL);
     CHECK(ws_options_set_compression_level(opts, 42) == WS_ERR_INVALID_ARGUMENT);
     ws_options_free(opts);
     CHECK(ws_message_new(7, (const uint8_t *)"x", 1) == NULL);
     CHECK(ws_message_new(WS_MESSAGE_TEXT, (const uint8_t *)"\xff", 1) == NULL);
     CHECK(ws_message_new(WS_MESSAGE_BINARY, NULL, 5) == NULL);
     CHECK(ws_frame_new(true, 8, 1, NULL, 0) == NULL);
+}
+
+static const char *self_path; /* this program: a file that exists */
+
+/* `call` is refused with WS_ERR_INVALID_ARGUMENT, and the message has `words`. */
+#define CHECK_REFUSED(call, words)                                                                 \
+    do {                                                                                           \
+        int32_t rc_ = (call);                                                                      \
+        CHECK(rc_ == WS_ERR_INVALID_ARGUMENT && strstr(ws_last_error_message(), (words)) != NULL); \
+        if (rc_ != WS_ERR_INVALID_ARGUMENT || !strstr(ws_last_error_message(), (words)))           \
+            fprintf(stderr, "  %s: rc %d, message \"%s\", wanted \"%s\"\n", #call, rc_,           \
+                    ws_last_error_message(), (words));                                             \
+    } while (0)
+
+/* Each setter checks what can be checked when it is called, not at
+ * ws_connect, and says why in plain words; a refused value is not kept. */
+static void test_setters_check_their_input(void) {
+    ws_options *opts = ws_options_new();
+    CHECK_REFUSED(ws_options_set_tls_ca_file(opts, "/nonexistent/ca.pem"), "no such file");
+    CHECK_REFUSED(ws_options_set_tls_ca_file(opts, "/nonexistent/ca.pem"), "/nonexistent/ca.pem");
+    CHECK_REFUSED(ws_options_set_tls_ca_file(opts, "/"), "is a directory");
+    CHECK_REFUSED(ws_options_set_tls_ca_dir(opts, "/nonexistent"), "no such file");
+    CHECK_REFUSED(ws_options_set_tls_ca_dir(opts, self_path), "not a directory");
+    CHECK_REFUSED(ws_options_set_tls_client_cert(opts, "/nonexistent/c.pem", NULL), "client certificate");
+    CHECK_REFUSED(ws_options_set_tls_client_cert(opts, self_path, "/nonexistent/k.pem"), "client key");
+    CHECK_REFUSED(ws_options_add_header(opts, "Bad Name", "v"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_header(opts, "", "v"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_header(opts, "X-Evil", "a\r\nInjected: 1"), "CR, LF");
+    CHECK_REFUSED(ws_options_add_header(opts, "Host", "evil.example"), "handshake itself");
+    CHECK_REFUSED(ws_options_add_sensitive_header(opts, "X Token", "s"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_subprotocol(opts, "two words"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_subprotocol(opts, ""), "not an HTTP token");
+    CHECK_REFUSED(ws_options_set_origin(opts, "example.com"), "scheme://host");
+    CHECK_REFUSED(ws_options_set_origin(opts, "https://a\r\nX-Evil: 1"), "CR, LF");
+    CHECK_REFUSED(ws_options_set_proxy(opts, "ftp://proxy:21"), "proxy");
+    CHECK_REFUSED(ws_options_add_deflate_offer(opts, "bogus"), "bogus");
+
+    /* Good values pass (file contents are read at connect time). */
+    CHECK(ws_options_set_tls_ca_file(opts, self_path) == WS_OK);
+    CHECK(ws_options_set_tls_ca_dir(opts, "/") == WS_OK);
+    CHECK(ws_options_add_header(opts, "X-Token", "a b; c=d") == WS_OK);
+    CHECK(ws_options_set_origin(opts, "https://app.example:8443") == WS_OK);
+    CHECK(ws_options_set_origin(opts, "null") == WS_OK);
+    CHECK(ws_options_add_subprotocol(opts, "chat.v2") == WS_OK);
+    ws_options_free(opts);
+
+    /* Nothing refused was kept: these options still connect (ws://, so the
+     * TLS settings are not used). */
+    opts = ws_options_new();
+    ws_options_add_header(opts, "Bad Name", "v");
+    ws_options_add_header(opts, "Host", "evil.example");
+    ws_options_add_subprotocol(opts, "two words");
+    ws_options_set_origin(opts, "example.com");
+    ws_conn *conn = connect_to("/", opts);
+    ws_options_free(opts);
+    ws_conn_free(conn);
 }
 
 static void test_maps(void) {
@@ -410,10 +462,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     snprintf(base, sizeof base, "%s", argv[1]);
+    self_path = argv[0];
     test_version_and_strings();
     test_null_arguments();
     test_wrong_handle_type();
     test_bad_inputs();
+    test_setters_check_their_input();
     test_maps();
     test_echo();
     test_server_close_and_loop();
