@@ -722,9 +722,40 @@ bool ws_result_is_fail(int32_t code);
 
 /*
  The message of the last failing call on this thread ("" if none). Valid
- until the next failing call on this thread.
+ until the next failing call on this thread: in an expression that also
+ makes a call that can fail (an argument of the same `printf`, say) it
+ may already be gone. `ws_last_error_copy` copies it into your buffer.
  */
 const char *ws_last_error_message(void);
+
+/*
+ Copy the message of the last failing call on this thread into `buf`,
+ as `snprintf` would: at most `cap - 1` bytes and a terminating NUL
+ (cut short when it does not fit; nothing is written when `buf` is NULL
+ or `cap` is 0). Returns the message's whole length, without the NUL: a
+ result `>= cap` means it was cut. Copying is not a failing call: the
+ message stays as it was. Like curl's error buffer, the copy is yours:
+ it stays valid whatever later calls do. E.g. after a failed
+ `ws_connect`: `char why[256]; ws_last_error_copy(why, sizeof why);`.
+
+ # Safety
+ `buf`: NULL or `cap` writable bytes.
+ */
+size_t ws_last_error_copy(char *buf, size_t cap);
+
+/*
+ Copy the message of the last error on `conn` into `buf`, as
+ `ws_last_error_copy` does (at most `cap - 1` bytes and a NUL; returns
+ the whole length). The copy is taken under the connection's lock, so it
+ is whole even while other threads use the connection; it is the
+ connection's latest error, which with several threads may be another
+ thread's: a thread's own error is `ws_last_error_copy`. NULL or an
+ invalid `conn` copies "" and returns 0.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: NULL or `cap` writable bytes.
+ */
+size_t ws_conn_errmsg_copy(const ws_conn *conn, char *buf, size_t cap);
 
 /*
  The result code of the last failing call on this thread.

@@ -154,6 +154,54 @@ static void test_setters_check_their_input(void) {
     ws_conn_free(conn);
 }
 
+/* The message copied into the caller's buffer, as snprintf does. */
+static void test_error_copy(void) {
+    char buf[256], expected[256];
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_add_header(opts, "Bad Name", "v") == WS_ERR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s", ws_last_error_message());
+    size_t len = strlen(expected);
+    CHECK(len > 10);
+    CHECK(ws_last_error_copy(buf, sizeof buf) == len && strcmp(buf, expected) == 0);
+    CHECK(ws_last_error_copy(NULL, 0) == len);
+    CHECK(ws_last_error_copy(NULL, sizeof buf) == len); /* NULL: nothing written */
+    memset(buf, 'x', sizeof buf);
+    CHECK(ws_last_error_copy(buf, 0) == len && buf[0] == 'x');
+    CHECK(ws_last_error_copy(buf, 1) == len && buf[0] == '\0' && buf[1] == 'x');
+    memset(buf, 'x', sizeof buf);
+    CHECK(ws_last_error_copy(buf, 5) == len && strncmp(buf, expected, 4) == 0 && buf[4] == '\0' &&
+          buf[5] == 'x');
+    CHECK(ws_last_error_copy(buf, len) == len && buf[len - 1] == '\0' &&
+          strncmp(buf, expected, len - 1) == 0);
+    CHECK(ws_last_error_copy(buf, len + 1) == len && strcmp(buf, expected) == 0);
+    /* Copying is not a failing call: the error stays. */
+    CHECK(ws_last_error_code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(ws_last_error_message(), expected) == 0);
+    /* The copy survives the next failing call, the pointer's text does not. */
+    CHECK(ws_options_set_compression_level(opts, 42) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(buf, expected) == 0 && strcmp(ws_last_error_message(), expected) != 0);
+    ws_options_free(opts);
+
+    /* A connection's own message. */
+    CHECK(ws_conn_errmsg_copy(NULL, buf, sizeof buf) == 0 && buf[0] == '\0');
+    ws_conn *conn = connect_to("/", NULL);
+    if (!conn)
+        return;
+    CHECK(ws_conn_errmsg_copy(conn, buf, sizeof buf) == 0 && buf[0] == '\0'); /* no error yet */
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    CHECK(ws_send_text(conn, "late", 4) == WS_ERR_INVALID_STATE);
+    snprintf(expected, sizeof expected, "%s", ws_conn_errmsg(conn));
+    len = strlen(expected);
+    CHECK(len > 0);
+    CHECK(ws_conn_errmsg_copy(conn, buf, sizeof buf) == len && strcmp(buf, expected) == 0);
+    CHECK(ws_conn_errmsg_copy(conn, NULL, 0) == len);
+    memset(buf, 'x', sizeof buf);
+    CHECK(ws_conn_errmsg_copy(conn, buf, 0) == len && buf[0] == 'x');
+    CHECK(ws_conn_errmsg_copy(conn, buf, 3) == len && strncmp(buf, expected, 2) == 0 && buf[2] == '\0' &&
+          buf[3] == 'x');
+    ws_conn_free(conn);
+}
+
 static void test_maps(void) {
     CHECK(strcmp(ws_opcode_to_optype(0x0), "continuation") == 0);
     CHECK(strcmp(ws_opcode_to_optype(0x8), "connection-close") == 0);
@@ -468,6 +516,7 @@ int main(int argc, char **argv) {
     test_wrong_handle_type();
     test_bad_inputs();
     test_setters_check_their_input();
+    test_error_copy();
     test_maps();
     test_echo();
     test_server_close_and_loop();
