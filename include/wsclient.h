@@ -732,9 +732,40 @@ bool ws_result_is_fail(int32_t code);
 
 /*
  The message of the last failing call on this thread ("" if none). Valid
- until the next failing call on this thread.
+ until the next failing call on this thread: in an expression that also
+ makes a call that can fail (an argument of the same `printf`, say) it
+ may already be gone. `ws_last_error_copy` copies it into your buffer.
  */
 const char *ws_last_error_message(void);
+
+/*
+ Copy the message of the last failing call on this thread into `buf`,
+ as `snprintf` would: at most `cap - 1` bytes and a terminating NUL
+ (cut short when it does not fit; nothing is written when `buf` is NULL
+ or `cap` is 0). Returns the message's whole length, without the NUL: a
+ result `>= cap` means it was cut. Copying is not a failing call: the
+ message stays as it was. Like curl's error buffer, the copy is yours:
+ it stays valid whatever later calls do. E.g. after a failed
+ `ws_connect`: `char why[256]; ws_last_error_copy(why, sizeof why);`.
+
+ # Safety
+ `buf`: NULL or `cap` writable bytes.
+ */
+size_t ws_last_error_copy(char *buf, size_t cap);
+
+/*
+ Copy the message of the last error on `conn` into `buf`, as
+ `ws_last_error_copy` does (at most `cap - 1` bytes and a NUL; returns
+ the whole length). The copy is taken under the connection's lock, so it
+ is whole even while other threads use the connection; it is the
+ connection's latest error, which with several threads may be another
+ thread's: a thread's own error is `ws_last_error_copy`. NULL or an
+ invalid `conn` copies "" and returns 0.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: NULL or `cap` writable bytes.
+ */
+size_t ws_conn_errmsg_copy(const ws_conn *conn, char *buf, size_t cap);
 
 /*
  The result code of the last failing call on this thread.
@@ -959,7 +990,8 @@ void ws_options_free(ws_options *opts);
 /*
  Offer permessage-deflate with `params`, a `;`-separated list such as
  `"server_max_window_bits=10; client_max_window_bits"` ("" for the bare
- offer). Call again to add fallback offers; they are sent in order.
+ offer). Call again to add fallback offers; they are sent in order. A
+ malformed offer is `WS_ERR_INVALID_ARGUMENT`.
 
  # Safety
  `opts`: a live options handle; `params`: a NUL-terminated string.
@@ -989,8 +1021,9 @@ int32_t ws_options_set_absolute_form(ws_options *opts, bool on);
  Add a request header (e.g. Authorization, Cookie, User-Agent). Names
  must be HTTP tokens; values must not contain CR, LF or NUL. Headers the
  handshake writes itself (Host, Upgrade, Connection, Origin,
- Content-Length, Sec-WebSocket-*) are refused by `ws_connect` with
- `WS_ERR_INVALID_ARGUMENT`.
+ Content-Length, Sec-WebSocket-*) are refused. A refused header is
+ `WS_ERR_INVALID_ARGUMENT` here, with the reason in
+ `ws_last_error_message`, and is not added.
 
  # Safety
  `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
@@ -1002,7 +1035,8 @@ int32_t ws_options_add_header(ws_options *opts, const char *name, const char *va
  like `Authorization`, `Cookie` and the TLS client certificate, it is sent
  only to the origin (scheme, host, port) of the URI given to `ws_connect`,
  never to another origin a redirect leads to, unless
- `ws_options_set_redirect_credentials` says otherwise.
+ `ws_options_set_redirect_credentials` says otherwise. Checked as by
+ `ws_options_add_header`.
 
  # Safety
  `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
@@ -1020,7 +1054,9 @@ int32_t ws_options_add_sensitive_header(ws_options *opts, const char *name, cons
 int32_t ws_options_set_redirect_credentials(ws_options *opts, bool on);
 
 /*
- Send an `Origin` header.
+ Send an `Origin` header: `scheme://host[:port]` (RFC 6454, e.g.
+ `"https://example.com"`) or `"null"`; anything else is
+ `WS_ERR_INVALID_ARGUMENT`.
 
  # Safety
  `opts`: a live options handle; `origin`: a NUL-terminated string.
@@ -1029,7 +1065,9 @@ int32_t ws_options_set_origin(ws_options *opts, const char *origin);
 
 /*
  Offer a subprotocol (call once per protocol, in order of preference).
- A server that picks one not offered fails the connection.
+ A server that picks one not offered fails the connection. The name
+ must be an HTTP token (no spaces, commas or quotes), else
+ `WS_ERR_INVALID_ARGUMENT`.
 
  # Safety
  `opts`: a live options handle; `protocol`: a NUL-terminated string.
@@ -1123,7 +1161,10 @@ int32_t ws_options_set_max_redirects(ws_options *opts, uint32_t max);
 
 /*
  Trust the CA certificates in this PEM file (instead of the system store).
- Paths are bytes, as on Unix: they need not be UTF-8.
+ Paths are bytes, as on Unix: they need not be UTF-8. A file that does
+ not exist or cannot be read now is `WS_ERR_INVALID_ARGUMENT` ("cannot
+ read the CA file /x: no such file or directory"); its contents are read
+ by `ws_connect` (`WS_ERR_TLS` when they are not PEM certificates).
 
  # Safety
  `opts`: a live options handle; `path`: a NUL-terminated string.
@@ -1131,7 +1172,9 @@ int32_t ws_options_set_max_redirects(ws_options *opts, uint32_t max);
 int32_t ws_options_set_tls_ca_file(ws_options *opts, const char *path);
 
 /*
- Trust the CA certificates in this hashed directory.
+ Trust the CA certificates in this hashed directory (as made by
+ `openssl rehash`). A directory that does not exist or cannot be read
+ now is `WS_ERR_INVALID_ARGUMENT`.
 
  # Safety
  `opts`: a live options handle; `path`: a NUL-terminated string.
@@ -1140,7 +1183,9 @@ int32_t ws_options_set_tls_ca_dir(ws_options *opts, const char *path);
 
 /*
  Present a client certificate (PEM chain) and its key (PEM; NULL: the key
- is in `cert_file`).
+ is in `cert_file`). A file that does not exist or cannot be read now is
+ `WS_ERR_INVALID_ARGUMENT`; a key that does not match the certificate is
+ found by `ws_connect` (`WS_ERR_TLS`).
 
  # Safety
  `opts`: a live options handle; `cert_file`: a NUL-terminated string;
@@ -1193,7 +1238,8 @@ int32_t ws_options_set_auto_pong(ws_options *opts, bool on);
  to end with the server. The handshake timeout covers the proxy's answer.
  A proxy that refuses makes `ws_connect` return `WS_ERR_PROXY`; an HTTP
  proxy's answer goes to `*response_out`. NULL or "" connects directly
- again. TLS to the proxy itself (`https://`) is not supported.
+ again. TLS to the proxy itself (`https://`) is not supported. A URL
+ that does not parse, or another scheme, is `WS_ERR_INVALID_ARGUMENT`.
 
  # Safety
  `opts`: a live options handle; `url`: NULL or a NUL-terminated string.

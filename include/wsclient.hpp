@@ -24,18 +24,42 @@
  *   proxy ws::proxy_error; both carry the answer as a ws::http_response.
  *   The expected outcomes are not exceptions: recv() returns std::nullopt
  *   when the server closes, and try_recv() (non-blocking mode) returns
- *   ws::recv_status::would_block.
+ *   ws::recv_status::would_block. An exception's what() is a copy of the
+ *   failing call's message taken on the thread that made it
+ *   (ws_last_error_copy), so it is right even when other threads use the
+ *   same connection meanwhile.
  *
- * Views. text(), bytes(), subprotocol() and the like return views
- *   (std::string_view, ws::byte_view) into memory owned by the handle: valid
- *   while the handle lives (header() until the next header() call).
+ * Views. text(), bytes(), subprotocol(), header() and the like return
+ *   views (std::string_view, ws::byte_view) into memory owned by the
+ *   handle: valid while the handle lives.
+ *
+ * Destruction. Destroying an open ws::connection closes it politely: a
+ *   close frame with 1001 "going away" is sent and the server's answer
+ *   awaited for at most close_on_destroy_timeout() (250 ms by default; 0
+ *   sends nothing), then the socket is closed. For a close with another
+ *   code, or to wait for the server as long as the close timeout allows,
+ *   call close() and recv() until std::nullopt first.
  *
  * Threads: as in the C API (include/wsclient.h).
+ *
+ * C++17 is needed (std::optional, std::string_view, if constexpr); from
+ *   C++11/14 use the C API, wsclient.h.
  */
 #ifndef WSCLIENT_HPP
 #define WSCLIENT_HPP
 
+#if defined(_MSVC_LANG) && _MSVC_LANG > __cplusplus
+#define WSCLIENT_HPP_CPLUSPLUS _MSVC_LANG
+#else
+#define WSCLIENT_HPP_CPLUSPLUS __cplusplus
+#endif
+#if WSCLIENT_HPP_CPLUSPLUS < 201703L
+#error "wsclient.hpp needs C++17; use wsclient.h from C++11/14"
+#else
+
 #include <wsclient.h>
+
+#include <poll.h>
 
 #include <chrono>
 #include <cstddef>
@@ -136,18 +160,32 @@ namespace detail {
 
 inline std::string str(const char *s) { return s ? std::string(s) : std::string(); }
 
+/** A copy of the message of the last failing call on this thread
+ *  (ws_last_error_copy: never a pointer that a later call can change). */
+inline std::string last_error_text() {
+    char small[256];
+    std::size_t len = ws_last_error_copy(small, sizeof small);
+    if (len < sizeof small)
+        return std::string(small, len);
+    std::string text(len + 1, '\0');
+    len = ws_last_error_copy(&text[0], text.size());
+    text.resize(len < text.size() ? len : text.size() - 1);
+    return text;
+}
+
 /** Throw the exception for `code` with `message` and `close_code`. */
-[[noreturn]] inline void raise(int32_t code, const char *message, uint16_t close_code) {
-    std::string text = message && *message ? message : ws_result_string(code);
+[[noreturn]] inline void raise(int32_t code, std::string message, uint16_t close_code) {
+    if (message.empty())
+        message = ws_result_string(code);
     if (ws_result_is_fail(code))
-        throw fail(code, text, close_code);
-    throw exn(code, text, close_code);
+        throw fail(code, message, close_code);
+    throw exn(code, message, close_code);
 }
 
 /** Throw this thread's last error if `code` is negative. */
 inline int32_t check(int32_t code) {
     if (code < 0)
-        raise(code, ws_last_error_message(), ws_last_error_close_code());
+        raise(code, last_error_text(), ws_last_error_close_code());
     return code;
 }
 
@@ -239,10 +277,35 @@ class options {
         detail::check(ws_options_add_deflate_offer(h_.get(), params.c_str()));
         return *this;
     }
+    /** Add a request header: the name an HTTP token, the value without
+     *  CR or LF, not one the handshake writes itself (else ws::exn with
+     *  WS_ERR_INVALID_ARGUMENT, at once). */
     options &header(const std::string &name, const std::string &value) {
         detail::check(ws_options_add_header(h_.get(), name.c_str(), value.c_str()));
         return *this;
     }
+    /** A header carrying a credential: sent only to the origin of the URL
+     *  given to ws::connection, unless redirect_credentials(true). */
+    options &sensitive_header(const std::string &name, const std::string &value) {
+        detail::check(ws_options_add_sensitive_header(h_.get(), name.c_str(), value.c_str()));
+        return *this;
+    }
+    /** Send credentials to every origin a redirect leads to (default off). */
+    options &redirect_credentials(bool on = true) {
+        detail::check(ws_options_set_redirect_credentials(h_.get(), on));
+        return *this;
+    }
+    /** Send the absolute URI as request-target (GET ws://host/path). */
+    options &absolute_form(bool on = true) {
+        detail::check(ws_options_set_absolute_form(h_.get(), on));
+        return *this;
+    }
+    /** The ws-client egg's strip-host flag: undoes absolute_form(). */
+    options &strip_host(bool on = true) {
+        detail::check(ws_options_set_strip_host(h_.get(), on));
+        return *this;
+    }
+    /** "scheme://host[:port]" or "null". */
     options &origin(const std::string &origin) {
         detail::check(ws_options_set_origin(h_.get(), origin.c_str()));
         return *this;
@@ -264,6 +327,17 @@ class options {
     }
     options &max_message_size(std::size_t bytes) {
         detail::check(ws_options_set_max_message_size(h_.get(), bytes));
+        return *this;
+    }
+    /** Largest frame payload accepted (default 64 MiB; 1009 beyond). */
+    options &max_frame_size(std::uint64_t bytes) {
+        detail::check(ws_options_set_max_frame_size(h_.get(), bytes));
+        return *this;
+    }
+    /** Largest handshake response header block (default 64 KiB) and
+     *  largest body kept from a non-101 answer (default 1 MiB). */
+    options &handshake_limits(std::size_t max_header_bytes, std::size_t max_body_bytes) {
+        detail::check(ws_options_set_handshake_limits(h_.get(), max_header_bytes, max_body_bytes));
         return *this;
     }
     options &max_redirects(uint32_t max) {
@@ -316,12 +390,16 @@ class options {
         detail::check(ws_options_set_keepalive(h_.get(), detail::millis(interval), detail::millis(timeout)));
         return *this;
     }
-    /** Bound of the send queue in non-blocking mode. */
+    /** Bound of the send queue (default 4 MiB), in both modes: a message
+     *  that would pass it waits for room (blocking) or is refused whole
+     *  (non-blocking: try_send() returns false). */
     options &send_queue_limit(std::size_t bytes) {
         detail::check(ws_options_set_send_queue_limit(h_.get(), bytes));
         return *this;
     }
 
+    /** The C handle, for ws_options_* calls this class does not wrap. */
+    ws_options *c_handle() { return h_.get(); }
     const ws_options *c_handle() const { return h_.get(); }
 
   private:
@@ -339,7 +417,7 @@ class message {
     message(message_type type, byte_view data)
         : h_(ws_message_new(static_cast<int32_t>(type), data.data(), data.size())) {
         if (!h_.raw())
-            detail::raise(ws_last_error_code(), ws_last_error_message(), 0);
+            detail::raise(ws_last_error_code(), detail::last_error_text(), 0);
     }
     static message text(std::string_view s) {
         return message(message_type::text, byte_view(reinterpret_cast<const std::uint8_t *>(s.data()), s.size()));
@@ -370,7 +448,10 @@ class message {
 
 enum class recv_status { message, would_block, closed };
 
-/** An open WebSocket connection; closes the socket when destroyed. */
+/** An open WebSocket connection. Destroying it while open sends a close
+ *  frame with 1001 "going away" and waits at most
+ *  close_on_destroy_timeout() for the server's answer (see the top of this
+ *  file). */
 class connection {
   public:
     /** Connect to `url` (ws:// or wss://) and do the opening handshake.
@@ -382,7 +463,7 @@ class connection {
         int32_t rc = ws_connect(url.c_str(), opts.c_handle(), &conn, &response);
         if (response) {
             // Copy, free, then throw: nothing leaks if the copy throws.
-            std::string why = detail::str(ws_last_error_message());
+            std::string why = detail::last_error_text();
             http_response copy;
             try {
                 copy = detail::copy_response(response);
@@ -397,6 +478,27 @@ class connection {
         }
         detail::check(rc);
         h_.reset(conn);
+    }
+
+    connection(connection &&other) noexcept
+        : h_(std::move(other.h_)), goodbye_ms_(other.goodbye_ms_) {}
+    /** Closes this connection as the destructor does, then takes `other`'s. */
+    connection &operator=(connection &&other) noexcept {
+        if (this != &other) {
+            go_away();
+            h_ = std::move(other.h_);
+            goodbye_ms_ = other.goodbye_ms_;
+        }
+        return *this;
+    }
+    ~connection() { go_away(); }
+
+    /** How long the destructor waits for the server's answer to its
+     *  1001 "going away" close (default 250 ms); 0: no close frame, the
+     *  socket is just closed. */
+    void close_on_destroy_timeout(std::chrono::milliseconds ms) { goodbye_ms_ = detail::millis(ms); }
+    std::chrono::milliseconds close_on_destroy_timeout() const noexcept {
+        return std::chrono::milliseconds(goodbye_ms_);
     }
 
     // --- sending (in non-blocking mode: queued; a full queue throws
@@ -509,11 +611,12 @@ class connection {
     bool is_open() const { return ws_conn_state(h()) == WS_STATE_OPEN; }
     std::optional<std::string_view> subprotocol() const { return view(ws_conn_subprotocol(h())); }
     bool compression() const { return ws_conn_compression(h()); }
-    /** A response header of the handshake; valid until the next header() call. */
+    /** A response header of the handshake; valid until the connection is freed. */
     std::optional<std::string_view> header(const std::string &name) {
         return view(ws_conn_header(h(), name.c_str()));
     }
-    /** The server's close code (0: none yet, or a close without a code). */
+    /** The server's close code: 0 before its close frame arrives, 1005 if
+     *  its close frame had no code. */
     uint16_t peer_close_code() const { return ws_conn_peer_close_code(h()); }
     std::string_view peer_close_reason() const {
         auto r = view(ws_conn_peer_close_reason(h()));
@@ -524,9 +627,43 @@ class connection {
 
   private:
     ws_conn *h() const { return h_.get(); }
+    /** The failing call's message and close code, from this thread's last
+     *  error: another thread's later failure on the same connection cannot
+     *  replace them, as it could ws_conn_errmsg's. */
     void check(int32_t rc) const {
         if (rc < 0)
-            detail::raise(rc, ws_conn_errmsg(h_.raw()), ws_conn_error_close_code(h_.raw()));
+            detail::raise(rc, detail::last_error_text(), ws_last_error_close_code());
+    }
+    /** The destructor's close: 1001 "going away" without blocking, then
+     *  flush and read the server's answer for at most goodbye_ms_. */
+    void go_away() noexcept {
+        ws_conn *c = h_.raw();
+        if (!c || goodbye_ms_ == 0 || ws_conn_state(c) == WS_STATE_CLOSED) {
+            h_.reset(nullptr);
+            return;
+        }
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(goodbye_ms_);
+        if (ws_conn_set_nonblocking(c, true) == WS_OK &&
+            (ws_conn_state(c) != WS_STATE_OPEN || ws_close(c, 1001, "going away") == WS_OK)) {
+            for (;;) {
+                int32_t rc = WS_OK;
+                ws_message *msg = nullptr;
+                while ((rc = ws_recv_message(c, &msg)) == WS_OK)
+                    ws_message_free(msg); // messages that came before the close
+                if (rc != WS_ERR_WOULD_BLOCK)
+                    break; // WS_CLOSED: the server answered; or the connection is over
+                rc = ws_conn_flush(c);
+                if (rc != WS_OK && rc != WS_ERR_WOULD_BLOCK)
+                    break;
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now());
+                if (left.count() <= 0)
+                    break;
+                pollfd p{ws_conn_fd(c), static_cast<short>(POLLIN | (rc == WS_OK ? 0 : POLLOUT)), 0};
+                ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+            }
+        }
+        h_.reset(nullptr);
     }
     static std::optional<std::string_view> view(const char *s) {
         if (!s)
@@ -535,8 +672,10 @@ class connection {
     }
 
     detail::handle<ws_conn, ws_conn_free> h_;
+    uint32_t goodbye_ms_ = 250;
 };
 
 } // namespace ws
 
+#endif /* C++17 */
 #endif /* WSCLIENT_HPP */

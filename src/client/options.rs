@@ -1,11 +1,14 @@
 //! Connection options. The defaults are safe: TLS verification on, limits
 //! on frame, message and handshake sizes, automatic pongs.
 
+use std::io;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::client::proxy::Proxy;
 use crate::deflate::DeflateOffer;
 use crate::error::{Error, Result};
+use crate::handshake::Request;
 use crate::proto::receiver::Limits;
 use crate::session::Keepalive;
 use crate::transport::TlsOptions;
@@ -126,6 +129,96 @@ impl Options {
         Ok(())
     }
 
+    /// Offer permessage-deflate with `params` (`"server_max_window_bits=10;
+    /// client_max_window_bits"`, "" for the bare offer), after the offers
+    /// already made.
+    pub fn add_deflate_offer(&mut self, params: &str) -> Result<()> {
+        self.deflate_offers.push(DeflateOffer::parse(params)?);
+        Ok(())
+    }
+
+    /// Add a request header. The name must be an HTTP token, the value
+    /// free of CR, LF and NUL, and the header not one the handshake writes
+    /// itself (Host, Upgrade, Connection, Origin, Content-Length,
+    /// Sec-WebSocket-*).
+    pub fn add_header(&mut self, name: &str, value: &str) -> Result<()> {
+        check_header(name, value)?;
+        self.headers.push((name.to_string(), value.to_string()));
+        Ok(())
+    }
+
+    /// Add a request header that carries a credential: checked as by
+    /// [`Options::add_header`], and listed in `sensitive_headers`.
+    pub fn add_sensitive_header(&mut self, name: &str, value: &str) -> Result<()> {
+        self.add_header(name, value)?;
+        self.sensitive_headers.push(name.to_string());
+        Ok(())
+    }
+
+    /// Send `Origin: origin`: `scheme://host[:port]` (RFC 6454) or `null`.
+    pub fn set_origin(&mut self, origin: &str) -> Result<()> {
+        check_origin(origin)?;
+        self.origin = Some(origin.to_string());
+        Ok(())
+    }
+
+    /// Offer a subprotocol (an HTTP token) after those already offered.
+    pub fn add_subprotocol(&mut self, protocol: &str) -> Result<()> {
+        Request {
+            subprotocols: vec![protocol.to_string()],
+            ..Request::default()
+        }
+        .validate()?;
+        self.subprotocols.push(protocol.to_string());
+        Ok(())
+    }
+
+    /// Connect through the proxy at `url` (see [`Proxy::parse`]); `None`
+    /// or "" connects directly.
+    pub fn set_proxy(&mut self, url: Option<&str>) -> Result<()> {
+        self.proxy = match url {
+            None | Some("") => None,
+            Some(u) => Some(Proxy::parse(u)?),
+        };
+        Ok(())
+    }
+
+    /// Trust the CA certificates of this PEM file, which must exist and be
+    /// readable now (its contents are read at connect time).
+    pub fn set_tls_ca_file(&mut self, path: impl Into<PathBuf>) -> Result<()> {
+        let path = path.into();
+        check_readable_file("the CA file", &path)?;
+        self.tls.ca_file = Some(path);
+        Ok(())
+    }
+
+    /// Trust the CA certificates of this hashed directory, which must exist
+    /// and be readable now.
+    pub fn set_tls_ca_dir(&mut self, path: impl Into<PathBuf>) -> Result<()> {
+        let path = path.into();
+        check_readable_dir("the CA directory", &path)?;
+        self.tls.ca_dir = Some(path);
+        Ok(())
+    }
+
+    /// Present this client certificate chain, with its key from `key` (or,
+    /// without one, from the certificate's file). Both files must exist and
+    /// be readable now.
+    pub fn set_tls_client_cert(
+        &mut self,
+        cert: impl Into<PathBuf>,
+        key: Option<PathBuf>,
+    ) -> Result<()> {
+        let cert = cert.into();
+        check_readable_file("the client certificate", &cert)?;
+        if let Some(key) = &key {
+            check_readable_file("the client key", key)?;
+        }
+        self.tls.cert_file = Some(cert);
+        self.tls.key_file = key;
+        Ok(())
+    }
+
     /// The checks of the setters, for fields set directly; `connect` runs
     /// them before anything goes on the wire.
     pub fn validate(&self) -> Result<()> {
@@ -136,9 +229,105 @@ impl Options {
                 ));
             }
         }
+        if let Some(origin) = &self.origin {
+            check_origin(origin)?;
+        }
         check_send_queue_limit(self.send_queue_limit)?;
         check_compression_level(self.compression_level)
     }
+}
+
+/// A header as the handshake request checks it (one rule, one place).
+fn check_header(name: &str, value: &str) -> Result<()> {
+    Request {
+        headers: vec![(name.to_string(), value.to_string())],
+        ..Request::default()
+    }
+    .validate()
+}
+
+/// `null`, or a serialised origin: `scheme://host[:port]`, nothing after.
+fn check_origin(origin: &str) -> Result<()> {
+    Request {
+        origin: Some(origin.to_string()),
+        ..Request::default()
+    }
+    .validate()?;
+    if origin == "null" {
+        return Ok(());
+    }
+    let bad = || {
+        Error::invalid_argument(format!(
+            "origin {origin:?} is not scheme://host[:port] (as in \"https://example.com\") or \"null\""
+        ))
+    };
+    let (scheme, authority) = origin.split_once("://").ok_or_else(bad)?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let host = match authority.rsplit_once(':') {
+        // An IPv6 literal ("[::1]") has colons of its own.
+        Some((host, port)) if !port.contains(']') => {
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            host
+        }
+        _ => authority,
+    };
+    let host_ok = !host.is_empty()
+        && !host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c));
+    if scheme_ok && host_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+/// Why `path` cannot be opened, in plain words.
+fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => {
+            // "Not a directory (os error 20)" -> "not a directory".
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            let mut chars = text.chars();
+            chars.next().map_or(String::new(), |c| {
+                c.to_lowercase().collect::<String>() + chars.as_str()
+            })
+        }
+    }
+}
+
+/// `path` names a file this process can open for reading.
+fn check_readable_file(what: &str, path: &Path) -> Result<()> {
+    let fail = |why: String| {
+        Error::invalid_argument(format!("cannot read {what} {}: {why}", path.display()))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(io_reason(&e)))?;
+    if meta.is_dir() {
+        return Err(fail("it is a directory".to_string()));
+    }
+    std::fs::File::open(path).map_err(|e| fail(io_reason(&e)))?;
+    Ok(())
+}
+
+/// `path` names a directory this process can list.
+fn check_readable_dir(what: &str, path: &Path) -> Result<()> {
+    let fail = |why: String| {
+        Error::invalid_argument(format!("cannot read {what} {}: {why}", path.display()))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(io_reason(&e)))?;
+    if !meta.is_dir() {
+        return Err(fail("it is not a directory".to_string()));
+    }
+    std::fs::read_dir(path).map_err(|e| fail(io_reason(&e)))?;
+    Ok(())
 }
 
 fn check_send_queue_limit(bytes: usize) -> Result<()> {
@@ -206,12 +395,111 @@ mod tests {
         }
     }
 
+    fn refused(r: Result<()>) -> String {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        e.message().to_string()
+    }
+
+    #[test]
+    fn headers_subprotocols_and_origins_are_checked_when_set() {
+        let mut o = Options::default();
+        assert!(refused(o.add_header("Bad Name", "v")).contains("not an HTTP token"));
+        assert!(refused(o.add_header("", "v")).contains("not an HTTP token"));
+        assert!(refused(o.add_header("X-A", "v\r\nX-Evil: 1")).contains("CR, LF"));
+        assert!(refused(o.add_header("host", "evil")).contains("handshake itself"));
+        assert!(refused(o.add_header("Sec-WebSocket-Key", "k")).contains("handshake itself"));
+        assert!(refused(o.add_sensitive_header("X Token", "s")).contains("HTTP token"));
+        assert!(refused(o.add_subprotocol("two words")).contains("not an HTTP token"));
+        assert!(refused(o.add_subprotocol("")).contains("not an HTTP token"));
+        for bad in [
+            "",
+            "example.com",
+            "https://",
+            "https://a b",
+            "https://a/path",
+            "https://a:",
+            "https://a:80x",
+            "1http://a",
+            "https://a\r\nX-Evil: 1",
+        ] {
+            refused(o.set_origin(bad));
+        }
+        // Refused calls leave nothing behind.
+        assert!(o.headers.is_empty() && o.sensitive_headers.is_empty());
+        assert!(o.subprotocols.is_empty() && o.origin.is_none());
+
+        o.add_header("X-Token", "a b; c=d").unwrap();
+        o.add_sensitive_header("X-Api-Key", "s").unwrap();
+        o.add_subprotocol("chat.v2").unwrap();
+        for good in [
+            "null",
+            "https://app.example",
+            "http://127.0.0.1:8080",
+            "http://[::1]:80",
+        ] {
+            o.set_origin(good).unwrap();
+            assert_eq!(o.origin.as_deref(), Some(good));
+        }
+        assert_eq!(o.headers.len(), 2);
+        assert_eq!(o.sensitive_headers, ["X-Api-Key"]);
+        assert!(o.validate().is_ok());
+    }
+
+    #[test]
+    fn tls_files_must_be_readable_when_set() {
+        let dir = std::env::temp_dir().join(format!("wsclient-opts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ca.pem");
+        std::fs::write(&file, "not checked until connect").unwrap();
+        let missing = dir.join("missing.pem");
+
+        let mut o = Options::default();
+        let m = refused(o.set_tls_ca_file(&missing));
+        assert!(
+            m.contains("missing.pem") && m.contains("no such file"),
+            "{m}"
+        );
+        assert!(refused(o.set_tls_ca_file(&dir)).contains("is a directory"));
+        assert!(refused(o.set_tls_ca_dir(&missing)).contains("no such file"));
+        assert!(refused(o.set_tls_ca_dir(&file)).contains("not a directory"));
+        assert!(refused(o.set_tls_client_cert(&missing, None)).contains("client certificate"));
+        let m = refused(o.set_tls_client_cert(&file, Some(missing.clone())));
+        assert!(m.contains("client key") && m.contains("missing.pem"), "{m}");
+        assert_eq!(o.tls, TlsOptions::default());
+
+        o.set_tls_ca_file(&file).unwrap();
+        o.set_tls_ca_dir(&dir).unwrap();
+        o.set_tls_client_cert(&file, Some(file.clone())).unwrap();
+        assert_eq!(o.tls.ca_file.as_deref(), Some(file.as_path()));
+        assert_eq!(o.tls.key_file.as_deref(), Some(file.as_path()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn proxy_and_deflate_offers_are_parsed_when_set() {
+        let mut o = Options::default();
+        refused(o.set_proxy(Some("ftp://h:1")));
+        refused(o.add_deflate_offer("bogus"));
+        assert!(o.proxy.is_none() && o.deflate_offers.is_empty());
+        o.set_proxy(Some("http://proxy.example:3128")).unwrap();
+        assert!(o.proxy.is_some());
+        o.set_proxy(Some("")).unwrap();
+        assert!(o.proxy.is_none());
+        o.add_deflate_offer("").unwrap();
+        assert_eq!(o.deflate_offers.len(), 1);
+    }
+
     #[test]
     fn validate_applies_the_setters_checks_to_fields_set_directly() {
         assert!(Options::default().validate().is_ok());
         let bad = [
             Options {
                 compression_level: 42,
+                ..Options::default()
+            },
+            Options {
+                origin: Some("not an origin".into()),
                 ..Options::default()
             },
             Options {

@@ -88,6 +88,14 @@ impl ws_conn {
         })
     }
 
+    /// Run `f` on this handle's last error message, under its lock.
+    pub(super) fn with_errmsg<R>(&self, f: impl FnOnce(&std::ffi::CStr) -> R) -> R {
+        match self.error.lock() {
+            Ok(e) => f(&e.message),
+            Err(_) => f(c""),
+        }
+    }
+
     fn remember_peer_reason(&self) {
         let reason = self
             .inner

@@ -1,9 +1,12 @@
 //! Result codes, their static descriptions, and the thread's last error.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, CStr, CString};
 
 use crate::error::{Error, ErrorKind};
+use crate::ffi::conn::ws_conn;
+use crate::ffi::handle;
+use crate::ffi::panic::guard_value;
 
 // Success and non-error outcomes.
 /// The call succeeded.
@@ -200,10 +203,82 @@ pub fn null_argument(name: &str) -> i32 {
 }
 
 /// The message of the last failing call on this thread ("" if none). Valid
-/// until the next failing call on this thread.
+/// until the next failing call on this thread: in an expression that also
+/// makes a call that can fail (an argument of the same `printf`, say) it
+/// may already be gone. `ws_last_error_copy` copies it into your buffer.
 #[no_mangle]
 pub extern "C" fn ws_last_error_message() -> *const c_char {
     LAST_ERROR.with(|last| last.borrow().message.as_ptr())
+}
+
+/// Copy `message` into `buf` as snprintf does: at most `cap - 1` bytes and
+/// a NUL; nothing with a NULL `buf` or 0 `cap`. Returns its whole length.
+///
+/// # Safety
+/// `buf`: NULL or `cap` writable bytes.
+pub unsafe fn copy_message(message: &CStr, buf: *mut c_char, cap: usize) -> usize {
+    let bytes = message.to_bytes();
+    if !buf.is_null() && cap > 0 {
+        let n = bytes.len().min(cap - 1);
+        // SAFETY: `buf` has `cap` writable bytes and `n < cap`; the
+        // message is ours, so the two cannot overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), buf, n);
+            *buf.add(n) = 0;
+        }
+    }
+    bytes.len()
+}
+
+/// Copy the message of the last failing call on this thread into `buf`,
+/// as `snprintf` would: at most `cap - 1` bytes and a terminating NUL
+/// (cut short when it does not fit; nothing is written when `buf` is NULL
+/// or `cap` is 0). Returns the message's whole length, without the NUL: a
+/// result `>= cap` means it was cut. Copying is not a failing call: the
+/// message stays as it was. Like curl's error buffer, the copy is yours:
+/// it stays valid whatever later calls do. E.g. after a failed
+/// `ws_connect`: `char why[256]; ws_last_error_copy(why, sizeof why);`.
+///
+/// # Safety
+/// `buf`: NULL or `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_last_error_copy(buf: *mut c_char, cap: usize) -> usize {
+    guard_value(0, || {
+        // SAFETY: forwarded contract.
+        LAST_ERROR.with(|last| unsafe { copy_message(&last.borrow().message, buf, cap) })
+    })
+}
+
+/// Copy the message of the last error on `conn` into `buf`, as
+/// `ws_last_error_copy` does (at most `cap - 1` bytes and a NUL; returns
+/// the whole length). The copy is taken under the connection's lock, so it
+/// is whole even while other threads use the connection; it is the
+/// connection's latest error, which with several threads may be another
+/// thread's: a thread's own error is `ws_last_error_copy`. NULL or an
+/// invalid `conn` copies "" and returns 0.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `buf`: NULL or `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_errmsg_copy(
+    conn: *const ws_conn,
+    buf: *mut c_char,
+    cap: usize,
+) -> usize {
+    guard_value(0, || {
+        // SAFETY: forwarded contract (NULL is not looked up, so it leaves
+        // the thread's last error alone).
+        let copied = unsafe {
+            (!conn.is_null())
+                .then(|| handle::borrow(conn, "conn").ok())
+                .flatten()
+                .map(|c| c.with_errmsg(|m| copy_message(m, buf, cap)))
+        };
+        copied.unwrap_or_else(|| {
+            // SAFETY: forwarded contract.
+            unsafe { copy_message(c"", buf, cap) }
+        })
+    })
 }
 
 /// The result code of the last failing call on this thread.

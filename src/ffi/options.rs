@@ -3,9 +3,7 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use crate::client::proxy::Proxy;
 use crate::client::Options;
-use crate::deflate::DeflateOffer;
 use crate::error::Error;
 use crate::ffi::error::{set_last_error, WS_OK};
 use crate::ffi::handle::{self, c_path, c_str, tagged, try_code};
@@ -87,7 +85,8 @@ fn millis(ms: u32) -> Option<Duration> {
 
 /// Offer permessage-deflate with `params`, a `;`-separated list such as
 /// `"server_max_window_bits=10; client_max_window_bits"` ("" for the bare
-/// offer). Call again to add fallback offers; they are sent in order.
+/// offer). Call again to add fallback offers; they are sent in order. A
+/// malformed offer is `WS_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `opts`: a live options handle; `params`: a NUL-terminated string.
@@ -97,12 +96,7 @@ pub unsafe extern "C" fn ws_options_add_deflate_offer(
     params: *const c_char,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, params, "params", |o, p| {
-            o.deflate_offers.push(DeflateOffer::parse(p)?);
-            Ok(())
-        })
-    }
+    unsafe { with_str(opts, params, "params", |o, p| o.add_deflate_offer(p)) }
 }
 
 /// Send the origin-form request-target (`GET /path?query`), the ws-client
@@ -131,8 +125,9 @@ pub unsafe extern "C" fn ws_options_set_absolute_form(opts: *mut ws_options, on:
 /// Add a request header (e.g. Authorization, Cookie, User-Agent). Names
 /// must be HTTP tokens; values must not contain CR, LF or NUL. Headers the
 /// handshake writes itself (Host, Upgrade, Connection, Origin,
-/// Content-Length, Sec-WebSocket-*) are refused by `ws_connect` with
-/// `WS_ERR_INVALID_ARGUMENT`.
+/// Content-Length, Sec-WebSocket-*) are refused. A refused header is
+/// `WS_ERR_INVALID_ARGUMENT` here, with the reason in
+/// `ws_last_error_message`, and is not added.
 ///
 /// # Safety
 /// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
@@ -150,7 +145,8 @@ pub unsafe extern "C" fn ws_options_add_header(
 /// like `Authorization`, `Cookie` and the TLS client certificate, it is sent
 /// only to the origin (scheme, host, port) of the URI given to `ws_connect`,
 /// never to another origin a redirect leads to, unless
-/// `ws_options_set_redirect_credentials` says otherwise.
+/// `ws_options_set_redirect_credentials` says otherwise. Checked as by
+/// `ws_options_add_header`.
 ///
 /// # Safety
 /// `opts`: a live options handle; `name`, `value`: NUL-terminated strings.
@@ -177,11 +173,11 @@ unsafe fn add_header(
         // SAFETY: forwarded contract.
         unsafe {
             with_str(opts, name, "name", |o, n| {
-                o.headers.push((n.to_string(), value));
                 if sensitive {
-                    o.sensitive_headers.push(n.to_string());
+                    o.add_sensitive_header(n, &value)
+                } else {
+                    o.add_header(n, &value)
                 }
-                Ok(())
             })
         }
     })
@@ -202,7 +198,9 @@ pub unsafe extern "C" fn ws_options_set_redirect_credentials(
     unsafe { set(opts, |o| o.redirect_credentials = on) }
 }
 
-/// Send an `Origin` header.
+/// Send an `Origin` header: `scheme://host[:port]` (RFC 6454, e.g.
+/// `"https://example.com"`) or `"null"`; anything else is
+/// `WS_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `opts`: a live options handle; `origin`: a NUL-terminated string.
@@ -212,16 +210,13 @@ pub unsafe extern "C" fn ws_options_set_origin(
     origin: *const c_char,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, origin, "origin", |o, s| {
-            o.origin = Some(s.to_string());
-            Ok(())
-        })
-    }
+    unsafe { with_str(opts, origin, "origin", |o, s| o.set_origin(s)) }
 }
 
 /// Offer a subprotocol (call once per protocol, in order of preference).
-/// A server that picks one not offered fails the connection.
+/// A server that picks one not offered fails the connection. The name
+/// must be an HTTP token (no spaces, commas or quotes), else
+/// `WS_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `opts`: a live options handle; `protocol`: a NUL-terminated string.
@@ -231,12 +226,7 @@ pub unsafe extern "C" fn ws_options_add_subprotocol(
     protocol: *const c_char,
 ) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, protocol, "protocol", |o, s| {
-            o.subprotocols.push(s.to_string());
-            Ok(())
-        })
-    }
+    unsafe { with_str(opts, protocol, "protocol", |o, s| o.add_subprotocol(s)) }
 }
 
 /// Largest message accepted, after decompression (default 64 MiB; 1009 beyond).
@@ -381,7 +371,10 @@ pub unsafe extern "C" fn ws_options_set_max_redirects(opts: *mut ws_options, max
 }
 
 /// Trust the CA certificates in this PEM file (instead of the system store).
-/// Paths are bytes, as on Unix: they need not be UTF-8.
+/// Paths are bytes, as on Unix: they need not be UTF-8. A file that does
+/// not exist or cannot be read now is `WS_ERR_INVALID_ARGUMENT` ("cannot
+/// read the CA file /x: no such file or directory"); its contents are read
+/// by `ws_connect` (`WS_ERR_TLS` when they are not PEM certificates).
 ///
 /// # Safety
 /// `opts`: a live options handle; `path`: a NUL-terminated string.
@@ -394,11 +387,13 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_file(
         // SAFETY: forwarded contract.
         let path = try_code!(unsafe { c_path(path, "path") });
         // SAFETY: forwarded contract.
-        unsafe { set(opts, |o| o.tls.ca_file = Some(path)) }
+        unsafe { with(opts, |o| o.set_tls_ca_file(path)) }
     })
 }
 
-/// Trust the CA certificates in this hashed directory.
+/// Trust the CA certificates in this hashed directory (as made by
+/// `openssl rehash`). A directory that does not exist or cannot be read
+/// now is `WS_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `opts`: a live options handle; `path`: a NUL-terminated string.
@@ -411,12 +406,14 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_dir(
         // SAFETY: forwarded contract.
         let path = try_code!(unsafe { c_path(path, "path") });
         // SAFETY: forwarded contract.
-        unsafe { set(opts, |o| o.tls.ca_dir = Some(path)) }
+        unsafe { with(opts, |o| o.set_tls_ca_dir(path)) }
     })
 }
 
 /// Present a client certificate (PEM chain) and its key (PEM; NULL: the key
-/// is in `cert_file`).
+/// is in `cert_file`). A file that does not exist or cannot be read now is
+/// `WS_ERR_INVALID_ARGUMENT`; a key that does not match the certificate is
+/// found by `ws_connect` (`WS_ERR_TLS`).
 ///
 /// # Safety
 /// `opts`: a live options handle; `cert_file`: a NUL-terminated string;
@@ -437,12 +434,7 @@ pub unsafe extern "C" fn ws_options_set_tls_client_cert(
         // SAFETY: forwarded contract.
         let cert = try_code!(unsafe { c_path(cert_file, "cert_file") });
         // SAFETY: forwarded contract.
-        unsafe {
-            set(opts, |o| {
-                o.tls.cert_file = Some(cert);
-                o.tls.key_file = key;
-            })
-        }
+        unsafe { with(opts, |o| o.set_tls_client_cert(cert, key)) }
     })
 }
 
@@ -504,7 +496,8 @@ pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: boo
 /// to end with the server. The handshake timeout covers the proxy's answer.
 /// A proxy that refuses makes `ws_connect` return `WS_ERR_PROXY`; an HTTP
 /// proxy's answer goes to `*response_out`. NULL or "" connects directly
-/// again. TLS to the proxy itself (`https://`) is not supported.
+/// again. TLS to the proxy itself (`https://`) is not supported. A URL
+/// that does not parse, or another scheme, is `WS_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `opts`: a live options handle; `url`: NULL or a NUL-terminated string.
@@ -512,19 +505,10 @@ pub unsafe extern "C" fn ws_options_set_auto_pong(opts: *mut ws_options, on: boo
 pub unsafe extern "C" fn ws_options_set_proxy(opts: *mut ws_options, url: *const c_char) -> i32 {
     if url.is_null() {
         // SAFETY: forwarded contract.
-        return unsafe { set(opts, |o| o.proxy = None) };
+        return unsafe { with(opts, |o| o.set_proxy(None)) };
     }
     // SAFETY: forwarded contract.
-    unsafe {
-        with_str(opts, url, "url", |o, u| {
-            o.proxy = if u.is_empty() {
-                None
-            } else {
-                Some(Proxy::parse(u)?)
-            };
-            Ok(())
-        })
-    }
+    unsafe { with_str(opts, url, "url", |o, u| o.set_proxy(Some(u))) }
 }
 
 /// Without a proxy set by `ws_options_set_proxy`, take one from the

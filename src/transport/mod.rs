@@ -130,7 +130,11 @@ fn tls_io_error(e: io::Error) -> io::Error {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>());
     match ssl.filter(|s| s.code() == openssl::ssl::ErrorCode::SSL) {
-        Some(ssl) => Error::exn(ErrorKind::Tls, format!("TLS failure: {ssl}")).into(),
+        Some(ssl) => Error::exn(
+            ErrorKind::Tls,
+            tls::plain_tls_failure("TLS failure", &ssl.to_string()),
+        )
+        .into(),
         None => e,
     }
 }

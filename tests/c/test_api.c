@@ -90,16 +90,116 @@ static void test_bad_inputs(void) {
     ws_options *opts = ws_options_new();
     CHECK(ws_options_add_deflate_offer(opts, "server_max_window_bits=99") == WS_ERR_INVALID_ARGUMENT);
     CHECK(ws_options_add_deflate_offer(opts, "bogus") == WS_ERR_INVALID_ARGUMENT);
-    CHECK(ws_options_add_header(opts, "X-Evil", "a\r\nInjected: 1") == WS_OK); /* checked at connect */
-    char uri[512];
-    snprintf(uri, sizeof uri, "%s/", base);
-    CHECK(ws_connect(uri, opts, &conn, NULL) == WS_ERR_INVALID_ARGUMENT && conn == NULL);
     CHECK(ws_options_set_compression_level(opts, 42) == WS_ERR_INVALID_ARGUMENT);
     ws_options_free(opts);
     CHECK(ws_message_new(7, (const uint8_t *)"x", 1) == NULL);
     CHECK(ws_message_new(WS_MESSAGE_TEXT, (const uint8_t *)"\xff", 1) == NULL);
     CHECK(ws_message_new(WS_MESSAGE_BINARY, NULL, 5) == NULL);
     CHECK(ws_frame_new(true, 8, 1, NULL, 0) == NULL);
+}
+
+static const char *self_path; /* this program: a file that exists */
+
+/* `call` is refused with WS_ERR_INVALID_ARGUMENT, and the message has `words`. */
+#define CHECK_REFUSED(call, words)                                                                 \
+    do {                                                                                           \
+        int32_t rc_ = (call);                                                                      \
+        CHECK(rc_ == WS_ERR_INVALID_ARGUMENT && strstr(ws_last_error_message(), (words)) != NULL); \
+        if (rc_ != WS_ERR_INVALID_ARGUMENT || !strstr(ws_last_error_message(), (words)))           \
+            fprintf(stderr, "  %s: rc %d, message \"%s\", wanted \"%s\"\n", #call, rc_,           \
+                    ws_last_error_message(), (words));                                             \
+    } while (0)
+
+/* Each setter checks what can be checked when it is called, not at
+ * ws_connect, and says why in plain words; a refused value is not kept. */
+static void test_setters_check_their_input(void) {
+    ws_options *opts = ws_options_new();
+    CHECK_REFUSED(ws_options_set_tls_ca_file(opts, "/nonexistent/ca.pem"), "no such file");
+    CHECK_REFUSED(ws_options_set_tls_ca_file(opts, "/nonexistent/ca.pem"), "/nonexistent/ca.pem");
+    CHECK_REFUSED(ws_options_set_tls_ca_file(opts, "/"), "is a directory");
+    CHECK_REFUSED(ws_options_set_tls_ca_dir(opts, "/nonexistent"), "no such file");
+    CHECK_REFUSED(ws_options_set_tls_ca_dir(opts, self_path), "not a directory");
+    CHECK_REFUSED(ws_options_set_tls_client_cert(opts, "/nonexistent/c.pem", NULL), "client certificate");
+    CHECK_REFUSED(ws_options_set_tls_client_cert(opts, self_path, "/nonexistent/k.pem"), "client key");
+    CHECK_REFUSED(ws_options_add_header(opts, "Bad Name", "v"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_header(opts, "", "v"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_header(opts, "X-Evil", "a\r\nInjected: 1"), "CR, LF");
+    CHECK_REFUSED(ws_options_add_header(opts, "Host", "evil.example"), "handshake itself");
+    CHECK_REFUSED(ws_options_add_sensitive_header(opts, "X Token", "s"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_subprotocol(opts, "two words"), "not an HTTP token");
+    CHECK_REFUSED(ws_options_add_subprotocol(opts, ""), "not an HTTP token");
+    CHECK_REFUSED(ws_options_set_origin(opts, "example.com"), "scheme://host");
+    CHECK_REFUSED(ws_options_set_origin(opts, "https://a\r\nX-Evil: 1"), "CR, LF");
+    CHECK_REFUSED(ws_options_set_proxy(opts, "ftp://proxy:21"), "proxy");
+    CHECK_REFUSED(ws_options_add_deflate_offer(opts, "bogus"), "bogus");
+
+    /* Good values pass (file contents are read at connect time). */
+    CHECK(ws_options_set_tls_ca_file(opts, self_path) == WS_OK);
+    CHECK(ws_options_set_tls_ca_dir(opts, "/") == WS_OK);
+    CHECK(ws_options_add_header(opts, "X-Token", "a b; c=d") == WS_OK);
+    CHECK(ws_options_set_origin(opts, "https://app.example:8443") == WS_OK);
+    CHECK(ws_options_set_origin(opts, "null") == WS_OK);
+    CHECK(ws_options_add_subprotocol(opts, "chat.v2") == WS_OK);
+    ws_options_free(opts);
+
+    /* Nothing refused was kept: these options still connect (ws://, so the
+     * TLS settings are not used). */
+    opts = ws_options_new();
+    ws_options_add_header(opts, "Bad Name", "v");
+    ws_options_add_header(opts, "Host", "evil.example");
+    ws_options_add_subprotocol(opts, "two words");
+    ws_options_set_origin(opts, "example.com");
+    ws_conn *conn = connect_to("/", opts);
+    ws_options_free(opts);
+    ws_conn_free(conn);
+}
+
+/* The message copied into the caller's buffer, as snprintf does. */
+static void test_error_copy(void) {
+    char buf[256], expected[256];
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_add_header(opts, "Bad Name", "v") == WS_ERR_INVALID_ARGUMENT);
+    snprintf(expected, sizeof expected, "%s", ws_last_error_message());
+    size_t len = strlen(expected);
+    CHECK(len > 10);
+    CHECK(ws_last_error_copy(buf, sizeof buf) == len && strcmp(buf, expected) == 0);
+    CHECK(ws_last_error_copy(NULL, 0) == len);
+    CHECK(ws_last_error_copy(NULL, sizeof buf) == len); /* NULL: nothing written */
+    memset(buf, 'x', sizeof buf);
+    CHECK(ws_last_error_copy(buf, 0) == len && buf[0] == 'x');
+    CHECK(ws_last_error_copy(buf, 1) == len && buf[0] == '\0' && buf[1] == 'x');
+    memset(buf, 'x', sizeof buf);
+    CHECK(ws_last_error_copy(buf, 5) == len && strncmp(buf, expected, 4) == 0 && buf[4] == '\0' &&
+          buf[5] == 'x');
+    CHECK(ws_last_error_copy(buf, len) == len && buf[len - 1] == '\0' &&
+          strncmp(buf, expected, len - 1) == 0);
+    CHECK(ws_last_error_copy(buf, len + 1) == len && strcmp(buf, expected) == 0);
+    /* Copying is not a failing call: the error stays. */
+    CHECK(ws_last_error_code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(ws_last_error_message(), expected) == 0);
+    /* The copy survives the next failing call, the pointer's text does not. */
+    CHECK(ws_options_set_compression_level(opts, 42) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(buf, expected) == 0 && strcmp(ws_last_error_message(), expected) != 0);
+    ws_options_free(opts);
+
+    /* A connection's own message. */
+    CHECK(ws_conn_errmsg_copy(NULL, buf, sizeof buf) == 0 && buf[0] == '\0');
+    ws_conn *conn = connect_to("/", NULL);
+    if (!conn)
+        return;
+    CHECK(ws_conn_errmsg_copy(conn, buf, sizeof buf) == 0 && buf[0] == '\0'); /* no error yet */
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    CHECK(ws_send_text(conn, "late", 4) == WS_ERR_INVALID_STATE);
+    snprintf(expected, sizeof expected, "%s", ws_conn_errmsg(conn));
+    len = strlen(expected);
+    CHECK(len > 0);
+    CHECK(ws_conn_errmsg_copy(conn, buf, sizeof buf) == len && strcmp(buf, expected) == 0);
+    CHECK(ws_conn_errmsg_copy(conn, NULL, 0) == len);
+    memset(buf, 'x', sizeof buf);
+    CHECK(ws_conn_errmsg_copy(conn, buf, 0) == len && buf[0] == 'x');
+    CHECK(ws_conn_errmsg_copy(conn, buf, 3) == len && strncmp(buf, expected, 2) == 0 && buf[2] == '\0' &&
+          buf[3] == 'x');
+    ws_conn_free(conn);
 }
 
 static void test_maps(void) {
@@ -452,10 +552,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     snprintf(base, sizeof base, "%s", argv[1]);
+    self_path = argv[0];
     test_version_and_strings();
     test_null_arguments();
     test_wrong_handle_type();
     test_bad_inputs();
+    test_setters_check_their_input();
+    test_error_copy();
     test_maps();
     test_echo();
     test_server_close_and_loop();

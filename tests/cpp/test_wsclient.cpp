@@ -1,10 +1,11 @@
 // C++ API tests (include/wsclient.hpp) against a real websockets echo server
 // started by tests/integration/test_cpp.py:
 //
-//   test_wsclient ws://127.0.0.1:PORT ws://127.0.0.1:PORT2
+//   test_wsclient ws://127.0.0.1:PORT ws://127.0.0.1:PORT2 ws://127.0.0.1:PORT3
 //
 // (the first offers permessage-deflate, the second requires subprotocol
-// "chat"). Built with -std=c++17 -Wall -Wextra -Werror under ASan and UBSan;
+// "chat", the third echoes and records the close code and reason each
+// connection's path got: test_cpp.py checks them after this program). Built with -std=c++17 -Wall -Wextra -Werror under ASan and UBSan;
 // the last line is "N passed, N failed".
 #include <poll.h>
 
@@ -34,7 +35,7 @@ static int passed, failed;
         }                                                                                          \
     } while (0)
 
-static std::string base, chat_base;
+static std::string base, chat_base, recording_base, self_path;
 
 // Handles own their C objects: move-only.
 static_assert(!std::is_copy_constructible_v<ws::connection>);
@@ -45,6 +46,11 @@ static_assert(std::is_nothrow_move_constructible_v<ws::message>);
 static_assert(!std::is_copy_constructible_v<ws::options>);
 static_assert(std::is_base_of_v<ws::error, ws::fail> && std::is_base_of_v<ws::error, ws::exn>);
 static_assert(std::is_base_of_v<std::runtime_error, ws::error>);
+static_assert(std::is_nothrow_move_assignable_v<ws::connection>);
+static_assert(std::is_nothrow_destructible_v<ws::connection>);
+// The C handle of options is reachable for writing, for C calls.
+static_assert(std::is_same_v<decltype(std::declval<ws::options &>().c_handle()), ws_options *>);
+static_assert(std::is_same_v<decltype(std::declval<const ws::options &>().c_handle()), const ws_options *>);
 
 static void test_echo_text_binary_and_views() {
     ws::options opts;
@@ -229,13 +235,100 @@ static void test_keepalive_option() {
     conn.close();
 }
 
+// Every ws_options_* function has a setter (test_cpp.py checks the header
+// for the list); each is called here, and the options still connect.
+static void test_every_option_setter() {
+    using std::chrono::milliseconds;
+    ws::options opts;
+    opts.deflate("client_max_window_bits")
+        .strip_host(true)
+        .absolute_form(false)
+        .header("X-Plain", "p")
+        .sensitive_header("X-Token", "secret")
+        .redirect_credentials(false)
+        .origin("https://app.example")
+        .max_message_size(1 << 20)
+        .max_frame_size(1 << 20)
+        .handshake_limits(32 << 10, 4 << 10)
+        .timeouts(milliseconds(5000), milliseconds(5000))
+        .close_timeout(milliseconds(2000))
+        .keepalive(milliseconds(0), milliseconds(0))
+        .send_queue_limit(1 << 20)
+        .max_redirects(2)
+        .ca_file(self_path) // read only for wss://
+        .ca_dir("/")
+        .client_cert(self_path, self_path)
+        .danger_accept_invalid_certs(false)
+        .fragment_size(0)
+        .compression_level(3)
+        .auto_pong(true)
+        .proxy("")
+        .env_proxy(false);
+    // The handle is writable for C calls.
+    CHECK(ws_options_set_auto_pong(opts.c_handle(), true) == WS_OK);
+    ws::connection conn(base + "/", opts);
+    conn.send_text("all set");
+    CHECK(conn.recv()->text() == "all set");
+    conn.close();
+    CHECK(!conn.recv());
+}
+
+// Bad values are refused by the setter, with the reason in plain words.
+static void test_setters_refuse_bad_values_at_once() {
+    ws::options opts;
+    CHECK_THROWS(ws::exn, opts.header("Bad Name", "v"),
+                 e.code() == WS_ERR_INVALID_ARGUMENT &&
+                     std::string(e.what()).find("not an HTTP token") != std::string::npos);
+    CHECK_THROWS(ws::exn, opts.ca_file("/nonexistent/ca.pem"),
+                 e.code() == WS_ERR_INVALID_ARGUMENT &&
+                     std::string(e.what()).find("/nonexistent/ca.pem: no such file") != std::string::npos);
+    CHECK_THROWS(ws::exn, opts.sensitive_header("X Token", "s"), e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, opts.handshake_limits(0, 0).origin("nowhere"), e.code() == WS_ERR_INVALID_ARGUMENT);
+}
+
+// The destructor of an open connection sends 1001 "going away" (the
+// server's record is checked by test_cpp.py); so does assigning over one.
+static void test_destructor_says_going_away() {
+    {
+        ws::connection conn(recording_base + "/destroyed-open");
+        conn.send_text("hi");
+        CHECK(conn.recv()->text() == "hi");
+    }
+    {
+        ws::connection conn(recording_base + "/assigned-over");
+        conn = ws::connection(recording_base + "/assigned-then-destroyed");
+        CHECK(conn.is_open());
+    }
+    {
+        // Non-blocking mode, with a message of the server's unread.
+        ws::connection conn(recording_base + "/destroyed-nonblocking");
+        conn.set_nonblocking(true);
+        conn.send_text("unread echo");
+        conn.flush();
+    }
+    {
+        // Closed by the caller: that code stands.
+        ws::connection conn(recording_base + "/closed-first");
+        conn.close(4000, "mine");
+        CHECK(!conn.recv());
+    }
+    {
+        // A timeout of 0: no close frame (the server sees 1006).
+        ws::connection conn(recording_base + "/no-goodbye");
+        conn.close_on_destroy_timeout(std::chrono::milliseconds(0));
+        CHECK(conn.close_on_destroy_timeout().count() == 0);
+    }
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        std::fprintf(stderr, "usage: test_wsclient ws://HOST:PORT ws://HOST:CHAT_PORT\n");
+    if (argc < 4) {
+        std::fprintf(stderr, "usage: test_wsclient ws://HOST:PORT ws://HOST:CHAT_PORT ws://HOST:RECORDING_PORT\n");
         return 2;
     }
     base = argv[1];
     chat_base = argv[2];
+    recording_base = argv[3];
+    self_path = argv[0];
     try {
         test_echo_text_binary_and_views();
         test_subprotocol_and_moves();
@@ -245,6 +338,9 @@ int main(int argc, char **argv) {
         test_recv_loop_and_handler_exceptions();
         test_nonblocking();
         test_keepalive_option();
+        test_every_option_setter();
+        test_setters_refuse_bad_values_at_once();
+        test_destructor_says_going_away();
     } catch (const ws::error &e) {
         failed++;
         std::fprintf(stderr, "unexpected ws::error %d (%s): %s\n", e.code(), e.code_name(), e.what());

@@ -54,7 +54,7 @@ def expected_ctype(ctype, is_result):
     if ctype == "const uint8_t *":
         # Buffers in: c_char_p (bytes pass without a copy); data out: an address.
         return ctypes.c_void_p if is_result else ctypes.c_char_p
-    if ctype == "uint8_t *":
+    if ctype in ("uint8_t *", "char *"):
         return ctypes.c_void_p  # a buffer to write into (a ctypes array)
     m = re.match(r"^(const )?(ws_\w+) (\*+)$", ctype)
     assert m, f"unknown C type {ctype!r}: extend the test's type map"
