@@ -321,3 +321,51 @@ fn a_close_behind_data_the_server_never_reads_ends_at_the_close_timeout() {
         assert_eq!(conn.queued_bytes(), 0);
     });
 }
+
+/// A non-blocking send says `WouldBlock` only for a message it did not
+/// queue: large messages to a server that reads late all arrive, exactly
+/// those that were accepted.
+#[test]
+fn nonblocking_large_sends_queue_exactly_what_they_accept() {
+    const LEN: usize = 256 << 10;
+    watchdog(WATCHDOG_SECS, || {
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            go_rx.recv().unwrap();
+            let mut messages = 0;
+            loop {
+                let (data, control) = read_message(&mut s);
+                let len: usize = data.iter().map(|f| f.payload.len()).sum();
+                if control.iter().any(|f| f.is_close()) || len == 3 {
+                    return messages; // "end"
+                }
+                assert_eq!(len, LEN);
+                messages += 1;
+            }
+        });
+        let opts = Options {
+            send_queue_limit: LEN,
+            ..Options::default()
+        };
+        let conn = open(&server.url("/"), &opts);
+        conn.set_nonblocking(true).unwrap();
+        let (mut accepted, mut refused) = (0, 0);
+        while refused < 3 {
+            match conn.send(MessageType::Binary, &[9; LEN], false) {
+                Ok(()) => accepted += 1,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        go_tx.send(()).unwrap();
+        conn.set_nonblocking(false).unwrap();
+        conn.send_text("end").unwrap();
+        let _ = conn.close(Some(1000), "");
+        assert_eq!(
+            server.join(),
+            accepted,
+            "{accepted} accepted, {refused} refused"
+        );
+    });
+}

@@ -511,10 +511,12 @@ impl Connection {
                     *at += core.session.feed(&data[*at..], all)?;
                 }
                 core.write_some()?;
-                if *at < data.len() && !core.session.wants_write() {
-                    continue; // the socket took it all: the next piece
-                }
                 if *at < data.len() {
+                    if !blocking || !core.session.wants_write() {
+                        // The socket took it all: the next piece. Or
+                        // non-blocking: the rest is queued next round.
+                        continue;
+                    }
                     return Ok(None);
                 }
                 return core.settled(*ticket, blocking);
