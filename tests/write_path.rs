@@ -369,3 +369,38 @@ fn nonblocking_large_sends_queue_exactly_what_they_accept() {
         );
     });
 }
+
+/// A last part that has to wait for the socket ends its message: the next
+/// message in parts starts cleanly (no empty message is left open behind it).
+#[test]
+fn a_last_part_that_waits_for_the_socket_ends_its_message() {
+    const BIG: usize = 16 << 20;
+    watchdog(WATCHDOG_SECS, || {
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            thread::sleep(Duration::from_millis(300)); // the client's socket fills
+            let mut sizes = Vec::new();
+            for _ in 0..2 {
+                let (data, _) = read_message(&mut s);
+                sizes.push(data.iter().map(|f| f.payload.len()).sum::<usize>());
+            }
+            sizes
+        });
+        let conn = open(&server.url("/"), &Options::default());
+        let data = vec![4u8; BIG];
+        let total = BIG as u64;
+        assert_eq!(
+            conn.send_part(MessageType::Binary, total, &data[..10], false),
+            (10, Ok(()))
+        );
+        assert_eq!(
+            conn.send_part(MessageType::Binary, total, &data[10..], false),
+            (BIG - 10, Ok(()))
+        );
+        assert_eq!(
+            conn.send_part(MessageType::Binary, 3, b"abc", false),
+            (3, Ok(()))
+        );
+        assert_eq!(server.join(), [BIG, 3]);
+    });
+}

@@ -615,7 +615,13 @@ impl Connection {
     ) -> (usize, Result<()>) {
         let blocking = !self.is_nonblocking();
         let mut taken = 0;
+        let mut last: Option<Ticket> = None;
         let result = self.drive("the part is not all taken", |core, _| loop {
+            if let Some(ticket) = last {
+                // All given: only the wait for the message to be written is left.
+                core.write_some()?;
+                return core.settled(ticket, blocking);
+            }
             if blocking && !core.session.can_send_part() {
                 return Ok(None); // another thread's message first
             }
@@ -635,7 +641,7 @@ impl Connection {
             if core.session.sending_parts() {
                 return Ok(Some(())); // taken; more parts are due
             }
-            return core.settled(ticket, blocking);
+            last = Some(ticket);
         });
         if !self.lock().is_ok_and(|c| c.session.sending_parts()) {
             self.turn.notify_all();
