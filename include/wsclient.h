@@ -332,6 +332,21 @@ extern "C" {
 #define WS_MESSAGE_BINARY 2
 
 /*
+ `ws_options_set_tls_min_version`: OpenSSL's own floor (the default).
+ */
+#define WS_TLS_DEFAULT 0
+
+/*
+ `ws_options_set_tls_min_version`: TLS 1.2 (its number on the wire, 0x0303).
+ */
+#define WS_TLS_1_2 771
+
+/*
+ `ws_options_set_tls_min_version`: TLS 1.3 (its number on the wire, 0x0304).
+ */
+#define WS_TLS_1_3 772
+
+/*
  Called by `ws_recv_message_loop` for each message. `msg` is valid only
  during the call. Return 0 to go on; any other value stops the loop (see
  `ws_recv_message_loop`). The handler must return normally: see there.
@@ -1201,6 +1216,78 @@ int32_t ws_options_set_tls_client_cert(ws_options *opts, const char *cert_file, 
  `opts`: a live options handle.
  */
 int32_t ws_options_set_tls_danger_accept_invalid_certs(ws_options *opts, bool on);
+
+/*
+ Refuse TLS versions below `version`. `version` is `WS_TLS_1_2`,
+ `WS_TLS_1_3`, or `WS_TLS_DEFAULT` (OpenSSL's own floor, the default).
+ A server that
+ offers only older versions fails `ws_connect` with `WS_ERR_TLS` ("the
+ server supports none of our TLS versions"). Any other value is
+ `WS_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `opts`: a live options handle.
+ */
+int32_t ws_options_set_tls_min_version(ws_options *opts, int32_t version);
+
+/*
+ Set the ciphers allowed with TLS 1.2. `list` is in OpenSSL's cipher
+ list syntax, as curl's `CURLOPT_SSL_CIPHER_LIST`:
+ `"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"`, say;
+ NULL: the default. TLS 1.3 has its own list: `ws_options_set_tls13_ciphersuites`.
+ A list OpenSSL refuses (no cipher in it that OpenSSL knows) is
+ `WS_ERR_INVALID_ARGUMENT`. A server with none of these ciphers fails
+ `ws_connect` with `WS_ERR_TLS`.
+
+ # Safety
+ `opts`: a live options handle; `list`: NULL or a NUL-terminated string.
+ */
+int32_t ws_options_set_tls_ciphers(ws_options *opts, const char *list);
+
+/*
+ Set the TLS 1.3 cipher suites. `list` names them `:`-separated in order
+ of preference, as curl's `CURLOPT_TLS13_CIPHERS`:
+ `"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"`, say; "" allows
+ no TLS 1.3; NULL: OpenSSL's default. A name OpenSSL does not know is
+ `WS_ERR_INVALID_ARGUMENT` (OpenSSL itself would skip it silently).
+
+ # Safety
+ `opts`: a live options handle; `list`: NULL or a NUL-terminated string.
+ */
+int32_t ws_options_set_tls13_ciphersuites(ws_options *opts, const char *list);
+
+/*
+ Pin the server's public key, as curl's `CURLOPT_PINNEDPUBLICKEY` does.
+ `pins` is either digests written as curl writes them (`sha256`, two
+ slashes, then the base64 SHA-256 digest of a public key's DER
+ SubjectPublicKeyInfo; several separated by `;`: see EXAMPLE), or else
+ the path of a PEM or DER public key file, read by this call. After the
+ TLS handshake the server certificate's key must be one of them, else
+ `ws_connect` fails with `WS_ERR_TLS_VERIFY` ("public key pin mismatch:
+ ..."). This is checked besides the usual verification, and even when
+ that is turned off. NULL or "": no pinning (the default). A malformed digest or a file
+ without a public key is `WS_ERR_INVALID_ARGUMENT`. The digest of a
+ server's key: `openssl x509 -in cert.pem -pubkey -noout | openssl pkey
+ -pubin -outform der | openssl dgst -sha256 -binary | base64`.
+
+ # Safety
+ `opts`: a live options handle; `pins`: NULL or a NUL-terminated string.
+ */
+int32_t ws_options_set_tls_pinned_public_key(ws_options *opts, const char *pins);
+
+/*
+ Set the TLS server name (SNI) and the name the certificate is verified
+ against, instead of the URI's host. The connection still goes to the
+ URI's host: `wss://127.0.0.1:8443/` with `"example.com"`, say. `name`
+ is a host name or an IP address (`"::1"` or `"[::1]"`, checked against
+ the certificate's IP addresses, with no SNI). It applies to the URI's host only: a redirect to another host
+ verifies that host's own name. NULL or "": the URI's host (the default).
+ Anything else is `WS_ERR_INVALID_ARGUMENT`.
+
+ # Safety
+ `opts`: a live options handle; `name`: NULL or a NUL-terminated string.
+ */
+int32_t ws_options_set_tls_server_name(ws_options *opts, const char *name);
 
 /*
  Split outgoing messages into frames of at most `bytes` (0, the default:

@@ -357,6 +357,34 @@ class options {
                                                      key_file.empty() ? nullptr : key_file.c_str()));
         return *this;
     }
+    /** Refuse TLS versions below WS_TLS_1_2 or WS_TLS_1_3 (WS_TLS_DEFAULT:
+     *  OpenSSL's floor). */
+    options &tls_min_version(int32_t version) {
+        detail::check(ws_options_set_tls_min_version(h_.get(), version));
+        return *this;
+    }
+    /** TLS 1.2 ciphers in OpenSSL's syntax ("": the default); a list
+     *  OpenSSL refuses throws WS_ERR_INVALID_ARGUMENT. */
+    options &tls_ciphers(const std::string &list) {
+        detail::check(ws_options_set_tls_ciphers(h_.get(), list.empty() ? nullptr : list.c_str()));
+        return *this;
+    }
+    /** TLS 1.3 cipher suites, ':'-separated ("": no TLS 1.3). */
+    options &tls13_ciphersuites(const std::string &list) {
+        detail::check(ws_options_set_tls13_ciphersuites(h_.get(), list.c_str()));
+        return *this;
+    }
+    /** Public-key pins: "sha256//<base64>[;...]" or a PEM/DER public key
+     *  file, as curl's CURLOPT_PINNEDPUBLICKEY ("": no pinning). */
+    options &tls_pinned_public_key(const std::string &pins) {
+        detail::check(ws_options_set_tls_pinned_public_key(h_.get(), pins.c_str()));
+        return *this;
+    }
+    /** SNI and the name verified, instead of the URI's host ("": the URI's host). */
+    options &tls_server_name(const std::string &name) {
+        detail::check(ws_options_set_tls_server_name(h_.get(), name.c_str()));
+        return *this;
+    }
     /** DANGER: accept any certificate for any host. For tests only. */
     options &danger_accept_invalid_certs(bool on = true) {
         detail::check(ws_options_set_tls_danger_accept_invalid_certs(h_.get(), on));

@@ -193,6 +193,23 @@ impl From<io::Error> for Error {
     }
 }
 
+/// Why `path` cannot be opened, in plain words.
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => {
+            // "Not a directory (os error 20)" -> "not a directory".
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            let mut chars = text.chars();
+            chars.next().map_or(String::new(), |c| {
+                c.to_lowercase().collect::<String>() + chars.as_str()
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

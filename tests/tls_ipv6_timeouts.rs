@@ -7,11 +7,15 @@ mod common;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::*;
-use openssl::ssl::SslStream;
-use wsclient::transport::TlsOptions;
+use openssl::ssl::{
+    NameType, SslAcceptor, SslAcceptorBuilder, SslFiletype, SslMethod, SslStream, SslVersion,
+};
+use openssl::x509::X509;
+use wsclient::transport::{TlsOptions, TlsVersion};
 use wsclient::{connect, Connection, ErrorKind, MessageType, Options, State};
 
 const WATCHDOG_SECS: u64 = 60;
@@ -75,7 +79,7 @@ fn wss_echo_verified_with_the_test_ca_by_ip_and_by_name() {
 
 /// Connect to `url` with `opts`: a TlsVerify exn whose message carries
 /// OpenSSL's verify reason `reason`.
-fn assert_verify_fails(url: &str, opts: &Options, reason: &str) {
+fn assert_verify_fails(url: &str, opts: &Options, reason: &str) -> String {
     let e = expect_connect_error(connect(url, opts));
     assert_eq!(e.kind(), ErrorKind::TlsVerify, "{url}: {e}");
     assert_eq!(e.close_code(), None);
@@ -89,6 +93,7 @@ fn assert_verify_fails(url: &str, opts: &Options, reason: &str) {
         "{reason:?} not in {:?}",
         e.message()
     );
+    e.message().to_string()
 }
 
 #[test]
@@ -101,7 +106,13 @@ fn unknown_ca_is_refused_unless_verification_is_skipped() {
             handshake_timeout: Some(Duration::from_secs(20)),
             ..Options::default()
         };
-        assert_verify_fails(&url, &opts, "unable to get local issuer certificate");
+        let m = assert_verify_fails(&url, &opts, "unable to get local issuer certificate");
+        // It says where the CAs it trusts come from.
+        assert!(
+            m.contains("; trust store: OpenSSL's default, the file ")
+                && m.contains(" and the directory "),
+            "{m}"
+        );
         let insecure = Options {
             tls: TlsOptions {
                 insecure_skip_verify: true,
@@ -475,10 +486,218 @@ fn a_renewed_ca_file_is_picked_up() {
     watchdog(WATCHDOG_SECS, move || {
         echo_and_close(&expect_upgraded(connect(&url1, &opts)));
         echo_and_close(&expect_upgraded(connect(&url1, &opts)));
-        assert_verify_fails(&url2, &opts, "unable to get local issuer certificate");
+        let m = assert_verify_fails(&url2, &opts, "unable to get local issuer certificate");
+        let named = format!("; trust store: the CA file {}", ca.display());
+        assert!(m.ends_with(&named), "{named:?} not at the end of {m:?}");
         std::thread::sleep(Duration::from_millis(20)); // a distinct mtime
         std::fs::copy(&second.ca, &ca).unwrap();
         echo_and_close(&expect_upgraded(connect(&url2, &opts)));
         drop((first, second, dir));
+    });
+}
+
+// ---------------------------------------------------------------------------
+// TLS options: versions, ciphers, pinning, server name
+
+/// An acceptor with `cert`, tuned by `tune` (versions, ciphers).
+fn acceptor_with(
+    cert: &Path,
+    key: &Path,
+    tune: impl FnOnce(&mut SslAcceptorBuilder),
+) -> SslAcceptor {
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    b.set_certificate_chain_file(cert).unwrap();
+    b.set_private_key_file(key, SslFiletype::PEM).unwrap();
+    tune(&mut b);
+    b.build()
+}
+
+/// What the raw wss server saw of one connection: the SNI of a handshake
+/// that succeeded, or OpenSSL's error.
+type Seen = std::result::Result<Option<String>, String>;
+
+/// A raw wss server for `conns` connections in turn: each one whose TLS
+/// handshake succeeds gets a 101 and is held until the client closes it.
+fn raw_wss_server(acceptor: SslAcceptor, conns: usize) -> (u16, JoinHandle<Vec<Seen>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        (0..conns)
+            .map(|_| {
+                let (tcp, _) = listener.accept().unwrap();
+                tcp.set_read_timeout(Some(RAW_IO_TIMEOUT)).unwrap();
+                tcp.set_write_timeout(Some(RAW_IO_TIMEOUT)).unwrap();
+                let mut tls = acceptor.accept(tcp).map_err(|e| e.to_string())?;
+                let sni = tls
+                    .ssl()
+                    .servername(NameType::HOST_NAME)
+                    .map(str::to_string);
+                accept_ws(&mut tls, "");
+                wait_eof(&mut tls);
+                Ok(sni)
+            })
+            .collect()
+    });
+    (port, handle)
+}
+
+/// `connect` fails with a TLS error whose message has `words`.
+fn assert_tls_fails(url: &str, opts: &Options, words: &str) {
+    let e = expect_connect_error(connect(url, opts));
+    assert_eq!(e.kind(), ErrorKind::Tls, "{url}: {e}");
+    assert!(e.message().contains(words), "{words:?} not in {e}");
+}
+
+#[test]
+fn min_tls_1_3_refuses_a_tls_1_2_only_server() {
+    let pki = Pki::new();
+    let acceptor = acceptor_with(&pki.server_cert, &pki.server_key, |b| {
+        b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap()
+    });
+    let mut opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        let (port, server) = raw_wss_server(acceptor, 3);
+        let url = format!("wss://localhost:{port}/");
+        drop(expect_upgraded(connect(&url, &opts)));
+        opts.tls.set_min_version(Some(TlsVersion::Tls12));
+        drop(expect_upgraded(connect(&url, &opts)));
+        // Same files, another floor: not the connector cached above.
+        opts.tls.set_min_version(Some(TlsVersion::Tls13));
+        assert_tls_fails(&url, &opts, "the server supports none of our TLS versions");
+        let seen = server.join().unwrap();
+        assert!(seen[0].is_ok() && seen[1].is_ok(), "{seen:?}");
+        assert!(seen[2].is_err(), "{seen:?}");
+        drop(pki);
+    });
+}
+
+#[test]
+fn a_cipher_list_without_the_servers_ciphers_fails() {
+    let pki = Pki::new();
+    // The server key is ECDSA P-256.
+    let tls12 = acceptor_with(&pki.server_cert, &pki.server_key, |b| {
+        b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
+        b.set_cipher_list("ECDHE-ECDSA-AES128-GCM-SHA256").unwrap();
+    });
+    let tls13 = acceptor_with(&pki.server_cert, &pki.server_key, |b| {
+        b.set_min_proto_version(Some(SslVersion::TLS1_3)).unwrap();
+        b.set_ciphersuites("TLS_AES_128_GCM_SHA256").unwrap();
+    });
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        let (port, server) = raw_wss_server(tls12, 3);
+        let url = format!("wss://localhost:{port}/");
+        drop(expect_upgraded(connect(&url, &opts)));
+        let mut o = opts.clone();
+        o.tls
+            .set_cipher_list(Some("ECDHE-ECDSA-AES256-GCM-SHA384"))
+            .unwrap();
+        assert_tls_fails(&url, &o, "no cipher or version in common");
+        o.tls
+            .set_cipher_list(Some(
+                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256",
+            ))
+            .unwrap();
+        drop(expect_upgraded(connect(&url, &o)));
+        let seen = server.join().unwrap();
+        assert!(
+            seen[0].is_ok() && seen[1].is_err() && seen[2].is_ok(),
+            "{seen:?}"
+        );
+
+        let (port, server) = raw_wss_server(tls13, 3);
+        let url = format!("wss://localhost:{port}/");
+        drop(expect_upgraded(connect(&url, &opts)));
+        let mut o = opts.clone();
+        o.tls
+            .set_ciphersuites(Some("TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"))
+            .unwrap();
+        assert_tls_fails(&url, &o, "no cipher or version in common");
+        o.tls
+            .set_ciphersuites(Some("TLS_AES_128_GCM_SHA256"))
+            .unwrap();
+        drop(expect_upgraded(connect(&url, &o)));
+        let seen = server.join().unwrap();
+        assert!(
+            seen[0].is_ok() && seen[1].is_err() && seen[2].is_ok(),
+            "{seen:?}"
+        );
+        drop(pki);
+    });
+}
+
+#[test]
+fn a_server_name_override_connects_to_an_address_with_a_certificate_for_another_name() {
+    let pki = Pki::new();
+    // The certificate is for wrong.example only.
+    let acceptor = acceptor_with(&pki.wrong_host_cert, &pki.wrong_host_key, |_| {});
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        let (port, server) = raw_wss_server(acceptor, 3);
+        let url = format!("wss://127.0.0.1:{port}/");
+        assert_verify_fails(&url, &opts, "IP address mismatch");
+        let mut o = opts.clone();
+        o.tls.set_server_name(Some("wrong.example")).unwrap();
+        drop(expect_upgraded(connect(&url, &o)));
+        o.tls.set_server_name(Some("other.example")).unwrap();
+        assert_verify_fails(&url, &o, "hostname mismatch");
+        let seen = server.join().unwrap();
+        assert!(seen[0].is_err() && seen[2].is_err(), "{seen:?}");
+        // Sent as SNI too; no SNI for an address.
+        assert_eq!(seen[1], Ok(Some("wrong.example".to_string())));
+        drop(pki);
+    });
+}
+
+/// `sha256//` and the base64 SHA-256 of the public key of `cert`.
+fn pin_of(cert: &Path) -> String {
+    let cert = X509::from_pem(&std::fs::read(cert).unwrap()).unwrap();
+    let der = cert.public_key().unwrap().public_key_to_der().unwrap();
+    format!(
+        "sha256//{}",
+        openssl::base64::encode_block(&openssl::sha::sha256(&der))
+    )
+}
+
+#[test]
+fn a_pinned_public_key_accepts_the_servers_key_and_refuses_another() {
+    let pki = Pki::new();
+    let server = tls_server(&pki.server_cert, &pki.server_key, &[]);
+    let url = server.wss("/");
+    let right = pin_of(&pki.server_cert);
+    let other = pin_of(&pki.client_cert);
+    let key_file = pki.dir.path().join("server-public.pem");
+    let cert = X509::from_pem(&std::fs::read(&pki.server_cert).unwrap()).unwrap();
+    std::fs::write(
+        &key_file,
+        cert.public_key().unwrap().public_key_to_pem().unwrap(),
+    )
+    .unwrap();
+    let opts = trusting(&pki);
+    watchdog(WATCHDOG_SECS, move || {
+        for pin in [
+            right.clone(),
+            format!("{other};{right}"),
+            key_file.to_str().unwrap().to_string(),
+        ] {
+            let mut o = opts.clone();
+            o.tls.set_pinned_public_key(Some(&pin)).unwrap();
+            echo_and_close(&expect_upgraded(connect(&url, &o)));
+        }
+        let mut wrong = opts.clone();
+        wrong.tls.set_pinned_public_key(Some(&other)).unwrap();
+        let mut insecure = wrong.clone();
+        insecure.tls.insecure_skip_verify = true;
+        // A pin is checked even when verification is skipped (as in curl).
+        for o in [wrong, insecure] {
+            let e = expect_connect_error(connect(&url, &o));
+            assert_eq!(e.kind(), ErrorKind::TlsVerify, "{e}");
+            assert!(
+                e.message().starts_with("public key pin mismatch: ")
+                    && e.message().contains(&right),
+                "{e}"
+            );
+        }
+        drop(pki);
     });
 }

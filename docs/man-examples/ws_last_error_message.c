@@ -18,6 +18,11 @@ int main(void)
     int32_t rc = ws_connect("ws://localhost:8080/", NULL, &conn, NULL);
     if (rc != WS_OK) {
         report("connect", rc);
+        /* A copy of your own stays valid whatever later calls do. */
+        char why[256];
+        if (ws_last_error_copy(why, sizeof why) >= sizeof why)
+            fprintf(stderr, "(the message was cut)\n");
+        fprintf(stderr, "kept: %s\n", why);
         return 1;
     }
     ws_message *msg = NULL;
@@ -27,6 +32,9 @@ int main(void)
         /* The same detail, kept by the connection: */
         fprintf(stderr, "%s (close code %u)\n", ws_conn_errmsg(conn),
                 ws_conn_error_close_code(conn));
+        char kept[256]; /* a copy, whole even while other threads use conn */
+        ws_conn_errmsg_copy(conn, kept, sizeof kept);
+        fprintf(stderr, "kept: %s\n", kept);
     }
     ws_message_free(msg);
     ws_conn_free(conn);

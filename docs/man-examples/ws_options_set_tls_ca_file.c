@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <wsclient.h>
 
-/* A private CA and a client certificate for wss://. */
+/* A private CA, a client certificate and stricter TLS for wss://. */
 int main(void)
 {
     ws_options *opts = ws_options_new();
@@ -13,6 +13,19 @@ int main(void)
                                             "/etc/myapp/client.key");
     if (rc == WS_OK) /* never in production: accepts any certificate */
         rc = ws_options_set_tls_danger_accept_invalid_certs(opts, false);
+    if (rc == WS_OK)
+        rc = ws_options_set_tls_min_version(opts, WS_TLS_1_2);
+    if (rc == WS_OK) /* TLS 1.2 ciphers, in OpenSSL's syntax */
+        rc = ws_options_set_tls_ciphers(opts, "ECDHE-ECDSA-AES128-GCM-SHA256:"
+                                              "ECDHE-RSA-AES128-GCM-SHA256");
+    if (rc == WS_OK)
+        rc = ws_options_set_tls13_ciphersuites(opts, "TLS_AES_256_GCM_SHA384:"
+                                                     "TLS_AES_128_GCM_SHA256");
+    if (rc == WS_OK) /* or the path of a PEM/DER public key file */
+        rc = ws_options_set_tls_pinned_public_key(
+            opts, "sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwE=");
+    if (rc == WS_OK) /* the certificate is for this name, not localhost */
+        rc = ws_options_set_tls_server_name(opts, "ws.example.org");
     if (rc != WS_OK) {
         fprintf(stderr, "options: %s\n", ws_last_error_message());
         ws_options_free(opts);

@@ -20,7 +20,7 @@ use crate::proto::sender::Sender;
 use crate::proto::OpCode;
 use crate::session::readbuf::ReadBuf;
 use crate::session::{self, Session};
-use crate::transport::{connect_tcp, connect_tls, Stream};
+use crate::transport::{connect_tcp, connect_tls, Stream, TlsOptions};
 
 /// What `connect` got back: a connection, or (as in the ws-client egg 1.0) the
 /// server's non-101 HTTP response.
@@ -56,6 +56,22 @@ pub fn connect(uri: &str, options: &Options) -> Result<Connected> {
         } else {
             let (r, o) = elsewhere.get_or_insert_with(|| without_credentials(&request, options));
             (&*r, &*o)
+        };
+        // A server name given for the URI's host is not another host's.
+        let renamed;
+        let options = if options.tls.server_name.is_some()
+            && !first.host.eq_ignore_ascii_case(&target.host)
+        {
+            renamed = Options {
+                tls: TlsOptions {
+                    server_name: None,
+                    ..options.tls.clone()
+                },
+                ..options.clone()
+            };
+            &renamed
+        } else {
+            options
         };
         match connect_once(&target, request, options)? {
             Connected::Response(r) if options.max_redirects > 0 && is_redirect(r.status) => {

@@ -1,13 +1,12 @@
 //! Connection options. The defaults are safe: TLS verification on, limits
 //! on frame, message and handshake sizes, automatic pongs.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::client::proxy::Proxy;
 use crate::deflate::DeflateOffer;
-use crate::error::{Error, Result};
+use crate::error::{io_reason, Error, Result};
 use crate::handshake::Request;
 use crate::proto::receiver::Limits;
 use crate::session::Keepalive;
@@ -233,7 +232,8 @@ impl Options {
             check_origin(origin)?;
         }
         check_send_queue_limit(self.send_queue_limit)?;
-        check_compression_level(self.compression_level)
+        check_compression_level(self.compression_level)?;
+        self.tls.validate()
     }
 }
 
@@ -284,23 +284,6 @@ fn check_origin(origin: &str) -> Result<()> {
         Ok(())
     } else {
         Err(bad())
-    }
-}
-
-/// Why `path` cannot be opened, in plain words.
-fn io_reason(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => {
-            // "Not a directory (os error 20)" -> "not a directory".
-            let text = e.to_string();
-            let text = text.split(" (os error").next().unwrap_or(&text);
-            let mut chars = text.chars();
-            chars.next().map_or(String::new(), |c| {
-                c.to_lowercase().collect::<String>() + chars.as_str()
-            })
-        }
     }
 }
 

@@ -8,6 +8,14 @@ use crate::error::Error;
 use crate::ffi::error::{set_last_error, WS_OK};
 use crate::ffi::handle::{self, c_path, c_str, tagged, try_code};
 use crate::ffi::panic::guard;
+use crate::transport::TlsVersion;
+
+/// `ws_options_set_tls_min_version`: OpenSSL's own floor (the default).
+pub const WS_TLS_DEFAULT: i32 = 0;
+/// `ws_options_set_tls_min_version`: TLS 1.2 (its number on the wire, 0x0303).
+pub const WS_TLS_1_2: i32 = 0x0303;
+/// `ws_options_set_tls_min_version`: TLS 1.3 (its number on the wire, 0x0304).
+pub const WS_TLS_1_3: i32 = 0x0304;
 
 /// Connection options; create with `ws_options_new`, free with `ws_options_free`.
 ///
@@ -62,6 +70,21 @@ unsafe fn set(opts: *mut ws_options, f: impl FnOnce(&mut Options)) -> i32 {
             Ok(())
         })
     }
+}
+
+/// Apply `f` to the options and a string argument that may be NULL.
+unsafe fn with_opt_str(
+    opts: *mut ws_options,
+    arg: *const c_char,
+    name: &str,
+    f: impl FnOnce(&mut Options, Option<&str>) -> Result<(), Error>,
+) -> i32 {
+    if arg.is_null() {
+        // SAFETY: forwarded contract.
+        return unsafe { with(opts, |o| f(o, None)) };
+    }
+    // SAFETY: forwarded contract.
+    unsafe { with_str(opts, arg, name, |o, s| f(o, Some(s))) }
 }
 
 /// Apply `f` to the options and a string argument.
@@ -450,6 +473,138 @@ pub unsafe extern "C" fn ws_options_set_tls_danger_accept_invalid_certs(
 ) -> i32 {
     // SAFETY: forwarded contract.
     unsafe { set(opts, |o| o.tls.insecure_skip_verify = on) }
+}
+
+/// Refuse TLS versions below `version`. `version` is `WS_TLS_1_2`,
+/// `WS_TLS_1_3`, or `WS_TLS_DEFAULT` (OpenSSL's own floor, the default).
+/// A server that
+/// offers only older versions fails `ws_connect` with `WS_ERR_TLS` ("the
+/// server supports none of our TLS versions"). Any other value is
+/// `WS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_min_version(
+    opts: *mut ws_options,
+    version: i32,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(opts, |o| {
+            let v = match version {
+                WS_TLS_DEFAULT => None,
+                WS_TLS_1_2 => Some(TlsVersion::Tls12),
+                WS_TLS_1_3 => Some(TlsVersion::Tls13),
+                _ => {
+                    return Err(Error::invalid_argument(format!(
+                        "unknown TLS version {version} (WS_TLS_1_2, WS_TLS_1_3 or \
+                         WS_TLS_DEFAULT)"
+                    )))
+                }
+            };
+            o.tls.set_min_version(v);
+            Ok(())
+        })
+    }
+}
+
+/// Set the ciphers allowed with TLS 1.2. `list` is in OpenSSL's cipher
+/// list syntax, as curl's `CURLOPT_SSL_CIPHER_LIST`:
+/// `"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"`, say;
+/// NULL: the default. TLS 1.3 has its own list: `ws_options_set_tls13_ciphersuites`.
+/// A list OpenSSL refuses (no cipher in it that OpenSSL knows) is
+/// `WS_ERR_INVALID_ARGUMENT`. A server with none of these ciphers fails
+/// `ws_connect` with `WS_ERR_TLS`.
+///
+/// # Safety
+/// `opts`: a live options handle; `list`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_ciphers(
+    opts: *mut ws_options,
+    list: *const c_char,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with_opt_str(opts, list, "list", |o, l| o.tls.set_cipher_list(l)) }
+}
+
+/// Set the TLS 1.3 cipher suites. `list` names them `:`-separated in order
+/// of preference, as curl's `CURLOPT_TLS13_CIPHERS`:
+/// `"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"`, say; "" allows
+/// no TLS 1.3; NULL: OpenSSL's default. A name OpenSSL does not know is
+/// `WS_ERR_INVALID_ARGUMENT` (OpenSSL itself would skip it silently).
+///
+/// # Safety
+/// `opts`: a live options handle; `list`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls13_ciphersuites(
+    opts: *mut ws_options,
+    list: *const c_char,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with_opt_str(opts, list, "list", |o, l| o.tls.set_ciphersuites(l)) }
+}
+
+/// Pin the server's public key, as curl's `CURLOPT_PINNEDPUBLICKEY` does.
+/// `pins` is either digests written as curl writes them (`sha256`, two
+/// slashes, then the base64 SHA-256 digest of a public key's DER
+/// SubjectPublicKeyInfo; several separated by `;`: see EXAMPLE), or else
+/// the path of a PEM or DER public key file, read by this call. After the
+/// TLS handshake the server certificate's key must be one of them, else
+/// `ws_connect` fails with `WS_ERR_TLS_VERIFY` ("public key pin mismatch:
+/// ..."). This is checked besides the usual verification, and even when
+/// that is turned off. NULL or "": no pinning (the default). A malformed digest or a file
+/// without a public key is `WS_ERR_INVALID_ARGUMENT`. The digest of a
+/// server's key: `openssl x509 -in cert.pem -pubkey -noout | openssl pkey
+/// -pubin -outform der | openssl dgst -sha256 -binary | base64`.
+///
+/// # Safety
+/// `opts`: a live options handle; `pins`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_pinned_public_key(
+    opts: *mut ws_options,
+    pins: *const c_char,
+) -> i32 {
+    guard(|| {
+        if pins.is_null() {
+            // SAFETY: forwarded contract.
+            return unsafe { with(opts, |o| o.tls.set_pinned_public_key(None)) };
+        }
+        // SAFETY: non-NULL and NUL-terminated per the contract.
+        let bytes = unsafe { std::ffi::CStr::from_ptr(pins) }.to_bytes();
+        if bytes.is_empty() || bytes.starts_with(b"sha256//") {
+            // SAFETY: forwarded contract.
+            return unsafe {
+                with_str(opts, pins, "pins", |o, p| {
+                    o.tls.set_pinned_public_key(Some(p))
+                })
+            };
+        }
+        // A path: bytes, as on Unix (need not be UTF-8).
+        // SAFETY: forwarded contract.
+        let path = try_code!(unsafe { c_path(pins, "pins") });
+        // SAFETY: forwarded contract.
+        unsafe { with(opts, |o| o.tls.set_pinned_public_key_file(&path)) }
+    })
+}
+
+/// Set the TLS server name (SNI) and the name the certificate is verified
+/// against, instead of the URI's host. The connection still goes to the
+/// URI's host: `wss://127.0.0.1:8443/` with `"example.com"`, say. `name`
+/// is a host name or an IP address (`"::1"` or `"[::1]"`, checked against
+/// the certificate's IP addresses, with no SNI). It applies to the URI's host only: a redirect to another host
+/// verifies that host's own name. NULL or "": the URI's host (the default).
+/// Anything else is `WS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts`: a live options handle; `name`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_server_name(
+    opts: *mut ws_options,
+    name: *const c_char,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { with_opt_str(opts, name, "name", |o, n| o.tls.set_server_name(n)) }
 }
 
 /// Split outgoing messages into frames of at most `bytes` (0, the default:

@@ -15,7 +15,7 @@ use openssl::ssl::SslStream;
 use crate::error::{Error, ErrorKind};
 
 pub use tcp::connect_tcp;
-pub use tls::{connect_tls, TlsOptions};
+pub use tls::{connect_tls, TlsOptions, TlsVersion};
 pub use wait::wait_fd;
 
 /// A TCP socket shared between the stream that reads and writes it and the

@@ -132,6 +132,19 @@ static void test_setters_check_their_input(void) {
     CHECK_REFUSED(ws_options_set_origin(opts, "https://a\r\nX-Evil: 1"), "CR, LF");
     CHECK_REFUSED(ws_options_set_proxy(opts, "ftp://proxy:21"), "proxy");
     CHECK_REFUSED(ws_options_add_deflate_offer(opts, "bogus"), "bogus");
+    CHECK_REFUSED(ws_options_set_tls_min_version(opts, 0x0302), "unknown TLS version");
+    CHECK_REFUSED(ws_options_set_tls_min_version(opts, 13), "WS_TLS_1_3");
+    CHECK_REFUSED(ws_options_set_tls_ciphers(opts, "NO-SUCH-CIPHER"), "cipher list");
+    CHECK_REFUSED(ws_options_set_tls13_ciphersuites(opts, "TLS_AES_128_GCM_SHA256:TLS_BOGUS"),
+                  "TLS_BOGUS");
+    CHECK_REFUSED(ws_options_set_tls_pinned_public_key(opts, "sha256//not-base64!"),
+                  "bad public key pin");
+    CHECK_REFUSED(ws_options_set_tls_pinned_public_key(opts, "sha256//AAAA"), "32 bytes");
+    CHECK_REFUSED(ws_options_set_tls_pinned_public_key(opts, "/nonexistent/key.pem"), "no such file");
+    CHECK_REFUSED(ws_options_set_tls_pinned_public_key(opts, self_path), "no PEM or DER public key");
+    CHECK_REFUSED(ws_options_set_tls_server_name(opts, "two words"), "not a host name");
+    CHECK(ws_options_set_tls_min_version(NULL, WS_TLS_1_3) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_options_set_tls_server_name(NULL, NULL) == WS_ERR_NULL_ARGUMENT);
 
     /* Good values pass (file contents are read at connect time). */
     CHECK(ws_options_set_tls_ca_file(opts, self_path) == WS_OK);
@@ -140,6 +153,19 @@ static void test_setters_check_their_input(void) {
     CHECK(ws_options_set_origin(opts, "https://app.example:8443") == WS_OK);
     CHECK(ws_options_set_origin(opts, "null") == WS_OK);
     CHECK(ws_options_add_subprotocol(opts, "chat.v2") == WS_OK);
+    CHECK(ws_options_set_tls_min_version(opts, WS_TLS_1_3) == WS_OK);
+    CHECK(ws_options_set_tls_min_version(opts, WS_TLS_DEFAULT) == WS_OK);
+    CHECK(ws_options_set_tls_ciphers(opts, "HIGH:!aNULL") == WS_OK);
+    CHECK(ws_options_set_tls_ciphers(opts, NULL) == WS_OK);
+    CHECK(ws_options_set_tls13_ciphersuites(opts, "TLS_AES_256_GCM_SHA384") == WS_OK);
+    CHECK(ws_options_set_tls13_ciphersuites(opts, NULL) == WS_OK);
+    CHECK(ws_options_set_tls_pinned_public_key(
+              opts, "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=;"
+                    "sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwE=") == WS_OK);
+    CHECK(ws_options_set_tls_pinned_public_key(opts, NULL) == WS_OK);
+    CHECK(ws_options_set_tls_server_name(opts, "example.com") == WS_OK);
+    CHECK(ws_options_set_tls_server_name(opts, "[::1]") == WS_OK);
+    CHECK(ws_options_set_tls_server_name(opts, NULL) == WS_OK);
     ws_options_free(opts);
 
     /* Nothing refused was kept: these options still connect (ws://, so the

@@ -259,6 +259,11 @@ static void test_every_option_setter() {
         .ca_dir("/")
         .client_cert(self_path, self_path)
         .danger_accept_invalid_certs(false)
+        .tls_min_version(WS_TLS_1_2)
+        .tls_ciphers("HIGH:!aNULL")
+        .tls13_ciphersuites("TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256")
+        .tls_pinned_public_key("")
+        .tls_server_name("localhost")
         .fragment_size(0)
         .compression_level(3)
         .auto_pong(true)
@@ -283,6 +288,13 @@ static void test_setters_refuse_bad_values_at_once() {
                  e.code() == WS_ERR_INVALID_ARGUMENT &&
                      std::string(e.what()).find("/nonexistent/ca.pem: no such file") != std::string::npos);
     CHECK_THROWS(ws::exn, opts.sensitive_header("X Token", "s"), e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, opts.tls_min_version(12), e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, opts.tls_ciphers("NO-SUCH-CIPHER"), e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, opts.tls13_ciphersuites("TLS_BOGUS"), e.code() == WS_ERR_INVALID_ARGUMENT);
+    CHECK_THROWS(ws::exn, opts.tls_pinned_public_key("sha256//AAAA"),
+                 e.code() == WS_ERR_INVALID_ARGUMENT &&
+                     std::string(e.what()).find("bad public key pin") != std::string::npos);
+    CHECK_THROWS(ws::exn, opts.tls_server_name("two words"), e.code() == WS_ERR_INVALID_ARGUMENT);
     CHECK_THROWS(ws::exn, opts.handshake_limits(0, 0).origin("nowhere"), e.code() == WS_ERR_INVALID_ARGUMENT);
 }
 

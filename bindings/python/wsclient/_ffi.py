@@ -86,6 +86,9 @@ WS_ERR_INVALID_PAYLOAD = -41
 WS_ERR_MESSAGE_TOO_BIG = -50
 WS_MESSAGE_TEXT = 1
 WS_MESSAGE_BINARY = 2
+WS_TLS_DEFAULT = 0
+WS_TLS_1_2 = 0x0303
+WS_TLS_1_3 = 0x0304
 
 
 # Opaque handle types.
@@ -282,6 +285,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_set_tls_ca_dir": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_set_tls_client_cert": (c_int32, [options_p, c_char_p, c_char_p], _check_result),
     "ws_options_set_tls_danger_accept_invalid_certs": (c_int32, [options_p, c_bool], _check_result),
+    "ws_options_set_tls_min_version": (c_int32, [options_p, c_int32], _check_result),
+    "ws_options_set_tls_ciphers": (c_int32, [options_p, c_char_p], _check_result),
+    "ws_options_set_tls13_ciphersuites": (c_int32, [options_p, c_char_p], _check_result),
+    "ws_options_set_tls_pinned_public_key": (c_int32, [options_p, c_char_p], _check_result),
+    "ws_options_set_tls_server_name": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_set_fragment_size": (c_int32, [options_p, c_size_t], _check_result),
     "ws_options_set_compression_level": (c_int32, [options_p, c_int32], _check_result),
     "ws_options_set_auto_pong": (c_int32, [options_p, c_bool], _check_result),
