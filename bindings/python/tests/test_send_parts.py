@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from wstest_helpers import read_client_frame, server_frame
+from wstest_helpers import read_client_frame, read_client_message, server_frame
 
 import wsclient
 from wsclient import _ffi
@@ -25,12 +25,12 @@ def queued(conn: wsclient.Connection) -> int:
 
 def stalled_then_reads(big: bytes, go: threading.Event):
     """A server script: wait for `go`, then check that `big` arrives whole
-    as one binary frame, followed by the close."""
+    as one binary message, followed by the close."""
 
     def script(sock: socket.socket) -> bool:
         assert go.wait(30)
-        _, _, opcode, data = read_client_frame(sock)
-        _, _, close, _ = read_client_frame(sock)
+        opcode, data, _ = read_client_message(sock)
+        close, _, _ = read_client_message(sock)
         sock.sendall(server_frame(8, struct.pack("!H", 1000)))
         return opcode == 2 and data == big and close == 8
 
@@ -129,7 +129,7 @@ def test_an_asyncio_send_in_parts_goes_on_while_messages_arrive(raw_server):
         ticker = threading.Thread(target=ticks)
         ticker.start()
         try:
-            _, _, opcode, data = read_client_frame(sock, pause=0.0005)
+            opcode, data, _ = read_client_message(sock, pause=0.0005)
         finally:
             stop.set()
             ticker.join()

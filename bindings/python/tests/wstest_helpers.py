@@ -10,7 +10,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -66,6 +66,26 @@ def read_client_frame(sock: socket.socket, pause: float = 0.0) -> ClientFrame:
     keys = (key * (n // 4 + 1))[:n]
     data = (int.from_bytes(masked, "little") ^ int.from_bytes(keys, "little")).to_bytes(n, "little")
     return bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, data
+
+
+def read_client_message(sock: socket.socket, pause: float = 0.0) -> Tuple[int, bytes, List[ClientFrame]]:
+    """Read one client data message, whatever its frames (the library sends
+    large ones in 128 KiB frames): (opcode, payload, control frames read
+    between its frames). A close instead of a message gives opcode 8."""
+    opcode, parts, control = 0, [], []
+    while True:
+        frame = read_client_frame(sock, pause)
+        fin, _, op, data = frame
+        if op == 8 and not parts:
+            return 8, data, control
+        if op >= 8:
+            control.append(frame)
+            continue
+        if not parts:
+            opcode = op
+        parts.append(data)
+        if fin:
+            return opcode, b"".join(parts), control
 
 
 class RawServer:
