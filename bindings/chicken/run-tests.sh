@@ -92,6 +92,27 @@ else
     status=1
 fi
 
+# `csc -static' with no extra options: ws-client.link names libwsclient.a and
+# its libraries. The program must not need libwsclient.so.
+echo "== tests/static-echo.scm built with csc -static, against $URL"
+if (cd "$TMP" && csc -static "$CHICKEN_DIR/tests/static-echo.scm" -o static-echo) \
+        > "$TMP/static.log" 2>&1; then
+    if readelf -d "$TMP/static-echo" | grep -q 'NEEDED.*libwsclient'; then
+        echo "FAIL: the csc -static program needs libwsclient.so" >&2
+        status=1
+    elif out=$(timeout 60 env -u LD_LIBRARY_PATH "$TMP/static-echo" "$URL/") \
+            && [ "$out" = "$(printf 'static echo\n#f')" ]; then
+        echo "static echo: ok"
+    else
+        echo "FAIL: the csc -static program did not echo (output: $out)" >&2
+        status=1
+    fi
+else
+    cat "$TMP/static.log" >&2
+    echo "FAIL: csc -static could not build a program that imports ws-client" >&2
+    status=1
+fi
+
 if [ "$status" -ne 0 ]; then
     echo "ws-client: FAILED" >&2
 else

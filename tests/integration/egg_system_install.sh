@@ -16,7 +16,8 @@ mount --bind "$scratch/repo" "$repo"               # a throwaway system reposito
 
 make -s -C "$root" install PREFIX=/usr/local > /dev/null
 cp "$root"/bindings/chicken/ws-client.egg "$root"/bindings/chicken/ws-client.scm \
-   "$root"/bindings/chicken/ws-client-impl.scm "$root"/bindings/chicken/build-ws-client \
+   "$root"/bindings/chicken/ws-client-impl.scm "$root"/bindings/chicken/ws-client-libs.scm \
+   "$root"/bindings/chicken/build-ws-client \
    "$scratch/egg/"
 cd "$scratch/egg"
 clean="env -u WSCLIENT_TREE -u PKG_CONFIG_PATH -u LD_LIBRARY_PATH -u CHICKEN_INSTALL_REPOSITORY -u CHICKEN_REPOSITORY_PATH"
