@@ -14,6 +14,7 @@
 (define ws-closed (foreign-value "WS_CLOSED" integer32))
 (define ws-err-would-block (foreign-value "WS_ERR_WOULD_BLOCK" integer32))
 (define ws-err-timeout (foreign-value "WS_ERR_TIMEOUT" integer32))
+(define ws-err-proxy (foreign-value "WS_ERR_PROXY" integer32))
 (define ws-want-read (foreign-value "WS_WANT_READ" unsigned-integer32))
 (define ws-want-write (foreign-value "WS_WANT_WRITE" unsigned-integer32))
 ;; Codes of a failed or lost connection (besides the timeout).
@@ -546,6 +547,9 @@
   (foreign-lambda integer32 "ws_options_set_keepalive" ws-opts* unsigned-integer32 unsigned-integer32))
 (define %options-set-send-queue-limit
   (foreign-lambda integer32 "ws_options_set_send_queue_limit" ws-opts* size_t))
+(define %options-set-proxy (foreign-lambda integer32 "ws_options_set_proxy" ws-opts* c-string))
+(define %options-use-env-proxy
+  (foreign-lambda integer32 "ws_options_use_env_proxy" ws-opts* bool))
 
 (define %connect
   (foreign-lambda integer32 "ws_connect" c-string ws-opts* (c-pointer ws-conn*) (c-pointer ws-resp*)))
@@ -886,7 +890,9 @@
 ;; (milliseconds), max-redirects, fragment-size, compression-level,
 ;; tls-ca-file, tls-ca-dir, tls-client-cert, tls-client-key, tls-insecure,
 ;; auto-pong, ping-interval and ping-timeout (keepalive, milliseconds),
-;; send-queue-limit (bytes); and the egg's read-timeout (each receive) and
+;; send-queue-limit (bytes), proxy (a URL) and env-proxy (take the proxy
+;; from http_proxy, https_proxy, all_proxy and no_proxy); and the egg's
+;; read-timeout (each receive) and
 ;; write-timeout (each send, ping or close), in milliseconds.
 (define (ws-connect uri . args)
   (define (positional args)             ; (values the-list rest)
@@ -910,7 +916,8 @@
     connect-timeout: handshake-timeout: close-timeout: read-timeout: write-timeout:
     ping-interval: ping-timeout: send-queue-limit:
     max-redirects: fragment-size: compression-level:
-    tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:))
+    tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:
+    proxy: env-proxy:))
 
 (define (connect-with-options uri extensions flags
                               #!key (headers '()) origin (subprotocols '())
@@ -920,7 +927,7 @@
                               send-queue-limit
                               max-redirects fragment-size compression-level
                               tls-ca-file tls-ca-dir tls-client-cert tls-client-key
-                              tls-insecure (auto-pong #t))
+                              tls-insecure (auto-pong #t) proxy env-proxy)
   (define loc 'ws-connect)
   (define (ok rc) (check-rc loc rc))
   (define (str x what) (c-string-arg loc x what))
@@ -986,9 +993,12 @@
       (ok (%options-set-tls-client-cert opts (str tls-client-cert "tls-client-cert")
                                         (and tls-client-key (str tls-client-key "tls-client-key")))))
     (when tls-insecure (ok (%options-set-tls-danger-accept-invalid-certs opts #t)))
-    (unless auto-pong (ok (%options-set-auto-pong opts #f))))
+    (unless auto-pong (ok (%options-set-auto-pong opts #f)))
+    (when proxy (ok (%options-set-proxy opts (str proxy "proxy"))))
+    (when env-proxy (ok (%options-use-env-proxy opts #t))))
   (define (connect opts)
-    (let-location ((conn ws-conn*) (resp ws-resp*))
+    ;; NULL first: `resp' is written on WS_HTTP_RESPONSE and some WS_ERR_PROXY.
+    (let-location ((conn ws-conn* (address->pointer 0)) (resp ws-resp* (address->pointer 0)))
       (let ((rc (%connect uri opts (location conn) (location resp))))
         (cond ((fx= rc ws-ok)
                (let ((c (set-finalizer!
@@ -999,6 +1009,14 @@
                  (check-rc loc (%conn-set-nonblocking* conn #t))
                  c))
               ((fx= rc ws-http-response) (wrap-response resp))
+              ((and (fx= rc ws-err-proxy) resp)
+               ;; The proxy's answer (e.g. 407) goes with the condition.
+               (let-values (((msg _) (error-detail rc)))
+                 (abort
+                  (make-composite-condition
+                   (make-property-condition 'exn 'location loc 'message msg 'arguments (list uri))
+                   (make-property-condition 'websocket 'message msg 'code rc
+                                            'response (wrap-response resp))))))
               (else (raise-result loc rc (list uri)))))))
   (str uri "URI")
   (check-type loc list? extensions "a list of extensions")

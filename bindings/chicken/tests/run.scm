@@ -8,8 +8,8 @@
 ;;; anything failed.
 
 (import scheme
-        (chicken base) (chicken condition) (chicken blob) (chicken gc) (chicken memory)
-        (chicken format) (chicken irregex) (chicken process-context)
+        (chicken base) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
+        (chicken format) (chicken io) (chicken irregex) (chicken process-context)
         (chicken string) (chicken time)
         srfi-4
         ws-client)
@@ -111,6 +111,14 @@
 (define (finish conn)
   (ws-close conn 'normal-closure)
   (recv-message conn))
+
+;; Let this green thread sleep in the scheduler (other threads run).
+(define (sleep-ms ms)
+  (##sys#thread-block-for-timeout! ##sys#current-thread (+ (current-process-milliseconds) ms))
+  (##sys#call-with-current-continuation
+   (lambda (k)
+     (##sys#setslot ##sys#current-thread 1 (lambda () (k #f)))
+     (##sys#schedule))))
 
 ;;; ------------------------------------------------------------------
 ;;; The maps, exactly as ws-client 1.0 documents them
@@ -408,6 +416,69 @@
   (when (ws-connection? c) (finish c)))
 
 ;;; ------------------------------------------------------------------
+;;; Proxies (run-tests.sh starts them; each logs the tunnels it opens)
+
+(define (file-text f) (if (file-exists? f) (with-input-from-file f read-string) ""))
+
+;; Wait (at most 5 s) until LOG-FILE has COUNT lines containing PATTERN;
+;; returns the count.
+(define (log-count log-file pattern count)
+  (let loop ((i 0))
+    (let ((n (length (irregex-extract (irregex-quote pattern) (file-text log-file)))))
+      (if (or (>= n count) (> i 500))
+          n
+          (begin (sleep-ms 10) (loop (+ i 1)))))))
+
+(define server-port (irregex-match-substring (irregex-search ":([0-9]+)$" base) 1))
+
+(let ((http-proxy (get-environment-variable "WS_HTTP_PROXY"))
+      (http-log (get-environment-variable "WS_HTTP_PROXY_LOG"))
+      (auth-proxy (get-environment-variable "WS_AUTH_PROXY"))
+      (socks-proxy (get-environment-variable "WS_SOCKS_PROXY"))
+      (socks-log (get-environment-variable "WS_SOCKS_LOG")))
+  (if (not http-proxy)
+      (print "(WS_HTTP_PROXY not set: the proxy tests are skipped)")
+      (let ((tunnel (string-append "CONNECT 127.0.0.1:" server-port)))
+        (let ((c (ws-connect (url "/") proxy: http-proxy)))
+          (test "proxy: an HTTP CONNECT proxy carries the connection" "proxied"
+                (message-data (echo c "proxied")))
+          (finish c))
+        (test "... through a tunnel the proxy opened" 1 (log-count http-log tunnel 1))
+        ;; env-proxy: takes http_proxy (no_proxy, set on some machines, cleared)
+        (unset-environment-variable! "no_proxy")
+        (unset-environment-variable! "NO_PROXY")
+        (set-environment-variable! "http_proxy" http-proxy)
+        (let ((c (ws-connect (url "/"))))
+          (test "without env-proxy: http_proxy is not used" "direct" (message-data (echo c "direct")))
+          (finish c))
+        (test "... no tunnel" 1 (log-count http-log tunnel 2))
+        (let ((c (ws-connect (url "/") env-proxy: #t)))
+          (test "env-proxy: #t takes http_proxy" "from env" (message-data (echo c "from env")))
+          (finish c))
+        (test "... through the proxy" 2 (log-count http-log tunnel 2))
+        (unset-environment-variable! "http_proxy")
+        (let ((c (ws-connect (url "/") proxy: (string-append "http://egg:secret@" auth-proxy))))
+          (test "proxy: with credentials in the URL" "authorised" (message-data (echo c "authorised")))
+          (finish c))
+        (let ((e (check-condition "a proxy that refuses the tunnel is an (exn websocket)"
+                                  '(exn websocket) '(fail)
+                                  (lambda () (ws-connect (url "/") proxy: auth-proxy)))))
+          (test "... with the result code WS_ERR_PROXY" -34
+                (and e (get-condition-property e 'websocket 'code)))
+          (test "... and the proxy's answer as a ws-response" 407
+                (let ((r (and e (get-condition-property e 'websocket 'response #f))))
+                  (and (ws-response? r) (ws-response-status r)))))
+        (test-exn "a proxy URL that is not a string is an exn" (ws-connect (url "/") proxy: 8080))))
+  (if (not socks-proxy)
+      (print "(WS_SOCKS_PROXY not set: the SOCKS5 test is skipped)")
+      (let ((c (ws-connect (string-append "ws://localhost:" server-port "/") proxy: socks-proxy)))
+        (test "proxy: a SOCKS5 proxy (microsocks) carries the connection" "socks"
+              (message-data (echo c "socks")))
+        (finish c)
+        (test "... which the SOCKS5 server connected (socks5h: it resolved the name)" 1
+              (log-count socks-log (string-append "connected to localhost:" server-port) 1)))))
+
+;;; ------------------------------------------------------------------
 ;;; TLS
 
 (if (not tls-base)
@@ -543,12 +614,6 @@
 
 ;; Run (thunk) while another green thread counts ticks (one every 5 ms of
 ;; waiting). Returns (values result-or-condition ticks elapsed-ms).
-(define (sleep-ms ms)
-  (##sys#thread-block-for-timeout! ##sys#current-thread (+ (current-process-milliseconds) ms))
-  (##sys#call-with-current-continuation
-   (lambda (k)
-     (##sys#setslot ##sys#current-thread 1 (lambda () (k #f)))
-     (##sys#schedule))))
 
 (define (with-ticker thunk)
   (let* ((ticks 0)
