@@ -704,7 +704,7 @@
           (test-assert "... not before the close timeout" (>= ms 490))
           (test-assert "... and other threads ran during the close and its wait" (> ticks 0))
           (test-assert "... saying so" (contains? (get-condition-property e 'exn 'message "")
-                                                  "did not answer the close")))
+                                                  "did not answer our close")))
         (test "closed at the close timeout" 'closed (ws-connection-state c)))
       ;; One thread waits for a message while another closes: the waiting
       ;; receive picks up the close deadline.
