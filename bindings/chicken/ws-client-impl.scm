@@ -182,9 +182,9 @@
                        read-timeout write-timeout close-timeout waiters)
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
-  (uri ws-connection-uri)
-  (compression ws-connection-compression?)
-  (subprotocol ws-connection-subprotocol)
+  (uri conn-uri)
+  (compression conn-compression)
+  (subprotocol conn-subprotocol)
   (state conn-state conn-state-set!)              ; cached once released
   (peer-code conn-peer-code conn-peer-code-set!)
   (peer-reason conn-peer-reason conn-peer-reason-set!)
@@ -666,6 +666,7 @@
 ;; queue (WS_ERR_WOULD_BLOCK) is waited out and the call made again.
 ;; `queue-only': a send marked WS_SEND_MORE, left queued for the next.
 (define (submit loc c call #!optional queue-only)
+  (check-conn loc c)                    ; before its fields are read
   (let ((deadline (deadline-after (conn-write-timeout c))))
     (let retry ()
       (check-conn loc c)
@@ -685,6 +686,7 @@
 ;; (values rc pointer); WS_ERR_WOULD_BLOCK is waited out here, up to the
 ;; read timeout (then a timeout is raised and the connection stays usable).
 (define (with-input loc c call)
+  (check-conn loc c)                    ; before its fields are read
   (let ((deadline (deadline-after (conn-read-timeout c))))
     (let loop ()
       (check-conn loc c)
@@ -763,6 +765,7 @@
 ;; loop too. Returns #f after a close by the server, the (exn websocket
 ;; fail) condition after a fail; other errors are raised.
 (define (recv-message-loop c handler)
+  (check-type 'recv-message-loop ws-connection? c "a ws-connection")
   (check-type 'recv-message-loop procedure? handler "a procedure")
   (let loop ()
     (let ((m (condition-case (recv-message c)
@@ -839,6 +842,19 @@
 (define (ws-connection-queued-bytes c)
   (check-type 'ws-connection-queued-bytes ws-connection? c "a ws-connection")
   (if (conn-ptr c) (%conn-queued-bytes c) 0))
+
+;; What was agreed at the handshake; kept after the connection is released.
+(define (ws-connection-uri c)
+  (check-type 'ws-connection-uri ws-connection? c "a ws-connection")
+  (conn-uri c))
+
+(define (ws-connection-compression? c)
+  (check-type 'ws-connection-compression? ws-connection? c "a ws-connection")
+  (conn-compression c))
+
+(define (ws-connection-subprotocol c)
+  (check-type 'ws-connection-subprotocol ws-connection? c "a ws-connection")
+  (conn-subprotocol c))
 
 (define (ws-connection-state c)
   (check-type 'ws-connection-state ws-connection? c "a ws-connection")

@@ -349,6 +349,23 @@
       (condition-case (ws-connect "http://127.0.0.1:1/")
         ((exn i/o net) 'net) ((exn websocket) 'websocket)))
 (test-exn "a bad URI scheme is an exn" (ws-connect "http://127.0.0.1:1/"))
+;; Not a connection: an (exn websocket) from the procedure called, not an
+;; (exn type) from an internal accessor.
+(for-each
+ (lambda (p)
+   (let ((e (check-condition (sprintf "~A on a non-connection is an (exn websocket)" (car p))
+                             '(exn websocket) '(type fail) (cadr p))))
+     (test (sprintf "... located at ~A" (car p)) (car p)
+           (and e (get-condition-property e 'exn 'location #f)))
+     (test-assert (sprintf "... saying what it expected (~A)" (car p))
+                  (and e (contains? (get-condition-property e 'exn 'message "") "ws-connection")))))
+ `((recv-message ,(lambda () (recv-message 42)))
+   (recv-frame ,(lambda () (recv-frame "ws://x/")))
+   (recv-message-loop ,(lambda () (recv-message-loop #f void)))
+   (send-text-message ,(lambda () (send-text-message 'c "x")))
+   (ws-connection-uri ,(lambda () (ws-connection-uri 42)))
+   (ws-connection-compression? ,(lambda () (ws-connection-compression? 42)))
+   (ws-connection-subprotocol ,(lambda () (ws-connection-subprotocol 42)))))
 (test-exn "a URI with NUL is an exn" (ws-connect "ws://a\x00;b/"))
 (test-exn "a non-string URI is an exn" (ws-connect 'foo))
 (test-exn "an unknown flag is an exn" (ws-connect (url "/") '() '(bogus)))
