@@ -716,6 +716,16 @@
       (wind-down! c)
       (release! c))))
 
+;; The same without the wait, for an error that is not a fail (a keepalive
+;; or close timeout, a lost connection): the server is not answering, so
+;; the error is raised at once. What the socket takes now (the 1011 close
+;; frame of a keepalive failure) is still written.
+(define (release-now-if-closed! c)
+  (let ((p (conn-ptr c)))
+    (when (and p (not (memv (%conn-state c) (list ws-state-open ws-state-closing))))
+      (%conn-flush c)
+      (release! c))))
+
 (define (release! c)
   (when (conn-ptr c)
     (wake-waiters! c)
@@ -735,13 +745,18 @@
 
 ;; Raise for the negative result of a call on connection `c'; release the
 ;; connection if the call closed it (after reading the error detail, which
-;; the next failing call of any green thread replaces).
+;; the next failing call of any green thread replaces). After a fail the
+;; server, alive but in breach, gets its time to close TCP first; after
+;; other errors it is not waited for.
 (define (conn-failure loc c rc #!optional (args '()))
   (let-values (((msg close-code) (error-detail rc)))
-    (release-if-closed! c)
     (if (%result-is-fail rc)
-        (ws-fail loc (close-code->reason/default close-code) msg rc)
-        (ws-exn loc msg args rc))))
+        (begin
+          (release-if-closed! c)
+          (ws-fail loc (close-code->reason/default close-code) msg rc))
+        (begin
+          (release-now-if-closed! c)
+          (ws-exn loc msg args rc)))))
 
 (define (recv-message c)
   (let-values (((rc p) (with-input 'recv-message c

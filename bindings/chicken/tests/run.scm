@@ -743,7 +743,18 @@
           (test-assert "... saying keepalive" (contains? (get-condition-property e 'exn 'message "")
                                                          "keepalive"))
           (test-assert "... and other threads ran while it waited" (> ticks 0)))
-        (test "keepalive failure closes the connection" 'closed (ws-connection-state c)))))
+        (test "keepalive failure closes the connection" 'closed (ws-connection-state c))
+      ;; The failure is raised when it is known (the pong is due at about
+      ;; 300 ms), not after the close timeout (10 s here) that the 1011
+      ;; close would give a server that neither answers nor closes TCP.
+      (let ((c (ws-connect (slow "/no-close") ping-interval: 100 ping-timeout: 200
+                           close-timeout: 10000)))
+        (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+          (test-assert "keepalive failure with a long close timeout: (exn websocket timeout)"
+                       (timeout-condition? e))
+          (test-assert (sprintf "... raised within 2 s of a 10 s close timeout (took ~A ms)" ms)
+                       (< ms 2000)))
+        (test "... the connection closed" 'closed (ws-connection-state c))))))
 
 ;;; ------------------------------------------------------------------
 
