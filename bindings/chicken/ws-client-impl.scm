@@ -950,11 +950,23 @@
     tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:
     proxy: env-proxy:))
 
+;; The default of read-timeout:, write-timeout: and connect-timeout: is
+;; CHICKEN's (tcp-read-timeout), (tcp-write-timeout) and (tcp-connect-timeout)
+;; at the time of ws-connect, as for ws-client 1.0's tcp ports; #f (or 0)
+;; given is none. An unset (tcp-connect-timeout) (#f, its default) leaves
+;; libwsclient's 30 s: no limit at all would let a dropped SYN hang
+;; ws-connect, which stops every green thread, for minutes.
+(define not-given (list 'not-given))
+
+(define (tcp-default x param)
+  (if (eq? x not-given) (param) x))
+
 (define (connect-with-options uri extensions flags
                               #!key (headers '()) origin (subprotocols '())
                               max-message-size max-frame-size
-                              (connect-timeout 30000) (handshake-timeout 30000) close-timeout
-                              read-timeout write-timeout ping-interval ping-timeout
+                              (connect-timeout not-given) (handshake-timeout 30000) close-timeout
+                              (read-timeout not-given) (write-timeout not-given)
+                              ping-interval ping-timeout
                               send-queue-limit
                               max-redirects fragment-size compression-level
                               tls-ca-file tls-ca-dir tls-client-cert tls-client-key
@@ -964,8 +976,12 @@
   (define (str x what) (c-string-arg loc x what))
   (define (timeout x what)              ; #f: none
     (let ((t (ms loc x what))) (and (> t 0) t)))
-  (define read-ms (timeout read-timeout "read-timeout"))
-  (define write-ms (timeout write-timeout "write-timeout"))
+  (define read-ms (timeout (tcp-default read-timeout tcp-read-timeout) "read-timeout"))
+  (define write-ms (timeout (tcp-default write-timeout tcp-write-timeout) "write-timeout"))
+  (define connect-ms
+    (ms loc (let ((t (tcp-default connect-timeout tcp-connect-timeout)))
+              (if (and (eq? connect-timeout not-given) (not t)) 30000 t))
+        "connect-timeout"))
   (define close-ms (timeout close-timeout "close-timeout"))
   (define (size x what)
     (unless (and (exact? x) (integer? x) (>= x 0))
@@ -1001,7 +1017,7 @@
     (when max-frame-size
       (ok (%options-set-max-frame-size opts (size max-frame-size "max-frame-size"))))
     (ok (%options-set-timeouts opts
-                               (ms loc connect-timeout "connect-timeout")
+                               connect-ms
                                (ms loc handshake-timeout "handshake-timeout")
                                0 0))
     (when close-timeout

@@ -10,7 +10,7 @@
 (import scheme
         (chicken base) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
         (chicken format) (chicken io) (chicken irregex) (chicken process-context)
-        (chicken string) (chicken time)
+        (chicken string) (chicken tcp) (chicken time)
         srfi-4
         ws-client)
 
@@ -664,6 +664,41 @@
     (test "ws-ping: with our payload" (u8vector 104 105) (frame-payload-data pong)))
   (finish c))
 
+;; CHICKEN's tcp parameters are the defaults of the read, write and
+;; connect timeouts, as for ws-client 1.0's tcp ports.
+(let ((c (parameterize ((tcp-read-timeout 200)) (ws-connect (url "/")))))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+    (test-assert "(tcp-read-timeout) is the default read timeout" (timeout-condition? e))
+    (test-assert "... of 200 ms" (>= ms 190)))
+  (finish c))
+(let ((c (parameterize ((tcp-read-timeout 100)) (ws-connect (url "/") read-timeout: 400))))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+    (test-assert "read-timeout: given wins over (tcp-read-timeout)"
+                 (and (timeout-condition? e) (>= ms 390))))
+  (finish c))
+(let* ((c (parameterize ((tcp-read-timeout 100)) (ws-connect (url "/") read-timeout: #f))))
+  (spawn (lambda () (sleep-ms 300) (send-text-message c "late")))
+  (test "read-timeout: #f is none, whatever (tcp-read-timeout) says" "late"
+        (message-data (recv-message c)))
+  (finish c))
+;; A listener whose accept queue is full (backlog 0, filled, never
+;; accepted): Linux drops the next SYN, so a connect waits for its timeout.
+(let* ((l (tcp-listen 0 0 "127.0.0.1"))
+       (port (tcp-listener-port l))
+       (held (map (lambda (_)
+                    (handle-exceptions e #f
+                      (parameterize ((tcp-connect-timeout 200))
+                        (call-with-values (lambda () (tcp-connect "127.0.0.1" port)) list))))
+                  '(1 2 3)))
+       (uri (sprintf "ws://127.0.0.1:~A/" port)))
+  (let-values (((e ticks ms)
+                (with-ticker (lambda () (parameterize ((tcp-connect-timeout 300)) (ws-connect uri))))))
+    (test-assert "(tcp-connect-timeout) is the default connect timeout" (timeout-condition? e))
+    (test-assert (sprintf "... of 300 ms, not libwsclient's 30 s (took ~A ms)" ms)
+                 (and (>= ms 290) (< ms 5000))))
+  (for-each (lambda (p) (when p (close-input-port (car p)) (close-output-port (cadr p)))) held)
+  (tcp-close l))
+
 ;; Keepalive through the scheduler: an echo server answers the pings (sent
 ;; every 50 ms while recv-message waits; each pong due within 300 ms)...
 (let ((c (ws-connect (url "/") ping-interval: 50 ping-timeout: 300 read-timeout: 1000)))
@@ -711,6 +746,12 @@
           (test-assert "... after the write timeout" (>= ms 290))
           (test-assert "... and other threads ran while it waited" (> ticks 0)))
         (test "the connection stays open after a write timeout" 'open (ws-connection-state c))
+        (ws-connection-free! c))
+      ;; (tcp-write-timeout) is the default write timeout.
+      (let ((c (parameterize ((tcp-write-timeout 300)) (ws-connect (slow "/no-read")))))
+        (let-values (((e ticks ms) (with-ticker (lambda () (send-binary-message c big)))))
+          (test-assert "(tcp-write-timeout) is the default write timeout" (timeout-condition? e))
+          (test-assert "... of 300 ms" (>= ms 290)))
         (ws-connection-free! c))
       ;; A server that never answers our close and never closes TCP: the
       ;; wait ends at the close timeout.
