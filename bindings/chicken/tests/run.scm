@@ -331,6 +331,20 @@
   (test "a failed connection is closed" 'closed (ws-connection-state c))
   (test "ws-close after a fail is a no-op (ws-client 1.0's advice still works)" (void)
         (ws-close c 'message-too-big)))
+(let ((c (ws-connect (url "/") '() '() max-message-size: 10)))
+  (send-text-message c "0123456789abcdef")
+  ;; Unlike ws-client 1.0's (websocket fail), a fail is also an exn and a
+  ;; (websocket exn): with condition-case, the fail clause must come first.
+  (test "a fail is caught by an earlier (websocket exn) clause" 'exn-clause
+        (condition-case (recv-message c)
+          ((websocket exn) 'exn-clause)
+          ((websocket fail) 'fail-clause))))
+(let ((c (ws-connect (url "/") '() '() max-message-size: 10)))
+  (send-text-message c "0123456789abcdef")
+  (test "... and by (websocket fail) listed first" 'fail-clause
+        (condition-case (recv-message c)
+          ((websocket fail) 'fail-clause)
+          ((websocket exn) 'exn-clause))))
 (let* ((c (ws-connect (url "/") '() '() max-message-size: 10))
        (_ (send-text-message c "0123456789abcdef"))
        (r (recv-message-loop c (lambda (m) #f))))
@@ -430,6 +444,9 @@
     (finish c)))
 (let ((c (ws-connect (url "/status/302") '() '() max-redirects: 1)))
   (test "max-redirects follows it" #t (ws-connection? c))
+  ;; libwsclient does not tell where a redirect led: the wiki says so.
+  (test "ws-connection-uri after a redirect is the URI given" (url "/status/302")
+        (ws-connection-uri c))
   (when (ws-connection? c) (finish c)))
 
 ;;; ------------------------------------------------------------------
