@@ -25,7 +25,7 @@ install_egg() {
     rm -rf "$EGG_BUILD"
     mkdir -p "$EGG_BUILD" "$REPO"
     cp "$CHICKEN_DIR"/ws-client.egg "$CHICKEN_DIR"/ws-client.scm "$CHICKEN_DIR"/ws-client-impl.scm \
-       "$CHICKEN_DIR"/build-ws-client "$EGG_BUILD"/
+       "$CHICKEN_DIR"/ws-client-libs.scm "$CHICKEN_DIR"/build-ws-client "$EGG_BUILD"/
     local log=$BUILD/chicken/install.log
     if ! (cd "$EGG_BUILD" && chicken-install) > "$log" 2>&1; then
         cat "$log" >&2

@@ -66,6 +66,32 @@ fi
 SERVER_SCRIPT=$CHICKEN_DIR/tests/slow_server.py start_server "$TMP/slow-server.log"
 export WS_SLOW_URL="ws://127.0.0.1:$SERVER_PORT"
 
+# Proxies: an HTTP CONNECT one (it logs "CONNECT host:port" per tunnel), one
+# that wants credentials, and microsocks, a SOCKS5 server ("connected to
+# host:port"), on a free port (it cannot report one it picked).
+SERVER_SCRIPT=$ROOT/tests/servers/proxy_server.py start_server "$TMP/http-proxy.log"
+export WS_HTTP_PROXY="http://127.0.0.1:$SERVER_PORT" WS_HTTP_PROXY_LOG=$TMP/http-proxy.log
+SERVER_SCRIPT=$ROOT/tests/servers/proxy_server.py start_server "$TMP/auth-proxy.log" \
+    --basic-auth egg:secret
+export WS_AUTH_PROXY="127.0.0.1:$SERVER_PORT"
+if command -v microsocks > /dev/null; then
+    for _ in 1 2 3 4 5; do
+        port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        microsocks -i 127.0.0.1 -p "$port" > "$TMP/socks.log" 2>&1 &
+        PIDS+=("$!")
+        for _ in $(seq 1 100); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            sleep 0.05
+        done
+        if kill -0 "$!" 2>/dev/null; then
+            export WS_SOCKS_PROXY="socks5h://127.0.0.1:$port" WS_SOCKS_LOG=$TMP/socks.log
+            break
+        fi
+    done
+else
+    echo "ws-client: no microsocks; the SOCKS5 test is skipped" >&2
+fi
+
 status=0
 echo "== tests/run.scm against $URL"
 # A watchdog: a hang fails instead of stalling.
@@ -89,6 +115,27 @@ if timeout 60 csi -s "$BUILD/chicken/echo-client.scm"; then
     done
 else
     echo "FAIL: ws-client 1.0's echo example exited with an error" >&2
+    status=1
+fi
+
+# `csc -static' with no extra options: ws-client.link names libwsclient.a and
+# its libraries. The program must not need libwsclient.so.
+echo "== tests/static-echo.scm built with csc -static, against $URL"
+if (cd "$TMP" && csc -static "$CHICKEN_DIR/tests/static-echo.scm" -o static-echo) \
+        > "$TMP/static.log" 2>&1; then
+    if readelf -d "$TMP/static-echo" | grep -q 'NEEDED.*libwsclient'; then
+        echo "FAIL: the csc -static program needs libwsclient.so" >&2
+        status=1
+    elif out=$(timeout 60 env -u LD_LIBRARY_PATH "$TMP/static-echo" "$URL/") \
+            && [ "$out" = "$(printf 'static echo\n#f')" ]; then
+        echo "static echo: ok"
+    else
+        echo "FAIL: the csc -static program did not echo (output: $out)" >&2
+        status=1
+    fi
+else
+    cat "$TMP/static.log" >&2
+    echo "FAIL: csc -static could not build a program that imports ws-client" >&2
     status=1
 fi
 

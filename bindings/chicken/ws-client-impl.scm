@@ -14,6 +14,7 @@
 (define ws-closed (foreign-value "WS_CLOSED" integer32))
 (define ws-err-would-block (foreign-value "WS_ERR_WOULD_BLOCK" integer32))
 (define ws-err-timeout (foreign-value "WS_ERR_TIMEOUT" integer32))
+(define ws-err-proxy (foreign-value "WS_ERR_PROXY" integer32))
 (define ws-want-read (foreign-value "WS_WANT_READ" unsigned-integer32))
 (define ws-want-write (foreign-value "WS_WANT_WRITE" unsigned-integer32))
 ;; Codes of a failed or lost connection (besides the timeout).
@@ -181,9 +182,9 @@
                        read-timeout write-timeout close-timeout waiters)
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
-  (uri ws-connection-uri)
-  (compression ws-connection-compression?)
-  (subprotocol ws-connection-subprotocol)
+  (uri conn-uri)
+  (compression conn-compression)
+  (subprotocol conn-subprotocol)
   (state conn-state conn-state-set!)              ; cached once released
   (peer-code conn-peer-code conn-peer-code-set!)
   (peer-reason conn-peer-reason conn-peer-reason-set!)
@@ -546,6 +547,9 @@
   (foreign-lambda integer32 "ws_options_set_keepalive" ws-opts* unsigned-integer32 unsigned-integer32))
 (define %options-set-send-queue-limit
   (foreign-lambda integer32 "ws_options_set_send_queue_limit" ws-opts* size_t))
+(define %options-set-proxy (foreign-lambda integer32 "ws_options_set_proxy" ws-opts* c-string))
+(define %options-use-env-proxy
+  (foreign-lambda integer32 "ws_options_use_env_proxy" ws-opts* bool))
 
 (define %connect
   (foreign-lambda integer32 "ws_connect" c-string ws-opts* (c-pointer ws-conn*) (c-pointer ws-resp*)))
@@ -662,6 +666,7 @@
 ;; queue (WS_ERR_WOULD_BLOCK) is waited out and the call made again.
 ;; `queue-only': a send marked WS_SEND_MORE, left queued for the next.
 (define (submit loc c call #!optional queue-only)
+  (check-conn loc c)                    ; before its fields are read
   (let ((deadline (deadline-after (conn-write-timeout c))))
     (let retry ()
       (check-conn loc c)
@@ -681,6 +686,7 @@
 ;; (values rc pointer); WS_ERR_WOULD_BLOCK is waited out here, up to the
 ;; read timeout (then a timeout is raised and the connection stays usable).
 (define (with-input loc c call)
+  (check-conn loc c)                    ; before its fields are read
   (let ((deadline (deadline-after (conn-read-timeout c))))
     (let loop ()
       (check-conn loc c)
@@ -710,6 +716,16 @@
       (wind-down! c)
       (release! c))))
 
+;; The same without the wait, for an error that is not a fail (a keepalive
+;; or close timeout, a lost connection): the server is not answering, so
+;; the error is raised at once. What the socket takes now (the 1011 close
+;; frame of a keepalive failure) is still written.
+(define (release-now-if-closed! c)
+  (let ((p (conn-ptr c)))
+    (when (and p (not (memv (%conn-state c) (list ws-state-open ws-state-closing))))
+      (%conn-flush c)
+      (release! c))))
+
 (define (release! c)
   (when (conn-ptr c)
     (wake-waiters! c)
@@ -729,13 +745,18 @@
 
 ;; Raise for the negative result of a call on connection `c'; release the
 ;; connection if the call closed it (after reading the error detail, which
-;; the next failing call of any green thread replaces).
+;; the next failing call of any green thread replaces). After a fail the
+;; server, alive but in breach, gets its time to close TCP first; after
+;; other errors it is not waited for.
 (define (conn-failure loc c rc #!optional (args '()))
   (let-values (((msg close-code) (error-detail rc)))
-    (release-if-closed! c)
     (if (%result-is-fail rc)
-        (ws-fail loc (close-code->reason/default close-code) msg rc)
-        (ws-exn loc msg args rc))))
+        (begin
+          (release-if-closed! c)
+          (ws-fail loc (close-code->reason/default close-code) msg rc))
+        (begin
+          (release-now-if-closed! c)
+          (ws-exn loc msg args rc)))))
 
 (define (recv-message c)
   (let-values (((rc p) (with-input 'recv-message c
@@ -759,6 +780,7 @@
 ;; loop too. Returns #f after a close by the server, the (exn websocket
 ;; fail) condition after a fail; other errors are raised.
 (define (recv-message-loop c handler)
+  (check-type 'recv-message-loop ws-connection? c "a ws-connection")
   (check-type 'recv-message-loop procedure? handler "a procedure")
   (let loop ()
     (let ((m (condition-case (recv-message c)
@@ -836,6 +858,19 @@
   (check-type 'ws-connection-queued-bytes ws-connection? c "a ws-connection")
   (if (conn-ptr c) (%conn-queued-bytes c) 0))
 
+;; What was agreed at the handshake; kept after the connection is released.
+(define (ws-connection-uri c)
+  (check-type 'ws-connection-uri ws-connection? c "a ws-connection")
+  (conn-uri c))
+
+(define (ws-connection-compression? c)
+  (check-type 'ws-connection-compression? ws-connection? c "a ws-connection")
+  (conn-compression c))
+
+(define (ws-connection-subprotocol c)
+  (check-type 'ws-connection-subprotocol ws-connection? c "a ws-connection")
+  (conn-subprotocol c))
+
 (define (ws-connection-state c)
   (check-type 'ws-connection-state ws-connection? c "a ws-connection")
   (if (conn-ptr c)
@@ -886,7 +921,9 @@
 ;; (milliseconds), max-redirects, fragment-size, compression-level,
 ;; tls-ca-file, tls-ca-dir, tls-client-cert, tls-client-key, tls-insecure,
 ;; auto-pong, ping-interval and ping-timeout (keepalive, milliseconds),
-;; send-queue-limit (bytes); and the egg's read-timeout (each receive) and
+;; send-queue-limit (bytes), proxy (a URL) and env-proxy (take the proxy
+;; from http_proxy, https_proxy, all_proxy and no_proxy); and the egg's
+;; read-timeout (each receive) and
 ;; write-timeout (each send, ping or close), in milliseconds.
 (define (ws-connect uri . args)
   (define (positional args)             ; (values the-list rest)
@@ -910,24 +947,41 @@
     connect-timeout: handshake-timeout: close-timeout: read-timeout: write-timeout:
     ping-interval: ping-timeout: send-queue-limit:
     max-redirects: fragment-size: compression-level:
-    tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:))
+    tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:
+    proxy: env-proxy:))
+
+;; The default of read-timeout:, write-timeout: and connect-timeout: is
+;; CHICKEN's (tcp-read-timeout), (tcp-write-timeout) and (tcp-connect-timeout)
+;; at the time of ws-connect, as for ws-client 1.0's tcp ports; #f (or 0)
+;; given is none. An unset (tcp-connect-timeout) (#f, its default) leaves
+;; libwsclient's 30 s: no limit at all would let a dropped SYN hang
+;; ws-connect, which stops every green thread, for minutes.
+(define not-given (list 'not-given))
+
+(define (tcp-default x param)
+  (if (eq? x not-given) (param) x))
 
 (define (connect-with-options uri extensions flags
                               #!key (headers '()) origin (subprotocols '())
                               max-message-size max-frame-size
-                              (connect-timeout 30000) (handshake-timeout 30000) close-timeout
-                              read-timeout write-timeout ping-interval ping-timeout
+                              (connect-timeout not-given) (handshake-timeout 30000) close-timeout
+                              (read-timeout not-given) (write-timeout not-given)
+                              ping-interval ping-timeout
                               send-queue-limit
                               max-redirects fragment-size compression-level
                               tls-ca-file tls-ca-dir tls-client-cert tls-client-key
-                              tls-insecure (auto-pong #t))
+                              tls-insecure (auto-pong #t) proxy env-proxy)
   (define loc 'ws-connect)
   (define (ok rc) (check-rc loc rc))
   (define (str x what) (c-string-arg loc x what))
   (define (timeout x what)              ; #f: none
     (let ((t (ms loc x what))) (and (> t 0) t)))
-  (define read-ms (timeout read-timeout "read-timeout"))
-  (define write-ms (timeout write-timeout "write-timeout"))
+  (define read-ms (timeout (tcp-default read-timeout tcp-read-timeout) "read-timeout"))
+  (define write-ms (timeout (tcp-default write-timeout tcp-write-timeout) "write-timeout"))
+  (define connect-ms
+    (ms loc (let ((t (tcp-default connect-timeout tcp-connect-timeout)))
+              (if (and (eq? connect-timeout not-given) (not t)) 30000 t))
+        "connect-timeout"))
   (define close-ms (timeout close-timeout "close-timeout"))
   (define (size x what)
     (unless (and (exact? x) (integer? x) (>= x 0))
@@ -963,7 +1017,7 @@
     (when max-frame-size
       (ok (%options-set-max-frame-size opts (size max-frame-size "max-frame-size"))))
     (ok (%options-set-timeouts opts
-                               (ms loc connect-timeout "connect-timeout")
+                               connect-ms
                                (ms loc handshake-timeout "handshake-timeout")
                                0 0))
     (when close-timeout
@@ -986,9 +1040,12 @@
       (ok (%options-set-tls-client-cert opts (str tls-client-cert "tls-client-cert")
                                         (and tls-client-key (str tls-client-key "tls-client-key")))))
     (when tls-insecure (ok (%options-set-tls-danger-accept-invalid-certs opts #t)))
-    (unless auto-pong (ok (%options-set-auto-pong opts #f))))
+    (unless auto-pong (ok (%options-set-auto-pong opts #f)))
+    (when proxy (ok (%options-set-proxy opts (str proxy "proxy"))))
+    (when env-proxy (ok (%options-use-env-proxy opts #t))))
   (define (connect opts)
-    (let-location ((conn ws-conn*) (resp ws-resp*))
+    ;; NULL first: `resp' is written on WS_HTTP_RESPONSE and some WS_ERR_PROXY.
+    (let-location ((conn ws-conn* (address->pointer 0)) (resp ws-resp* (address->pointer 0)))
       (let ((rc (%connect uri opts (location conn) (location resp))))
         (cond ((fx= rc ws-ok)
                (let ((c (set-finalizer!
@@ -999,6 +1056,14 @@
                  (check-rc loc (%conn-set-nonblocking* conn #t))
                  c))
               ((fx= rc ws-http-response) (wrap-response resp))
+              ((and (fx= rc ws-err-proxy) resp)
+               ;; The proxy's answer (e.g. 407) goes with the condition.
+               (let-values (((msg _) (error-detail rc)))
+                 (abort
+                  (make-composite-condition
+                   (make-property-condition 'exn 'location loc 'message msg 'arguments (list uri))
+                   (make-property-condition 'websocket 'message msg 'code rc
+                                            'response (wrap-response resp))))))
               (else (raise-result loc rc (list uri)))))))
   (str uri "URI")
   (check-type loc list? extensions "a list of extensions")

@@ -51,6 +51,8 @@
           (chicken time)
           (chicken string)
           (chicken format)
+          ;; the defaults of the read, write and connect timeouts
+          (only (chicken tcp) tcp-read-timeout tcp-write-timeout tcp-connect-timeout)
           srfi-4)
 
   ;; Thread switches only happen where we yield explicitly: a call and the

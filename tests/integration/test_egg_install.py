@@ -1,7 +1,7 @@
 """The CHICKEN egg installs the egg way: with libwsclient installed in
 /usr/local, plain `chicken-install` in bindings/chicken (no variable set)
-builds and installs it, and `(import ws-client)` works without
-LD_LIBRARY_PATH. Runs in a private mount namespace (egg_system_install.sh),
+builds and installs it, `(import ws-client)` works without
+LD_LIBRARY_PATH, and `csc -static` links a program with no extra option. Runs in a private mount namespace (egg_system_install.sh),
 so the machine's /usr/local and CHICKEN repository are left alone."""
 
 import os
@@ -27,4 +27,6 @@ def test_plain_chicken_install_against_usr_local(tmp_path):
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     version = (ROOT / "include" / "wsclient.h").read_text().split('WSCLIENT_VERSION "')[1].split('"')[0]
+    # a program built with csc -static (ws-client.link: libwsclient.a and its libraries)
+    assert f"static {version}" in result.stdout.splitlines()
     assert result.stdout.strip().splitlines()[-1] == f"ws-client {version}"

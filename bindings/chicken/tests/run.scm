@@ -8,9 +8,9 @@
 ;;; anything failed.
 
 (import scheme
-        (chicken base) (chicken condition) (chicken blob) (chicken gc) (chicken memory)
-        (chicken format) (chicken irregex) (chicken process-context)
-        (chicken string) (chicken time)
+        (chicken base) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
+        (chicken format) (chicken io) (chicken irregex) (chicken process-context)
+        (chicken string) (chicken tcp) (chicken time)
         srfi-4
         ws-client)
 
@@ -111,6 +111,14 @@
 (define (finish conn)
   (ws-close conn 'normal-closure)
   (recv-message conn))
+
+;; Let this green thread sleep in the scheduler (other threads run).
+(define (sleep-ms ms)
+  (##sys#thread-block-for-timeout! ##sys#current-thread (+ (current-process-milliseconds) ms))
+  (##sys#call-with-current-continuation
+   (lambda (k)
+     (##sys#setslot ##sys#current-thread 1 (lambda () (k #f)))
+     (##sys#schedule))))
 
 ;;; ------------------------------------------------------------------
 ;;; The maps, exactly as ws-client 1.0 documents them
@@ -323,6 +331,20 @@
   (test "a failed connection is closed" 'closed (ws-connection-state c))
   (test "ws-close after a fail is a no-op (ws-client 1.0's advice still works)" (void)
         (ws-close c 'message-too-big)))
+(let ((c (ws-connect (url "/") '() '() max-message-size: 10)))
+  (send-text-message c "0123456789abcdef")
+  ;; Unlike ws-client 1.0's (websocket fail), a fail is also an exn and a
+  ;; (websocket exn): with condition-case, the fail clause must come first.
+  (test "a fail is caught by an earlier (websocket exn) clause" 'exn-clause
+        (condition-case (recv-message c)
+          ((websocket exn) 'exn-clause)
+          ((websocket fail) 'fail-clause))))
+(let ((c (ws-connect (url "/") '() '() max-message-size: 10)))
+  (send-text-message c "0123456789abcdef")
+  (test "... and by (websocket fail) listed first" 'fail-clause
+        (condition-case (recv-message c)
+          ((websocket fail) 'fail-clause)
+          ((websocket exn) 'exn-clause))))
 (let* ((c (ws-connect (url "/") '() '() max-message-size: 10))
        (_ (send-text-message c "0123456789abcdef"))
        (r (recv-message-loop c (lambda (m) #f))))
@@ -341,6 +363,23 @@
       (condition-case (ws-connect "http://127.0.0.1:1/")
         ((exn i/o net) 'net) ((exn websocket) 'websocket)))
 (test-exn "a bad URI scheme is an exn" (ws-connect "http://127.0.0.1:1/"))
+;; Not a connection: an (exn websocket) from the procedure called, not an
+;; (exn type) from an internal accessor.
+(for-each
+ (lambda (p)
+   (let ((e (check-condition (sprintf "~A on a non-connection is an (exn websocket)" (car p))
+                             '(exn websocket) '(type fail) (cadr p))))
+     (test (sprintf "... located at ~A" (car p)) (car p)
+           (and e (get-condition-property e 'exn 'location #f)))
+     (test-assert (sprintf "... saying what it expected (~A)" (car p))
+                  (and e (contains? (get-condition-property e 'exn 'message "") "ws-connection")))))
+ `((recv-message ,(lambda () (recv-message 42)))
+   (recv-frame ,(lambda () (recv-frame "ws://x/")))
+   (recv-message-loop ,(lambda () (recv-message-loop #f void)))
+   (send-text-message ,(lambda () (send-text-message 'c "x")))
+   (ws-connection-uri ,(lambda () (ws-connection-uri 42)))
+   (ws-connection-compression? ,(lambda () (ws-connection-compression? 42)))
+   (ws-connection-subprotocol ,(lambda () (ws-connection-subprotocol 42)))))
 (test-exn "a URI with NUL is an exn" (ws-connect "ws://a\x00;b/"))
 (test-exn "a non-string URI is an exn" (ws-connect 'foo))
 (test-exn "an unknown flag is an exn" (ws-connect (url "/") '() '(bogus)))
@@ -405,7 +444,73 @@
     (finish c)))
 (let ((c (ws-connect (url "/status/302") '() '() max-redirects: 1)))
   (test "max-redirects follows it" #t (ws-connection? c))
+  ;; libwsclient does not tell where a redirect led: the wiki says so.
+  (test "ws-connection-uri after a redirect is the URI given" (url "/status/302")
+        (ws-connection-uri c))
   (when (ws-connection? c) (finish c)))
+
+;;; ------------------------------------------------------------------
+;;; Proxies (run-tests.sh starts them; each logs the tunnels it opens)
+
+(define (file-text f) (if (file-exists? f) (with-input-from-file f read-string) ""))
+
+;; Wait (at most 5 s) until LOG-FILE has COUNT lines containing PATTERN;
+;; returns the count.
+(define (log-count log-file pattern count)
+  (let loop ((i 0))
+    (let ((n (length (irregex-extract (irregex-quote pattern) (file-text log-file)))))
+      (if (or (>= n count) (> i 500))
+          n
+          (begin (sleep-ms 10) (loop (+ i 1)))))))
+
+(define server-port (irregex-match-substring (irregex-search ":([0-9]+)$" base) 1))
+
+(let ((http-proxy (get-environment-variable "WS_HTTP_PROXY"))
+      (http-log (get-environment-variable "WS_HTTP_PROXY_LOG"))
+      (auth-proxy (get-environment-variable "WS_AUTH_PROXY"))
+      (socks-proxy (get-environment-variable "WS_SOCKS_PROXY"))
+      (socks-log (get-environment-variable "WS_SOCKS_LOG")))
+  (if (not http-proxy)
+      (print "(WS_HTTP_PROXY not set: the proxy tests are skipped)")
+      (let ((tunnel (string-append "CONNECT 127.0.0.1:" server-port)))
+        (let ((c (ws-connect (url "/") proxy: http-proxy)))
+          (test "proxy: an HTTP CONNECT proxy carries the connection" "proxied"
+                (message-data (echo c "proxied")))
+          (finish c))
+        (test "... through a tunnel the proxy opened" 1 (log-count http-log tunnel 1))
+        ;; env-proxy: takes http_proxy (no_proxy, set on some machines, cleared)
+        (unset-environment-variable! "no_proxy")
+        (unset-environment-variable! "NO_PROXY")
+        (set-environment-variable! "http_proxy" http-proxy)
+        (let ((c (ws-connect (url "/"))))
+          (test "without env-proxy: http_proxy is not used" "direct" (message-data (echo c "direct")))
+          (finish c))
+        (test "... no tunnel" 1 (log-count http-log tunnel 2))
+        (let ((c (ws-connect (url "/") env-proxy: #t)))
+          (test "env-proxy: #t takes http_proxy" "from env" (message-data (echo c "from env")))
+          (finish c))
+        (test "... through the proxy" 2 (log-count http-log tunnel 2))
+        (unset-environment-variable! "http_proxy")
+        (let ((c (ws-connect (url "/") proxy: (string-append "http://egg:secret@" auth-proxy))))
+          (test "proxy: with credentials in the URL" "authorised" (message-data (echo c "authorised")))
+          (finish c))
+        (let ((e (check-condition "a proxy that refuses the tunnel is an (exn websocket)"
+                                  '(exn websocket) '(fail)
+                                  (lambda () (ws-connect (url "/") proxy: auth-proxy)))))
+          (test "... with the result code WS_ERR_PROXY" -34
+                (and e (get-condition-property e 'websocket 'code)))
+          (test "... and the proxy's answer as a ws-response" 407
+                (let ((r (and e (get-condition-property e 'websocket 'response #f))))
+                  (and (ws-response? r) (ws-response-status r)))))
+        (test-exn "a proxy URL that is not a string is an exn" (ws-connect (url "/") proxy: 8080))))
+  (if (not socks-proxy)
+      (print "(WS_SOCKS_PROXY not set: the SOCKS5 test is skipped)")
+      (let ((c (ws-connect (string-append "ws://localhost:" server-port "/") proxy: socks-proxy)))
+        (test "proxy: a SOCKS5 proxy (microsocks) carries the connection" "socks"
+              (message-data (echo c "socks")))
+        (finish c)
+        (test "... which the SOCKS5 server connected (socks5h: it resolved the name)" 1
+              (log-count socks-log (string-append "connected to localhost:" server-port) 1)))))
 
 ;;; ------------------------------------------------------------------
 ;;; TLS
@@ -543,12 +648,6 @@
 
 ;; Run (thunk) while another green thread counts ticks (one every 5 ms of
 ;; waiting). Returns (values result-or-condition ticks elapsed-ms).
-(define (sleep-ms ms)
-  (##sys#thread-block-for-timeout! ##sys#current-thread (+ (current-process-milliseconds) ms))
-  (##sys#call-with-current-continuation
-   (lambda (k)
-     (##sys#setslot ##sys#current-thread 1 (lambda () (k #f)))
-     (##sys#schedule))))
 
 (define (with-ticker thunk)
   (let* ((ticks 0)
@@ -581,6 +680,41 @@
     (test "ws-ping: the pong comes back" 'pong (frame-optype pong))
     (test "ws-ping: with our payload" (u8vector 104 105) (frame-payload-data pong)))
   (finish c))
+
+;; CHICKEN's tcp parameters are the defaults of the read, write and
+;; connect timeouts, as for ws-client 1.0's tcp ports.
+(let ((c (parameterize ((tcp-read-timeout 200)) (ws-connect (url "/")))))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+    (test-assert "(tcp-read-timeout) is the default read timeout" (timeout-condition? e))
+    (test-assert "... of 200 ms" (>= ms 190)))
+  (finish c))
+(let ((c (parameterize ((tcp-read-timeout 100)) (ws-connect (url "/") read-timeout: 400))))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+    (test-assert "read-timeout: given wins over (tcp-read-timeout)"
+                 (and (timeout-condition? e) (>= ms 390))))
+  (finish c))
+(let* ((c (parameterize ((tcp-read-timeout 100)) (ws-connect (url "/") read-timeout: #f))))
+  (spawn (lambda () (sleep-ms 300) (send-text-message c "late")))
+  (test "read-timeout: #f is none, whatever (tcp-read-timeout) says" "late"
+        (message-data (recv-message c)))
+  (finish c))
+;; A listener whose accept queue is full (backlog 0, filled, never
+;; accepted): Linux drops the next SYN, so a connect waits for its timeout.
+(let* ((l (tcp-listen 0 0 "127.0.0.1"))
+       (port (tcp-listener-port l))
+       (held (map (lambda (_)
+                    (handle-exceptions e #f
+                      (parameterize ((tcp-connect-timeout 200))
+                        (call-with-values (lambda () (tcp-connect "127.0.0.1" port)) list))))
+                  '(1 2 3)))
+       (uri (sprintf "ws://127.0.0.1:~A/" port)))
+  (let-values (((e ticks ms)
+                (with-ticker (lambda () (parameterize ((tcp-connect-timeout 300)) (ws-connect uri))))))
+    (test-assert "(tcp-connect-timeout) is the default connect timeout" (timeout-condition? e))
+    (test-assert (sprintf "... of 300 ms, not libwsclient's 30 s (took ~A ms)" ms)
+                 (and (>= ms 290) (< ms 5000))))
+  (for-each (lambda (p) (when p (close-input-port (car p)) (close-output-port (cadr p)))) held)
+  (tcp-close l))
 
 ;; Keepalive through the scheduler: an echo server answers the pings (sent
 ;; every 50 ms while recv-message waits; each pong due within 300 ms)...
@@ -630,6 +764,12 @@
           (test-assert "... and other threads ran while it waited" (> ticks 0)))
         (test "the connection stays open after a write timeout" 'open (ws-connection-state c))
         (ws-connection-free! c))
+      ;; (tcp-write-timeout) is the default write timeout.
+      (let ((c (parameterize ((tcp-write-timeout 300)) (ws-connect (slow "/no-read")))))
+        (let-values (((e ticks ms) (with-ticker (lambda () (send-binary-message c big)))))
+          (test-assert "(tcp-write-timeout) is the default write timeout" (timeout-condition? e))
+          (test-assert "... of 300 ms" (>= ms 290)))
+        (ws-connection-free! c))
       ;; A server that never answers our close and never closes TCP: the
       ;; wait ends at the close timeout.
       (let ((c (ws-connect (slow "/no-close") close-timeout: 500)))
@@ -639,7 +779,7 @@
           (test-assert "... not before the close timeout" (>= ms 490))
           (test-assert "... and other threads ran during the close and its wait" (> ticks 0))
           (test-assert "... saying so" (contains? (get-condition-property e 'exn 'message "")
-                                                  "did not answer the close")))
+                                                  "did not answer our close")))
         (test "closed at the close timeout" 'closed (ws-connection-state c)))
       ;; One thread waits for a message while another closes: the waiting
       ;; receive picks up the close deadline.
@@ -661,7 +801,18 @@
           (test-assert "... saying keepalive" (contains? (get-condition-property e 'exn 'message "")
                                                          "keepalive"))
           (test-assert "... and other threads ran while it waited" (> ticks 0)))
-        (test "keepalive failure closes the connection" 'closed (ws-connection-state c)))))
+        (test "keepalive failure closes the connection" 'closed (ws-connection-state c))
+      ;; The failure is raised when it is known (the pong is due at about
+      ;; 300 ms), not after the close timeout (10 s here) that the 1011
+      ;; close would give a server that neither answers nor closes TCP.
+      (let ((c (ws-connect (slow "/no-close") ping-interval: 100 ping-timeout: 200
+                           close-timeout: 10000)))
+        (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
+          (test-assert "keepalive failure with a long close timeout: (exn websocket timeout)"
+                       (timeout-condition? e))
+          (test-assert (sprintf "... raised within 2 s of a 10 s close timeout (took ~A ms)" ms)
+                       (< ms 2000)))
+        (test "... the connection closed" 'closed (ws-connection-state c))))))
 
 ;;; ------------------------------------------------------------------
 
