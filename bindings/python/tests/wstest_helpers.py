@@ -72,7 +72,9 @@ def read_client_message(sock: socket.socket, pause: float = 0.0) -> Tuple[int, b
     """Read one client data message, whatever its frames (the library sends
     large ones in 128 KiB frames): (opcode, payload, control frames read
     between its frames). A close instead of a message gives opcode 8."""
-    opcode, parts, control = 0, [], []
+    opcode = 0
+    parts: List[bytes] = []
+    control: List[ClientFrame] = []
     while True:
         frame = read_client_frame(sock, pause)
         fin, _, op, data = frame
