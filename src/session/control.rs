@@ -3,11 +3,13 @@
 //! behind queued messages (wslay's separate control queue, tungstenite's
 //! pong that jumps the queue).
 //!
-//! It is bounded by construction: a new pong replaces a pending one (RFC
-//! 6455 §5.5.3 lets an endpoint answer only the most recent ping), a ping
-//! replaces a pending ping of the same origin, and there is one close. So a
-//! server that floods us with pings and never reads costs a few hundred
-//! bytes, not memory in proportion to what it sends.
+//! It is bounded by construction: pongs wait in order while they take at
+//! most [`PONG_BUDGET`] bytes (each ping answered, as peers expect); past
+//! that a new pong replaces the last one waiting (RFC 6455 §5.5.3 lets an
+//! endpoint answer only the most recent ping). A ping replaces a pending
+//! ping of the same origin, and there is one close. So a server that floods
+//! us with pings and never reads costs a few hundred bytes, not memory in
+//! proportion to what it sends.
 
 use std::collections::VecDeque;
 
@@ -16,6 +18,10 @@ use crate::proto::mask::mask_into;
 
 /// Largest encoded control frame: 2 header bytes, the key, 125 payload bytes.
 const MAX_ENCODED: usize = 2 + 4 + 125;
+
+/// Pongs waiting may take this many bytes before a new one replaces the
+/// last: room to answer a burst of small pings one by one.
+pub const PONG_BUDGET: usize = 512;
 
 /// A masked control frame, encoded and ready to write.
 #[derive(Clone)]
@@ -98,13 +104,20 @@ impl ControlLane {
         self.waiting.iter().map(|e| e.bytes().len()).sum()
     }
 
-    /// Queue `frame` under `ticket`, replacing a waiting frame of the same
-    /// kind in its place.
+    /// Queue `frame` under `ticket`. A pong goes behind the pongs waiting
+    /// while they fit the budget, else replaces the last of them; any other
+    /// kind replaces a waiting frame of its kind in its place.
     pub fn push(&mut self, kind: ControlKind, frame: Encoded, ticket: u64) {
-        if let Some(e) = self.waiting.iter_mut().find(|e| e.kind == kind) {
-            e.frame = frame;
-            e.last = ticket;
-            return;
+        let same_kind = || self.waiting.iter().filter(|e| e.kind == kind);
+        let fits = kind == ControlKind::Pong
+            && same_kind().map(|e| e.bytes().len()).sum::<usize>() + frame.bytes().len()
+                <= PONG_BUDGET;
+        if !fits {
+            if let Some(e) = self.waiting.iter_mut().rev().find(|e| e.kind == kind) {
+                e.frame = frame;
+                e.last = ticket;
+                return;
+            }
         }
         self.waiting.push_back(Entry {
             kind,

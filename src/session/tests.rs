@@ -316,7 +316,7 @@ fn the_send_queue_bound_refuses_whole_messages_only() {
 }
 
 #[test]
-fn a_flood_of_pings_from_a_server_that_never_reads_queues_one_pong() {
+fn a_flood_of_pings_from_a_server_that_never_reads_queues_a_bounded_few_pongs() {
     let t0 = Instant::now();
     let mut s = session(None, t0);
     s.send(MessageType::Binary, &[1; 1000], false).unwrap();
@@ -324,15 +324,17 @@ fn a_flood_of_pings_from_a_server_that_never_reads_queues_one_pong() {
         feed(&mut s, &frame(0x9, &i.to_be_bytes()));
         assert!(s.receive(Mode::Messages, t0).unwrap().is_none());
     }
-    // The data, and one pong: the latest ping's.
+    // The data, and pongs within their budget, the last for the latest ping.
+    let budget = control::PONG_BUDGET;
     assert!(
-        s.queued_bytes() <= 1000 + 14 + 2 * 131,
+        s.queued_bytes() <= 1000 + 14 + budget,
         "{}",
         s.queued_bytes()
     );
     let frames = drain(&mut s);
     let pongs: Vec<_> = frames.iter().filter(|f| f.0 == 0xA).collect();
-    assert_eq!(pongs, [&(0xA, 9999u32.to_be_bytes().to_vec())]);
+    assert!(pongs.len() < 100, "{} pongs", pongs.len());
+    assert_eq!(pongs.last().unwrap().1, 9999u32.to_be_bytes());
 }
 
 #[test]
