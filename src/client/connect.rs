@@ -175,7 +175,7 @@ fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) ->
     };
     let tcp = match proxy_for(target, options)? {
         Some(proxy) => open_tunnel(&proxy, target, options, connect_timeout, deadline)?,
-        None => connect_tcp(&target.host, target.port, connect_timeout)?,
+        None => connect_tcp(&target.host, target.port, connect_timeout, &options.resolve)?,
     };
     let left = remaining()?;
     tcp.set_read_timeout(left)?;
