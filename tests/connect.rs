@@ -1,5 +1,6 @@
 //! Opening a connection: addresses pinned with `add_resolve` (curl's
-//! `--resolve`) and Happy Eyeballs (RFC 8305) across them.
+//! `--resolve`), Happy Eyeballs (RFC 8305) across them, and the TLS
+//! handshake bounded by the handshake timeout.
 
 mod common;
 
@@ -130,4 +131,43 @@ fn a_malformed_resolve_entry_is_refused_and_changes_nothing() {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
     }
     assert!(opts.resolve.is_empty());
+}
+
+#[test]
+fn a_tls_handshake_that_trickles_ends_at_the_handshake_timeout() {
+    watchdog(WATCHDOG_SECS, || {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        // A server hello announced as a 16 KiB record, sent a byte every
+        // 200 ms: each read gets a byte well within any per-read timeout.
+        let server = RawServer::start(move |mut s: TcpStream| {
+            let mut hello = vec![
+                0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0x00, 0x3f, 0xfb, 0x03, 0x03,
+            ];
+            hello.resize(16 * 1024, 0);
+            for byte in hello {
+                if stopped.recv_timeout(Duration::from_millis(200)).is_ok()
+                    || s.write_all(&[byte]).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let opts = Options {
+            connect_timeout: Some(Duration::from_secs(30)),
+            handshake_timeout: Some(Duration::from_secs(1)),
+            ..Options::default()
+        };
+        let started = Instant::now();
+        let e = expect_connect_error(connect(&format!("wss://127.0.0.1:{}/", server.port), &opts));
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert!(
+            e.message()
+                .contains("the TLS handshake did not finish within 1000 ms"),
+            "{e}"
+        );
+        let _ = stop.send(());
+        server.join();
+    });
 }

@@ -181,10 +181,12 @@ fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) ->
     tcp.set_read_timeout(left)?;
     tcp.set_write_timeout(left)?;
     if target.tls {
+        let tls_deadline = deadline.zip(options.handshake_timeout);
         Ok(Stream::Tls(Box::new(connect_tls(
             tcp,
             &target.host,
             &options.tls,
+            tls_deadline,
         )?)))
     } else {
         Ok(Stream::Plain(tcp.into()))
