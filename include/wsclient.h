@@ -1334,6 +1334,24 @@ int32_t ws_options_set_auto_pong(ws_options *opts, bool on);
 int32_t ws_options_set_proxy(ws_options *opts, const char *url);
 
 /*
+ Pin the addresses of a host and port, as curl's `--resolve`
+ (`CURLOPT_RESOLVE`): `"example.com:443:[::1],127.0.0.1"`, IPv6
+ addresses in brackets. Connecting to that host and port then uses these
+ addresses and asks no resolver (DNS is skipped); with several, they are
+ raced as a resolved name's are (Happy Eyeballs: the next starts when the
+ last has not connected within 250 ms). As in curl, an entry applies to
+ every host the connection resolves: the URI's, a redirect's, a proxy's,
+ and the server's name a `socks5://` proxy is given (`socks5h://` sends
+ the name itself). Call it again for other hosts; an entry for a host and
+ port already pinned replaces the earlier one. A malformed entry is
+ `WS_ERR_INVALID_ARGUMENT`, with the reason in `ws_last_error_message`.
+
+ # Safety
+ `opts`: a live options handle; `entry`: a NUL-terminated string.
+ */
+int32_t ws_options_add_resolve(ws_options *opts, const char *entry);
+
+/*
  Without a proxy set by `ws_options_set_proxy`, take one from the
  environment at connect time (off by default): `http_proxy` for ws://,
  `https_proxy` for wss://, else `all_proxy` (lower case first, then upper

@@ -395,6 +395,11 @@ class options {
         detail::check(ws_options_set_proxy(h_.get(), url.c_str()));
         return *this;
     }
+    /** Pin a host's addresses as curl's --resolve: "host:port:addr[,addr...]", IPv6 in brackets. */
+    options &resolve(const std::string &entry) {
+        detail::check(ws_options_add_resolve(h_.get(), entry.c_str()));
+        return *this;
+    }
     /** Take the proxy from http_proxy/https_proxy/all_proxy, honouring no_proxy. */
     options &env_proxy(bool on = true) {
         detail::check(ws_options_use_env_proxy(h_.get(), on));

@@ -683,9 +683,12 @@ fn a_blocking_send_to_a_slow_reader_keeps_a_bounded_queue() {
             &server.url("/"),
             &Options::default(),
         )));
+        // The message is built before the clock starts, so the big send is
+        // under way before the others send (a debug build takes a while).
+        let big = pattern(0, 0, BIG);
         let sender = {
             let conn = conn.clone();
-            thread::spawn(move || conn.send_binary(&pattern(0, 0, BIG)))
+            thread::spawn(move || conn.send_binary(&big))
         };
         let started = Instant::now();
         let mut others = None;

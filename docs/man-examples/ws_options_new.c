@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <wsclient.h>
 
-/* Limits, timeouts and framing; each setter returns WS_OK or an error. */
+/* Limits, timeouts, framing and pinned addresses; each setter returns WS_OK or an error. */
 int main(void)
 {
     ws_options *opts = ws_options_new();
@@ -29,6 +29,8 @@ int main(void)
         rc = ws_options_set_compression_level(opts, 6);
     if (rc == WS_OK)
         rc = ws_options_set_auto_pong(opts, true);
+    if (rc == WS_OK) /* localhost:8080 is these two, raced; no resolver asked */
+        rc = ws_options_add_resolve(opts, "localhost:8080:[::1],127.0.0.1");
     if (rc != WS_OK) {
         fprintf(stderr, "options: %s\n", ws_last_error_message());
         ws_options_free(opts);

@@ -175,16 +175,18 @@ fn open_stream(target: &Target, options: &Options, deadline: Option<Instant>) ->
     };
     let tcp = match proxy_for(target, options)? {
         Some(proxy) => open_tunnel(&proxy, target, options, connect_timeout, deadline)?,
-        None => connect_tcp(&target.host, target.port, connect_timeout)?,
+        None => connect_tcp(&target.host, target.port, connect_timeout, &options.resolve)?,
     };
     let left = remaining()?;
     tcp.set_read_timeout(left)?;
     tcp.set_write_timeout(left)?;
     if target.tls {
+        let tls_deadline = deadline.zip(options.handshake_timeout);
         Ok(Stream::Tls(Box::new(connect_tls(
             tcp,
             &target.host,
             &options.tls,
+            tls_deadline,
         )?)))
     } else {
         Ok(Stream::Plain(tcp.into()))

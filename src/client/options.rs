@@ -10,7 +10,7 @@ use crate::error::{io_reason, Error, Result};
 use crate::handshake::Request;
 use crate::proto::receiver::Limits;
 use crate::session::Keepalive;
-use crate::transport::TlsOptions;
+use crate::transport::{ResolveEntry, TlsOptions};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -63,6 +63,9 @@ pub struct Options {
     /// Bound of the send queue (see `session::Config::send_queue_limit`);
     /// must be positive (see [`Options::set_send_queue_limit`]).
     pub send_queue_limit: usize,
+    /// Addresses pinned for `host:port`s, as curl's `--resolve` (see
+    /// [`Options::add_resolve`]).
+    pub resolve: Vec<ResolveEntry>,
 }
 
 impl Default for Options {
@@ -93,6 +96,7 @@ impl Default for Options {
             use_env_proxy: false,
             keepalive: None,
             send_queue_limit: 4 << 20,
+            resolve: Vec::new(),
         }
     }
 }
@@ -111,6 +115,21 @@ impl Options {
                 ))
             }
         };
+        Ok(())
+    }
+
+    /// Pin the addresses of a `host:port` as curl's `--resolve` does:
+    /// `"example.com:443:[::1],127.0.0.1"`, IPv6 addresses in brackets.
+    /// Connecting to that host and port then uses these addresses (raced
+    /// as any name's are) and asks no resolver. It applies to every host
+    /// this connection resolves: the URI's, a redirect's, the proxy's and,
+    /// for `socks5://`, the one the proxy is asked for. An entry for a
+    /// `host:port` already pinned replaces the earlier one. A malformed
+    /// entry is an invalid argument.
+    pub fn add_resolve(&mut self, entry: &str) -> Result<()> {
+        let entry = ResolveEntry::parse(entry)?;
+        self.resolve.retain(|e| !e.matches(&entry.host, entry.port));
+        self.resolve.push(entry);
         Ok(())
     }
 

@@ -14,9 +14,9 @@ use openssl::ssl::SslStream;
 
 use crate::error::{Error, ErrorKind};
 
-pub use tcp::connect_tcp;
+pub use tcp::{connect_tcp, pinned, ResolveEntry, ATTEMPT_DELAY};
 pub use tls::{connect_tls, TlsOptions, TlsVersion};
-pub use wait::wait_fd;
+pub use wait::{wait_any, wait_fd};
 
 /// A TCP socket shared between the stream that reads and writes it and the
 /// driver that waits on it (`poll` needs no lock on the stream).

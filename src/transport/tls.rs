@@ -7,20 +7,21 @@ use std::ffi::CStr;
 use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Public};
 use openssl::ssl::{
-    HandshakeError, SslConnector, SslContext, SslFiletype, SslMethod, SslRef, SslStream,
+    ErrorCode, HandshakeError, SslConnector, SslContext, SslFiletype, SslMethod, SslRef, SslStream,
     SslVerifyMode, SslVersion,
 };
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509VerifyResult;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::transport::wait::wait_fd;
 use crate::transport::Socket;
 
 /// The lowest TLS version a connection may use.
@@ -424,7 +425,16 @@ fn shared_connector(options: &TlsOptions) -> Result<SslConnector> {
     Ok(connector)
 }
 
-pub fn connect_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<SslStream<Socket>> {
+/// TLS over `tcp`, the handshake done by `deadline` (the handshake's
+/// deadline and the timeout it was set from, for the message): the socket
+/// is non-blocking meanwhile, so a server that trickles its bytes cannot
+/// hold the handshake past it. The stream comes back blocking.
+pub fn connect_tls(
+    tcp: TcpStream,
+    host: &str,
+    options: &TlsOptions,
+    deadline: Option<(Instant, Duration)>,
+) -> Result<SslStream<Socket>> {
     let connector = shared_connector(options)?;
     let mut config = connector
         .configure()
@@ -435,9 +445,31 @@ pub fn connect_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<S
     }
     // SNI and the name (or address) verified: the override, else the host.
     let name = options.server_name.as_deref().unwrap_or(host);
-    let stream = config
-        .connect(name, Socket::from(tcp))
-        .map_err(|e| handshake_error(e, options))?;
+    tcp.set_nonblocking(true)?;
+    let mut attempt = config.connect(name, Socket::from(tcp));
+    let stream = loop {
+        let mid = match attempt {
+            Ok(stream) => break stream,
+            Err(HandshakeError::WouldBlock(mid)) => mid,
+            Err(e) => return Err(handshake_error(e, options)),
+        };
+        let left = deadline.map(|(d, _)| d.saturating_duration_since(Instant::now()));
+        if let (Some(left), Some((_, timeout))) = (left, deadline) {
+            if left.is_zero() {
+                return Err(Error::exn(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the TLS handshake did not finish within {} ms",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+        }
+        let read = mid.error().code() == ErrorCode::WANT_READ;
+        wait_fd(mid.get_ref(), read, !read, left)?;
+        attempt = mid.handshake();
+    };
+    stream.get_ref().tcp().set_nonblocking(false)?;
     check_pinned_key(stream.ssl(), &options.pinned_keys)?;
     Ok(stream)
 }

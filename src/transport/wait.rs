@@ -1,8 +1,8 @@
-//! Waiting for a socket with `poll(2)`: the only place a connection blocks
+//! Waiting for sockets with `poll(2)`: the only place a connection blocks
 //! once it is open, so every wait has a deadline.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -16,6 +16,18 @@ pub fn wait_fd(
     write: bool,
     timeout: Option<Duration>,
 ) -> io::Result<()> {
+    wait_any(&[socket.as_fd()], read, write, timeout).map(|_| ())
+}
+
+/// [`wait_fd`] for several sockets at once: which of them are ready
+/// (readable or writable as asked, or in error or hung up), in order; none
+/// when the timeout passed or a signal came.
+pub fn wait_any(
+    sockets: &[BorrowedFd<'_>],
+    read: bool,
+    write: bool,
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
     let mut flags = PollFlags::empty();
     if read {
         flags |= PollFlags::IN;
@@ -23,13 +35,14 @@ pub fn wait_fd(
     if write {
         flags |= PollFlags::OUT;
     }
-    let mut fds = [PollFd::new(&socket, flags)];
+    let mut fds: Vec<PollFd<'_>> = sockets.iter().map(|s| PollFd::new(s, flags)).collect();
     let timeout = timeout.map(|t| Timespec {
         tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
         tv_nsec: t.subsec_nanos() as _,
     });
     match poll(&mut fds, timeout.as_ref()) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+        Ok(_) => Ok(fds.iter().map(|f| !f.revents().is_empty()).collect()),
+        Err(rustix::io::Errno::INTR) => Ok(vec![false; fds.len()]),
         Err(e) => Err(e.into()),
     }
 }

@@ -131,6 +131,10 @@ static void test_setters_check_their_input(void) {
     CHECK_REFUSED(ws_options_set_origin(opts, "example.com"), "scheme://host");
     CHECK_REFUSED(ws_options_set_origin(opts, "https://a\r\nX-Evil: 1"), "CR, LF");
     CHECK_REFUSED(ws_options_set_proxy(opts, "ftp://proxy:21"), "proxy");
+    CHECK_REFUSED(ws_options_add_resolve(opts, "example.com:443"), "no address");
+    CHECK_REFUSED(ws_options_add_resolve(opts, "example.com:443:localhost"), "not an IP address");
+    CHECK_REFUSED(ws_options_add_resolve(opts, "example.com:99999:127.0.0.1"), "1..65535");
+    CHECK(ws_options_add_resolve(opts, "example.com:443:[::1],127.0.0.1") == WS_OK);
     CHECK_REFUSED(ws_options_add_deflate_offer(opts, "bogus"), "bogus");
     CHECK_REFUSED(ws_options_set_tls_min_version(opts, 0x0302), "unknown TLS version");
     CHECK_REFUSED(ws_options_set_tls_min_version(opts, 13), "WS_TLS_1_3");

@@ -296,6 +296,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_set_keepalive": (c_int32, [options_p, c_uint32, c_uint32], _check_result),
     "ws_options_set_send_queue_limit": (c_int32, [options_p, c_size_t], _check_result),
     "ws_options_set_proxy": (c_int32, [options_p, c_char_p], _check_result),
+    "ws_options_add_resolve": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_use_env_proxy": (c_int32, [options_p, c_bool], _check_result),
     # Responses.
     "ws_response_free": (None, [response_p], None),

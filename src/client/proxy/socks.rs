@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::Target;
+use crate::transport::{pinned, ResolveEntry};
 
 use super::{authority, Proxy};
 
@@ -117,13 +118,16 @@ fn read_exact_by(tcp: &mut TcpStream, buf: &mut [u8], deadline: Option<Instant>)
 }
 
 /// The address to send for `target`: its name for `socks5h://`, else an
-/// address resolved here.
-fn address_for(proxy: &Proxy, target: &Target) -> Result<Address> {
+/// address resolved here (or pinned in `pins`).
+fn address_for(proxy: &Proxy, target: &Target, pins: &[ResolveEntry]) -> Result<Address> {
     if let Ok(ip) = target.host.parse::<IpAddr>() {
         return Ok(Address::Ip(ip));
     }
     if proxy.remote_dns() {
         return Ok(Address::Domain(target.host.clone()));
+    }
+    if let Some(addrs) = pinned(pins, &target.host, target.port) {
+        return Ok(Address::Ip(addrs[0].ip()));
     }
     (target.host.as_str(), target.port)
         .to_socket_addrs()
@@ -148,9 +152,10 @@ pub fn handshake(
     tcp: &mut TcpStream,
     proxy: &Proxy,
     target: &Target,
+    pins: &[ResolveEntry],
     deadline: Option<Instant>,
 ) -> Result<()> {
-    let request = connect_request(&address_for(proxy, target)?, target.port)?;
+    let request = connect_request(&address_for(proxy, target, pins)?, target.port)?;
     tcp.write_all(&greeting(proxy.credentials.is_some()))?;
     let mut choice = [0u8; 2];
     read_exact_by(tcp, &mut choice, deadline)?;

@@ -38,8 +38,8 @@ pub fn open_tunnel(
     deadline: Option<Instant>,
 ) -> Result<TcpStream> {
     let context = format!("proxy {}", proxy.authority());
-    let mut tcp =
-        connect_tcp(&proxy.host, proxy.port, connect_timeout).map_err(|e| e.context(&context))?;
+    let mut tcp = connect_tcp(&proxy.host, proxy.port, connect_timeout, &options.resolve)
+        .map_err(|e| e.context(&context))?;
     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     if left.is_some_and(|l| l.is_zero()) {
         return Err(Error::exn(ErrorKind::Timeout, "the handshake timed out").context(&context));
@@ -49,7 +49,7 @@ pub fn open_tunnel(
     match proxy.kind {
         ProxyKind::Http => http_connect(tcp, proxy, target, options, deadline, &context),
         ProxyKind::Socks5 | ProxyKind::Socks5h => {
-            match socks::handshake(&mut tcp, proxy, target, deadline) {
+            match socks::handshake(&mut tcp, proxy, target, &options.resolve, deadline) {
                 Ok(()) => Ok(tcp),
                 Err(e) => {
                     let _ = tcp.shutdown(std::net::Shutdown::Both);
