@@ -122,6 +122,12 @@ extern "C" {
 #define MAX_FRAME (128 << 10)
 
 /*
+ Pongs waiting may take this many bytes before a new one replaces the
+ last: room to answer a burst of small pings one by one.
+ */
+#define PONG_BUDGET 512
+
+/*
  A payload is taken this much at a time: the piece masked is still in
  cache when the kernel copies it. Measured on 1 MiB echoes (one at a
  time, beside raw TCP, cheap servers): 32 KiB pieces sent as fast as one
