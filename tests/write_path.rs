@@ -52,6 +52,13 @@ fn reset(s: TcpStream) {
     drop(s);
 }
 
+/// The payload sizes of the next `n` data messages the client sends.
+fn message_sizes(s: &mut TcpStream, n: usize) -> Vec<usize> {
+    (0..n)
+        .map(|_| read_message(s).0.iter().map(|f| f.payload.len()).sum())
+        .collect()
+}
+
 /// Issue 20, item 1: a send waiting behind another thread's large message
 /// when the server resets the connection returns the connection's error at
 /// once, without spinning, and so does the large send.
@@ -262,12 +269,7 @@ fn a_blocking_send_in_parts_waits_for_another_threads_large_message() {
         let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
             thread::sleep(Duration::from_millis(300));
-            let mut sizes = Vec::new();
-            for _ in 0..2 {
-                let (data, _) = read_message(&mut s);
-                sizes.push(data.iter().map(|f| f.payload.len()).sum::<usize>());
-            }
-            sizes
+            message_sizes(&mut s, 2)
         });
         let conn = open(&server.url("/"), &Options::default());
         let big = {
@@ -377,12 +379,7 @@ fn a_last_part_that_waits_for_the_socket_ends_its_message() {
         let server = RawServer::start(move |mut s: TcpStream| {
             accept_ws(&mut s, "");
             thread::sleep(Duration::from_millis(300)); // the client's socket fills
-            let mut sizes = Vec::new();
-            for _ in 0..2 {
-                let (data, _) = read_message(&mut s);
-                sizes.push(data.iter().map(|f| f.payload.len()).sum::<usize>());
-            }
-            sizes
+            message_sizes(&mut s, 2)
         });
         let conn = open(&server.url("/"), &Options::default());
         let data = vec![4u8; BIG];

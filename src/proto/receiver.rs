@@ -531,15 +531,15 @@ mod tests {
     fn random_chunking_gives_same_events() {
         let input = stream();
         let whole = run(&input, input.len()).unwrap();
-        let mut seed = 0x2545F491u32;
+        let mut state = 0x2545F491u32;
         for _ in 0..200 {
             let mut rx = Receiver::new(Limits::default(), None);
             let (mut buf, mut events, mut at) = (Vec::new(), Vec::new(), 0);
             while at < input.len() {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let n = (seed as usize % 9 + 1).min(input.len() - at);
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let n = (state as usize % 9 + 1).min(input.len() - at);
                 buf.extend_from_slice(&input[at..at + n]);
                 at += n;
                 loop {
@@ -722,12 +722,12 @@ mod tests {
     fn random_bytes_never_panic() {
         // Garbage, and mutations of a valid stream, with and without deflate.
         let valid = stream();
-        let mut seed = 0x9E3779B9u32;
+        let mut state = 0x9E3779B9u32;
         let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
         };
         for round in 0..3000 {
             let mut input: Vec<u8> = if round % 2 == 0 {
