@@ -95,7 +95,8 @@ fi
 status=0
 echo "== tests/run.scm against $URL"
 # A watchdog: a hang fails instead of stalling.
-timeout 300 csi -s "$CHICKEN_DIR/tests/run.scm" "$URL" "${TLS_ARGS[@]}" || status=1
+timeout 300 csi -s "$CHICKEN_DIR/tests/run.scm" "$URL" "${TLS_ARGS[@]}" 2>&1 \
+    | tee "$TMP/run.log" || status=1
 
 # ws-client 1.0's documented example, unchanged apart from its URI: it connects
 # to ws://localhost:9001, which we replace with the server's /greet path
@@ -140,6 +141,8 @@ else
 fi
 
 if [ "$status" -ne 0 ]; then
+    # Again at the end, where a log's tail shows them.
+    grep -E '^(FAIL|Error|[0-9]+ passed)' "$TMP/run.log" >&2 || true
     echo "ws-client: FAILED" >&2
 else
     echo "ws-client: all CHICKEN tests passed"
