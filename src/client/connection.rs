@@ -287,6 +287,20 @@ impl Connection {
         })
     }
 
+    /// The server said 101 but agreed to something we cannot accept: the
+    /// WebSocket exists, so it is failed as any other (a close frame with
+    /// the code, then the close timeout for the server's TCP close when
+    /// `blocking`; else what the socket takes now), and the error returned.
+    pub(crate) fn fail_opening(self, error: Error, blocking: bool) -> Error {
+        self.nonblocking.store(!blocking, Ordering::Relaxed);
+        let Ok(mut core) = self.lock() else {
+            return error;
+        };
+        let error = core.session.fail(error, Instant::now());
+        self.wind_down(core);
+        error
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Core>> {
         self.core.lock().map_err(|_| poisoned())
     }

@@ -2,10 +2,13 @@
 
 mod connect;
 mod connection;
+mod opening;
 mod options;
 pub mod proxy;
+mod redirect;
 
 pub use connect::{connect, Connected};
 pub use connection::{Connection, Interest, State};
+pub use opening::{Opening, Step};
 pub use options::Options;
 pub use proxy::Proxy;

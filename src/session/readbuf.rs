@@ -1,8 +1,6 @@
 //! A read buffer: bytes are appended at `end` and consumed from `start`;
 //! the storage is initialised once and reused, never zeroed per read.
 
-use std::io::{self, Read};
-
 /// The smallest read; larger when a frame's remaining length is known.
 const READ_CHUNK: usize = 4 << 10;
 /// An emptied buffer up to this size is kept for the next reads; a larger
@@ -118,9 +116,11 @@ impl ReadBuf {
         self.peak = 0;
     }
 
-    /// One read from `source` into [`ReadBuf::space`]`(want)`. Returns the
-    /// number of bytes read (0 at end of stream).
-    pub fn fill(&mut self, source: &mut impl Read, want: usize) -> io::Result<usize> {
+    /// One read from `source` into [`ReadBuf::space`]`(want)` (tests feed
+    /// the buffer this way). Returns the number of bytes read (0 at end of
+    /// stream).
+    #[cfg(test)]
+    pub fn fill(&mut self, source: &mut impl std::io::Read, want: usize) -> std::io::Result<usize> {
         let n = source.read(self.space(want))?;
         self.commit(n);
         Ok(n)
@@ -157,7 +157,7 @@ mod tests {
         );
         rb.consume(100);
         // A peer that fills every read gets reads that double.
-        let mut flood = io::repeat(0);
+        let mut flood = std::io::repeat(0);
         let mut sizes = Vec::new();
         for _ in 0..4 {
             sizes.push(rb.fill(&mut flood, 64 << 20).unwrap());
@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn a_large_message_does_not_pin_its_buffer_but_a_stream_of_them_does() {
         let mut rb = ReadBuf::default();
-        let mut big = io::repeat(7);
+        let mut big = std::io::repeat(7);
         // Reads that fill their room grow it; a stream of large reads keeps
         // its buffer between messages.
         for _ in 0..5 {

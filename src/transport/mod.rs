@@ -1,5 +1,6 @@
 //! The only code that owns sockets and OpenSSL.
 
+mod resolve;
 mod tcp;
 mod tls;
 mod wait;
@@ -14,8 +15,9 @@ use openssl::ssl::SslStream;
 
 use crate::error::{Error, ErrorKind};
 
-pub use tcp::{connect_tcp, pinned, ResolveEntry, ATTEMPT_DELAY};
-pub use tls::{connect_tls, TlsOptions, TlsVersion};
+pub use resolve::Lookup;
+pub use tcp::{authority, pinned, Race, ResolveEntry, ATTEMPT_DELAY};
+pub use tls::{start_tls, TlsHandshake, TlsOptions, TlsStep, TlsVersion};
 pub use wait::{wait_any, wait_fd};
 
 /// A TCP socket shared between the stream that reads and writes it and the

@@ -1,14 +1,12 @@
-//! Resolve (IPv6 and IPv4, or addresses pinned with [`ResolveEntry`]) and
-//! connect, racing the addresses as Happy Eyeballs (RFC 8305) does, all
-//! within one deadline.
+//! Connect without blocking, racing a host's addresses (IPv6 and IPv4, or
+//! those pinned with [`ResolveEntry`]) as Happy Eyeballs (RFC 8305) does.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::event::epoll;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -91,75 +89,6 @@ pub fn pinned(pins: &[ResolveEntry], host: &str, port: u16) -> Option<Vec<Socket
             .map(|ip| SocketAddr::new(*ip, port))
             .collect()
     })
-}
-
-/// Connect to `host:port`; `timeout` bounds name resolution and the
-/// connection attempts together. Addresses pinned for it in `pins` are
-/// used instead of a lookup.
-pub fn connect_tcp(
-    host: &str,
-    port: u16,
-    timeout: Option<Duration>,
-    pins: &[ResolveEntry],
-) -> Result<TcpStream> {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let addrs = match pinned(pins, host, port) {
-        Some(addrs) => addrs,
-        None => {
-            let name = (host.to_string(), port);
-            resolve(host, port, deadline, move || {
-                name.to_socket_addrs().map(Iterator::collect)
-            })?
-        }
-    };
-    connect_any(host, port, &addrs, deadline)
-}
-
-/// Resolve with `lookup`, giving up at `deadline`. The system resolver
-/// (getaddrinfo) cannot be cancelled or given a timeout, so a name is
-/// looked up on a helper thread and waited for at most until the deadline;
-/// a lookup that outlives it finishes on its own and is discarded. IP
-/// literals need no lookup and no thread.
-fn resolve<F>(
-    host: &str,
-    port: u16,
-    deadline: Option<Instant>,
-    lookup: F,
-) -> Result<Vec<SocketAddr>>
-where
-    F: FnOnce() -> io::Result<Vec<SocketAddr>> + Send + 'static,
-{
-    let failed =
-        |e: io::Error| Error::exn(ErrorKind::Resolve, format!("cannot resolve {host}: {e}"));
-    let addrs = if let Ok(ip) = host.parse::<IpAddr>() {
-        vec![SocketAddr::new(ip, port)]
-    } else if let Some(deadline) = deadline {
-        let (tx, rx) = mpsc::channel();
-        thread::Builder::new()
-            .name("wsclient-resolve".into())
-            .spawn(move || {
-                let _ = tx.send(lookup());
-            })
-            .map_err(failed)?;
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(result) => result.map_err(failed)?,
-            Err(_) => {
-                return Err(Error::exn(
-                    ErrorKind::Timeout,
-                    format!("resolving {host} timed out"),
-                ))
-            }
-        }
-    } else {
-        lookup().map_err(failed)?
-    };
-    if addrs.is_empty() {
-        return Err(Error::exn(
-            ErrorKind::Resolve,
-            format!("{host} has no addresses"),
-        ));
-    }
-    Ok(addrs)
 }
 
 /// `host:port`, with an IPv6 host in brackets (`[::1]:443`), as in a URI
@@ -283,110 +212,154 @@ fn finish_attempt(fd: &OwnedFd) -> io::Result<()> {
     }
 }
 
-/// The winner, as a blocking stream.
+/// The winner: non-blocking, without Nagle's delay (a WebSocket frame is
+/// written whole, and small ones must not wait for an ACK).
 fn connected(fd: OwnedFd) -> Result<TcpStream> {
     let stream = TcpStream::from(fd);
-    stream.set_nonblocking(false)?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
 
-/// Race connection attempts to `addrs` (see [`Racer`]) until one connects
-/// or `deadline` passes; the losers are closed. The error lists every
-/// address's failure.
-fn connect_any(
-    host: &str,
+/// Connection attempts to a host's addresses, raced as [`Racer`] says,
+/// without blocking: the caller waits for [`Race`]'s descriptor (an epoll
+/// instance that gathers the attempts in flight) to be readable, or until
+/// [`Race::next_start`], then calls [`Race::poll`] again. Dropping it
+/// closes every attempt.
+pub struct Race {
+    host: String,
     port: u16,
-    addrs: &[SocketAddr],
-    deadline: Option<Instant>,
-) -> Result<TcpStream> {
-    let mut racer = Racer::new(addrs, Instant::now());
-    let mut failures: Vec<Option<String>> = vec![None; racer.order.len()];
-    // In-flight attempts: index in `racer.order`, socket.
-    let mut attempts: Vec<(usize, OwnedFd)> = Vec::new();
-    loop {
-        let now = Instant::now();
-        let expired = deadline.is_some_and(|d| now >= d);
-        while let Some(i) = racer.start(now).filter(|_| !expired) {
-            match start_attempt(racer.order[i]) {
-                Ok((fd, true)) => return connected(fd),
-                Ok((fd, false)) => attempts.push((i, fd)),
-                Err(e) => {
-                    failures[i] = Some(e.to_string());
-                    racer.failed(now);
+    racer: Racer,
+    /// Why each address failed, in `racer.order`.
+    failures: Vec<Option<String>>,
+    /// In flight: index in `racer.order`, socket.
+    attempts: Vec<(usize, OwnedFd)>,
+    epoll: OwnedFd,
+}
+
+impl Race {
+    pub fn new(host: &str, port: u16, addrs: &[SocketAddr], now: Instant) -> Result<Race> {
+        let racer = Racer::new(addrs, now);
+        Ok(Race {
+            host: host.to_string(),
+            port,
+            failures: vec![None; racer.order.len()],
+            racer,
+            attempts: Vec::new(),
+            epoll: epoll::create(epoll::CreateFlags::CLOEXEC).map_err(io::Error::from)?,
+        })
+    }
+
+    /// Start the attempts that are due and collect those that finished:
+    /// `Some` once one connected (the others are closed), `None` while
+    /// attempts are in flight or due, an error once all failed.
+    pub fn poll(&mut self, now: Instant) -> Result<Option<TcpStream>> {
+        loop {
+            while let Some(i) = self.racer.start(now) {
+                match start_attempt(self.racer.order[i]) {
+                    Ok((fd, true)) => return connected(fd).map(Some),
+                    Ok((fd, false)) => {
+                        epoll::add(
+                            &self.epoll,
+                            &fd,
+                            epoll::EventData::new_u64(i as u64),
+                            epoll::EventFlags::OUT,
+                        )
+                        .map_err(io::Error::from)?;
+                        self.attempts.push((i, fd));
+                    }
+                    Err(e) => {
+                        self.failures[i] = Some(e.to_string());
+                        self.racer.failed(now);
+                    }
                 }
             }
+            let fds: Vec<BorrowedFd<'_>> = self.attempts.iter().map(|(_, fd)| fd.as_fd()).collect();
+            let ready = wait_any(&fds, false, true, Some(Duration::ZERO))?;
+            let mut failed = false;
+            for j in (0..self.attempts.len()).rev().filter(|&j| ready[j]) {
+                let (i, fd) = self.attempts.swap_remove(j);
+                match finish_attempt(&fd) {
+                    Ok(()) => return connected(fd).map(Some),
+                    Err(e) => {
+                        self.failures[i] = Some(e.to_string());
+                        self.racer.failed(now);
+                        failed = true;
+                    }
+                }
+            }
+            if self.racer.all_failed() {
+                return Err(self.failure(ErrorKind::Connect));
+            }
+            if !failed {
+                return Ok(None);
+            }
+            // A failure makes the next address due at once.
         }
-        if expired || racer.all_failed() {
-            break;
+    }
+
+    /// When the next address is due, if one is still to be tried.
+    pub fn next_start(&self) -> Option<Instant> {
+        self.racer.next_start()
+    }
+
+    /// The deadline passed: the error naming every address's fate.
+    pub fn timed_out(mut self) -> Error {
+        for (i, _) in std::mem::take(&mut self.attempts) {
+            self.failures[i] = Some("timed out".into());
         }
-        let wake = match (deadline, racer.next_start()) {
-            (Some(d), Some(n)) => Some(d.min(n)),
-            (d, n) => d.or(n),
+        self.failure(ErrorKind::Timeout)
+    }
+
+    fn failure(&self, kind: ErrorKind) -> Error {
+        let failures: Vec<String> = self
+            .racer
+            .order
+            .iter()
+            .zip(&self.failures)
+            .map(|(addr, f)| format!("{addr}: {}", f.as_deref().unwrap_or("not tried, timed out")))
+            .collect();
+        let kind = if kind == ErrorKind::Connect && failures.iter().all(|f| f.contains("timed out"))
+        {
+            ErrorKind::Timeout
+        } else {
+            kind
         };
-        let fds: Vec<BorrowedFd<'_>> = attempts.iter().map(|(_, fd)| fd.as_fd()).collect();
-        let ready = wait_any(
-            &fds,
-            false,
-            true,
-            wake.map(|w| w.saturating_duration_since(now)),
-        )?;
-        let now = Instant::now();
-        for j in (0..attempts.len()).rev().filter(|&j| ready[j]) {
-            let (i, fd) = attempts.swap_remove(j);
-            match finish_attempt(&fd) {
-                Ok(()) => return connected(fd),
-                Err(e) => {
-                    failures[i] = Some(e.to_string());
-                    racer.failed(now);
-                }
-            }
-        }
+        Error::exn(
+            kind,
+            format!(
+                "cannot connect to {} ({})",
+                authority(&self.host, self.port),
+                failures.join("; ")
+            ),
+        )
     }
-    for (i, _) in attempts {
-        failures[i] = Some("timed out".into());
+}
+
+impl AsFd for Race {
+    /// Readable when an attempt in flight has finished.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
     }
-    let failures: Vec<String> = racer
-        .order
-        .iter()
-        .zip(failures)
-        .map(|(addr, f)| format!("{addr}: {}", f.as_deref().unwrap_or("not tried, timed out")))
-        .collect();
-    let kind = if failures.iter().all(|f| f.contains("timed out")) {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Connect
-    };
-    Err(Error::exn(
-        kind,
-        format!(
-            "cannot connect to {} ({})",
-            authority(host, port),
-            failures.join("; ")
-        ),
-    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn slow_lookup() -> io::Result<Vec<SocketAddr>> {
-        thread::sleep(Duration::from_secs(5));
-        Ok(vec!["127.0.0.1:1".parse().unwrap()])
-    }
-
-    #[test]
-    fn a_resolver_that_never_answers_is_bounded_by_the_deadline() {
-        let started = Instant::now();
-        let deadline = Some(started + Duration::from_millis(200));
-        let e = resolve("slow.example", 80, deadline, slow_lookup).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-        assert!(e.message().contains("resolving slow.example"), "{e}");
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "waited for the resolver"
-        );
+    /// Race to the end, waiting as a caller's event loop would.
+    fn race(addrs: &[SocketAddr], deadline: Option<Instant>) -> Result<TcpStream> {
+        let mut race = Race::new("h", 0, addrs, Instant::now())?;
+        loop {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(race.timed_out());
+            }
+            if let Some(stream) = race.poll(now)? {
+                return Ok(stream);
+            }
+            let wake = [deadline, race.next_start()].into_iter().flatten().min();
+            crate::transport::wait_fd(&race, true, false, wake.map(|w| w - now)).unwrap();
+        }
     }
 
     #[test]
@@ -394,8 +367,8 @@ mod tests {
         assert_eq!(authority("::1", 42434), "[::1]:42434");
         assert_eq!(authority("example.org", 80), "example.org:80");
         // Port 0 can never be connected to: the attempt fails at once.
-        let addrs = ["[::1]:0".parse().unwrap()];
-        let e = connect_any("::1", 0, &addrs, None).unwrap_err();
+        let mut race = Race::new("::1", 0, &["[::1]:0".parse().unwrap()], Instant::now()).unwrap();
+        let e = race.poll(Instant::now()).unwrap_err();
         assert!(
             e.message().starts_with("cannot connect to [::1]:0 ("),
             "{e}"
@@ -403,20 +376,15 @@ mod tests {
     }
 
     #[test]
-    fn answers_and_ip_literals_come_through() {
-        let deadline = Some(Instant::now() + Duration::from_secs(5));
-        let one = || Ok(vec!["10.0.0.1:80".parse().unwrap()]);
-        assert_eq!(resolve("h", 80, deadline, one).unwrap()[0].port(), 80);
-        assert_eq!(resolve("h", 80, None, one).unwrap().len(), 1);
-        // A literal never reaches the resolver.
-        let never = || -> io::Result<Vec<SocketAddr>> { panic!("looked up an IP literal") };
-        let addrs = resolve("::1", 9, deadline, never).unwrap();
-        assert_eq!(addrs, ["[::1]:9".parse().unwrap()]);
-        let none = || Ok(Vec::new());
-        assert_eq!(
-            resolve("h", 80, deadline, none).unwrap_err().kind(),
-            ErrorKind::Resolve
-        );
+    fn the_first_address_that_answers_wins() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let addrs = [
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        ];
+        let stream = race(&addrs, Some(Instant::now() + Duration::from_secs(10))).unwrap();
+        assert_eq!(stream.peer_addr().unwrap().port(), port);
     }
 
     fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -524,12 +492,13 @@ mod tests {
     fn a_refused_and_an_unstarted_address_are_both_listed() {
         // Port 0 fails at once; the second is tried at once after it.
         let both = addrs(&["[::1]:0", "127.0.0.1:0"]);
-        let e = connect_any("h", 0, &both, None).unwrap_err();
+        let e = race(&both, None).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
         assert!(e.message().contains("[::1]:0: "), "{e}");
         assert!(e.message().contains("; 127.0.0.1:0: "), "{e}");
-        let past = Some(Instant::now());
-        let e = connect_any("h", 0, &both, past).unwrap_err();
+        let e = Race::new("h", 0, &both, Instant::now())
+            .unwrap()
+            .timed_out();
         assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
         assert!(e.message().contains("127.0.0.1:0: not tried"), "{e}");
     }

@@ -7,21 +7,20 @@ use std::ffi::CStr;
 use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Public};
 use openssl::ssl::{
-    ErrorCode, HandshakeError, SslConnector, SslContext, SslFiletype, SslMethod, SslRef, SslStream,
-    SslVerifyMode, SslVersion,
+    ErrorCode, HandshakeError, MidHandshakeSslStream, SslConnector, SslContext, SslFiletype,
+    SslMethod, SslRef, SslStream, SslVerifyMode, SslVersion,
 };
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509VerifyResult;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::wait::wait_fd;
 use crate::transport::Socket;
 
 /// The lowest TLS version a connection may use.
@@ -425,16 +424,22 @@ fn shared_connector(options: &TlsOptions) -> Result<SslConnector> {
     Ok(connector)
 }
 
-/// TLS over `tcp`, the handshake done by `deadline` (the handshake's
-/// deadline and the timeout it was set from, for the message): the socket
-/// is non-blocking meanwhile, so a server that trickles its bytes cannot
-/// hold the handshake past it. The stream comes back blocking.
-pub fn connect_tls(
-    tcp: TcpStream,
-    host: &str,
-    options: &TlsOptions,
-    deadline: Option<(Instant, Duration)>,
-) -> Result<SslStream<Socket>> {
+/// A TLS handshake in progress over a non-blocking socket: the caller
+/// waits for what [`TlsHandshake::wants_read`] says, then calls
+/// [`TlsHandshake::advance`] again. Its deadline is the caller's.
+pub struct TlsHandshake {
+    mid: MidHandshakeSslStream<Socket>,
+    options: TlsOptions,
+}
+
+/// Where a handshake stands.
+pub enum TlsStep {
+    Done(Box<SslStream<Socket>>),
+    Pending(TlsHandshake),
+}
+
+/// Start TLS over `tcp` (non-blocking) to `host`, as far as it goes now.
+pub fn start_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<TlsStep> {
     let connector = shared_connector(options)?;
     let mut config = connector
         .configure()
@@ -446,32 +451,42 @@ pub fn connect_tls(
     // SNI and the name (or address) verified: the override, else the host.
     let name = options.server_name.as_deref().unwrap_or(host);
     tcp.set_nonblocking(true)?;
-    let mut attempt = config.connect(name, Socket::from(tcp));
-    let stream = loop {
-        let mid = match attempt {
-            Ok(stream) => break stream,
-            Err(HandshakeError::WouldBlock(mid)) => mid,
-            Err(e) => return Err(handshake_error(e, options)),
-        };
-        let left = deadline.map(|(d, _)| d.saturating_duration_since(Instant::now()));
-        if let (Some(left), Some((_, timeout))) = (left, deadline) {
-            if left.is_zero() {
-                return Err(Error::exn(
-                    ErrorKind::Timeout,
-                    format!(
-                        "the TLS handshake did not finish within {} ms",
-                        timeout.as_millis()
-                    ),
-                ));
-            }
+    let attempt = config.connect(name, Socket::from(tcp));
+    step(attempt, options)
+}
+
+fn step(
+    attempt: std::result::Result<SslStream<Socket>, HandshakeError<Socket>>,
+    options: &TlsOptions,
+) -> Result<TlsStep> {
+    match attempt {
+        Ok(stream) => {
+            check_pinned_key(stream.ssl(), &options.pinned_keys)?;
+            Ok(TlsStep::Done(Box::new(stream)))
         }
-        let read = mid.error().code() == ErrorCode::WANT_READ;
-        wait_fd(mid.get_ref(), read, !read, left)?;
-        attempt = mid.handshake();
-    };
-    stream.get_ref().tcp().set_nonblocking(false)?;
-    check_pinned_key(stream.ssl(), &options.pinned_keys)?;
-    Ok(stream)
+        Err(HandshakeError::WouldBlock(mid)) => Ok(TlsStep::Pending(TlsHandshake {
+            mid,
+            options: options.clone(),
+        })),
+        Err(e) => Err(handshake_error(e, options)),
+    }
+}
+
+impl TlsHandshake {
+    /// Go on as far as the socket allows.
+    pub fn advance(self) -> Result<TlsStep> {
+        let TlsHandshake { mid, options } = self;
+        step(mid.handshake(), &options)
+    }
+
+    /// OpenSSL waits for the server (else for room to write).
+    pub fn wants_read(&self) -> bool {
+        self.mid.error().code() == ErrorCode::WANT_READ
+    }
+
+    pub fn socket(&self) -> &Socket {
+        self.mid.get_ref()
+    }
 }
 
 /// With pins set, the server certificate's public key must be pinned

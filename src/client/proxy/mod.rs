@@ -18,7 +18,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::Target;
 
 pub use env::{bypasses, from_env};
-pub use tunnel::{connect_request, open_tunnel};
+pub use socks::{Address, Next};
+pub use tunnel::{connect_request, Tunnel};
 
 /// How to ask the proxy for a tunnel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,17 +1,12 @@
 //! SOCKS5 (RFC 1928) with username/password authentication (RFC 1929):
-//! the messages without I/O, and the exchange over a connected socket.
+//! the messages and the exchange, without I/O.
 //! `socks5://` resolves the origin's name here, `socks5h://` lets the proxy
 //! resolve it (the name never leaves through local DNS).
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream, ToSocketAddrs};
-use std::time::Instant;
+use std::net::IpAddr;
 
+use super::Proxy;
 use crate::error::{Error, ErrorKind, Result};
-use crate::handshake::Target;
-use crate::transport::{pinned, ResolveEntry};
-
-use super::{authority, Proxy};
 
 const VERSION: u8 = 5;
 const NO_AUTH: u8 = 0x00;
@@ -98,117 +93,133 @@ pub fn reply_text(code: u8) -> &'static str {
     }
 }
 
-/// Read exactly `buf.len()` bytes before `deadline`.
-fn read_exact_by(tcp: &mut TcpStream, buf: &mut [u8], deadline: Option<Instant>) -> Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::exn(ErrorKind::Timeout, "the handshake timed out"));
-            }
-            tcp.set_read_timeout(Some(left))?;
-        }
-        match tcp.read(&mut buf[filled..])? {
-            0 => return Err(proxy_error("the proxy closed the connection")),
-            n => filled += n,
-        }
-    }
-    Ok(())
+/// The SOCKS5 exchange without I/O: [`Socks::start`] gives the greeting to
+/// send; each [`Socks::feed`] with the bytes received so far says what to
+/// send next, to wait for more, or that the tunnel is open.
+pub struct Socks {
+    state: SocksState,
+    credentials: Option<(String, String)>,
+    request: Vec<u8>,
+    origin: String,
 }
 
-/// The address to send for `target`: its name for `socks5h://`, else an
-/// address resolved here (or pinned in `pins`).
-fn address_for(proxy: &Proxy, target: &Target, pins: &[ResolveEntry]) -> Result<Address> {
-    if let Ok(ip) = target.host.parse::<IpAddr>() {
-        return Ok(Address::Ip(ip));
-    }
-    if proxy.remote_dns() {
-        return Ok(Address::Domain(target.host.clone()));
-    }
-    if let Some(addrs) = pinned(pins, &target.host, target.port) {
-        return Ok(Address::Ip(addrs[0].ip()));
-    }
-    (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            Error::exn(
-                ErrorKind::Resolve,
-                format!("cannot resolve {}: {e}", target.host),
-            )
-        })?
-        .next()
-        .map(|a| Address::Ip(a.ip()))
-        .ok_or_else(|| {
-            Error::exn(
-                ErrorKind::Resolve,
-                format!("{} has no addresses", target.host),
-            )
-        })
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SocksState {
+    /// Waiting for the method the proxy chose.
+    Method,
+    /// Waiting for the answer to user and password.
+    Auth,
+    /// Waiting for the reply to CONNECT.
+    Reply,
 }
 
-/// Ask the SOCKS5 proxy on `tcp` for a connection to `target`.
-pub fn handshake(
-    tcp: &mut TcpStream,
-    proxy: &Proxy,
-    target: &Target,
-    pins: &[ResolveEntry],
-    deadline: Option<Instant>,
-) -> Result<()> {
-    let request = connect_request(&address_for(proxy, target, pins)?, target.port)?;
-    tcp.write_all(&greeting(proxy.credentials.is_some()))?;
-    let mut choice = [0u8; 2];
-    read_exact_by(tcp, &mut choice, deadline)?;
-    match (choice, &proxy.credentials) {
-        ([VERSION, NO_AUTH], _) => {}
-        ([VERSION, USER_PASSWORD], Some((user, password))) => {
-            tcp.write_all(&auth_request(user, password)?)?;
-            let mut status = [0u8; 2];
-            read_exact_by(tcp, &mut status, deadline)?;
-            if status[1] != 0 {
-                return Err(proxy_error(
-                    "the SOCKS5 proxy refused the user name and password",
-                ));
+/// What the exchange needs next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// More bytes from the proxy.
+    Read,
+    /// Send these, then read.
+    Send(Vec<u8>),
+    /// The tunnel is open; the bytes that were fed and not used (none from a
+    /// well-behaved proxy) are the caller's.
+    Open,
+}
+
+impl Socks {
+    /// The exchange for a tunnel to `address`:`port` (the origin, named
+    /// `origin` in messages), and the greeting to send first.
+    pub fn start(
+        proxy: &Proxy,
+        address: &Address,
+        port: u16,
+        origin: String,
+    ) -> Result<(Socks, Vec<u8>)> {
+        let socks = Socks {
+            state: SocksState::Method,
+            credentials: proxy.credentials.clone(),
+            request: connect_request(address, port)?,
+            origin,
+        };
+        Ok((socks, greeting(proxy.credentials.is_some())))
+    }
+
+    /// Take what the proxy sent from the front of `input` (consumed bytes
+    /// are removed) and say what comes next.
+    pub fn feed(&mut self, input: &mut Vec<u8>) -> Result<Next> {
+        match self.state {
+            SocksState::Method => {
+                let Some(choice) = take(input, 2) else {
+                    return Ok(Next::Read);
+                };
+                match ([choice[0], choice[1]], &self.credentials) {
+                    ([VERSION, NO_AUTH], _) => {
+                        self.state = SocksState::Reply;
+                        Ok(Next::Send(self.request.clone()))
+                    }
+                    ([VERSION, USER_PASSWORD], Some((user, password))) => {
+                        self.state = SocksState::Auth;
+                        Ok(Next::Send(auth_request(user, password)?))
+                    }
+                    ([VERSION, NO_ACCEPTABLE], None) => Err(proxy_error(
+                        "the SOCKS5 proxy requires authentication (give user:password in the \
+                         proxy URL)",
+                    )),
+                    ([VERSION, NO_ACCEPTABLE], Some(_)) => Err(proxy_error(
+                        "the SOCKS5 proxy accepts no authentication method we offer",
+                    )),
+                    _ => Err(proxy_error("the proxy does not speak SOCKS5")),
+                }
+            }
+            SocksState::Auth => {
+                let Some(status) = take(input, 2) else {
+                    return Ok(Next::Read);
+                };
+                if status[1] != 0 {
+                    return Err(proxy_error(
+                        "the SOCKS5 proxy refused the user name and password",
+                    ));
+                }
+                self.state = SocksState::Reply;
+                Ok(Next::Send(self.request.clone()))
+            }
+            SocksState::Reply => {
+                if input.len() < 4 {
+                    return Ok(Next::Read);
+                }
+                if input[0] != VERSION {
+                    return Err(proxy_error("the proxy does not speak SOCKS5"));
+                }
+                if input[1] != 0 {
+                    return Err(proxy_error(format!(
+                        "the SOCKS5 proxy could not connect to {}: {} ({})",
+                        self.origin,
+                        reply_text(input[1]),
+                        input[1]
+                    )));
+                }
+                // The bound address: read and dropped, so the stream starts
+                // at the origin.
+                let len = match input[3] {
+                    IPV4 => 4 + 4 + 2,
+                    IPV6 => 4 + 16 + 2,
+                    DOMAIN => match input.get(4) {
+                        Some(&n) => 4 + 1 + n as usize + 2,
+                        None => return Ok(Next::Read),
+                    },
+                    _ => return Err(proxy_error("malformed SOCKS5 reply")),
+                };
+                match take(input, len) {
+                    Some(_) => Ok(Next::Open),
+                    None => Ok(Next::Read),
+                }
             }
         }
-        ([VERSION, NO_ACCEPTABLE], None) => {
-            return Err(proxy_error(
-                "the SOCKS5 proxy requires authentication (give user:password in the proxy URL)",
-            ))
-        }
-        ([VERSION, NO_ACCEPTABLE], Some(_)) => {
-            return Err(proxy_error(
-                "the SOCKS5 proxy accepts no authentication method we offer",
-            ))
-        }
-        _ => return Err(proxy_error("the proxy does not speak SOCKS5")),
     }
-    tcp.write_all(&request)?;
-    let mut head = [0u8; 4];
-    read_exact_by(tcp, &mut head, deadline)?;
-    if head[0] != VERSION {
-        return Err(proxy_error("the proxy does not speak SOCKS5"));
-    }
-    if head[1] != 0 {
-        return Err(proxy_error(format!(
-            "the SOCKS5 proxy could not connect to {}: {} ({})",
-            authority(&target.host, target.port),
-            reply_text(head[1]),
-            head[1]
-        )));
-    }
-    // The bound address: read and drop it, so the stream starts at the origin.
-    let rest = match head[3] {
-        IPV4 => 4 + 2,
-        IPV6 => 16 + 2,
-        DOMAIN => {
-            let mut len = [0u8; 1];
-            read_exact_by(tcp, &mut len, deadline)?;
-            len[0] as usize + 2
-        }
-        _ => return Err(proxy_error("malformed SOCKS5 reply")),
-    };
-    read_exact_by(tcp, &mut vec![0u8; rest], deadline)
+}
+
+/// The first `n` bytes of `input`, removed from it, once there are `n`.
+fn take(input: &mut Vec<u8>, n: usize) -> Option<Vec<u8>> {
+    (input.len() >= n).then(|| input.drain(..n).collect())
 }
 
 #[cfg(test)]
@@ -237,5 +248,50 @@ mod tests {
         let v6 = connect_request(&Address::Ip("::1".parse().unwrap()), 1).unwrap();
         assert_eq!((v6[3], v6.len(), v6[19]), (4, 22, 1));
         assert!(connect_request(&Address::Domain("x".repeat(256)), 1).is_err());
+    }
+
+    #[test]
+    fn the_exchange_authenticates_then_connects_and_skips_the_bound_address() {
+        let proxy = Proxy::parse("socks5h://u:pw@h:1080").unwrap();
+        let address = Address::Domain("ab.c".into());
+        let (mut socks, hello) = Socks::start(&proxy, &address, 80, "ab.c:80".into()).unwrap();
+        assert_eq!(hello, [5, 2, 0, 2]);
+        let mut input = vec![5];
+        assert_eq!(socks.feed(&mut input).unwrap(), Next::Read);
+        input.push(2);
+        assert_eq!(
+            socks.feed(&mut input).unwrap(),
+            Next::Send(vec![1, 1, b'u', 2, b'p', b'w'])
+        );
+        input.extend([1, 0]);
+        let Next::Send(request) = socks.feed(&mut input).unwrap() else {
+            panic!("no CONNECT")
+        };
+        assert_eq!(request[..5], [5, 1, 0, 3, 4]);
+        input.extend([5, 0, 0, 3, 3, b'x']);
+        assert_eq!(socks.feed(&mut input).unwrap(), Next::Read);
+        input.extend([b'y', b'z', 0, 80]);
+        assert_eq!(socks.feed(&mut input).unwrap(), Next::Open);
+        assert!(input.is_empty());
+    }
+
+    #[test]
+    fn a_refusal_names_the_origin_and_the_reason() {
+        let proxy = Proxy::parse("socks5://h").unwrap();
+        let address = Address::Ip("10.0.0.1".parse().unwrap());
+        let (mut socks, _) = Socks::start(&proxy, &address, 443, "10.0.0.1:443".into()).unwrap();
+        let mut input = vec![5, 0];
+        assert!(matches!(socks.feed(&mut input).unwrap(), Next::Send(_)));
+        input.extend([5, 5, 0, 1]);
+        let e = socks.feed(&mut input).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Proxy);
+        assert!(
+            e.message()
+                .contains("could not connect to 10.0.0.1:443: connection refused"),
+            "{e}"
+        );
+        let (mut socks, _) = Socks::start(&proxy, &address, 443, "o".into()).unwrap();
+        let e = socks.feed(&mut vec![5, 0xff]).unwrap_err();
+        assert!(e.message().contains("requires authentication"), "{e}");
     }
 }
