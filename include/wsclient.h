@@ -147,9 +147,17 @@ extern "C" {
 #define WS_STATE_CLOSING 1
 
 /*
- `ws_conn_state`: closed; the socket is shut.
+ `ws_conn_state`: closed; the socket is shut. Also a connection whose
+ connect (`ws_connect_continue`) failed or was answered with another
+ HTTP status.
  */
 #define WS_STATE_CLOSED 2
+
+/*
+ `ws_conn_state`: opened with `ws_connect_start` and not yet open; drive
+ it with `ws_connect_continue`.
+ */
+#define WS_STATE_CONNECTING 3
 
 /*
  `ws_send` flag: send this message uncompressed even when
@@ -385,6 +393,57 @@ const char *ws_version(void);
 int32_t ws_connect(const char *uri, const ws_options *opts, ws_conn **conn_out, ws_response **response_out);
 
 /*
+ Start connecting to `uri` without blocking: the same connect as
+ `ws_connect` (name lookup, TCP, proxy, TLS, the upgrade, redirects),
+ driven by your event loop. It checks its arguments (a bad URI or option
+ is reported here), starts the first step, and returns `WS_OK` with
+ `*conn_out` a connection in `WS_STATE_CONNECTING`, in non-blocking mode.
+ Then wait on `ws_conn_fd` for `ws_conn_wants`, at most
+ `ws_conn_next_timeout_ms`, and call `ws_connect_continue` until it
+ returns something other than `WS_ERR_WOULD_BLOCK`. The descriptor may
+ change from one call to the next while connecting: read it again after
+ each call. Name lookups run on a helper thread (getaddrinfo cannot be
+ cancelled); addresses pinned with `ws_options_add_resolve` and IP
+ literals need none. The handshake timeout bounds the whole connect.
+
+ `ws_conn_free` cancels a connect at once, whatever step it is in (a
+ lookup in progress is abandoned, not waited for). Until it is open,
+ calls that need an open connection (send, receive, flush, close,
+ `ws_conn_set_nonblocking`, `ws_conn_set_timeouts`) return
+ `WS_ERR_INVALID_STATE`.
+
+ # Safety
+ `uri`: a NUL-terminated string; `opts`: NULL or a live options handle
+ (only read during the call); `conn_out`: writable.
+ */
+int32_t ws_connect_start(const char *uri, const ws_options *opts, ws_conn **conn_out);
+
+/*
+ Advance a connection from `ws_connect_start` as far as it goes without
+ waiting.
+
+ - `WS_OK`: it is open, an ordinary connection in non-blocking mode
+   (receive until `WS_ERR_WOULD_BLOCK` first: the server's first
+   messages may have come with its answer). Calling again returns
+   `WS_OK`.
+ - `WS_ERR_WOULD_BLOCK`: still connecting; wait on `ws_conn_fd` (read it
+   again: it may have changed) for `ws_conn_wants`, at most
+   `ws_conn_next_timeout_ms`, then call again.
+ - `WS_HTTP_RESPONSE`: the server answered with another status (after
+   any redirects followed); `*response_out`, if not NULL, receives it.
+ - negative: the connect failed (`WS_ERR_TIMEOUT` when the handshake or
+   connect timeout passed); `ws_conn_errmsg` says why. For
+   `WS_ERR_PROXY`, `*response_out` receives the proxy's answer.
+
+ After `WS_HTTP_RESPONSE` or an error the connect is over
+ (`WS_STATE_CLOSED`): free the connection.
+
+ # Safety
+ `conn`: NULL or a live connection; `response_out`: NULL or writable.
+ */
+int32_t ws_connect_continue(ws_conn *conn, ws_response **response_out);
+
+/*
  Close the socket (with TLS close_notify) and free the connection; NULL
  is a no-op. For a clean close, call `ws_close` and receive until
  `WS_CLOSED` first.
@@ -395,7 +454,8 @@ int32_t ws_connect(const char *uri, const ws_options *opts, ws_conn **conn_out, 
 void ws_conn_free(ws_conn *conn);
 
 /*
- `WS_STATE_OPEN`, `WS_STATE_CLOSING` or `WS_STATE_CLOSED` (also for NULL).
+ `WS_STATE_CONNECTING`, `WS_STATE_OPEN`, `WS_STATE_CLOSING` or
+ `WS_STATE_CLOSED` (also for NULL).
 
  # Safety
  `conn`: NULL or a live connection.
@@ -403,7 +463,13 @@ void ws_conn_free(ws_conn *conn);
 int32_t ws_conn_state(const ws_conn *conn);
 
 /*
- The socket's file descriptor, for poll/select (-1 for NULL).
+ The file descriptor to wait on, for poll/select/epoll (-1 for NULL).
+ Once open, the socket's, for the connection's life. While connecting
+ it may change from one `ws_connect_continue` to the next (a descriptor
+ that wakes when a name lookup ends, an epoll descriptor gathering the
+ connection attempts, then the socket): read it again after each call
+ and re-register it when it changed. -1 when `ws_connect_continue` has
+ something to report at once (call it now), or the connect is over.
 
  # Safety
  `conn`: NULL or a live connection.

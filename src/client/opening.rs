@@ -98,7 +98,7 @@ enum Phase {
         at: usize,
         input: Vec<u8>,
     },
-    Tls(TlsHandshake),
+    Tls(Box<TlsHandshake>),
     /// The upgrade request: `out[at..]` to send.
     Request {
         stream: Stream,
@@ -795,6 +795,12 @@ impl Opening {
             }
             Phase::Start | Phase::Over => None,
         }
+    }
+
+    /// [`Opening::fd`] as a number, -1 for none.
+    pub fn raw_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.fd().map_or(-1, |fd| fd.as_raw_fd())
     }
 
     /// Wait (blocking) until the descriptor is ready or the next deadline.

@@ -2,8 +2,9 @@
 
 use std::ffi::{c_char, c_void, CString};
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
-use crate::client::{connect, Connected, Connection, Options, State};
+use crate::client::{connect, Connected, Connection, Interest, Opening, Options, State, Step};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::error::{
     null_argument, set_last_error, set_last_stop_value, to_cstring, WS_CLOSED, WS_HTTP_RESPONSE,
@@ -20,8 +21,13 @@ use crate::ffi::response::ws_response;
 pub const WS_STATE_OPEN: i32 = 0;
 /// `ws_conn_state`: we sent a close frame and wait for the server's.
 pub const WS_STATE_CLOSING: i32 = 1;
-/// `ws_conn_state`: closed; the socket is shut.
+/// `ws_conn_state`: closed; the socket is shut. Also a connection whose
+/// connect (`ws_connect_continue`) failed or was answered with another
+/// HTTP status.
 pub const WS_STATE_CLOSED: i32 = 2;
+/// `ws_conn_state`: opened with `ws_connect_start` and not yet open; drive
+/// it with `ws_connect_continue`.
+pub const WS_STATE_CONNECTING: i32 = 3;
 
 /// `ws_send` flag: send this message uncompressed even when
 /// permessage-deflate is in use.
@@ -43,7 +49,7 @@ pub const WS_WANT_READ: u32 = 1;
 /// `ws_conn_flush`.
 pub const WS_WANT_WRITE: u32 = 2;
 
-/// An open WebSocket connection.
+/// A WebSocket connection: open, or (from `ws_connect_start`) connecting.
 ///
 /// The tag comes first (`repr(C)`) so a handle of another type can be told
 /// apart without reading past it. Declared opaque in cbindgen.toml.
@@ -51,15 +57,47 @@ pub const WS_WANT_WRITE: u32 = 2;
 #[repr(C)]
 pub struct ws_conn {
     tag: u64,
-    /// Shared by the threads that use the handle: all of it is `Sync`.
-    pub(super) inner: Connection,
+    /// Set once the WebSocket is open (at once by `ws_connect`). Shared by
+    /// the threads that use the handle: all of it is `Sync`.
+    open: OnceLock<Opened>,
+    /// While connecting: the opening.
+    connecting: Mutex<Option<Connecting>>,
     /// This handle's last error: (result code, close code, message).
     error: Mutex<ConnError>,
     /// Set once, when the server's close arrives; stable from then on.
     peer_reason: OnceLock<CString>,
+}
+
+/// An open connection, and what the handle hands out about it.
+pub(super) struct Opened {
+    pub(super) conn: Connection,
     subprotocol: Option<CString>,
-    /// The 101 response's headers as C strings, made once at connect.
+    /// The 101 response's headers as C strings, made once.
     headers: Vec<(String, CString)>,
+}
+
+impl Opened {
+    fn new(conn: Connection) -> Opened {
+        let subprotocol = conn.subprotocol().map(to_cstring);
+        let headers = conn
+            .response_headers()
+            .iter()
+            .map(|(n, v)| (n.clone(), to_cstring(v)))
+            .collect();
+        Opened {
+            conn,
+            subprotocol,
+            headers,
+        }
+    }
+}
+
+/// A connection being opened by `ws_connect_continue`.
+struct Connecting {
+    opening: Opening,
+    /// The outcome of the step `ws_connect_start` took, for the next
+    /// `ws_connect_continue` to report.
+    parked: Option<Result<Step>>,
 }
 tagged!(ws_conn, 0x7773_636f_6e6e_6563);
 
@@ -70,6 +108,58 @@ struct ConnError {
 }
 
 impl ws_conn {
+    fn new(open: Option<Opened>, connecting: Option<Connecting>) -> ws_conn {
+        let cell = OnceLock::new();
+        if let Some(o) = open {
+            let _ = cell.set(o);
+        }
+        ws_conn {
+            tag: <ws_conn as handle::Tagged>::TAG,
+            open: cell,
+            connecting: Mutex::new(connecting),
+            error: Mutex::new(ConnError {
+                code: WS_OK,
+                close_code: 0,
+                message: CString::default(),
+            }),
+            peer_reason: OnceLock::new(),
+        }
+    }
+
+    /// The open connection; `WS_ERR_INVALID_STATE` while connecting or when
+    /// the connect failed.
+    pub(super) fn conn(&self) -> Result<&Connection> {
+        if let Some(o) = self.open.get() {
+            return Ok(&o.conn);
+        }
+        Err(Error::exn(
+            ErrorKind::InvalidState,
+            if self.is_connecting() {
+                "the connection is still connecting: call ws_connect_continue until it returns WS_OK"
+            } else {
+                "the connection never opened: its connect failed or was answered with another \
+                 HTTP status"
+            },
+        ))
+    }
+
+    fn is_connecting(&self) -> bool {
+        self.with_connecting(false, |_| true)
+    }
+
+    /// `f` of the opening while connecting, else `fallback`.
+    fn with_connecting<T>(&self, fallback: T, f: impl FnOnce(&Connecting) -> T) -> T {
+        match self.connecting.lock() {
+            Ok(slot) => slot.as_ref().map_or(fallback, f),
+            Err(_) => fallback,
+        }
+    }
+
+    /// `f` of the open connection, or `fallback` (connecting, or never opened).
+    pub(super) fn open_or<T>(&self, fallback: T, f: impl FnOnce(&Connection) -> T) -> T {
+        self.open.get().map_or(fallback, |o| f(&o.conn))
+    }
+
     /// Record `r`'s error on the handle and the thread.
     fn check<T>(&self, r: Result<T>) -> std::result::Result<T, i32> {
         r.map_err(|e| {
@@ -98,8 +188,7 @@ impl ws_conn {
 
     fn remember_peer_reason(&self) {
         let reason = self
-            .inner
-            .peer_close()
+            .open_or(None, Connection::peer_close)
             .map(|f| f.reason)
             .unwrap_or_default();
         let _ = self.peer_reason.set(to_cstring(&reason));
@@ -151,24 +240,7 @@ pub unsafe extern "C" fn ws_connect(
         };
         match connect(uri, options) {
             Ok(Connected::Upgraded(c)) => {
-                let subprotocol = c.subprotocol().map(to_cstring);
-                let headers = c
-                    .response_headers()
-                    .iter()
-                    .map(|(n, v)| (n.clone(), to_cstring(v)))
-                    .collect();
-                let handle = handle::into_raw(ws_conn {
-                    tag: <ws_conn as handle::Tagged>::TAG,
-                    inner: *c,
-                    error: Mutex::new(ConnError {
-                        code: WS_OK,
-                        close_code: 0,
-                        message: CString::default(),
-                    }),
-                    peer_reason: OnceLock::new(),
-                    subprotocol,
-                    headers,
-                });
+                let handle = handle::into_raw(ws_conn::new(Some(Opened::new(*c)), None));
                 // SAFETY: checked non-NULL above.
                 unsafe { write_out(conn_out, handle) };
                 WS_OK
@@ -189,6 +261,148 @@ pub unsafe extern "C" fn ws_connect(
     })
 }
 
+/// The options behind `opts` (NULL: the defaults), cloned.
+///
+/// # Safety
+/// `opts`: NULL or a live options handle.
+unsafe fn options_of(opts: *const ws_options) -> std::result::Result<Options, i32> {
+    if opts.is_null() {
+        return Ok(Options::default());
+    }
+    // SAFETY: forwarded contract.
+    Ok(unsafe { handle::borrow(opts, "opts") }?.inner.clone())
+}
+
+/// Start connecting to `uri` without blocking: the same connect as
+/// `ws_connect` (name lookup, TCP, proxy, TLS, the upgrade, redirects),
+/// driven by your event loop. It checks its arguments (a bad URI or option
+/// is reported here), starts the first step, and returns `WS_OK` with
+/// `*conn_out` a connection in `WS_STATE_CONNECTING`, in non-blocking mode.
+/// Then wait on `ws_conn_fd` for `ws_conn_wants`, at most
+/// `ws_conn_next_timeout_ms`, and call `ws_connect_continue` until it
+/// returns something other than `WS_ERR_WOULD_BLOCK`. The descriptor may
+/// change from one call to the next while connecting: read it again after
+/// each call. Name lookups run on a helper thread (getaddrinfo cannot be
+/// cancelled); addresses pinned with `ws_options_add_resolve` and IP
+/// literals need none. The handshake timeout bounds the whole connect.
+///
+/// `ws_conn_free` cancels a connect at once, whatever step it is in (a
+/// lookup in progress is abandoned, not waited for). Until it is open,
+/// calls that need an open connection (send, receive, flush, close,
+/// `ws_conn_set_nonblocking`, `ws_conn_set_timeouts`) return
+/// `WS_ERR_INVALID_STATE`.
+///
+/// # Safety
+/// `uri`: a NUL-terminated string; `opts`: NULL or a live options handle
+/// (only read during the call); `conn_out`: writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_connect_start(
+    uri: *const c_char,
+    opts: *const ws_options,
+    conn_out: *mut *mut ws_conn,
+) -> i32 {
+    guard(|| {
+        if conn_out.is_null() {
+            return null_argument("conn_out");
+        }
+        // SAFETY: forwarded contract.
+        let uri = try_code!(unsafe { c_str(uri, "uri") });
+        // SAFETY: forwarded contract.
+        let options = try_code!(unsafe { options_of(opts) });
+        let mut opening = match Opening::start(uri, &options, false) {
+            Ok(o) => o,
+            Err(e) => return set_last_error(&e),
+        };
+        let parked = match opening.advance(Instant::now()) {
+            Ok(Step::Pending) => None,
+            other => Some(other),
+        };
+        let handle = handle::into_raw(ws_conn::new(None, Some(Connecting { opening, parked })));
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(conn_out, handle) };
+        WS_OK
+    })
+}
+
+/// Advance a connection from `ws_connect_start` as far as it goes without
+/// waiting.
+///
+/// - `WS_OK`: it is open, an ordinary connection in non-blocking mode
+///   (receive until `WS_ERR_WOULD_BLOCK` first: the server's first
+///   messages may have come with its answer). Calling again returns
+///   `WS_OK`.
+/// - `WS_ERR_WOULD_BLOCK`: still connecting; wait on `ws_conn_fd` (read it
+///   again: it may have changed) for `ws_conn_wants`, at most
+///   `ws_conn_next_timeout_ms`, then call again.
+/// - `WS_HTTP_RESPONSE`: the server answered with another status (after
+///   any redirects followed); `*response_out`, if not NULL, receives it.
+/// - negative: the connect failed (`WS_ERR_TIMEOUT` when the handshake or
+///   connect timeout passed); `ws_conn_errmsg` says why. For
+///   `WS_ERR_PROXY`, `*response_out` receives the proxy's answer.
+///
+/// After `WS_HTTP_RESPONSE` or an error the connect is over
+/// (`WS_STATE_CLOSED`): free the connection.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `response_out`: NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_connect_continue(
+    conn: *mut ws_conn,
+    response_out: *mut *mut ws_response,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            if c.open.get().is_some() {
+                return WS_OK;
+            }
+            let Ok(mut slot) = c.connecting.lock() else {
+                return c
+                    .check::<()>(Err(Error::exn(
+                        ErrorKind::Panic,
+                        "the connection is unusable: an earlier call panicked while using it",
+                    )))
+                    .err()
+                    .unwrap_or(WS_OK);
+            };
+            let Some(connecting) = slot.as_mut() else {
+                return c.check::<()>(c.conn().map(|_| ())).err().unwrap_or(WS_OK);
+            };
+            let step = match connecting.parked.take() {
+                Some(step) => step,
+                None => connecting.opening.advance(Instant::now()),
+            };
+            if let Ok(Step::Pending) = step {
+                let doing = connecting.opening.doing();
+                let e = Error::exn(ErrorKind::WouldBlock, format!("still connecting: {doing}"));
+                return c.check::<()>(Err(e)).err().unwrap_or(WS_OK);
+            }
+            *slot = None;
+            drop(slot);
+            match step {
+                Ok(Step::Open(k)) => {
+                    let _ = k.set_nonblocking(true);
+                    let _ = c.open.set(Opened::new(*k));
+                    WS_OK
+                }
+                Ok(Step::Response(r)) => {
+                    if !response_out.is_null() {
+                        // SAFETY: non-NULL and writable per the contract.
+                        write_out(response_out, handle::into_raw(ws_response::new(r)));
+                    }
+                    WS_HTTP_RESPONSE
+                }
+                Ok(Step::Pending) => unreachable!("handled above"),
+                Err(e) => {
+                    // SAFETY: NULL or writable per the contract.
+                    ws_response::hand_out(response_out, e.response());
+                    c.check::<()>(Err(e)).err().unwrap_or(WS_OK)
+                }
+            }
+        })
+    }
+}
+
 /// Close the socket (with TLS close_notify) and free the connection; NULL
 /// is a no-op. For a clean close, call `ws_close` and receive until
 /// `WS_CLOSED` first.
@@ -201,7 +415,8 @@ pub unsafe extern "C" fn ws_conn_free(conn: *mut ws_conn) {
     guard_value((), || unsafe { handle::free(conn) })
 }
 
-/// `WS_STATE_OPEN`, `WS_STATE_CLOSING` or `WS_STATE_CLOSED` (also for NULL).
+/// `WS_STATE_CONNECTING`, `WS_STATE_OPEN`, `WS_STATE_CLOSING` or
+/// `WS_STATE_CLOSED` (also for NULL).
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.
@@ -209,22 +424,40 @@ pub unsafe extern "C" fn ws_conn_free(conn: *mut ws_conn) {
 pub unsafe extern "C" fn ws_conn_state(conn: *const ws_conn) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
-        handle::read(conn, WS_STATE_CLOSED, |c| match c.inner.state() {
-            State::Open => WS_STATE_OPEN,
-            State::CloseSent => WS_STATE_CLOSING,
-            State::Closed => WS_STATE_CLOSED,
+        handle::read(conn, WS_STATE_CLOSED, |c| match c.open.get() {
+            Some(o) => match o.conn.state() {
+                State::Open => WS_STATE_OPEN,
+                State::CloseSent => WS_STATE_CLOSING,
+                State::Closed => WS_STATE_CLOSED,
+            },
+            None if c.is_connecting() => WS_STATE_CONNECTING,
+            None => WS_STATE_CLOSED,
         })
     }
 }
 
-/// The socket's file descriptor, for poll/select (-1 for NULL).
+/// The file descriptor to wait on, for poll/select/epoll (-1 for NULL).
+/// Once open, the socket's, for the connection's life. While connecting
+/// it may change from one `ws_connect_continue` to the next (a descriptor
+/// that wakes when a name lookup ends, an epoll descriptor gathering the
+/// connection attempts, then the socket): read it again after each call
+/// and re-register it when it changed. -1 when `ws_connect_continue` has
+/// something to report at once (call it now), or the connect is over.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, -1, |c| c.inner.fd()) }
+    unsafe {
+        handle::read(conn, -1, |c| match c.open.get() {
+            Some(o) => o.conn.fd(),
+            None => c.with_connecting(-1, |k| match k.parked {
+                Some(_) => -1,
+                None => k.opening.raw_fd(),
+            }),
+        })
+    }
 }
 
 /// Change the read and write timeouts of an open connection, in
@@ -246,7 +479,9 @@ pub unsafe extern "C" fn ws_conn_set_timeouts(
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            let r = c.inner.set_timeouts(millis(read_ms), millis(write_ms));
+            let r = c
+                .conn()
+                .and_then(|k| k.set_timeouts(millis(read_ms), millis(write_ms)));
             try_code!(c.check(r));
             WS_OK
         })
@@ -280,7 +515,7 @@ pub unsafe extern "C" fn ws_conn_set_nonblocking(conn: *mut ws_conn, nonblocking
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            let r = c.inner.set_nonblocking(nonblocking);
+            let r = c.conn().and_then(|k| k.set_nonblocking(nonblocking));
             try_code!(c.check(r));
             WS_OK
         })
@@ -304,7 +539,7 @@ pub unsafe extern "C" fn ws_conn_flush(conn: *mut ws_conn) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            let r = c.inner.flush();
+            let r = c.conn().and_then(Connection::flush);
             try_code!(c.check(r));
             WS_OK
         })
@@ -327,7 +562,16 @@ pub unsafe extern "C" fn ws_conn_wants(conn: *const ws_conn) -> u32 {
     // SAFETY: forwarded contract.
     unsafe {
         handle::read(conn, 0, |c| {
-            let i = c.inner.wants();
+            let i = match c.open.get() {
+                Some(o) => o.conn.wants(),
+                None => c.with_connecting(Interest::default(), |k| match k.parked {
+                    Some(_) => Interest {
+                        read: true,
+                        write: true,
+                    },
+                    None => k.opening.wants(),
+                }),
+            };
             (if i.read { WS_WANT_READ } else { 0 }) | (if i.write { WS_WANT_WRITE } else { 0 })
         })
     }
@@ -345,9 +589,21 @@ pub unsafe extern "C" fn ws_conn_wants(conn: *const ws_conn) -> u32 {
 pub unsafe extern "C" fn ws_conn_next_timeout_ms(conn: *const ws_conn) -> i64 {
     // SAFETY: forwarded contract.
     unsafe {
-        handle::read(conn, -1, |c| match c.inner.next_timeout() {
-            Some(t) => t.as_micros().div_ceil(1000).min(i64::MAX as u128) as i64,
-            None => -1,
+        handle::read(conn, -1, |c| {
+            let timeout = match c.open.get() {
+                Some(o) => o.conn.next_timeout(),
+                None => c.with_connecting(None, |k| match k.parked {
+                    Some(_) => Some(std::time::Duration::ZERO),
+                    None => k
+                        .opening
+                        .next_deadline()
+                        .map(|d| d.saturating_duration_since(Instant::now())),
+                }),
+            };
+            match timeout {
+                Some(t) => t.as_micros().div_ceil(1000).min(i64::MAX as u128) as i64,
+                None => -1,
+            }
         })
     }
 }
@@ -359,7 +615,7 @@ pub unsafe extern "C" fn ws_conn_next_timeout_ms(conn: *const ws_conn) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_queued_bytes(conn: *const ws_conn) -> usize {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, 0, |c| c.inner.queued_bytes()) }
+    unsafe { handle::read(conn, 0, |c| c.open_or(0, Connection::queued_bytes)) }
 }
 
 /// The subprotocol the server chose, or NULL. Owned by the connection.
@@ -371,8 +627,9 @@ pub unsafe extern "C" fn ws_conn_subprotocol(conn: *const ws_conn) -> *const c_c
     // SAFETY: forwarded contract.
     unsafe {
         handle::read(conn, std::ptr::null(), |c| {
-            c.subprotocol
-                .as_ref()
+            c.open
+                .get()
+                .and_then(|o| o.subprotocol.as_ref())
                 .map_or(std::ptr::null(), |s| s.as_ptr())
         })
     }
@@ -385,7 +642,7 @@ pub unsafe extern "C" fn ws_conn_subprotocol(conn: *const ws_conn) -> *const c_c
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_compression(conn: *const ws_conn) -> bool {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, false, |c| c.inner.deflate().is_some()) }
+    unsafe { handle::read(conn, false, |c| c.open_or(false, |k| k.deflate().is_some())) }
 }
 
 /// A header of the server's 101 response (case-insensitive), or NULL.
@@ -405,7 +662,10 @@ pub unsafe extern "C" fn ws_conn_header(
         }) else {
             return std::ptr::null();
         };
-        c.headers
+        let Some(open) = c.open.get() else {
+            return std::ptr::null();
+        };
+        open.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
@@ -425,7 +685,7 @@ pub unsafe extern "C" fn ws_conn_peer_close_code(conn: *const ws_conn) -> u16 {
             // Without the opaque step the optimiser loads the code field of
             // an absent (uninitialised) close frame before checking that
             // there is one: harmless, but valgrind reports every such call.
-            let close = std::hint::black_box(c.inner.peer_close());
+            let close = std::hint::black_box(c.open_or(None, Connection::peer_close));
             close.map_or(0, |f| f.code.unwrap_or(1005))
         })
     }
@@ -495,7 +755,7 @@ pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut 
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            let r = c.inner.recv_message();
+            let r = c.conn().and_then(Connection::recv_message);
             match try_code!(c.check(r)) {
                 Some(m) => {
                     write_out(msg_out, handle::into_raw(ws_message::new(m)));
@@ -584,7 +844,7 @@ pub unsafe extern "C" fn ws_send_message(conn: *mut ws_conn, msg: *const ws_mess
     unsafe {
         with_conn(conn, |c| {
             let m = try_code!(handle::borrow(msg, "msg"));
-            let r = c.inner.send_message(&m.inner);
+            let r = c.conn().and_then(|k| k.send_message(&m.inner));
             try_code!(c.check(r));
             WS_OK
         })
@@ -652,9 +912,10 @@ pub unsafe extern "C" fn ws_send(
                 ));
             };
             let compress = flags & WS_SEND_UNCOMPRESSED == 0;
+            let more = flags & WS_SEND_MORE != 0;
             let r = c
-                .inner
-                .send_more(kind, data, compress, flags & WS_SEND_MORE != 0);
+                .conn()
+                .and_then(|k| k.send_more(kind, data, compress, more));
             try_code!(c.check(r));
             WS_OK
         })
@@ -714,9 +975,10 @@ pub unsafe extern "C" fn ws_send_part(
                 "type must be WS_MESSAGE_TEXT or WS_MESSAGE_BINARY",
             ));
         };
-        let (n, r) = c
-            .inner
-            .send_part(kind, total, data, flags & WS_SEND_ALL != 0);
+        let (n, r) = match c.conn() {
+            Ok(k) => k.send_part(kind, total, data, flags & WS_SEND_ALL != 0),
+            Err(e) => (0, Err(e)),
+        };
         // SAFETY: as above, `taken` is NULL or writable.
         unsafe { write_out(taken, n) };
         try_code!(c.check(r));
@@ -736,7 +998,7 @@ pub unsafe extern "C" fn ws_ping(conn: *mut ws_conn, data: *const u8, len: usize
     unsafe {
         with_conn(conn, |c| {
             let data = try_code!(bytes(data, len, "data"));
-            let r = c.inner.ping(data);
+            let r = c.conn().and_then(|k| k.ping(data));
             try_code!(c.check(r));
             WS_OK
         })
@@ -769,7 +1031,9 @@ pub unsafe extern "C" fn ws_close(conn: *mut ws_conn, code: u16, reason: *const 
             } else {
                 try_code!(c_str(reason, "reason"))
             };
-            let r = c.inner.close((code != 0).then_some(code), reason);
+            let r = c
+                .conn()
+                .and_then(|k| k.close((code != 0).then_some(code), reason));
             try_code!(c.check(r));
             WS_OK
         })
@@ -795,7 +1059,7 @@ pub unsafe extern "C" fn ws_recv_frame(conn: *mut ws_conn, frame_out: *mut *mut 
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            let r = c.inner.recv_frame();
+            let r = c.conn().and_then(Connection::recv_frame);
             let frame = try_code!(c.check(r));
             if frame.opcode == crate::proto::OpCode::Close as u8 {
                 c.remember_peer_reason();
@@ -819,7 +1083,9 @@ pub unsafe extern "C" fn ws_send_frame(conn: *mut ws_conn, frame: *const ws_fram
         with_conn(conn, |c| {
             let f = try_code!(handle::borrow(frame, "frame"));
             let (fin, rsv, opcode, payload) = f.parts();
-            let r = c.inner.send_frame(fin, rsv, opcode, payload);
+            let r = c
+                .conn()
+                .and_then(|k| k.send_frame(fin, rsv, opcode, payload));
             try_code!(c.check(r));
             WS_OK
         })

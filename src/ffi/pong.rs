@@ -13,7 +13,7 @@ use crate::ffi::handle;
 #[no_mangle]
 pub unsafe extern "C" fn ws_conn_pong_count(conn: *const ws_conn) -> u64 {
     // SAFETY: forwarded contract.
-    unsafe { handle::read(conn, 0, |c| c.inner.pongs().count()) }
+    unsafe { handle::read(conn, 0, |c| c.open_or(0, |k| k.pongs().count())) }
 }
 
 /// Copy the payload of the last pong received (at most 125 bytes) into
@@ -31,7 +31,7 @@ pub unsafe extern "C" fn ws_conn_last_pong(
     // SAFETY: forwarded contract.
     unsafe {
         handle::read(conn, 0, |c| {
-            let pongs = c.inner.pongs();
+            let pongs = c.open_or(Default::default(), |k| k.pongs());
             let last = pongs.last();
             let n = last.len().min(cap);
             if n > 0 && !buf.is_null() {

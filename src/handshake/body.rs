@@ -82,7 +82,10 @@ mod tests {
         let mut b = BodyReader::new(BodyFraming::Chunked, 100);
         let wire = b"3\r\nabc\r\n0\r\n\r\n";
         b.feed(wire);
-        assert!(b.is_done(), "the last chunk ends it (trailers are not read)");
+        assert!(
+            b.is_done(),
+            "the last chunk ends it (trailers are not read)"
+        );
         assert_eq!(b.into_body(), b"abc");
         let mut b = BodyReader::new(BodyFraming::UntilClose, 100);
         b.feed(b"partial");

@@ -435,7 +435,7 @@ pub struct TlsHandshake {
 /// Where a handshake stands.
 pub enum TlsStep {
     Done(Box<SslStream<Socket>>),
-    Pending(TlsHandshake),
+    Pending(Box<TlsHandshake>),
 }
 
 /// Start TLS over `tcp` (non-blocking) to `host`, as far as it goes now.
@@ -464,18 +464,18 @@ fn step(
             check_pinned_key(stream.ssl(), &options.pinned_keys)?;
             Ok(TlsStep::Done(Box::new(stream)))
         }
-        Err(HandshakeError::WouldBlock(mid)) => Ok(TlsStep::Pending(TlsHandshake {
+        Err(HandshakeError::WouldBlock(mid)) => Ok(TlsStep::Pending(Box::new(TlsHandshake {
             mid,
             options: options.clone(),
-        })),
+        }))),
         Err(e) => Err(handshake_error(e, options)),
     }
 }
 
 impl TlsHandshake {
     /// Go on as far as the socket allows.
-    pub fn advance(self) -> Result<TlsStep> {
-        let TlsHandshake { mid, options } = self;
+    pub fn advance(self: Box<Self>) -> Result<TlsStep> {
+        let TlsHandshake { mid, options } = *self;
         step(mid.handshake(), &options)
     }
 
