@@ -62,6 +62,8 @@ pub struct Opening {
     /// The connection will be used blocking: a fail during the handshake
     /// waits for the server's close, as any blocking close does.
     blocking: bool,
+    /// Starts a name lookup (tests give a slow or failing resolver).
+    lookup: fn(&str, u16) -> io::Result<Lookup>,
 }
 
 struct Hop {
@@ -205,6 +207,7 @@ impl Opening {
             deadline: None,
             phase: Phase::Start,
             blocking,
+            lookup: Lookup::start,
         })
     }
 
@@ -481,7 +484,7 @@ impl Opening {
         } else {
             // socks5://: the origin's name is looked up here first.
             return Ok(Phase::Resolving {
-                lookup: Lookup::start(host, self.target.port)?,
+                lookup: (self.lookup)(host, self.target.port)?,
                 host: host.clone(),
                 port: self.target.port,
                 for_socks: true,
@@ -511,7 +514,7 @@ impl Opening {
                 Ok(ip) => vec![SocketAddr::new(ip, port)],
                 Err(_) => {
                     return Ok(Phase::Resolving {
-                        lookup: Lookup::start(host, port)?,
+                        lookup: (self.lookup)(host, port)?,
                         host: host.to_string(),
                         port,
                         for_socks: false,
@@ -816,3 +819,6 @@ impl Opening {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
