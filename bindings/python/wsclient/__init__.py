@@ -41,7 +41,8 @@ from ._errors import (
 )
 from ._ffi import library_path as _library_path
 from ._ffi import version as _library_version
-from ._connection import Connection, HTTPResponse, connect, is_ws_connection
+from ._connect import connect
+from ._connection import Connection, HTTPResponse, is_ws_connection
 from ._message import (
     Frame,
     Message,

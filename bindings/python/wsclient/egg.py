@@ -9,7 +9,8 @@ New code that wants str/bytes messages and exceptions at the close, as in
 websockets, uses :mod:`wsclient.sync.client` or :mod:`wsclient.asyncio.client`.
 """
 
-from ._connection import Connection, HTTPResponse, connect, is_ws_connection
+from ._connect import connect
+from ._connection import Connection, HTTPResponse, is_ws_connection
 from ._errors import (
     CertificateVerifyError,
     HandshakeError,

@@ -38,7 +38,7 @@ from .._errors import InvalidState, WebSocketError, WebSocketFailure, WouldBlock
 from .._ffi import lib
 from .._message import Frame
 from .._pings import PingWaiters
-from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, open_connection
+from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 
 __all__ = ["ClientConnection", "connect"]
@@ -521,8 +521,8 @@ class connect:
         compression_level: Optional[int] = None,
     ) -> None:
         tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
-        self._open = functools.partial(
-            open_connection,
+        self._start = functools.partial(
+            start_connection,
             uri,
             origin=origin,
             subprotocols=subprotocols,
@@ -545,7 +545,7 @@ class connect:
     async def _create(self) -> ClientConnection:
         loop = asyncio.get_running_loop()
         # The library's handshake is one blocking call: run it off the loop.
-        conn = await loop.run_in_executor(None, self._open)
+        conn = await loop.run_in_executor(None, lambda: opened(self._start().wait()))
         self._connection = ClientConnection(conn, loop, self._max_queue, self._write_limit)
         return self._connection
 
