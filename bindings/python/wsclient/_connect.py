@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _ffi
-from ._connection import _UNSET, Connection, HTTPResponse, _Unset
+from ._connection import _UNSET, Connection, _Unset
 from ._ffi import lib
 from ._opening import Opening
+from ._response import HTTPResponse
 from ._util import SIZE_MAX, U32_MAX, U64_MAX, cpath, cstr, flag, integer, millis, type_name
 
 DeflateParams = Union[

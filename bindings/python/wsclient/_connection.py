@@ -1,4 +1,4 @@
-"""Connection and HTTPResponse (connect() is in ``_connect``)."""
+"""Connection, the egg's ``ws-connection`` (connect() is in ``_connect``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import select
 import threading
 import time
-from typing import Any, Callable, Iterator, List, NoReturn, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, Optional, Tuple, TypeVar, Union
 
 try:
     from typing import TypeGuard
@@ -17,7 +17,6 @@ except ImportError:  # pragma: no cover - Python < 3.10
 
 from . import _ffi
 from ._errors import (
-    HandshakeRejected,
     InvalidArgument,
     InvalidState,
     WebSocketError,
@@ -25,7 +24,8 @@ from ._errors import (
     WouldBlock,
 )
 from ._ffi import lib
-from ._message import Frame, Message, _copy, adopt
+from ._message import Frame, Message, adopt
+from ._response import HTTPResponse
 from ._util import BytesLike, buffer, cstr, flag, integer, seconds, type_name
 
 T = TypeVar("T")
@@ -52,106 +52,6 @@ _send_part_at = _ffi.send_part_at
 #: takes them (ws_send_part): never copied whole into its queue.
 _PARTS_MIN = 128 << 10
 _PARTS = _ffi.available("ws_send_part")
-
-# ---------------------------------------------------------------- responses
-
-
-class HTTPResponse:
-    """The server's answer to the opening handshake when it was not
-    ``101 Switching Protocols`` (e.g. 403, or a redirect not followed).
-
-    :func:`connect` returns it instead of raising, as the egg's
-    ``ws-connect`` does; check with ``isinstance(r, wsclient.HTTPResponse)``
-    or :func:`is_ws_connection`. Using it as a connection in a ``with``
-    statement, or calling :meth:`raise_for_status`, raises
-    :class:`~wsclient.HandshakeRejected`.
-    """
-
-    __slots__ = ("status", "reason", "headers", "body")
-
-    #: The HTTP status code.
-    status: int
-    #: The reason phrase.
-    reason: str
-    #: The headers in order, as (name, value) pairs.
-    headers: List[Tuple[str, str]]
-    #: The body (up to the library's limit, 1 MiB).
-    body: bytes
-
-    def __init__(self, status: int, reason: str, headers: List[Tuple[str, str]], body: bytes) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-
-    @classmethod
-    def _from_ptr(cls, ptr: Any) -> "HTTPResponse":
-        def text(raw: Optional[bytes]) -> str:
-            return raw.decode("utf-8", "replace") if raw else ""
-
-        count = int(lib.ws_response_header_count(ptr))
-        headers = [
-            (text(lib.ws_response_header_name(ptr, i)), text(lib.ws_response_header_value(ptr, i)))
-            for i in range(count)
-        ]
-        return cls(
-            int(lib.ws_response_status(ptr)),
-            text(lib.ws_response_reason(ptr)),
-            headers,
-            _copy(lib.ws_response_body(ptr), int(lib.ws_response_body_length(ptr))),
-        )
-
-    def getheader(self, name: str, default: Optional[str] = None) -> Optional[str]:
-        """The first value of header `name` (case-insensitive), or `default`."""
-        if not isinstance(name, str):
-            raise TypeError(f"name must be str, not {type_name(name)}")
-        lower = name.lower()
-        for n, v in self.headers:
-            if n.lower() == lower:
-                return v
-        return default
-
-    def get_all(self, name: str) -> List[str]:
-        """Every value of header `name` (case-insensitive), in order."""
-        if not isinstance(name, str):
-            raise TypeError(f"name must be str, not {type_name(name)}")
-        lower = name.lower()
-        return [v for n, v in self.headers if n.lower() == lower]
-
-    @property
-    def status_code(self) -> int:
-        """The HTTP status code (websockets' name for :attr:`status`)."""
-        return self.status
-
-    @property
-    def reason_phrase(self) -> str:
-        """The reason phrase (websockets' name for :attr:`reason`)."""
-        return self.reason
-
-    @property
-    def is_redirect(self) -> bool:
-        """True for 301, 302, 303, 307 and 308 with a Location header."""
-        return self.status in (301, 302, 303, 307, 308) and self.location is not None
-
-    @property
-    def location(self) -> Optional[str]:
-        """The Location header, if any."""
-        return self.getheader("Location")
-
-    def raise_for_status(self) -> NoReturn:
-        """Raise :class:`~wsclient.HandshakeRejected` (always: this is not a
-        WebSocket connection)."""
-        raise HandshakeRejected(self)
-
-    def __enter__(self) -> NoReturn:
-        raise HandshakeRejected(self)
-
-    def __exit__(self, *exc: Any) -> None:  # pragma: no cover - never entered
-        return None
-
-    def __repr__(self) -> str:
-        return f"<HTTPResponse {self.status} {self.reason!r}>"
-
 
 # ---------------------------------------------------------------- connections
 

@@ -18,9 +18,11 @@ import time
 from typing import Any, Optional, Union
 
 from . import _ffi
-from ._connection import Connection, HTTPResponse
+from ._connection import Connection
 from ._errors import ProxyError
 from ._ffi import lib
+from ._message import _copy
+from ._response import HTTPResponse
 
 #: Longest single wait of :meth:`Opening.wait`. A signal can be delivered to
 #: another thread (the library's name lookup thread): Python runs its handler
@@ -29,6 +31,25 @@ WAIT_SLICE = 0.1
 
 _continue = _ffi.connect_continue_raw
 _WOULD_BLOCK = _ffi.WS_ERR_WOULD_BLOCK
+
+
+def _text(raw: Optional[bytes]) -> str:
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def _response_of(ptr: Any) -> HTTPResponse:
+    """A copy of the ws_response at `ptr`."""
+    count = int(lib.ws_response_header_count(ptr))
+    headers = [
+        (_text(lib.ws_response_header_name(ptr, i)), _text(lib.ws_response_header_value(ptr, i)))
+        for i in range(count)
+    ]
+    return HTTPResponse(
+        int(lib.ws_response_status(ptr)),
+        _text(lib.ws_response_reason(ptr)),
+        headers,
+        _copy(lib.ws_response_body(ptr), int(lib.ws_response_body_length(ptr))),
+    )
 
 
 class Opening:
@@ -102,7 +123,7 @@ class Opening:
         if not raw:
             return None
         try:
-            return HTTPResponse._from_ptr(raw)
+            return _response_of(raw)
         finally:
             lib.ws_response_free(raw)
 

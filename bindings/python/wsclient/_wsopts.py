@@ -8,8 +8,9 @@ import socket
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from ._connect import start
-from ._connection import Connection, HTTPResponse
+from ._connection import Connection
 from ._opening import Opening
+from ._response import HTTPResponse
 from ._util import SIZE_MAX, U64_MAX
 from .exceptions import Close, ConnectionClosed, InvalidStatus
 

@@ -10,7 +10,7 @@ websockets, uses :mod:`wsclient.sync.client` or :mod:`wsclient.asyncio.client`.
 """
 
 from ._connect import connect
-from ._connection import Connection, HTTPResponse, is_ws_connection
+from ._connection import Connection, is_ws_connection
 from ._errors import (
     CertificateVerifyError,
     HandshakeError,
@@ -37,6 +37,7 @@ from ._message import (
     reason_to_close_code,
     reason_to_close_code_int,
 )
+from ._response import HTTPResponse
 
 __all__ = [
     "connect",

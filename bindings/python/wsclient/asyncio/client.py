@@ -34,13 +34,14 @@ import os
 from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Union
 
 from .. import _ffi
-from .._connection import _PARTS, _PARTS_MIN, Connection, HTTPResponse, _close_args
+from .._connection import _PARTS, _PARTS_MIN, Connection, _close_args
 from .._data import Data, encode, take
 from .._errors import InvalidState, WebSocketError, WebSocketFailure, WouldBlock
 from .._ffi import lib
 from .._message import Frame
-from .._pings import PingWaiters
 from .._opening import Opening
+from .._pings import PingWaiters
+from .._response import HTTPResponse
 from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 
