@@ -19,7 +19,7 @@ from typing import Any, Optional, Union
 
 from . import _ffi
 from ._connection import Connection
-from ._errors import ProxyError
+from ._errors import InvalidState, ProxyError
 from ._ffi import lib
 from ._message import _copy
 from ._response import HTTPResponse
@@ -64,6 +64,8 @@ class Opening:
     reference) cancels the connect at once.
     """
 
+    _free = staticmethod(lib.ws_conn_free)  # still there when __del__ runs at exit
+
     def __init__(
         self,
         raw_url: bytes,
@@ -87,9 +89,9 @@ class Opening:
     def close(self) -> None:
         """Cancel the connect (a lookup in progress is abandoned, not waited
         for). Idempotent; nothing to do once :meth:`step` gave its result."""
-        ptr, self._ptr = self._ptr, None
+        ptr, self._ptr = getattr(self, "_ptr", None), None
         if ptr:
-            lib.ws_conn_free(ptr)
+            self._free(ptr)
 
     def step(self) -> Union[Connection, HTTPResponse, None]:
         """Go as far as possible without waiting: the open Connection, the
@@ -98,7 +100,7 @@ class Opening:
         after a result or an error the handle is taken or freed."""
         ptr = self._ptr
         if ptr is None:
-            raise ValueError("the connect is over")
+            raise InvalidState("the connect is over", result=_ffi.WS_ERR_INVALID_STATE)
         rc = _continue(ptr, ctypes.byref(self._response))
         if rc == _WOULD_BLOCK:
             return None
