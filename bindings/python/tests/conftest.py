@@ -24,7 +24,7 @@ sys.path.insert(0, str(PACKAGE_ROOT))
 sys.path.insert(0, str(SERVERS))
 
 from harness import echo_server, running  # type: ignore[import-not-found]  # noqa: E402,F401
-from wstest_helpers import RawServer, StartServer  # noqa: E402
+from wstest_helpers import RawServer, SilentServer, StartServer  # noqa: E402
 
 WATCHDOG_SECONDS = 60
 
@@ -118,11 +118,19 @@ def tls_port(pki: Path) -> Iterator[int]:
 def raw_server() -> Iterator[StartServer]:
     servers: List[RawServer] = []
 
-    def start(script: Any, extra_headers: Any = ()) -> RawServer:
-        s = RawServer(script, extra_headers)
+    def start(script: Any, extra_headers: Any = (), after_101: bytes = b"") -> RawServer:
+        s = RawServer(script, extra_headers, after_101)
         servers.append(s)
         return s
 
     yield start
     for s in servers:
         s.thread.join(5)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    """A server that accepts TCP connections and never answers."""
+    server = SilentServer()
+    yield server
+    server.close()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Coroutine, List, Type, TypeVar
+import threading
+import time
+from pathlib import Path
+from typing import Any, Coroutine, List, Set, Type, TypeVar
 
 import pytest
-from wstest_helpers import ClientFrame, StartServer, read_client_frame, server_frame
+from wstest_helpers import ClientFrame, SilentServer, StartServer, read_client_frame, server_frame
 
-from wsclient import _pings
-from wsclient.asyncio.client import connect
-from wsclient.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus
+from wsclient import CertificateVerifyError, _pings
+from wsclient.asyncio.client import ClientConnection, connect
+from wsclient.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus, InvalidURI
 
 
 T = TypeVar("T")
@@ -182,20 +185,16 @@ def test_invalid_status(echo_url: str) -> None:
 
 
 def test_no_thread_per_connection(echo_url: str) -> None:
-    import threading
-
-    def threads() -> List[threading.Thread]:
-        # Not counting the executor's, which run the handshakes.
-        return [t for t in threading.enumerate() if not t.name.startswith("asyncio")]
+    """Nor one for the opening handshake (an IP address: no name lookup)."""
 
     async def main() -> None:
+        before = threading.enumerate()
         first = await connect(echo_url + "/")
-        before = threads()
         others = [await connect(echo_url + "/") for _ in range(5)]
         for ws in others:
             await ws.send("x")
         assert [await ws.recv() for ws in others] == ["x"] * 5
-        assert threads() == before
+        assert threading.enumerate() == before
         for ws in [first, *others]:
             await ws.close()
 
@@ -232,3 +231,120 @@ def test_messages_before_the_close_stay_readable(raw_server: StartServer) -> Non
 
     run(main())
     assert server.join()[3] == close_payload(1000)
+
+
+# ---------------------------------------------------------------- the opening, on the event loop
+
+
+def helper_threads() -> Set[str]:
+    """Threads that would run a connect off the loop: the default
+    executor's (asyncio_N) and the library's (wsclient-resolve; the kernel
+    keeps 15 characters of a thread's name)."""
+    names = {t.name for t in threading.enumerate() if t.name.startswith("asyncio") or "wsclient" in t.name}
+    tasks = Path("/proc/self/task")
+    if tasks.is_dir():
+        for task in tasks.iterdir():
+            try:
+                comm = (task / "comm").read_text().strip()
+            except OSError:
+                continue  # ended meanwhile
+            if comm.startswith("wsclient"):
+                names.add(f"{comm} ({task.name})")
+    return names
+
+
+def test_cancelled_connects_are_freed_at_once(silent_server: SilentServer) -> None:
+    """Twenty connects to a server that never answers, each given up by
+    wait_for after 0.5 s (the open timeout is 10 s): asyncio.run() returns
+    right after, no executor thread is left finishing a blocking connect,
+    and the server sees every connection closed."""
+    before = helper_threads()
+
+    async def attempt() -> BaseException:
+        try:
+            await asyncio.wait_for(connect(silent_server.url), 0.5)
+        except BaseException as e:  # noqa: BLE001 - returned to the test
+            return e
+        raise AssertionError("the silent server cannot be connected to")
+
+    async def main() -> List[BaseException]:
+        results = await asyncio.gather(*(attempt() for _ in range(20)))
+        assert helper_threads() <= before
+        return results
+
+    started = time.monotonic()
+    results = asyncio.run(main())
+    elapsed = time.monotonic() - started
+    assert all(isinstance(e, asyncio.TimeoutError) for e in results), results
+    assert elapsed < 2, f"asyncio.run() took {elapsed:.2f} s"
+    assert helper_threads() <= before
+    assert silent_server.closed_by_clients(20, timeout=5)
+
+
+def test_a_thousand_concurrent_connects(echo_url: str) -> None:
+    async def main() -> None:
+        sockets = await asyncio.gather(*(connect(echo_url + "/", ping_interval=None) for _ in range(1000)))
+        try:
+            await asyncio.gather(*(ws.send(str(i)) for i, ws in enumerate(sockets)))
+            assert await asyncio.gather(*(ws.recv() for ws in sockets)) == [str(i) for i in range(1000)]
+        finally:
+            await asyncio.gather(*(ws.close() for ws in sockets))
+        assert all(ws.close_code == 1000 for ws in sockets)
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
+def test_open_timeout(silent_server: SilentServer) -> None:
+    async def main() -> None:
+        with pytest.raises(TimeoutError):
+            await connect(silent_server.url, open_timeout=0.2)
+
+    run(main())
+    assert silent_server.closed_by_clients(1, timeout=5)
+
+
+def test_connect_errors() -> None:
+    async def main() -> None:
+        with pytest.raises(InvalidURI):
+            await connect("http://example.invalid/")
+        with pytest.raises(OSError):
+            await connect("ws://127.0.0.1:1/")
+
+    run(main())
+
+
+def test_redirect_is_an_invalid_status(echo_url: str) -> None:
+    async def main() -> None:
+        with pytest.raises(InvalidStatus) as info:
+            await connect(echo_url + "/status/302")
+        assert info.value.response.status_code == 302
+        assert info.value.response.getheader("Location") == "/redirected"
+
+    run(main())
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_tls(pki: Path, tls_port: int, host: str) -> None:
+    async def main() -> None:
+        url = f"wss://{host}:{tls_port}/"
+        async with connect(url, ca_file=pki / "ca.pem") as ws:
+            await ws.send("over tls ✓")
+            assert await ws.recv() == "over tls ✓"
+        with pytest.raises(CertificateVerifyError):
+            await connect(url, ca_file=pki / "other.pem")
+
+    run(main())
+
+
+def test_messages_sent_with_the_101_are_received(raw_server: StartServer) -> None:
+    """Messages in the same packet as the server's 101 are read with it:
+    the socket never becomes readable for them."""
+    server = raw_server(read_client_frame, after_101=server_frame(1, b"first") + server_frame(1, b"second"))
+
+    async def main() -> None:
+        ws: ClientConnection = await connect(server.url)
+        assert [await ws.recv(), await ws.recv()] == ["first", "second"]
+        await ws.close()
+
+    run(main())
+    server.join()

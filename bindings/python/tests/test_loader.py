@@ -1,4 +1,4 @@
-"""wsclient._loader: the env override, the in-tree build, one clear ImportError."""
+"""wsclient._loader: the env override, the in-tree build, one clear ImportError, the library loaded on first use."""
 
 import ctypes.util
 import os
@@ -114,3 +114,35 @@ def test_bundled_copy_comes_first(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(pkg / "_libwsclient.so")
+
+
+LAZY = """
+import sys
+def loaded():
+    with open("/proc/self/maps") as maps:
+        return "libwsclient" in maps.read()
+import wsclient.exceptions
+from wsclient import HTTPResponse, WebSocketError
+from wsclient.exceptions import ConnectionClosedOK, InvalidStatus
+print("exceptions", loaded(), "wsclient._ffi" in sys.modules)
+from wsclient import connect
+print("connect", loaded(), connect is sys.modules["wsclient._connect"].connect)
+"""
+
+
+def test_exceptions_do_not_load_the_library():
+    """`import wsclient.exceptions` (and wsclient's exception classes) does
+    not load the library; the first name that needs it does."""
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
+    r = subprocess.run([sys.executable, "-c", LAZY], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["exceptions False False", "connect True True"]
+
+
+def test_a_missing_library_is_an_import_error_at_first_use(tmp_path):
+    missing = tmp_path / "libwsclient.so.0.1"
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "WSCLIENT_LIBRARY": str(missing)}
+    code = "import wsclient.exceptions\nprint('imported')\nfrom wsclient import connect"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert r.stdout == "imported\n"
+    assert r.returncode != 0 and "ImportError" in r.stderr and str(missing) in r.stderr

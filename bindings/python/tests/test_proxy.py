@@ -1,6 +1,8 @@
 """Through an HTTP CONNECT proxy (PyPI's proxy.py, tests/servers/proxy_server.py),
 which reports each tunnel it opens so the tests see the traffic went through it."""
 
+import asyncio
+
 import pytest
 from harness import proxy_server
 
@@ -72,3 +74,24 @@ def test_bad_proxy_url_is_invalid_argument():
     with pytest.raises(wsclient.InvalidArgument) as info:
         wsclient.connect("ws://127.0.0.1:1/", proxy="https://127.0.0.1:3128")
     assert "use http://" in info.value.message
+
+
+def test_the_event_loop_drives_a_connect_through_the_proxy(pki, tls_port, auth_proxy):
+    """The asyncio client's connect driver (its connect() takes no proxy
+    option yet): the tunnel, TLS inside it, and a refusal with its 407."""
+    from wsclient._connect import start
+    from wsclient.asyncio.client import _open
+
+    url = f"wss://localhost:{tls_port}/"
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        with await _open(start(url, proxy=auth_proxy.url(AUTH), ca_file=pki / "ca.pem"), loop) as conn:
+            conn.send("through the loop")
+            assert conn.recv().data == "through the loop"
+        with pytest.raises(wsclient.ProxyError) as info:
+            await _open(start(url, proxy=auth_proxy.url("alice:nope")), loop)
+        assert info.value.response.status == 407
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert auth_proxy.tunnel_count(f"localhost:{tls_port}") >= 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any, List, Optional, Type
 
 import pytest
 from conftest import PACKAGE_ROOT
-from wstest_helpers import ClientFrame, StartServer, read_client_frame, server_frame
+from wstest_helpers import ClientFrame, SilentServer, StartServer, read_client_frame, server_frame
 
 from wsclient import _ffi, _pings
 from wsclient.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus, InvalidURI
@@ -280,6 +281,41 @@ def test_ctrl_c_interrupts_a_send_to_a_server_that_does_not_read(raw_server: Sta
     finally:
         stop.set()
     server.join()
+
+
+CONNECTS = {
+    "sync": ("from wsclient.sync.client import connect", "connect(sys.argv[1], open_timeout=60)"),
+    "egg": ("import wsclient", "wsclient.connect(sys.argv[1], timeout=60)"),
+    # A name to look up: the library's lookup thread runs too.
+    "egg-localhost": ("import wsclient", "wsclient.connect(sys.argv[1].replace('127.0.0.1', 'localhost'), timeout=60)"),
+}
+
+
+@pytest.mark.parametrize("api", sorted(CONNECTS))
+def test_ctrl_c_interrupts_a_connect(api: str, silent_server: SilentServer) -> None:
+    """A connect waiting for a server that never answers (60 s timeout)
+    ends with KeyboardInterrupt right after Ctrl-C, and the connection is
+    closed."""
+    imports, wait = CONNECTS[api]
+    code = CTRL_C.format(imports=imports, wait=wait)
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", code, silent_server.url], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "waiting\n"
+        time.sleep(0.3)  # into the connect
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        latency = time.monotonic() - sent
+        line = proc.stdout.readline() if ready else "(nothing after 10 s)"
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert line == "interrupted\n", err
+    assert latency < 1, f"KeyboardInterrupt {latency:.2f} s after SIGINT"
+    assert proc.returncode == 0
+    assert silent_server.closed_by_clients(1, timeout=5)
 
 
 def test_a_pong_resolves_its_ping_and_the_earlier_ones(raw_server: StartServer) -> None:

@@ -91,14 +91,21 @@ def read_client_message(sock: socket.socket, pause: float = 0.0) -> Tuple[int, b
 
 
 class RawServer:
-    """One connection: handshake (101 with `extra_headers`), then `script(sock)`.
+    """One connection: handshake (101 with `extra_headers`, and `after_101`
+    in the same send), then `script(sock)`.
 
     The script's return value lands in .result, an exception in .error.
     """
 
-    def __init__(self, script: Callable[[socket.socket], Any], extra_headers: Sequence[Tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        script: Callable[[socket.socket], Any],
+        extra_headers: Sequence[Tuple[str, str]] = (),
+        after_101: bytes = b"",
+    ) -> None:
         self.script = script
         self.extra_headers = extra_headers
+        self.after_101 = after_101
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.url = f"ws://127.0.0.1:{self.port}/"
@@ -129,7 +136,7 @@ class RawServer:
                 )
                 for name, value in self.extra_headers:
                     response += f"{name}: {value}\r\n"
-                conn.sendall((response + "\r\n").encode())
+                conn.sendall((response + "\r\n").encode() + self.after_101)
                 self.result = self.script(conn)
         except BaseException as e:  # noqa: BLE001 - reported through .error
             self.error = e
@@ -144,5 +151,50 @@ class RawServer:
         return self.result
 
 
-#: The raw_server fixture: start(script, extra_headers=()) -> RawServer.
+class SilentServer:
+    """Accepts TCP connections and never answers: a connect stays in its
+    opening handshake until it times out or is cancelled."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"ws://127.0.0.1:{self.port}/"
+        self.accepted: List[socket.socket] = []
+        self.thread = threading.Thread(target=self._run, name="silent server", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # close()
+            self.accepted.append(conn)
+
+    def closed_by_clients(self, count: int, timeout: float) -> bool:
+        """Whether `count` connections were accepted and each was closed by
+        its client (read to EOF) within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.accepted) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if len(self.accepted) < count:
+            return False
+        for conn in self.accepted[:count]:
+            conn.settimeout(max(0.0, deadline - time.monotonic()))
+            try:
+                while conn.recv(4096):
+                    pass
+            except OSError:  # a timeout: still open
+                return False
+        return True
+
+    def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        self.listener.close()
+        self.thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+
+
+#: The raw_server fixture: start(script, extra_headers=(), after_101=b"") -> RawServer.
 StartServer = Callable[..., RawServer]

@@ -16,10 +16,14 @@ libwsclient (distribution ``libwsclient``), with three APIs:
 
 The library is found by :mod:`wsclient._loader` (the copy bundled in the
 wheel, ``WSCLIENT_LIBRARY``, the in-tree build, then the SONAME
-``libwsclient.so.0.1``).
+``libwsclient.so.0.1``) and loaded on first use of a name that needs it:
+``import wsclient.exceptions`` and the exception classes here do not.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, List
 
 from ._errors import (
     CertificateVerifyError,
@@ -39,18 +43,48 @@ from ._errors import (
     WebSocketTimeout,
     WouldBlock,
 )
-from ._ffi import library_path as _library_path
-from ._ffi import version as _library_version
-from ._connection import Connection, HTTPResponse, connect, is_ws_connection
-from ._message import (
-    Frame,
-    Message,
-    close_code_to_reason,
-    opcode_to_optype,
-    optype_to_opcode,
-    reason_to_close_code,
-    reason_to_close_code_int,
-)
+from ._response import HTTPResponse
+
+if TYPE_CHECKING:  # pragma: no cover - what __getattr__ loads, for type checkers
+    from ._connect import connect
+    from ._connection import Connection, is_ws_connection
+    from ._message import (
+        Frame,
+        Message,
+        close_code_to_reason,
+        opcode_to_optype,
+        optype_to_opcode,
+        reason_to_close_code,
+        reason_to_close_code_int,
+    )
+
+#: Names that need the library: imported (and it loaded) on first use.
+_LAZY = {
+    "connect": "._connect",
+    "Connection": "._connection",
+    "is_ws_connection": "._connection",
+    "Frame": "._message",
+    "Message": "._message",
+    "close_code_to_reason": "._message",
+    "opcode_to_optype": "._message",
+    "optype_to_opcode": "._message",
+    "reason_to_close_code": "._message",
+    "reason_to_close_code_int": "._message",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
@@ -89,9 +123,13 @@ __all__ = [
 
 def library_version() -> str:
     """The version of the loaded libwsclient (``ws_version()``)."""
-    return _library_version()
+    from . import _ffi
+
+    return _ffi.version()
 
 
 def library_path() -> str:
     """The path or name libwsclient was loaded from."""
-    return _library_path
+    from . import _ffi
+
+    return _ffi.library_path

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Dict, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._connection import HTTPResponse
+    from ._response import HTTPResponse
 
 
 class WebSocketError(Exception):

@@ -54,6 +54,7 @@ WSCLIENT_VERSION_PATCH = 0
 WS_STATE_OPEN = 0
 WS_STATE_CLOSING = 1
 WS_STATE_CLOSED = 2
+WS_STATE_CONNECTING = 3
 WS_SEND_UNCOMPRESSED = 1
 WS_SEND_MORE = 2
 WS_SEND_ALL = 4
@@ -156,6 +157,9 @@ def _raw_if_exported(name: str, restype: Any, argtypes: List[Any]) -> Any:
         return None
 
 
+# The connect's step without errcheck: WS_ERR_WOULD_BLOCK is its usual answer.
+connect_continue_raw = _raw_if_exported("ws_connect_continue", c_int32, [conn_p, POINTER(response_p)])
+
 # Flushes without errcheck, for loops where WS_ERR_WOULD_BLOCK is expected.
 flush_raw = _raw_if_exported("ws_conn_flush", c_int32, [conn_p])
 
@@ -201,6 +205,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_version": (c_char_p, [], None),
     # Connections.
     "ws_connect": (c_int32, [c_char_p, options_p, POINTER(conn_p), POINTER(response_p)], _check_result),
+    "ws_connect_start": (c_int32, [c_char_p, options_p, POINTER(conn_p)], _check_result),
+    "ws_connect_continue": (c_int32, [conn_p, POINTER(response_p)], _check_result),
     "ws_conn_free": (None, [conn_p], None),
     "ws_conn_state": (c_int32, [conn_p], None),
     "ws_conn_fd": (c_int32, [conn_p], None),

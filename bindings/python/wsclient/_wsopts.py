@@ -1,5 +1,5 @@
-"""connect() options of the websockets-style APIs, translated to the
-egg-flavoured :func:`wsclient.connect` both are built on."""
+"""connect() options of the websockets-style APIs, translated to those of
+the egg-flavoured :func:`wsclient.connect`, whose Opening both start."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import os
 import socket
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from ._connection import Connection, HTTPResponse, connect as egg_connect
+from ._connect import start
+from ._connection import Connection
+from ._opening import Opening
+from ._response import HTTPResponse
 from ._util import SIZE_MAX, U64_MAX
 from .exceptions import Close, ConnectionClosed, InvalidStatus
 
@@ -16,7 +19,7 @@ USER_AGENT = "libwsclient-python/0.1.0"
 HeadersLike = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
 
 
-def open_connection(
+def start_connection(
     uri: str,
     *,
     origin: Optional[str],
@@ -32,15 +35,15 @@ def open_connection(
     tls: Dict[str, Any],
     deflate: Any = None,
     compression_level: Optional[int] = None,
-) -> Connection:
-    """Connect (blocking); raise InvalidStatus for a non-101 answer."""
+) -> Opening:
+    """Start connecting (see :func:`opened` for the result)."""
     if compression not in (None, "deflate"):
         raise ValueError(f"unsupported compression: {compression!r}")
     headers = list(additional_headers.items()) if isinstance(additional_headers, Mapping) else list(additional_headers or [])
     if user_agent_header is not None and not any(n.lower() == "user-agent" for n, _ in headers):
         headers.append(("User-Agent", user_agent_header))
     limit = max_size if max_size is not None else SIZE_MAX
-    result = egg_connect(
+    return start(
         uri,
         deflate=deflate if deflate is not None else {"client_max_window_bits": True} if compression == "deflate" else None,
         compression_level=compression_level,
@@ -56,6 +59,10 @@ def open_connection(
         ping_timeout=ping_timeout,
         **tls,
     )
+
+
+def opened(result: Union[Connection, HTTPResponse]) -> Connection:
+    """The connection of a finished Opening; InvalidStatus for a non-101 answer."""
     if isinstance(result, HTTPResponse):
         raise InvalidStatus(result)
     return result

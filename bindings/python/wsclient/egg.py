@@ -9,7 +9,8 @@ New code that wants str/bytes messages and exceptions at the close, as in
 websockets, uses :mod:`wsclient.sync.client` or :mod:`wsclient.asyncio.client`.
 """
 
-from ._connection import Connection, HTTPResponse, connect, is_ws_connection
+from ._connect import connect
+from ._connection import Connection, is_ws_connection
 from ._errors import (
     CertificateVerifyError,
     HandshakeError,
@@ -36,6 +37,7 @@ from ._message import (
     reason_to_close_code,
     reason_to_close_code_int,
 )
+from ._response import HTTPResponse
 
 __all__ = [
     "connect",

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ._errors import HandshakeError, HandshakeRejected, InvalidURI, WebSocketError
-from ._connection import HTTPResponse
+from ._response import HTTPResponse
 
 __all__ = [
     "Close",

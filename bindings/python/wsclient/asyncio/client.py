@@ -12,9 +12,11 @@ The connection is driven by the event loop: the library runs in its
 non-blocking mode, the socket is watched with ``loop.add_reader`` (and
 ``add_writer`` while sends are queued), and the library's deadlines
 (keepalive ping and pong timeout, close timeout) run from ``call_later``.
-No thread per connection; only the opening handshake (DNS, TCP, TLS, HTTP),
-which the library does in one blocking call, runs in the loop's default
-executor.
+No thread per connection, and none for the opening either: it is stepped
+from the event loop too (name lookup, TCP, proxy, TLS, the upgrade, see
+:func:`_open`); cancelling connect() (e.g. ``asyncio.wait_for`` timing out)
+cancels it at once. Only a name lookup runs on a thread of the library
+(getaddrinfo cannot be cancelled; an abandoned one ends on its own).
 
 Received messages are read as soon as they arrive (so pings are answered
 and keepalive pongs seen while the program does not call ``recv()``) into a
@@ -37,8 +39,10 @@ from .._data import Data, encode, take
 from .._errors import InvalidState, WebSocketError, WebSocketFailure, WouldBlock
 from .._ffi import lib
 from .._message import Frame
+from .._opening import Opening
 from .._pings import PingWaiters
-from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, open_connection
+from .._response import HTTPResponse
+from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 
 __all__ = ["ClientConnection", "connect"]
@@ -521,8 +525,8 @@ class connect:
         compression_level: Optional[int] = None,
     ) -> None:
         tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
-        self._open = functools.partial(
-            open_connection,
+        self._start = functools.partial(
+            start_connection,
             uri,
             origin=origin,
             subprotocols=subprotocols,
@@ -544,8 +548,7 @@ class connect:
 
     async def _create(self) -> ClientConnection:
         loop = asyncio.get_running_loop()
-        # The library's handshake is one blocking call: run it off the loop.
-        conn = await loop.run_in_executor(None, self._open)
+        conn = opened(await _open(self._start(), loop))
         self._connection = ClientConnection(conn, loop, self._max_queue, self._write_limit)
         return self._connection
 
@@ -558,3 +561,55 @@ class connect:
     async def __aexit__(self, *exc: Any) -> None:
         if self._connection is not None:
             await self._connection.close()
+
+
+async def _open(opening: Opening, loop: asyncio.AbstractEventLoop) -> Union[Connection, HTTPResponse]:
+    """Step `opening` from `loop` (each time its descriptor is ready for what
+    it wants, or its deadline came) until it gives its result. Cancelling
+    this cancels the connect at once."""
+    done: "asyncio.Future[Union[Connection, HTTPResponse]]" = loop.create_future()
+    watched = -1
+    timer: Optional[asyncio.TimerHandle] = None
+
+    def unwatch() -> None:
+        nonlocal watched, timer
+        if watched >= 0:
+            loop.remove_reader(watched)
+            loop.remove_writer(watched)
+            watched = -1
+        if timer is not None:
+            timer.cancel()
+            timer = None
+
+    def step() -> None:
+        nonlocal watched, timer
+        if done.done():
+            return
+        # A step may close the descriptor and open another that gets the
+        # same number: the loop must not watch it across a step.
+        unwatch()
+        try:
+            result = opening.step()
+        except Exception as e:
+            done.set_exception(e)
+            return
+        if result is not None:
+            done.set_result(result)
+            return
+        fd, wants = opening.fileno(), opening.wants()
+        if fd >= 0:
+            if wants & _ffi.WS_WANT_READ:
+                loop.add_reader(fd, step)
+            if wants & _ffi.WS_WANT_WRITE:
+                loop.add_writer(fd, step)
+            watched = fd
+        timeout = opening.timeout()
+        if timeout is not None:
+            timer = loop.call_later(timeout, step)
+
+    step()
+    try:
+        return await done
+    finally:
+        unwatch()
+        opening.close()  # frees it unless it was opened

@@ -30,7 +30,7 @@ from .._data import Data, encode, take
 from .._errors import InvalidState, NetworkError, WebSocketFailure, WebSocketTimeout
 from .._ffi import lib
 from .._message import Frame
-from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, open_connection
+from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 from .._pings import PingWaiters
 
@@ -322,13 +322,14 @@ def connect(
     Raises :class:`~wsclient.exceptions.InvalidStatus` (``.response``) when
     the server answers with another status than 101, InvalidURI,
     OSError/ConnectionError when the server cannot be reached, TimeoutError.
+    The wait can be interrupted (Ctrl-C): that cancels the connect.
     TLS: the system's CAs, or `ca_file`/`ca_dir`; `client_cert`/`client_key`.
     Beyond websockets: `deflate` (the permessage-deflate offer, as in
     :func:`wsclient.connect`; overrides `compression`) and
     `compression_level` (zlib 0-9).
     """
     tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
-    conn = open_connection(
+    opening = start_connection(
         uri,
         origin=origin,
         subprotocols=subprotocols,
@@ -344,4 +345,5 @@ def connect(
         deflate=deflate,
         compression_level=compression_level,
     )
+    conn = opened(opening.wait())
     return ClientConnection(conn, keepalive=ping_interval is not None)
