@@ -60,11 +60,29 @@ lib:
 $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a:
 	$(MAKE) --no-print-directory lib
 
+# PKG: the pkg-config name of the event library an example uses, if any.
 $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -pthread -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $(if $(PKG),$$(pkg-config --cflags $(PKG))) $< -L$(LIB) -lwsclient \
+	  -Wl,-rpath,$(CURDIR)/$(LIB) -pthread $(if $(PKG),$$(pkg-config --libs $(PKG))) -o $@
 
-examples: $(EXAMPLES)
+# The event-library examples are built when pkg-config finds their library
+# (Debian: libuv1-dev, libevent-dev, libglib2.0-dev); without it `make`
+# says which it left out and builds the rest.
+EVENT_LIBS  := libuv libevent glib-2.0
+EVENT_FOUND := $(shell for p in $(EVENT_LIBS); do pkg-config --exists $$p 2>/dev/null && echo $$p; done)
+event_example = $(if $(filter $(2),$(EVENT_FOUND)),$(BUILD)/examples/$(1))
+EVENT_EXAMPLES := $(call event_example,libuv_client,libuv) $(call event_example,libevent_client,libevent) \
+                  $(call event_example,glib_client,glib-2.0)
+$(BUILD)/examples/libuv_client:    PKG := libuv
+$(BUILD)/examples/libevent_client: PKG := libevent
+$(BUILD)/examples/glib_client:     PKG := glib-2.0
+
+examples: $(EXAMPLES) $(EVENT_EXAMPLES)
+ifneq ($(filter-out $(EVENT_FOUND),$(EVENT_LIBS)),)
+	@echo "note: examples for $(filter-out $(EVENT_FOUND),$(EVENT_LIBS)) not built: pkg-config does not" \
+	  "find them (Debian: apt-get install -y libuv1-dev libevent-dev libglib2.0-dev)"
+endif
 
 # Command-line tools, on the public C API only.
 $(BUILD)/bin/%: tools/%.c include/wsclient.h lib
