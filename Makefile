@@ -42,7 +42,7 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
         test-chicken man autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
-        bench clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
+        bench bench-scale clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
         stress
 
 all: lib examples man tools cpp
@@ -236,8 +236,25 @@ autobahn-proxy-quick: all venv
 	$(PY) tests/autobahn/gate.py --name c-proxy-quick --proxy --case '1.*' --case '5.*' \
 	  --case '12.1.*' -- $(BUILD)/examples/autobahn_client {url} {agent} {proxy}
 
+# The scale figures first: cargo bench builds the library again with the
+# dev-dependencies' features, which the next `make lib` would undo.
 bench: all venv
+	$(MAKE) --no-print-directory bench-scale
 	$(CARGO) bench --bench echo
+
+# 10,000 connections from one thread (SCALE_CONNS=n for fewer; see
+# benches/scale.py), beside Python websockets, each against a local epoll
+# echo server in another process.
+bench-scale: $(BUILD)/benches/scale $(BUILD)/benches/scale_server venv
+	$(PY) benches/scale.py --client $(BUILD)/benches/scale --server $(BUILD)/benches/scale_server
+
+$(BUILD)/benches/scale: benches/scale.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+$(BUILD)/benches/scale_server: benches/scale_server.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $< $$(pkg-config --cflags --libs libcrypto) -o $@
 
 lint:
 	$(CARGO) fmt --all -- --check
