@@ -44,9 +44,10 @@ static void free_client(uv_handle_t *timer) {
     free(c);
 }
 
+/* uv_close stops the poll at once, so the same number can be watched again
+ * right away; the handle's memory goes once libuv is done with it. */
 static void forget_poll(struct client *c) {
     if (c->poll) {
-        uv_poll_stop(c->poll); /* at once: the number may be watched again below */
         uv_close((uv_handle_t *)c->poll, free_handle);
         c->poll = NULL;
     }
