@@ -42,7 +42,7 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
         test-chicken man autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
-        bench clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
+        bench bench-scale clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
         stress
 
 all: lib examples man tools cpp
@@ -60,11 +60,29 @@ lib:
 $(LIB)/libwsclient.so.$(VERSION) $(LIB)/libwsclient.a:
 	$(MAKE) --no-print-directory lib
 
+# PKG: the pkg-config name of the event library an example uses, if any.
 $(BUILD)/examples/%: examples-c/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -pthread -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $(if $(PKG),$$(pkg-config --cflags $(PKG))) $< -L$(LIB) -lwsclient \
+	  -Wl,-rpath,$(CURDIR)/$(LIB) -pthread $(if $(PKG),$$(pkg-config --libs $(PKG))) -o $@
 
-examples: $(EXAMPLES)
+# The event-library examples are built when pkg-config finds their library
+# (Debian: libuv1-dev, libevent-dev, libglib2.0-dev); without it `make`
+# says which it left out and builds the rest.
+EVENT_LIBS  := libuv libevent glib-2.0
+EVENT_FOUND := $(shell for p in $(EVENT_LIBS); do pkg-config --exists $$p 2>/dev/null && echo $$p; done)
+event_example = $(if $(filter $(2),$(EVENT_FOUND)),$(BUILD)/examples/$(1))
+EVENT_EXAMPLES := $(call event_example,libuv_client,libuv) $(call event_example,libevent_client,libevent) \
+                  $(call event_example,glib_client,glib-2.0)
+$(BUILD)/examples/libuv_client:    PKG := libuv
+$(BUILD)/examples/libevent_client: PKG := libevent
+$(BUILD)/examples/glib_client:     PKG := glib-2.0
+
+examples: $(EXAMPLES) $(EVENT_EXAMPLES)
+ifneq ($(filter-out $(EVENT_FOUND),$(EVENT_LIBS)),)
+	@echo "note: examples for $(filter-out $(EVENT_FOUND),$(EVENT_LIBS)) not built: pkg-config does not" \
+	  "find them (Debian: apt-get install -y libuv1-dev libevent-dev libglib2.0-dev)"
+endif
 
 # Command-line tools, on the public C API only.
 $(BUILD)/bin/%: tools/%.c include/wsclient.h lib
@@ -218,8 +236,25 @@ autobahn-proxy-quick: all venv
 	$(PY) tests/autobahn/gate.py --name c-proxy-quick --proxy --case '1.*' --case '5.*' \
 	  --case '12.1.*' -- $(BUILD)/examples/autobahn_client {url} {agent} {proxy}
 
+# The scale figures first: cargo bench builds the library again with the
+# dev-dependencies' features, which the next `make lib` would undo.
 bench: all venv
+	$(MAKE) --no-print-directory bench-scale
 	$(CARGO) bench --bench echo
+
+# 10,000 connections from one thread (SCALE_CONNS=n for fewer; see
+# benches/scale.py), beside Python websockets, each against a local epoll
+# echo server in another process.
+bench-scale: $(BUILD)/benches/scale $(BUILD)/benches/scale_server venv
+	$(PY) benches/scale.py --client $(BUILD)/benches/scale --server $(BUILD)/benches/scale_server
+
+$(BUILD)/benches/scale: benches/scale.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+$(BUILD)/benches/scale_server: benches/scale_server.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $< $$(pkg-config --cflags --libs libcrypto) -o $@
 
 lint:
 	$(CARGO) fmt --all -- --check
