@@ -2,13 +2,13 @@
 //! opening, resolving → connecting (TCP, addresses raced) → the proxy
 //! tunnel → TLS → the HTTP upgrade (→ a redirect starts again) → open.
 //!
-//! [`Opening::advance`] goes as far as it can without waiting, then says
-//! what to wait for: [`Opening`] is a descriptor ([`AsFd`]) to wait on for
-//! [`Opening::wants`], until [`Opening::next_deadline`] at the latest. The
-//! descriptor changes from step to step: the resolver's eventfd, an epoll
-//! instance gathering the racing attempts, then the socket. The time comes
-//! in as an argument; one deadline (the handshake timeout) covers every
-//! step of a hop, and the connect timeout the name lookup and TCP.
+//! [`Opening::advance`] goes as far as it can without waiting; then the
+//! caller waits for [`Opening::fd`] to be readable, until
+//! [`Opening::next_deadline`] at the latest. That descriptor is one epoll
+//! instance (a [`Waiter`]) for the whole opening, watching what the step
+//! waits for: the resolver's eventfd, the racing attempts, the socket. The
+//! time comes in as an argument; one deadline (the handshake timeout)
+//! covers every step of a hop, and the connect timeout the lookup and TCP.
 //!
 //! The parsers (HTTP answers, the CONNECT and SOCKS5 exchanges, the 101's
 //! checks) are sans-I/O; this module only moves their bytes. The blocking
@@ -31,7 +31,9 @@ use crate::handshake::{
 use crate::proto::receiver::Receiver;
 use crate::proto::sender::Sender;
 use crate::session::{self, Session};
-use crate::transport::{pinned, start_tls, Lookup, Race, Socket, Stream, TlsHandshake, TlsStep};
+use crate::transport::{
+    pinned, start_tls, Lookup, Race, Socket, Stream, TlsHandshake, TlsStep, Waiter,
+};
 
 /// How far an [`Opening::advance`] got.
 pub enum Step {
@@ -64,6 +66,8 @@ pub struct Opening {
     blocking: bool,
     /// Starts a name lookup (tests give a slow or failing resolver).
     lookup: fn(&str, u16) -> io::Result<Lookup>,
+    /// What the caller waits on.
+    waiter: Waiter,
 }
 
 struct Hop {
@@ -208,6 +212,7 @@ impl Opening {
             phase: Phase::Start,
             blocking,
             lookup: Lookup::start,
+            waiter: Waiter::new()?,
         })
     }
 
@@ -222,6 +227,7 @@ impl Opening {
                 Flow::Next(next) => self.phase = next,
                 Flow::Wait(same) => {
                     self.phase = same;
+                    self.watch()?;
                     return Ok(Step::Pending);
                 }
                 Flow::Done(step) => return Ok(step),
@@ -229,18 +235,35 @@ impl Opening {
         }
     }
 
-    /// What to wait for on the descriptor.
+    /// What to wait for on [`Opening::fd`]: readable, until it is over.
     pub fn wants(&self) -> Interest {
-        let (read, write) = match &self.phase {
-            Phase::Resolving { .. } | Phase::Connecting { .. } | Phase::Response { .. } => {
-                (true, false)
+        Interest {
+            read: !self.is_over(),
+            write: false,
+        }
+    }
+
+    /// Point the waiter at what this phase waits for (the racing attempts
+    /// watch themselves).
+    fn watch(&self) -> Result<()> {
+        let socket = match &self.phase {
+            Phase::Resolving { lookup, .. } => {
+                self.waiter.watch(lookup.as_fd(), true, false)?;
+                return Ok(());
             }
+            Phase::Tunnel { socket, .. } => socket,
+            Phase::Tls(h) => h.socket(),
+            Phase::Request { stream, .. } | Phase::Response { stream, .. } => stream.socket(),
+            Phase::Connecting { .. } | Phase::Start | Phase::Over => return Ok(()),
+        };
+        let (read, write) = match &self.phase {
             Phase::Tunnel { out, at, .. } => (*at == out.len(), *at < out.len()),
             Phase::Tls(h) => (h.wants_read(), !h.wants_read()),
             Phase::Request { .. } => (false, true),
-            Phase::Start | Phase::Over => (false, false),
+            _ => (true, false),
         };
-        Interest { read, write }
+        self.waiter.watch(socket.as_fd(), read, write)?;
+        Ok(())
     }
 
     /// When to advance at the latest, whatever the descriptor says.
@@ -352,7 +375,7 @@ impl Opening {
                 if late || tcp_deadline.is_some_and(|d| now >= d) {
                     return Err(self.in_proxy(race.timed_out()));
                 }
-                match race.poll(now).map_err(|e| self.in_proxy(e))? {
+                match race.poll(now, &self.waiter).map_err(|e| self.in_proxy(e))? {
                     None => Ok(Flow::Wait(Phase::Connecting {
                         race,
                         socks,
@@ -587,8 +610,9 @@ impl Opening {
             match tunnel.feed(&mut input)? {
                 Next::Send(bytes) => (out, at) = (bytes, 0),
                 Next::Open => {
-                    let tcp = socket.tcp().try_clone()?;
-                    drop(socket);
+                    let tcp = socket
+                        .into_tcp()
+                        .expect("the tunnel's socket is not shared");
                     return self.secure(tcp).map(Flow::Next);
                 }
                 Next::Read => match read_some(&mut socket, &mut input) {
@@ -785,37 +809,24 @@ impl Opening {
 }
 
 impl Opening {
-    /// The descriptor to wait on now; it changes from step to step. None
-    /// before the first advance and once over.
-    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
-        match &self.phase {
-            Phase::Resolving { lookup, .. } => Some(lookup.as_fd()),
-            Phase::Connecting { race, .. } => Some(race.as_fd()),
-            Phase::Tunnel { socket, .. } => Some(socket.as_fd()),
-            Phase::Tls(h) => Some(h.socket().as_fd()),
-            Phase::Request { stream, .. } | Phase::Response { stream, .. } => {
-                Some(stream.socket().as_fd())
-            }
-            Phase::Start | Phase::Over => None,
-        }
+    /// The descriptor to wait on (readable) until the opening is over; the
+    /// same one from start to end.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.waiter.as_fd()
     }
 
-    /// [`Opening::fd`] as a number, -1 for none.
+    /// [`Opening::fd`] as a number.
     pub fn raw_fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
-        self.fd().map_or(-1, |fd| fd.as_raw_fd())
+        self.fd().as_raw_fd()
     }
 
     /// Wait (blocking) until the descriptor is ready or the next deadline.
     pub fn wait(&self, now: Instant) -> Result<()> {
-        let Some(fd) = self.fd() else {
-            return Ok(());
-        };
-        let wants = self.wants();
         let left = self
             .next_deadline()
             .map(|d| d.saturating_duration_since(now));
-        crate::transport::wait_fd(fd, wants.read, wants.write, left)?;
+        crate::transport::wait_fd(self.fd(), true, false, left)?;
         Ok(())
     }
 }

@@ -452,10 +452,7 @@ pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
     unsafe {
         handle::read(conn, -1, |c| match c.open.get() {
             Some(o) => o.conn.fd(),
-            None => c.with_connecting(-1, |k| match k.parked {
-                Some(_) => -1,
-                None => k.opening.raw_fd(),
-            }),
+            None => c.with_connecting(-1, |k| k.opening.raw_fd()),
         })
     }
 }
@@ -565,9 +562,10 @@ pub unsafe extern "C" fn ws_conn_wants(conn: *const ws_conn) -> u32 {
             let i = match c.open.get() {
                 Some(o) => o.conn.wants(),
                 None => c.with_connecting(Interest::default(), |k| match k.parked {
+                    // Something to report: call now (the timeout is 0).
                     Some(_) => Interest {
                         read: true,
-                        write: true,
+                        write: false,
                     },
                     None => k.opening.wants(),
                 }),

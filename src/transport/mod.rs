@@ -4,6 +4,7 @@ mod resolve;
 mod tcp;
 mod tls;
 mod wait;
+mod waiter;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -19,6 +20,7 @@ pub use resolve::Lookup;
 pub use tcp::{authority, pinned, Race, ResolveEntry, ATTEMPT_DELAY};
 pub use tls::{start_tls, TlsHandshake, TlsOptions, TlsStep, TlsVersion};
 pub use wait::{wait_any, wait_fd};
+pub use waiter::Waiter;
 
 /// A TCP socket shared between the stream that reads and writes it and the
 /// driver that waits on it (`poll` needs no lock on the stream).
@@ -34,6 +36,12 @@ impl From<TcpStream> for Socket {
 impl Socket {
     pub fn tcp(&self) -> &TcpStream {
         &self.0
+    }
+
+    /// The TCP stream itself, when nothing else shares it (no copy of the
+    /// descriptor is made: a copy would keep it in epoll sets after close).
+    pub fn into_tcp(self) -> Option<TcpStream> {
+        Arc::try_unwrap(self.0).ok()
     }
 
     /// Read into `data`'s spare capacity (its length grows by what was

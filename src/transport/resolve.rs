@@ -66,8 +66,13 @@ impl Lookup {
         Ok(Lookup { shared })
     }
 
-    /// The answer, once it is in (taken: later calls get `None`).
+    /// The answer, once it is in (taken: later calls get `None`). Taking
+    /// it reads the eventfd, so the descriptor is quiet from then on.
     pub fn answer(&self) -> Option<Answer> {
+        // The thread signals after storing the answer: a signal read means
+        // the answer is there.
+        let mut count = [0u8; 8];
+        rustix::io::read(&self.shared.ready, &mut count).ok()?;
         self.shared.answer.lock().ok()?.take()
     }
 }

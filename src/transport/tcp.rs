@@ -6,11 +6,11 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::event::epoll;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::wait::wait_any;
+use crate::transport::Waiter;
 
 /// Addresses pinned for a `host:port`, as curl's `--resolve`: connecting
 /// to that host and port uses them and asks no resolver.
@@ -221,10 +221,9 @@ fn connected(fd: OwnedFd) -> Result<TcpStream> {
 }
 
 /// Connection attempts to a host's addresses, raced as [`Racer`] says,
-/// without blocking: the caller waits for [`Race`]'s descriptor (an epoll
-/// instance that gathers the attempts in flight) to be readable, or until
-/// [`Race::next_start`], then calls [`Race::poll`] again. Dropping it
-/// closes every attempt.
+/// without blocking: each attempt is watched in the caller's [`Waiter`];
+/// when it wakes, or at [`Race::next_start`], the caller calls
+/// [`Race::poll`] again. Dropping it closes every attempt.
 pub struct Race {
     host: String,
     port: u16,
@@ -233,7 +232,6 @@ pub struct Race {
     failures: Vec<Option<String>>,
     /// In flight: index in `racer.order`, socket.
     attempts: Vec<(usize, OwnedFd)>,
-    epoll: OwnedFd,
 }
 
 impl Race {
@@ -245,26 +243,19 @@ impl Race {
             failures: vec![None; racer.order.len()],
             racer,
             attempts: Vec::new(),
-            epoll: epoll::create(epoll::CreateFlags::CLOEXEC).map_err(io::Error::from)?,
         })
     }
 
     /// Start the attempts that are due and collect those that finished:
     /// `Some` once one connected (the others are closed), `None` while
     /// attempts are in flight or due, an error once all failed.
-    pub fn poll(&mut self, now: Instant) -> Result<Option<TcpStream>> {
+    pub fn poll(&mut self, now: Instant, waiter: &Waiter) -> Result<Option<TcpStream>> {
         loop {
             while let Some(i) = self.racer.start(now) {
                 match start_attempt(self.racer.order[i]) {
                     Ok((fd, true)) => return connected(fd).map(Some),
                     Ok((fd, false)) => {
-                        epoll::add(
-                            &self.epoll,
-                            &fd,
-                            epoll::EventData::new_u64(i as u64),
-                            epoll::EventFlags::OUT,
-                        )
-                        .map_err(io::Error::from)?;
+                        waiter.watch(fd.as_fd(), false, true)?;
                         self.attempts.push((i, fd));
                     }
                     Err(e) => {
@@ -335,13 +326,6 @@ impl Race {
     }
 }
 
-impl AsFd for Race {
-    /// Readable when an attempt in flight has finished.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.as_fd()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,16 +333,17 @@ mod tests {
     /// Race to the end, waiting as a caller's event loop would.
     fn race(addrs: &[SocketAddr], deadline: Option<Instant>) -> Result<TcpStream> {
         let mut race = Race::new("h", 0, addrs, Instant::now())?;
+        let waiter = Waiter::new()?;
         loop {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
                 return Err(race.timed_out());
             }
-            if let Some(stream) = race.poll(now)? {
+            if let Some(stream) = race.poll(now, &waiter)? {
                 return Ok(stream);
             }
             let wake = [deadline, race.next_start()].into_iter().flatten().min();
-            crate::transport::wait_fd(&race, true, false, wake.map(|w| w - now)).unwrap();
+            crate::transport::wait_fd(&waiter, true, false, wake.map(|w| w - now)).unwrap();
         }
     }
 
@@ -368,7 +353,9 @@ mod tests {
         assert_eq!(authority("example.org", 80), "example.org:80");
         // Port 0 can never be connected to: the attempt fails at once.
         let mut race = Race::new("::1", 0, &["[::1]:0".parse().unwrap()], Instant::now()).unwrap();
-        let e = race.poll(Instant::now()).unwrap_err();
+        let e = race
+            .poll(Instant::now(), &Waiter::new().unwrap())
+            .unwrap_err();
         assert!(
             e.message().starts_with("cannot connect to [::1]:0 ("),
             "{e}"

@@ -77,8 +77,8 @@ fn run_until(opening: &mut Opening, phase: &str) {
         assert!(Instant::now() < give_up, "stuck {}", opening.doing());
         assert!(matches!(opening.advance(Instant::now()), Ok(Step::Pending)));
         if !opening.doing().starts_with(phase) {
-            let fd = opening.fd().expect("a descriptor while pending");
-            let _ = crate::transport::wait_fd(fd, true, true, Some(Duration::from_millis(20)));
+            let wait = Some(Duration::from_millis(20));
+            let _ = crate::transport::wait_fd(opening.fd(), true, false, wait);
         }
     }
 }
@@ -103,7 +103,7 @@ fn a_slow_lookup_ends_exactly_at_the_connect_timeout_without_waiting() {
     let t0 = Instant::now();
     assert!(matches!(opening.advance(t0), Ok(Step::Pending)));
     assert_eq!(opening.doing(), "resolving slow.test");
-    assert!(opening.wants().read && opening.fd().is_some());
+    assert!(opening.wants().read);
     assert_eq!(opening.next_deadline(), Some(t0 + 2 * SECOND));
     let just_before = t0 + 2 * SECOND - Duration::from_nanos(1);
     assert!(matches!(opening.advance(just_before), Ok(Step::Pending)));
