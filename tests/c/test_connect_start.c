@@ -109,7 +109,6 @@ struct slot {
     ws_conn *conn;
     enum step step;
     double started, due; /* due: when its deadline passes (-1: none) */
-    int32_t result;      /* what its connect ended with */
     int silent;
 };
 
@@ -141,7 +140,6 @@ static void service(struct slot *s, struct tally *t) {
         note_longest(&t->longest_call, t0);
         if (rc == WS_ERR_WOULD_BLOCK)
             return;
-        s->result = rc;
         if (s->silent) {
             t->silent_ms = now_ms() - s->started;
             t->silent_rc = rc;
