@@ -33,7 +33,8 @@ EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
            $(BUILD)/examples/poll_client $(BUILD)/examples/duplex_client
 TOOLS   := $(BUILD)/bin/wsclient-cat
 CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
-CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy
+CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy \
+           $(BUILD)/tests/test_connect_start
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
 export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)

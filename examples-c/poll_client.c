@@ -8,11 +8,15 @@
  *   poll_client --autobahn BASE AGENT   run the Autobahn cases (echoing
  *                                       every message) through the same loop
  *
- * The loop asks each connection what it waits for (ws_conn_wants) and when
- * (ws_conn_next_timeout_ms), then receives until WS_ERR_WOULD_BLOCK and
- * flushes. A message the send queue refuses (WS_ERR_WOULD_BLOCK) is kept and
- * retried; meanwhile that connection is not read, which pushes back on the
- * server instead of growing memory.
+ * Connections are opened inside the loop too (ws_connect_start, then
+ * ws_connect_continue until it stops returning WS_ERR_WOULD_BLOCK), so a
+ * slow server never holds up the others. The loop asks each connection what
+ * it waits for (ws_conn_wants), on which descriptor (ws_conn_fd: read it
+ * again each round, it changes while connecting) and until when
+ * (ws_conn_next_timeout_ms); once open, it receives until WS_ERR_WOULD_BLOCK
+ * and flushes. A message the send queue refuses (WS_ERR_WOULD_BLOCK) is kept
+ * and retried; meanwhile that connection is not read, which pushes back on
+ * the server instead of growing memory.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -26,9 +30,12 @@
 struct peer {
     ws_conn *conn;
     const char *uri;
-    ws_message *unsent; /* an echo waiting for room in the send queue */
-    int ended;          /* the WebSocket is over; only winding down */
-    int greeter;        /* close after the first answer instead of echoing */
+    int connecting;       /* started, not open yet */
+    ws_message *unsent;   /* an echo waiting for room in the send queue */
+    int ended;            /* the WebSocket is over; only winding down */
+    int ask;              /* close after the first answer instead of echoing */
+    const char *greeting; /* sent once open (with ask) */
+    char answer[64];      /* the start of the first answer (with ask) */
     long received;
 };
 
@@ -51,15 +58,17 @@ static ws_options *make_options(int autobahn) {
     return opts;
 }
 
+/* Start opening a connection; the loop finishes it. */
 static int open_peer(struct peer *p, const char *uri, const ws_options *opts) {
     memset(p, 0, sizeof *p);
     p->uri = uri;
-    int32_t rc = ws_connect(uri, opts, &p->conn, NULL);
+    int32_t rc = ws_connect_start(uri, opts, &p->conn);
     if (rc != WS_OK) {
         fprintf(stderr, "poll_client: %s: %s: %s\n", uri, ws_result_string(rc), ws_last_error_message());
         return -1;
     }
-    return ws_conn_set_nonblocking(p->conn, true) == WS_OK ? 0 : -1;
+    p->connecting = 1;
+    return 0;
 }
 
 static void end_peer(struct peer *p, int32_t rc) {
@@ -68,9 +77,35 @@ static void end_peer(struct peer *p, int32_t rc) {
             printf("%s: closed: %u %s\n", p->uri, ws_conn_peer_close_code(p->conn),
                    ws_conn_peer_close_reason(p->conn));
     } else if (!quiet) {
-        printf("%s: %s: %s\n", p->uri, ws_result_is_fail(rc) ? "failed" : "error", ws_last_error_message());
+        printf("%s: %s: %s\n", p->uri, ws_result_is_fail(rc) ? "failed" : "error", ws_conn_errmsg(p->conn));
     }
     p->ended = 1;
+}
+
+/* One step of the opening. 0 once open; -1 while it goes on or when it
+ * ended (then the peer is over). */
+static int finish_opening(struct peer *p) {
+    ws_response *response = NULL;
+    int32_t rc = ws_connect_continue(p->conn, &response);
+    if (rc == WS_ERR_WOULD_BLOCK)
+        return -1;
+    p->connecting = 0;
+    if (rc == WS_HTTP_RESPONSE) {
+        fprintf(stderr, "poll_client: %s: answered HTTP %d\n", p->uri, ws_response_status(response));
+        ws_response_free(response);
+        p->ended = 1;
+        return -1;
+    }
+    if (rc != WS_OK) {
+        fprintf(stderr, "poll_client: %s: %s: %s\n", p->uri, ws_result_string(rc), ws_conn_errmsg(p->conn));
+        p->ended = 1;
+        return -1;
+    }
+    /* Open, in non-blocking mode. Queued; written by the flush below. */
+    if (p->greeting &&
+        ws_send(p->conn, WS_MESSAGE_TEXT, (const uint8_t *)p->greeting, strlen(p->greeting), WS_SEND_MORE) != WS_OK)
+        fprintf(stderr, "poll_client: %s: %s\n", p->uri, ws_conn_errmsg(p->conn));
+    return 0;
 }
 
 /* Echo a message; keep it when the queue has no room for it now. */
@@ -87,6 +122,8 @@ static void echo(struct peer *p, ws_message *msg) {
 
 /* Everything the connection can do now, without waiting. */
 static void service(struct peer *p) {
+    if (p->connecting && finish_opening(p) != 0)
+        return;
     if (p->unsent) {
         ws_message *msg = p->unsent;
         p->unsent = NULL;
@@ -102,14 +139,19 @@ static void service(struct peer *p) {
             break;
         }
         p->received++;
-        if (!quiet && !p->greeter)
-            printf("%s: echoing a message of %zu bytes\n", p->uri, ws_message_size(msg));
-        if (p->greeter) {
-            printf("%s: %.*s\n", p->uri, (int)ws_message_size(msg), (const char *)ws_message_data(msg));
+        if (p->ask) {
+            if (p->received == 1) {
+                int len = (int)ws_message_size(msg);
+                snprintf(p->answer, sizeof p->answer, "%.*s", len, (const char *)ws_message_data(msg));
+                if (!quiet)
+                    printf("%s: %.*s\n", p->uri, len, (const char *)ws_message_data(msg));
+                ws_close(p->conn, 1000, "done");
+            }
             ws_message_free(msg);
-            ws_close(p->conn, 1000, "done");
             continue;
         }
+        if (!quiet)
+            printf("%s: echoing a message of %zu bytes\n", p->uri, ws_message_size(msg));
         echo(p, msg);
     }
     /* Writes what is queued and runs due timers (keepalive, close timeout). */
@@ -119,8 +161,9 @@ static void service(struct peer *p) {
 }
 
 /* Drive `n` peers until every one is over. Each is serviced before the
- * first wait: messages that came with the handshake response are already
- * read, and the socket would never show them. */
+ * first wait (and at once when it opens): messages that came with the
+ * handshake response are already read, and the socket would never show
+ * them. */
 static void run(struct peer *peers, int n) {
     struct pollfd fds[MAX_CONNS];
     for (;;) {
@@ -152,7 +195,8 @@ static void run(struct peer *peers, int n) {
                 wants = (wants & ~(uint32_t)WS_WANT_READ) | WS_WANT_WRITE;
             fds[i].fd = ws_conn_fd(p->conn);
             fds[i].events = (short)(((wants & WS_WANT_READ) ? POLLIN : 0) | ((wants & WS_WANT_WRITE) ? POLLOUT : 0));
-            int64_t t = ws_conn_next_timeout_ms(p->conn);
+            /* No descriptor while connecting: it can go on at once. */
+            int64_t t = fds[i].fd < 0 ? 0 : ws_conn_next_timeout_ms(p->conn);
             if (t >= 0 && (timeout < 0 || t < timeout))
                 timeout = t;
         }
@@ -169,28 +213,16 @@ static int autobahn(const char *base, const char *agent) {
     struct peer p;
     quiet = getenv("POLL_CLIENT_VERBOSE") == NULL;
     snprintf(uri, sizeof uri, "%s/getCaseCount", base);
-    if (open_peer(&p, uri, opts) != 0)
-        return 1;
     long count = -1;
-    while (count < 0) {
-        ws_message *msg = NULL;
-        int32_t rc = ws_recv_message(p.conn, &msg);
-        if (rc == WS_ERR_WOULD_BLOCK) {
-            struct pollfd fd = {ws_conn_fd(p.conn), POLLIN, 0};
-            poll(&fd, 1, 5000);
-            continue;
-        }
-        if (rc != WS_OK)
-            break;
-        char text[32] = {0};
-        size_t len = ws_message_size(msg);
-        memcpy(text, ws_message_data(msg), len < sizeof text - 1 ? len : sizeof text - 1);
-        count = strtol(text, NULL, 10);
-        ws_message_free(msg);
+    if (open_peer(&p, uri, opts) == 0) {
+        p.ask = 1;
+        run(&p, 1);
+        if (p.received > 0)
+            count = strtol(p.answer, NULL, 10);
     }
-    ws_conn_free(p.conn);
     if (count < 0) {
         fprintf(stderr, "poll_client: cannot get the case count\n");
+        ws_options_free(opts);
         return 1;
     }
     printf("poll_client: running %ld cases\n", count);
@@ -201,8 +233,6 @@ static int autobahn(const char *base, const char *agent) {
             snprintf(uri, sizeof uri, "%s/updateReports?agent=%s", base, agent);
         if (open_peer(&p, uri, opts) == 0)
             run(&p, 1);
-        else
-            ws_conn_free(p.conn);
     }
     ws_options_free(opts);
     return 0;
@@ -221,14 +251,10 @@ int main(int argc, char **argv) {
     struct peer peers[MAX_CONNS];
     int n = 0;
     for (int i = 2; i < argc; i++) {
-        if (open_peer(&peers[n], argv[i], opts) != 0) {
-            ws_conn_free(peers[n].conn);
+        if (open_peer(&peers[n], argv[i], opts) != 0)
             continue;
-        }
-        peers[n].greeter = 1;
-        /* Queued; written by the loop's first flush. */
-        if (ws_send(peers[n].conn, WS_MESSAGE_TEXT, (const uint8_t *)text, strlen(text), WS_SEND_MORE) != WS_OK)
-            fprintf(stderr, "poll_client: %s: %s\n", argv[i], ws_last_error_message());
+        peers[n].ask = 1;
+        peers[n].greeting = text;
         n++;
     }
     ws_options_free(opts);

@@ -51,8 +51,10 @@
  *   ws_conn_set_nonblocking(conn, true) no call on that connection ever
  *   waits: see ws_conn_set_nonblocking, ws_conn_wants,
  *   ws_conn_next_timeout_ms and ws_conn_flush for driving it from poll,
- *   epoll or another event loop. ws_connect itself always blocks, bounded by
- *   the handshake timeout (TCP connect, TLS handshake and HTTP exchange).
+ *   epoll or another event loop. ws_connect blocks, bounded by the
+ *   handshake timeout (name lookup, TCP connect, TLS handshake and HTTP
+ *   exchange); ws_connect_start and ws_connect_continue make the same
+ *   connect from an event loop, without blocking.
  *
  * Sends. WS_OK from a blocking send (ws_send*, ws_send_part's last part,
  *   ws_ping, ws_close, ws_send_frame) means every byte of it reached the

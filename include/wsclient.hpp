@@ -9,6 +9,9 @@
  *       std::cout << msg->text() << '\n';
  *   std::cout << conn.peer_close_code() << '\n';
  *
+ * From an event loop, connection::connect_start() returns at once and
+ *   connect_continue() finishes the connect step by step (see there).
+ *
  * Handles. ws::options, ws::connection and ws::message own one C handle each
  *   and free it in their destructor; they are move-only (a moved-from object
  *   holds nothing, and using it throws ws::exn with WS_ERR_INVALID_STATE).
@@ -481,7 +484,8 @@ class message {
 
 enum class recv_status { message, would_block, closed };
 
-/** An open WebSocket connection. Destroying it while open sends a close
+/** A WebSocket connection: open, or connecting after connect_start()
+ *  (destroying it then cancels the connect). Destroying it while open sends a close
  *  frame with 1001 "going away" and waits at most
  *  close_on_destroy_timeout() for the server's answer (see the top of this
  *  file). */
@@ -494,23 +498,39 @@ class connection {
         ws_conn *conn = nullptr;
         ws_response *response = nullptr;
         int32_t rc = ws_connect(url.c_str(), opts.c_handle(), &conn, &response);
-        if (response) {
-            // Copy, free, then throw: nothing leaks if the copy throws.
-            std::string why = detail::last_error_text();
-            http_response copy;
-            try {
-                copy = detail::copy_response(response);
-            } catch (...) {
-                ws_response_free(response);
-                throw;
-            }
-            ws_response_free(response);
-            if (rc == WS_ERR_PROXY)
-                throw proxy_error(why, std::move(copy));
-            throw handshake_rejected(std::move(copy));
-        }
+        if (response)
+            refused(rc, response);
         detail::check(rc);
         h_.reset(conn);
+    }
+
+    /** Start connecting to `url` without blocking (ws_connect_start): a
+     *  connection that is_connecting(). Drive it from an event loop: wait on
+     *  fd() for wants_read()/wants_write(), at most next_timeout(), then
+     *  connect_continue(), until that returns true. Throws only for a bad
+     *  URL or option; a failed connect is thrown by connect_continue(). */
+    static connection connect_start(const std::string &url, const options &opts = options()) {
+        ws_conn *conn = nullptr;
+        detail::check(ws_connect_start(url.c_str(), opts.c_handle(), &conn));
+        connection started;
+        started.h_.reset(conn);
+        return started;
+    }
+    /** One step of a connect begun by connect_start(), without waiting:
+     *  true once open (in non-blocking mode; try_recv() before waiting),
+     *  false while it goes on. fd() may change from one call to the next
+     *  while connecting: read it again after each. Throws as the
+     *  constructor does (ws::handshake_rejected, ws::proxy_error, ws::exn
+     *  with e.g. WS_ERR_TIMEOUT, ws::fail). */
+    bool connect_continue() {
+        ws_response *response = nullptr;
+        int32_t rc = ws_connect_continue(h(), &response);
+        if (rc == WS_ERR_WOULD_BLOCK)
+            return false;
+        if (response)
+            refused(rc, response);
+        check(rc);
+        return true;
     }
 
     connection(connection &&other) noexcept
@@ -617,6 +637,8 @@ class connection {
 
     // --- driving it from an event loop (see ws_conn_set_nonblocking)
     void set_nonblocking(bool on) { check(ws_conn_set_nonblocking(h(), on)); }
+    /** The descriptor to wait on; while connecting it changes from one
+     *  connect_continue() to the next, and -1 means call it now. */
     int fd() const { return ws_conn_fd(h()); }
     /** Write what is queued and run due deadlines (keepalive, close
      *  timeout); true when the queue is empty. */
@@ -642,6 +664,8 @@ class connection {
 
     // --- state
     bool is_open() const { return ws_conn_state(h()) == WS_STATE_OPEN; }
+    /** Started by connect_start() and not open yet. */
+    bool is_connecting() const { return ws_conn_state(h()) == WS_STATE_CONNECTING; }
     std::optional<std::string_view> subprotocol() const { return view(ws_conn_subprotocol(h())); }
     bool compression() const { return ws_conn_compression(h()); }
     /** A response header of the handshake; valid until the connection is freed. */
@@ -659,7 +683,24 @@ class connection {
     ws_conn *c_handle() const { return h(); }
 
   private:
+    connection() noexcept = default;
     ws_conn *h() const { return h_.get(); }
+    /** Throw the HTTP answer `response` to a connect (freeing it): copy,
+     *  free, then throw, so nothing leaks if the copy throws. */
+    [[noreturn]] static void refused(int32_t rc, ws_response *response) {
+        std::string why = detail::last_error_text();
+        http_response copy;
+        try {
+            copy = detail::copy_response(response);
+        } catch (...) {
+            ws_response_free(response);
+            throw;
+        }
+        ws_response_free(response);
+        if (rc == WS_ERR_PROXY)
+            throw proxy_error(why, std::move(copy));
+        throw handshake_rejected(std::move(copy));
+    }
     /** The failing call's message and close code, from this thread's last
      *  error: another thread's later failure on the same connection cannot
      *  replace them, as it could ws_conn_errmsg's. */
@@ -671,7 +712,8 @@ class connection {
      *  flush and read the server's answer for at most goodbye_ms_. */
     void go_away() noexcept {
         ws_conn *c = h_.raw();
-        if (!c || goodbye_ms_ == 0 || ws_conn_state(c) == WS_STATE_CLOSED) {
+        int32_t state = c ? ws_conn_state(c) : WS_STATE_CLOSED;
+        if (goodbye_ms_ == 0 || state == WS_STATE_CLOSED || state == WS_STATE_CONNECTING) {
             h_.reset(nullptr);
             return;
         }

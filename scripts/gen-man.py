@@ -25,8 +25,18 @@ MANUAL = "libwsclient Manual"
 RESULT_CODES = ("WS_OK", "WS_HTTP_RESPONSE", "WS_CLOSED", "WS_STOPPED")
 # Functions whose int32_t is a result code (other int32_t results are values:
 # a state, a file descriptor, an opcode, ...).
-RESULT_FUNCTION = re.compile(r"^ws_(connect|conn_set_\w+|conn_flush|recv_\w+|send\w*|ping|close"
+RESULT_FUNCTION = re.compile(r"^ws_(connect|connect_start|connect_continue|conn_set_\w+|conn_flush|recv_\w+|send\w*|ping|close"
                              r"|options_(set|add|use)_\w+)$")
+# What the other negative codes of the calls that connect mean: the
+# non-blocking start only checks its arguments, its continuation connects.
+CONNECT_FAILURES = {
+    "ws_connect": ["reports why no connection was made (resolve, TCP, TLS, handshake, proxy)."],
+    "ws_connect_start": ["reports a URI or option refused before anything went on the network",
+                         "(e.g. \\fBWS_ERR_URI\\fR); a connect that fails later is reported by",
+                         ".BR ws_connect_continue (3)."],
+    "ws_connect_continue": ["reports why no connection was made (resolve, TCP, TLS, handshake,",
+                            "proxy); calling it again after that gives \\fBWS_ERR_INVALID_STATE\\fR."],
+}
 # What any call that returns a result code may also return (see the header's
 # "Robustness" convention).
 ALWAYS = ("WS_ERR_NULL_ARGUMENT", "WS_ERR_INVALID_ARGUMENT", "WS_ERR_PANIC")
@@ -186,6 +196,44 @@ def is_result_function(item):
     return item["decl"].startswith("int32_t ") and bool(RESULT_FUNCTION.match(item["name"]))
 
 
+def doc_parts(doc):
+    """A doc comment as its '- ' list items (whole) and the sentences of
+    its paragraphs."""
+    blocks, current = [], None
+    for line in doc + [""]:
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("- "):
+            if current:
+                blocks.append(" ".join(current))
+            current = [line] if line.startswith("- ") else None
+        elif current is None:
+            current = [line]
+        else:
+            current.append(line)
+    parts = []
+    for block in blocks:
+        while not block.startswith("- ") and block:
+            sentence = first_sentence(block)
+            parts.append(sentence)
+            block = block[len(sentence):].lstrip(". ")
+        if block:
+            parts.append(block)
+    return parts
+
+
+def codes_returned(item, codes):
+    """The result codes a call's doc says it returns: those in its list
+    items, and in sentences that name no other function ("call
+    ws_connect_continue until it returns WS_ERR_WOULD_BLOCK" is about the
+    other call)."""
+    named = []
+    for part in doc_parts(item["doc"]):
+        others = set(re.findall(r"\bws_\w+", part)) - {item["name"]}
+        if part.startswith("- ") or not others:
+            named += re.findall(r"\bWS_[A-Z_]+\b", part)
+    return [c for c in dict.fromkeys(named) if c in codes and c != "WS_OK"]
+
+
 def return_value(item, codes):
     """RETURN VALUE: from the prototype's type and the doc comment."""
     name = item["name"]
@@ -193,17 +241,14 @@ def return_value(item, codes):
         return [f"\\fB{name}\\fR() returns no value."]
     if not is_result_function(item):
         return [esc(summary(item["doc"]) + ".")]
-    named = [c for c in dict.fromkeys(re.findall(r"\bWS_[A-Z_]+\b", " ".join(item["doc"])))
-             if c in codes and c != "WS_OK"]
+    named = codes_returned(item, codes)
     out = ["\\fBWS_OK\\fR (0) on success; otherwise one of these codes:"]
     for code in named + [c for c in ALWAYS if c not in named]:
         out += [".TP", f".BR {code} \" ({esc(codes[code]['value'])})\"",
                 esc(summary(codes[code]["doc"]) + ".")]
     out += [".PP"]
-    if "ws_conn **" in item["decl"]:
-        out += ["Any other negative code of",
-                ".BR wsclient (3)",
-                "reports why no connection was made (resolve, TCP, TLS, handshake, proxy)."]
+    if name in CONNECT_FAILURES:
+        out += ["Any other negative code of", ".BR wsclient (3)", *CONNECT_FAILURES[name]]
     elif "ws_conn *conn" in item["decl"]:
         out += ["A call on a connection that has failed returns that failure's code",
                 "(any negative code of",

@@ -366,6 +366,9 @@ pub unsafe extern "C" fn ws_connect_continue(
                     .unwrap_or(WS_OK);
             };
             let Some(connecting) = slot.as_mut() else {
+                // Over (failed or answered): c.conn() says which, and takes
+                // this lock itself.
+                drop(slot);
                 return c.check::<()>(c.conn().map(|_| ())).err().unwrap_or(WS_OK);
             };
             let step = match connecting.parked.take() {
@@ -1087,5 +1090,54 @@ pub unsafe extern "C" fn ws_send_frame(conn: *mut ws_conn, frame: *const ws_fram
             try_code!(c.check(r));
             WS_OK
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::error::{WS_ERR_CONNECT, WS_ERR_INVALID_STATE, WS_ERR_WOULD_BLOCK};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A connect that failed, continued again, says it never opened (it
+    /// once deadlocked on its own lock). On a thread, so a hang fails.
+    #[test]
+    fn continue_after_a_failed_connect_reports_it_never_opened() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (done, results) = mpsc::channel();
+        std::thread::spawn(move || {
+            let uri = CString::new(format!("ws://127.0.0.1:{port}/")).unwrap();
+            let mut conn = std::ptr::null_mut();
+            // SAFETY: valid string and out-pointer; conn is live until freed.
+            unsafe {
+                assert_eq!(
+                    ws_connect_start(uri.as_ptr(), std::ptr::null(), &mut conn),
+                    WS_OK
+                );
+                let mut rc = WS_ERR_WOULD_BLOCK;
+                for _ in 0..1000 {
+                    rc = ws_connect_continue(conn, std::ptr::null_mut());
+                    if rc != WS_ERR_WOULD_BLOCK {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let again = ws_connect_continue(conn, std::ptr::null_mut());
+                let state = ws_conn_state(conn);
+                ws_conn_free(conn);
+                done.send((rc, again, state)).unwrap();
+            }
+        });
+        let (first, again, state) = results
+            .recv_timeout(Duration::from_secs(10))
+            .expect("ws_connect_continue hung");
+        assert_eq!(first, WS_ERR_CONNECT);
+        assert_eq!(again, WS_ERR_INVALID_STATE);
+        assert_eq!(state, WS_STATE_CLOSED);
     }
 }

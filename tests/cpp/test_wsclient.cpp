@@ -223,6 +223,48 @@ static void test_nonblocking() {
     }
 }
 
+// One connect_continue() after another until open, waiting as wait_for does.
+static bool drive(ws::connection &conn) {
+    for (int i = 0; i < 1000; i++) {
+        if (conn.connect_continue())
+            return true;
+        wait_for(conn); // fd() read again: it changes while connecting
+    }
+    return false;
+}
+
+static void test_connect_without_blocking() {
+    ws::connection conn = ws::connection::connect_start(base + "/");
+    CHECK(conn.is_connecting() && !conn.is_open());
+    CHECK_THROWS(ws::exn, conn.send_text("early"), e.code() == WS_ERR_INVALID_STATE);
+    CHECK(drive(conn));
+    CHECK(conn.is_open() && !conn.is_connecting());
+    CHECK(conn.connect_continue()); // open stays open
+    // Open in non-blocking mode: the send is queued, the echo awaited.
+    conn.send_text("started");
+    std::optional<ws::message> out;
+    ws::recv_status st = ws::recv_status::would_block;
+    for (int i = 0; i < 100 && st == ws::recv_status::would_block; i++) {
+        conn.flush();
+        wait_for(conn);
+        st = conn.try_recv(out);
+    }
+    CHECK(st == ws::recv_status::message && out && out->text() == "started");
+
+    // A bad URL is thrown at once; a failed connect by connect_continue().
+    CHECK_THROWS(ws::exn, ws::connection::connect_start("http://example.com/"), e.code() == WS_ERR_URI);
+    ws::connection refused = ws::connection::connect_start("ws://127.0.0.1:1/");
+    CHECK_THROWS(ws::exn, drive(refused), e.code() == WS_ERR_CONNECT && !refused.is_connecting());
+    ws::connection rejected = ws::connection::connect_start(base + "/status/403");
+    CHECK_THROWS(ws::handshake_rejected, drive(rejected),
+                 e.response().status == 403 && e.response().body == "status 403\n");
+    // Destroying (or assigning over) a connection still connecting cancels it.
+    ws::connection pending = ws::connection::connect_start(base + "/");
+    CHECK(pending.is_connecting());
+    pending = ws::connection::connect_start(base + "/");
+    CHECK(drive(pending) && pending.is_open());
+}
+
 static void test_keepalive_option() {
     ws::options opts;
     CHECK_THROWS(ws::exn, opts.keepalive(std::chrono::milliseconds(100), std::chrono::milliseconds(0)),
@@ -349,6 +391,7 @@ int main(int argc, char **argv) {
         test_exn_and_fail();
         test_recv_loop_and_handler_exceptions();
         test_nonblocking();
+        test_connect_without_blocking();
         test_keepalive_option();
         test_every_option_setter();
         test_setters_refuse_bad_values_at_once();
