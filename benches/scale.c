@@ -139,10 +139,10 @@ static void fail(int i, int32_t rc) {
     peers[i].due = -1;
 }
 
-/* Register what the connection waits for. `renew`: after ws_connect_continue
- * the descriptor may be a new one, even under the old number (the old one
- * closed, which took it out of epoll): MOD fails with ENOENT then, and ADD
- * registers it. */
+/* Register what the connection waits for. `renew`: the connect just
+ * succeeded and the descriptor went from the connecting one (now closed,
+ * which took it out of epoll) to the socket's: MOD fails with ENOENT then,
+ * and ADD registers it. */
 static void watch(int i, bool renew) {
     struct peer *p = &peers[i];
     int fd = ws_conn_fd(p->conn);
@@ -171,7 +171,7 @@ static void service(int i) {
     if (connecting) {
         int32_t rc = ws_connect_continue(p->conn, NULL);
         if (rc == WS_ERR_WOULD_BLOCK) {
-            watch(i, true);
+            watch(i, false);
             return;
         }
         if (rc != WS_OK) {
@@ -292,7 +292,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "scale: %s\n", ws_last_error_message());
                 return 1;
             }
-            service(i); /* the first step: fd -1 and 0 ms say "continue now" */
+            service(i); /* the first step, and the descriptor registered */
         }
         turn(-1);
     }

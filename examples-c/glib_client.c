@@ -56,10 +56,9 @@ static void finish(struct client *c) {
         g_main_loop_quit(loop);
 }
 
-/* Set the sources from what the connection waits for now. GLib polls the
- * descriptor by number at each iteration, so a descriptor that
- * ws_connect_continue replaced by a new one under the same number needs
- * nothing; a new number or new conditions need a new source. */
+/* Set the sources from what the connection waits for now: a new
+ * descriptor (the socket's, once the connect succeeds) or new conditions
+ * need a new source. */
 static void watch(struct client *c) {
     int fd = ws_conn_fd(c->conn);
     uint32_t wants = ws_conn_wants(c->conn);
@@ -72,7 +71,7 @@ static void watch(struct client *c) {
         c->condition = condition;
     }
     /* A deadline moves with what happens: always start a new timeout.
-     * -1: no deadline; fd -1 with 0 ms means "call again now". */
+     * -1: no deadline; 0: call again now. */
     drop_source(&c->timeout_source);
     int64_t ms = ws_conn_next_timeout_ms(c->conn);
     if (ms >= 0)

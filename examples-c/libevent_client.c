@@ -42,18 +42,15 @@ static void finish(struct client *c) {
     free(c);
 }
 
-/* Set the event from what the connection waits for now. `renew`: the last
- * call was ws_connect_continue, which may have replaced the descriptor,
- * even by a new one under the same number (the old one closed first):
- * the event is then deleted and added afresh, so that libevent registers
- * the new descriptor instead of trusting its record of the old one. */
+/* Set the event from what the connection waits for now. `renew`: the
+ * connect just succeeded, so the descriptor went from the one watched while
+ * connecting to the socket's: the event is deleted and added afresh. */
 static void watch(struct client *c, int renew) {
     int fd = ws_conn_fd(c->conn);
     uint32_t wants = ws_conn_wants(c->conn);
     short what = (short)(((wants & WS_WANT_READ) ? EV_READ : 0) | ((wants & WS_WANT_WRITE) ? EV_WRITE : 0));
     if (renew || fd != c->fd || what != c->what) {
         event_del(c->ev);
-        /* fd -1: a timer only (fd -1 with 0 ms means "call again now"). */
         event_assign(c->ev, base, fd, what | EV_PERSIST, on_event, c);
         c->fd = fd;
         c->what = what;
@@ -104,7 +101,7 @@ static void drive(struct client *c) {
         ws_response *response = NULL;
         int32_t rc = ws_connect_continue(c->conn, &response);
         if (rc == WS_ERR_WOULD_BLOCK) {
-            watch(c, 1);
+            watch(c, 0);
             return;
         }
         if (rc != WS_OK) {

@@ -62,9 +62,8 @@ static void finish(struct client *c) {
 }
 
 /* Set the watchers from what the connection waits for now. `renew`: the
- * last call was ws_connect_continue, which may have replaced the
- * descriptor, even by a new one under the same number (the old one closed
- * first): the poll handle is then started afresh. */
+ * connect just succeeded, so the descriptor went from the one watched while
+ * connecting to the socket's: the poll handle is started afresh. */
 static void watch(struct client *c, int renew) {
     int fd = ws_conn_fd(c->conn);
     uint32_t wants = ws_conn_wants(c->conn);
@@ -89,7 +88,7 @@ static void watch(struct client *c, int renew) {
             uv_poll_stop(c->poll);
         c->events = events;
     }
-    /* -1: no deadline. fd -1 with 0 ms means "call again now". */
+    /* -1: no deadline; 0: call again now. */
     int64_t ms = ws_conn_next_timeout_ms(c->conn);
     if (ms >= 0)
         uv_timer_start(&c->timer, on_timer, (uint64_t)ms, 0);
@@ -133,7 +132,7 @@ static void drive(struct client *c) {
         ws_response *response = NULL;
         int32_t rc = ws_connect_continue(c->conn, &response);
         if (rc == WS_ERR_WOULD_BLOCK) {
-            watch(c, 1);
+            watch(c, 0);
             return;
         }
         if (rc != WS_OK) {

@@ -12,7 +12,7 @@
  * ws_connect_continue until it stops returning WS_ERR_WOULD_BLOCK), so a
  * slow server never holds up the others. The loop asks each connection what
  * it waits for (ws_conn_wants), on which descriptor (ws_conn_fd: read it
- * again each round, it changes while connecting) and until when
+ * again each round; it becomes the socket's when the connect succeeds) and until when
  * (ws_conn_next_timeout_ms); once open, it receives until WS_ERR_WOULD_BLOCK
  * and flushes. A message the send queue refuses (WS_ERR_WOULD_BLOCK) is kept
  * and retried; meanwhile that connection is not read, which pushes back on

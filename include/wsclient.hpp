@@ -518,8 +518,9 @@ class connection {
     }
     /** One step of a connect begun by connect_start(), without waiting:
      *  true once open (in non-blocking mode; try_recv() before waiting),
-     *  false while it goes on. fd() may change from one call to the next
-     *  while connecting: read it again after each. Throws as the
+     *  false while it goes on. While connecting, fd() is one descriptor
+     *  to wait on for reading; once this returns true it is the socket's
+     *  (another one): read it again then. Throws as the
      *  constructor does (ws::handshake_rejected, ws::proxy_error, ws::exn
      *  with e.g. WS_ERR_TIMEOUT, ws::fail). */
     bool connect_continue() {

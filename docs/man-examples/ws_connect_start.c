@@ -14,8 +14,8 @@ int main(void)
         return 1;
     }
     while ((rc = ws_connect_continue(conn, &response)) == WS_ERR_WOULD_BLOCK) {
-        /* The descriptor changes while connecting: read it each time.
-           -1 comes with a timeout of 0: continue at once. */
+        /* While connecting, one descriptor to wait on for reading; once
+           open, the socket's (another one). */
         uint32_t wants = ws_conn_wants(conn);
         struct pollfd pfd = {.fd = ws_conn_fd(conn), .events = 0};
         if (wants & WS_WANT_READ)

@@ -280,9 +280,12 @@ unsafe fn options_of(opts: *const ws_options) -> std::result::Result<Options, i3
 /// `*conn_out` a connection in `WS_STATE_CONNECTING`, in non-blocking mode.
 /// Then wait on `ws_conn_fd` for `ws_conn_wants`, at most
 /// `ws_conn_next_timeout_ms`, and call `ws_connect_continue` until it
-/// returns something other than `WS_ERR_WOULD_BLOCK`. The descriptor may
-/// change from one call to the next while connecting: read it again after
-/// each call. Name lookups run on a helper thread (getaddrinfo cannot be
+/// returns something other than `WS_ERR_WOULD_BLOCK`. While connecting,
+/// `ws_conn_fd` is one descriptor from start to end (an epoll descriptor
+/// watching whatever the current step waits for), and `ws_conn_wants` is
+/// `WS_WANT_READ`; once `ws_connect_continue` returns `WS_OK` the
+/// descriptor is the socket's: read `ws_conn_fd` again then, and register
+/// the new one. Name lookups run on a helper thread (getaddrinfo cannot be
 /// cancelled); addresses pinned with `ws_options_add_resolve` and IP
 /// literals need none. The handshake timeout bounds the whole connect.
 ///
@@ -328,12 +331,12 @@ pub unsafe extern "C" fn ws_connect_start(
 /// waiting.
 ///
 /// - `WS_OK`: it is open, an ordinary connection in non-blocking mode
-///   (receive until `WS_ERR_WOULD_BLOCK` first: the server's first
-///   messages may have come with its answer). Calling again returns
-///   `WS_OK`.
-/// - `WS_ERR_WOULD_BLOCK`: still connecting; wait on `ws_conn_fd` (read it
-///   again: it may have changed) for `ws_conn_wants`, at most
-///   `ws_conn_next_timeout_ms`, then call again.
+///   whose `ws_conn_fd` is now the socket (another descriptor than while
+///   connecting: register it instead). Receive until `WS_ERR_WOULD_BLOCK`
+///   first: the server's first messages may have come with its answer.
+///   Calling again returns `WS_OK`.
+/// - `WS_ERR_WOULD_BLOCK`: still connecting; wait until `ws_conn_fd` is
+///   readable, at most `ws_conn_next_timeout_ms`, then call again.
 /// - `WS_HTTP_RESPONSE`: the server answered with another status (after
 ///   any redirects followed); `*response_out`, if not NULL, receives it.
 /// - negative: the connect failed (`WS_ERR_TIMEOUT` when the handshake or
@@ -441,11 +444,10 @@ pub unsafe extern "C" fn ws_conn_state(conn: *const ws_conn) -> i32 {
 
 /// The file descriptor to wait on, for poll/select/epoll (-1 for NULL).
 /// Once open, the socket's, for the connection's life. While connecting
-/// it may change from one `ws_connect_continue` to the next (a descriptor
-/// that wakes when a name lookup ends, an epoll descriptor gathering the
-/// connection attempts, then the socket): read it again after each call
-/// and re-register it when it changed. -1 when `ws_connect_continue` has
-/// something to report at once (call it now), or the connect is over.
+/// (`ws_connect_start`), one epoll descriptor from start to end that is
+/// readable when `ws_connect_continue` can go on; it is another descriptor
+/// than the socket's, so read `ws_conn_fd` again when the connect returns
+/// `WS_OK`. -1 once a connect failed or was answered.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.

@@ -59,8 +59,8 @@ class Opening:
     Step it with :meth:`step` until that returns the :class:`Connection` (or
     the :class:`HTTPResponse` when the server answered with another status);
     in between, wait until :meth:`fileno` is ready for :meth:`wants`, at
-    most :meth:`timeout` seconds. The descriptor changes while connecting:
-    read it again after every step. :meth:`close` (or losing the last
+    most :meth:`timeout` seconds. While connecting the descriptor is one
+    epoll descriptor; the open connection's is the socket's. :meth:`close` (or losing the last
     reference) cancels the connect at once.
     """
 
