@@ -60,8 +60,9 @@ pub struct ws_conn {
     /// Set once the WebSocket is open (at once by `ws_connect`). Shared by
     /// the threads that use the handle: all of it is `Sync`.
     open: OnceLock<Opened>,
-    /// While connecting: the opening.
-    connecting: Mutex<Option<Connecting>>,
+    /// While connecting: the opening (boxed: an open connection keeps only
+    /// the pointer, and idle connections are many).
+    connecting: Mutex<Option<Box<Connecting>>>,
     /// This handle's last error: (result code, close code, message).
     error: Mutex<ConnError>,
     /// Set once, when the server's close arrives; stable from then on.
@@ -108,7 +109,7 @@ struct ConnError {
 }
 
 impl ws_conn {
-    fn new(open: Option<Opened>, connecting: Option<Connecting>) -> ws_conn {
+    fn new(open: Option<Opened>, connecting: Option<Box<Connecting>>) -> ws_conn {
         let cell = OnceLock::new();
         if let Some(o) = open {
             let _ = cell.set(o);
@@ -150,7 +151,7 @@ impl ws_conn {
     /// `f` of the opening while connecting, else `fallback`.
     fn with_connecting<T>(&self, fallback: T, f: impl FnOnce(&Connecting) -> T) -> T {
         match self.connecting.lock() {
-            Ok(slot) => slot.as_ref().map_or(fallback, f),
+            Ok(slot) => slot.as_deref().map_or(fallback, f),
             Err(_) => fallback,
         }
     }
@@ -320,7 +321,7 @@ pub unsafe extern "C" fn ws_connect_start(
             Ok(Step::Pending) => None,
             other => Some(other),
         };
-        let handle = handle::into_raw(ws_conn::new(None, Some(Connecting { opening, parked })));
+        let handle = handle::into_raw(ws_conn::new(None, Some(Box::new(Connecting { opening, parked }))));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(conn_out, handle) };
         WS_OK
