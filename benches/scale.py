@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The scale benchmark (`make bench-scale`, part of `make bench`): 10,000
 connections from one thread, libwsclient's C API on epoll (benches/scale.c)
-beside Python `websockets` on asyncio (benches/scale_websockets.py), each
+beside Python `websockets` on asyncio (benches/scale_websockets.py) and
+this project's asyncio binding (benches/scale_wsclient_asyncio.py), each
 against a fresh local echo server in another process
 (examples/scale_server.rs: one thread, epoll). Prints a table with ratios;
 asserts nothing.
@@ -31,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 # The goals of the issue.
 HEAP_GOAL = 8 << 10       # bytes of heap per idle ws:// connection
 CONNECT_RATE_GOAL = 5.0   # our connects per second / websockets'
+ASYNCIO_RATE_GOAL = 1.0   # our asyncio binding's connects per second / websockets'
 
 
 def env_int(name, default):
@@ -82,28 +84,36 @@ def main():
     ours = run_client("wsclient (C, epoll)", [args.client], args.server, n, interval, rounds, inflight)
     theirs = run_client("websockets (asyncio)", [sys.executable, str(HERE / "scale_websockets.py")],
                         args.server, n, interval, rounds, inflight)
+    binding = run_client("wsclient.asyncio", [sys.executable, str(HERE / "scale_wsclient_asyncio.py")],
+                         args.server, n, interval, rounds, inflight)
 
     def per_round(f):
         """CPU seconds per keepalive round: n pings sent and answered."""
         return f["window_cpu_s"] / (f["pongs"] / n) if f["pongs"] else float("nan")
 
-    rows = [
-        # (figure, ours, theirs, unit format, True when higher is better)
-        ("connections opened per second", n / ours["connect_s"], n / theirs["connect_s"], "{:,.0f}", True),
-        ("client CPU per connection opened (µs)", ours["connect_cpu_s"] / n * 1e6,
-         theirs["connect_cpu_s"] / n * 1e6, "{:,.0f}", False),
-        ("heap per idle connection (KiB, mallinfo2)", ours["heap_bytes"] / n / 1024, None, "{:.2f}", False),
-        ("  the same after its keepalive pings", ours["heap_window_bytes"] / n / 1024, None, "{:.2f}", False),
-        ("RSS per idle connection (KiB, VmRSS)", ours["rss_bytes"] / n / 1024,
-         theirs["rss_bytes"] / n / 1024, "{:.2f}", False),
-        (f"CPU per keepalive round (ms, {n:,} pings)", per_round(ours) * 1e3, per_round(theirs) * 1e3,
-         "{:,.1f}", False),
+    def figures(f):
+        return [n / f["connect_s"], f["connect_cpu_s"] / n * 1e6, f.get("heap_bytes", 0) / n / 1024 or None,
+                f.get("heap_window_bytes", 0) / n / 1024 or None, f["rss_bytes"] / n / 1024, per_round(f) * 1e3]
+
+    labels = [
+        # (figure, unit format, True when higher is better)
+        ("connections opened per second", "{:,.0f}", True),
+        ("client CPU per connection opened (µs)", "{:,.0f}", False),
+        ("heap per idle connection (KiB, mallinfo2)", "{:.2f}", False),
+        ("  the same after its keepalive pings", "{:.2f}", False),
+        ("RSS per idle connection (KiB, VmRSS)", "{:.2f}", False),
+        (f"CPU per keepalive round (ms, {n:,} pings)", "{:,.1f}", False),
     ]
-    head = ["", "wsclient (C)", "websockets", "wsclient advantage"]
+    head = ["", "wsclient (C)", "wsclient.asyncio", "websockets", "C vs websockets", "asyncio vs websockets"]
     table = [head]
-    for label, a, b, fmt, higher in rows:
-        ratio = "" if b is None else f"{(a / b if higher else b / a):.1f}x"
-        table.append([label, fmt.format(a), "-" if b is None else fmt.format(b), ratio])
+    for (label, fmt, higher), a, c, b in zip(labels, figures(ours), figures(binding), figures(theirs)):
+        def ratio(x):
+            return "" if x is None or b is None else f"{(x / b if higher else b / x):.1f}x"
+
+        def shown(x):
+            return "-" if x is None else fmt.format(x)
+
+        table.append([label, shown(a), shown(c), shown(b), ratio(a), ratio(c)])
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     for k, r in enumerate(table):
         print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
@@ -131,9 +141,12 @@ def main():
     rate = (n / ours["connect_s"]) / (n / theirs["connect_s"])
     heap_verdict = "met" if heap <= HEAP_GOAL else f"missed by {heap - HEAP_GOAL:,.0f} bytes ({heap / HEAP_GOAL - 1:.0%})"
     rate_verdict = "met" if rate >= CONNECT_RATE_GOAL else f"missed ({rate / CONNECT_RATE_GOAL:.0%} of the goal)"
+    arate = binding["connect_s"] and theirs["connect_s"] / binding["connect_s"]
+    arate_verdict = "met" if arate >= ASYNCIO_RATE_GOAL else f"missed ({arate:.0%} of websockets')"
     print(f"\n  Goal: heap per idle ws:// connection <= 8 KiB: {heap / 1024:.2f} KiB, {heap_verdict}.")
     print(f"  Goal: connect rate >= 5x websockets': {rate:.1f}x, {rate_verdict}.")
-    failed = int(ours.get("failed", 1) + theirs.get("failed", 1))
+    print(f"  Goal: the asyncio binding's connect rate >= websockets': {arate:.1f}x, {arate_verdict}.")
+    failed = int(ours.get("failed", 1) + theirs.get("failed", 1) + binding.get("failed", 1))
     if failed:
         print(f"  {failed} connections failed: see above.")
     return 0
