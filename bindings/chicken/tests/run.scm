@@ -712,9 +712,55 @@
                 (with-ticker (lambda () (parameterize ((tcp-connect-timeout 300)) (ws-connect uri))))))
     (test-assert "(tcp-connect-timeout) is the default connect timeout" (timeout-condition? e))
     (test-assert (sprintf "... of 300 ms, not libwsclient's 30 s (took ~A ms)" ms)
-                 (and (>= ms 290) (< ms 5000))))
+                 (and (>= ms 290) (< ms 5000)))
+    (test-assert (sprintf "... and other threads ran while the TCP connect waited (~A ticks)" ticks)
+                 (> ticks 0)))
   (for-each (lambda (p) (when p (close-input-port (car p)) (close-output-port (cadr p)))) held)
   (tcp-close l))
+
+;; ws-connect waits in the scheduler. A listener with room in its backlog
+;; that never accepts: the kernel completes TCP and takes the upgrade
+;; request, and no answer ever comes, so the handshake timeout ends the
+;; connect; meanwhile other threads run.
+(let* ((l (tcp-listen 0 8 "127.0.0.1"))
+       (uri (sprintf "ws://127.0.0.1:~A/" (tcp-listener-port l))))
+  (let-values (((e ticks ms) (with-ticker (lambda () (ws-connect uri handshake-timeout: 500)))))
+    (test-assert "a server that never answers: handshake-timeout: raises (exn websocket timeout)"
+                 (timeout-condition? e))
+    (test-assert "... also (exn i/o net), as a failed connect is"
+                 (and (condition? e) ((condition-predicate 'i/o) e) ((condition-predicate 'net) e)))
+    (test-assert (sprintf "... after the handshake timeout of 500 ms (took ~A ms)" ms)
+                 (and (>= ms 490) (< ms 5000)))
+    (test-assert (sprintf "... and other threads ran while ws-connect waited (~A ticks)" ticks)
+                 (> ticks 0)))
+  ;; Two connects at once, each in its own thread: both wait for their
+  ;; sockets in the scheduler at the same time.
+  (let* ((results '())
+         (connect (lambda ()
+                    (set! results (cons (handle-exceptions e e (ws-connect uri handshake-timeout: 1000))
+                                        results))))
+         (t1 (spawn connect))
+         (t2 (spawn connect)))
+    (yield-until (lambda () (and (blocked-for-i/o t1) (blocked-for-i/o t2))))
+    (test-assert "two connects in two threads wait for their sockets at the same time"
+                 (and (blocked-for-i/o t1) (blocked-for-i/o t2)
+                      (not (= (car (blocked-for-i/o t1)) (car (blocked-for-i/o t2))))))
+    (yield-until (lambda () (= 2 (length results))))
+    (test-assert "... and both end at their handshake timeout"
+                 (and (= 2 (length results)) (every? timeout-condition? results))))
+  (tcp-close l))
+
+;; A connect that succeeds waits for the server's answer the same way.
+(let-values (((c ticks ms) (with-ticker (lambda () (ws-connect (url "/"))))))
+  (test-assert "ws-connect to the echo server returns a connection" (ws-connection? c))
+  (test-assert (sprintf "... and other threads ran while it waited for the answer (~A ticks)" ticks)
+               (> ticks 0))
+  (when (ws-connection? c)
+    (test "... which works" "after a yielding connect" (message-data (echo c "after a yielding connect")))
+    (finish c)))
+(let-values (((r ticks ms) (with-ticker (lambda () (ws-connect (url "/status/403"))))))
+  (test "a 403 while other threads run: still returned as a ws-response" 403
+        (and (ws-response? r) (ws-response-status r))))
 
 ;; Keepalive through the scheduler: an echo server answers the pings (sent
 ;; every 50 ms while recv-message waits; each pong due within 700 ms, which
