@@ -852,13 +852,14 @@
       ;; The failure is raised when it is known (the pong is due at about
       ;; 300 ms), not after the close timeout (10 s here) that the 1011
       ;; close would give a server that neither answers nor closes TCP.
+      ;; (The bound leaves a loaded machine seconds of slack.)
       (let ((c (ws-connect (slow "/no-close") ping-interval: 100 ping-timeout: 200
                            close-timeout: 10000)))
         (let-values (((e ticks ms) (with-ticker (lambda () (recv-message c)))))
           (test-assert "keepalive failure with a long close timeout: (exn websocket timeout)"
                        (timeout-condition? e))
-          (test-assert (sprintf "... raised within 2 s of a 10 s close timeout (took ~A ms)" ms)
-                       (< ms 2000)))
+          (test-assert (sprintf "... raised within 5 s, not at the 10 s close timeout (took ~A ms)" ms)
+                       (< ms 5000)))
         (test "... the connection closed" 'closed (ws-connection-state c))))))
 
 ;;; ------------------------------------------------------------------
