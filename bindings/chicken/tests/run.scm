@@ -10,7 +10,7 @@
 (import scheme
         (chicken base) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
         (chicken format) (chicken io) (chicken irregex) (chicken process-context)
-        (chicken string) (chicken tcp) (chicken time)
+        (chicken process signal) (chicken string) (chicken tcp) (chicken time)
         srfi-4
         ws-client)
 
@@ -35,9 +35,20 @@
 
 (define passed 0)
 (define failed 0)
+(define last-passed #f)
 
 (define (pass! name)
-  (set! passed (+ passed 1)))
+  (set! passed (+ passed 1))
+  (set! last-passed name))
+
+;; The watchdog (timeout in run-tests.sh) stops a hung run with SIGTERM:
+;; say where it was.
+(set-signal-handler! signal/term
+  (lambda (_)
+    (printf "FAIL: stopped by the watchdog; the last test that passed: ~S (~A passed, ~A failed)~%"
+            last-passed passed failed)
+    (flush-output)
+    (exit 2)))
 
 (define (fail! name fmt . args)
   (set! failed (+ failed 1))
@@ -113,12 +124,13 @@
   (recv-message conn))
 
 ;; Let this green thread sleep in the scheduler (other threads run).
+;; CHICKEN's own sleep, compiled without interrupts: done here in
+;; interpreted code (set the thread's resume thunk, then schedule), a
+;; timer interrupt between the two replaced the thunk with its own, and
+;; the thread went on calling the scheduler for ever, at 100% CPU, until
+;; the watchdog killed the run without a word.
 (define (sleep-ms ms)
-  (##sys#thread-block-for-timeout! ##sys#current-thread (+ (current-process-milliseconds) ms))
-  (##sys#call-with-current-continuation
-   (lambda (k)
-     (##sys#setslot ##sys#current-thread 1 (lambda () (k #f)))
-     (##sys#schedule))))
+  (##sys#thread-sleep! (+ (current-process-milliseconds) ms)))
 
 ;;; ------------------------------------------------------------------
 ;;; The maps, exactly as ws-client 1.0 documents them
