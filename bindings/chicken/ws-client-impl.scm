@@ -183,8 +183,9 @@
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
   (uri conn-uri)
-  (compression conn-compression)
-  (subprotocol conn-subprotocol)
+  ;; what was agreed, set when the connect ends (see `open-connection')
+  (compression conn-compression conn-compression-set!)
+  (subprotocol conn-subprotocol conn-subprotocol-set!)
   (state conn-state conn-state-set!)              ; cached once released
   (peer-code conn-peer-code conn-peer-code-set!)
   (peer-reason conn-peer-reason conn-peer-reason-set!)
@@ -551,12 +552,13 @@
 (define %options-use-env-proxy
   (foreign-lambda integer32 "ws_options_use_env_proxy" ws-opts* bool))
 
-(define %connect
-  (foreign-lambda integer32 "ws_connect" c-string ws-opts* (c-pointer ws-conn*) (c-pointer ws-resp*)))
+(define %connect-start
+  (foreign-lambda integer32 "ws_connect_start" c-string ws-opts* (c-pointer ws-conn*)))
+(define %connect-continue
+  (foreign-lambda integer32 "ws_connect_continue" ws-conn (c-pointer ws-resp*)))
 (define %conn-free (foreign-lambda void "ws_conn_free" ws-conn*))
 (define %conn-state (foreign-lambda integer32 "ws_conn_state" ws-conn))
 (define %conn-fd (foreign-lambda integer32 "ws_conn_fd" ws-conn))
-(define %conn-set-nonblocking* (foreign-lambda integer32 "ws_conn_set_nonblocking" ws-conn* bool))
 (define %conn-subprotocol* (foreign-lambda c-string "ws_conn_subprotocol" ws-conn*))
 (define %conn-compression* (foreign-lambda bool "ws_conn_compression" ws-conn*))
 (define %conn-header (foreign-lambda c-string "ws_conn_header" ws-conn c-string))
@@ -583,8 +585,8 @@
 ;;; ------------------------------------------------------------------
 ;;; Waiting without stopping other green threads
 ;;;
-;;; The C connection is in non-blocking mode (ws_conn_set_nonblocking): no
-;;; C call waits. Sends, pings and closes are queued and written as far as
+;;; The C connection is in non-blocking mode (ws_connect_start opens it so):
+;;; no C call waits. Sends, pings and closes are queued and written as far as
 ;;; the socket takes them; a receive with nothing complete, a full send
 ;;; queue and a flush with bytes left say WS_ERR_WOULD_BLOCK. The calling
 ;;; green thread then waits in CHICKEN's scheduler for the socket, at most
@@ -592,6 +594,10 @@
 ;;; close timeout: ws_conn_next_timeout_ms) or the caller's own read or
 ;;; write timeout, and calls again; C calls that follow a deadline act on
 ;;; it (ws_conn_flush, or the receive itself). Meanwhile other threads run.
+;;;
+;;; ws-connect waits the same way between its ws_connect_continue calls
+;;; (name lookup, TCP, the proxy, TLS, the upgrade), for what
+;;; ws_conn_wants asks, at most until the handshake's next deadline.
 ;;;
 ;;; Times are in milliseconds of current-process-milliseconds, the
 ;;; scheduler's clock. A deadline is such a time, or #f for none.
@@ -620,9 +626,15 @@
 ;; Wait until the socket is ready for what we need (`read?': input; and
 ;; output room whenever bytes are queued), the connection's next deadline,
 ;; or `deadline'. Returns at once when there is nothing to wait for.
+;; While connecting, the descriptor changes from step to step (a name
+;; lookup's, one gathering the TCP attempts, the socket): it is read anew
+;; on each call; -1 (with a deadline of 0) means "call again now".
 (define (await c read? deadline)
-  (let* ((write? (wants? c ws-want-write))
-         (mode (cond ((and read? write?) #:all) (read? #:input) (write? #:output) (else #f)))
+  (let* ((fd (%conn-fd c))
+         (write? (wants? c ws-want-write))
+         (mode (cond ((fx< fd 0) #f)
+                     ((and read? write?) #:all) (read? #:input) (write? #:output)
+                     (else #f)))
          (next (%conn-next-timeout c))
          (a (and (>= next 0) next))
          (b (and deadline (max 0 (- deadline (now-ms)))))
@@ -630,7 +642,7 @@
          (me ##sys#current-thread))
     (when (or mode ms)
       (conn-waiters-set! c (cons me (conn-waiters c)))
-      (wait-fd (%conn-fd c) mode ms)
+      (wait-fd fd mode ms)
       (conn-waiters-set! c (remove-thread me (conn-waiters c))))))
 
 (define (remove-thread t l)
@@ -925,6 +937,9 @@
 ;; from http_proxy, https_proxy, all_proxy and no_proxy); and the egg's
 ;; read-timeout (each receive) and
 ;; write-timeout (each send, ping or close), in milliseconds.
+;;
+;; It waits in CHICKEN's scheduler (name lookup, TCP, proxy, TLS, the
+;; upgrade): other green threads run meanwhile.
 (define (ws-connect uri . args)
   (define (positional args)             ; (values the-list rest)
     (if (and (pair? args) (not (keyword? (car args))))
@@ -954,8 +969,8 @@
 ;; CHICKEN's (tcp-read-timeout), (tcp-write-timeout) and (tcp-connect-timeout)
 ;; at the time of ws-connect, as for ws-client 1.0's tcp ports; #f (or 0)
 ;; given is none. An unset (tcp-connect-timeout) (#f, its default) leaves
-;; libwsclient's 30 s: no limit at all would let a dropped SYN hang
-;; ws-connect, which stops every green thread, for minutes.
+;; libwsclient's 30 s: no limit at all would leave a ws-connect whose SYNs
+;; are dropped waiting for minutes (the kernel's retries).
 (define not-given (list 'not-given))
 
 (define (tcp-default x param)
@@ -1043,19 +1058,55 @@
     (unless auto-pong (ok (%options-set-auto-pong opts #f)))
     (when proxy (ok (%options-set-proxy opts (str proxy "proxy"))))
     (when env-proxy (ok (%options-use-env-proxy opts #t))))
-  (define (connect opts)
+  ;; Start connecting (the options are read here, and only here). Until
+  ;; it is open the record only guards the C connection: its finalizer
+  ;; cancels the connect of a thread that never came back.
+  (define (start opts)
+    (let-location ((p ws-conn* (address->pointer 0)))
+      (let ((rc (%connect-start uri opts (location p))))
+        (if (fx= rc ws-ok)
+            (set-finalizer! (%make-ws-connection p uri #f #f 'closed #f #f
+                                                 read-ms write-ms close-ms '())
+                            release!)
+            (raise-result loc rc (list uri))))))
+  (str uri "URI")
+  (check-type loc list? extensions "a list of extensions")
+  (check-type loc list? flags "a list of flags")
+  (let ((opts (%options-new)))
+    (unless opts (ws-exn loc "cannot allocate options"))
+    (open-connection loc
+                     (dynamic-wind
+                         void
+                         (lambda () (configure opts) (start opts))
+                         (lambda () (%options-free opts)))
+                     uri)))
+
+;; Drive a connect begun by ws_connect_start to its end, waiting in the
+;; scheduler between the steps (see "Waiting"): returns the open
+;; connection `c', or the server's non-101 answer as a ws-response (the
+;; C connection is then freed). Failures are raised as ws_connect's were,
+;; after freeing the C connection.
+(define (open-connection loc c uri)
+  (define (step)                        ; (values rc response-or-#f)
     ;; NULL first: `resp' is written on WS_HTTP_RESPONSE and some WS_ERR_PROXY.
-    (let-location ((conn ws-conn* (address->pointer 0)) (resp ws-resp* (address->pointer 0)))
-      (let ((rc (%connect uri opts (location conn) (location resp))))
-        (cond ((fx= rc ws-ok)
-               (let ((c (set-finalizer!
-                         (%make-ws-connection conn uri (%conn-compression* conn)
-                                              (%conn-subprotocol* conn) 'open #f #f
-                                              read-ms write-ms close-ms '())
-                         release!)))
-                 (check-rc loc (%conn-set-nonblocking* conn #t))
+    (let-location ((resp ws-resp* (address->pointer 0)))
+      (let ((rc (%connect-continue c (location resp))))
+        (values rc resp))))
+  (handle-exceptions e
+      (begin (release! c) (abort e))
+    (let loop ()
+      (let-values (((rc resp) (step)))
+        (cond ((fx= rc ws-err-would-block)
+               (await c (wants? c ws-want-read) #f)
+               (loop))
+              ((fx= rc ws-ok)           ; open, in non-blocking mode
+               (let ((p (conn-ptr c)))
+                 (conn-compression-set! c (%conn-compression* p))
+                 (conn-subprotocol-set! c (%conn-subprotocol* p))
                  c))
-              ((fx= rc ws-http-response) (wrap-response resp))
+              ((fx= rc ws-http-response)
+               (release! c)
+               (wrap-response resp))
               ((and (fx= rc ws-err-proxy) resp)
                ;; The proxy's answer (e.g. 407) goes with the condition.
                (let-values (((msg _) (error-detail rc)))
@@ -1064,13 +1115,4 @@
                    (make-property-condition 'exn 'location loc 'message msg 'arguments (list uri))
                    (make-property-condition 'websocket 'message msg 'code rc
                                             'response (wrap-response resp))))))
-              (else (raise-result loc rc (list uri)))))))
-  (str uri "URI")
-  (check-type loc list? extensions "a list of extensions")
-  (check-type loc list? flags "a list of flags")
-  (let ((opts (%options-new)))
-    (unless opts (ws-exn loc "cannot allocate options"))
-    (dynamic-wind
-        void
-        (lambda () (configure opts) (connect opts))
-        (lambda () (%options-free opts)))))
+              (else (raise-result loc rc (list uri))))))))
