@@ -321,7 +321,10 @@ pub unsafe extern "C" fn ws_connect_start(
             Ok(Step::Pending) => None,
             other => Some(other),
         };
-        let handle = handle::into_raw(ws_conn::new(None, Some(Box::new(Connecting { opening, parked }))));
+        let handle = handle::into_raw(ws_conn::new(
+            None,
+            Some(Box::new(Connecting { opening, parked })),
+        ));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(conn_out, handle) };
         WS_OK
