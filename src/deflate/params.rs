@@ -225,7 +225,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_example_header() {
+    fn egg_example_header() {
         let offers = [
             DeflateOffer::parse("server_max_window_bits=10").unwrap(),
             DeflateOffer::parse("").unwrap(),

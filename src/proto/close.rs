@@ -101,7 +101,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_table_round_trips() {
+    fn egg_table_round_trips() {
         assert_eq!(reason_to_code("message-too-big"), Some(1009));
         assert_eq!(code_to_reason(1015), Some("tls-handshake"));
         assert_eq!(code_to_reason(1004), None);

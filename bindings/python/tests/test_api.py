@@ -60,7 +60,7 @@ def test_reason_close_code_round_trip(code, reason):
     assert wsclient.close_code_to_reason(wsclient.reason_to_close_code(reason)) == reason
 
 
-def test_seed_table_examples():
+def test_egg_table_examples():
     assert wsclient.reason_to_close_code("normal-closure") == bytes([3, 232])
     assert wsclient.reason_to_close_code("tls-handshake") == bytes([3, 247])
 
