@@ -41,7 +41,7 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
-        test-chicken man autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
+        test-chicken man check autobahn-quick autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
         bench bench-scale clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
         stress
@@ -156,6 +156,21 @@ test: test-rust test-c test-python test-chicken fuzz-smoke
 
 test-rust: venv
 	$(CARGO) test --release
+
+# The inner loop (a few minutes): the Rust suites, the C API tests, the
+# Python suite and a quick Autobahn pass of the C client (sections 1-7, 10
+# and the first compression cases: the rest of 12-13 is most of a full
+# gate's time). `make test` before pushing.
+check: all venv $(CTESTS)
+	$(CARGO) test --release
+	$(PY) -m pytest -q tests/integration/test_c_api.py tests/integration/test_connect_start.py
+	$(PY) -m pytest -q bindings/python/tests
+	$(MAKE) --no-print-directory autobahn-quick
+	@echo "make check: passed (run make test for every suite and gate)"
+
+autobahn-quick: all venv
+	$(PY) tests/autobahn/gate.py --name c-quick $(foreach c,1 2 3 4 5 6 7 10 12.1 13.1,--case '$(c).*') \
+	  -- $(BUILD)/examples/autobahn_client {url} {agent}
 
 test-c: all venv $(CTESTS)
 	$(PY) -m pytest -q tests/integration
