@@ -163,7 +163,7 @@ def test_keepalive_is_on_by_default(raw_server: StartServer) -> None:
     server = raw_server(swallow_pings)
     ws = connect(server.url, close_timeout=0.5)
     try:
-        due = ws._conn._next_timer()
+        due = ws._driver.timeout()
         assert due is not None and 19 <= due <= 20
     finally:
         ws.close()

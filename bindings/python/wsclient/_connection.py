@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import math
-import os
-import select
-import threading
 import time
 from typing import Any, Callable, Iterator, Optional, Tuple, TypeVar, Union
 
@@ -16,13 +12,8 @@ except ImportError:  # pragma: no cover - Python < 3.10
     TypeGuard = None  # type: ignore[assignment]
 
 from . import _ffi
-from ._errors import (
-    InvalidArgument,
-    InvalidState,
-    WebSocketError,
-    WebSocketTimeout,
-    WouldBlock,
-)
+from ._driver import AGAIN, CLOSED, Driver
+from ._errors import InvalidArgument, WebSocketError, WouldBlock
 from ._ffi import lib
 from ._message import Frame, Message, adopt
 from ._response import HTTPResponse
@@ -39,19 +30,10 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
-_AGAIN: Any = object()  # a non-blocking receive found nothing complete yet
 # Looked up once: the per-message path is measured in tenths of a microsecond.
-_send_at = _ffi.send_at
-_recv_message_at = _ffi.recv_message_at
 _adopt = adopt
 _MORE, _UNCOMPRESSED = _ffi.WS_SEND_MORE, _ffi.WS_SEND_UNCOMPRESSED
-_WOULD_BLOCK = _ffi.WS_ERR_WOULD_BLOCK
 _BINARY = _ffi.WS_MESSAGE_BINARY
-_send_part_at = _ffi.send_part_at
-#: From this size on, a message goes to the library in parts as the socket
-#: takes them (ws_send_part): never copied whole into its queue.
-_PARTS_MIN = 128 << 10
-_PARTS = _ffi.available("ws_send_part")
 
 # ---------------------------------------------------------------- connections
 
@@ -111,56 +93,31 @@ class Connection:
         close_timeout: Optional[float],
         write_timeout: Optional[float] = None,
     ) -> None:
-        # Not public: use connect().
-        self._ptr: Any = ptr
-        self._addr: Optional[int] = _ffi.address(ptr)  # for the *_at calls
-        self._out = ctypes.c_void_p()  # where a receive puts the message
-        self._out_ref = ctypes.byref(self._out)
+        # Not public: use connect(). The driver moves the bytes (and
+        # waits); this class is the egg's API on top of it.
+        self._driver = driver = Driver(ptr, self._free, write_timeout, close_timeout)
+        self._lock = driver.lock
         self._url = url
-        self._lock = threading.RLock()
-        self._parts_lock = threading.Lock()  # one message in parts at a time
         self._read_timeout = read_timeout
-        self._close_timeout = close_timeout
-        self._write_timeout = write_timeout  # bounds the wait for the send queue
-        self._eof = False
         self._nonblocking = False  # the mode the user asked for
-        # The library's receives never block: waits happen in poll() here,
-        # where a signal (Ctrl-C) interrupts them and timeouts are exact.
-        try:
-            lib.ws_conn_set_nonblocking(ptr, True)
-        except BaseException:
-            self._release()
-            raise
         sub = lib.ws_conn_subprotocol(ptr)
         self._subprotocol = sub.decode("utf-8") if sub else None
-        self._compression = bool(lib.ws_conn_compression(ptr))
-        self._peer_close_code: Optional[int] = None
-        self._peer_close_reason: Optional[str] = None
+        self._compression = driver.compression
 
     def __del__(self) -> None:
-        ptr = getattr(self, "_ptr", None)
-        if ptr:
-            self._ptr = None
-            self._free(ptr)
+        driver = getattr(self, "_driver", None)
+        if driver is not None:
+            driver.release()
 
     # -------------------------------------------------------- plumbing
 
+    @property
+    def _ptr(self) -> Any:
+        """The ``ws_conn *`` (None once released), for tests and tools."""
+        return self._driver.ptr
+
     def _handle(self) -> Any:
-        if self._ptr is None:
-            raise InvalidState("the connection is closed", result=_ffi.WS_ERR_INVALID_STATE)
-        return self._ptr
-
-    def _remember_peer_close(self) -> None:
-        code = int(lib.ws_conn_peer_close_code(self._ptr))
-        if code:
-            self._peer_close_code = code
-            raw = lib.ws_conn_peer_close_reason(self._ptr)
-            self._peer_close_reason = raw.decode("utf-8", "replace") if raw else ""
-
-    def _release(self) -> None:
-        ptr, self._ptr, self._addr = self._ptr, None, None
-        if ptr:
-            self._free(ptr)
+        return self._driver.handle()
 
     # -------------------------------------------------------- properties
 
@@ -184,31 +141,27 @@ class Connection:
         """The close code the server sent (1005 if its close frame had none);
         None until its close frame arrives."""
         with self._lock:
-            if self._peer_close_code is None and self._ptr is not None:
-                self._remember_peer_close()
-            return self._peer_close_code
+            peer = self._driver.remember_peer_close()
+            return None if peer is None else peer[0]
 
     @property
     def peer_close_reason(self) -> Optional[str]:
         """The close reason the server sent ("" if none); None until its
         close frame arrives through :meth:`recv`."""
         with self._lock:
-            if self._peer_close_code is None and self._ptr is not None:
-                self._remember_peer_close()
-            return self._peer_close_reason
+            peer = self._driver.remember_peer_close()
+            return None if peer is None else peer[1]
 
     @property
     def state(self) -> str:
         """``"open"``, ``"closing"`` (we sent a close frame) or ``"closed"``."""
         with self._lock:
-            if self._ptr is None:
-                return "closed"
-            return _STATES.get(int(lib.ws_conn_state(self._ptr)), "closed")
+            return _STATES.get(self._driver.state(), "closed")
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has released the connection."""
-        return self._ptr is None
+        return self._driver.ptr is None
 
     def header(self, name: str) -> Optional[str]:
         """A header of the server's 101 response (case-insensitive), or None."""
@@ -249,154 +202,46 @@ class Connection:
         when the server broke the protocol (the library sent the close
         frame), and other :class:`~wsclient.WebSocketException` errors.
         """
-        # _receive(timeout, self._recv_once), with the first attempt inlined:
+        # _receive(timeout, driver.receive), with the first attempt inlined:
         # most calls find a message buffered.
         if timeout is not None:
             seconds(timeout, "timeout")
-        with self._lock:
-            if self._ptr is None:
-                self._handle()  # raises
-            if self._eof:
+        driver = self._driver
+        with driver.lock:
+            if driver.ptr is None:
+                driver.handle()  # raises
+            result = driver.receive()
+            if result is CLOSED:
                 return None
-            rc = _recv_message_at(self._addr, self._out_ref)
-            if rc == 0:
-                return _adopt(self._out.value)
-            if rc != _WOULD_BLOCK:
-                self._recv_ended(rc)  # raises unless the server closed
-                return None
+            if result is not AGAIN:
+                return _adopt(result)
             if timeout is None:
                 if self._nonblocking:
                     raise WouldBlock("no complete message yet", result=_ffi.WS_ERR_WOULD_BLOCK)
                 timeout = self._read_timeout
-        result: Optional[Message] = self._wait(timeout, self._recv_once)
-        return result
-
-    def _recv_once(self) -> Any:
-        """One non-blocking attempt (under the lock): a Message, None (closed)
-        or _AGAIN."""
-        if self._addr is None or self._eof:
-            return None  # closed by another thread while we waited
-        rc = _recv_message_at(self._addr, self._out_ref)
-        if rc == 0:
-            return _adopt(self._out.value)
-        if rc == _ffi.WS_ERR_WOULD_BLOCK:
-            return _AGAIN
-        self._recv_ended(rc)  # raises unless the server closed
-        return None
-
-    def _recv_ended(self, rc: int) -> None:
-        """After a receive's result `rc` other than a message or
-        WS_ERR_WOULD_BLOCK: returns when the server closed, else raises."""
-        if rc == _ffi.WS_CLOSED:
-            self._eof = True
-            self._remember_peer_close()
-            self._flush_nowait()  # the close reply goes out now
-            return None
-        error = _ffi.error_from_result(rc)
-        self._flush_nowait()  # after a *fail*: the close frame goes out now
-        raise error
+        result = driver.run(driver.receive, timeout)
+        return None if result is CLOSED else _adopt(result)
 
     def _receive(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
-        """Call `once` until it has a result, as recv(timeout) does."""
+        """Call `once` (a step: its result, or AGAIN) until it has a result,
+        as recv(timeout) does."""
         if timeout is not None:
             seconds(timeout, "timeout")
-        with self._lock:
-            if self._ptr is None:
-                self._handle()  # raises
+        driver = self._driver
+        with driver.lock:
+            driver.handle()  # raises once released
             if timeout is None:
                 if self._nonblocking:
                     result = once()
-                    if result is _AGAIN:
+                    if result is AGAIN:
                         raise WouldBlock("no complete message yet", result=_ffi.WS_ERR_WOULD_BLOCK)
                     return result
                 timeout = self._read_timeout
             # A message already buffered needs no wait (nor a second lock).
             result = once()
-            if result is not _AGAIN:
+            if result is not AGAIN:
                 return result
-        return self._wait(timeout, once)
-
-    def _wait(self, timeout: Optional[float], once: Callable[[], Any]) -> Any:
-        """Call `once` (under the lock) until it has a result, waiting in
-        poll() in between (without the lock, so that other threads can send
-        or close), for at most `timeout` seconds (None: no limit)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        wait_fd = -1
-        try:
-            while True:
-                with self._lock:
-                    # Receive first: what the library (or TLS) has buffered
-                    # does not make the socket readable.
-                    result = once()
-                    if result is not _AGAIN:
-                        return result
-                    if wait_fd < 0:
-                        # A duplicate, so that a close() by another thread
-                        # cannot leave us polling a reused descriptor (its
-                        # shutdown wakes us).
-                        wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
-                    due = self._next_timer()
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
-                wait = left if due is None else due if left is None else min(left, due)
-                if not _readable(wait_fd, wait) and due is not None and (left is None or due < left):
-                    self._run_timers()
-        finally:
-            if wait_fd >= 0:
-                os.close(wait_fd)
-
-    def _flush_nowait(self) -> None:
-        if _QUEUED_SENDS and self._ptr is not None:
-            try:
-                lib.ws_conn_flush(self._ptr)
-            except WebSocketError:
-                pass
-
-    def _finish(self, timeout: Optional[float]) -> None:
-        """After the close handshake (or a failure), before the handle is
-        freed: let the library write the close reply and see the server
-        close TCP, as long as it asks (``ws_conn_wants``), at most `timeout`
-        seconds (the library's own close deadline bounds it too)."""
-        if not _QUEUED_SENDS or self._ptr is None:
-            return
-        deadline = None if timeout is None else time.monotonic() + timeout
-        fd = int(lib.ws_conn_fd(self._ptr))
-        while True:
-            try:
-                lib.ws_conn_flush(self._ptr)
-            except WouldBlock:
-                pass
-            except WebSocketError:
-                return
-            wants = int(lib.ws_conn_wants(self._ptr))
-            left = None if deadline is None else deadline - time.monotonic()
-            if not wants or fd < 0 or (left is not None and left <= 0):
-                return
-            due = self._next_timer()
-            wait = left if due is None else due if left is None else min(left, due)
-            events = (select.POLLIN if wants & _ffi.WS_WANT_READ else 0) | (
-                select.POLLOUT if wants & _ffi.WS_WANT_WRITE else 0
-            )
-            _wait_fd(fd, events, wait)
-
-    def _next_timer(self) -> Optional[float]:
-        """Seconds to the library's next deadline (keepalive ping, pong
-        timeout, close deadline); None: none (or an older library)."""
-        if not _QUEUED_SENDS or self._ptr is None:
-            return None
-        ms = int(lib.ws_conn_next_timeout_ms(self._ptr))
-        return None if ms < 0 else ms / 1000
-
-    def _run_timers(self) -> None:
-        """A deadline is due: let the library act on it (ws_conn_flush sends
-        the keepalive ping, or fails the connection when the pong is late)."""
-        with self._lock:
-            if self._ptr is not None:
-                try:
-                    lib.ws_conn_flush(self._ptr)
-                except WouldBlock:
-                    pass
+        return driver.run(once, timeout)
 
     def set_nonblocking(self, nonblocking: bool) -> None:
         """Non-blocking mode: :meth:`recv` and :meth:`recv_frame` without a
@@ -414,9 +259,9 @@ class Connection:
         return self
 
     def __next__(self) -> Message:
-        if self._ptr is None:
+        if self._driver.ptr is None:
             self._handle()  # raises: the connection was released
-        if self._eof:
+        if self._driver.eof:
             raise StopIteration
         msg = self.recv()
         if msg is None:
@@ -451,92 +296,7 @@ class Connection:
             flags |= _MORE
         elif more is not False:
             flag(more, "more")
-        if len(data) >= _PARTS_MIN and not more and _PARTS and not (flags == 0 and self._compression):
-            self._send_in_parts(kind, data)
-            return
-        while True:
-            with self._lock:
-                if self._addr is None:
-                    self._handle()  # raises
-                rc = _send_at(self._addr, kind, data, len(data), flags)
-                if rc == 0:
-                    break
-                if rc != _WOULD_BLOCK:
-                    raise _ffi.error_from_result(rc)
-            # The send queue is full: write some of it first.
-            self._flush(self._write_timeout)
-        if not more:
-            self._flush(self._write_timeout)
-
-    def _send_in_parts(self, kind: int, data: bytes) -> None:
-        """A large uncompressed message, given to the library in parts as the
-        socket takes them, so that it is never copied whole. Waits in poll()
-        without the lock (a receiving thread goes on), for at most the write
-        timeout; if the wait ends early (timeout, Ctrl-C), the rest is queued
-        whole, as any send that times out leaves it, and later calls write it."""
-        total = len(data)
-        base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
-        taken = ctypes.c_size_t()
-        ref = ctypes.byref(taken)
-        deadline = None if self._write_timeout is None else time.monotonic() + self._write_timeout
-        at, started, wait_fd = 0, False, -1
-        with self._parts_lock:
-            try:
-                while at < total:
-                    with self._lock:
-                        if self._addr is None:
-                            self._handle()  # raises
-                        rc = _send_part_at(self._addr, kind, total, base + at, total - at, 0, ref)
-                        at += taken.value
-                        if rc not in (0, _WOULD_BLOCK):
-                            raise _ffi.error_from_result(rc)
-                        started = started or rc == 0 or at > 0
-                        if at >= total:
-                            break
-                        if wait_fd < 0:
-                            wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
-                        raise WebSocketTimeout(
-                            "write timed out; the rest of the message is queued", result=_ffi.WS_ERR_TIMEOUT
-                        )
-                    _wait_fd(wait_fd, select.POLLOUT, left)
-            finally:
-                if wait_fd >= 0:
-                    os.close(wait_fd)
-                if started and at < total:
-                    with self._lock:
-                        if self._addr is not None:
-                            _send_part_at(self._addr, kind, total, base + at, total - at, _ffi.WS_SEND_ALL, ref)
-        self._flush(self._write_timeout)
-
-    def _flush(self, timeout: Optional[float]) -> None:
-        """Wait until what the library queued is written (non-blocking
-        mode queues what the socket does not take at once). The wait, in
-        poll(), does not hold the lock: a receiving thread goes on."""
-        if not _QUEUED_SENDS:
-            return
-        deadline = None if timeout is None else time.monotonic() + timeout
-        wait_fd = -1
-        try:
-            while True:
-                with self._lock:
-                    if self._ptr is None:
-                        return
-                    rc = _ffi.flush_raw(self._ptr)
-                    if rc == _ffi.WS_OK:
-                        return
-                    if rc != _ffi.WS_ERR_WOULD_BLOCK:
-                        raise _ffi.error_from_result(rc)
-                    if wait_fd < 0:
-                        wait_fd = os.dup(int(lib.ws_conn_fd(self._ptr)))
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise WebSocketTimeout("write timed out", result=_ffi.WS_ERR_TIMEOUT)
-                _wait_fd(wait_fd, select.POLLOUT, left)
-        finally:
-            if wait_fd >= 0:
-                os.close(wait_fd)
+        self._driver.send(kind, data, flags)
 
     def send_text(self, text: str, *, compress: bool = True, more: bool = False) -> None:
         """Send a text message (the egg's ``send-text-message``).
@@ -576,12 +336,13 @@ class Connection:
         ``send-message``)."""
         if not isinstance(message, Message):
             raise TypeError(f"message must be a wsclient.Message, not {type_name(message)}")
-        with self._lock:
-            self._handle()
-            rc = _ffi.send_message_at(self._addr, message._ptr)
+        driver = self._driver
+        with driver.lock:
+            driver.handle()
+            rc = _ffi.send_message_at(driver.addr, message._ptr)
             if rc < 0:
                 raise _ffi.error_from_result(rc)
-        self._flush(self._write_timeout)
+        driver.flush(driver.write_timeout)
 
     def ping(self, data: Union[str, BytesLike] = b"") -> None:
         """Send a ping with up to 125 bytes of payload (str is sent as UTF-8).
@@ -590,8 +351,8 @@ class Connection:
         if len(raw) > 125:
             raise ValueError(f"a ping payload has at most 125 bytes, got {len(raw)}")
         with self._lock:
-            lib.ws_ping(self._handle(), raw, len(raw))
-        self._flush(self._write_timeout)
+            self._driver.ping(raw)
+        self._driver.flush(self._driver.write_timeout)
 
     # -------------------------------------------------------- frames
 
@@ -607,7 +368,7 @@ class Connection:
         out = _ffi.frame_p()
         rc = _ffi.recv_frame_raw(ptr, ctypes.byref(out))
         if rc == _ffi.WS_ERR_WOULD_BLOCK:
-            return _AGAIN
+            return AGAIN
         if rc < 0:
             raise _ffi.error_from_result(rc)
         try:
@@ -628,7 +389,7 @@ class Connection:
                 lib.ws_send_frame(ptr, c_frame)
             finally:
                 lib.ws_frame_free(c_frame)
-        self._flush(self._write_timeout)
+        self._driver.flush(self._driver.write_timeout)
 
     # -------------------------------------------------------- closing
 
@@ -641,8 +402,8 @@ class Connection:
         """
         code_, text = _close_args(reason, code)
         with self._lock:
-            lib.ws_close(self._handle(), code_, text)
-        self._flush(self._write_timeout)
+            self._driver.send_close(code_, text)
+        self._driver.flush(self._driver.write_timeout)
 
     def close(
         self,
@@ -670,16 +431,17 @@ class Connection:
         errors during the close are ignored: the connection is gone anyway.
         """
         code_, text = _close_args(reason, code)
-        wait = self._close_timeout if isinstance(timeout, _Unset) else timeout
+        driver = self._driver
+        wait = driver.close_timeout if isinstance(timeout, _Unset) else timeout
         seconds(wait, "timeout")
-        with self._lock:
-            if self._ptr is None:
+        with driver.lock:
+            if driver.ptr is None:
                 return
             release = True
             try:
-                if lib.ws_conn_state(self._ptr) == _ffi.WS_STATE_OPEN:
+                if driver.state() == _ffi.WS_STATE_OPEN:
                     try:
-                        lib.ws_close(self._ptr, code_, text)
+                        driver.send_close(code_, text)
                     except InvalidArgument:
                         release = False  # the caller's mistake: stay open
                         raise
@@ -687,24 +449,14 @@ class Connection:
                         return  # the connection is gone
                 deadline = None if wait is None else time.monotonic() + wait
                 try:
-                    self._flush(wait)  # the close frame may wait in the send queue
+                    driver.flush(wait)  # the close frame may wait in the send queue
                 except WebSocketError:
                     return
-                self._drain(wait)
-                self._finish(None if deadline is None else deadline - time.monotonic())
+                driver.drain(wait)  # until the server's close
+                driver.finish(None if deadline is None else deadline - time.monotonic())
             finally:
                 if release:
-                    self._release()
-
-    def _drain(self, timeout: Optional[float]) -> None:
-        """Receive and drop messages until the server's close arrives."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._eof and lib.ws_conn_state(self._ptr) != _ffi.WS_STATE_CLOSED:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                self._wait(left, self._recv_once)
-            except WebSocketError:
-                return
+                    driver.release()
 
     def __enter__(self) -> "Connection":
         return self
@@ -716,28 +468,11 @@ class Connection:
         return f"<wsclient.Connection {self._url!r} {self.state}>"
 
 
-#: The library queues sends in non-blocking mode and has deadlines to run.
-_QUEUED_SENDS = _ffi.available("ws_conn_flush") and _ffi.available("ws_conn_next_timeout_ms")
-
-
-def _wait_fd(fd: int, events: int, timeout: Optional[float]) -> bool:
-    """Wait for `events` on `fd` (or an error or hang-up), at most `timeout`
-    seconds; signals interrupt the wait (PEP 475)."""
-    p = select.poll()
-    p.register(fd, events)
-    return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
-
-
-def _readable(fd: int, timeout: Optional[float]) -> bool:
-    """Wait until `fd` is readable (or has an error or hang-up), at most
-    `timeout` seconds (None: no limit). Signals interrupt the wait: their
-    handlers run, and an exception they raise propagates (PEP 475)."""
-    if hasattr(select, "poll"):
-        p = select.poll()
-        p.register(fd, select.POLLIN | select.POLLPRI)
-        return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
-    r, _, _ = select.select([fd], [], [], timeout)  # pragma: no cover
-    return bool(r)
+def driver_of(conn: Connection) -> Driver:
+    """The driver under `conn`: the binding's clients (wsclient.sync,
+    wsclient.asyncio) drive the connection through it, never through the
+    Connection's own members."""
+    return conn._driver
 
 
 def is_ws_connection(obj: object) -> "TypeGuard[Connection]":

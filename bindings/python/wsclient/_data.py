@@ -8,7 +8,6 @@ import ctypes
 from typing import Any, Callable, Optional, Union
 
 from . import _ffi
-from ._ffi import lib
 
 Data = Union[str, bytes]
 
@@ -28,16 +27,17 @@ def _pythonapi(name: str, restype: Any, argtypes: Any) -> Optional[Callable[...,
 # str straight from the library's UTF-8 (validated there already): one copy
 # instead of bytes-then-decode.
 _decode_utf8 = _pythonapi("PyUnicode_DecodeUTF8", ctypes.py_object, [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_char_p])
-_message_type = lib.ws_message_type
-_message_data = lib.ws_message_data
-_message_size = lib.ws_message_size
-_message_free = lib.ws_message_free
+_message_type = _ffi.message_type_at
+_message_data = _ffi.message_data_at
+_message_size = _ffi.message_size_at
+_message_free = _ffi.message_free_at
 
 
-def take(msg: Any, decode: Optional[bool] = None) -> Data:
-    """The data of `msg` (a ``ws_message *`` the caller owns; freed here):
-    str for a text message and bytes for a binary one, unless `decode` says
-    otherwise (False: always bytes; True: always str)."""
+def take(msg: int, decode: Optional[bool] = None) -> Data:
+    """The data of the message at address `msg` (a ``ws_message *`` the
+    caller owns, as :meth:`Driver.receive` gives it; freed here): str for a
+    text message and bytes for a binary one, unless `decode` says otherwise
+    (False: always bytes; True: always str)."""
     try:
         text = _message_type(msg) == _ffi.WS_MESSAGE_TEXT
         size = int(_message_size(msg))
@@ -52,6 +52,11 @@ def take(msg: Any, decode: Optional[bool] = None) -> Data:
         return ctypes.string_at(address, size)
     finally:
         _message_free(msg)
+
+
+def discard(msg: int) -> None:
+    """Free the message at address `msg` unread."""
+    _message_free(msg)
 
 
 def encode(message: Any, text: Optional[bool]) -> "tuple[int, bytes]":

@@ -21,8 +21,8 @@ Callback = Callable[[], None]
 
 
 class PingWaiters:
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn  # anything with ._ptr (the ws_conn *)
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver  # a Driver: its .ptr is the ws_conn * (None once released)
         self._waiting: "OrderedDict[bytes, Tuple[Callback, Optional[Callback]]]" = OrderedDict()
         self._seen = 0
 
@@ -35,7 +35,7 @@ class PingWaiters:
         """Resolve the pings answered since the last check."""
         if not SUPPORTED or not self._waiting:
             return
-        ptr = self._conn._ptr
+        ptr = self._driver.ptr
         if not ptr:
             return
         count = int(lib.ws_conn_pong_count(ptr))

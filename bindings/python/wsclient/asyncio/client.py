@@ -34,10 +34,10 @@ import os
 from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Union
 
 from .. import _ffi
-from .._connection import _PARTS, _PARTS_MIN, Connection, _close_args
-from .._data import Data, encode, take
-from .._errors import InvalidState, WebSocketError, WebSocketFailure, WouldBlock
-from .._ffi import lib
+from .._connection import Connection, _close_args, driver_of
+from .._data import Data, discard, encode, take
+from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, QUEUED
+from .._errors import InvalidState, WebSocketError, WebSocketFailure
 from .._message import Frame
 from .._opening import Opening
 from .._pings import PingWaiters
@@ -47,13 +47,6 @@ from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 
 __all__ = ["ClientConnection", "connect"]
 
-_QUEUED = _ffi.available("ws_conn_flush") and _ffi.available("ws_conn_wants")
-_DEADLINES = _ffi.available("ws_conn_next_timeout_ms")
-# Direct references for the per-message path.
-_wants = lib.ws_conn_wants
-_queued_bytes = lib.ws_conn_queued_bytes
-_next_timeout_ms = lib.ws_conn_next_timeout_ms
-_send_raw = _ffi._raw("ws_send", ctypes.c_int32, [_ffi.conn_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32])
 #: Results after which the connection is gone.
 _LOST = {_ffi.WS_ERR_IO, _ffi.WS_ERR_CONNECTION_LOST, _ffi.WS_ERR_TIMEOUT, _ffi.WS_ERR_TLS}
 
@@ -64,13 +57,13 @@ class ClientConnection:
     that ends when the connection closes normally."""
 
     def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop, max_queue: int, write_limit: int) -> None:
-        self._conn = conn
-        self._ptr: Any = conn._ptr
+        self._conn = conn  # the egg's API: header, send_frame
+        self._driver = driver = driver_of(conn)  # steps the library; the loop waits
         self._loop = loop
         self._max_queue = max(1, max_queue)
         self._write_limit = write_limit
         self._fd = conn.fileno()
-        self._messages: Deque[Any] = collections.deque()  # Data, or a ctypes message pointer
+        self._messages: Deque[int] = collections.deque()  # messages by address
         self._waiters: List["asyncio.Future[None]"] = []
         self._drain_waiters: List["asyncio.Future[None]"] = []
         self._writable_waiters: List["asyncio.Future[None]"] = []  # a send in parts
@@ -82,7 +75,7 @@ class ClientConnection:
         self._reading = False
         self._writing = False
         self._timer: Optional[asyncio.TimerHandle] = None
-        self._pings = PingWaiters(self)
+        self._pings = PingWaiters(driver)
         self.local_address, self.remote_address = addresses(conn)
         self._resume_reading()
         loop.call_soon(self._on_readable)  # the handshake may have read messages already
@@ -91,7 +84,7 @@ class ClientConnection:
     def __del__(self) -> None:
         messages = getattr(self, "_messages", ())
         while messages:
-            lib.ws_message_free(messages.popleft())
+            discard(messages.popleft())
 
     # ------------------------------------------------------------ state
 
@@ -119,7 +112,7 @@ class ClientConnection:
     # ------------------------------------------------------------ the event loop's side
 
     def _resume_reading(self) -> None:
-        if not self._reading and self._ptr is not None:
+        if not self._reading and self._driver.ptr is not None:
             self._loop.add_reader(self._fd, self._on_readable)
             self._reading = True
 
@@ -130,8 +123,8 @@ class ClientConnection:
 
     def _on_readable(self) -> None:
         """Take every message the library can give without blocking."""
-        ptr = self._ptr
-        if ptr is None:
+        driver = self._driver
+        if driver.ptr is None:
             return
         if self._closed_exc is not None:
             # The library finishes the close (reply, the server's TCP close).
@@ -141,24 +134,21 @@ class ClientConnection:
         got = False
         try:
             while len(self._messages) < self._max_queue:
-                out = _ffi.message_p()
-                rc = _ffi.recv_message_raw(ptr, ctypes.byref(out))
-                if rc == _ffi.WS_OK:
-                    if self._sent is None:
-                        self._messages.append(out)  # converted by recv(), which knows `decode`
-                    else:
-                        lib.ws_message_free(out)  # closing: nobody will read it
-                    got = True
-                    continue
-                if rc == _ffi.WS_ERR_WOULD_BLOCK:
+                try:
+                    item = driver.receive()
+                except WebSocketError as e:
+                    self._set_closed(e)
+                    return
+                if item is AGAIN:
                     break
-                if rc == _ffi.WS_CLOSED:
-                    self._conn._eof = True
-                    self._conn._remember_peer_close()
+                if item is CLOSED:
                     self._set_closed(None)
                     return
-                self._set_closed(_ffi.error_from_result(rc))
-                return
+                if self._sent is None:
+                    self._messages.append(item)  # converted by recv(), which knows `decode`
+                else:
+                    discard(item)  # closing: nobody will read it
+                got = True
         finally:
             self._pings.check()
             if got:
@@ -173,23 +163,19 @@ class ClientConnection:
         self._after_io()
 
     def _flush(self) -> None:
-        if not _QUEUED or self._ptr is None:
-            return
         try:
-            lib.ws_conn_flush(self._ptr)
-        except WouldBlock:
-            pass
+            self._driver.flush_step()
         except WebSocketError as e:
             self._set_closed(e)
 
     def _after_io(self) -> None:
         """Watch for writability while bytes are queued; wake senders when
         the queue drained; arm the timer for the library's next deadline."""
-        ptr = self._ptr
-        if ptr is None:
+        driver = self._driver
+        if driver.ptr is None:
             return
+        wants = driver.wants() if QUEUED else 0
         if self._closed_exc is not None:
-            wants = int(lib.ws_conn_wants(ptr)) if _QUEUED else 0
             if not wants:
                 self._release()  # the connection is over
                 return
@@ -197,8 +183,8 @@ class ClientConnection:
                 self._resume_reading()
             else:
                 self._pause_reading()
-        if _QUEUED:
-            wants_write = bool(_wants(ptr) & _ffi.WS_WANT_WRITE)
+        if QUEUED:
+            wants_write = bool(wants & _ffi.WS_WANT_WRITE)
             if self._writable_waiters and not wants_write:
                 # The queue drained without _on_writable (a receive writes
                 # too): a send in parts can go on now.
@@ -209,24 +195,23 @@ class ClientConnection:
             elif not wants_write and self._writing:
                 self._loop.remove_writer(self._fd)
                 self._writing = False
-            if self._drain_waiters and (not wants_write or _queued_bytes(ptr) <= self._write_limit):
+            if self._drain_waiters and (not wants_write or driver.queued_bytes() <= self._write_limit):
                 self._wake(self._drain_waiters)
         else:
             self._wake(self._drain_waiters)
-        if _DEADLINES:
-            ms = _next_timeout_ms(ptr)
-            if ms < 0:
+        due = driver.timeout()
+        if due is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        else:
+            when = self._loop.time() + due
+            # Keep a timer that fires at (about) the same time: the
+            # keepalive deadline rarely moves between two messages.
+            if self._timer is None or abs(self._timer.when() - when) > 0.002:
                 if self._timer is not None:
                     self._timer.cancel()
-                    self._timer = None
-            else:
-                when = self._loop.time() + ms / 1000
-                # Keep a timer that fires at (about) the same time: the
-                # keepalive deadline rarely moves between two messages.
-                if self._timer is None or abs(self._timer.when() - when) > 0.002:
-                    if self._timer is not None:
-                        self._timer.cancel()
-                    self._timer = self._loop.call_at(when, self._on_timer)
+                self._timer = self._loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -260,7 +245,7 @@ class ClientConnection:
 
     def _release(self) -> None:
         """Stop watching the socket and free the connection."""
-        if self._ptr is None:
+        if self._driver.ptr is None:
             return
         self._pause_reading()
         if self._writing:
@@ -271,8 +256,7 @@ class ClientConnection:
             self._timer = None
         # Messages already received stay readable by recv(): a library
         # message lives on after its connection.
-        self._ptr = None
-        self._conn._release()
+        self._driver.release()
         if self._closed_exc is None:
             self._set_closed(None)
         self._closed_event.set()
@@ -296,7 +280,7 @@ class ClientConnection:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
         item = self._messages.popleft()
-        if not self._reading and self._closed_exc is None and self._ptr is not None and len(self._messages) < self._max_queue:
+        if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(self._messages) < self._max_queue:
             self._resume_reading()
             self._loop.call_soon(self._on_readable)  # the library may hold more already
         return take(item, decode)
@@ -315,12 +299,11 @@ class ClientConnection:
 
     # ------------------------------------------------------------ sending
 
-    def _check_open(self) -> Any:
+    def _check_open(self) -> None:
         if self._closed_exc is not None:
             raise self._closed_exc
-        if self._sent is not None or self._ptr is None:
+        if self._sent is not None or self._driver.ptr is None:
             raise ConnectionClosed.make(None, self._sent)
-        return self._ptr
 
     async def send(self, message: Union[Data, bytearray, memoryview, Iterable[Data]], text: Optional[bool] = None) -> None:
         """Send str as a text message and bytes-like as binary (`text`
@@ -328,7 +311,7 @@ class ClientConnection:
         message. Waits while more than `write_limit` bytes are queued."""
         if isinstance(message, (str, bytes, bytearray, memoryview)):
             kind, raw = encode(message, text)
-            if len(raw) >= _PARTS_MIN and _PARTS and not self._conn.compression:
+            if len(raw) >= PARTS_MIN and PARTS and not self._conn.compression:
                 await self._send_in_parts(kind, raw)
             else:
                 await self._send_whole(kind, raw)
@@ -352,21 +335,19 @@ class ClientConnection:
 
     async def _send_whole(self, kind: int, raw: bytes) -> None:
         while True:
-            ptr = self._check_open()
-            rc = _send_raw(ptr, kind, raw, len(raw), 0)
-            if rc == _ffi.WS_OK:
-                return
-            if rc == _ffi.WS_ERR_WOULD_BLOCK:
-                await self._drain()  # the library's send queue is full
-                continue
-            self._send_failed(rc)
+            self._check_open()
+            try:
+                if self._driver.send_step(kind, raw):
+                    return
+            except WebSocketError as e:
+                self._send_failed(e)
+            await self._drain()  # the library's send queue is full
 
-    def _send_failed(self, rc: int) -> None:
-        """Raise for a send's failed result `rc`, closing if it was fatal."""
-        error = _ffi.error_from_result(rc)
+    def _send_failed(self, error: WebSocketError) -> None:
+        """Raise for a send's `error`, closing if it was fatal."""
         if isinstance(error, InvalidState):
             raise self._closed_exc or ConnectionClosed.make(None, self._sent) from None
-        if not isinstance(error, WebSocketFailure) and rc not in _LOST:
+        if not isinstance(error, WebSocketFailure) and error.result not in _LOST:
             raise error  # the caller's mistake (e.g. text not UTF-8): still open
         self._set_closed(error)
         raise self._closed_exc from error  # type: ignore[misc]
@@ -378,17 +359,16 @@ class ClientConnection:
         connection stays usable."""
         total = len(raw)
         base = ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p).value or 0
-        taken = ctypes.c_size_t()
-        ref = ctypes.byref(taken)
+        driver = self._driver
         at, started = 0, False
         async with self._parts_lock:
             try:
                 while at < total:
-                    address = _ffi.address(self._check_open())
-                    rc = _ffi.send_part_at(address, kind, total, base + at, total - at, 0, ref)
-                    at += taken.value
-                    if rc not in (_ffi.WS_OK, _ffi.WS_ERR_WOULD_BLOCK):
-                        self._send_failed(rc)
+                    self._check_open()
+                    try:
+                        at += driver.send_part_step(kind, total, base + at, total - at)
+                    except WebSocketError as e:
+                        self._send_failed(e)
                     started = True
                     if at < total:
                         fut = self._loop.create_future()
@@ -396,8 +376,11 @@ class ClientConnection:
                         self._after_io()  # watches for writability
                         await fut
             finally:
-                if started and at < total and self._ptr is not None:
-                    _ffi.send_part_at(_ffi.address(self._ptr), kind, total, base + at, total - at, _ffi.WS_SEND_ALL, ref)
+                if started and at < total and driver.ptr is not None:
+                    try:
+                        driver.send_part_step(kind, total, base + at, total - at, _ffi.WS_SEND_ALL)
+                    except WebSocketError:
+                        pass  # the connection is lost: the send's error says so
 
     def _send_frame(self, frame: Frame) -> None:
         self._check_open()
@@ -408,9 +391,9 @@ class ClientConnection:
 
     async def _drain(self) -> None:
         """Wait until at most `write_limit` bytes are queued."""
-        if not _QUEUED or self._ptr is None or not self._writing:
+        if not QUEUED or self._driver.ptr is None or not self._writing:
             return  # not watching for writability: nothing is queued
-        if _queued_bytes(self._ptr) <= self._write_limit:
+        if self._driver.queued_bytes() <= self._write_limit:
             return
         fut = self._loop.create_future()
         self._drain_waiters.append(fut)
@@ -422,7 +405,7 @@ class ClientConnection:
     async def ping(self, data: Optional[Data] = None) -> "asyncio.Future[float]":
         """Send a ping; return a future that completes when its pong arrives
         (with the latency in seconds) or raises ConnectionClosed."""
-        ptr = self._check_open()
+        self._check_open()
         payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
         waiter: "asyncio.Future[float]" = self._loop.create_future()
         sent_at = self._loop.time()
@@ -436,7 +419,7 @@ class ClientConnection:
                 waiter.set_exception(self._closed_exc)
 
         self._pings.add(payload, on_pong, on_abandon)
-        lib.ws_ping(ptr, payload, len(payload))
+        self._driver.ping(payload)
         self._after_io()
         if self._writing:
             await self._drain()
@@ -454,24 +437,24 @@ class ClientConnection:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame, wait for the server's (at most close_timeout),
         then release the connection. Idempotent."""
-        if self._ptr is None:
+        if self._driver.ptr is None:
             return
         if self._closed_exc is None and self._sent is None:
             code_, text = _close_args(reason or None, code)
             self._sent = Close(code, reason)
             try:
-                lib.ws_close(self._ptr, code_, text)
+                self._driver.send_close(code_, text)
             except WebSocketError as e:
                 self._set_closed(e)
             self._after_io()
         try:
             # The server's close, then the library's end of the close
             # handshake (see _after_io), bounded by close_timeout.
-            await asyncio.wait_for(self._released.wait(), self._conn._close_timeout)
+            await asyncio.wait_for(self._released.wait(), self._driver.close_timeout)
         except asyncio.TimeoutError:
             pass
         finally:
-            if self._ptr is not None:
+            if self._driver.ptr is not None:
                 self._release()
 
     async def __aenter__(self) -> "ClientConnection":

@@ -19,27 +19,22 @@ wait releases the GIL and can be interrupted by a signal (Ctrl-C).
 from __future__ import annotations
 
 import collections
-import ctypes
 import os
 import threading
 from typing import Any, Deque, Dict, Iterable, Iterator, Optional, Sequence, Union
 
 from .. import _ffi
-from .._connection import Connection, _AGAIN
-from .._data import Data, encode, take
-from .._errors import InvalidState, NetworkError, WebSocketFailure, WebSocketTimeout
-from .._ffi import lib
+from .._connection import Connection, driver_of
+from .._data import Data, discard, encode, take
+from .._driver import AGAIN, CLOSED
+from .._errors import InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._message import Frame
+from .._util import seconds
 from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 from .._pings import PingWaiters
 
 __all__ = ["ClientConnection", "connect"]
-
-
-def conn_closed(conn: Connection) -> bool:
-    """Whether the library has ended the connection (e.g. keepalive)."""
-    return conn._ptr is None or lib.ws_conn_state(conn._ptr) == _ffi.WS_STATE_CLOSED
 
 
 class ClientConnection:
@@ -48,48 +43,43 @@ class ClientConnection:
     the connection closes normally."""
 
     def __init__(self, conn: Connection, keepalive: bool = False, max_queue: int = 16) -> None:
-        self._conn = conn
+        self._conn = conn  # the egg's API: header, send_frame, ping, close
+        self._driver = driver_of(conn)  # receives and sends without blocking; waits
         self._lock = threading.Lock()
         # While no thread receives, sends read what arrived (see _pump).
         self._keepalive = keepalive
         self._max_queue = max(1, max_queue)
-        self._inbox: Deque[Any] = collections.deque()
+        self._inbox: Deque[int] = collections.deque()  # messages by address
         self._inbox_error: Optional[BaseException] = None
         self._receivers = 0
         self._sent: Optional[Close] = None
         self._closed_exc: Optional[ConnectionClosed] = None
-        self._pings = PingWaiters(conn)
+        self._pings = PingWaiters(self._driver)
         self.local_address, self.remote_address = addresses(conn)
 
     def __del__(self) -> None:
         inbox = getattr(self, "_inbox", ())
         while inbox:
-            lib.ws_message_free(inbox.popleft())
+            discard(inbox.popleft())
 
     def _pump(self) -> None:
         """Keepalive for a program that sends and does not receive: while no
         thread receives, read what arrived, so that the library sees the
         pongs (and answers pings); messages wait in an inbox (at most
         max_queue; then reading stops, as websockets' does) for recv()."""
-        conn = self._conn
-        if not self._keepalive or self._receivers or self._inbox_error is not None or conn._eof:
+        driver = self._driver
+        if not self._keepalive or self._receivers or self._inbox_error is not None or driver.eof:
             return
-        with conn._lock:
-            ptr = conn._ptr
-            while ptr is not None and not self._receivers and len(self._inbox) < self._max_queue:
-                out = _ffi.message_p()
-                rc = _ffi.recv_message_raw(ptr, ctypes.byref(out))
-                if rc == _ffi.WS_OK:
-                    self._inbox.append(out)
-                    continue
-                if rc == _ffi.WS_CLOSED:
-                    conn._eof = True
-                    conn._remember_peer_close()
-                    conn._flush_nowait()
-                elif rc != _ffi.WS_ERR_WOULD_BLOCK:
-                    self._inbox_error = _ffi.error_from_result(rc)
-                    conn._flush_nowait()
-                break
+        with driver.lock:
+            while not self._receivers and len(self._inbox) < self._max_queue:
+                try:
+                    got = driver.receive()
+                except WebSocketError as e:
+                    self._inbox_error = e  # for recv() to raise
+                    break
+                if got is AGAIN or got is CLOSED:
+                    break
+                self._inbox.append(got)
             self._pings.check()
 
     # ------------------------------------------------------------ state
@@ -150,7 +140,9 @@ class ClientConnection:
         """
         if self._closed_exc is not None:
             raise self._closed_exc
-        conn = self._conn
+        if timeout is not None:
+            seconds(timeout, "timeout")
+        driver = self._driver
 
         def once() -> Any:
             if self._inbox:
@@ -158,31 +150,23 @@ class ClientConnection:
             if self._inbox_error is not None:
                 error, self._inbox_error = self._inbox_error, None
                 raise error
-            ptr = conn._ptr
-            if ptr is None or conn._eof:
+            try:
+                got = driver.receive()
+            finally:
+                self._pings.check()
+            if got is CLOSED:
                 return None
-            out = _ffi.message_p()
-            rc = _ffi.recv_message_raw(ptr, ctypes.byref(out))
-            self._pings.check()
-            if rc == _ffi.WS_OK:
-                return take(out, decode)
-            if rc == _ffi.WS_ERR_WOULD_BLOCK:
-                return _AGAIN
-            if rc == _ffi.WS_CLOSED:
-                conn._eof = True
-                conn._remember_peer_close()
-                conn._flush_nowait()  # the close reply goes out now
-                return None
-            error = _ffi.error_from_result(rc)
-            conn._flush_nowait()  # after a *fail*: the close frame goes out now
-            raise error
+            if got is AGAIN:
+                return AGAIN
+            return take(got, decode)
 
-        with conn._lock:
+        with driver.lock:
             self._receivers += 1
         try:
-            data = conn._receive(timeout, once)
+            driver.handle()  # InvalidState once released
+            data = driver.run(once, timeout)
         except WebSocketTimeout:
-            if conn._ptr is not None and lib.ws_conn_state(conn._ptr) != _ffi.WS_STATE_CLOSED:
+            if not driver.ended():
                 raise  # a read timeout: still usable
             raise self._closed(NetworkError("keepalive: no pong in time")) from None
         except InvalidState:
@@ -190,7 +174,7 @@ class ClientConnection:
         except (WebSocketFailure, NetworkError) as e:
             raise self._closed(e) from e
         finally:
-            with conn._lock:
+            with driver.lock:
                 self._receivers -= 1
         if data is None:
             raise self._closed()
@@ -219,7 +203,7 @@ class ClientConnection:
         try:
             if isinstance(message, (str, bytes, bytearray, memoryview)):
                 kind, raw = encode(message, text)
-                self._conn._send(kind, raw, True)
+                self._driver.send(kind, raw)
             else:
                 self._send_fragments(message, text)
         except InvalidState:
@@ -227,7 +211,7 @@ class ClientConnection:
         except (WebSocketFailure, NetworkError) as e:
             raise self._closed(e) from e
         except WebSocketTimeout as e:
-            if conn_closed(self._conn):
+            if self._driver.ended():
                 raise self._closed(e) from e  # the keepalive pong did not come
             raise
         self._pump()

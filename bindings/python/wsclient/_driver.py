@@ -1,0 +1,421 @@
+"""Driver: the one connection driver of the binding, after the opening
+(:class:`~wsclient._opening.Opening` is the one before it).
+
+The library runs in its non-blocking mode underneath: no call into it ever
+waits. A :class:`Driver` wraps the ``ws_conn *`` of one open connection and
+offers two kinds of methods:
+
+- *steps*, which never wait: :meth:`~Driver.receive`, :meth:`~Driver.flush_step`,
+  :meth:`~Driver.send_step`, :meth:`~Driver.send_part_step`, ... with what
+  to wait for before the next step (:meth:`~Driver.fileno`,
+  :meth:`~Driver.wants`, :meth:`~Driver.timeout`). The asyncio client waits
+  in its event loop.
+- *waits* in poll(), for blocking callers (the egg-style
+  :class:`~wsclient.Connection` and the sync client): :meth:`~Driver.run`,
+  :meth:`~Driver.flush`, :meth:`~Driver.send`, :meth:`~Driver.drain`,
+  :meth:`~Driver.finish`. They wait without :attr:`~Driver.lock`, so that
+  other threads can send or close meanwhile.
+
+What a receive's result means (a message, nothing yet, the server's close,
+an error mapped to the binding's exceptions, with the close frame of a
+*fail* written at once) is decided here, once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import select
+import threading
+import time
+from typing import Any, Callable, Optional, Tuple
+
+from . import _ffi
+from ._errors import InvalidState, WebSocketError, WebSocketTimeout
+from ._ffi import lib
+
+#: The library queues sends in non-blocking mode, says what it waits for and
+#: has deadlines to run (an older library may lack these).
+QUEUED = all(_ffi.available(n) for n in ("ws_conn_flush", "ws_conn_next_timeout_ms", "ws_conn_wants"))
+#: The library takes a message in parts (ws_send_part).
+PARTS = _ffi.available("ws_send_part")
+#: From this size on, a message goes to the library in parts as the socket
+#: takes them (ws_send_part): never copied whole into its queue.
+PARTS_MIN = 128 << 10
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+#: A step found nothing complete yet: wait for :meth:`Driver.wants`.
+AGAIN: Any = _Sentinel("AGAIN")
+#: The server closed the connection (its close was answered), or the
+#: connection was released meanwhile.
+CLOSED: Any = _Sentinel("CLOSED")
+
+# Looked up once: the per-message path is measured in tenths of a microsecond.
+_recv_message_at = _ffi.recv_message_at
+_send_at = _ffi.send_at
+_send_part_at = _ffi.send_part_at
+_flush_raw = _ffi.flush_raw
+_OK, _WOULD_BLOCK, _CLOSED = _ffi.WS_OK, _ffi.WS_ERR_WOULD_BLOCK, _ffi.WS_CLOSED
+_STATE_CLOSED = _ffi.WS_STATE_CLOSED
+
+
+class Driver:
+    """The ``ws_conn *`` `ptr` of an open connection, driven without blocking
+    (see the module's docstring). `free` frees the handle (once, at
+    :meth:`release`); the timeouts are those of the connect (seconds, None:
+    no limit).
+
+    Threads: :attr:`lock` serialises the calls into the library; steps
+    expect the caller to hold it when threads share the connection (the
+    asyncio client has one thread and does not take it); waits take it
+    themselves.
+    """
+
+    def __init__(
+        self, ptr: Any, free: Callable[[Any], None], write_timeout: Optional[float], close_timeout: Optional[float]
+    ) -> None:
+        self.ptr: Any = ptr  # None once released
+        self.addr: Optional[int] = _ffi.address(ptr)  # for the *_at calls
+        self.lock = threading.RLock()
+        self.parts_lock = threading.Lock()  # one message in parts at a time
+        self.eof = False  # the server's close arrived (and was answered)
+        self.write_timeout = write_timeout  # bounds the wait for the send queue
+        self.close_timeout = close_timeout
+        self.peer_close: Optional[Tuple[int, str]] = None  # (code, reason) once known
+        self._free = free
+        self._out = ctypes.c_void_p()  # where a receive puts the message
+        self._out_ref = ctypes.byref(self._out)
+        # Waits happen in poll() in Python, where a signal (Ctrl-C)
+        # interrupts them and timeouts are exact.
+        try:
+            lib.ws_conn_set_nonblocking(ptr, True)
+        except BaseException:
+            self.release()
+            raise
+        self.compression = bool(lib.ws_conn_compression(ptr))
+
+    # ------------------------------------------------------------ the handle
+
+    def handle(self) -> Any:
+        """The ``ws_conn *``; InvalidState once released."""
+        if self.ptr is None:
+            raise InvalidState("the connection is closed", result=_ffi.WS_ERR_INVALID_STATE)
+        return self.ptr
+
+    def release(self) -> None:
+        """Free the handle (no close handshake). Idempotent."""
+        ptr, self.ptr, self.addr = self.ptr, None, None
+        if ptr:
+            self._free(ptr)
+
+    def state(self) -> int:
+        """WS_STATE_OPEN, _CLOSING or _CLOSED (also once released)."""
+        return _STATE_CLOSED if self.ptr is None else int(lib.ws_conn_state(self.ptr))
+
+    def ended(self) -> bool:
+        """Whether the connection is over: released, or ended by the library
+        (the close handshake done, a keepalive pong missed, a failure)."""
+        return self.ptr is None or lib.ws_conn_state(self.ptr) == _STATE_CLOSED
+
+    def remember_peer_close(self) -> Optional[Tuple[int, str]]:
+        """(code, reason) of the server's close frame, kept for after the
+        release; None until it arrives."""
+        if self.peer_close is None and self.ptr is not None:
+            code = int(lib.ws_conn_peer_close_code(self.ptr))
+            if code:
+                raw = lib.ws_conn_peer_close_reason(self.ptr)
+                self.peer_close = (code, raw.decode("utf-8", "replace") if raw else "")
+        return self.peer_close
+
+    # ------------------------------------------------------------ steps
+
+    def receive(self) -> Any:
+        """One receive without waiting: the address of a message (the caller
+        owns it: wrap it or free it), AGAIN, or CLOSED (the server's close
+        was answered, or the connection was released meanwhile). Raises the
+        receive's error; after a *fail* the library's close frame is written
+        first."""
+        if self.eof or self.addr is None:
+            return CLOSED
+        rc = _recv_message_at(self.addr, self._out_ref)
+        if rc == _OK:
+            return self._out.value
+        if rc == _WOULD_BLOCK:
+            return AGAIN
+        return self.receive_ended(rc)
+
+    def receive_ended(self, rc: int) -> Any:
+        """After a receive's result `rc` other than a message or
+        WS_ERR_WOULD_BLOCK: CLOSED when the server closed, else raises."""
+        if rc == _CLOSED:
+            self.eof = True
+            self.remember_peer_close()
+            self.flush_nowait()  # the close reply goes out now
+            return CLOSED
+        error = _ffi.error_from_result(rc)
+        self.flush_nowait()  # after a *fail*: the close frame goes out now
+        raise error
+
+    def flush_step(self) -> bool:
+        """Write what is queued without waiting, and act on due deadlines
+        (send the keepalive ping, fail the connection when its pong is
+        late). True when nothing is left queued; raises when the connection
+        is lost."""
+        if not QUEUED or self.ptr is None:
+            return True
+        rc = _flush_raw(self.ptr)
+        if rc == _OK:
+            return True
+        if rc == _WOULD_BLOCK:
+            return False
+        raise _ffi.error_from_result(rc)
+
+    def flush_nowait(self) -> None:
+        """:meth:`flush_step`, ignoring errors (the connection is ending)."""
+        try:
+            self.flush_step()
+        except WebSocketError:
+            pass
+
+    def send_step(self, kind: int, data: bytes, flags: int = 0) -> bool:
+        """Queue a message (WS_MESSAGE_TEXT or _BINARY) with WS_SEND_*
+        `flags`; False: the send queue is full (flush first, then again)."""
+        if self.addr is None:
+            self.handle()  # raises
+        rc = _send_at(self.addr, kind, data, len(data), flags)
+        if rc == _OK:
+            return True
+        if rc == _WOULD_BLOCK:
+            return False
+        raise _ffi.error_from_result(rc)
+
+    def send_part_step(self, kind: int, total: int, address: int, size: int, flags: int = 0) -> int:
+        """Give the library `size` bytes at `address` of a message of `total`
+        bytes (ws_send_part), as many as the socket takes now (all of them
+        with WS_SEND_ALL); returns how many it took."""
+        if self.addr is None:
+            self.handle()  # raises
+        taken = ctypes.c_size_t()
+        rc = _send_part_at(self.addr, kind, total, address, size, flags, ctypes.byref(taken))
+        if rc not in (_OK, _WOULD_BLOCK):
+            raise _ffi.error_from_result(rc)
+        return taken.value
+
+    def ping(self, payload: bytes) -> None:
+        """Queue a ping."""
+        lib.ws_ping(self.handle(), payload, len(payload))
+
+    def send_close(self, code: int, reason: Optional[bytes]) -> None:
+        """Queue a close frame (`code` 0: one without a code): the close
+        handshake starts."""
+        lib.ws_close(self.handle(), code, reason)
+
+    # ------------------------------------------------------------ what to wait for
+
+    def fileno(self) -> int:
+        """The socket's descriptor; -1 once released."""
+        return -1 if self.ptr is None else int(lib.ws_conn_fd(self.ptr))
+
+    def wants(self) -> int:
+        """What the library waits for: WS_WANT_READ | WS_WANT_WRITE; 0 once
+        the connection is over."""
+        if self.ptr is None:
+            return 0
+        if not QUEUED:
+            return _ffi.WS_WANT_READ
+        return int(lib.ws_conn_wants(self.ptr))
+
+    def timeout(self) -> Optional[float]:
+        """Seconds to the library's next deadline (keepalive ping, pong
+        timeout, close deadline), when :meth:`flush_step` must run; None: none."""
+        if not QUEUED or self.ptr is None:
+            return None
+        ms = int(lib.ws_conn_next_timeout_ms(self.ptr))
+        return None if ms < 0 else ms / 1000
+
+    def queued_bytes(self) -> int:
+        """Bytes the library has queued for the socket."""
+        return 0 if not QUEUED or self.ptr is None else int(lib.ws_conn_queued_bytes(self.ptr))
+
+    # ------------------------------------------------------------ waits
+
+    def run(self, step: Callable[[], Any], timeout: Optional[float]) -> Any:
+        """Call `step` (under the lock) until it gives something other than
+        AGAIN, waiting in poll() in between (without the lock, so that other
+        threads can send or close) for at most `timeout` seconds (None: no
+        limit); runs the library's deadlines on the way. `step` sees when
+        the connection was released meanwhile. WebSocketTimeout when the
+        time is up."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        wait_fd = -1
+        try:
+            while True:
+                with self.lock:
+                    # Receive first: what the library (or TLS) has buffered
+                    # does not make the socket readable.
+                    result = step()
+                    if result is not AGAIN:
+                        return result
+                    if wait_fd < 0:
+                        # A duplicate, so that a close() by another thread
+                        # cannot leave us polling a reused descriptor (its
+                        # shutdown wakes us).
+                        wait_fd = os.dup(int(lib.ws_conn_fd(self.ptr)))
+                    due = self.timeout()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
+                wait = left if due is None else due if left is None else min(left, due)
+                if not _readable(wait_fd, wait) and due is not None and (left is None or due < left):
+                    self.run_timers()
+        finally:
+            if wait_fd >= 0:
+                os.close(wait_fd)
+
+    def run_timers(self) -> None:
+        """A deadline is due: let the library act on it."""
+        with self.lock:
+            self.flush_step()
+
+    def flush(self, timeout: Optional[float]) -> None:
+        """Wait until what the library queued is written, at most `timeout`
+        seconds (WebSocketTimeout then). The wait, in poll(), does not hold
+        the lock: a receiving thread goes on."""
+        if not QUEUED:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        wait_fd = -1
+        try:
+            while True:
+                with self.lock:
+                    if self.ptr is None or self.flush_step():
+                        return
+                    if wait_fd < 0:
+                        wait_fd = os.dup(int(lib.ws_conn_fd(self.ptr)))
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise WebSocketTimeout("write timed out", result=_ffi.WS_ERR_TIMEOUT)
+                _wait_fd(wait_fd, select.POLLOUT, left)
+        finally:
+            if wait_fd >= 0:
+                os.close(wait_fd)
+
+    def send(self, kind: int, data: bytes, flags: int = 0) -> None:
+        """Send a message and wait until it is written (unless WS_SEND_MORE),
+        at most the write timeout: a large uncompressed one in parts."""
+        more = flags & _ffi.WS_SEND_MORE
+        if len(data) >= PARTS_MIN and not more and PARTS and not (flags == 0 and self.compression):
+            self._send_in_parts(kind, data)
+            return
+        while True:
+            with self.lock:
+                if self.send_step(kind, data, flags):
+                    break
+            # The send queue is full: write some of it first.
+            self.flush(self.write_timeout)
+        if not more:
+            self.flush(self.write_timeout)
+
+    def _send_in_parts(self, kind: int, data: bytes) -> None:
+        """A large uncompressed message, given to the library in parts as the
+        socket takes them, so that it is never copied whole. Waits in poll()
+        without the lock (a receiving thread goes on), for at most the write
+        timeout; if the wait ends early (timeout, Ctrl-C), the rest is queued
+        whole, as any send that times out leaves it, and later calls write it."""
+        total = len(data)
+        base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+        deadline = None if self.write_timeout is None else time.monotonic() + self.write_timeout
+        at, wait_fd = 0, -1
+        with self.parts_lock:
+            try:
+                while at < total:
+                    with self.lock:
+                        at += self.send_part_step(kind, total, base + at, total - at)
+                        if at >= total:
+                            break
+                        if wait_fd < 0:
+                            wait_fd = os.dup(int(lib.ws_conn_fd(self.ptr)))
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise WebSocketTimeout(
+                            "write timed out; the rest of the message is queued", result=_ffi.WS_ERR_TIMEOUT
+                        )
+                    _wait_fd(wait_fd, select.POLLOUT, left)
+            finally:
+                if wait_fd >= 0:
+                    os.close(wait_fd)
+                if 0 < at < total:
+                    with self.lock:
+                        if self.addr is not None:
+                            try:
+                                self.send_part_step(kind, total, base + at, total - at, _ffi.WS_SEND_ALL)
+                            except WebSocketError:
+                                pass  # the connection is lost: the error above says so
+        self.flush(self.write_timeout)
+
+    def drain(self, timeout: Optional[float]) -> None:
+        """Receive and drop messages until the server's close arrives (or
+        the connection ends, or an error), at most `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.eof and not self.ended():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                result = self.run(self.receive, left)
+            except WebSocketError:
+                return
+            if result is not CLOSED:
+                lib.ws_message_free(result)
+
+    def finish(self, timeout: Optional[float]) -> None:
+        """After the close handshake (or a failure), before the handle is
+        freed: let the library write the close reply and see the server
+        close TCP, as long as it asks (:meth:`wants`), at most `timeout`
+        seconds (the library's own close deadline bounds it too)."""
+        if not QUEUED or self.ptr is None:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = int(lib.ws_conn_fd(self.ptr))
+        while True:
+            try:
+                self.flush_step()
+            except WebSocketError:
+                return
+            wants = self.wants()
+            left = None if deadline is None else deadline - time.monotonic()
+            if not wants or fd < 0 or (left is not None and left <= 0):
+                return
+            due = self.timeout()
+            wait = left if due is None else due if left is None else min(left, due)
+            events = (select.POLLIN if wants & _ffi.WS_WANT_READ else 0) | (
+                select.POLLOUT if wants & _ffi.WS_WANT_WRITE else 0
+            )
+            _wait_fd(fd, events, wait)
+
+
+def _wait_fd(fd: int, events: int, timeout: Optional[float]) -> bool:
+    """Wait for `events` on `fd` (or an error or hang-up), at most `timeout`
+    seconds; signals interrupt the wait (PEP 475)."""
+    p = select.poll()
+    p.register(fd, events)
+    return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
+
+
+def _readable(fd: int, timeout: Optional[float]) -> bool:
+    """Wait until `fd` is readable (or has an error or hang-up), at most
+    `timeout` seconds (None: no limit). Signals interrupt the wait: their
+    handlers run, and an exception they raise propagates (PEP 475)."""
+    if hasattr(select, "poll"):
+        p = select.poll()
+        p.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
+    r, _, _ = select.select([fd], [], [], timeout)  # pragma: no cover
+    return bool(r)
