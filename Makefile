@@ -44,7 +44,7 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
         test-chicken man check autobahn-quick autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
         bench bench-scale clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
-        stress
+        stress abi-check abi-baseline
 
 all: lib examples man tools cpp
 
@@ -149,7 +149,7 @@ demo: all venv
 
 # The three Autobahn gates run side by side: each is mostly waiting on the
 # other process, and the cases' own timeouts are generous.
-test: test-rust test-c test-python test-chicken fuzz-smoke
+test: abi-check test-rust test-c test-python test-chicken fuzz-smoke
 	$(MAKE) --no-print-directory -j6 autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
 	  autobahn-chicken autobahn-proxy-quick
 	@echo "make test: all suites passed"
@@ -161,12 +161,26 @@ test-rust: venv
 # Python suite and a quick Autobahn pass of the C client (sections 1-7, 10
 # and the first compression cases: the rest of 12-13 is most of a full
 # gate's time). `make test` before pushing.
-check: all venv $(CTESTS)
+check: all venv $(CTESTS) abi-check
 	$(CARGO) test --release
 	$(PY) -m pytest -q tests/integration/test_c_api.py tests/integration/test_connect_start.py
 	$(PY) -m pytest -q bindings/python/tests
 	$(MAKE) --no-print-directory autobahn-quick
 	@echo "make check: passed (run make test for every suite and gate)"
+
+# The ABI guard (docs/abi-policy.md): the exported symbols and their version
+# nodes, and the header's prototypes, types and constants, against the
+# baseline of the last release in abi/. Additions pass and are listed; any
+# other change fails unless the SONAME changed. `abi-baseline` rewrites the
+# baseline, at a release only.
+ABI_BASELINE := abi/libwsclient.abi
+abi-check: lib
+	python3 scripts/abi-check.py --baseline $(ABI_BASELINE) --header include/wsclient.h \
+	  --library $(LIB)/libwsclient.so.$(VERSION)
+
+abi-baseline: lib
+	python3 scripts/abi-check.py --write --baseline $(ABI_BASELINE) --header include/wsclient.h \
+	  --library $(LIB)/libwsclient.so.$(VERSION)
 
 autobahn-quick: all venv
 	$(PY) tests/autobahn/gate.py --name c-quick $(foreach c,1 2 3 4 5 6 7 10 12.1 13.1,--case '$(c).*') \
