@@ -46,7 +46,7 @@ def library_abi(path):
     soname = m.group(1) if m else Path(path).name
     nodes = {}
     versions = run("readelf", "-V", "-W", path)
-    section = versions.split("Version definition section", 1)[-1].split("Version needs section")[0]
+    section = versions.partition("Version definition section")[2].partition("Version needs section")[0]
     for m in re.finditer(r"Flags: (\S+)\s+Index: \d+\s+Cnt: \d+\s+Name: (\S+)(?:\s+\S+: Parent \d+: (\S+))?",
                          section):
         if m.group(1) != "BASE":
@@ -306,8 +306,9 @@ def load(path):
 
 
 def compare(old, new):
-    """(breaks, additions, notes) as lines to print."""
-    breaks, added, notes = [], [], []
+    """(breaks, additions, notes, errors) as lines to print; errors are
+    mismatches of the header and the library, whatever the SONAME."""
+    breaks, added, notes, errors = [], [], [], []
     exported = {name.partition("@")[0] for kind, name in new if kind == "symbol"}
     for k in sorted(old.keys() | new.keys(), key=lambda k: (KINDS.index(k[0]), k[1])):
         kind, name = k
@@ -315,6 +316,8 @@ def compare(old, new):
             if kind == "symbol" and name.partition("@")[0] in exported:
                 now = sorted(n for kk, n in new if kk == "symbol" and n.partition("@")[0] == name.partition("@")[0])
                 breaks.append(f"symbol {name} left its node: now {', '.join(now)}")
+            elif kind in ("node", "symbol"):
+                breaks.append(f"{kind} {name} removed")
             elif kind != "soname":
                 breaks.append(f"{kind} {name} removed (was: {old[k][0]})")
         elif k not in old:
@@ -334,8 +337,8 @@ def compare(old, new):
                          f"new functions go into a new node ({POLICY})")
     for kind, name in new:
         if kind == "function" and name not in exported:
-            breaks.append(f"function {name} is declared in the header but the library does not export it")
-    return breaks, added, sorted(notes)
+            errors.append(f"function {name} is declared in the header but the library does not export it")
+    return breaks, added, sorted(notes), errors
 
 
 def show(path):
@@ -359,6 +362,9 @@ def main():
         sys.exit(f"abi-check: no library {library or 'in build/lib'}: run make lib")
     new = current(args.header, library)
     if args.dump or args.write:
+        errors = compare({}, new)[3]
+        if args.write and errors:
+            sys.exit("abi-check: not written: " + "; ".join(errors))
         text = dump(new)
         if args.write:
             Path(args.baseline).write_text(
@@ -371,7 +377,7 @@ def main():
             sys.stdout.write(text)
         return 0
     old = load(args.baseline)
-    breaks, added, notes = compare(old, new)
+    breaks, added, notes, errors = compare(old, new)
     soname, old_soname = new[("soname", "")][0], old.get(("soname", ""), ("?",))[0]
     counts = {kind: sum(1 for k, _ in new if k == kind) for kind in ("symbol", "function", "type", "constant")}
     print(f"abi-check: {show(library)} and {show(args.header)} against {show(args.baseline)} "
@@ -382,9 +388,16 @@ def main():
         print(f"  note: {line}")
     for line in breaks:
         print(f"  BREAK: {line}")
+    for line in errors:
+        print(f"  ERROR: {line}")
+    failed = []
     if breaks and soname == old_soname:
-        print(f"abi-check: FAILED: {len(breaks)} change(s) break the ABI of {soname}: restore them, or make "
-              f"a release with a new SONAME ({POLICY})")
+        failed.append(f"{len(breaks)} change(s) break the ABI of {soname}: restore them, or make a release "
+                      f"with a new SONAME ({POLICY})")
+    if errors:
+        failed.append("the header and the library disagree")
+    if failed:
+        print(f"abi-check: FAILED: {'; '.join(failed)}")
         return 1
     if breaks:
         print(f"abi-check: passed: {len(breaks)} break(s), allowed by the new SONAME {soname} "
