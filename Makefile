@@ -90,14 +90,20 @@ $(BUILD)/bin/%: tools/%.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
-# wsclient-cat as installed: no build-tree RUNPATH; RUNPATH $(LIBDIR) only
-# when that is not a directory the dynamic linker searches anyway.
-INSTALL_TOOL := $(BUILD)/install/wsclient-cat
+# wsclient-cat as installed: no build-tree RUNPATH. When LIBDIR is not a
+# directory the dynamic linker searches anyway, RUNPATH $ORIGIN/ and the way
+# from BINDIR to LIBDIR (e.g. $ORIGIN/../lib), so the tree may move; none
+# for a system LIBDIR (lintian refuses a RUNPATH in /usr/bin). Each RUNPATH
+# is linked into a file of its own: an install never takes what an earlier
+# install with other directories linked.
 SYSTEM_LIBDIRS := /usr/lib /lib /usr/lib/% /lib/% /usr/local/lib
+INSTALL_LIBDIR_REL := $(if $(filter $(SYSTEM_LIBDIRS),$(LIBDIR)),,$(shell realpath -m -s --relative-to=$(BINDIR) $(LIBDIR)))
+INSTALL_TOOL := $(BUILD)/install/$(if $(INSTALL_LIBDIR_REL),rpath-$(subst /,-,$(INSTALL_LIBDIR_REL)),no-rpath)/wsclient-cat
+comma := ,
+INSTALL_RPATH = $(if $(INSTALL_LIBDIR_REL),-Wl$(comma)-rpath$(comma)'$$ORIGIN/$(INSTALL_LIBDIR_REL)')
 $(INSTALL_TOOL): tools/wsclient-cat.c include/wsclient.h $(LIB)/libwsclient.so.$(VERSION)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient \
-	  $(if $(filter $(SYSTEM_LIBDIRS),$(LIBDIR)),,-Wl,-rpath,$(LIBDIR)) -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient $(INSTALL_RPATH) -o $@
 
 tools: $(TOOLS) $(INSTALL_TOOL)
 
