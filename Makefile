@@ -163,8 +163,8 @@ test: abi-check test-rust test-c test-python test-chicken fuzz-smoke
 test-rust: venv
 	$(CARGO) test --release
 
-# The inner loop (a few minutes): the Rust suites, the C API tests, the
-# Python suite and a quick Autobahn pass of the C client (sections 1-7, 10
+# The inner loop (a few minutes): the ABI check, the Rust suites, the C API
+# tests, the Python suite and a quick Autobahn pass of the C client (sections 1-7, 10
 # and the first compression cases: the rest of 12-13 is most of a full
 # gate's time). `make test` before pushing.
 check: all venv $(CTESTS) abi-check
