@@ -14,6 +14,7 @@ Slow (it compiles the library again and makes a venv; about a minute when
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -133,3 +134,52 @@ def test_fresh_venv_install_echoes_without_environment(
     # Python's _ssl, is there too).
     assert str(site / "libwsclient.libs" / "libssl-") in openssl, openssl
     assert str(site / "libwsclient.libs" / "libcrypto-") in openssl, openssl
+
+
+ELSEWHERE = """
+import os, sys, wsclient
+from wsclient.sync.client import connect
+with connect(sys.argv[1]) as ws:
+    ws.send("system CAs")
+    print(ws.recv().replace(" ", "_"), os.environ.get("SSL_CERT_FILE"))
+"""
+
+
+def unshare_works() -> bool:
+    if not shutil.which("unshare") or os.geteuid() != 0:
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not unshare_works(), reason="needs root and unshare -m (a mount namespace)")
+def test_bundled_openssl_finds_the_system_cas_off_debian(
+    wheel: Path, tmp_path: Path, tls_port: int, pki: Path
+) -> None:
+    """The wheel's OpenSSL looks for CAs where Debian keeps them
+    (/usr/lib/ssl). Seen as on a system without that directory (an empty
+    one mounted over it, in a mount namespace of its own) and whose CA
+    bundle is the test CA, wss:// without ca_file verifies against that
+    bundle: the loader points SSL_CERT_FILE at it."""
+    env_dir = tmp_path / "v"
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    env = {k: v for k, v in clean_env().items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    r = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    empty, certs = tmp_path / "empty", tmp_path / "certs"
+    empty.mkdir()
+    certs.mkdir()
+    shutil.copy(pki / "ca.pem", certs / "ca-certificates.crt")
+    script = (
+        'mount --bind "$1" /usr/lib/ssl && mount --bind "$2" /etc/ssl/certs && shift 2 && exec "$@"'
+    )
+    r = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", str(empty), str(certs),
+         str(py), "-c", ELSEWHERE, f"wss://localhost:{tls_port}/"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["system_CAs", "/etc/ssl/certs/ca-certificates.crt"]
