@@ -68,6 +68,20 @@ def wheel(dist: Path) -> Path:
     return whl
 
 
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the repaired wheel installed; its python."""
+    env_dir = tmp_path_factory.mktemp("venv")
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    r = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
+        env=clean_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return py
+
+
 def test_sdist_carries_the_crate_and_not_the_checkout(dist: Path) -> None:
     (sdist,) = dist.glob("*.tar.gz")
     assert sdist.name == f"libwsclient-{VERSION}.tar.gz"
@@ -107,17 +121,10 @@ def test_auditwheel_show_agrees(wheel: Path) -> None:
 
 
 def test_fresh_venv_install_echoes_without_environment(
-    wheel: Path, tmp_path: Path, echo_url: str, tls_port: int, pki: Path
+    installed: Path, tmp_path: Path, echo_url: str, tls_port: int, pki: Path
 ) -> None:
-    env_dir = tmp_path / "v"
-    venv.create(env_dir, with_pip=True)
-    py = env_dir / "bin" / "python"
+    py = installed
     env = clean_env()
-    r = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
     # Run from an empty directory so that the checkout's package cannot be imported.
     work = tmp_path / "elsewhere"
     work.mkdir()
@@ -127,7 +134,7 @@ def test_fresh_venv_install_echoes_without_environment(
     )
     assert r.returncode == 0, r.stderr
     loaded, echoed, over_tls, openssl = r.stdout.split(None, 3)
-    site = next((env_dir / "lib").glob("python3*/site-packages"))
+    site = next((py.parent.parent / "lib").glob("python3*/site-packages"))
     assert loaded == str(site / "wsclient" / "_libwsclient.so")
     assert (echoed, over_tls) == ("installed", "over_TLS")
     # The library uses the OpenSSL in the wheel (the system's, mapped by
@@ -153,22 +160,14 @@ def unshare_works() -> bool:
 
 @pytest.mark.skipif(not unshare_works(), reason="needs root and unshare -m (a mount namespace)")
 def test_bundled_openssl_finds_the_system_cas_off_debian(
-    wheel: Path, tmp_path: Path, tls_port: int, pki: Path
+    installed: Path, tmp_path: Path, tls_port: int, pki: Path
 ) -> None:
     """The wheel's OpenSSL looks for CAs where Debian keeps them
     (/usr/lib/ssl). Seen as on a system without that directory (an empty
     one mounted over it, in a mount namespace of its own) and whose CA
     bundle is the test CA, wss:// without ca_file verifies against that
     bundle: the loader points SSL_CERT_FILE at it."""
-    env_dir = tmp_path / "v"
-    venv.create(env_dir, with_pip=True)
-    py = env_dir / "bin" / "python"
     env = {k: v for k, v in clean_env().items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
-    r = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
     empty, certs = tmp_path / "empty", tmp_path / "certs"
     empty.mkdir()
     certs.mkdir()
@@ -178,7 +177,7 @@ def test_bundled_openssl_finds_the_system_cas_off_debian(
     )
     r = subprocess.run(
         ["unshare", "-m", "sh", "-c", script, "sh", str(empty), str(certs),
-         str(py), "-c", ELSEWHERE, f"wss://localhost:{tls_port}/"],
+         str(installed), "-c", ELSEWHERE, f"wss://localhost:{tls_port}/"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )
     assert r.returncode == 0, r.stderr
