@@ -4,11 +4,12 @@ sdist alone (so the sdist is complete), `auditwheel repair` (a manylinux
 tag, OpenSSL inside the wheel) and `twine check`; then the repaired wheel
 is installed into a fresh venv and echoes, over ws:// and wss://, with no
 WSCLIENT_LIBRARY and no LD_LIBRARY_PATH: the library and the OpenSSL it
-uses must come from inside the wheel.
+uses must come from inside the wheel; and once more as on a system whose
+CA certificates are not where Debian keeps them.
 
-Slow (it compiles the library again and makes a venv; about a minute when
-`make` has built the dependencies into target/): deselect with
-``-m "not slow"``; ``make test`` runs it.
+Slow (it compiles the library again and makes a venv: 20 s to a minute on
+2 cores when `make` has built the dependencies into target/): deselect
+with ``-m "not slow"``; ``make test`` and ``make check`` run it.
 """
 
 from __future__ import annotations
