@@ -44,7 +44,7 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
         test-chicken man check autobahn-quick autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
         bench bench-scale clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
-        stress abi-check abi-baseline
+        stress abi-check abi-baseline wheel
 
 all: lib examples man tools cpp
 
@@ -324,6 +324,13 @@ uninstall: $(MAN)/.stamp
 	      $(DESTDIR)$(INCLUDEDIR)/wsclient.h $(DESTDIR)$(INCLUDEDIR)/wsclient.hpp \
 	      $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc $(DESTDIR)$(BINDIR)/wsclient-cat \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard $(MAN)/*.3)))
+
+# The Python distribution for an index, into build/dist: the sdist, a wheel
+# built from it, repaired by auditwheel (tag manylinux_2_X for the glibc it
+# was built against; OpenSSL copied in) and checked by twine. See
+# scripts/python-dist.py and bindings/python/README.md.
+wheel: venv
+	CARGO_TARGET_DIR=$(abspath $(TARGET)) $(PY) scripts/python-dist.py $(BUILD)/dist
 
 # Debian packages (debian/) into build/deb: built in a copy of the tree
 # (dpkg-buildpackage writes beside the source), offline against cargo's
