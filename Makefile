@@ -333,7 +333,7 @@ $(BUILD)/benches/scale_server: benches/scale_server.c
 # websocket-client and raw TCP, each a process of its own against a fresh
 # cheap echo server; then the 32-byte round trip and 1 MiB echoes (C,
 # tungstenite, raw TCP). SMALL_ARGS passes options, e.g.
-# SMALL_ARGS="--messages 20000 --rounds 1" for a short run. About 4 minutes.
+# SMALL_ARGS="--messages 20000 --rounds 1" for a short run. About 3 minutes.
 SMALL_ARGS ?=
 bench-small: $(SMALL_BENCH) venv
 	$(PY) benches/small.py --server $(BUILD)/benches/small_server --c-client $(BUILD)/benches/small_client \

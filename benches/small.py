@@ -26,6 +26,13 @@ core). msg/s counts the timed messages over their wall time; CPU per
 message is the client process's user and system time over the same span
 (its own getrusage: not its start-up or connect), and the server's whole
 CPU time (wait4) over the messages.
+
+Where the kernel puts the two processes matters as much as the clients do:
+a batch is a ping-pong, and waking a process on the other CPU costs far
+more than on the same one (on a 2-core VM, tungstenite's 128-byte rate was
+4.3 M msg/s with both on one CPU, 1.2 M on two; ours 1.45 M and 0.75 M).
+Unpinned (the default, as issue 24 measured), a run gets either; --pin same
+or --pin split fixes the placement for steadier figures.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import tempfile
 import threading
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Set
 
 HERE = Path(__file__).resolve().parent
 PYTHON_CLIENT = HERE / "small_python.py"
@@ -62,6 +69,23 @@ class Client(NamedTuple):
     command: List[str]  # the client's command; URI, type, size, count, in flight follow
 
 
+class Placement(NamedTuple):
+    """The CPUs the client and the server may run on (None: any)."""
+    client: Optional[Set[int]]
+    server: Optional[Set[int]]
+
+
+def placement(pin: str) -> Placement:
+    """--pin: none (the kernel places both, as in issue 24), same (both on one
+    CPU) or split (the client on one CPU, the server on another)."""
+    if pin == "none":
+        return Placement(None, None)
+    cpus = sorted(os.sched_getaffinity(0))
+    if pin == "split" and len(cpus) < 2:
+        sys.exit("small: --pin split needs two CPUs")
+    return Placement({cpus[0]}, {cpus[0] if pin == "same" else cpus[1]})
+
+
 class Run(NamedTuple):
     messages: int
     seconds: float
@@ -72,10 +96,16 @@ class Run(NamedTuple):
     server_s: float  # the server's user + system time (wait4)
 
 
-def run_once(client: Client, server: str, kind: str, size: int, count: int, inflight: int) -> Optional[Run]:
+def pinned(cpus: Optional[Set[int]]):
+    """A preexec_fn that runs the child on `cpus` (None: where the kernel likes)."""
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+
+
+def run_once(client: Client, server: str, kind: str, size: int, count: int, inflight: int,
+             placement: Placement) -> Optional[Run]:
     """A fresh server, one run of the client against it: its figures, or
     None when it failed (its output is shown)."""
-    srv = subprocess.Popen([server], stdout=subprocess.PIPE, text=True)
+    srv = subprocess.Popen([server], stdout=subprocess.PIPE, text=True, preexec_fn=pinned(placement.server))
     try:
         line = srv.stdout.readline() if srv.stdout else ""
         if not line.startswith("PORT "):
@@ -83,7 +113,7 @@ def run_once(client: Client, server: str, kind: str, size: int, count: int, infl
         uri = f"ws://127.0.0.1:{int(line.split()[1])}/"
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             proc = subprocess.Popen([*client.command, uri, kind, str(size), str(count), str(inflight)],
-                                    stdout=out, stderr=err)
+                                    stdout=out, stderr=err, preexec_fn=pinned(placement.client))
             timer = threading.Timer(CLIENT_TIMEOUT, proc.kill)
             timer.start()
             try:
@@ -116,14 +146,14 @@ def run_once(client: Client, server: str, kind: str, size: int, count: int, infl
 
 
 def rounds(clients: List[Client], server: str, kind: str, size: int, count: int, inflight: int,
-           n_rounds: int, label: str) -> Dict[str, List[Optional[Run]]]:
+           n_rounds: int, label: str, placement: Placement) -> Dict[str, List[Optional[Run]]]:
     """results[client][round]; each round runs every client once, rotated."""
     results: Dict[str, List[Optional[Run]]] = {c.name: [] for c in clients}
     for r in range(n_rounds):
         print(f"small: {label}: round {r + 1} of {n_rounds} ...", file=sys.stderr, flush=True)
         for k in range(len(clients)):
             c = clients[(k + r) % len(clients)]
-            results[c.name].append(run_once(c, server, kind, size, count, inflight))
+            results[c.name].append(run_once(c, server, kind, size, count, inflight, placement))
     return results
 
 
@@ -238,6 +268,8 @@ def main() -> int:
     p.add_argument("--large-messages", type=int, default=500, help="1 MiB messages per client, round and type")
     p.add_argument("--workloads", default="small,rtt,large", help="comma-separated, of: small, rtt, large")
     p.add_argument("--no-python", action="store_true", help="leave the Python clients out")
+    p.add_argument("--pin", choices=["none", "same", "split"], default="none",
+                   help="where the client and the server run: anywhere (the default), both on one CPU, or on two")
     p.add_argument("--json", help="write every run's figures here")
     args = p.parse_args()
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
@@ -267,17 +299,21 @@ def main() -> int:
         "libwsclient Python more=True": ["websocket-client", "websockets sync"],
     }
 
+    where = placement(args.pin)
     load_before = os.getloadavg()
     print(f"\n## Small messages (issue 24), {args.rounds} round{'s' if args.rounds > 1 else ''}, medians\n")
+    cpu = {"client": min(where.client or {-1}), "server": min(where.server or {-1})}
+    pins = {"none": "client and server unpinned", "same": f"client and server on CPU {cpu['client']}",
+            "split": f"client on CPU {cpu['client']}, server on CPU {cpu['server']}"}[args.pin]
     print(f"{versions(args.python)}. Load average before: {load_before[0]:.2f} {load_before[1]:.2f} "
-          f"{load_before[2]:.2f}.")
+          f"{load_before[2]:.2f}; {pins}.")
     everything: Dict[str, Dict[str, List[Optional[Run]]]] = {}
     goals: List[str] = []
 
     if "small" in workloads:
         clients = natives + ([] if args.no_python else pythons)
         res = rounds(clients, args.server, "text", SMALL_SIZE, args.messages, SMALL_INFLIGHT, args.rounds,
-                     "128-byte text")
+                     "128-byte text", where)
         everything["small"] = res
         print(f"\n### {args.messages:,} text messages of {SMALL_SIZE} bytes, {SMALL_INFLIGHT} in flight\n")
         print(table(res, ["tungstenite"], {} if args.no_python else python_peers, SMALL_SIZE))
@@ -291,7 +327,8 @@ def main() -> int:
                               paired(res, "libwsclient Python asyncio", "websockets asyncio"), 2))
 
     if "rtt" in workloads:
-        res = rounds(natives, args.server, "text", RTT_SIZE, args.rtt_messages, 1, args.rounds, "round trip")
+        res = rounds(natives, args.server, "text", RTT_SIZE, args.rtt_messages, 1, args.rounds, "round trip",
+                     where)
         everything["rtt"] = res
         print(f"\n### Round trip: {args.rtt_messages:,} text messages of {RTT_SIZE} bytes, one at a time\n")
         print(table(res, [raw.name, "tungstenite"], {}, RTT_SIZE))
@@ -300,7 +337,7 @@ def main() -> int:
     if "large" in workloads:
         for kind, target in (("text", 0.8), ("binary", 0.85)):
             res = rounds(natives, args.server, kind, LARGE_SIZE, args.large_messages, 1, args.rounds,
-                         f"1 MiB {kind}")
+                         f"1 MiB {kind}", where)
             everything[f"large-{kind}"] = res
             print(f"\n### {args.large_messages:,} {kind} messages of 1 MiB, one at a time\n")
             print(table(res, [raw.name, "tungstenite"], {}, LARGE_SIZE))
