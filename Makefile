@@ -35,6 +35,10 @@ TOOLS   := $(BUILD)/bin/wsclient-cat
 CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy \
            $(BUILD)/tests/test_connect_start
+# The small-message benchmark's clients and server (tests/integration runs
+# its harness once, briefly).
+PEERS   := $(TARGET)/bench-peers/release/tungstenite_client
+SMALL_BENCH := $(BUILD)/benches/small_client $(BUILD)/benches/small_server $(PEERS)
 
 export WSCLIENT_LIBRARY := $(CURDIR)/$(LIB)/$(SONAME)
 export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
@@ -43,7 +47,7 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
         test-chicken man check check-c check-python autobahn-quick autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
-        bench bench-scale clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
+        bench bench-scale bench-small clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
         stress abi-check abi-baseline wheel
 
 all: lib examples man tools cpp
@@ -159,7 +163,7 @@ demo: all venv
 # The full C gate starts first, as the longest. Where the time goes:
 # docs/testing.md.
 TEST_JOBS ?= 8
-test: all venv $(CTESTS) abi-check
+test: all venv $(CTESTS) $(SMALL_BENCH) abi-check
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target autobahn test-rust test-c \
 	  test-python autobahn-poll autobahn-python autobahn-python-asyncio autobahn-chicken \
 	  autobahn-proxy-quick test-chicken fuzz-smoke
@@ -202,7 +206,7 @@ autobahn-quick: all venv
 	$(PY) tests/autobahn/gate.py --name c-quick $(foreach c,1 2 3 4 5 6 7 10 12.1 13.1,--case '$(c).*') \
 	  -- $(BUILD)/examples/autobahn_client {url} {agent}
 
-test-c: all venv $(CTESTS)
+test-c: all venv $(CTESTS) $(SMALL_BENCH)
 	$(PY) -m pytest -q tests/integration
 
 test-python: all venv
@@ -302,10 +306,12 @@ autobahn-proxy-quick: all venv
 	$(PY) tests/autobahn/gate.py --name c-proxy-quick --proxy --case '1.*' --case '5.*' \
 	  --case '12.1.*' -- $(BUILD)/examples/autobahn_client {url} {agent} {proxy}
 
-# The scale figures first: cargo bench builds the library again with the
-# dev-dependencies' features, which the next `make lib` would undo.
+# The scale and small-message figures first: cargo bench builds the library
+# again with the dev-dependencies' features, which the next `make lib` would
+# undo.
 bench: all venv
 	$(MAKE) --no-print-directory bench-scale
+	$(MAKE) --no-print-directory bench-small
 	$(CARGO) bench --bench echo
 
 # 10,000 connections from one thread (SCALE_CONNS=n for fewer; see
@@ -321,6 +327,33 @@ $(BUILD)/benches/scale: benches/scale.c include/wsclient.h lib
 $(BUILD)/benches/scale_server: benches/scale_server.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $< $$(pkg-config --cflags --libs libcrypto) -o $@
+
+# Issue 24's workload (benches/small.py): 128-byte text messages, 256 in
+# flight, from the C API, the Python binding, tungstenite, websockets,
+# websocket-client and raw TCP, each a process of its own against a fresh
+# cheap echo server; then the 32-byte round trip and 1 MiB echoes (C,
+# tungstenite, raw TCP). SMALL_ARGS passes options, e.g.
+# SMALL_ARGS="--messages 20000 --rounds 1" for a short run. About 3 minutes.
+SMALL_ARGS ?=
+bench-small: $(SMALL_BENCH) venv
+	$(PY) benches/small.py --server $(BUILD)/benches/small_server --c-client $(BUILD)/benches/small_client \
+	  --tungstenite $(PEERS) $(SMALL_ARGS)
+
+$(BUILD)/benches/small_client: benches/small_client.c include/wsclient.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
+
+$(BUILD)/benches/small_server: benches/small_server.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $< $$(pkg-config --cflags --libs libcrypto) -pthread -o $@
+
+# The tungstenite client: a cargo project of its own (benches/peers), so the
+# library is not built again with the dev-dependencies' features; offline,
+# from the registry cache (tungstenite is a dev-dependency here; on a fresh
+# machine `cargo fetch --manifest-path benches/peers/Cargo.toml` first).
+$(PEERS): benches/peers/Cargo.toml benches/peers/Cargo.lock benches/peers/src/tungstenite_client.rs
+	$(CARGO) build --release --offline --locked --manifest-path benches/peers/Cargo.toml \
+	  --target-dir $(TARGET)/bench-peers
 
 lint:
 	$(CARGO) fmt --all -- --check
