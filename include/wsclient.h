@@ -148,9 +148,9 @@ extern "C" {
 /*
  `ws_send` flag: more messages follow. The message is only queued, and
  written with what else is queued in one system call by the next send
- without this flag, `ws_conn_flush`, or a receive before it waits. Once
- 4 KiB are queued they are written at once, so the server starts on a
- long batch while the rest is built.
+ without this flag, `ws_conn_flush`, or a receive before it waits (a
+ cork, like `MSG_MORE`). Once 64 KiB are queued they are written at once,
+ so a long batch is never held whole.
  */
 #define WS_SEND_MORE 2
 

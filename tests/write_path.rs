@@ -399,3 +399,50 @@ fn a_last_part_that_waits_for_the_socket_ends_its_message() {
         assert_eq!(server.join(), [BIG, 3]);
     });
 }
+
+/// Issue 24: sends marked "more" are a cork. Below 64 KiB queued nothing is
+/// written (the server sees no byte); past it the queue goes out at once,
+/// so a long batch never waits whole in memory.
+#[test]
+fn sends_marked_more_are_written_only_past_64_kib_or_at_a_flush() {
+    watchdog(WATCHDOG_SECS, || {
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (count_tx, count_rx) = mpsc::channel();
+        let server = RawServer::start(move |mut s: TcpStream| {
+            accept_ws(&mut s, "");
+            loop {
+                go_rx.recv().unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(200)))
+                    .unwrap();
+                let mut frames = 0;
+                while let Ok(Some(_)) = read_frame(&mut s) {
+                    frames += 1;
+                }
+                count_tx.send(frames).unwrap();
+            }
+        });
+        let conn = open(&server.url("/"), &Options::default());
+        let payload = [b'x'; 128]; // 134 bytes a frame on the wire
+        let frames_seen = |n: usize| {
+            for _ in 0..n {
+                conn.send_more(MessageType::Text, &payload, true, true)
+                    .unwrap();
+            }
+            go_tx.send(()).unwrap();
+            count_rx.recv().unwrap()
+        };
+        // 400 frames, 53,600 bytes: all still queued.
+        assert_eq!(frames_seen(400), 0);
+        assert!(conn.queued_bytes() >= 400 * 134);
+        // 100 more pass 64 KiB (at the 482nd): the queue was written, and
+        // the sends after it wait again.
+        let written = frames_seen(100);
+        assert!(
+            (400..500).contains(&written),
+            "{written} frames reached the server"
+        );
+        assert!(conn.queued_bytes() < 64 << 10);
+        conn.flush().unwrap();
+        assert_eq!(conn.queued_bytes(), 0);
+    });
+}

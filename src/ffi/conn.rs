@@ -34,9 +34,9 @@ pub const WS_STATE_CONNECTING: i32 = 3;
 pub const WS_SEND_UNCOMPRESSED: u32 = 1;
 /// `ws_send` flag: more messages follow. The message is only queued, and
 /// written with what else is queued in one system call by the next send
-/// without this flag, `ws_conn_flush`, or a receive before it waits. Once
-/// 4 KiB are queued they are written at once, so the server starts on a
-/// long batch while the rest is built.
+/// without this flag, `ws_conn_flush`, or a receive before it waits (a
+/// cork, like `MSG_MORE`). Once 64 KiB are queued they are written at once,
+/// so a long batch is never held whole.
 pub const WS_SEND_MORE: u32 = 2;
 /// `ws_send_part` flag: take all of the part now, queueing what the socket
 /// does not take (as `ws_send` does), e.g. to finish a message when the
