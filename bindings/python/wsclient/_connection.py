@@ -303,7 +303,7 @@ class Connection:
 
         ``compress=False`` sends it uncompressed even when permessage-deflate
         is in use. ``more=True`` says more messages follow: the message is
-        only queued (until 4 KiB are) and goes out, with the others, in one
+        only queued (until 64 KiB are) and goes out, with the others, in one
         system call at the next send without ``more`` or before a receive
         waits."""
         if not isinstance(text, str):
