@@ -48,6 +48,8 @@ from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 __all__ = ["ClientConnection", "connect"]
 
 #: Results after which the connection is gone.
+# A library without a send queue writes every message at once.
+_SEND_QUEUED = _ffi.WS_SEND_MORE if QUEUED else 0
 _LOST = {_ffi.WS_ERR_IO, _ffi.WS_ERR_CONNECTION_LOST, _ffi.WS_ERR_TIMEOUT, _ffi.WS_ERR_TLS}
 
 
@@ -334,10 +336,14 @@ class ClientConnection:
             await self._drain()
 
     async def _send_whole(self, kind: int, raw: bytes) -> None:
+        # Queued only (WS_SEND_MORE): the writer callback _after_io arms
+        # writes the queue when the task yields to the loop, so the sends a
+        # task makes in a row go out in one system call, as an asyncio
+        # transport's buffer would send them.
         while True:
             self._check_open()
             try:
-                if self._driver.send_step(kind, raw):
+                if self._driver.send_step(kind, raw, _SEND_QUEUED):
                     return
             except WebSocketError as e:
                 self._send_failed(e)
