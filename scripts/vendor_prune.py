@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Leave out of vendor/ the C libraries that crates bundle but libwsclient
+never builds, because it links the system's copy instead (`make dist` runs
+this after `cargo vendor`).
+
+libz-sys carries zlib and zlib-ng sources (and zlib's contrib/, under several
+more licences) for builds without a system zlib; libwsclient links the
+system's libz (libz-sys without its `static` or `zlib-ng` features), so those
+sources would only be unused code under licences debian/copyright would
+have to list. Without them, a machine lacking the system zlib fails to build
+instead of quietly building a bundled one.
+
+cargo checks every file listed in a vendored crate's .cargo-checksum.json,
+so the entries of the removed files are dropped from it (the crate's own
+checksum, compared with Cargo.lock, stays).
+
+    scripts/vendor_prune.py VENDOR_DIR
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+# crate name -> folders of its vendored copy that are left out.
+PRUNE = {
+    "libz-sys": ["src/zlib", "src/zlib-ng"],
+}
+
+
+def crate_name(folder):
+    """`cargo vendor --versioned-dirs` names folders <name>-<version>."""
+    name, _, version = folder.name.rpartition("-")
+    return name if version[:1].isdigit() else folder.name
+
+
+def prune(vendor):
+    pruned = []
+    for crate in sorted(p for p in vendor.iterdir() if p.is_dir()):
+        for sub in PRUNE.get(crate_name(crate), []):
+            if not (crate / sub).is_dir():
+                continue
+            shutil.rmtree(crate / sub)
+            checksums = crate / ".cargo-checksum.json"
+            data = json.loads(checksums.read_text())
+            data["files"] = {f: h for f, h in data["files"].items() if not f.startswith(sub + "/")}
+            checksums.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")))
+            pruned.append(f"{crate.name}/{sub}")
+    return pruned
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    for path in prune(Path(sys.argv[1])):
+        print(f"vendor-prune: left out {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
