@@ -308,8 +308,9 @@ uninstall: $(MAN)/.stamp
 # The source release: build/dist/libwsclient-<version>.tar.gz (unpacking to
 # libwsclient-<version>/) and its .sha256. It holds the tracked files as they
 # are in the work tree (git ls-files), every crate of Cargo.lock in vendor/
-# (cargo vendor --locked --versioned-dirs; without the bundled C libraries
-# that scripts/vendor_prune.py lists, as the system's are linked) and
+# (cargo vendor --locked --versioned-dirs; then scripts/vendor_prune.py drops
+# each Cargo.toml.orig, which dpkg-source would, and the bundled C libraries,
+# as the system's are linked) and
 # .cargo/config.toml, which puts vendor/ in place of crates.io: the library,
 # the examples and the Debian packages build from it with no network and an
 # empty CARGO_HOME. vendor/ is made here, never committed (.gitignore). Same
@@ -366,9 +367,18 @@ package-debs: dist
 	@ls $(DEBDIR)/*.deb
 
 # The packages, then lintian on the source package and the binary build
-# (errors fail; warnings are listed in debian/README.source with why they stay).
+# (errors fail; warnings are listed in debian/README.source with why they
+# stay), then the autopkgtest (debian/tests) when autopkgtest is installed:
+# the `null` virt server in a private mount namespace whose /usr, /etc and
+# /var are throwaway overlays (scripts/autopkgtest-isolated.sh), so the
+# packages it installs never reach the machine.
 package: package-debs
 	lintian --fail-on error --tag-display-limit 0 $(DEBDIR)/*.dsc $(DEBDIR)/*.changes
+	@if command -v autopkgtest >/dev/null; then \
+	  sh scripts/autopkgtest-isolated.sh $(DEBDIR)/autopkgtest $(DEBDIR)/*.dsc $(DEBDIR)/*.deb \
+	    > $(DEBDIR)/autopkgtest.log 2>&1 || { tail -40 $(DEBDIR)/autopkgtest.log; exit 1; }; \
+	  tail -3 $(DEBDIR)/autopkgtest.log; \
+	else echo "package: autopkgtest is not installed (apt-get install autopkgtest): not run"; fi
 
 debian-symbols:
 	python3 scripts/debian-symbols.py

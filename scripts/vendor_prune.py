@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Leave out of vendor/ the C libraries that crates bundle but libwsclient
-never builds, because it links the system's copy instead (`make dist` runs
-this after `cargo vendor`).
+"""Leave out of vendor/ what a build never reads and a distribution would
+not keep (`make dist` runs this after `cargo vendor`):
+
+- each crate's Cargo.toml.orig (the manifest as its authors wrote it,
+  before `cargo publish` normalised it into Cargo.toml): dpkg-source drops
+  files named *.orig when it unpacks a source package, after which cargo
+  refused the crate (a listed file is missing);
+- the C libraries that crates bundle but libwsclient never builds, because
+  it links the system's copy instead.
 
 libz-sys carries zlib and zlib-ng sources (and zlib's contrib/, under several
 more licences) for builds without a system zlib; libwsclient links the
@@ -26,6 +32,8 @@ from pathlib import Path
 PRUNE = {
     "libz-sys": ["src/zlib", "src/zlib-ng"],
 }
+# Left out of every crate.
+EVERY_CRATE = ["Cargo.toml.orig"]
 
 
 def crate_name(folder):
@@ -37,15 +45,21 @@ def crate_name(folder):
 def prune(vendor):
     pruned = []
     for crate in sorted(p for p in vendor.iterdir() if p.is_dir()):
-        for sub in PRUNE.get(crate_name(crate), []):
-            if not (crate / sub).is_dir():
-                continue
-            shutil.rmtree(crate / sub)
-            checksums = crate / ".cargo-checksum.json"
-            data = json.loads(checksums.read_text())
-            data["files"] = {f: h for f, h in data["files"].items() if not f.startswith(sub + "/")}
-            checksums.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")))
-            pruned.append(f"{crate.name}/{sub}")
+        gone = [sub for sub in PRUNE.get(crate_name(crate), []) if (crate / sub).is_dir()]
+        gone += [f for f in EVERY_CRATE if (crate / f).is_file()]
+        if not gone:
+            continue
+        for sub in gone:
+            if (crate / sub).is_dir():
+                shutil.rmtree(crate / sub)
+                pruned.append(f"{crate.name}/{sub}")
+            else:
+                (crate / sub).unlink()
+        checksums = crate / ".cargo-checksum.json"
+        data = json.loads(checksums.read_text())
+        data["files"] = {f: h for f, h in data["files"].items()
+                         if not any(f == sub or f.startswith(sub + "/") for sub in gone)}
+        checksums.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")))
     return pruned
 
 
