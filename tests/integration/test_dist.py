@@ -71,6 +71,7 @@ def rust_bin():
     return os.path.dirname(rustc.stdout.strip()) if rustc.returncode == 0 else None
 
 
+@pytest.mark.slow
 def test_library_and_examples_build_offline_from_the_tarball(tarball, tmp_path):
     tree = ROOT / "build" / "dist-check"
     shutil.rmtree(tree, ignore_errors=True)
@@ -104,3 +105,28 @@ def test_library_and_examples_build_offline_from_the_tarball(tarball, tmp_path):
                            capture_output=True, text=True, timeout=180)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "c-echo: passed" in check.stdout
+
+
+def test_one_project_url_everywhere():
+    """Cargo.toml's repository is the home that debian/ and the Python
+    project name; debian/watch looks for the tarball among its releases."""
+    cargo = (ROOT / "Cargo.toml").read_text()
+    url = re.search(r'^repository = "(.*)"', cargo, re.M).group(1)
+    assert re.search(r'^homepage = "(.*)"', cargo, re.M).group(1) == url
+    owner_repo = re.fullmatch(r"https://github\.com/([^/]+/[^/]+)", url).group(1)
+
+    control = (ROOT / "debian" / "control").read_text()
+    assert f"\nHomepage: {url}\n" in control
+    assert f"\nVcs-Git: {url}.git\n" in control
+    assert f"\nVcs-Browser: {url}/" in control
+    assert "example.org" not in control + (ROOT / "debian" / "changelog").read_text()
+    metadata = (ROOT / "debian" / "upstream" / "metadata").read_text()
+    assert f"Repository-Browse: {url}\n" in metadata and f"Repository: {url}.git\n" in metadata
+    watch = (ROOT / "debian" / "watch").read_text()
+    assert f"https://api.github.com/repos/{owner_repo}/releases" in watch
+    assert f"{url}/releases/download/" in watch and "libwsclient-@ANY_VERSION@@ARCHIVE_EXT@" in watch
+
+    pyproject = (ROOT / "bindings" / "python" / "pyproject.toml").read_text()
+    urls = re.search(r"^\[project\.urls\]\n((?:.+\n?)*)", pyproject, re.M)
+    for line in (urls.group(1).splitlines() if urls else []):
+        assert re.search(r'=\s*"' + re.escape(url), line), line
