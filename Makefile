@@ -307,7 +307,8 @@ uninstall: $(MAN)/.stamp
 
 # The source release: build/dist/libwsclient-<version>.tar.gz (unpacking to
 # libwsclient-<version>/) and its .sha256. It holds the tracked files as they
-# are in the work tree (git ls-files), every crate of Cargo.lock in vendor/
+# are in the work tree (git ls-files) but debian/, which the Debian source
+# package adds (its debian.tar.xz), every crate of Cargo.lock in vendor/
 # (cargo vendor --locked --versioned-dirs; then scripts/vendor_prune.py drops
 # each Cargo.toml.orig, which dpkg-source would, and the bundled C libraries,
 # as the system's are linked) and
@@ -322,7 +323,7 @@ DISTTAR  := $(DIST)/$(DISTNAME).tar.gz
 dist:
 	rm -rf $(DIST)/$(DISTNAME) $(DISTTAR) $(DISTTAR).sha256
 	mkdir -p $(DIST)/$(DISTNAME)/.cargo
-	git ls-files -z | tar -cf - --null -T - | tar -xf - -C $(DIST)/$(DISTNAME)
+	git ls-files -z -- . ':(exclude)debian' | tar -cf - --null -T - | tar -xf - -C $(DIST)/$(DISTNAME)
 	cd $(DIST)/$(DISTNAME) && $(CARGO) vendor --locked --versioned-dirs --quiet vendor >/dev/null
 	python3 scripts/vendor_prune.py $(DIST)/$(DISTNAME)/vendor
 	printf '%s\n' '# Written by `make dist`: the crates come from vendor/, never from a registry.' \
@@ -335,7 +336,8 @@ dist:
 	@echo "$(DISTTAR): $$(du -h $(DISTTAR) | cut -f1)"
 
 # Debian packages into build/deb, the way a distribution builds them: the
-# dist tarball becomes the .orig.tar.gz, `dpkg-source -b` makes the source
+# dist tarball becomes the .orig.tar.gz, debian/ is added to its unpacked
+# tree, `dpkg-source -b` makes the source
 # package (.dsc), and the binary packages are built from a fresh `dpkg-source
 # -x` of it, offline (debian/rules), with the system's PATH only.
 # Build-Depends met (Debian 13: rustc 1.85) → a plain build. On Debian 12 the
@@ -353,6 +355,7 @@ package-debs: dist
 	mkdir -p $(DEBDIR)
 	cp $(DISTTAR) $(DEBDIR)/libwsclient_$(VERSION).orig.tar.gz
 	tar -xzf $(DEBDIR)/libwsclient_$(VERSION).orig.tar.gz -C $(DEBDIR)
+	git ls-files -z debian | tar -cf - --null -T - | tar -xf - -C $(DEBDIR)/$(DISTNAME)
 	cd $(DEBDIR) && dpkg-source -b $(DISTNAME) > source.log 2>&1 || { cat source.log; exit 1; }
 	rm -rf $(DEBDIR)/$(DISTNAME)
 	cd $(DEBDIR) && dpkg-source -x libwsclient_$(DEBVERSION).dsc $(DISTNAME) >> source.log 2>&1

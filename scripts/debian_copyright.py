@@ -270,10 +270,10 @@ def crate_paragraph(package, linked):
                        "above are its authors (Cargo.toml)." if authors else
                        "The crate names neither a copyright holder nor an author"
                        + (f" (see {package['repository']})." if package.get("repository") else "."))
-    if PRUNE.get(name):
-        comment.append(f"Its {' and '.join(s + '/' for s in PRUNE[name])} (bundled C library sources) "
-                       "are left out of the tarball (scripts/vendor_prune.py): the library "
-                       "links the system's copy.")
+    if name in PRUNE:
+        patterns, why = PRUNE[name]
+        comment.append(f"Left out of the tarball by scripts/vendor_prune.py "
+                       f"({', '.join(patterns)}): {why}.")
     lines = [f"Files: vendor/{name}-{version}/*",
              "Copyright: " + "\n ".join(notices),
              f"License: {dep5_expression(package['license'])}",

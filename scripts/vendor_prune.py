@@ -7,7 +7,9 @@ not keep (`make dist` runs this after `cargo vendor`):
   files named *.orig when it unpacks a source package, after which cargo
   refused the crate (a listed file is missing);
 - the C libraries that crates bundle but libwsclient never builds, because
-  it links the system's copy instead.
+  it links the system's copy instead;
+- prebuilt binaries (objects and WebAssembly modules) that crates carry for
+  targets libwsclient is not built for: a source package holds sources.
 
 libz-sys carries zlib and zlib-ng sources (and zlib's contrib/, under several
 more licences) for builds without a system zlib; libwsclient links the
@@ -28,9 +30,13 @@ import shutil
 import sys
 from pathlib import Path
 
-# crate name -> folders of its vendored copy that are left out.
+# crate name -> (what of its vendored copy is left out: paths or glob
+# patterns, folders included whole; why, for debian/copyright).
 PRUNE = {
-    "libz-sys": ["src/zlib", "src/zlib-ng"],
+    "libz-sys": (["src/zlib", "src/zlib-ng"],
+                 "the zlib sources it bundles, as the library links the system's libz"),
+    "wit-bindgen": (["src/rt/*.o", "*.wasm"],
+                    "its prebuilt WebAssembly objects, used only when building for wasm32"),
 }
 # Left out of every crate.
 EVERY_CRATE = ["Cargo.toml.orig"]
@@ -45,16 +51,18 @@ def crate_name(folder):
 def prune(vendor):
     pruned = []
     for crate in sorted(p for p in vendor.iterdir() if p.is_dir()):
-        gone = [sub for sub in PRUNE.get(crate_name(crate), []) if (crate / sub).is_dir()]
-        gone += [f for f in EVERY_CRATE if (crate / f).is_file()]
+        patterns = PRUNE.get(crate_name(crate), ([], ""))[0] + EVERY_CRATE
+        gone = sorted({str(path.relative_to(crate)) for pattern in patterns
+                       for path in crate.glob(pattern)})
         if not gone:
             continue
         for sub in gone:
             if (crate / sub).is_dir():
                 shutil.rmtree(crate / sub)
-                pruned.append(f"{crate.name}/{sub}")
             else:
                 (crate / sub).unlink()
+            if sub not in EVERY_CRATE:
+                pruned.append(f"{crate.name}/{sub}")
         checksums = crate / ".cargo-checksum.json"
         data = json.loads(checksums.read_text())
         data["files"] = {f: h for f, h in data["files"].items()
