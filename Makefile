@@ -308,15 +308,14 @@ uninstall: $(MAN)/.stamp
 # The source release: build/dist/libwsclient-<version>.tar.gz (unpacking to
 # libwsclient-<version>/) and its .sha256. It holds the tracked files as they
 # are in the work tree (git ls-files) but debian/, which the Debian source
-# package adds (its debian.tar.xz), every crate of Cargo.lock in vendor/
-# (cargo vendor --locked --versioned-dirs; then scripts/vendor_prune.py drops
-# each Cargo.toml.orig, which dpkg-source would, and the bundled C libraries,
-# as the system's are linked) and
-# .cargo/config.toml, which puts vendor/ in place of crates.io: the library,
-# the examples and the Debian packages build from it with no network and an
-# empty CARGO_HOME. vendor/ is made here, never committed (.gitignore). Same
-# tree, same tarball: names sorted, owners 0, every mtime the last commit's,
-# gzip -n.
+# package brings (its debian.tar.xz); every crate of Cargo.lock in vendor/
+# (cargo vendor --locked --versioned-dirs, then scripts/vendor_prune.py drops
+# each Cargo.toml.orig, as dpkg-source would, bundled C libraries whose
+# system copy is linked, and prebuilt binaries); and .cargo/config.toml,
+# which puts vendor/ in place of crates.io. The library, the examples and
+# the Debian packages build from it with no network and an empty
+# CARGO_HOME. vendor/ is made here, never committed (.gitignore). Same tree,
+# same tarball: names sorted, owners 0, every mtime the last commit's, gzip -n.
 DIST     := $(BUILD)/dist
 DISTNAME := libwsclient-$(VERSION)
 DISTTAR  := $(DIST)/$(DISTNAME).tar.gz
@@ -337,15 +336,15 @@ dist:
 
 # Debian packages into build/deb, the way a distribution builds them: the
 # dist tarball becomes the .orig.tar.gz, debian/ is added to its unpacked
-# tree, `dpkg-source -b` makes the source
-# package (.dsc), and the binary packages are built from a fresh `dpkg-source
-# -x` of it, offline (debian/rules), with the system's PATH only.
-# Build-Depends met (Debian 13: rustc 1.85) → a plain build. On Debian 12 the
-# rustc package (1.63) is older than the crate's minimum (1.80): if a rustup
-# toolchain is installed, the build uses the build profile
-# pkg.libwsclient.rustup instead of -d: it drops cargo and rustc from
-# Build-Depends, puts only that toolchain's bin/ before the system PATH, and
-# the .buildinfo records it (DEB_BUILD_PROFILES). See debian/README.source.
+# tree, `dpkg-source -b` makes the source package (.dsc), and the binary
+# packages are built from a fresh `dpkg-source -x` of it, offline
+# (debian/rules), with the system's PATH only. Build-Depends met (Debian 13:
+# rustc 1.85): a plain build. On Debian 12 the rustc package (1.63) is older
+# than the crate's minimum (1.80): if a rustup toolchain is installed, the
+# build uses the build profile pkg.libwsclient.rustup instead of -d, which
+# drops cargo and rustc from Build-Depends (every other one is checked); that
+# toolchain's bin/ goes before the system PATH, and the .buildinfo records the
+# profile (DEB_BUILD_PROFILES). See debian/README.source.
 DEBDIR     := $(BUILD)/deb
 DEBVERSION  = $(shell dpkg-parsechangelog -l debian/changelog -SVersion)
 SYSTEM_PATH:= /usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
