@@ -5,9 +5,9 @@ the toolchain's own bin/ added to the system PATH (not ~/.cargo/bin).
 
 Its cargo output goes to target/dist-check, kept between runs: the first
 run builds every crate (a few minutes on 2 cores), later ones only what
-changed. The Debian packages are built from the same tarball by
-test_debian.py (`make package-debs`); `make package` adds lintian on the
-source and binary packages and the autopkgtest.
+changed. The Debian packages are built from the same tarball, checked by
+lintian and their autopkgtest run, by test_debian.py (`make package-debs`,
+without the package's own tests) and by `make package` (with them).
 """
 
 import hashlib
