@@ -1,7 +1,8 @@
 """The source release (`make dist`): the tarball holds the tracked files, the
 vendored crates and the source replacement, and the library and examples
-build from it offline: an empty CARGO_HOME, CARGO_NET_OFFLINE=true, and only
-the toolchain's own bin/ added to the system PATH (not ~/.cargo/bin).
+build from it offline: an empty CARGO_HOME, CARGO_NET_OFFLINE=true, only
+the toolchain's own bin/ added to the system PATH (not ~/.cargo/bin), and,
+where unshare(1) may, in a network namespace without network.
 
 Its cargo output goes to target/dist-check, kept between runs: the first
 run builds every crate (a few minutes on 2 cores), later ones only what
@@ -89,9 +90,12 @@ def test_library_and_examples_build_offline_from_the_tarball(tarball, tmp_path):
     env.update(CARGO_HOME=str(cargo_home), CARGO_NET_OFFLINE="true",
                CARGO_TARGET_DIR=str(ROOT / "target" / "dist-check"),
                PATH=f"{toolchain}:{SYSTEM_PATH}" if toolchain else SYSTEM_PATH)
-    # --frozen: Cargo.lock as shipped, and no network whatever the config says.
-    result = subprocess.run(["make", "lib", "examples", "CARGO=cargo --frozen"], cwd=src, env=env,
-                            capture_output=True, text=True, timeout=1200)
+    # --frozen: Cargo.lock as shipped, and no network whatever the config says;
+    # as root, in a network namespace that has no network at all.
+    no_net = ["unshare", "--net"] if subprocess.run(
+        ["unshare", "--net", "true"], capture_output=True).returncode == 0 else []
+    result = subprocess.run([*no_net, "make", "lib", "examples", "CARGO=cargo --frozen"], cwd=src,
+                            env=env, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # cargo kept its hands off any registry: the empty home holds no crate.
     assert not (cargo_home / "registry").exists() and not (cargo_home / "git").exists()
