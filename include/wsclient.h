@@ -117,28 +117,6 @@ extern "C" {
 
 
 /*
- Frames we send carry at most this much payload unless a fragment size is
- set: a control frame (a pong, the close) never waits behind more than
- this of one data frame, and 128 KiB frames still arrive in few reads.
- */
-#define MAX_FRAME (128 << 10)
-
-/*
- Pongs waiting may take this many bytes before a new one replaces the
- last: room to answer a burst of small pings one by one.
- */
-#define PONG_BUDGET 512
-
-/*
- A payload is taken this much at a time: the piece masked is still in
- cache when the kernel copies it. Measured on 1 MiB echoes (one at a
- time, beside raw TCP, cheap servers): 32 KiB pieces sent as fast as one
- raw write; 64-256 KiB pieces were 30-45% slower than raw, 8 KiB pieces
- paid in system calls.
- */
-#define PIECE (32 << 10)
-
-/*
  `ws_conn_state`: open.
  */
 #define WS_STATE_OPEN 0

@@ -27,8 +27,12 @@ except ImportError:  # setuptools < 70.1
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parents[1]
 SDIST_CRATE = "rust"
-#: What cargo needs to build the library (Cargo.toml declares the bench).
-CRATE_FILES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "benches"]
+#: What cargo needs to build the library, and nothing else: the manifest,
+#: the lock file (the sdist builds the crate versions that were tested), the
+#: build script, the sources, and the bench target Cargo.toml declares (cargo
+#: reads every target's path, even for `--lib`); the licence beside them.
+#: `tests/test_install.py` builds the wheel from the sdist alone.
+CRATE_FILES = ["Cargo.toml", "Cargo.lock", "build.rs", "src", "benches/echo.rs", "benches/support", "LICENSE"]
 
 
 def crate_manifest() -> str:
@@ -65,11 +69,13 @@ class SdistWithCrate(sdist):  # type: ignore[misc]
         dest = Path(base_dir) / SDIST_CRATE
         for name in CRATE_FILES:
             src = CHECKOUT / name
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             if src.is_dir():
-                shutil.copytree(src, dest / name)
+                shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("target", "__pycache__"))
             elif src.is_file():
-                dest.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest / name)
+            else:
+                raise SystemExit(f"libwsclient sdist: {src} is missing")
 
 
 setup(

@@ -4,8 +4,14 @@
 //! what it points to. Each entry has a generation, so code that keeps a
 //! pointer across a callback can tell a freed (and possibly reused) address
 //! from the handle it had.
+//!
+//! Every message received through the C API passes through here three or
+//! four times, so the table is a hash map with a hash of one multiply (the
+//! keys are heap addresses, not chosen by a caller): no tree walk, no
+//! SipHash.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -25,17 +31,51 @@ pub struct Entry {
     pub generation: u64,
 }
 
+/// Fibonacci hashing of an address: the multiply spreads the bits that
+/// differ between heap blocks over the high bits the table uses.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, addr: usize) {
+        self.0 = (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Table = HashMap<usize, Entry, BuildHasherDefault<AddressHasher>>;
+
 /// Shards keep threads working on different handles off each other's lock.
 const SHARDS: usize = 16;
-static LIVE: [Mutex<BTreeMap<usize, Entry>>; SHARDS] =
-    [const { Mutex::new(BTreeMap::new()) }; SHARDS];
+static LIVE: [Mutex<Option<Table>>; SHARDS] = [const { Mutex::new(None) }; SHARDS];
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
-fn shard(addr: usize) -> MutexGuard<'static, BTreeMap<usize, Entry>> {
+/// The shard's table, made on first use (a `HashMap` cannot be built in a
+/// `static`).
+struct Shard(MutexGuard<'static, Option<Table>>);
+
+impl Shard {
+    fn table(&mut self) -> &mut Table {
+        self.0.get_or_insert_with(Table::default)
+    }
+}
+
+fn shard(addr: usize) -> Shard {
     // Boxes are at least 8-aligned: the low bits carry no information.
-    LIVE[(addr >> 4) % SHARDS]
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    Shard(
+        LIVE[(addr >> 4) % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    )
 }
 
 pub fn insert(addr: usize, tag: u64, owned: bool) {
@@ -45,17 +85,18 @@ pub fn insert(addr: usize, tag: u64, owned: bool) {
         poisoned: false,
         generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
     };
-    shard(addr).insert(addr, entry);
+    shard(addr).table().insert(addr, entry);
 }
 
 pub fn lookup(addr: usize) -> Option<Entry> {
-    shard(addr).get(&addr).copied()
+    shard(addr).table().get(&addr).copied()
 }
 
 /// Remove the entry if it is an owned handle of type `tag`; false (and no
 /// change) otherwise.
 pub fn remove_owned(addr: usize, tag: u64) -> bool {
-    let mut live = shard(addr);
+    let mut shard = shard(addr);
+    let live = shard.table();
     match live.get(&addr) {
         Some(e) if e.tag == tag && e.owned => live.remove(&addr).is_some(),
         _ => false,
@@ -64,11 +105,11 @@ pub fn remove_owned(addr: usize, tag: u64) -> bool {
 
 /// Remove a view's entry (its owner is being freed).
 pub fn remove_view(addr: usize) {
-    shard(addr).remove(&addr);
+    shard(addr).table().remove(&addr);
 }
 
 pub fn poison(addr: usize) {
-    if let Some(e) = shard(addr).get_mut(&addr) {
+    if let Some(e) = shard(addr).table().get_mut(&addr) {
         e.poisoned = true;
     }
 }

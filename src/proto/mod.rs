@@ -4,6 +4,7 @@
 pub mod close;
 pub mod frame;
 pub mod mask;
+mod mask_keys;
 pub mod message;
 pub mod opcode;
 pub mod receiver;

@@ -4,34 +4,8 @@ use crate::deflate::Deflater;
 use crate::error::{Error, Result};
 use crate::proto::frame::{FrameHeader, RSV1};
 use crate::proto::mask::mask_into;
+use crate::proto::mask_keys::MaskKeys;
 use crate::proto::message::MessageType;
-
-/// Masking keys from OpenSSL's CSPRNG, drawn in batches of 256 keys so a
-/// frame costs four bytes of a pool rather than a library call (and an idle
-/// connection holds 1 KiB for it).
-struct MaskKeys {
-    pool: Box<[u8; 1024]>,
-    used: usize,
-}
-
-impl MaskKeys {
-    fn new() -> MaskKeys {
-        MaskKeys {
-            pool: Box::new([0; 1024]),
-            used: 1024,
-        }
-    }
-
-    fn next(&mut self) -> [u8; 4] {
-        if self.used == self.pool.len() {
-            openssl::rand::rand_bytes(&mut self.pool[..]).expect("OpenSSL CSPRNG failed");
-            self.used = 0;
-        }
-        let key = self.pool[self.used..self.used + 4].try_into().unwrap();
-        self.used += 4;
-        key
-    }
-}
 
 /// Where encoded frames go: a plain `Vec`, or the session's output queue,
 /// which reuses its memory so that masking is the only pass over a payload.

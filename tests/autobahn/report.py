@@ -41,7 +41,9 @@ SECTIONS = {
 
 TESTEES = {
     "c": "C (`examples-c/autobahn_client.c`)",
+    "c-poll": "C, non-blocking (`examples-c/poll_client.c`)",
     "python": "Python binding (`bindings/python/examples/autobahn_client.py`)",
+    "python-asyncio": "Python asyncio (`bindings/python/examples/autobahn_client_asyncio.py`)",
     "chicken": "CHICKEN egg (`bindings/chicken`, `run-autobahn.sh`)",
     "c-proxy": "C through an HTTP proxy (proxy.py, Basic auth)",
 }

@@ -4,6 +4,7 @@ pkg-config file a C program can build against."""
 
 import os
 import re
+import shutil
 import subprocess
 
 from conftest import ROOT
@@ -89,14 +90,38 @@ def test_install_puts_wsclient_cat_in_bindir(tmp_path):
     sh("make", "-s", "install", f"PREFIX={prefix}")
     tool = prefix / "bin" / "wsclient-cat"
     assert os.access(tool, os.X_OK)
-    # No RUNPATH into the build tree: with the staged library on the path,
-    # that is the one it loads.
+    # No RUNPATH into the build tree: it loads the library installed beside it.
     assert str(ROOT / "build") not in sh("readelf", "-d", str(tool))
-    env = {**os.environ, "LD_LIBRARY_PATH": str(prefix / "lib")}
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, check=True, env=env)
     assert "libwsclient" in out.stdout
     ldd = subprocess.run(["ldd", str(tool)], capture_output=True, text=True, check=True, env=env).stdout
-    assert str(prefix / "lib" / "libwsclient.so") in ldd
+    loaded = re.search(r"libwsclient\.so\S* => (\S+)", ldd).group(1)
+    assert os.path.realpath(loaded).startswith(str((prefix / "lib").resolve()) + "/"), ldd
+
+
+def test_install_does_not_depend_on_an_earlier_install(tmp_path):
+    """Each install's wsclient-cat finds the library of its own prefix
+    (RUNPATH $ORIGIN/../lib), whatever was installed before and even once
+    that is gone; into a system LIBDIR (Debian's) it has no RUNPATH."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+
+    def runpath(tool):
+        return re.findall(r"\((?:RUNPATH|RPATH)\).*\[(.*)\]", sh("readelf", "-d", str(tool)))
+
+    first, second, third = tmp_path / "first", tmp_path / "second", tmp_path / "third"
+    sh("make", "-s", "install", f"PREFIX={first}")
+    sh("make", "-s", "install", f"PREFIX={second}")
+    staged = tmp_path / "stage"
+    sh("make", "-s", "install", "PREFIX=/usr", "LIBDIR=/usr/lib/x86_64-linux-gnu", f"DESTDIR={staged}")
+    sh("make", "-s", "install", f"PREFIX={third}")
+    shutil.rmtree(first)
+    for prefix in (second, third):
+        tool = prefix / "bin" / "wsclient-cat"
+        assert runpath(tool) == ["$ORIGIN/../lib"]
+        out = subprocess.run([str(tool), "--version"], capture_output=True, text=True, env=env)
+        assert out.returncode == 0 and "libwsclient" in out.stdout, (prefix, out.stderr)
+    assert runpath(staged / "usr" / "bin" / "wsclient-cat") == []
 
 
 def test_install_puts_the_cpp_header_beside_the_c_header(tmp_path):

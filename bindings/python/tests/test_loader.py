@@ -146,3 +146,23 @@ def test_a_missing_library_is_an_import_error_at_first_use(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert r.stdout == "imported\n"
     assert r.returncode != 0 and "ImportError" in r.stderr and str(missing) in r.stderr
+
+
+def test_bundled_openssl_ca_file(tmp_path):
+    """A wheel's own OpenSSL (auditwheel) is given the system's CA bundle
+    only when its built-in trust store is missing and the user chose none."""
+    bundle = tmp_path / "ca-bundle.crt"
+    bundle.write_text("")
+    missing_file, missing_dir = str(tmp_path / "no" / "cert.pem"), str(tmp_path / "no" / "certs")
+    candidates = [str(tmp_path / "absent.crt"), str(bundle)]
+    pick = _loader.bundled_openssl_ca_file
+    assert pick({}, missing_file, missing_dir, candidates) == str(bundle)
+    # The built-in store exists (a Debian-like system): left alone.
+    assert pick({}, str(bundle), missing_dir, candidates) is None
+    assert pick({}, missing_file, str(tmp_path), candidates) is None
+    # The user's choice wins, even an empty one (OpenSSL then loads nothing).
+    assert pick({"SSL_CERT_FILE": ""}, missing_file, missing_dir, candidates) is None
+    assert pick({"SSL_CERT_DIR": "/x"}, missing_file, missing_dir, candidates) is None
+    # Nothing to offer.
+    assert pick({}, missing_file, missing_dir, candidates[:1]) is None
+    assert "/etc/ssl/certs/ca-certificates.crt" in _loader.SYSTEM_CA_FILES

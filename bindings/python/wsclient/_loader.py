@@ -20,6 +20,16 @@ Order:
 
 Whatever is loaded must report a compatible version through
 ``ws_version()`` (same major.minor before 1.0, same major after).
+
+A wheel repaired by ``auditwheel`` carries its own OpenSSL (``libssl``,
+``libcrypto`` in ``libwsclient.libs/`` beside the package), built on
+Debian: its default trust store is Debian's (``/usr/lib/ssl/cert.pem``,
+``/usr/lib/ssl/certs``). On a system without those paths (Fedora, RHEL,
+openSUSE, Arch, ...) and with neither ``SSL_CERT_FILE`` nor
+``SSL_CERT_DIR`` set, loading the bundled copy sets ``SSL_CERT_FILE`` to
+the system's CA bundle, so that ``wss://`` verifies against the system's
+CAs as it does with a library linked to the system's OpenSSL; see
+:func:`bundled_openssl_ca_file`.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import ctypes.util
 import os
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 #: The ABI this binding is written against (the header's WSCLIENT_VERSION_*).
 ABI_MAJOR = 0
@@ -92,6 +102,55 @@ def candidates() -> Iterator[Tuple[str, str]]:
         yield "ctypes.util.find_library", "wsclient (not found)"
 
 
+#: Where distributions keep the system's CA bundle (the files Go's
+#: crypto/x509 searches on Linux), most common first.
+SYSTEM_CA_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Arch, Gentoo
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/ca-bundle.pem",  # openSUSE
+    "/etc/pki/tls/cacert.pem",  # OpenELEC
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # CentOS, RHEL 7
+    "/etc/ssl/cert.pem",  # Alpine
+)
+
+
+def bundled_openssl_ca_file(
+    environ: Mapping[str, str],
+    default_file: str,
+    default_dir: str,
+    candidates: Sequence[str] = SYSTEM_CA_FILES,
+) -> Optional[str]:
+    """The CA file to give a bundled OpenSSL through ``SSL_CERT_FILE``, or
+    None to leave it alone: when the user set ``SSL_CERT_FILE`` or
+    ``SSL_CERT_DIR``, or the bundled copy's own default file or directory
+    exists (it was built for this kind of system), or no candidate exists."""
+    if "SSL_CERT_FILE" in environ or "SSL_CERT_DIR" in environ:
+        return None
+    if os.path.isfile(default_file) or os.path.isdir(default_dir):
+        return None
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+def _point_bundled_openssl_at_system_cas(library: Path) -> None:
+    """See the module's docstring: only for a wheel with its own OpenSSL."""
+    libs = library.parent.parent / "libwsclient.libs"
+    crypto = sorted(libs.glob("libcrypto*.so*"))
+    if not crypto:
+        return  # no OpenSSL in the wheel: the system's knows its trust store
+    try:
+        libcrypto = ctypes.CDLL(str(crypto[0]))  # already mapped: the same handle
+        for name in ("X509_get_default_cert_file", "X509_get_default_cert_dir"):
+            getattr(libcrypto, name).argtypes = []
+            getattr(libcrypto, name).restype = ctypes.c_char_p
+        default_file = os.fsdecode(libcrypto.X509_get_default_cert_file() or b"")
+        default_dir = os.fsdecode(libcrypto.X509_get_default_cert_dir() or b"")
+    except (OSError, AttributeError):
+        return
+    ca_file = bundled_openssl_ca_file(os.environ, default_file, default_dir)
+    if ca_file is not None:
+        os.environ["SSL_CERT_FILE"] = ca_file
+
+
 def _compatible(version: str) -> bool:
     try:
         major, minor = (int(p) for p in version.split(".")[:2])
@@ -132,6 +191,8 @@ def load() -> Tuple[ctypes.CDLL, str]:
                 f"with {ABI_MAJOR}.{ABI_MINOR}"
             )
             continue
+        if how == "bundled":
+            _point_bundled_openssl_at_system_cas(Path(name))
         return lib, name
     raise ImportError(
         "wsclient: cannot load libwsclient. Build it (make lib), install it, "
