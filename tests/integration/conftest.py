@@ -6,3 +6,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "servers"))
 
 BUILD = Path(os.environ.get("WSCLIENT_BUILD", ROOT / "build"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes minutes (a build from scratch); "
+                            "`make test` runs it, `-m 'not slow'` leaves it out")

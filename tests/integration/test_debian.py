@@ -3,8 +3,13 @@ scratch root with dpkg -x, a C program builds against them through
 pkg-config and echoes a compressed message through a real server; the
 symbols file lists every function of the header.
 
-The .debs are built when missing (about a minute the first time: cargo
-builds into target/deb) if dpkg-buildpackage and debhelper are installed."""
+The .debs are built when missing if dpkg-buildpackage and debhelper are
+installed: `make package-debs`, from the `make dist` tarball through a
+source package, as a distribution builds them, with DEB_BUILD_OPTIONS=nocheck
+(`make test` runs those suites itself; `make package` builds with them).
+Then lintian on the source and binary packages, and the autopkgtest in a
+throwaway mount namespace, when those tools are installed (slow: a minute
+or two each)."""
 
 import glob
 import os
@@ -62,8 +67,9 @@ def packages():
     if not [d for d in debs() if "dbgsym" not in d]:
         if not (shutil.which("dpkg-buildpackage") and shutil.which("dh")):
             pytest.skip("no .debs in build/deb and no dpkg-buildpackage/debhelper to build them")
-        result = subprocess.run(["make", "-s", "package-debs"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=1800)
+        env = {**os.environ, "DEB_BUILD_OPTIONS": "nocheck"}
+        result = subprocess.run(["make", "-s", "package-debs"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=1800)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     found = {re.sub(r"_.*", "", os.path.basename(d)): d for d in debs()}
     assert {"libwsclient0.1", "libwsclient-dev"} <= set(found)
@@ -108,3 +114,36 @@ def test_debs_install_into_a_scratch_root_and_work(packages, tmp_path):
     assert result.returncode == 0, result.stderr
     version = re.search(r'^version = "(.*)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
     assert result.stdout.strip() == f"{version} 1 from the package"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("lintian"), reason="lintian is not installed")
+def test_lintian_finds_no_error_in_the_source_and_binary_packages(packages):
+    """The source package (.dsc, from the `make dist` tarball) and the binary
+    build (.changes): no error; the warnings kept are in debian/README.source."""
+    files = sorted(glob.glob(str(DEBS / "*.dsc")) + glob.glob(str(DEBS / "*.changes")))
+    assert len(files) == 2, files
+    result = subprocess.run(["lintian", "--fail-on", "error", "--tag-display-limit", "0", *files],
+                            capture_output=True, text=True, timeout=900)
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    tags = {line.split(": ", 2)[2].split()[0] for line in result.stdout.splitlines()
+            if re.match(r"[EW]: ", line)}
+    assert tags <= {"initial-upload-closes-no-bugs", "newer-standards-version"}, result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("autopkgtest") or os.geteuid() != 0,
+                    reason="needs autopkgtest, and root for a private mount namespace")
+def test_autopkgtest_passes_in_a_throwaway_namespace(packages):
+    """debian/tests through autopkgtest's null virt server, installed into
+    overlays that vanish afterwards (scripts/autopkgtest-isolated.sh)."""
+    binaries = [d for d in debs() if "dbgsym" not in d]
+    result = subprocess.run(["sh", str(ROOT / "scripts" / "autopkgtest-isolated.sh"),
+                             str(DEBS / "autopkgtest"), *glob.glob(str(DEBS / "*.dsc")), *binaries],
+                            capture_output=True, text=True, timeout=900)
+    summary = DEBS / "autopkgtest" / "summary"
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert re.search(r"^c-echo\s+PASS", summary.read_text(), re.M), summary.read_text()
+    # Nothing of it reached this machine.
+    assert not glob.glob("/usr/lib/*/libwsclient.so*")

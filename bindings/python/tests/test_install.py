@@ -53,7 +53,7 @@ def clean_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """build/dist as `make wheel` makes it, in a temporary directory."""
+    """build/dist/python as `make wheel` makes it, in a temporary directory."""
     out = tmp_path_factory.mktemp("dist")
     r = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "python-dist.py"), str(out)],
