@@ -440,6 +440,9 @@ dist:
 DEBDIR     := $(BUILD)/deb
 DEBVERSION  = $(shell dpkg-parsechangelog -l debian/changelog -SVersion)
 SYSTEM_PATH:= /usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+# The build farm's condition: no network at all (a network namespace of its
+# own, where unshare(1) may: as root), as well as no registry (debian/rules).
+NO_NETWORK := $(shell unshare --net true 2>/dev/null && echo "unshare --net")
 RUSTUP_BIN  = $(patsubst %/,%,$(dir $(shell rustup which rustc 2>/dev/null)))
 package-debs: dist
 	rm -rf $(DEBDIR)
@@ -452,11 +455,11 @@ package-debs: dist
 	cd $(DEBDIR) && dpkg-source -x libwsclient_$(DEBVERSION).dsc $(DISTNAME) >> source.log 2>&1
 	cd $(DEBDIR)/$(DISTNAME) && if PATH=$(SYSTEM_PATH) dpkg-checkbuilddeps 2>/dev/null; then \
 	    echo "package-debs: Build-Depends met: dpkg-buildpackage -b"; \
-	    env PATH=$(SYSTEM_PATH) dpkg-buildpackage -us -uc -b > ../build.log 2>&1; \
+	    $(NO_NETWORK) env PATH=$(SYSTEM_PATH) dpkg-buildpackage -us -uc -b > ../build.log 2>&1; \
 	  elif dpkg-checkbuilddeps -Ppkg.libwsclient.rustup && [ -n "$(RUSTUP_BIN)" ]; then \
 	    echo "package-debs: no rustc >= 1.80 package: -Ppkg.libwsclient.rustup with $(RUSTUP_BIN)"; \
-	    env PATH=$(RUSTUP_BIN):$(SYSTEM_PATH) dpkg-buildpackage -us -uc -b -Ppkg.libwsclient.rustup \
-	      > ../build.log 2>&1; \
+	    $(NO_NETWORK) env PATH=$(RUSTUP_BIN):$(SYSTEM_PATH) dpkg-buildpackage -us -uc -b \
+	      -Ppkg.libwsclient.rustup > ../build.log 2>&1; \
 	  else dpkg-checkbuilddeps; exit 1; fi || { tail -40 ../build.log; exit 1; }
 	@ls $(DEBDIR)/*.deb
 

@@ -76,6 +76,22 @@ def packages():
     return found
 
 
+def test_the_packages_were_built_without_a_registry(packages):
+    """cargo built them from the tarball's vendor/ alone: its home inside
+    the package tree (debian/rules) never got a registry or a git checkout.
+    (The build also ran without network where unshare(1) may.)"""
+    tree = DEBS / f"libwsclient-{version_of_packages(packages)}"
+    if not tree.is_dir():
+        pytest.skip("the packages were built by an earlier run")
+    home = tree / "debian" / "cargo_home"
+    assert not (home / "registry").exists() and not (home / "git").exists()
+    assert (tree / "vendor").is_dir()
+
+
+def version_of_packages(packages):
+    return re.sub(r"-[^-]*$", "", os.path.basename(packages["libwsclient0.1"]).split("_")[1])
+
+
 def test_debs_install_into_a_scratch_root_and_work(packages, tmp_path):
     root = tmp_path / "root"
     for name in ("libwsclient0.1", "libwsclient-dev"):
