@@ -2,7 +2,9 @@
 # Source this file (from run-tests.sh / run-autobahn.sh): it sets up the
 # environment for the private egg repository build/chicken-repo and defines
 # install_egg, which builds and installs the ws-client egg from this tree
-# against the in-tree libwsclient (build/lib, include/).
+# against the in-tree libwsclient (build/lib, include/). Run it (`make egg`)
+# to install the egg once for both: chicken-install rewrites the repository
+# in place, so it must not run while another suite uses the egg.
 
 CHICKEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$CHICKEN_DIR/../.." && pwd)
@@ -39,3 +41,8 @@ install_egg() {
     fi
     echo "ws-client: installed into $REPO"
 }
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    install_egg
+fi

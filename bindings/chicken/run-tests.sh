@@ -7,7 +7,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/install-egg.sh"
 PY=${WSCLIENT_PYTHON:-$ROOT/.venv/bin/python}
 
-install_egg
+# `make test-chicken` installed it already (see install-egg.sh).
+[ -n "${WSCLIENT_EGG_INSTALLED:-}" ] || install_egg
 
 TMP=$(mktemp -d)
 PIDS=()
