@@ -3,7 +3,7 @@
 and fail unless every case's `behavior` and `behaviorClose` are OK or
 INFORMATIONAL (NON-STRICT counts as a miss).
 
-    gate.py --name c [--case '1.*' ...] [--proxy] -- CMD... {url} {agent} [{proxy}]
+    gate.py --name c [--case '1.*' ...] [--exclude '12.*' ...] [--proxy] -- CMD... {url} {agent} [{proxy}]
 
 `{url}` and `{agent}` in CMD are replaced by the server's base URI and the
 agent name. With --proxy an HTTP proxy (tests/servers/proxy_server.py, with
@@ -51,6 +51,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", required=True, help="report folder and agent name")
     parser.add_argument("--case", action="append", default=[], help="kosoku -i pattern")
+    parser.add_argument("--exclude", action="append", default=[], help="kosoku -x pattern")
     parser.add_argument("--timeout", type=int, default=1800)
     parser.add_argument("--proxy", action="store_true", help="run the testee through a proxy")
     parser.add_argument("command", nargs="+")
@@ -64,6 +65,8 @@ def main():
     server_cmd = [kosoku, "-m", "fuzzingserver", f"127.0.0.1:{port}", "-o", str(outdir)]
     for case in args.case:
         server_cmd += ["-i", case]
+    for case in args.exclude:
+        server_cmd += ["-x", case]
     agent = f"libwsclient-{args.name}"
     with open(outdir / "server.log", "w") as log, ExitStack() as stack:
         proxy_url = ""
