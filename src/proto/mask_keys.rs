@@ -17,12 +17,12 @@ pub struct MaskKeys {
 
 impl MaskKeys {
     pub fn new() -> MaskKeys {
-        let mut seed = [0u8; 44];
-        openssl::rand::rand_bytes(&mut seed).expect("OpenSSL CSPRNG failed");
+        let mut material = [0u8; 44];
+        openssl::rand::rand_bytes(&mut material).expect("OpenSSL CSPRNG failed");
         let mut key = [0u8; 32];
         let mut nonce = [0u8; 12];
-        key.copy_from_slice(&seed[..32]);
-        nonce.copy_from_slice(&seed[32..]);
+        key.copy_from_slice(&material[..32]);
+        nonce.copy_from_slice(&material[32..]);
         MaskKeys::from_key(key, nonce)
     }
 

@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn optype_round_trip_matches_seed_table() {
+    fn optype_round_trip_matches_the_egg_table() {
         assert_eq!(OpCode::from_u8(0xA).unwrap().optype(), "pong");
         assert_eq!(OpCode::from_optype("connection-close"), Some(OpCode::Close));
         for &(op, name) in OPTYPES.iter() {

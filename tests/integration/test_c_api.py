@@ -39,7 +39,7 @@ def test_c_api_suite_under_valgrind():
     assert result.stdout.strip().endswith(", 0 failed")
 
 
-def test_seed_echo_example_echoes_every_text_message():
+def test_the_egg_echo_example_echoes_every_text_message():
     greetings = ["one", "zwei", "трі"]
     args = [a for g in greetings for a in ("--greet", g)]
     with running("echo_server.py", *args) as (port, server):
