@@ -341,7 +341,7 @@ $(BUILD)/benches/scale: benches/scale.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
-$(BUILD)/benches/scale_server: benches/scale_server.c
+$(BUILD)/benches/scale_server: benches/scale_server.c benches/upgrade_answer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $< $$(pkg-config --cflags --libs libcrypto) -o $@
 
@@ -360,7 +360,7 @@ $(BUILD)/benches/small_client: benches/small_client.c include/wsclient.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -L$(LIB) -lwsclient -Wl,-rpath,$(CURDIR)/$(LIB) -o $@
 
-$(BUILD)/benches/small_server: benches/small_server.c
+$(BUILD)/benches/small_server: benches/small_server.c benches/upgrade_answer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $< $$(pkg-config --cflags --libs libcrypto) -pthread -o $@
 

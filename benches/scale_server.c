@@ -30,6 +30,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "upgrade_answer.h"
+
 #define BACKLOG 4096            /* hundreds of connects at once must not find it full */
 #define MAX_REQUEST (8 << 10)   /* longest upgrade request accepted */
 
@@ -82,27 +84,11 @@ static bool upgrade(struct peer *p) {
     if (!end)
         return p->in.len < MAX_REQUEST;
     *end = '\0';
-    char *key = NULL;
-    for (char *line = strstr((char *)p->in.data, "\r\n"); line && !key; line = strstr(line + 2, "\r\n"))
-        if (strncasecmp(line + 2, "Sec-WebSocket-Key:", 18) == 0)
-            key = line + 2 + 18;
-    if (!key)
-        return false;
-    key += strspn(key, " \t");
-    size_t key_len = strcspn(key, " \t\r");
-    char joined[128];
-    int n = snprintf(joined, sizeof joined, "%.*s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", (int)key_len, key);
-    if (n < 0 || (size_t)n >= sizeof joined)
-        return false;
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)joined, (size_t)n, digest);
-    char accept[32];
-    EVP_EncodeBlock((unsigned char *)accept, digest, SHA_DIGEST_LENGTH);
     char answer[256];
-    n = snprintf(answer, sizeof answer,
-                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
-    append(&p->out, answer, (size_t)n);
+    size_t n;
+    if (!upgrade_answer((char *)p->in.data, answer, sizeof answer, &n))
+        return false;
+    append(&p->out, answer, n);
     consume(&p->in, (size_t)(end + 4 - p->in.data));
     p->open = true;
     return true;

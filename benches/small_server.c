@@ -38,6 +38,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "upgrade_answer.h"
+
 #define READ_ROOM (64 << 10)    /* as RAW_READ_BUFFER in benches/support/servers.rs */
 #define MAX_REQUEST (8 << 10)   /* longest upgrade request accepted */
 
@@ -80,27 +82,9 @@ static bool upgrade(int fd, unsigned char *buf, size_t cap, size_t *end) {
     char head[MAX_REQUEST + 1];
     memcpy(head, buf, request);
     head[request] = '\0';
-    char *key = NULL;
-    for (char *line = strstr(head, "\r\n"); line && !key; line = strstr(line + 2, "\r\n"))
-        if (strncasecmp(line + 2, "Sec-WebSocket-Key:", 18) == 0)
-            key = line + 2 + 18;
-    if (!key)
-        return false;
-    key += strspn(key, " \t");
-    size_t key_len = strcspn(key, " \t\r");
-    char joined[128];
-    int n = snprintf(joined, sizeof joined, "%.*s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", (int)key_len, key);
-    if (n < 0 || (size_t)n >= sizeof joined)
-        return false;
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)joined, (size_t)n, digest);
-    char accept[32];
-    EVP_EncodeBlock((unsigned char *)accept, digest, SHA_DIGEST_LENGTH);
     char answer[256];
-    n = snprintf(answer, sizeof answer,
-                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
-    if (!write_all(fd, (const unsigned char *)answer, (size_t)n))
+    size_t n;
+    if (!upgrade_answer(head, answer, sizeof answer, &n) || !write_all(fd, (const unsigned char *)answer, n))
         return false;
     memmove(buf, buf + request, have - request);
     *end = have - request;
