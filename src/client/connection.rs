@@ -64,6 +64,7 @@ pub struct Connection {
     deflate: Option<DeflateParams>,
     subprotocol: Option<String>,
     headers: Vec<(String, String)>,
+    tls_resumed: bool,
 }
 
 /// The read and write timeouts, read by every call without a lock:
@@ -273,6 +274,7 @@ impl Connection {
         stream.set_write_timeout(None)?;
         Ok(Connection {
             socket: stream.socket().clone(),
+            tls_resumed: stream.tls_resumed(),
             core: Mutex::new(Core {
                 session,
                 stream,
@@ -341,6 +343,13 @@ impl Connection {
 
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// Whether the TLS handshake resumed a session from an earlier
+    /// connection to the same host and port with the same TLS settings
+    /// (an abbreviated handshake); false for ws://.
+    pub fn tls_resumed(&self) -> bool {
+        self.tls_resumed
     }
 
     /// The headers of the server's 101 response.

@@ -1,6 +1,7 @@
 //! The only code that owns sockets and OpenSSL.
 
 mod resolve;
+mod sessions;
 mod tcp;
 mod tls;
 mod wait;
@@ -111,6 +112,14 @@ impl Stream {
         match self {
             Stream::Plain(_) => false,
             Stream::Tls(s) => s.ssl().pending() > 0,
+        }
+    }
+
+    /// Whether the TLS handshake resumed a session (false for plain TCP).
+    pub fn tls_resumed(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s) => s.ssl().session_reused(),
         }
     }
 
