@@ -565,6 +565,21 @@ const char *ws_conn_subprotocol(const ws_conn *conn);
 bool ws_conn_compression(const ws_conn *conn);
 
 /*
+ Whether the TLS handshake resumed an earlier session. A resumed
+ handshake is abbreviated (no certificate exchange): it used a TLS 1.3
+ ticket or a TLS 1.2 session from an earlier connection to the same host
+ and port made with the same TLS settings (CA, client certificate,
+ verification, versions, ciphers, pins, server name). The library keeps
+ the latest session per settings and per host and port, in the process,
+ and never offers one under other settings. false for ws://, for a full
+ handshake, and before the connection is open.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+bool ws_conn_tls_resumed(const ws_conn *conn);
+
+/*
  A header of the server's 101 response (case-insensitive), or NULL.
  Owned by the connection (valid until `ws_conn_free`).
 
@@ -798,6 +813,43 @@ const char *ws_result_string(int32_t code);
  to the peer), as opposed to an *exn*.
  */
 bool ws_result_is_fail(int32_t code);
+
+/*
+ Whether to connect again after a connection (or a connect) ended with
+ `code`. True when a new attempt may succeed (after a backoff delay with
+ jitter: see examples-c/reconnect_client.c), false when it would fail
+ the same way, or nothing failed.
+
+ - `close_code`, when not 0 (`ws_conn_peer_close_code`: the server sent a
+   close frame), decides: retry after 1001 Going Away, 1011 Internal
+   Error, 1012 Service Restart, 1013 Try Again Later, 1014 Bad Gateway
+   and 1006 (abnormal closure, for callers that record it); not after
+   1000 Normal Closure, 1005 (no code), 1008 Policy Violation, the other
+   codes that blame the client (1002, 1003, 1007, 1009, 1010) or an
+   application's code (3000-4999).
+ - `WS_HTTP_RESPONSE` (and `WS_ERR_PROXY`, with the proxy's answer):
+   `http_status` decides (`ws_response_status`; 0 for a SOCKS5 refusal):
+   retry after a 5xx, not after any other status, 4xx included (429 Too
+   Many Requests too: its `Retry-After` header says when; see
+   `ws_response_header`).
+ - Retry after network errors and timeouts: `WS_ERR_IO`,
+   `WS_ERR_TIMEOUT`, `WS_ERR_RESOLVE`, `WS_ERR_CONNECT`,
+   `WS_ERR_CONNECTION_LOST` (the server dropped TCP, over ws:// or
+   wss://).
+ - Not after anything else: the caller's mistakes (`WS_ERR_NULL_ARGUMENT`,
+   `WS_ERR_INVALID_ARGUMENT`, `WS_ERR_INVALID_STATE`, `WS_ERR_URI`), a
+   certificate that did not verify (`WS_ERR_TLS_VERIFY`), other TLS
+   failures (`WS_ERR_TLS`: no common version or cipher, a refused client
+   certificate, an unreadable CA file), an invalid handshake answer or a
+   refused redirect, a *fail* (the server broke the protocol), and
+   outcomes that are not failures (`WS_OK`, `WS_STOPPED`, `WS_CLOSED`
+   without a close code, `WS_ERR_WOULD_BLOCK`).
+
+ These are the rules of Python `websockets`' reconnecting `connect()`
+ (network errors, timeouts and 5xx answers are retried), with the
+ server's close code taken into account and TLS failures not retried.
+ */
+bool ws_result_is_retryable(int32_t code, uint16_t http_status, uint16_t close_code);
 
 /*
  The message of the last failing call on this thread ("" if none). Valid

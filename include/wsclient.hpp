@@ -93,6 +93,17 @@ class error : public std::runtime_error {
     bool is_fail() const noexcept { return ws_result_is_fail(code_); }
     /** ws_result_string(code()): a static description of the code. */
     const char *code_name() const noexcept { return ws_result_string(code_); }
+    /** Whether connecting again may succeed (ws_result_is_retryable): after a
+     *  network error or a timeout, a 5xx answer (handshake_rejected,
+     *  proxy_error), or when the server had closed with `peer_close_code`
+     *  1001, 1011, 1012, 1013 or 1014 (connection::peer_close_code()). */
+    bool is_retryable(uint16_t peer_close_code = 0) const noexcept {
+        return ws_result_is_retryable(code_, http_status_, peer_close_code);
+    }
+
+  protected:
+    /** The HTTP status of the answer behind the error, if any. */
+    uint16_t http_status_ = 0;
 
   private:
     int32_t code_;
@@ -141,7 +152,9 @@ class handshake_rejected : public exn {
   public:
     explicit handshake_rejected(http_response r)
         : exn(WS_HTTP_RESPONSE, "the server answered HTTP " + std::to_string(r.status) + " " + r.reason, 0),
-          response_(std::move(r)) {}
+          response_(std::move(r)) {
+        http_status_ = response_.status;
+    }
     const http_response &response() const noexcept { return response_; }
 
   private:
@@ -152,7 +165,9 @@ class handshake_rejected : public exn {
 class proxy_error : public exn {
   public:
     proxy_error(const std::string &message, http_response r)
-        : exn(WS_ERR_PROXY, message, 0), response_(std::move(r)) {}
+        : exn(WS_ERR_PROXY, message, 0), response_(std::move(r)) {
+        http_status_ = response_.status;
+    }
     const http_response &response() const noexcept { return response_; }
 
   private:
@@ -669,6 +684,8 @@ class connection {
     bool is_connecting() const { return ws_conn_state(h()) == WS_STATE_CONNECTING; }
     std::optional<std::string_view> subprotocol() const { return view(ws_conn_subprotocol(h())); }
     bool compression() const { return ws_conn_compression(h()); }
+    /** Whether the TLS handshake resumed an earlier connection's session. */
+    bool tls_resumed() const { return ws_conn_tls_resumed(h()); }
     /** A response header of the handshake; valid until the connection is freed. */
     std::optional<std::string_view> header(const std::string &name) {
         return view(ws_conn_header(h(), name.c_str()));

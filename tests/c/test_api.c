@@ -428,6 +428,70 @@ static void test_http_response(void) {
     CHECK(ws_connect(uri, NULL, &conn, NULL) == WS_HTTP_RESPONSE);
 }
 
+/* ws_result_is_retryable on the outcomes a real server gives, then on the
+   codes alone. */
+static int32_t outcome(const char *path, uint16_t *status, uint16_t *close_code) {
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s%s", base, path);
+    ws_conn *conn = NULL;
+    ws_response *response = NULL;
+    *status = *close_code = 0;
+    int32_t rc = ws_connect(uri, NULL, &conn, &response);
+    if (rc == WS_HTTP_RESPONSE)
+        *status = ws_response_status(response);
+    ws_response_free(response);
+    if (rc == WS_OK) {
+        CHECK(!ws_conn_tls_resumed(conn)); /* ws:// */
+        ws_message *msg = NULL;
+        rc = ws_recv_message(conn, &msg);
+        ws_message_free(msg);
+        *close_code = ws_conn_peer_close_code(conn);
+    }
+    ws_conn_free(conn);
+    return rc;
+}
+
+static void test_retry_classifier(void) {
+    uint16_t status, code;
+    int32_t rc = outcome("/status/503", &status, &code);
+    CHECK(rc == WS_HTTP_RESPONSE && status == 503 && ws_result_is_retryable(rc, status, code));
+    rc = outcome("/status/403", &status, &code);
+    CHECK(rc == WS_HTTP_RESPONSE && status == 403 && !ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1012", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1012 && ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1013", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1013 && ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1008", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1008 && !ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1000", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1000 && !ws_result_is_retryable(rc, status, code));
+
+    ws_conn *conn = NULL;
+    rc = ws_connect("ws://127.0.0.1:1/", NULL, &conn, NULL);
+    CHECK(rc == WS_ERR_CONNECT && ws_result_is_retryable(rc, 0, 0));
+    rc = ws_connect("http://example.com/", NULL, &conn, NULL);
+    CHECK(rc == WS_ERR_URI && !ws_result_is_retryable(rc, 0, 0));
+
+    CHECK(ws_result_is_retryable(WS_ERR_CONNECTION_LOST, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_TIMEOUT, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_RESOLVE, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_IO, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_CONNECTION_LOST, 0, 1001));
+    CHECK(!ws_result_is_retryable(WS_ERR_CONNECTION_LOST, 0, 1008));
+    CHECK(ws_result_is_retryable(WS_ERR_PROXY, 502, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_PROXY, 407, 0));
+    CHECK(!ws_result_is_retryable(WS_HTTP_RESPONSE, 429, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_TLS_VERIFY, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_TLS, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_INVALID_ARGUMENT, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_NULL_ARGUMENT, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_PROTOCOL, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_OK, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_WOULD_BLOCK, 0, 0));
+    CHECK(!ws_result_is_retryable(12345, 0, 0));
+    CHECK(!ws_conn_tls_resumed(NULL));
+}
+
 static void test_nonblocking(void) {
     ws_conn *conn = connect_to("/", NULL);
     if (!conn)
@@ -595,6 +659,7 @@ int main(int argc, char **argv) {
     test_handler_stops_loop();
     test_handler_codes_and_freeing();
     test_http_response();
+    test_retry_classifier();
     test_nonblocking();
     test_event_loop_calls();
     test_poll_loop_ends_after_the_close();

@@ -58,6 +58,7 @@ static void test_echo_text_binary_and_views() {
     ws::connection conn(base + "/", opts);
     CHECK(conn.is_open());
     CHECK(conn.compression());
+    CHECK(!conn.tls_resumed()); // ws://
     CHECK(!conn.subprotocol());
     CHECK(conn.header("Upgrade").value_or("") == "websocket");
 
@@ -116,13 +117,18 @@ static void test_handshake_rejected_carries_the_response() {
                      e.code() == WS_HTTP_RESPONSE && !e.is_fail());
     // It is an exn, so one catch clause can take every non-protocol error.
     CHECK_THROWS(ws::exn, ws::connection(base + "/status/500"), e.close_code() == 0);
+    // A 5xx may pass, a 4xx not.
+    CHECK_THROWS(ws::handshake_rejected, ws::connection(base + "/status/403"), !e.is_retryable());
+    CHECK_THROWS(ws::exn, ws::connection(base + "/status/503"), e.is_retryable());
 }
 
 static void test_exn_and_fail() {
     CHECK_THROWS(ws::exn, ws::connection("ws://127.0.0.1:1/"),
                  e.code() == WS_ERR_CONNECT && !e.is_fail() && e.close_code() == 0 &&
-                     std::string(e.what()).find("127.0.0.1:1") != std::string::npos);
-    CHECK_THROWS(ws::exn, ws::connection("http://example.com/"), e.code() == WS_ERR_URI);
+                     std::string(e.what()).find("127.0.0.1:1") != std::string::npos &&
+                     e.is_retryable() && !e.is_retryable(1008) && e.is_retryable(1012));
+    CHECK_THROWS(ws::exn, ws::connection("http://example.com/"),
+                 e.code() == WS_ERR_URI && !e.is_retryable());
     ws::options opts;
     CHECK_THROWS(ws::exn, opts.deflate("bogus"), e.code() == WS_ERR_INVALID_ARGUMENT);
     CHECK_THROWS(ws::exn, opts.proxy("ftp://h:1"), e.code() == WS_ERR_INVALID_ARGUMENT);

@@ -220,6 +220,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_last_pong": (c_size_t, [conn_p, c_void_p, c_size_t], None),
     "ws_conn_subprotocol": (c_char_p, [conn_p], None),
     "ws_conn_compression": (c_bool, [conn_p], None),
+    "ws_conn_tls_resumed": (c_bool, [conn_p], None),
     "ws_conn_header": (c_char_p, [conn_p, c_char_p], None),
     "ws_conn_peer_close_code": (c_uint16, [conn_p], None),
     "ws_conn_peer_close_reason": (c_char_p, [conn_p], None),
@@ -240,6 +241,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     # Errors.
     "ws_result_string": (c_char_p, [c_int32], None),
     "ws_result_is_fail": (c_bool, [c_int32], None),
+    "ws_result_is_retryable": (c_bool, [c_int32, c_uint16, c_uint16], None),
     "ws_last_error_message": (c_char_p, [], None),
     "ws_last_error_copy": (c_size_t, [c_void_p, c_size_t], None),
     "ws_last_error_code": (c_int32, [], None),
