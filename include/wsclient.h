@@ -829,25 +829,29 @@ bool ws_result_is_fail(int32_t code);
    application's code (3000-4999).
  - `WS_HTTP_RESPONSE` (and `WS_ERR_PROXY`, with the proxy's answer):
    `http_status` decides (`ws_response_status`; 0 for a SOCKS5 refusal):
-   retry after a 5xx, not after any other status, 4xx included (429 Too
-   Many Requests too: its `Retry-After` header says when; see
-   `ws_response_header`).
+   retry after 500, 502, 503 and 504, not after any other status, 4xx
+   included (429 Too Many Requests too: its `Retry-After` header says
+   when; see `ws_response_header`).
  - Retry after network errors and timeouts: `WS_ERR_IO`,
    `WS_ERR_TIMEOUT`, `WS_ERR_RESOLVE`, `WS_ERR_CONNECT`,
    `WS_ERR_CONNECTION_LOST` (the server dropped TCP, over ws:// or
-   wss://).
+   wss://), and `WS_ERR_TLS` (TLS failed on the way; a configuration
+   that can never work fails the same way each time, which the backoff
+   keeps cheap).
  - Not after anything else: the caller's mistakes (`WS_ERR_NULL_ARGUMENT`,
    `WS_ERR_INVALID_ARGUMENT`, `WS_ERR_INVALID_STATE`, `WS_ERR_URI`), a
-   certificate that did not verify (`WS_ERR_TLS_VERIFY`), other TLS
-   failures (`WS_ERR_TLS`: no common version or cipher, a refused client
-   certificate, an unreadable CA file), an invalid handshake answer or a
-   refused redirect, a *fail* (the server broke the protocol), and
-   outcomes that are not failures (`WS_OK`, `WS_STOPPED`, `WS_CLOSED`
-   without a close code, `WS_ERR_WOULD_BLOCK`).
+   certificate that did not verify (`WS_ERR_TLS_VERIFY`), an invalid
+   handshake answer (`WS_ERR_HANDSHAKE`, also when the server closed the
+   connection before its answer: the Python and CHICKEN bindings retry
+   that one, told by its message) or a refused redirect, a *fail* (the
+   server broke the protocol), and outcomes that are not failures
+   (`WS_OK`, `WS_STOPPED`, `WS_CLOSED` without a close code,
+   `WS_ERR_WOULD_BLOCK`).
 
  These are the rules of Python `websockets`' reconnecting `connect()`
- (network errors, timeouts and 5xx answers are retried), with the
- server's close code taken into account and TLS failures not retried.
+ and of this library's bindings (network errors, TLS failures other than
+ verification, timeouts, and 500, 502, 503 and 504 are retried), with
+ the server's close code taken into account.
  */
 bool ws_result_is_retryable(int32_t code, uint16_t http_status, uint16_t close_code);
 

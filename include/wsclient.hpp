@@ -94,9 +94,10 @@ class error : public std::runtime_error {
     /** ws_result_string(code()): a static description of the code. */
     const char *code_name() const noexcept { return ws_result_string(code_); }
     /** Whether connecting again may succeed (ws_result_is_retryable): after a
-     *  network error or a timeout, a 5xx answer (handshake_rejected,
-     *  proxy_error), or when the server had closed with `peer_close_code`
-     *  1001, 1011, 1012, 1013 or 1014 (connection::peer_close_code()). */
+     *  network or TLS error or a timeout, an answer 500, 502, 503 or 504
+     *  (handshake_rejected, proxy_error), or when the server had closed with
+     *  `peer_close_code` 1001, 1011, 1012, 1013 or 1014
+     *  (connection::peer_close_code()). */
     bool is_retryable(uint16_t peer_close_code = 0) const noexcept {
         return ws_result_is_retryable(code_, http_status_, peer_close_code);
     }

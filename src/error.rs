@@ -64,14 +64,15 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Whether a new connection may succeed where this failure happened:
-    /// the network (a name lookup, a refused or reset connection, I/O) and
-    /// timeouts, which pass when the server or the path to it recovers.
-    /// Not the caller's own mistakes (arguments, URI, state), nor a
-    /// certificate that did not verify, TLS that cannot be agreed (or a CA
-    /// file that cannot be read), an invalid or refused handshake, a
-    /// redirect refused, or a protocol violation: the same attempt would
-    /// fail the same way. A proxy's refusal depends on its answer (see
-    /// [`Error::is_retryable`]); `WouldBlock` is not a failure (call again).
+    /// the network (a name lookup, a refused or reset connection, I/O, TLS
+    /// failing on the way) and timeouts, which pass when the server or the
+    /// path to it recovers. Not the caller's own mistakes (arguments, URI,
+    /// state), nor a certificate that did not verify, an invalid or
+    /// refused handshake, a redirect refused, or a protocol violation: the
+    /// same attempt would fail the same way. As Python `websockets` (whose
+    /// network errors include TLS's) and this library's bindings decide; a
+    /// proxy's refusal depends on its answer (see [`Error::is_retryable`]);
+    /// `WouldBlock` is not a failure (call again).
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
@@ -80,6 +81,7 @@ impl ErrorKind {
                 | ErrorKind::Resolve
                 | ErrorKind::Connect
                 | ErrorKind::ConnectionLost
+                | ErrorKind::Tls
         )
     }
 }
@@ -170,8 +172,8 @@ impl Error {
     }
 
     /// Whether connecting again may succeed: [`ErrorKind::is_retryable`],
-    /// and a proxy's refusal with a 5xx answer (it could not reach the
-    /// server: see [`crate::http::is_retryable_status`]).
+    /// and a proxy's refusal with a 500, 502, 503 or 504 answer (it could
+    /// not reach the server: see [`crate::http::is_retryable_status`]).
     pub fn is_retryable(&self) -> bool {
         match (self.kind, &self.response) {
             (ErrorKind::Proxy, Some(r)) => r.is_retryable(),
@@ -249,7 +251,7 @@ mod tests {
     #[test]
     fn network_errors_and_timeouts_may_be_retried_mistakes_and_verification_not() {
         use ErrorKind::*;
-        for kind in [Io, Timeout, Resolve, Connect, ConnectionLost] {
+        for kind in [Io, Timeout, Resolve, Connect, ConnectionLost, Tls] {
             assert!(kind.is_retryable(), "{kind:?}");
             assert!(Error::exn(kind, "x").is_retryable(), "{kind:?}");
         }
@@ -257,7 +259,6 @@ mod tests {
             InvalidArgument,
             InvalidState,
             WouldBlock,
-            Tls,
             TlsVerify,
             Uri,
             Handshake,

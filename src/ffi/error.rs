@@ -199,25 +199,29 @@ pub extern "C" fn ws_result_is_fail(code: i32) -> bool {
 ///   application's code (3000-4999).
 /// - `WS_HTTP_RESPONSE` (and `WS_ERR_PROXY`, with the proxy's answer):
 ///   `http_status` decides (`ws_response_status`; 0 for a SOCKS5 refusal):
-///   retry after a 5xx, not after any other status, 4xx included (429 Too
-///   Many Requests too: its `Retry-After` header says when; see
-///   `ws_response_header`).
+///   retry after 500, 502, 503 and 504, not after any other status, 4xx
+///   included (429 Too Many Requests too: its `Retry-After` header says
+///   when; see `ws_response_header`).
 /// - Retry after network errors and timeouts: `WS_ERR_IO`,
 ///   `WS_ERR_TIMEOUT`, `WS_ERR_RESOLVE`, `WS_ERR_CONNECT`,
 ///   `WS_ERR_CONNECTION_LOST` (the server dropped TCP, over ws:// or
-///   wss://).
+///   wss://), and `WS_ERR_TLS` (TLS failed on the way; a configuration
+///   that can never work fails the same way each time, which the backoff
+///   keeps cheap).
 /// - Not after anything else: the caller's mistakes (`WS_ERR_NULL_ARGUMENT`,
 ///   `WS_ERR_INVALID_ARGUMENT`, `WS_ERR_INVALID_STATE`, `WS_ERR_URI`), a
-///   certificate that did not verify (`WS_ERR_TLS_VERIFY`), other TLS
-///   failures (`WS_ERR_TLS`: no common version or cipher, a refused client
-///   certificate, an unreadable CA file), an invalid handshake answer or a
-///   refused redirect, a *fail* (the server broke the protocol), and
-///   outcomes that are not failures (`WS_OK`, `WS_STOPPED`, `WS_CLOSED`
-///   without a close code, `WS_ERR_WOULD_BLOCK`).
+///   certificate that did not verify (`WS_ERR_TLS_VERIFY`), an invalid
+///   handshake answer (`WS_ERR_HANDSHAKE`, also when the server closed the
+///   connection before its answer: the Python and CHICKEN bindings retry
+///   that one, told by its message) or a refused redirect, a *fail* (the
+///   server broke the protocol), and outcomes that are not failures
+///   (`WS_OK`, `WS_STOPPED`, `WS_CLOSED` without a close code,
+///   `WS_ERR_WOULD_BLOCK`).
 ///
 /// These are the rules of Python `websockets`' reconnecting `connect()`
-/// (network errors, timeouts and 5xx answers are retried), with the
-/// server's close code taken into account and TLS failures not retried.
+/// and of this library's bindings (network errors, TLS failures other than
+/// verification, timeouts, and 500, 502, 503 and 504 are retried), with
+/// the server's close code taken into account.
 #[no_mangle]
 pub extern "C" fn ws_result_is_retryable(code: i32, http_status: u16, close_code: u16) -> bool {
     guard_value(false, || {
@@ -396,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn the_classifier_retries_network_errors_5xx_and_a_restarting_server() {
+    fn the_classifier_retries_network_errors_server_errors_and_a_restarting_server() {
         let retry = ws_result_is_retryable;
         for code in [
             WS_ERR_IO,
@@ -404,6 +408,7 @@ mod tests {
             WS_ERR_RESOLVE,
             WS_ERR_CONNECT,
             WS_ERR_CONNECTION_LOST,
+            WS_ERR_TLS,
         ] {
             assert!(retry(code, 0, 0), "{code}");
         }
@@ -417,7 +422,6 @@ mod tests {
             WS_ERR_PANIC,
             WS_ERR_NOT_FOUND,
             WS_ERR_WOULD_BLOCK,
-            WS_ERR_TLS,
             WS_ERR_TLS_VERIFY,
             WS_ERR_URI,
             WS_ERR_HANDSHAKE,
@@ -436,6 +440,7 @@ mod tests {
         for code in [WS_HTTP_RESPONSE, WS_ERR_PROXY] {
             assert!(retry(code, 503, 0) && retry(code, 500, 0), "{code}");
             assert!(!retry(code, 403, 0) && !retry(code, 429, 0), "{code}");
+            assert!(!retry(code, 501, 0), "{code}");
             assert!(!retry(code, 0, 0), "{code}");
         }
         // A status means nothing with other results.

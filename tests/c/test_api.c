@@ -482,7 +482,9 @@ static void test_retry_classifier(void) {
     CHECK(!ws_result_is_retryable(WS_ERR_PROXY, 407, 0));
     CHECK(!ws_result_is_retryable(WS_HTTP_RESPONSE, 429, 0));
     CHECK(!ws_result_is_retryable(WS_ERR_TLS_VERIFY, 0, 0));
-    CHECK(!ws_result_is_retryable(WS_ERR_TLS, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_TLS, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_HTTP_RESPONSE, 501, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_HANDSHAKE, 0, 0));
     CHECK(!ws_result_is_retryable(WS_ERR_INVALID_ARGUMENT, 0, 0));
     CHECK(!ws_result_is_retryable(WS_ERR_NULL_ARGUMENT, 0, 0));
     CHECK(!ws_result_is_retryable(WS_ERR_PROTOCOL, 0, 0));
