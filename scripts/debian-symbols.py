@@ -25,7 +25,7 @@ def explicit_nodes():
     """{function: node} for the names wsclient.map lists in a node."""
     text = re.sub(r"/\*.*?\*/", "", (ROOT / "wsclient.map").read_text(), flags=re.S)
     nodes = {}
-    for node, body in re.findall(r"(\w+)\s*\{(.*?)\}", text, re.S):
+    for node, body in re.findall(r"([\w.]+)\s*\{(.*?)\}", text, re.S):
         for name in re.findall(r"\b(ws_\w+)\s*;", body):
             nodes[name] = node
     return nodes

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::deflate::DeflateParams;
 use crate::error::{Error, ErrorKind, Result};
+use crate::observe::{Stat, Stats, Timings};
 use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Mode;
 use crate::proto::{Frame, Message, MessageType};
@@ -64,6 +65,8 @@ pub struct Connection {
     deflate: Option<DeflateParams>,
     subprotocol: Option<String>,
     headers: Vec<(String, String)>,
+    id: u64,
+    timings: Timings,
 }
 
 /// The read and write timeouts, read by every call without a lock:
@@ -126,6 +129,9 @@ pub(crate) struct Agreed {
     pub headers: Vec<(String, String)>,
     pub read_timeout: Option<Duration>,
     pub write_timeout: Option<Duration>,
+    /// The connection's id (in its trace events) and its connect's timings.
+    pub id: u64,
+    pub timings: Timings,
 }
 
 fn would_block(what: &str) -> Error {
@@ -211,7 +217,10 @@ impl Core {
                 self.session.on_eof();
                 Ok(true)
             }
-            Ok(_) => Ok(true),
+            Ok(n) => {
+                self.session.count_read(n);
+                Ok(true)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
             Err(e) => Err(self.session.abandon(e.into())),
@@ -285,6 +294,8 @@ impl Connection {
             deflate: agreed.deflate,
             subprotocol: agreed.subprotocol,
             headers: agreed.headers,
+            id: agreed.id,
+            timings: agreed.timings,
         })
     }
 
@@ -341,6 +352,28 @@ impl Connection {
 
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// The connection's id: unique in the process, the one its trace
+    /// events carry.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The counters so far (see [`crate::observe::Stat`]).
+    pub fn stats(&self) -> Stats {
+        self.lock()
+            .map_or_else(|_| Stats::default(), |c| c.session.stats())
+    }
+
+    /// When each step of the connect ended.
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
+
+    /// One stat (see [`crate::observe::Stat`]).
+    pub fn stat(&self, stat: Stat) -> u64 {
+        crate::observe::stats::read(stat, &self.stats(), &self.timings)
     }
 
     /// The headers of the server's 101 response.
@@ -563,7 +596,7 @@ impl Connection {
     /// Send a ping; blocking, `Ok` once it was written. A ping of ours not
     /// yet written is replaced.
     pub fn ping(&self, payload: &[u8]) -> Result<()> {
-        self.submit(0, false, |c, _| c.session.ping(payload))
+        self.submit(0, false, |c, _| c.session.ping(payload, Instant::now()))
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).

@@ -144,6 +144,14 @@ impl ws_conn {
         ))
     }
 
+    /// The connection's id (its trace events'), also while connecting.
+    pub(super) fn id(&self) -> u64 {
+        match self.open.get() {
+            Some(o) => o.conn.id(),
+            None => self.with_connecting(0, |k| k.opening.id()),
+        }
+    }
+
     fn is_connecting(&self) -> bool {
         self.with_connecting(false, |_| true)
     }

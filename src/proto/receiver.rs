@@ -5,6 +5,7 @@
 
 use crate::deflate::Inflater;
 use crate::error::{Error, Result};
+use crate::observe::{frame_event, Trace, TraceKind};
 use crate::proto::close::CloseFrame;
 use crate::proto::frame::{Frame, FrameHeader, RSV1};
 use crate::proto::message::{FrameInfo, Message, MessageType};
@@ -82,6 +83,9 @@ pub struct Receiver {
     inflater: Option<Inflater>,
     frame: Option<PartialFrame>,
     message: Option<PartialMessage>,
+    /// Frame headers parsed so far, and who hears of each.
+    frames: u64,
+    trace: Option<Trace>,
 }
 
 impl Receiver {
@@ -93,7 +97,19 @@ impl Receiver {
             inflater,
             frame: None,
             message: None,
+            frames: 0,
+            trace: None,
         }
+    }
+
+    /// Report each frame header parsed from now on to `trace`.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
+    }
+
+    /// Frame headers parsed so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
     }
 
     pub fn limits(&self) -> Limits {
@@ -209,6 +225,10 @@ impl Receiver {
 
     /// Validate a header against RFC 6455 §5 and the negotiated extensions.
     fn start_frame(&mut self, h: FrameHeader) -> Result<()> {
+        self.frames += 1;
+        if let Some(trace) = &self.trace {
+            trace.emit(frame_event(TraceKind::FrameReceived, &h));
+        }
         if h.mask.is_some() {
             return Err(Error::protocol("the server sent a masked frame"));
         }

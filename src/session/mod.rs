@@ -16,6 +16,7 @@ pub(crate) mod readbuf;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::observe::{Field, Stats, Trace, TraceEvent, TraceKind};
 use crate::proto::close::{self, CloseFrame};
 use crate::proto::receiver::{Event, Mode, Receiver};
 use crate::proto::sender::{FrameSink, Sender};
@@ -127,6 +128,11 @@ pub struct Session {
     parts_by_caller: bool,
     keepalive: Option<KeepaliveTimer>,
     pongs: PongRecord,
+    /// The counters (frames are counted by the receiver and the queue).
+    stats: Stats,
+    /// Our last ping and when it was queued, for the round trip time.
+    ping_out: Option<(Vec<u8>, Instant)>,
+    trace: Option<Trace>,
 }
 
 impl Session {
@@ -158,7 +164,41 @@ impl Session {
             partial: None,
             parts: None,
             parts_by_caller: false,
+            stats: Stats {
+                bytes_in: leftover.len() as u64,
+                ..Stats::default()
+            },
+            ping_out: None,
+            trace: None,
         }
+    }
+
+    /// Report what the session does from now on (frames both ways, pings,
+    /// pongs, closes, failures) to `trace`.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.receiver.set_trace(trace.clone());
+        self.out.set_trace(trace.clone());
+        self.trace = trace;
+    }
+
+    fn emit(&self, event: impl FnOnce() -> TraceEvent) {
+        if let Some(t) = &self.trace {
+            t.emit(event());
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            frames_in: self.receiver.frames(),
+            frames_out: self.out.frames(),
+            ..self.stats
+        }
+    }
+
+    /// `n` bytes came from the socket (into either read space).
+    pub fn count_read(&mut self, n: usize) {
+        self.stats.bytes_in += n as u64;
     }
 
     pub fn state(&self) -> State {
@@ -256,20 +296,28 @@ impl Session {
                 return Ok(None);
             };
             match event {
-                Event::Message(m) => return Ok(Some(Received::Message(m))),
+                Event::Message(m) => {
+                    self.stats.messages_in += 1;
+                    self.stats.payload_in += m.data.len() as u64;
+                    return Ok(Some(Received::Message(m)));
+                }
                 Event::Ping(payload) => {
                     if self.config.auto_pong && self.state == State::Open {
                         self.queue_control(ControlKind::Pong, OpCode::Pong, &payload);
                     }
                 }
-                Event::Pong(payload) => self.on_pong(&payload),
+                Event::Pong(payload) => self.on_pong(&payload, &mut now),
                 Event::Close(frame) => {
                     self.on_peer_close(frame, true, now.now());
                     return Ok(Some(Received::Closed));
                 }
                 Event::Frame(frame) => {
+                    if frame.opcode & 0x8 == 0 {
+                        self.stats.payload_in += frame.payload.len() as u64;
+                        self.stats.messages_in += frame.fin as u64;
+                    }
                     match OpCode::from_u8(frame.opcode) {
-                        Some(OpCode::Pong) => self.on_pong(&frame.payload),
+                        Some(OpCode::Pong) => self.on_pong(&frame.payload, &mut now),
                         Some(OpCode::Close) => {
                             // Frame mode answers nothing: the caller sends the close reply.
                             let parsed = CloseFrame::parse(&frame.payload)
@@ -284,7 +332,27 @@ impl Session {
         }
     }
 
-    fn on_pong(&mut self, payload: &[u8]) {
+    fn on_pong(&mut self, payload: &[u8], mut now: impl Now) {
+        self.stats.pongs_received += 1;
+        let rtt = match &self.ping_out {
+            Some((sent, at)) if sent == payload => {
+                let rtt = now.now().saturating_duration_since(*at);
+                self.stats.on_rtt(rtt);
+                self.ping_out = None;
+                Some(rtt)
+            }
+            _ => None,
+        };
+        self.emit(|| {
+            let e = TraceEvent::new(TraceKind::PongReceived, "pong received");
+            match rtt {
+                Some(rtt) => TraceEvent {
+                    text: format!("pong received: round trip {} us", rtt.as_micros()),
+                    ..e.number(Field::RttUs, rtt.as_micros())
+                },
+                None => e,
+            }
+        });
         self.pongs.on_pong(payload);
         if let Some(k) = self.keepalive.as_mut() {
             k.on_pong(payload);
@@ -294,6 +362,7 @@ impl Session {
     /// The server's close frame: answer it (echoing its code, as RFC 6455
     /// §5.5.1 suggests) unless we already sent ours or the caller answers.
     fn on_peer_close(&mut self, frame: CloseFrame, answer: bool, now: Instant) {
+        self.emit(|| close_event(TraceKind::CloseReceived, "close received", &frame));
         if self.state == State::Open && answer {
             let payload = CloseFrame::payload(frame.code, "");
             self.queue_control(ControlKind::Close, OpCode::Close, &payload);
@@ -308,6 +377,7 @@ impl Session {
     /// Fail the connection after a protocol error: queue the close code (for
     /// a *fail*) and stop.
     pub fn fail(&mut self, error: Error, now: Instant) -> Error {
+        self.emit(|| TraceEvent::failure(&error));
         if self.state == State::Open {
             if let Some(code) = error.close_code() {
                 let payload = CloseFrame::payload(Some(code), error.message());
@@ -339,6 +409,7 @@ impl Session {
 
     /// The transport broke: nothing more can be written or read.
     fn lose(&mut self, error: Error) -> Error {
+        self.emit(|| TraceEvent::failure(&error));
         self.state = State::Closed;
         self.partial = None;
         self.parts = None;
@@ -402,6 +473,7 @@ impl Session {
         };
         self.sender
             .encode_message(kind, data, compress, &mut lane)?;
+        self.count_message(data.len());
         Ok(Ticket::Data(ticket))
     }
 
@@ -426,7 +498,14 @@ impl Session {
         }
         // Only a piece at a time is queued.
         self.check_room(data.len().min(PIECE))?;
-        self.begin_parts(kind, data.len() as u64, false)
+        let ticket = self.begin_parts(kind, data.len() as u64, false)?;
+        self.count_message(data.len());
+        Ok(ticket)
+    }
+
+    fn count_message(&mut self, len: usize) {
+        self.stats.messages_out += 1;
+        self.stats.payload_out += len as u64;
     }
 
     fn begin_parts(&mut self, kind: MessageType, total: u64, check_text: bool) -> Result<Ticket> {
@@ -488,7 +567,11 @@ impl Session {
             ));
         }
         let ticket = match &self.parts {
-            None => self.begin_parts(kind, total, true)?,
+            None => {
+                let ticket = self.begin_parts(kind, total, true)?;
+                self.stats.messages_out += 1;
+                ticket
+            }
             Some(p) if p.kind() != kind || p.total() != total => {
                 return Err(Error::invalid_argument(format!(
                     "a {:?} message of {} bytes is being sent in parts ({} bytes of it not \
@@ -509,7 +592,9 @@ impl Session {
                 ))),
             };
         }
-        Ok((self.feed(data, all)?, ticket))
+        let taken = self.feed(data, all)?;
+        self.stats.payload_out += taken as u64;
+        Ok((taken, ticket))
     }
 
     /// Whether a message sent part by part by the caller is under way.
@@ -579,6 +664,10 @@ impl Session {
                     self.sender
                         .frame_header(fin, rsv, opcode, payload.len() as u64);
                 self.out.push_frame(&header[..n], payload, key, ticket);
+                if opcode & 0x8 == 0 {
+                    self.stats.payload_out += payload.len() as u64;
+                    self.stats.messages_out += fin as u64;
+                }
                 Ticket::Data(ticket)
             }
         };
@@ -590,10 +679,24 @@ impl Session {
 
     /// Queue a ping (at most 125 bytes of payload); a ping of ours still
     /// waiting is replaced.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<Ticket> {
+    pub fn ping(&mut self, payload: &[u8], now: Instant) -> Result<Ticket> {
         self.check_writable()?;
         Sender::check_control_payload(payload)?;
+        self.ping_queued(payload, now);
         Ok(self.queue_control(ControlKind::Ping, OpCode::Ping, payload))
+    }
+
+    /// A ping of ours goes out: its pong gives the round trip time.
+    fn ping_queued(&mut self, payload: &[u8], now: Instant) {
+        self.stats.pings_sent += 1;
+        self.ping_out = Some((payload.to_vec(), now));
+        self.emit(|| {
+            TraceEvent::new(
+                TraceKind::PingSent,
+                format!("ping sent: {} bytes", payload.len()),
+            )
+            .number(Field::Length, payload.len())
+        });
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).
@@ -626,6 +729,11 @@ impl Session {
     }
 
     fn queue_control(&mut self, kind: ControlKind, opcode: OpCode, payload: &[u8]) -> Ticket {
+        if kind == ControlKind::Close && self.trace.is_some() {
+            if let Ok(frame) = CloseFrame::parse(payload) {
+                self.emit(|| close_event(TraceKind::CloseSent, "close sent", &frame));
+            }
+        }
         let frame = encode_control(opcode as u8, payload, self.sender.next_key());
         self.out.push_control(kind, frame)
     }
@@ -640,6 +748,7 @@ impl Session {
 
     /// `n` bytes of [`Session::pending_output`] were written.
     pub fn on_written(&mut self, n: usize) {
+        self.stats.bytes_out += n as u64;
         self.out.advance(n);
     }
 
@@ -724,6 +833,7 @@ impl Session {
         match timer.on_timer(now) {
             keepalive::Due::Nothing => Ok(()),
             keepalive::Due::Ping(payload) => {
+                self.ping_queued(&payload, now);
                 self.queue_control(ControlKind::KeepalivePing, OpCode::Ping, &payload);
                 Ok(())
             }
@@ -736,10 +846,25 @@ impl Session {
                 self.queue_control(ControlKind::Close, OpCode::Close, &payload);
                 self.end(now);
                 let error = Error::exn(ErrorKind::Timeout, message);
+                self.emit(|| TraceEvent::failure(&error));
                 self.pending_error = Some(error.clone());
                 Err(error)
             }
         }
+    }
+}
+
+/// A close frame sent or received.
+fn close_event(kind: TraceKind, what: &str, frame: &CloseFrame) -> TraceEvent {
+    let text = match frame.code {
+        Some(code) if frame.reason.is_empty() => format!("{what}: {code}"),
+        Some(code) => format!("{what}: {code} {:?}", frame.reason),
+        None => format!("{what}: no code"),
+    };
+    let event = TraceEvent::new(kind, text).text(Field::Reason, frame.reason.clone());
+    match frame.code {
+        Some(code) => event.number(Field::CloseCode, code),
+        None => event,
     }
 }
 

@@ -310,7 +310,7 @@ fn the_send_queue_bound_refuses_whole_messages_only() {
     let e = s.send(MessageType::Binary, &[0; 10], false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::WouldBlock);
     // Control frames are never refused.
-    s.ping(b"p").unwrap();
+    s.ping(b"p", Instant::now()).unwrap();
     drain(&mut s);
     s.send(MessageType::Binary, &[0; 10], false).unwrap();
 }
@@ -344,7 +344,7 @@ fn pongs_and_pings_go_ahead_of_queued_data_but_the_close_goes_last() {
     for _ in 0..3 {
         s.send(MessageType::Text, b"data", false).unwrap();
     }
-    s.ping(b"mine").unwrap();
+    s.ping(b"mine", Instant::now()).unwrap();
     feed(&mut s, &frame(0x9, b"theirs"));
     assert!(s.receive(Mode::Messages, t0).unwrap().is_none());
     s.close(Some(1000), "", t0).unwrap();

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind};
 
 pub use resolve::Lookup;
 pub use tcp::{authority, pinned, Race, ResolveEntry, ATTEMPT_DELAY};
-pub use tls::{start_tls, TlsHandshake, TlsOptions, TlsStep, TlsVersion};
+pub use tls::{start_tls, tls_summary, TlsHandshake, TlsOptions, TlsStep, TlsVersion};
 pub use wait::{wait_any, wait_fd};
 pub use waiter::Waiter;
 
