@@ -263,8 +263,10 @@ impl Opening {
     }
 
     /// The time since the opening began, and since its step began (the
-    /// next step begins now).
-    fn lap(&mut self, now: Instant) -> (std::time::Duration, std::time::Duration) {
+    /// next step begins now). Read from the clock: one `advance` may go
+    /// through several steps after the time it was given.
+    fn lap(&mut self) -> (std::time::Duration, std::time::Duration) {
+        let now = Instant::now();
         let since = |t: Instant| now.saturating_duration_since(t);
         let lap = (since(self.began), since(self.mark));
         self.mark = now;
@@ -394,7 +396,7 @@ impl Opening {
                 } else {
                     addrs.map_err(|e| self.in_proxy(e))?
                 };
-                let (since, took) = self.lap(now);
+                let (since, took) = self.lap();
                 self.timings.resolve = Some(since);
                 self.emit(|| {
                     let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
@@ -437,7 +439,7 @@ impl Opening {
                     })),
                     Some(tcp) => match self.hop.proxy.clone() {
                         Some(proxy) => {
-                            self.timings.connect = Some(self.lap(now).0);
+                            self.timings.connect = Some(self.lap().0);
                             let address =
                                 socks.unwrap_or_else(|| Address::Domain(self.target.host.clone()));
                             let (tunnel, out) =
@@ -467,8 +469,8 @@ impl Opening {
                             }))
                         }
                         None => {
-                            self.timings.connect = Some(self.lap(now).0);
-                            self.secure(tcp, now).map(Flow::Next)
+                            self.timings.connect = Some(self.lap().0);
+                            self.secure(tcp).map(Flow::Next)
                         }
                     },
                 }
@@ -480,7 +482,7 @@ impl Opening {
                 at,
                 input,
             } => {
-                let flow = self.tunnel(socket, tunnel, out, at, input, late, now);
+                let flow = self.tunnel(socket, tunnel, out, at, input, late);
                 flow.map_err(|e| self.in_proxy(e))
             }
             Phase::Tls(handshake) => {
@@ -497,7 +499,7 @@ impl Opening {
                 match handshake.advance()? {
                     TlsStep::Pending(h) => Ok(Flow::Wait(Phase::Tls(h))),
                     TlsStep::Done(stream) => {
-                        self.tls_done(&stream, now);
+                        self.tls_done(&stream);
                         Ok(Flow::Next(self.request_phase(Stream::Tls(stream))))
                     }
                 }
@@ -532,7 +534,7 @@ impl Opening {
                         Err(e) => return Err(explain_write_failure(&mut stream, e)),
                     }
                 }
-                self.lap(now);
+                self.lap();
                 self.emit(|| {
                     let head = String::from_utf8_lossy(&out);
                     let line = head.lines().next().unwrap_or_default().to_string();
@@ -566,7 +568,7 @@ impl Opening {
         let (request, options) =
             hop_settings(&self.first, &self.target, &self.request, &self.options);
         let proxy = proxy_for(&self.target, &options)?;
-        self.mark = now;
+        self.mark = Instant::now();
         self.deadline = options.handshake_timeout.map(|t| now + t);
         let tcp_deadline = earliest(self.deadline, options.connect_timeout.map(|t| now + t));
         self.hop = Hop {
@@ -641,7 +643,7 @@ impl Opening {
 
     /// TCP is through (to the origin, or the tunnel is open): TLS for
     /// wss://, then the request.
-    fn secure(&mut self, tcp: TcpStream, now: Instant) -> Result<Phase> {
+    fn secure(&mut self, tcp: TcpStream) -> Result<Phase> {
         tcp.set_nonblocking(true)?;
         if !self.target.tls {
             return Ok(self.request_phase(Stream::Plain(tcp.into())));
@@ -649,14 +651,14 @@ impl Opening {
         match start_tls(tcp, &self.target.host, &self.hop.options.tls)? {
             TlsStep::Pending(h) => Ok(Phase::Tls(h)),
             TlsStep::Done(stream) => {
-                self.tls_done(&stream, now);
+                self.tls_done(&stream);
                 Ok(self.request_phase(Stream::Tls(stream)))
             }
         }
     }
 
-    fn tls_done(&mut self, stream: &openssl::ssl::SslStream<Socket>, now: Instant) {
-        let (since, took) = self.lap(now);
+    fn tls_done(&mut self, stream: &openssl::ssl::SslStream<Socket>) {
+        let (since, took) = self.lap();
         self.timings.tls = Some(since);
         self.emit(|| tls_summary(stream.ssl()).number(Field::DurationUs, took.as_micros()));
     }
@@ -672,7 +674,6 @@ impl Opening {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn tunnel(
         &mut self,
         mut socket: Socket,
@@ -681,7 +682,6 @@ impl Opening {
         mut at: usize,
         mut input: Vec<u8>,
         late: bool,
-        now: Instant,
     ) -> Result<Flow> {
         loop {
             if late {
@@ -709,14 +709,14 @@ impl Opening {
                     let tcp = socket
                         .into_tcp()
                         .expect("the tunnel's socket is not shared");
-                    let (since, took) = self.lap(now);
+                    let (since, took) = self.lap();
                     self.timings.proxy = Some(since);
                     self.emit(|| {
                         let proxy = self.proxy_context().unwrap_or_default();
                         TraceEvent::new(TraceKind::Proxy, format!("{proxy}: tunnel open"))
                             .number(Field::DurationUs, took.as_micros())
                     });
-                    return self.secure(tcp, now).map(Flow::Next);
+                    return self.secure(tcp).map(Flow::Next);
                 }
                 Next::Read => match read_some(&mut socket, &mut input) {
                     Ok(0) => {
@@ -757,7 +757,7 @@ impl Opening {
                     let max = self.hop.options.max_handshake_size;
                     if let Some((parsed, len)) = parse_response(&input, max)? {
                         input.drain(..len);
-                        let (since, took) = self.lap(now);
+                        let (since, took) = self.lap();
                         if parsed.status == 101 {
                             self.timings.http = Some(since);
                         }
@@ -883,7 +883,7 @@ impl Opening {
             keepalive: options.keepalive,
             send_queue_limit: options.send_queue_limit,
         };
-        self.timings.total = Some(now.saturating_duration_since(self.began));
+        self.timings.total = Some(self.began.elapsed());
         let agreed = |deflate, subprotocol| Agreed {
             deflate,
             subprotocol,
