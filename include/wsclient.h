@@ -676,6 +676,13 @@ typedef int32_t (*ws_message_handler)(ws_conn *conn, const ws_message *msg, void
 typedef void (*ws_trace_callback)(const ws_trace_event *event, void *userdata);
 
 /*
+ Streaming: the bytes the sender stripped from the end of each
+ message, to feed through [`Inflater::inflate_bounded`] after its last
+ frame; then call [`Inflater::message_done`].
+ */
+#define Inflater_TAIL TAIL
+
+/*
  The library version as a static NUL-terminated string ("0.1.0").
  */
 const char *ws_version(void);
@@ -955,6 +962,39 @@ uint16_t ws_conn_error_close_code(const ws_conn *conn);
  `conn`: NULL or a live connection; `msg_out`: writable.
  */
 int32_t ws_recv_message(ws_conn *conn, ws_message **msg_out);
+
+/*
+ Receive the next piece of a data message into `buf` (`cap` bytes, at
+ least 4), as it arrives: the streaming mirror of `ws_send_part`, for
+ messages of any size in bounded memory (libcurl's `curl_ws_recv` with
+ its bytes-left, but after inflating and UTF-8 validation).
+
+ - `WS_OK`: `*len_out` bytes (at most `cap`; 0 only for an empty
+   message or the empty end of one) of a message of type `*type_out`
+   (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`) are in `buf`; `*last_out`
+   says whether they end the message. A text piece ends on a character
+   boundary (a character cut by `cap` starts the next piece). A piece is
+   returned when `buf` is full, the message ends, or what has arrived is
+   handed out: a blocking call does not wait for `cap` bytes.
+ - `WS_CLOSED`, `WS_ERR_TIMEOUT`, *fail* and *exn* results as for
+   `ws_recv_message`; `WS_ERR_WOULD_BLOCK` in non-blocking mode when no
+   byte of a message is ready. Pings are answered on the way.
+
+ Memory: `cap` plus one read of at most 64 KiB plus the inflate window,
+ whatever the message's size. The limits still apply to streamed
+ messages: a frame over the frame limit, or a message whose data (after
+ inflating) passes the message limit, fails with 1009 (as a whole
+ message would); a caller that streams can lift both
+ (`ws_options_set_max_message_size`, `ws_options_set_max_frame_size`)
+ without lifting the memory bound. Receiving one message partly with
+ this call and partly with `ws_recv_message` or `ws_recv_frame` is
+ `WS_ERR_INVALID_STATE`. `len_out`, `type_out` and `last_out` may be NULL.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: `cap` writable bytes;
+ `len_out`, `type_out`, `last_out`: NULL or writable.
+ */
+int32_t ws_recv_part(ws_conn *conn, uint8_t *buf, size_t cap, size_t *len_out, int32_t *type_out, bool *last_out);
 
 /*
  Receive messages and call `handler` on each until the connection closes,

@@ -45,6 +45,16 @@ impl Now for LazyNow {
     }
 }
 
+/// A piece of a message received with [`Connection::recv_part`]: its
+/// length in the caller's buffer, the message's type, and whether it ends
+/// the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub len: usize,
+    pub kind: MessageType,
+    pub last: bool,
+}
+
 /// What a caller can wait for on the socket (see [`Connection::wants`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Interest {
@@ -390,10 +400,38 @@ impl Connection {
     /// Receive the next message, answering pings on the way. `Ok(None)`: the
     /// server closed the connection (see [`Connection::peer_close`]).
     pub fn recv_message(&self) -> Result<Option<Message>> {
-        match self.receive(Mode::Messages)? {
+        match self.receive(Mode::Messages, 0)? {
             Received::Message(m) => Ok(Some(m)),
             Received::Closed => Ok(None),
-            Received::Frame(_) => unreachable!("message mode yields no frames"),
+            _ => unreachable!("message mode yields messages"),
+        }
+    }
+
+    /// Receive the next piece of a data message into `buf`, as it arrives:
+    /// inflated and validated, a text piece ending on a character boundary
+    /// (so `buf` must hold at least 4 bytes). Memory stays bounded by
+    /// `buf.len()` plus a read buffer and the inflate window, whatever the
+    /// message's size; the message and frame limits still apply (lift them
+    /// for messages of any size). Pings are answered on the way. `Ok(None)`:
+    /// the server closed the connection. Receiving a message partly in
+    /// parts and partly otherwise is [`ErrorKind::InvalidState`].
+    pub fn recv_part(&self, buf: &mut [u8]) -> Result<Option<Part>> {
+        if buf.len() < 4 {
+            return Err(Error::invalid_argument(
+                "a buffer for parts holds at least 4 bytes (a character of text)",
+            ));
+        }
+        match self.receive(Mode::Parts, buf.len())? {
+            Received::Part { kind, data, last } => {
+                buf[..data.len()].copy_from_slice(&data);
+                Ok(Some(Part {
+                    len: data.len(),
+                    kind,
+                    last,
+                }))
+            }
+            Received::Closed => Ok(None),
+            _ => unreachable!("part mode yields parts"),
         }
     }
 
@@ -403,13 +441,14 @@ impl Connection {
     /// received by [`Connection::recv_message`] it is refused with
     /// [`ErrorKind::InvalidState`], and the other way round.
     pub fn recv_frame(&self) -> Result<Frame> {
-        match self.receive(Mode::Frames)? {
+        match self.receive(Mode::Frames, 0)? {
             Received::Frame(f) => Ok(f),
             _ => unreachable!("frame mode yields only frames"),
         }
     }
 
-    fn receive(&self, mode: Mode) -> Result<Received> {
+    /// Receive in `mode` (pieces of at most `part_size` bytes in part mode).
+    fn receive(&self, mode: Mode, part_size: usize) -> Result<Received> {
         let _one_reader = self.receiving.lock().map_err(|_| poisoned())?;
         let deadline = self.timeouts.read_deadline();
         let blocking = !self.is_nonblocking();
@@ -421,6 +460,9 @@ impl Connection {
             let mut core = self.lock()?;
             let mut clock = LazyNow::default();
             let _ = core.run_timers(&mut clock); // failures come back from receive
+            if mode == Mode::Parts {
+                core.session.set_part_size(part_size);
+            }
             match core.session.receive(mode, &mut clock) {
                 Ok(Some(event)) => {
                     let _ = core.write_some();

@@ -785,6 +785,69 @@ pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut 
     }
 }
 
+/// Receive the next piece of a data message into `buf` (`cap` bytes, at
+/// least 4), as it arrives: the streaming mirror of `ws_send_part`, for
+/// messages of any size in bounded memory (libcurl's `curl_ws_recv` with
+/// its bytes-left, but after inflating and UTF-8 validation).
+///
+/// - `WS_OK`: `*len_out` bytes (at most `cap`; 0 only for an empty
+///   message or the empty end of one) of a message of type `*type_out`
+///   (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`) are in `buf`; `*last_out`
+///   says whether they end the message. A text piece ends on a character
+///   boundary (a character cut by `cap` starts the next piece). A piece is
+///   returned when `buf` is full, the message ends, or what has arrived is
+///   handed out: a blocking call does not wait for `cap` bytes.
+/// - `WS_CLOSED`, `WS_ERR_TIMEOUT`, *fail* and *exn* results as for
+///   `ws_recv_message`; `WS_ERR_WOULD_BLOCK` in non-blocking mode when no
+///   byte of a message is ready. Pings are answered on the way.
+///
+/// Memory: `cap` plus one read of at most 64 KiB plus the inflate window,
+/// whatever the message's size. The limits still apply to streamed
+/// messages: a frame over the frame limit, or a message whose data (after
+/// inflating) passes the message limit, fails with 1009 (as a whole
+/// message would); a caller that streams can lift both
+/// (`ws_options_set_max_message_size`, `ws_options_set_max_frame_size`)
+/// without lifting the memory bound. Receiving one message partly with
+/// this call and partly with `ws_recv_message` or `ws_recv_frame` is
+/// `WS_ERR_INVALID_STATE`. `len_out`, `type_out` and `last_out` may be NULL.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `buf`: `cap` writable bytes;
+/// `len_out`, `type_out`, `last_out`: NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_recv_part(
+    conn: *mut ws_conn,
+    buf: *mut u8,
+    cap: usize,
+    len_out: *mut usize,
+    type_out: *mut i32,
+    last_out: *mut bool,
+) -> i32 {
+    if buf.is_null() {
+        return null_argument("buf");
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            // SAFETY: the caller promises `cap` writable bytes at `buf`.
+            let buf = std::slice::from_raw_parts_mut(buf, cap);
+            let r = c.conn().and_then(|k| k.recv_part(buf));
+            match try_code!(c.check(r)) {
+                Some(part) => {
+                    write_out(len_out, part.len);
+                    write_out(type_out, part.kind.opcode() as i32);
+                    write_out(last_out, part.last);
+                    WS_OK
+                }
+                None => {
+                    c.remember_peer_reason();
+                    WS_CLOSED
+                }
+            }
+        })
+    }
+}
+
 /// Called by `ws_recv_message_loop` for each message. `msg` is valid only
 /// during the call. Return 0 to go on; any other value stops the loop (see
 /// `ws_recv_message_loop`). The handler must return normally: see there.

@@ -32,6 +32,9 @@ pub use parts::PIECE;
 pub use pongs::PongRecord;
 use readbuf::ReadBuf;
 
+/// The most read at once while a message is received in parts.
+const PART_READ: u64 = 64 << 10;
+
 /// The close code sent when a keepalive pong does not come back in time.
 const KEEPALIVE_CLOSE_CODE: u16 = 1011;
 
@@ -100,6 +103,12 @@ pub enum Received {
     Frame(Frame),
     /// The server's close frame arrived (see [`Session::peer_close`]).
     Closed,
+    /// Part mode: the next piece of a data message; `last` ends it.
+    Part {
+        kind: MessageType,
+        data: Vec<u8>,
+        last: bool,
+    },
 }
 
 pub struct Session {
@@ -215,7 +224,14 @@ impl Session {
     /// Where the driver reads to; sized for the rest of a large frame so it
     /// arrives in few system calls.
     pub fn read_space(&mut self) -> &mut [u8] {
-        let want = self.receiver.frame_remaining().min(16 << 20) as usize;
+        // A message received in parts is read a little at a time: memory
+        // stays bounded whatever its size.
+        let most = if self.partial == Some(Mode::Parts) {
+            PART_READ
+        } else {
+            16 << 20
+        };
+        let want = self.receiver.frame_remaining().min(most) as usize;
         self.rbuf.space(want)
     }
 
@@ -259,6 +275,11 @@ impl Session {
         self.rbuf.last_read_filled()
     }
 
+    /// Part mode: hand out pieces of at most `size` bytes.
+    pub fn set_part_size(&mut self, size: usize) {
+        self.receiver.set_part_size(size);
+    }
+
     /// The next message (or, in frame mode, frame) from the buffered input,
     /// answering pings and closes on the way. `Ok(None)`: more input needed.
     pub fn receive(&mut self, mode: Mode, mut now: impl Now) -> Result<Option<Received>> {
@@ -269,11 +290,14 @@ impl Session {
             return Err(Error::invalid_state("the connection is closed"));
         }
         if self.partial.is_some_and(|m| m != mode) {
-            return Err(Error::invalid_state(match mode {
-                Mode::Messages => {
+            return Err(Error::invalid_state(match self.partial {
+                Some(Mode::Frames) => {
                     "a message is partly received as frames; receive the rest of it as frames"
                 }
-                Mode::Frames => "a message is partly received; receive the rest of it as a message",
+                Some(Mode::Parts) => {
+                    "a message is partly received in parts; receive the rest of it in parts"
+                }
+                _ => "a message is partly received; receive the rest of it as a message",
             }));
         }
         loop {
@@ -300,6 +324,11 @@ impl Session {
                     self.stats.messages_in += 1;
                     self.stats.payload_in += m.data.len() as u64;
                     return Ok(Some(Received::Message(m)));
+                }
+                Event::Part { kind, data, last } => {
+                    self.stats.messages_in += last as u64;
+                    self.stats.payload_in += data.len() as u64;
+                    return Ok(Some(Received::Part { kind, data, last }));
                 }
                 Event::Ping(payload) => {
                     if self.config.auto_pong && self.state == State::Open {

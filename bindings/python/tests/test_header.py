@@ -26,6 +26,8 @@ SCALARS = {
     "size_t": ctypes.c_size_t,
     "size_t *": ctypes.POINTER(ctypes.c_size_t),
     "int64_t *": ctypes.POINTER(ctypes.c_int64),
+    "int32_t *": ctypes.POINTER(ctypes.c_int32),
+    "bool *": ctypes.POINTER(ctypes.c_bool),
     "const char *": ctypes.c_char_p,
     "void *": ctypes.c_void_p,
     "ws_message_handler": _ffi.ws_message_handler,

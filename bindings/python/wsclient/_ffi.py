@@ -305,6 +305,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_errmsg_copy": (c_size_t, [conn_p, c_void_p, c_size_t], None),
     "ws_conn_error_close_code": (c_uint16, [conn_p], None),
     "ws_recv_message": (c_int32, [conn_p, POINTER(message_p)], _check_result),
+    "ws_recv_part": (
+        c_int32,
+        [conn_p, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_int32), POINTER(c_bool)],
+        _check_result,
+    ),
     "ws_recv_message_loop": (c_int32, [conn_p, ws_message_handler, c_void_p], _check_result),
     "ws_send_message": (c_int32, [conn_p, message_p], _check_result),
     "ws_send_text": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
