@@ -1186,6 +1186,9 @@ mod part_tests {
         out
     }
 
+    /// A message as received: its type and data.
+    type Received = (MessageType, Vec<u8>);
+
     /// Feed `input` `chunk` bytes at a time in part mode with pieces of at
     /// most `cap`; the messages as (type, data), checking every piece.
     fn parts(
@@ -1193,7 +1196,7 @@ mod part_tests {
         chunk: usize,
         cap: usize,
         inflater: Option<Inflater>,
-    ) -> Result<(Vec<(MessageType, Vec<u8>)>, usize)> {
+    ) -> Result<(Vec<Received>, usize)> {
         let limits = Limits {
             max_frame_size: u64::MAX,
             max_message_size: usize::MAX,
@@ -1201,7 +1204,7 @@ mod part_tests {
         let mut rx = Receiver::new(limits, inflater);
         rx.set_part_size(cap);
         let (mut buf, mut out, mut pings) = (Vec::new(), Vec::new(), 0);
-        let mut current: Option<(MessageType, Vec<u8>)> = None;
+        let mut current: Option<Received> = None;
         for piece in input.chunks(chunk.max(1)) {
             buf.extend_from_slice(piece);
             loop {
@@ -1254,7 +1257,7 @@ mod part_tests {
             for (chunk, cap) in [(1, 4), (7, 5), (100, 7), (4096, 100), (1 << 20, 65536)] {
                 let inflater = compress.then(|| Inflater::new(15, false).unwrap());
                 let (got, pings) = parts(&input, chunk, cap, inflater).unwrap();
-                let want: Vec<(MessageType, Vec<u8>)> = sample()
+                let want: Vec<Received> = sample()
                     .into_iter()
                     .map(|(k, d)| {
                         let kind = if k == 1 {
