@@ -936,11 +936,21 @@
 ;; send-queue-limit (bytes), proxy (a URL) and env-proxy (take the proxy
 ;; from http_proxy, https_proxy, all_proxy and no_proxy); and the egg's
 ;; read-timeout (each receive) and
-;; write-timeout (each send, ping or close), in milliseconds.
+;; write-timeout (each send, ping or close), in milliseconds; and retry
+;; (#f, #t or a ws-retry-policy: see "Reconnecting").
 ;;
 ;; It waits in CHICKEN's scheduler (name lookup, TCP, proxy, TLS, the
 ;; upgrade): other green threads run meanwhile.
 (define (ws-connect uri . args)
+  (let-values (((extensions flags options) (connect-arguments 'ws-connect args)))
+    (let ((policy (retry-policy 'ws-connect (get-keyword retry: options (lambda () #f)))))
+      (if policy
+          (connect-retrying uri extensions flags options policy #f)
+          (apply connect-with-options uri extensions flags options)))))
+
+;; ws-connect's arguments after URI: (values extensions flags keywords),
+;; the keywords checked.
+(define (connect-arguments loc args)
   (define (positional args)             ; (values the-list rest)
     (if (and (pair? args) (not (keyword? (car args))))
         (values (car args) (cdr args))
@@ -950,12 +960,12 @@
     (let check ((l options))
       (cond ((null? l))
             ((not (and (keyword? (car l)) (memq (car l) connect-keywords)))
-             (ws-exn 'ws-connect
+             (ws-exn loc
                      (if (keyword? (car l)) "unknown keyword argument" "expected a keyword argument")
                      (list (car l))))
-            ((null? (cdr l)) (ws-exn 'ws-connect "keyword argument without a value" (list (car l))))
+            ((null? (cdr l)) (ws-exn loc "keyword argument without a value" (list (car l))))
             (else (check (cddr l)))))
-    (apply connect-with-options uri extensions flags options)))
+    (values extensions flags options)))
 
 (define connect-keywords
   '(headers: origin: subprotocols: max-message-size: max-frame-size:
@@ -963,7 +973,7 @@
     ping-interval: ping-timeout: send-queue-limit:
     max-redirects: fragment-size: compression-level:
     tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:
-    proxy: env-proxy:))
+    proxy: env-proxy: retry:))
 
 ;; The default of read-timeout:, write-timeout: and connect-timeout: is
 ;; CHICKEN's (tcp-read-timeout), (tcp-write-timeout) and (tcp-connect-timeout)
@@ -985,7 +995,8 @@
                               send-queue-limit
                               max-redirects fragment-size compression-level
                               tls-ca-file tls-ca-dir tls-client-cert tls-client-key
-                              tls-insecure (auto-pong #t) proxy env-proxy)
+                              tls-insecure (auto-pong #t) proxy env-proxy
+                              retry)            ; see ws-connect
   (define loc 'ws-connect)
   (define (ok rc) (check-rc loc rc))
   (define (str x what) (c-string-arg loc x what))
@@ -1116,3 +1127,194 @@
                    (make-property-condition 'websocket 'message msg 'code rc
                                             'response (wrap-response resp))))))
               (else (raise-result loc rc (list uri))))))))
+
+;;; ------------------------------------------------------------------
+;;; Reconnecting
+;;;
+;;; The policy of Python's websockets 17, which the Python binding
+;;; follows too: delays in a truncated exponential series with jitter
+;;; (a random delay up to `initial' first, RFC 6455 7.2.3; then `min',
+;;; times `factor' after each attempt, up to `max'), its defaults and its
+;;; WEBSOCKETS_BACKOFF_* variables (seconds), which our WSCLIENT_BACKOFF_*
+;;; override; and which failures are worth another attempt
+;;; (`ws-retryable?').
+
+(define ws-err-tls-verify (foreign-value "WS_ERR_TLS_VERIFY" integer32))
+(define ws-err-handshake (foreign-value "WS_ERR_HANDSHAKE" integer32))
+
+;; HTTP answers worth another attempt: server and gateway errors that pass.
+(define retry-statuses '(500 502 503 504))
+;; Close codes of a server going away, failing, restarting, overloaded,
+;; or a bad gateway.
+(define transient-close-codes '(1001 1011 1012 1013 1014))
+
+(define-record-type ws-retry-policy
+  (%make-ws-retry-policy initial min max factor retry?)
+  ws-retry-policy?
+  (initial policy-initial)              ; milliseconds
+  (min policy-min)
+  (max policy-max)
+  (factor policy-factor)
+  (retry? policy-retry?))
+
+(define-record-printer (ws-retry-policy p out)
+  (fprintf out "#<ws-retry-policy ~A ~A x~A ~A ms>"
+           (policy-initial p) (policy-min p) (policy-factor p) (policy-max p)))
+
+;; BACKOFF_NAME from the environment, in seconds (WSCLIENT_, else
+;; WEBSOCKETS_; an empty variable counts as unset), or #f.
+(define (backoff-variable name)
+  (let loop ((prefixes '("WSCLIENT_BACKOFF_" "WEBSOCKETS_BACKOFF_")))
+    (and (pair? prefixes)
+         (let* ((variable (string-append (car prefixes) name))
+                (raw (get-environment-variable variable)))
+           (if (or (not raw) (string=? raw ""))
+               (loop (cdr prefixes))
+               (let ((x (string->number raw)))
+                 (unless (and x (real? x) (>= x 0) (< x 1e12))
+                   (ws-exn 'make-ws-retry-policy
+                           (string-append variable " must be a number >= 0")
+                           (list raw)))
+                 x))))))
+
+(define (make-ws-retry-policy #!key initial-delay min-delay max-delay factor
+                              (retry? ws-retryable?))
+  (define (setting x name default scale)
+    (let ((v (or x (let ((e (backoff-variable name))) (and e (* e scale))) default)))
+      (unless (and (real? v) (>= v 0) (< v 1e15))
+        (ws-exn 'make-ws-retry-policy
+                (string-append (string-downcase* name) " must be a number >= 0")
+                (list v)))
+      v))
+  (check-type 'make-ws-retry-policy procedure? retry? "a procedure for retry?:")
+  (%make-ws-retry-policy (setting initial-delay "INITIAL_DELAY" 5000 1000)
+                         (setting min-delay "MIN_DELAY" 3100 1000)
+                         (setting max-delay "MAX_DELAY" 90000 1000)
+                         (setting factor "FACTOR" 1.618 1)
+                         retry?))
+
+;; retry: of ws-connect and ws-reconnect-loop: #f, #t (a default policy,
+;; the environment read now) or a policy.
+(define (retry-policy loc x)
+  (cond ((not x) #f)
+        ((eq? x #t) (make-ws-retry-policy))
+        ((ws-retry-policy? x) x)
+        (else (ws-exn loc "retry: must be #f, #t or a ws-retry-policy" (list x)))))
+
+;; A thunk giving the delays of a new series, in milliseconds.
+(define (backoff-delays p)
+  (let ((started #f)
+        (d (policy-min p)))
+    (lambda ()
+      (cond ((not started)
+             (set! started #t)
+             (* (pseudo-random-real) (policy-initial p)))
+            ((< d (policy-max p))
+             (let ((x d))
+               (set! d (* d (policy-factor p)))
+               x))
+            (else (policy-max p))))))
+
+;; Let other green threads run for `ms' milliseconds.
+(define (sleep-ms ms)
+  (let ((t (inexact->exact (round ms))))
+    (when (> t 0) (wait-fd -1 #f t))))
+
+;; The default of retry?: whether X, what a connect or a connection ended
+;; with, is worth another attempt.
+(define (ws-retryable? x)
+  (cond ((ws-response? x)
+         (and (response-ptr x) (memv (ws-response-status x) retry-statuses) #t))
+        ((ws-connection? x)
+         (and (eq? (ws-connection-state x) 'closed)
+              (memv (ws-connection-close-code x) transient-close-codes)
+              #t))
+        ((condition? x)
+         (let ((code (and ((condition-predicate 'websocket) x)
+                          (get-condition-property x 'websocket 'code #f))))
+           (cond ((not code) #f)
+                 ((fx= code ws-err-tls-verify) #f)
+                 (((condition-predicate 'net) x) #t)
+                 ;; The server closed TCP before its answer: a network error
+                 ;; (the library reports it as a handshake error).
+                 ((fx= code ws-err-handshake)
+                  (equal? (get-condition-property x 'websocket 'message #f)
+                          "the server closed the connection during the handshake"))
+                 (else #f))))
+        (else #f)))
+
+;; ws-connect with a policy: failed attempts that (retry? failure) are
+;; made again after the next delay of `delays' (a series from
+;; backoff-delays, or #f to start one). Returns the connection or the
+;; ws-response no longer retried; raises the conditions not retried.
+(define (connect-retrying uri extensions flags options policy delays)
+  (let ((retry? (policy-retry? policy)))
+    (let loop ((delays delays))
+      (let ((r (handle-exceptions e
+                   (if (retry? e) e (abort e))
+                 (apply connect-with-options uri extensions flags options))))
+        (if (or (ws-connection? r) (and (ws-response? r) (not (retry? r))))
+            r
+            (let ((delays (or delays (backoff-delays policy))))
+              (when (ws-response? r) (free-response! r))
+              (sleep-ms (delays))
+              (loop delays)))))))
+
+;; Close `c' whatever its state, errors ignored: the close handshake when
+;; it is open (the server's answer within the close timeout), then free it.
+(define (close-quietly c)
+  (handle-exceptions e (void)
+    (when (and (conn-ptr c) (eq? (ws-connection-state c) 'open))
+      (ws-close c))
+    (let loop ()
+      (when (and (conn-ptr c) (recv-message c))
+        (loop))))
+  (release! c))
+
+;; (ws-reconnect-loop URI HANDLER [EXTENSIONS [FLAGS]] #!key retry ...):
+;; connect (retrying failed attempts as ws-connect's retry: does; default
+;; #t), call (HANDLER connection), and connect again when the connection
+;; ended in a way worth another attempt: HANDLER raised a condition that
+;; (retry? condition) (a lost connection, a timeout), or returned after the
+;; server closed with a code that (retry? connection) (1001, 1011, 1012,
+;; 1013, 1014). Such a reconnect waits the first delay of a new series.
+;; Otherwise returns what HANDLER returned (the connection closed), or
+;; raises what it raised; or returns the ws-response of a connect no longer
+;; retried.
+(define (ws-reconnect-loop uri handler . args)
+  (check-type 'ws-reconnect-loop procedure? handler "a procedure")
+  (let*-values (((extensions flags options) (connect-arguments 'ws-reconnect-loop args))
+                ((policy) (retry-policy 'ws-reconnect-loop
+                                        (get-keyword retry: options (lambda () #t)))))
+    (unless policy
+      (ws-exn 'ws-reconnect-loop "retry: must be #t or a ws-retry-policy" (list #f)))
+    (let loop ((delays #f))
+      (let ((c (connect-retrying uri extensions flags options policy delays)))
+        (if (ws-response? c)
+            c
+            (let* ((done #f)
+                   (outcome
+                    (dynamic-wind
+                        void
+                        (lambda ()
+                          (let ((r (handle-exceptions e
+                                       (cons 'raised e)
+                                     (cons 'returned (handler c)))))
+                            (set! done #t)
+                            r))
+                        ;; HANDLER escaped with a continuation.
+                        (lambda () (unless done (close-quietly c)))))
+                   (value (cdr outcome)))
+              (cond ((if (eq? (car outcome) 'raised)
+                         ((policy-retry? policy) value)
+                         (and (eq? (ws-connection-state c) 'closed)
+                              ((policy-retry? policy) c)))
+                     (close-quietly c)
+                     (let ((delays (backoff-delays policy)))
+                       (sleep-ms (delays))
+                       (loop delays)))
+                    (else
+                     (close-quietly c)
+                     (if (eq? (car outcome) 'raised)
+                         (abort value)
+                         value)))))))))

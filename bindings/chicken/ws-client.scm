@@ -32,6 +32,8 @@
      ws-connection-close-code ws-connection-close-reason
      ws-connection-queued-bytes ws-connection-free! ws-ping
      message-compressed?
+     ;; reconnecting
+     make-ws-retry-policy ws-retry-policy? ws-retryable? ws-reconnect-loop
      ;; the HTTP response of a handshake that did not switch protocols
      ws-response? ws-response-status ws-response-code ws-response-reason
      ws-response-headers ws-response-header ws-response-body ws-response-body*
@@ -51,6 +53,8 @@
           (chicken time)
           (chicken string)
           (chicken format)
+          (only (chicken process-context) get-environment-variable)
+          (only (chicken random) pseudo-random-real)
           ;; the defaults of the read, write and connect timeouts
           (only (chicken tcp) tcp-read-timeout tcp-write-timeout tcp-connect-timeout)
           srfi-4)

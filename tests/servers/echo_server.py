@@ -10,6 +10,7 @@ then serves until killed. Paths change behaviour:
   /status/NNN   answer the handshake with HTTP NNN (Location: /redirected for 3xx)
   /redirected   echo (the target of the redirects)
   /close/CODE   close at once with CODE and reason "bye"
+  /drop         send "hello", then cut TCP (no close frame)
   /silent       accept the handshake, then never send anything
 
 Options select TLS (with an optional required client certificate),
@@ -19,6 +20,7 @@ permessage-deflate parameters, subprotocols and the bind address.
 import argparse
 import http
 import json
+import socket
 import ssl
 import sys
 import threading
@@ -83,6 +85,10 @@ def main():
         path = ws.request.path
         if path.startswith("/close/"):
             ws.close(int(path.split("/")[2]), "bye")
+            return
+        if path == "/drop":
+            ws.send("hello")
+            ws.socket.shutdown(socket.SHUT_RDWR)
             return
         if path == "/silent":
             threading.Event().wait(3600)

@@ -8,6 +8,15 @@
         async for message in websocket:
             ...
 
+As an async iterator, connect() reconnects (see :class:`connect`)::
+
+    async for websocket in connect("ws://localhost:8765"):
+        try:
+            async for message in websocket:
+                ...
+        except ConnectionClosed:
+            continue  # reconnect
+
 The connection is driven by the event loop: the library runs in its
 non-blocking mode, the socket is watched with ``loop.add_reader`` (and
 ``add_writer`` while sends are queued), and the library's deadlines
@@ -31,7 +40,20 @@ import collections
 import ctypes
 import functools
 import os
-from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Deque,
+    Dict,
+    Generator,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Union,
+)
 
 from .. import _ffi
 from .._connection import Connection, _close_args, driver_of
@@ -41,11 +63,12 @@ from .._errors import InvalidState, WebSocketError, WebSocketFailure
 from .._message import Frame
 from .._opening import Opening
 from .._pings import PingWaiters
+from .._reconnect import backoff, describe, logger, process_exception, verdict, wait_after
 from .._response import HTTPResponse
 from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception"]
 
 #: Results after which the connection is gone.
 # A library without a send queue writes every message at once.
@@ -488,6 +511,24 @@ class connect:
     :func:`wsclient.connect`; overrides `compression`), `compression_level`
     (zlib 0-9), and TLS files (`ca_file`, `ca_dir`, `client_cert`,
     `client_key`).
+
+    Reconnecting, as websockets: ``async for websocket in connect(uri)``
+    yields a connection, closes it when the loop's body ends and connects
+    again. A connect that fails is retried after the next delay of
+    `reconnect_delays` (default :func:`backoff`: exponential with jitter,
+    websockets' defaults, ``WSCLIENT_BACKOFF_*`` or ``WEBSOCKETS_BACKOFF_*``
+    from the environment) when `process_exception` (default
+    :func:`process_exception`) returns None; the exception it returns is
+    raised and ends the loop. A successful connect starts the delays afresh.
+    An exception in the body ends the loop (catch ConnectionClosed and
+    ``continue`` to reconnect), as does ``break``.
+
+    Unlike websockets, which reconnects at once when the body ends: if the
+    server ended the connection abnormally (lost without a close frame, or
+    closed with 1001, 1011, 1012 Service Restart, 1013 Try Again Later or
+    1014), the next connect waits the first delay of a new series (a random
+    time up to the initial delay, RFC 6455 7.2.3), so that a restarting
+    server does not get all its clients back at once.
     """
 
     def __init__(
@@ -512,6 +553,8 @@ class connect:
         client_key: Any = None,
         deflate: Any = None,
         compression_level: Optional[int] = None,
+        process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
+        reconnect_delays: Callable[[], Iterator[float]] = backoff,
     ) -> None:
         tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
         self._start = functools.partial(
@@ -534,6 +577,8 @@ class connect:
         self._max_queue = max_queue
         self._write_limit = write_limit
         self._connection: Optional[ClientConnection] = None
+        self.process_exception = process_exception
+        self.reconnect_delays = reconnect_delays
 
     async def _create(self) -> ClientConnection:
         loop = asyncio.get_running_loop()
@@ -550,6 +595,37 @@ class connect:
     async def __aexit__(self, *exc: Any) -> None:
         if self._connection is not None:
             await self._connection.close()
+
+    async def __aiter__(self) -> AsyncIterator[ClientConnection]:
+        """Connections, one after the other, for ever (see the class)."""
+        delays: Optional[Iterator[float]] = None
+        while True:
+            try:
+                connection = await self._create()
+            except Exception as exc:
+                fatal = verdict(self.process_exception, exc)
+                if fatal is exc:
+                    raise
+                if fatal is not None:
+                    raise fatal from exc
+                if delays is None:
+                    delays = iter(self.reconnect_delays())
+                delay = next(delays)
+                logger.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
+                await asyncio.sleep(delay)
+                continue
+            delays = None
+            async with connection:
+                yield connection
+                # The body ended: did the server end the connection?
+                pause = wait_after(connection._closed_exc, connection._sent is not None)
+            if pause:
+                delays = iter(self.reconnect_delays())
+                delay = next(delays)
+                logger.info(
+                    "connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay
+                )
+                await asyncio.sleep(delay)
 
 
 async def _open(opening: Opening, loop: asyncio.AbstractEventLoop) -> Union[Connection, HTTPResponse]:

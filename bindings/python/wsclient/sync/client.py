@@ -6,6 +6,16 @@
         websocket.send("Hello world!")
         message = websocket.recv()      # str or bytes
 
+To reconnect after a drop, iterate :func:`reconnect` (``connect()``'s
+connection iterates messages, so it cannot also iterate connections)::
+
+    for websocket in reconnect("ws://localhost:8765"):
+        try:
+            for message in websocket:
+                ...
+        except ConnectionClosed:
+            continue  # reconnect
+
 Porting a websockets script means changing its imports only
 (``websockets.sync.client`` -> ``wsclient.sync.client``,
 ``websockets.exceptions`` -> ``wsclient.exceptions``).
@@ -21,7 +31,8 @@ from __future__ import annotations
 import collections
 import os
 import threading
-from typing import Any, Deque, Dict, Iterable, Iterator, Optional, Sequence, Union
+import time
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Optional, Sequence, Union
 
 from .. import _ffi
 from .._connection import Connection, driver_of
@@ -33,8 +44,9 @@ from .._util import seconds
 from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 from .._pings import PingWaiters
+from .._reconnect import backoff, describe, logger, process_exception, verdict, wait_after
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception", "reconnect"]
 
 
 class ClientConnection:
@@ -331,3 +343,56 @@ def connect(
     )
     conn = opened(opening.wait())
     return ClientConnection(conn, keepalive=ping_interval is not None)
+
+
+def reconnect(
+    uri: str,
+    *,
+    process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
+    reconnect_delays: Callable[[], Iterator[float]] = backoff,
+    **kwargs: Any,
+) -> Iterator[ClientConnection]:
+    """Connections to `uri`, one after the other, for ever: the blocking
+    twin of ``async for websocket in wsclient.asyncio.client.connect(uri)``,
+    with the same policy. `kwargs` are those of :func:`connect`.
+
+    Each connection is closed when the loop's body ends (or leaves with
+    ``break`` or an exception, which end the loop), then the next one is
+    made. A connect that fails is retried after the next delay of
+    `reconnect_delays` (default :func:`backoff`: exponential with jitter,
+    websockets' defaults, ``WSCLIENT_BACKOFF_*`` or ``WEBSOCKETS_BACKOFF_*``
+    from the environment) when `process_exception` (default
+    :func:`process_exception`: network errors, timeouts and HTTP 500, 502,
+    503, 504) returns None; the exception it returns is raised. A successful
+    connect starts the delays afresh. After a connection the server ended
+    abnormally (lost, or closed with 1001, 1011, 1012, 1013 or 1014) the next
+    connect waits the first delay of a new series; after any other end it
+    is made at once, as websockets does. The waits can be interrupted
+    (Ctrl-C).
+    """
+    delays: Optional[Iterator[float]] = None
+    while True:
+        try:
+            connection = connect(uri, **kwargs)
+        except Exception as exc:
+            fatal = verdict(process_exception, exc)
+            if fatal is exc:
+                raise
+            if fatal is not None:
+                raise fatal from exc
+            if delays is None:
+                delays = iter(reconnect_delays())
+            delay = next(delays)
+            logger.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
+            time.sleep(delay)
+            continue
+        delays = None
+        with connection:
+            yield connection
+            # The body ended: did the server end the connection?
+            pause = wait_after(connection._closed_exc, connection._sent is not None)
+        if pause:
+            delays = iter(reconnect_delays())
+            delay = next(delays)
+            logger.info("connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay)
+            time.sleep(delay)
