@@ -245,9 +245,10 @@ impl Core {
         self.session.has_room_for(room) && !self.session.message_open()
     }
 
-    /// Queue a message given whole: in parts when `paced` and it goes out
-    /// uncompressed (its first piece only), else whole. Returns its ticket
-    /// and how many bytes of `data` are still to be fed.
+    /// Queue a message given whole: in parts when `paced` (its first piece
+    /// only; compressed piece by piece when it goes out compressed), else
+    /// whole. Returns its ticket and how many bytes of `data` are still to
+    /// be fed.
     fn start(
         &mut self,
         kind: MessageType,
@@ -255,8 +256,8 @@ impl Core {
         compress: bool,
         paced: bool,
     ) -> Result<(Ticket, usize)> {
-        if paced && !self.session.compresses(compress) && !self.session.message_open() {
-            let ticket = self.session.begin_message(kind, data)?;
+        if paced && !self.session.message_open() {
+            let ticket = self.session.begin_message(kind, data, compress)?;
             return Ok((ticket, 0));
         }
         Ok((self.session.send(kind, data, compress)?, data.len()))
@@ -702,6 +703,7 @@ impl Connection {
         total: u64,
         data: &[u8],
         all: bool,
+        compress: bool,
     ) -> (usize, Result<()>) {
         let blocking = !self.is_nonblocking();
         let mut taken = 0;
@@ -715,7 +717,9 @@ impl Connection {
             if blocking && !core.session.can_send_part() {
                 return Ok(None); // another thread's message first
             }
-            let (n, ticket) = core.session.send_part(kind, total, &data[taken..], all)?;
+            let (n, ticket) = core
+                .session
+                .send_part(kind, total, &data[taken..], all, compress)?;
             taken += n;
             core.write_some()?;
             if taken < data.len() {

@@ -293,6 +293,23 @@ impl Deflater {
 
     /// Compress a whole message into `out`, without the `00 00 ff ff` tail.
     pub fn compress_message(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        self.compress_part(input, out, true)?;
+        // With nothing pending, zlib's sync flush emits nothing at all; an
+        // empty message is then the single 0x00 of RFC 7692 §7.2.3.6.
+        if out.len() == start {
+            out.push(0x00);
+        }
+        Ok(())
+    }
+
+    /// Compress the next part of a message into `out`: a part that does not
+    /// end it is compressed without a flush (zlib may keep some of it for
+    /// later, and `out` may stay empty), the last one is flushed and its
+    /// `00 00 ff ff` tail removed. Memory stays bounded by the part's size,
+    /// whatever the message's.
+    pub fn compress_part(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) -> Result<()> {
+        let flush = if last { z::Z_SYNC_FLUSH } else { z::Z_NO_FLUSH };
         let strm = self
             .strm
             .as_mut()
@@ -311,7 +328,7 @@ impl Deflater {
             let rc = unsafe {
                 strm.next_out = out.as_mut_ptr().add(out.len());
                 strm.avail_out = spare as c_uint;
-                let rc = z::deflate(&mut **strm, z::Z_SYNC_FLUSH);
+                let rc = z::deflate(&mut **strm, flush);
                 out.set_len(out.len() + spare - strm.avail_out as usize);
                 rc
             };
@@ -327,13 +344,11 @@ impl Deflater {
         }
         strm.next_in = std::ptr::null_mut();
         strm.avail_in = 0;
+        if !last {
+            return Ok(());
+        }
         if out[start..].ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
-        }
-        // With nothing pending, zlib's sync flush emits nothing at all; an
-        // empty message is then the single 0x00 of RFC 7692 §7.2.3.6.
-        if out.len() == start {
-            out.push(0x00);
         }
         if self.reset_after_message {
             // SAFETY: the stream was initialised by deflateInit2_.

@@ -1007,8 +1007,11 @@ pub unsafe extern "C" fn ws_send(
 /// later calls give the next bytes, with the same `type` and `total`, until
 /// `total` bytes were given. `*taken` (if not NULL) is set to how many bytes
 /// of `data` were taken; the next call starts with the first byte not taken.
-/// The message goes out uncompressed, in frames of at most the fragment
-/// size (128 KiB by default). Pongs and pings pass between its frames;
+/// With permessage-deflate the message goes out compressed (unless
+/// `WS_SEND_UNCOMPRESSED` is in `flags`), each 32 KiB piece compressed as
+/// it is given, so memory stays bounded whatever the message's size;
+/// otherwise uncompressed. Frames hold at most the fragment size (128 KiB
+/// by default). Pongs and pings pass between its frames;
 /// other messages sent meanwhile, and the close, follow it: finish the
 /// message before anything else is due. A connection has one message in
 /// parts at a time, and the library cannot tell whose part a call gives:
@@ -1054,7 +1057,13 @@ pub unsafe extern "C" fn ws_send_part(
             ));
         };
         let (n, r) = match c.conn() {
-            Ok(k) => k.send_part(kind, total, data, flags & WS_SEND_ALL != 0),
+            Ok(k) => k.send_part(
+                kind,
+                total,
+                data,
+                flags & WS_SEND_ALL != 0,
+                flags & WS_SEND_UNCOMPRESSED == 0,
+            ),
             Err(e) => (0, Err(e)),
         };
         // SAFETY: as above, `taken` is NULL or writable.

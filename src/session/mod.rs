@@ -520,14 +520,19 @@ impl Session {
     /// Start sending `data` in parts ([`Session::feed`]), for a message
     /// given whole whose text was checked here: it is never copied whole
     /// into the queue, and control frames pass between its frames.
-    pub fn begin_message(&mut self, kind: MessageType, data: &[u8]) -> Result<Ticket> {
+    pub fn begin_message(
+        &mut self,
+        kind: MessageType,
+        data: &[u8],
+        compress: bool,
+    ) -> Result<Ticket> {
         self.check_writable()?;
         if kind == MessageType::Text && !crate::proto::utf8::is_valid(data) {
             return Err(Error::invalid_argument("text message is not valid UTF-8"));
         }
         // Only a piece at a time is queued.
         self.check_room(data.len().min(PIECE))?;
-        let ticket = self.begin_parts(kind, data.len() as u64, false)?;
+        let ticket = self.begin_parts(kind, data.len() as u64, false, compress)?;
         self.count_message(data.len());
         Ok(ticket)
     }
@@ -537,7 +542,13 @@ impl Session {
         self.stats.payload_out += len as u64;
     }
 
-    fn begin_parts(&mut self, kind: MessageType, total: u64, check_text: bool) -> Result<Ticket> {
+    fn begin_parts(
+        &mut self,
+        kind: MessageType,
+        total: u64,
+        check_text: bool,
+        compress: bool,
+    ) -> Result<Ticket> {
         self.check_writable()?;
         if self.out.in_message() {
             return Err(Error::exn(
@@ -545,8 +556,14 @@ impl Session {
                 "another message is being sent in parts; try again once it is written",
             ));
         }
-        let (ticket, parts) =
-            Parts::begin(kind, total, check_text, &mut self.sender, &mut self.out);
+        let (ticket, parts) = Parts::begin(
+            kind,
+            total,
+            check_text,
+            compress,
+            &mut self.sender,
+            &mut self.out,
+        );
         self.parts = parts;
         self.parts_by_caller = check_text;
         Ok(Ticket::Data(ticket))
@@ -588,6 +605,7 @@ impl Session {
         total: u64,
         data: &[u8],
         all: bool,
+        compress: bool,
     ) -> Result<(usize, Ticket)> {
         if !self.can_send_part() {
             return Err(Error::exn(
@@ -597,7 +615,7 @@ impl Session {
         }
         let ticket = match &self.parts {
             None => {
-                let ticket = self.begin_parts(kind, total, true)?;
+                let ticket = self.begin_parts(kind, total, true, compress)?;
                 self.stats.messages_out += 1;
                 ticket
             }
