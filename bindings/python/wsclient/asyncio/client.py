@@ -40,6 +40,7 @@ import collections
 import ctypes
 import functools
 import os
+import uuid
 from typing import (
     Any,
     AsyncIterator,
@@ -50,6 +51,7 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Mapping,
     Optional,
     Sequence,
     Union,
@@ -61,6 +63,7 @@ from .._data import Data, discard, encode, take
 from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, QUEUED
 from .._errors import InvalidState, WebSocketError, WebSocketFailure
 from .._message import Frame
+from .._observe import AnyLogger, LoggerLike, get_logger
 from .._opening import Opening
 from .._pings import PingWaiters
 from .._reconnect import backoff, describe, logger, process_exception, verdict, wait_after
@@ -83,6 +86,7 @@ class ClientConnection:
 
     def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop, max_queue: int, write_limit: int) -> None:
         self._conn = conn  # the egg's API: header, send_frame
+        self.id: uuid.UUID = uuid.uuid4()  # as websockets' (the library's id: conn_id)
         self._driver = driver = driver_of(conn)  # steps the library; the loop waits
         self._loop = loop
         self._max_queue = max(1, max_queue)
@@ -133,6 +137,33 @@ class ClientConnection:
     async def wait_closed(self) -> None:
         """Wait until the connection is closed."""
         await self._closed_event.wait()
+
+    # ------------------------------------------------------------ observing
+
+    @property
+    def logger(self) -> AnyLogger:
+        """The connection's logger (``logger=`` of :func:`connect`; by
+        default the logger ``wsclient``), which gets its trace at DEBUG."""
+        return self._conn.logger
+
+    @property
+    def conn_id(self) -> int:
+        """The library's id of the connection (``ws_conn_id``), the
+        ``[conn N]`` of its log records; :attr:`id` is websockets' UUID."""
+        return self._conn.conn_id
+
+    @property
+    def latency(self) -> float:
+        """The round trip of the last ping answered (keepalive or
+        :meth:`ping`), in seconds; 0 before the first."""
+        return self._conn.latency
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """The connection's counters and timings, a read-only snapshot by
+        name: ``bytes_in``, ``messages_out``, ``rtt_smoothed_us``,
+        ``time_tls_us``, ... (see :attr:`wsclient.Connection.stats`)."""
+        return self._conn.stats
 
     # ------------------------------------------------------------ the event loop's side
 
@@ -510,7 +541,10 @@ class connect:
     Beyond websockets: `deflate` (the permessage-deflate offer, as in
     :func:`wsclient.connect`; overrides `compression`), `compression_level`
     (zlib 0-9), and TLS files (`ca_file`, `ca_dir`, `client_cert`,
-    `client_key`).
+    `client_key`). `logger`: a ``logging.Logger`` or a logger name
+    (default: the logger ``wsclient``) that gets the connection's trace at
+    DEBUG, when enabled for DEBUG at the connect; the records are made on
+    the event loop's thread.
 
     Reconnecting, as websockets: ``async for websocket in connect(uri)``
     yields a connection, closes it when the loop's body ends and connects
@@ -555,6 +589,7 @@ class connect:
         compression_level: Optional[int] = None,
         process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
+        logger: LoggerLike = None,
     ) -> None:
         tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
         self._start = functools.partial(
@@ -573,12 +608,15 @@ class connect:
             tls=tls,
             deflate=deflate,
             compression_level=compression_level,
+            logger=logger,
         )
         self._max_queue = max_queue
         self._write_limit = write_limit
         self._connection: Optional[ClientConnection] = None
         self.process_exception = process_exception
         self.reconnect_delays = reconnect_delays
+        # Reconnecting is logged to `logger` when one is given, as in websockets.
+        self._logger = None if logger is None else get_logger(logger)
 
     async def _create(self) -> ClientConnection:
         loop = asyncio.get_running_loop()
@@ -599,6 +637,7 @@ class connect:
     async def __aiter__(self) -> AsyncIterator[ClientConnection]:
         """Connections, one after the other, for ever (see the class)."""
         delays: Optional[Iterator[float]] = None
+        log = logger if self._logger is None else self._logger
         while True:
             try:
                 connection = await self._create()
@@ -611,7 +650,7 @@ class connect:
                 if delays is None:
                     delays = iter(self.reconnect_delays())
                 delay = next(delays)
-                logger.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
+                log.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
                 await asyncio.sleep(delay)
                 continue
             delays = None
@@ -622,9 +661,7 @@ class connect:
             if pause:
                 delays = iter(self.reconnect_delays())
                 delay = next(delays)
-                logger.info(
-                    "connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay
-                )
+                log.info("connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay)
                 await asyncio.sleep(delay)
 
 

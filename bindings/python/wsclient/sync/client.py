@@ -32,7 +32,8 @@ import collections
 import os
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Optional, Sequence, Union
+import uuid
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 from .. import _ffi
 from .._connection import Connection, driver_of
@@ -40,6 +41,7 @@ from .._data import Data, discard, encode, take
 from .._driver import AGAIN, CLOSED
 from .._errors import InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._message import Frame
+from .._observe import AnyLogger, LoggerLike, get_logger
 from .._util import seconds
 from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
@@ -56,6 +58,7 @@ class ClientConnection:
 
     def __init__(self, conn: Connection, keepalive: bool = False, max_queue: int = 16) -> None:
         self._conn = conn  # the egg's API: header, send_frame, ping, close
+        self.id: uuid.UUID = uuid.uuid4()  # as websockets' (the library's id: conn_id)
         self._driver = driver_of(conn)  # receives and sends without blocking; waits
         self._lock = threading.Lock()
         # While no thread receives, sends read what arrived (see _pump).
@@ -117,6 +120,33 @@ class ClientConnection:
 
     def fileno(self) -> int:
         return self._conn.fileno()
+
+    # ------------------------------------------------------------ observing
+
+    @property
+    def logger(self) -> AnyLogger:
+        """The connection's logger (``logger=`` of :func:`connect`; by
+        default the logger ``wsclient``), which gets its trace at DEBUG."""
+        return self._conn.logger
+
+    @property
+    def conn_id(self) -> int:
+        """The library's id of the connection (``ws_conn_id``), the
+        ``[conn N]`` of its log records; :attr:`id` is websockets' UUID."""
+        return self._conn.conn_id
+
+    @property
+    def latency(self) -> float:
+        """The round trip of the last ping answered (keepalive or
+        :meth:`ping`), in seconds; 0 before the first."""
+        return self._conn.latency
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """The connection's counters and timings, a read-only snapshot by
+        name: ``bytes_in``, ``messages_out``, ``rtt_smoothed_us``,
+        ``time_tls_us``, ... (see :attr:`wsclient.Connection.stats`)."""
+        return self._conn.stats
 
     def _closed(self, failure: Optional[BaseException] = None) -> ConnectionClosed:
         """Record that the connection ended (`failure`: how it was lost);
@@ -309,6 +339,7 @@ def connect(
     client_key: Any = None,
     deflate: Any = None,
     compression_level: Optional[int] = None,
+    logger: LoggerLike = None,
 ) -> ClientConnection:
     """Open a WebSocket connection to `uri` (ws:// or wss://), as
     ``websockets.sync.client.connect`` does, with the same defaults
@@ -323,6 +354,9 @@ def connect(
     Beyond websockets: `deflate` (the permessage-deflate offer, as in
     :func:`wsclient.connect`; overrides `compression`) and
     `compression_level` (zlib 0-9).
+    `logger`: a ``logging.Logger`` or a logger name (default: the logger
+    ``wsclient``) that gets the connection's trace at DEBUG (handshake,
+    frames, pings, close), when enabled for DEBUG at the connect.
     """
     tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
     opening = start_connection(
@@ -340,6 +374,7 @@ def connect(
         tls=tls,
         deflate=deflate,
         compression_level=compression_level,
+        logger=logger,
     )
     conn = opened(opening.wait())
     return ClientConnection(conn, keepalive=ping_interval is not None)
@@ -371,6 +406,8 @@ def reconnect(
     (Ctrl-C).
     """
     delays: Optional[Iterator[float]] = None
+    # Reconnecting is logged to connect's `logger` when one is given, as in websockets.
+    log = logger if kwargs.get("logger") is None else get_logger(kwargs["logger"])
     while True:
         try:
             connection = connect(uri, **kwargs)
@@ -383,7 +420,7 @@ def reconnect(
             if delays is None:
                 delays = iter(reconnect_delays())
             delay = next(delays)
-            logger.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
+            log.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
             time.sleep(delay)
             continue
         delays = None
@@ -394,5 +431,5 @@ def reconnect(
         if pause:
             delays = iter(reconnect_delays())
             delay = next(delays)
-            logger.info("connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay)
+            log.info("connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay)
             time.sleep(delay)
