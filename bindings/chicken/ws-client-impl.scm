@@ -179,7 +179,8 @@
 
 (define-record-type ws-connection
   (%make-ws-connection ptr uri compression subprotocol state peer-code peer-reason
-                       read-timeout write-timeout close-timeout waiters)
+                       read-timeout write-timeout close-timeout waiters
+                       id trace trace-queue stats)
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
   (uri conn-uri)
@@ -193,7 +194,12 @@
   (read-timeout conn-read-timeout)
   (write-timeout conn-write-timeout)
   (close-timeout conn-close-timeout)
-  (waiters conn-waiters conn-waiters-set!))     ; green threads in `await'
+  (waiters conn-waiters conn-waiters-set!)      ; green threads in `await'
+  ;; what it did (see "Trace events and counters")
+  (id conn-id)                                  ; ws_conn_id
+  (trace conn-trace conn-trace-set!)            ; the trace: procedure, or #f
+  (trace-queue conn-trace-queue conn-trace-queue-set!) ; its C event queue, or #f
+  (stats conn-stats conn-stats-set!))           ; the counters, read at release
 
 (define-record-type ws-message
   (%make-ws-message ptr frames)
@@ -508,6 +514,350 @@
   (fprintf out "#<ws-extension ~A ~S>" (extension-name e) (extension-offers e)))
 
 ;;; ------------------------------------------------------------------
+;;; Trace events and counters
+;;;
+;;; libwsclient calls a trace callback for each step of a connection's
+;;; life, from inside the C call that made the step, while the connection
+;;; is locked. The egg does not call Scheme from there: its calls into C
+;;; are foreign-lambdas, during which no callback may enter Scheme; sends
+;;; hand C pointers into the Scheme heap, which a callback's GC would
+;;; move; and a trace procedure that waits (a write to a port) would switch
+;;; green threads with C frames on the stack. Instead the callback is a C
+;;; function (wsegg_trace below) that copies the event (kind, connection
+;;; id, text, and every field present) into a queue owned by the
+;;; connection, and the egg hands the queued events to the trace:
+;;; procedure right after the C call returns, in order, on the green
+;;; thread that made the call: before that thread waits, returns or
+;;; raises. The procedure runs outside the connection's lock, so it may
+;;; call the egg, even on the same connection (ws-connection-stat).
+;;;
+;;; The queue outlives the C connection (ws_conn_free may still report):
+;;; `release!' frees the connection, hands over the last events and then
+;;; frees the queue. A connection the GC collects drops its last events:
+;;; the trace procedure is not called from a finalizer.
+
+(foreign-declare #<<END-OF-C
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+/* The fields the egg copies out of an event, by the accessor that reads them. */
+static const int32_t wsegg_number_fields[] = {
+    WS_TRACE_FIELD_ELAPSED_US, WS_TRACE_FIELD_DURATION_US, WS_TRACE_FIELD_OPCODE,
+    WS_TRACE_FIELD_LENGTH, WS_TRACE_FIELD_FIN, WS_TRACE_FIELD_RSV1, WS_TRACE_FIELD_STATUS,
+    WS_TRACE_FIELD_CLOSE_CODE, WS_TRACE_FIELD_RTT_US, WS_TRACE_FIELD_RESULT,
+    WS_TRACE_FIELD_RESUMED, WS_TRACE_FIELD_PORT,
+};
+static const int32_t wsegg_string_fields[] = {
+    WS_TRACE_FIELD_HOST, WS_TRACE_FIELD_ADDRESS, WS_TRACE_FIELD_TLS_VERSION,
+    WS_TRACE_FIELD_TLS_CIPHER, WS_TRACE_FIELD_ALPN, WS_TRACE_FIELD_PEER_SUBJECT,
+    WS_TRACE_FIELD_HEADERS, WS_TRACE_FIELD_REASON, WS_TRACE_FIELD_MESSAGE,
+    WS_TRACE_FIELD_LOCATION, WS_TRACE_FIELD_PROXY,
+};
+#define WSEGG_NUMBERS (sizeof wsegg_number_fields / sizeof wsegg_number_fields[0])
+#define WSEGG_STRINGS (sizeof wsegg_string_fields / sizeof wsegg_string_fields[0])
+
+typedef struct wsegg_field {
+    int32_t id;
+    int64_t number;
+    char *string;                       /* NULL for a number field */
+} wsegg_field;
+
+/* A copy of one trace event, owned by the queue until popped. */
+typedef struct wsegg_event {
+    struct wsegg_event *next;
+    int32_t kind;
+    uint64_t conn_id;
+    char *text;
+    int count;
+    wsegg_field fields[WSEGG_NUMBERS + WSEGG_STRINGS];
+} wsegg_event;
+
+/* One per traced connection: the callback's userdata. (The egg drives a
+   connection from CHICKEN's one thread; the lock costs next to nothing
+   and keeps the queue sound whichever thread libwsclient reports on.) */
+typedef struct wsegg_trace_queue {
+    pthread_mutex_t lock;
+    wsegg_event *head, *tail;
+} wsegg_trace_queue;
+
+static void wsegg_event_free(wsegg_event *e) {
+    int i;
+    if (!e) return;
+    for (i = 0; i < e->count; i++) free(e->fields[i].string);
+    free(e->text);
+    free(e);
+}
+
+/* The trace callback: copy the event into the queue. An event that does
+   not fit in memory is dropped, a string field whose copy fails left out. */
+static void wsegg_trace(const ws_trace_event *event, void *userdata) {
+    wsegg_trace_queue *q = (wsegg_trace_queue *)userdata;
+    const char *text = ws_trace_event_text(event);
+    wsegg_event *e = (wsegg_event *)calloc(1, sizeof *e);
+    size_t i;
+    if (!e) return;
+    e->kind = ws_trace_event_kind(event);
+    e->conn_id = ws_trace_event_conn_id(event);
+    e->text = strdup(text ? text : "");
+    if (!e->text) { free(e); return; }
+    for (i = 0; i < WSEGG_NUMBERS; i++) {
+        int64_t v;
+        if (ws_trace_event_number(event, wsegg_number_fields[i], &v)) {
+            e->fields[e->count].id = wsegg_number_fields[i];
+            e->fields[e->count].number = v;
+            e->count++;
+        }
+    }
+    for (i = 0; i < WSEGG_STRINGS; i++) {
+        const char *s = ws_trace_event_string(event, wsegg_string_fields[i]);
+        char *copy = s ? strdup(s) : NULL;
+        if (copy) {
+            e->fields[e->count].id = wsegg_string_fields[i];
+            e->fields[e->count].string = copy;
+            e->count++;
+        }
+    }
+    pthread_mutex_lock(&q->lock);
+    if (q->tail) q->tail->next = e; else q->head = e;
+    q->tail = e;
+    pthread_mutex_unlock(&q->lock);
+}
+
+static wsegg_trace_queue *wsegg_trace_queue_new(void) {
+    wsegg_trace_queue *q = (wsegg_trace_queue *)calloc(1, sizeof *q);
+    if (q) pthread_mutex_init(&q->lock, NULL);
+    return q;
+}
+
+/* The oldest event (the caller frees it), or NULL. */
+static wsegg_event *wsegg_trace_pop(wsegg_trace_queue *q) {
+    wsegg_event *e;
+    pthread_mutex_lock(&q->lock);
+    e = q->head;
+    if (e) {
+        q->head = e->next;
+        if (!q->head) q->tail = NULL;
+        e->next = NULL;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return e;
+}
+
+static void wsegg_trace_queue_free(wsegg_trace_queue *q) {
+    wsegg_event *e;
+    if (!q) return;
+    while ((e = wsegg_trace_pop(q))) wsegg_event_free(e);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+static int32_t wsegg_options_set_trace(ws_options *opts, wsegg_trace_queue *q) {
+    return ws_options_set_trace(opts, wsegg_trace, q);
+}
+
+static int32_t wsegg_event_kind(const wsegg_event *e) { return e->kind; }
+static uint64_t wsegg_event_conn_id(const wsegg_event *e) { return e->conn_id; }
+static const char *wsegg_event_text(const wsegg_event *e) { return e->text; }
+static int wsegg_event_count(const wsegg_event *e) { return e->count; }
+static int32_t wsegg_event_field_id(const wsegg_event *e, int i) { return e->fields[i].id; }
+static int64_t wsegg_event_field_number(const wsegg_event *e, int i) { return e->fields[i].number; }
+/* NULL for a number field. */
+static const char *wsegg_event_field_string(const wsegg_event *e, int i) { return e->fields[i].string; }
+END-OF-C
+)
+
+(define-foreign-type trace-queue* (c-pointer (struct "wsegg_trace_queue")))
+(define-foreign-type trace-item* (c-pointer (struct "wsegg_event")))
+
+(define %trace-queue-new (foreign-lambda trace-queue* "wsegg_trace_queue_new"))
+(define %trace-queue-free (foreign-lambda void "wsegg_trace_queue_free" trace-queue*))
+(define %trace-pop (foreign-lambda trace-item* "wsegg_trace_pop" trace-queue*))
+(define %trace-item-free (foreign-lambda void "wsegg_event_free" trace-item*))
+(define %options-set-trace
+  (foreign-lambda integer32 "wsegg_options_set_trace" ws-opts* trace-queue*))
+(define %trace-item-kind (foreign-lambda integer32 "wsegg_event_kind" trace-item*))
+(define %trace-item-conn-id (foreign-lambda unsigned-integer64 "wsegg_event_conn_id" trace-item*))
+(define %trace-item-text (foreign-lambda c-string "wsegg_event_text" trace-item*))
+(define %trace-item-count (foreign-lambda int "wsegg_event_count" trace-item*))
+(define %trace-item-field-id (foreign-lambda integer32 "wsegg_event_field_id" trace-item* int))
+(define %trace-item-field-number
+  (foreign-lambda integer64 "wsegg_event_field_number" trace-item* int))
+(define %trace-item-field-string
+  (foreign-lambda c-string "wsegg_event_field_string" trace-item* int))
+(define %trace-kind-name (foreign-lambda c-string "ws_trace_kind_name" integer32))
+(define %stat-name (foreign-lambda c-string "ws_stat_name" integer32))
+(define %conn-stat (foreign-lambda unsigned-integer64 "ws_conn_stat" ws-conn* integer32))
+(define %conn-id (foreign-lambda unsigned-integer64 "ws_conn_id" ws-conn*))
+
+;; The fields' names: WS_TRACE_FIELD_CLOSE_CODE is 'close-code.
+(define trace-field-names
+  (list (cons (foreign-value "WS_TRACE_FIELD_ELAPSED_US" integer32) 'elapsed-us)
+        (cons (foreign-value "WS_TRACE_FIELD_DURATION_US" integer32) 'duration-us)
+        (cons (foreign-value "WS_TRACE_FIELD_OPCODE" integer32) 'opcode)
+        (cons (foreign-value "WS_TRACE_FIELD_LENGTH" integer32) 'length)
+        (cons (foreign-value "WS_TRACE_FIELD_FIN" integer32) 'fin)
+        (cons (foreign-value "WS_TRACE_FIELD_RSV1" integer32) 'rsv1)
+        (cons (foreign-value "WS_TRACE_FIELD_STATUS" integer32) 'status)
+        (cons (foreign-value "WS_TRACE_FIELD_CLOSE_CODE" integer32) 'close-code)
+        (cons (foreign-value "WS_TRACE_FIELD_RTT_US" integer32) 'rtt-us)
+        (cons (foreign-value "WS_TRACE_FIELD_RESULT" integer32) 'result)
+        (cons (foreign-value "WS_TRACE_FIELD_RESUMED" integer32) 'resumed)
+        (cons (foreign-value "WS_TRACE_FIELD_PORT" integer32) 'port)
+        (cons (foreign-value "WS_TRACE_FIELD_HOST" integer32) 'host)
+        (cons (foreign-value "WS_TRACE_FIELD_ADDRESS" integer32) 'address)
+        (cons (foreign-value "WS_TRACE_FIELD_TLS_VERSION" integer32) 'tls-version)
+        (cons (foreign-value "WS_TRACE_FIELD_TLS_CIPHER" integer32) 'tls-cipher)
+        (cons (foreign-value "WS_TRACE_FIELD_ALPN" integer32) 'alpn)
+        (cons (foreign-value "WS_TRACE_FIELD_PEER_SUBJECT" integer32) 'peer-subject)
+        (cons (foreign-value "WS_TRACE_FIELD_HEADERS" integer32) 'headers)
+        (cons (foreign-value "WS_TRACE_FIELD_REASON" integer32) 'reason)
+        (cons (foreign-value "WS_TRACE_FIELD_MESSAGE" integer32) 'message)
+        (cons (foreign-value "WS_TRACE_FIELD_LOCATION" integer32) 'location)
+        (cons (foreign-value "WS_TRACE_FIELD_PROXY" integer32) 'proxy)))
+
+;; Fields that are flags in C (0 or 1): booleans here.
+(define trace-flag-fields '(fin rsv1 resumed))
+
+;; A trace event: its kind, a symbol ('frame-sent: libwsclient's name for
+;; it), the connection's id, a one-line text, and an alist of the fields
+;; it has, in the order of their numbers.
+(define-record-type ws-trace-event
+  (%make-ws-trace-event kind connection-id text fields)
+  ws-trace-event?
+  (kind trace-event-kind)
+  (connection-id trace-event-connection-id)
+  (text trace-event-text)
+  (fields trace-event-fields))
+
+(define (check-trace-event loc e)
+  (check-type loc ws-trace-event? e "a ws-trace-event"))
+
+(define (ws-trace-event-kind e)
+  (check-trace-event 'ws-trace-event-kind e)
+  (trace-event-kind e))
+
+(define (ws-trace-event-connection-id e)
+  (check-trace-event 'ws-trace-event-connection-id e)
+  (trace-event-connection-id e))
+
+(define (ws-trace-event-text e)
+  (check-trace-event 'ws-trace-event-text e)
+  (trace-event-text e))
+
+(define (ws-trace-event-fields e)
+  (check-trace-event 'ws-trace-event-fields e)
+  (trace-event-fields e))
+
+;; The value of field NAME (a symbol), or DEFAULT (#f) when the event has none.
+(define (ws-trace-event-field e name #!optional default)
+  (check-trace-event 'ws-trace-event-field e)
+  (let ((f (assq name (trace-event-fields e))))
+    (if f (cdr f) default)))
+
+(define-record-printer (ws-trace-event e out)
+  (fprintf out "#<ws-trace-event ~A ~A ~S>"
+           (trace-event-connection-id e) (trace-event-kind e) (trace-event-text e)))
+
+;; A record made from one C event (no code of the user's runs here).
+(define (trace-item->event p)
+  (define (field i)
+    (let* ((id (%trace-item-field-id p i))
+           (name (cond ((assv id trace-field-names) => cdr) (else id)))
+           (s (%trace-item-field-string p i)))
+      (cons name
+            (cond (s s)
+                  ((memq name trace-flag-fields) (not (zero? (%trace-item-field-number p i))))
+                  (else (%trace-item-field-number p i))))))
+  (let ((kind (%trace-item-kind p)))
+    (%make-ws-trace-event
+     (let ((name (%trace-kind-name kind))) (if name (string->symbol name) kind))
+     (%trace-item-conn-id p)
+     (%trace-item-text p)
+     (let loop ((i (- (%trace-item-count p) 1)) (acc '()))
+       (if (< i 0) acc (loop (- i 1) (cons (field i) acc)))))))
+
+;; The events in queue `q', oldest first, taken out of it.
+(define (take-trace-events! q)
+  (let loop ((acc '()))
+    (let ((p (%trace-pop q)))
+      (if p
+          (let ((e (trace-item->event p)))
+            (%trace-item-free p)
+            (loop (cons e acc)))
+          (reverse acc)))))
+
+;; Hand the events that the C calls just made on `c' queued to its trace
+;; procedure. All are taken out of the queue first, so a procedure that
+;; raises (the condition goes to the egg's caller) leaves nothing half
+;; done, and one that calls the egg on this connection gets the events of
+;; those calls after these. Called right after the calls, before the
+;; caller waits, returns or raises; after a failing call, once its error
+;; detail has been read (the procedure's own calls would replace it).
+(define (deliver-trace! c)
+  (let ((q (conn-trace-queue c)))
+    (when q
+      (let ((events (take-trace-events! q))
+            (proc (conn-trace c)))
+        (when proc (for-each proc events))))))
+
+;; The last events of a connection whose C connection was just freed,
+;; and its queue freed.
+(define (deliver-last-trace! c)
+  (let ((q (conn-trace-queue c)))
+    (when q
+      (conn-trace-queue-set! c #f)
+      (let ((events (take-trace-events! q))
+            (proc (conn-trace c)))
+        (%trace-queue-free q)
+        (when proc (for-each proc events))))))
+
+;; The counters libwsclient has, named as there ("bytes_in" is 'bytes-in),
+;; in the order of their numbers. Asked at load time, so those of a newer
+;; library are there too.
+(define stat-table
+  (let loop ((i 255) (acc '()))
+    (if (< i 1)
+        acc
+        (loop (- i 1)
+              (let ((name (%stat-name i)))
+                (if name
+                    (cons (cons (string->symbol (string-translate name "_" "-")) i) acc)
+                    acc))))))
+
+(define (read-stats p)
+  (map (lambda (s) (cons (car s) (%conn-stat p (cdr s)))) stat-table))
+
+;; (ws-connection-stats C): every counter and timing, an alist
+;; ((bytes-in . N) ...). Once the connection is released, their values
+;; at that time.
+(define (ws-connection-stats c)
+  (check-type 'ws-connection-stats ws-connection? c "a ws-connection")
+  (if (conn-ptr c) (read-stats (conn-ptr c)) (conn-stats c)))
+
+;; (ws-connection-stat C NAME): one of them by name, e.g. 'bytes-in.
+(define (ws-connection-stat c name)
+  (check-type 'ws-connection-stat ws-connection? c "a ws-connection")
+  (let ((s (assq name stat-table)))
+    (unless s
+      (ws-exn 'ws-connection-stat
+              (string-append "unknown stat (known: "
+                             (string-intersperse (map (lambda (s) (symbol->string (car s)))
+                                                      stat-table)
+                                                 ", ")
+                             ")")
+              (list name)))
+    (if (conn-ptr c)
+        (%conn-stat (conn-ptr c) (cdr s))
+        (cond ((assq name (conn-stats c)) => cdr)
+              (else 0)))))
+
+;; The connection's id: the one its trace events carry, unique in the process.
+(define (ws-connection-id c)
+  (check-type 'ws-connection-id ws-connection? c "a ws-connection")
+  (conn-id c))
+
+;;; ------------------------------------------------------------------
 ;;; Connections
 
 (define %options-new (foreign-lambda ws-opts* "ws_options_new"))
@@ -551,6 +901,10 @@
 (define %options-set-proxy (foreign-lambda integer32 "ws_options_set_proxy" ws-opts* c-string))
 (define %options-use-env-proxy
   (foreign-lambda integer32 "ws_options_use_env_proxy" ws-opts* bool))
+(define %options-set-tls-keylog-file
+  (foreign-lambda integer32 "ws_options_set_tls_keylog_file" ws-opts* c-string))
+(define %options-set-tls-keylog-env
+  (foreign-lambda integer32 "ws_options_set_tls_keylog_env" ws-opts* bool))
 
 (define %connect-start
   (foreign-lambda integer32 "ws_connect_start" c-string ws-opts* (c-pointer ws-conn*)))
@@ -667,10 +1021,13 @@
   (let loop ()
     (check-conn loc c)
     (let ((rc (%conn-flush c)))
-      (cond ((fx= rc ws-ok) (void))
+      (cond ((fx= rc ws-ok) (deliver-trace! c))
             ((not (fx= rc ws-err-would-block)) (conn-failure loc c rc))
-            ((passed? deadline) (timeout-exn loc what))
-            (else (await c #f deadline) (loop))))))
+            (else
+             (deliver-trace! c)
+             (check-conn loc c)         ; the trace procedure may have let a thread free it
+             (cond ((passed? deadline) (timeout-exn loc what))
+                   (else (await c #f deadline) (loop))))))))
 
 ;; Run `call', a C send, ping or close (() -> rc), and return once its
 ;; bytes are written, or raise a timeout when the write timeout passes
@@ -688,9 +1045,10 @@
                       "write timeout: the send queue stayed full; the message was not sent")
                (retry))
               ((fx< rc 0) (conn-failure loc c rc))
-              (queue-only (wake-waiters! c))
+              (queue-only (wake-waiters! c) (deliver-trace! c))
               (else
                (wake-waiters! c)
+               (deliver-trace! c)
                (drain loc c deadline "write timeout: the message is queued; later calls write it")
                (release-if-closed! c)))))))
 
@@ -704,8 +1062,12 @@
       (check-conn loc c)
       (let-values (((rc p) (call)))
         (cond ((not (fx= rc ws-err-would-block)) (values rc p))
-              ((passed? deadline) (timeout-exn loc "read timeout: no message arrived in time"))
-              (else (await c #t deadline) (loop)))))))
+              (else
+               (deliver-trace! c)
+               (check-conn loc c)       ; the trace procedure may have let a thread free it
+               (cond ((passed? deadline)
+                      (timeout-exn loc "read timeout: no message arrived in time"))
+                     (else (await c #t deadline) (loop)))))))))
 
 ;; The WebSocket is over (close handshake done, or failed): get our last
 ;; frames out and give the server its time to close TCP first (RFC 6455
@@ -746,8 +1108,15 @@
       (conn-peer-reason-set! c (and (fx> code 0) (%conn-peer-close-reason c)))
       (conn-state-set! c 'closed)
       (let ((p (conn-ptr c)))
+        (conn-stats-set! c (read-stats p))
         (conn-ptr-set! c #f)
-        (%conn-free p)))))
+        (%conn-free p))
+      (deliver-last-trace! c))))
+
+;; The finalizer: the same, without calling the trace procedure.
+(define (finalize-connection! c)
+  (conn-trace-set! c #f)
+  (release! c))
 
 ;; Close the socket now, without a close handshake; idempotent. The
 ;; finalizer does the same for a connection that is no longer referenced.
@@ -765,9 +1134,11 @@
     (if (%result-is-fail rc)
         (begin
           (release-if-closed! c)
+          (deliver-trace! c)
           (ws-fail loc (close-code->reason/default close-code) msg rc))
         (begin
           (release-now-if-closed! c)
+          (deliver-trace! c)
           (ws-exn loc msg args rc)))))
 
 (define (recv-message c)
@@ -780,9 +1151,11 @@
     (cond ((fx= rc ws-ok)
            (let ((m (wrap-message p)))
              (account-bytes! (c-bytes-held (%message-size m) (%message-compressed m)))
+             (deliver-trace! c)
              m))
           ((fx= rc ws-closed)
            (release-if-closed! c)
+           (deliver-trace! c)
            #f)
           (else (conn-failure 'recv-message c rc)))))
 
@@ -809,7 +1182,9 @@
                                           ;; `out' is written only on success
                                           (values rc (and (fx= rc ws-ok) out))))))))
     (if (fx= rc ws-ok)
-        (wrap-owned-frame p)
+        (let ((f (wrap-owned-frame p)))
+          (deliver-trace! c)
+          f)
         (conn-failure 'recv-frame c rc))))
 
 (define (send-message c m)
@@ -934,10 +1309,12 @@
 ;; tls-ca-file, tls-ca-dir, tls-client-cert, tls-client-key, tls-insecure,
 ;; auto-pong, ping-interval and ping-timeout (keepalive, milliseconds),
 ;; send-queue-limit (bytes), proxy (a URL) and env-proxy (take the proxy
-;; from http_proxy, https_proxy, all_proxy and no_proxy); and the egg's
+;; from http_proxy, https_proxy, all_proxy and no_proxy), tls-keylog-file
+;; and tls-keylog-env (the TLS secrets for Wireshark); and the egg's
 ;; read-timeout (each receive) and
-;; write-timeout (each send, ping or close), in milliseconds; and retry
-;; (#f, #t or a ws-retry-policy: see "Reconnecting").
+;; write-timeout (each send, ping or close), in milliseconds; retry (#f,
+;; #t or a ws-retry-policy: see "Reconnecting"); and trace (a procedure
+;; called with each ws-trace-event: see "Trace events and counters").
 ;;
 ;; It waits in CHICKEN's scheduler (name lookup, TCP, proxy, TLS, the
 ;; upgrade): other green threads run meanwhile.
@@ -973,7 +1350,8 @@
     ping-interval: ping-timeout: send-queue-limit:
     max-redirects: fragment-size: compression-level:
     tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:
-    proxy: env-proxy: retry:))
+    proxy: env-proxy: retry:
+    trace: tls-keylog-file: tls-keylog-env:))
 
 ;; The default of read-timeout:, write-timeout: and connect-timeout: is
 ;; CHICKEN's (tcp-read-timeout), (tcp-write-timeout) and (tcp-connect-timeout)
@@ -996,7 +1374,8 @@
                               max-redirects fragment-size compression-level
                               tls-ca-file tls-ca-dir tls-client-cert tls-client-key
                               tls-insecure (auto-pong #t) proxy env-proxy
-                              retry)            ; see ws-connect
+                              retry             ; see ws-connect
+                              trace tls-keylog-file tls-keylog-env)
   (define loc 'ws-connect)
   (define (ok rc) (check-rc loc rc))
   (define (str x what) (c-string-arg loc x what))
@@ -1068,27 +1447,52 @@
     (when tls-insecure (ok (%options-set-tls-danger-accept-invalid-certs opts #t)))
     (unless auto-pong (ok (%options-set-auto-pong opts #f)))
     (when proxy (ok (%options-set-proxy opts (str proxy "proxy"))))
-    (when env-proxy (ok (%options-use-env-proxy opts #t))))
+    (when env-proxy (ok (%options-use-env-proxy opts #t)))
+    (when tls-keylog-file
+      (ok (%options-set-tls-keylog-file opts (str tls-keylog-file "tls-keylog-file"))))
+    (when tls-keylog-env (ok (%options-set-tls-keylog-env opts #t))))
   ;; Start connecting (the options are read here, and only here). Until
   ;; it is open the record only guards the C connection: its finalizer
-  ;; cancels the connect of a thread that never came back.
-  (define (start opts)
+  ;; cancels the connect of a thread that never came back. `queue': the
+  ;; trace events' (see "Trace events and counters"), or #f; the record
+  ;; owns it, and frees it with the C connection.
+  (define (start opts queue)
     (let-location ((p ws-conn* (address->pointer 0)))
       (let ((rc (%connect-start uri opts (location p))))
         (if (fx= rc ws-ok)
             (set-finalizer! (%make-ws-connection p uri #f #f 'closed #f #f
-                                                 read-ms write-ms close-ms '())
-                            release!)
-            (raise-result loc rc (list uri))))))
+                                                 read-ms write-ms close-ms '()
+                                                 (%conn-id p) trace queue '())
+                            finalize-connection!)
+            ;; The condition made (the error detail read), the events.
+            (handle-exceptions e
+                (begin
+                  (when queue
+                    (let ((events (take-trace-events! queue)))
+                      (%trace-queue-free queue)
+                      (for-each trace events)))
+                  (abort e))
+              (raise-result loc rc (list uri)))))))
   (str uri "URI")
   (check-type loc list? extensions "a list of extensions")
   (check-type loc list? flags "a list of flags")
+  (when trace (check-type loc procedure? trace "a procedure for trace:"))
   (let ((opts (%options-new)))
     (unless opts (ws-exn loc "cannot allocate options"))
     (open-connection loc
                      (dynamic-wind
                          void
-                         (lambda () (configure opts) (start opts))
+                         (lambda ()
+                           (configure opts)
+                           (let ((queue (and trace
+                                             (or (%trace-queue-new)
+                                                 (ws-exn loc "cannot allocate the trace queue")))))
+                             (when queue
+                               (let ((rc (%options-set-trace opts queue)))
+                                 (unless (fx= rc ws-ok)
+                                   (%trace-queue-free queue)
+                                   (raise-result loc rc))))
+                             (start opts queue)))
                          (lambda () (%options-free opts)))
                      uri)))
 
@@ -1108,12 +1512,14 @@
     (let loop ()
       (let-values (((rc resp) (step)))
         (cond ((fx= rc ws-err-would-block)
+               (deliver-trace! c)
                (await c (wants? c ws-want-read) #f)
                (loop))
               ((fx= rc ws-ok)           ; open, in non-blocking mode
                (let ((p (conn-ptr c)))
                  (conn-compression-set! c (%conn-compression* p))
                  (conn-subprotocol-set! c (%conn-subprotocol* p))
+                 (deliver-trace! c)
                  c))
               ((fx= rc ws-http-response)
                (release! c)

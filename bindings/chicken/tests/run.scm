@@ -549,6 +549,246 @@
         (finish c))))
 
 ;;; ------------------------------------------------------------------
+;;; What a connection did: trace events, counters, the TLS key log
+
+;; A trace: procedure that records, and what it recorded (oldest first).
+(define (make-recorder)
+  (let ((events '()))
+    (values (lambda (e) (set! events (cons e events)))
+            (lambda () (reverse events)))))
+
+(define (keep ok? l)
+  (cond ((null? l) '())
+        ((ok? (car l)) (cons (car l) (keep ok? (cdr l))))
+        (else (keep ok? (cdr l)))))
+
+(define (kinds events) (map ws-trace-event-kind events))
+(define (of-kind kind events) (keep (lambda (e) (eq? (ws-trace-event-kind e) kind)) events))
+(define (first-of kind events) (let ((l (of-kind kind events))) (and (pair? l) (car l))))
+(define (last-of l) (and (pair? l) (car (reverse l))))
+
+;; Whether the kinds WANTED appear in EVENTS in this order (others between).
+(define (in-order? wanted events)
+  (let loop ((w wanted) (k (kinds events)))
+    (cond ((null? w) #t)
+          ((null? k) #f)
+          ((eq? (car w) (car k)) (loop (cdr w) (cdr k)))
+          (else (loop w (cdr k))))))
+
+;; Whether STRING appears in any event's text or string fields.
+(define (in-any-event? string events)
+  (let loop ((l events))
+    (and (pair? l)
+         (or (contains? (ws-trace-event-text (car l)) string)
+             (let fields ((f (ws-trace-event-fields (car l))))
+               (and (pair? f)
+                    (or (contains? (cdar f) string) (fields (cdr f)))))
+             (loop (cdr l))))))
+
+(let-values (((record events) (make-recorder)))
+  (let ((c (ws-connect (url "/") trace: record headers: '(("Authorization" . "Bearer hush-hush")))))
+    (test-assert "trace: the connect's events arrive before ws-connect returns"
+                 (in-order? '(tcp-attempt tcp-connected request-sent response open) (events)))
+    (test-assert "... all of them ws-trace-event records" (every? ws-trace-event? (events)))
+    (test-assert "... carrying the connection's id"
+                 (every? (lambda (e) (= (ws-trace-event-connection-id e) (ws-connection-id c)))
+                         (events)))
+    (test-assert "ws-connection-id is a positive integer"
+                 (and (integer? (ws-connection-id c)) (> (ws-connection-id c) 0)))
+    (let ((r (first-of 'response (events))))
+      (test "the response event's status" 101 (and r (ws-trace-event-field r 'status)))
+      (test-assert "... its text" (and r (contains? (ws-trace-event-text r) "101"))))
+    (test-assert "the TCP address is a field"
+                 (contains? (ws-trace-event-field (first-of 'tcp-connected (events)) 'address "")
+                            "127.0.0.1:"))
+    (test-assert "elapsed-us on every event"
+                 (every? (lambda (e) (integer? (ws-trace-event-field e 'elapsed-us))) (events)))
+    (test "a field the event does not have: the default" 'none
+          (ws-trace-event-field (first-of 'open (events)) 'rtt-us 'none))
+    (test-assert "the request's headers, credentials redacted"
+                 (contains? (ws-trace-event-field (first-of 'request-sent (events)) 'headers "")
+                            "Authorization: [redacted]"))
+    (test "... and the secret in no event" #f (in-any-event? "hush-hush" (events)))
+    (test-assert "the record prints with its kind and text"
+                 (contains? (sprintf "~A" (first-of 'open (events))) "#<ws-trace-event"))
+    (send-text-message c "hello")
+    ;; Delivered by the call that produced it, before it returned.
+    (let ((e (last-of (events))))
+      (test "send-text-message: a frame-sent event before it returns" 'frame-sent
+            (and e (ws-trace-event-kind e)))
+      (test "... with the opcode, length, FIN and RSV1"
+            '(1 5 #t #f)
+            (and e (map (lambda (f) (ws-trace-event-field e f)) '(opcode length fin rsv1)))))
+    (test "the echo" "hello" (message-data (recv-message c)))
+    (let ((e (last-of (events))))
+      (test "recv-message: a frame-received event" '(frame-received 1 5 #t)
+            (and e (list (ws-trace-event-kind e) (ws-trace-event-field e 'opcode)
+                         (ws-trace-event-field e 'length) (ws-trace-event-field e 'fin)))))
+    (ws-ping c "rtt")
+    (test "ws-ping: a ping-sent event" '(3) (map (lambda (e) (ws-trace-event-field e 'length))
+                                                 (of-kind 'ping-sent (events))))
+    (finish c)
+    (test-assert "the close: sent, received, in order"
+                 (in-order? '(close-sent frame-sent frame-received close-received) (events)))
+    (test "close-sent's code" 1000 (ws-trace-event-field (first-of 'close-sent (events)) 'close-code))
+    (test "close-received's code" 1000
+          (ws-trace-event-field (first-of 'close-received (events)) 'close-code))
+    (let ((pong (first-of 'pong-received (events))))
+      (test-assert "the pong's round trip" (and pong (>= (ws-trace-event-field pong 'rtt-us -1) 0))))
+    (test "one frame-sent per frame: text, ping, close" '(1 9 8)
+          (map (lambda (e) (ws-trace-event-field e 'opcode)) (of-kind 'frame-sent (events))))
+    (test "no failure event for a clean close" '() (of-kind 'failure (events)))
+    (let ((n (length (events))))
+      (ws-connection-free! c)
+      (test "nothing more once the connection is released" n (length (events))))))
+
+;; Counters after an echo: what went each way, exactly.
+(let ((c (ws-connect (url "/")))
+      (texts '("a" "bb" "ccc")))
+  (test "counters start at 0" '(0 0 0 0)
+        (map (lambda (s) (ws-connection-stat c s)) '(messages-in messages-out bytes-in bytes-out)))
+  (for-each (lambda (t) (test (string-append "echo " t) t (message-data (echo c t)))) texts)
+  (test "messages-out: what was sent" 3 (ws-connection-stat c 'messages-out))
+  (test "messages-in: the echoes" 3 (ws-connection-stat c 'messages-in))
+  (test "payload-out, payload-in: their bytes" '(6 6)
+        (list (ws-connection-stat c 'payload-out) (ws-connection-stat c 'payload-in)))
+  ;; A client frame: 2 bytes of header and 4 of mask; the server's: 2.
+  (test "bytes-out: frames with headers and masks" (+ 6 (* 3 6)) (ws-connection-stat c 'bytes-out))
+  (test "bytes-in: frames with headers" (+ 6 (* 3 2)) (ws-connection-stat c 'bytes-in))
+  (test "frames-out, frames-in" '(3 3)
+        (list (ws-connection-stat c 'frames-out) (ws-connection-stat c 'frames-in)))
+  (let ((all (ws-connection-stats c)))
+    (test-assert "ws-connection-stats: an alist of every stat"
+                 (every? (lambda (s) (assq s all))
+                         '(bytes-in bytes-out payload-in payload-out frames-in frames-out
+                           messages-in messages-out pings-sent pongs-received rtt-last-us
+                           rtt-smoothed-us time-resolve-us time-connect-us time-proxy-us
+                           time-tls-us time-http-us time-total-us redirects)))
+    (test "... agreeing with ws-connection-stat" (ws-connection-stat c 'bytes-out)
+          (alist-ref 'bytes-out all)))
+  (test-assert "the connect's total time" (> (ws-connection-stat c 'time-total-us) 0))
+  (test "no TLS, no proxy: their times are 0" '(0 0)
+        (list (ws-connection-stat c 'time-tls-us) (ws-connection-stat c 'time-proxy-us)))
+  (ws-ping c)
+  (finish c)
+  (test "closed and released" 'closed (ws-connection-state c))
+  (test "the counters stay readable once released" '(3 3 5 1 1)
+        (map (lambda (s) (ws-connection-stat c s))
+             '(messages-out messages-in frames-out pings-sent pongs-received)))
+  (test-assert "... ws-connection-stats too" (= 3 (alist-ref 'messages-out (ws-connection-stats c))))
+  (test-exn "an unknown stat is an exn" (ws-connection-stat c 'bogus))
+  (test-exn "ws-connection-stat on a non-connection" (ws-connection-stat 42 'bytes-in)))
+
+;; With deflate, payload and wire bytes tell the compression ratio.
+(let ((c (ws-connect (url "/") (list (permessage-deflate '(()))))))
+  (let ((text (repeat-string "compressible " 5000)))
+    (test "deflate echo" text (message-data (echo c text)))
+    (test "payload-in: the inflated size" (string-length text) (ws-connection-stat c 'payload-in))
+    (test-assert "bytes-in: far fewer on the wire"
+                 (< (* 10 (ws-connection-stat c 'bytes-in)) (ws-connection-stat c 'payload-in))))
+  (finish c))
+
+;; A refused connection: its events, the failure last, before the condition.
+(let-values (((record events) (make-recorder)))
+  (let ((e (test-exn "a refused connection with trace: is an exn"
+                     (ws-connect "ws://127.0.0.1:1/" trace: record))))
+    (let ((f (first-of 'failure (events))))
+      (test-assert "... whose events end with a failure event"
+                   (and f (eq? f (last-of (events)))))
+      (test "... with the result code of the condition"
+            (and e (get-condition-property e 'websocket 'code))
+            (and f (ws-trace-event-field f 'result)))
+      (test-assert "... and a message" (and f (string? (ws-trace-event-field f 'message))))
+      (test-assert "... after the TCP attempt" (in-order? '(tcp-attempt failure) (events))))))
+(let* ((seen #f)
+       (e (check-condition "the failure event is delivered before the condition reaches the caller"
+                           '(exn websocket) '()
+                           (lambda ()
+                             (ws-connect "ws://127.0.0.1:1/"
+                                         trace: (lambda (e) (set! seen (ws-trace-event-kind e))))))))
+  (test "... (the last event seen)" 'failure seen))
+
+;; A non-101 answer: the response event, then the connection is gone.
+(let-values (((record events) (make-recorder)))
+  (let ((r (ws-connect (url "/status/403") trace: record)))
+    (test "a 403 with trace:" 403 (and (ws-response? r) (ws-response-status r)))
+    (test "... its response event" 403
+          (let ((e (first-of 'response (events)))) (and e (ws-trace-event-field e 'status))))))
+
+;; A trace procedure that raises: the condition goes to the caller, whose
+;; work is done (the message went out); the connection goes on.
+(let* ((raised #f)
+       (c (ws-connect (url "/")
+                      trace: (lambda (e)
+                               (when (and (not raised) (eq? (ws-trace-event-kind e) 'frame-sent))
+                                 (set! raised #t)
+                                 (error "from the trace procedure"))))))
+  (test "an error in the trace procedure reaches the caller" "from the trace procedure"
+        (handle-exceptions e (get-condition-property e 'exn 'message) (send-text-message c "one")))
+  (test "... the message went out all the same" "one" (message-data (recv-message c)))
+  (test "... and the connection goes on" "two" (message-data (echo c "two")))
+  (finish c))
+
+;; The procedure runs after the call, outside the connection's lock: it
+;; may read the connection's counters.
+(let* ((out '())
+       (c #f))
+  (set! c (ws-connect (url "/")
+                      trace: (lambda (e)
+                               (when (eq? (ws-trace-event-kind e) 'frame-received)
+                                 (set! out (cons (ws-connection-stat c 'frames-in) out))))))
+  (echo c "x")
+  (echo c "y")
+  (test "the trace procedure may call the egg on its own connection" '(2 1) out)
+  (finish c))
+
+(test-exn "trace: must be a procedure" (ws-connect (url "/") trace: 'yes))
+
+;; Through the HTTP CONNECT proxy: the proxy's steps and time.
+(let ((http-proxy (get-environment-variable "WS_HTTP_PROXY")))
+  (when http-proxy
+    (let-values (((record events) (make-recorder)))
+      (let ((c (ws-connect (url "/") proxy: http-proxy trace: record)))
+        (test-assert "through a proxy: proxy events" (pair? (of-kind 'proxy (events))))
+        (test-assert "... and the proxy's time" (> (ws-connection-stat c 'time-proxy-us) 0))
+        (finish c)))))
+
+;; TLS: the tls-done event, its time, and the key log (beside the test
+;; CA, in run-tests.sh's scratch folder).
+(define (temporary-path name)
+  (string-append (irregex-replace "/[^/]*$" tls-ca "") "/" name))
+
+(when tls-base
+  (let-values (((record events) (make-recorder)))
+    (let* ((keylog (temporary-path "keylog"))
+           (_ (when (file-exists? keylog) (delete-file keylog)))
+           (c (ws-connect (string-append tls-base "/") tls-ca-file: tls-ca trace: record
+                          tls-keylog-file: keylog)))
+      (let ((t (first-of 'tls-done (events))))
+        (test-assert "wss with trace: a tls-done event" t)
+        (test-assert "... with the TLS version" (and t (contains? (ws-trace-event-field t 'tls-version "")
+                                                                  "TLS")))
+        (test-assert "... and the server certificate's subject"
+                     (and t (contains? (ws-trace-event-field t 'peer-subject "") "localhost"))))
+      (test-assert "time-tls-us" (> (ws-connection-stat c 'time-tls-us) 0))
+      (test "echo with a key log" "logged" (message-data (echo c "logged")))
+      (finish c)
+      (test-assert "tls-keylog-file: the TLS 1.3 secrets are written"
+                   (contains? (file-text keylog) "CLIENT_TRAFFIC_SECRET_0"))
+      (when (file-exists? keylog) (delete-file keylog))))
+  (let ((keylog (temporary-path "keylog-env")))
+    (when (file-exists? keylog) (delete-file keylog))
+    (set-environment-variable! "SSLKEYLOGFILE" keylog)
+    (finish (ws-connect (string-append tls-base "/") tls-ca-file: tls-ca))
+    (test "SSLKEYLOGFILE alone writes nothing" #f (file-exists? keylog))
+    (finish (ws-connect (string-append tls-base "/") tls-ca-file: tls-ca tls-keylog-env: #t))
+    (test-assert "tls-keylog-env: #t writes to SSLKEYLOGFILE"
+                 (contains? (file-text keylog) "CLIENT_TRAFFIC_SECRET_0"))
+    (unset-environment-variable! "SSLKEYLOGFILE")
+    (when (file-exists? keylog) (delete-file keylog))))
+(test-exn "tls-keylog-file: must be a string" (ws-connect (url "/") tls-keylog-file: 1))
+
+;;; ------------------------------------------------------------------
 ;;; Freeing
 
 (let ((c (ws-connect (url "/"))))
