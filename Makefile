@@ -45,7 +45,7 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
-        test-chicken man check check-c check-python autobahn-quick autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
+        test-chicken man check check-c check-python autobahn-quick autobahn autobahn-poll autobahn-parts autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
         bench bench-scale bench-small clean dist lint licenses package package-debs debian-symbols fuzz \
         fuzz-smoke fuzz-tool stress abi-check abi-baseline wheel egg autobahn-halves autobahn-c-12 \
@@ -167,8 +167,8 @@ TEST_JOBS ?= 9
 test: all venv $(CTESTS) $(SMALL_BENCH) abi-check
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target autobahn-c-12 autobahn-c-other \
 	  test-rust test-c \
-	  test-python autobahn-poll autobahn-python autobahn-python-asyncio autobahn-chicken \
-	  autobahn-proxy-quick test-chicken fuzz-smoke
+	  test-python autobahn-poll autobahn-parts autobahn-python autobahn-python-asyncio \
+	  autobahn-chicken autobahn-proxy-quick test-chicken fuzz-smoke
 	@echo "make test: all suites passed"
 
 test-rust: venv
@@ -253,6 +253,12 @@ autobahn-poll: all venv
 	$(PY) tests/autobahn/gate.py --name c-poll $(BINDING_CASES) -- \
 	  $(BUILD)/examples/poll_client --autobahn {url} {agent}
 
+# Every message received with ws_recv_part into 100 bytes (issue 22): pieces
+# split frames, compressed blocks and characters.
+autobahn-parts: all venv
+	$(PY) tests/autobahn/gate.py --name c-parts $(BINDING_CASES) -- \
+	  $(BUILD)/examples/autobahn_client --parts=100 {url} {agent}
+
 autobahn-python: all venv
 	$(PY) tests/autobahn/gate.py --name python $(BINDING_CASES) -- \
 	  $(PY) bindings/python/examples/autobahn_client.py {url} {agent}
@@ -306,10 +312,10 @@ fuzz fuzz-smoke: fuzz-tool
 # (about 15 minutes on 2 cores), then docs/conformance/ (README.md with a
 # table per testee and section, and each index.json). The gates' failures
 # are reported in the tables, then fail the target.
-CONFORMANCE_TESTEES := c c-poll python python-asyncio chicken
+CONFORMANCE_TESTEES := c c-poll c-parts python python-asyncio chicken
 conformance: all venv
-	-$(MAKE) --no-print-directory -k -j5 AUTOBAHN_FULL=1 autobahn autobahn-poll autobahn-python \
-	  autobahn-python-asyncio autobahn-chicken
+	-$(MAKE) --no-print-directory -k -j6 AUTOBAHN_FULL=1 autobahn autobahn-poll autobahn-parts \
+	  autobahn-python autobahn-python-asyncio autobahn-chicken
 	$(PY) tests/autobahn/report.py --out docs/conformance $(CONFORMANCE_TESTEES)
 
 # The C gate again, every connection through an HTTP proxy (proxy.py, with

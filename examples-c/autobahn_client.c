@@ -2,10 +2,13 @@
  * An Autobahn Testsuite testee: runs every case of a fuzzingserver,
  * echoing each message back, then asks the server to write its reports.
  *
- *   autobahn_client [BASE_URI] [AGENT] [PROXY]
+ *   autobahn_client [--parts=SIZE] [BASE_URI] [AGENT] [PROXY]
  *
  * (defaults ws://127.0.0.1:9001, libwsclient, no proxy; PROXY is an
  * http://[user:password@]host:port URL, for the gate through a proxy).
+ * With --parts, every message is received with ws_recv_part into a buffer
+ * of SIZE bytes (100 in the gate: pieces then split frames and characters),
+ * put together, and echoed whole.
  *
  * Every connection offers permessage-deflate, as the ws-client egg's own Autobahn
  * client does, so that sections 12 and 13 run.
@@ -45,6 +48,44 @@ static int32_t echo(ws_conn *conn, const ws_message *msg, void *userdata) {
     return rc == WS_OK ? 0 : rc;
 }
 
+/* --parts: receive each message piece by piece into `part_size` bytes. */
+static size_t part_size;
+
+static int32_t echo_in_parts(ws_conn *conn) {
+    uint8_t *piece = malloc(part_size);
+    uint8_t *message = NULL;
+    size_t len = 0, cap = 0;
+    int32_t rc;
+    for (;;) {
+        size_t n = 0;
+        int32_t type = 0;
+        bool last = false;
+        rc = ws_recv_part(conn, piece, part_size, &n, &type, &last);
+        if (rc != WS_OK)
+            break;
+        if (len + n > cap) {
+            cap = (len + n) * 2;
+            uint8_t *grown = realloc(message, cap);
+            if (!grown) {
+                rc = WS_ERR_MESSAGE_TOO_BIG;
+                break;
+            }
+            message = grown;
+        }
+        memcpy(message + len, piece, n);
+        len += n;
+        if (last) {
+            rc = ws_send(conn, type, message, len, 0);
+            if (rc != WS_OK)
+                break;
+            len = 0;
+        }
+    }
+    free(message);
+    free(piece);
+    return rc;
+}
+
 static long case_count(const char *base, const ws_options *opts) {
     char uri[512];
     snprintf(uri, sizeof uri, "%s/getCaseCount", base);
@@ -69,11 +110,19 @@ static void run_and_wait(const char *uri, const ws_options *opts) {
     ws_conn *conn = open_conn(uri, opts);
     if (!conn)
         return;
-    ws_recv_message_loop(conn, echo, NULL);
+    if (part_size)
+        echo_in_parts(conn);
+    else
+        ws_recv_message_loop(conn, echo, NULL);
     ws_conn_free(conn);
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strncmp(argv[1], "--parts=", 8) == 0) {
+        part_size = strtoul(argv[1] + 8, NULL, 10);
+        argv++;
+        argc--;
+    }
     const char *base = argc > 1 ? argv[1] : "ws://127.0.0.1:9001";
     const char *agent = argc > 2 ? argv[2] : "libwsclient";
     ws_options *opts = make_options(argc > 3 ? argv[3] : NULL);
