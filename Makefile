@@ -34,7 +34,7 @@ EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
 TOOLS   := $(BUILD)/bin/wsclient-cat
 CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy \
-           $(BUILD)/tests/test_connect_start $(BUILD)/tests/test_trace
+           $(BUILD)/tests/test_connect_start $(BUILD)/tests/test_trace $(BUILD)/tests/test_transport
 # The small-message benchmark's clients and server (tests/integration runs
 # its harness once, briefly).
 PEERS   := $(TARGET)/bench-peers/release/tungstenite_client

@@ -120,6 +120,11 @@ extern "C" {
 
 
 /*
+ How many bytes each buffer holds at most.
+ */
+#define PIPE_CAP (64 << 10)
+
+/*
  `ws_conn_state`: open.
  */
 #define WS_STATE_OPEN 0
@@ -2002,6 +2007,84 @@ uint64_t ws_conn_stat(const ws_conn *conn, int32_t stat);
  `conn`: NULL or a live connection.
  */
 uint64_t ws_conn_id(const ws_conn *conn);
+
+/*
+ Open a WebSocket over a transport the caller brings: its own socket
+ (TCP, Unix), its own TLS library, a QUIC stream, anything that carries
+ bytes both ways in order. The library does no I/O for this connection:
+ it hands out the bytes to send (`ws_conn_transport_out`) and takes the
+ bytes received (`ws_conn_transport_in`), the opening handshake's
+ included, and never blocks. `uri` names the origin (its host and path
+ make the request; `wss://` only says the caller runs TLS); proxies,
+ TLS options and redirects do not apply (a redirect is an answer).
+
+ Returns `WS_OK` with `*conn_out` in `WS_STATE_CONNECTING`, the upgrade
+ request ready to send; a bad URI (`WS_ERR_URI`) or option
+ (`WS_ERR_INVALID_ARGUMENT`) is reported here. Then, until `ws_connect_continue` returns
+ something other than `WS_ERR_WOULD_BLOCK` (as after `ws_connect_start`):
+ send what `ws_conn_transport_out` gives, pass what arrives to
+ `ws_conn_transport_in`, and call `ws_connect_continue`. Once open, the
+ connection is in non-blocking mode for good (`ws_conn_set_nonblocking`
+ refuses blocking), every message, frame, close and error call works as
+ usual, and `ws_conn_wants` says what to do: `WS_WANT_WRITE`, call
+ `ws_conn_transport_out` and send; `WS_WANT_READ`, feed what arrives,
+ then receive until `WS_ERR_WOULD_BLOCK`. `ws_conn_next_timeout_ms` and
+ the timers (keepalive, the close timeout, the handshake timeout) work
+ as for a socket: call `ws_conn_transport_out` (or `ws_conn_flush`) when
+ they are due. `ws_conn_fd` is -1. When the peer closes its side, call
+ `ws_conn_transport_eof`; when `ws_conn_transport_done` says so, close
+ the transport.
+
+ # Safety
+ `uri`: a NUL-terminated string; `opts`: NULL or a live options handle
+ (only read during the call); `conn_out`: writable.
+ */
+int32_t ws_connect_transport(const char *uri, const ws_options *opts, ws_conn **conn_out);
+
+/*
+ Copy up to `cap` bytes to send to the peer into `buf` and say how many
+ in `*len_out` (0: nothing now). What is queued moves to the transport
+ first, and due timers run, as `ws_conn_flush` does. Send them all, in
+ order, before the next bytes.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: `cap` writable bytes;
+ `len_out`: NULL or writable.
+ */
+int32_t ws_conn_transport_out(ws_conn *conn, uint8_t *buf, size_t cap, size_t *len_out);
+
+/*
+ Give the bytes that arrived from the peer (`len` of them at `data`).
+ `*taken_out` says how many were taken: fewer when 64 KiB wait already
+ (receive messages, or `ws_connect_continue`, then give the rest). Then,
+ while connecting, call `ws_connect_continue`; once open, receive until
+ `WS_ERR_WOULD_BLOCK`.
+
+ # Safety
+ `conn`: NULL or a live connection; `data`: `len` readable bytes;
+ `taken_out`: NULL or writable.
+ */
+int32_t ws_conn_transport_in(ws_conn *conn, const uint8_t *data, size_t len, size_t *taken_out);
+
+/*
+ The peer closed its side of the transport (a read returned end of
+ file): the connection sees it as a socket's EOF.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+int32_t ws_conn_transport_eof(ws_conn *conn);
+
+/*
+ Whether the caller should close its transport now: the connection is
+ over (closed, failed, or its connect answered or failed) and its last
+ bytes were taken. False for NULL and for connections over their own
+ socket.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+bool ws_conn_transport_done(const ws_conn *conn);
 
 #ifdef __cplusplus
 }

@@ -18,7 +18,7 @@ use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Mode;
 use crate::proto::{Frame, Message, MessageType};
 use crate::session::{Fate, Now, PongRecord, Received, Session, Ticket};
-use crate::transport::{wait_fd, Socket, Stream};
+use crate::transport::{wait_fd, Pipe, Socket, Stream};
 
 pub use crate::session::State;
 
@@ -69,7 +69,11 @@ pub struct Connection {
     turn: Condvar,
     /// One receiving thread at a time; senders never take it.
     receiving: Mutex<()>,
-    socket: Socket,
+    /// The socket to wait on; none over the caller's transport, which
+    /// never blocks.
+    socket: Option<Socket>,
+    /// The caller's transport, when it brings one.
+    pipe: Option<Pipe>,
     nonblocking: AtomicBool,
     timeouts: Timeouts,
     deflate: Option<DeflateParams>,
@@ -288,11 +292,17 @@ impl Core {
 
 impl Connection {
     pub(crate) fn new(stream: Stream, session: Session, agreed: Agreed) -> Result<Connection> {
+        let caller = stream.socket().is_none();
+        let pipe = match &stream {
+            Stream::Caller(p) => Some(p.clone()),
+            _ => None,
+        };
         stream.set_nonblocking(true)?;
         stream.set_read_timeout(None)?;
         stream.set_write_timeout(None)?;
         Ok(Connection {
-            socket: stream.socket().clone(),
+            socket: stream.socket().cloned(),
+            pipe,
             core: Mutex::new(Core {
                 session,
                 stream,
@@ -300,7 +310,8 @@ impl Connection {
             }),
             turn: Condvar::new(),
             receiving: Mutex::new(()),
-            nonblocking: AtomicBool::new(false),
+            // The caller's transport has nothing to wait on.
+            nonblocking: AtomicBool::new(caller),
             timeouts: Timeouts::new(agreed.read_timeout, agreed.write_timeout),
             deflate: agreed.deflate,
             subprotocol: agreed.subprotocol,
@@ -340,6 +351,11 @@ impl Connection {
     /// queued and written as far as the socket takes them (see
     /// [`Connection::flush`], [`Connection::wants`]).
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        if !nonblocking && self.socket.is_none() {
+            return Err(Error::invalid_argument(
+                "a connection over the caller's transport never blocks",
+            ));
+        }
         self.nonblocking.store(nonblocking, Ordering::Relaxed);
         Ok(())
     }
@@ -395,7 +411,7 @@ impl Connection {
     /// The socket's file descriptor, for poll/epoll.
     pub fn fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
-        self.socket.tcp().as_raw_fd()
+        self.socket.as_ref().map_or(-1, |s| s.tcp().as_raw_fd())
     }
 
     /// Receive the next message, answering pings on the way. `Ok(None)`: the
@@ -509,8 +525,19 @@ impl Connection {
             let wake = earliest(deadline, core.session.next_deadline());
             let write = core.session.wants_write();
             drop(core);
-            wait_fd(&self.socket, true, write, left(wake, now))?;
+            self.wait_socket(true, write, left(wake, now))?;
             polled = true;
+        }
+    }
+
+    /// Wait for the socket (a blocking call). Over the caller's transport
+    /// there is nothing to wait on: the connection is never blocking.
+    fn wait_socket(&self, read: bool, write: bool, timeout: Option<Duration>) -> Result<()> {
+        match &self.socket {
+            Some(socket) => Ok(wait_fd(socket, read, write, timeout).map(|_| ())?),
+            None => Err(would_block(
+                "the caller's transport has no bytes for this now",
+            )),
         }
     }
 
@@ -535,7 +562,7 @@ impl Connection {
             let wake = core.session.next_deadline();
             let (read, write) = (core.session.wants_read(), core.session.wants_write());
             drop(core);
-            if wait_fd(&self.socket, read, write, left(wake, now)).is_err() {
+            if self.wait_socket(read, write, left(wake, now)).is_err() {
                 return;
             }
             core = match self.lock() {
@@ -790,7 +817,7 @@ impl Connection {
             let wake = earliest(deadline, core.session.next_deadline());
             if core.session.wants_write() && !core.shut {
                 drop(core);
-                wait_fd(&self.socket, false, true, left(wake, now))?;
+                self.wait_socket(false, true, left(wake, now))?;
                 core = self.lock()?;
             } else {
                 let wait = left(wake, now).map_or(RECHECK, |l| l.min(RECHECK));
@@ -820,13 +847,75 @@ impl Connection {
     /// What to wait for on [`Connection::fd`] before calling again: read
     /// (then receive), write (then flush).
     pub fn wants(&self) -> Interest {
+        // Over the caller's transport, bytes in the pipe are to be sent,
+        // the close frame too once the session is over.
+        let piped = self.pipe.as_ref().is_some_and(|p| p.output_len() > 0);
         match self.lock() {
             Ok(c) if !c.shut => Interest {
                 read: c.session.wants_read(),
-                write: c.session.wants_write(),
+                write: c.session.wants_write() || piped,
             },
-            _ => Interest::default(),
+            _ => Interest {
+                read: false,
+                write: piped,
+            },
         }
+    }
+
+    /// The caller's transport: `data` arrived from the peer. Returns how
+    /// many bytes were taken (fewer when 64 KiB wait already: receive
+    /// first). Then receive as in non-blocking mode.
+    pub fn transport_in(&self, data: &[u8]) -> Result<usize> {
+        Ok(self.caller_pipe()?.push_input(data))
+    }
+
+    /// The caller's transport: the peer closed its side.
+    pub fn transport_eof(&self) -> Result<()> {
+        self.caller_pipe()?.input_eof();
+        Ok(())
+    }
+
+    /// The caller's transport: copy bytes to send to the peer into `buf`
+    /// (what is queued goes into the pipe first, and the due timers run,
+    /// as [`Connection::flush`] does). Returns how many.
+    pub fn transport_out(&self, buf: &mut [u8]) -> Result<usize> {
+        let pipe = self.caller_pipe()?;
+        let mut n = 0;
+        loop {
+            if let Ok(mut core) = self.lock() {
+                let mut clock = LazyNow::default();
+                let _ = core.run_timers(&mut clock);
+                if core.shut {
+                } else if core.session.state() == State::Closed {
+                    // Our close reply out, the peer's end awaited (its EOF
+                    // given by transport_eof), then the pipe is shut.
+                    core.wind_down(clock.now());
+                } else {
+                    let _ = core.write_some();
+                }
+            }
+            let got = pipe.pull_output(&mut buf[n..]);
+            n += got;
+            if got == 0 || n == buf.len() {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Whether the connection runs over the caller's transport, and the
+    /// caller should close it: the session is done and its bytes are out.
+    pub fn transport_done(&self) -> bool {
+        self.pipe
+            .as_ref()
+            .is_some_and(|p| p.is_shut() && p.output_len() == 0)
+    }
+
+    fn caller_pipe(&self) -> Result<&Pipe> {
+        self.pipe.as_ref().ok_or_else(|| {
+            Error::invalid_state(
+                "the connection runs over its own socket, not the caller's transport",
+            )
+        })
     }
 
     /// Time until the next deadline (keepalive, close timeout); then call

@@ -35,7 +35,8 @@ use crate::proto::receiver::Receiver;
 use crate::proto::sender::Sender;
 use crate::session::{self, Session};
 use crate::transport::{
-    pinned, start_tls, tls_summary, Lookup, Race, Socket, Stream, TlsHandshake, TlsStep, Waiter,
+    pinned, start_tls, tls_summary, Lookup, Pipe, Race, Socket, Stream, TlsHandshake, TlsStep,
+    Waiter,
 };
 
 /// How far an [`Opening::advance`] got.
@@ -234,6 +235,18 @@ impl Opening {
         })
     }
 
+    /// Open over the caller's transport (see [`Pipe`]): no lookup, TCP,
+    /// proxy or TLS (the caller's, if any: a `wss://` URI only names the
+    /// origin); the upgrade request goes into the pipe at the first
+    /// [`Opening::advance`]; a redirect is an answer, not followed.
+    pub fn over(uri: &str, options: &Options, pipe: Pipe) -> Result<Opening> {
+        let mut opening = Opening::start(uri, options, false)?;
+        opening.options.max_redirects = 0;
+        opening.deadline = options.handshake_timeout.map(|t| opening.began + t);
+        opening.phase = opening.request_phase(Stream::Caller(pipe));
+        Ok(opening)
+    }
+
     /// Go as far as possible without waiting. `Pending`: wait for
     /// [`Opening::wants`] on the descriptor (at most until
     /// [`Opening::next_deadline`]) and call again. After `Open`,
@@ -296,7 +309,13 @@ impl Opening {
             }
             Phase::Tunnel { socket, .. } => socket,
             Phase::Tls(h) => h.socket(),
-            Phase::Request { stream, .. } | Phase::Response { stream, .. } => stream.socket(),
+            Phase::Request { stream, .. } | Phase::Response { stream, .. } => {
+                match stream.socket() {
+                    Some(socket) => socket,
+                    // The caller's transport: the caller moves its bytes.
+                    None => return Ok(()),
+                }
+            }
             Phase::Connecting { .. } | Phase::Start | Phase::Over => return Ok(()),
         };
         let (read, write) = match &self.phase {

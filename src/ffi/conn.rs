@@ -16,6 +16,7 @@ use crate::ffi::message::{message_type, ws_message, ws_message_free};
 use crate::ffi::options::ws_options;
 use crate::ffi::panic::{guard, guard_value};
 use crate::ffi::response::ws_response;
+use crate::transport::Pipe;
 
 /// `ws_conn_state`: open.
 pub const WS_STATE_OPEN: i32 = 0;
@@ -67,6 +68,9 @@ pub struct ws_conn {
     error: Mutex<ConnError>,
     /// Set once, when the server's close arrives; stable from then on.
     peer_reason: OnceLock<CString>,
+    /// The caller's transport (`ws_connect_transport`), from the start of
+    /// the connect.
+    pub(super) pipe: Option<Pipe>,
 }
 
 /// An open connection, and what the handle hands out about it.
@@ -94,11 +98,11 @@ impl Opened {
 }
 
 /// A connection being opened by `ws_connect_continue`.
-struct Connecting {
-    opening: Opening,
+pub(super) struct Connecting {
+    pub(super) opening: Opening,
     /// The outcome of the step `ws_connect_start` took, for the next
     /// `ws_connect_continue` to report.
-    parked: Option<Result<Step>>,
+    pub(super) parked: Option<Result<Step>>,
 }
 tagged!(ws_conn, 0x7773_636f_6e6e_6563);
 
@@ -124,6 +128,15 @@ impl ws_conn {
                 message: CString::default(),
             }),
             peer_reason: OnceLock::new(),
+            pipe: None,
+        }
+    }
+
+    /// A connection being opened over the caller's transport.
+    pub(super) fn over(connecting: Box<Connecting>, pipe: Pipe) -> ws_conn {
+        ws_conn {
+            pipe: Some(pipe),
+            ..ws_conn::new(None, Some(connecting))
         }
     }
 
@@ -152,6 +165,10 @@ impl ws_conn {
         }
     }
 
+    pub(super) fn is_connecting_now(&self) -> bool {
+        self.is_connecting()
+    }
+
     fn is_connecting(&self) -> bool {
         self.with_connecting(false, |_| true)
     }
@@ -170,7 +187,7 @@ impl ws_conn {
     }
 
     /// Record `r`'s error on the handle and the thread.
-    fn check<T>(&self, r: Result<T>) -> std::result::Result<T, i32> {
+    pub(super) fn check<T>(&self, r: Result<T>) -> std::result::Result<T, i32> {
         r.map_err(|e| {
             let code = set_last_error(&e);
             if let Ok(mut slot) = self.error.lock() {
@@ -206,7 +223,7 @@ impl ws_conn {
 
 /// Run `f` on the connection behind `conn` (shared: several threads may);
 /// a panic inside poisons the connection for every later call.
-unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 {
+pub(super) unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 {
     // SAFETY: the caller passes NULL or a live connection.
     unsafe { handle::guarded(conn, "conn", f) }
 }
@@ -274,7 +291,7 @@ pub unsafe extern "C" fn ws_connect(
 ///
 /// # Safety
 /// `opts`: NULL or a live options handle.
-unsafe fn options_of(opts: *const ws_options) -> std::result::Result<Options, i32> {
+pub(super) unsafe fn options_of(opts: *const ws_options) -> std::result::Result<Options, i32> {
     if opts.is_null() {
         return Ok(Options::default());
     }
@@ -469,6 +486,7 @@ pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
     unsafe {
         handle::read(conn, -1, |c| match c.open.get() {
             Some(o) => o.conn.fd(),
+            None if c.pipe.is_some() => -1,
             None => c.with_connecting(-1, |k| k.opening.raw_fd()),
         })
     }
@@ -584,7 +602,11 @@ pub unsafe extern "C" fn ws_conn_wants(conn: *const ws_conn) -> u32 {
                         read: true,
                         write: false,
                     },
-                    None => k.opening.wants(),
+                    None => Interest {
+                        // Over the caller's transport: the request to send.
+                        write: c.pipe.as_ref().is_some_and(|p| p.output_len() > 0),
+                        ..k.opening.wants()
+                    },
                 }),
             };
             (if i.read { WS_WANT_READ } else { 0 }) | (if i.write { WS_WANT_WRITE } else { 0 })

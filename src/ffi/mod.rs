@@ -16,6 +16,7 @@ mod pong;
 mod registry;
 mod response;
 mod trace;
+mod transport;
 
 use std::ffi::c_char;
 

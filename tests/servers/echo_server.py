@@ -13,7 +13,7 @@ then serves until killed. Paths change behaviour:
   /drop         send "hello", then cut TCP (no close frame)
   /silent       accept the handshake, then never send anything
 
-Options select TLS (with an optional required client certificate),
+Options select a Unix socket (--unix PATH), TLS (with an optional required client certificate),
 permessage-deflate parameters, subprotocols and the bind address.
 """
 
@@ -28,12 +28,13 @@ import threading
 from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Response
-from websockets.sync.server import serve
+from websockets.sync.server import serve, unix_serve
 
 
 def parse_args():
     p = argparse.ArgumentParser()
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--unix", help="serve on this Unix socket path instead (prints PORT 0)")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--cert", help="PEM certificate chain: serve wss")
     p.add_argument("--key", help="PEM key for --cert")
@@ -104,10 +105,10 @@ def main():
         for message in ws:
             ws.send(message)
 
-    with serve(
+    where = ((args.unix,) if args.unix else (args.host, args.port))
+    with (unix_serve if args.unix else serve)(
         handler,
-        args.host,
-        args.port,
+        *where,
         ssl=ssl_context,
         compression=None,
         extensions=extensions or None,
@@ -116,7 +117,7 @@ def main():
         max_size=args.max_size,
         ping_interval=None,
     ) as server:
-        port = server.socket.getsockname()[1]
+        port = 0 if args.unix else server.socket.getsockname()[1]
         print(f"PORT {port}", flush=True)
         server.serve_forever()
 

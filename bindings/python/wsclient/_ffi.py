@@ -305,6 +305,12 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_errmsg_copy": (c_size_t, [conn_p, c_void_p, c_size_t], None),
     "ws_conn_error_close_code": (c_uint16, [conn_p], None),
     "ws_recv_message": (c_int32, [conn_p, POINTER(message_p)], _check_result),
+    # The caller's transport.
+    "ws_connect_transport": (c_int32, [c_char_p, options_p, POINTER(conn_p)], _check_result),
+    "ws_conn_transport_out": (c_int32, [conn_p, c_void_p, c_size_t, POINTER(c_size_t)], _check_result),
+    "ws_conn_transport_in": (c_int32, [conn_p, c_char_p, c_size_t, POINTER(c_size_t)], _check_result),
+    "ws_conn_transport_eof": (c_int32, [conn_p], _check_result),
+    "ws_conn_transport_done": (c_bool, [conn_p], None),
     "ws_recv_part": (
         c_int32,
         [conn_p, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_int32), POINTER(c_bool)],
