@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 use crate::error::{Error, ErrorKind};
 use crate::ffi::error::{null_argument, set_last_error, WS_ERR_INVALID_ARGUMENT};
-use crate::ffi::panic::guard;
 use crate::ffi::message::slab as message_slab;
+use crate::ffi::panic::guard;
 use crate::ffi::registry;
 use crate::ffi::slab::Slab;
 

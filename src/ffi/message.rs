@@ -2,8 +2,8 @@
 
 use crate::ffi::frame::ws_frame;
 use crate::ffi::handle::{self, bytes};
-use crate::ffi::slab::Slab;
 use crate::ffi::panic::guard_value;
+use crate::ffi::slab::Slab;
 use crate::proto::{Message, MessageType};
 use std::sync::OnceLock;
 

@@ -59,7 +59,10 @@ struct Local {
 impl Drop for Local {
     fn drop(&mut self) {
         for (shared, mine) in self.lists.drain(..) {
-            shared.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
+            shared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(mine);
         }
     }
 }
@@ -171,7 +174,11 @@ impl<T> Slab<T> {
         self.chunks[k].store(base, Ordering::Release);
         let offset = offset_of!(Slot<T>, value);
         let size = std::mem::size_of::<Slot<T>>();
-        free.extend((1..FIRST << k).rev().map(|i| base as usize + i * size + offset));
+        free.extend(
+            (1..FIRST << k)
+                .rev()
+                .map(|i| base as usize + i * size + offset),
+        );
         base as usize + offset
     }
 
@@ -188,7 +195,8 @@ impl<T> Slab<T> {
         if state & LIVE == 0 {
             return false;
         }
-        slot.state.store(state & !(LIVE | POISONED), Ordering::Release);
+        slot.state
+            .store(state & !(LIVE | POISONED), Ordering::Release);
         // SAFETY: the slot was live (its value initialised) and is ours now.
         unsafe { (*slot.value.get()).assume_init_drop() };
         let shared = local(&self.free, |mine| {
@@ -215,9 +223,7 @@ impl<T> Slab<T> {
     /// Mark the live handle at `addr` poisoned; false when it is not one.
     pub fn poison(&self, addr: usize) -> bool {
         match self.slot_of(addr) {
-            Some(slot) => {
-                slot.state.fetch_or(POISONED, Ordering::AcqRel) & LIVE != 0
-            }
+            Some(slot) => slot.state.fetch_or(POISONED, Ordering::AcqRel) & LIVE != 0,
             None => false,
         }
     }
@@ -256,7 +262,10 @@ mod tests {
         // The slot comes back (this thread's cache) with another generation.
         let b = SLAB.insert(Counted(2)) as usize;
         assert_eq!(a, b);
-        assert_ne!(SLAB.lookup(b).unwrap().unwrap().generation, entry.generation);
+        assert_ne!(
+            SLAB.lookup(b).unwrap().unwrap().generation,
+            entry.generation
+        );
         assert!(SLAB.poison(b));
         assert!(SLAB.lookup(b).unwrap().unwrap().poisoned);
         // SAFETY: as above.
