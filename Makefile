@@ -35,7 +35,7 @@ EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
 TOOLS   := $(BUILD)/bin/wsclient-cat
 CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy \
-           $(BUILD)/tests/test_connect_start
+           $(BUILD)/tests/test_connect_start $(BUILD)/tests/test_trace $(BUILD)/tests/test_transport
 # The small-message benchmark's clients and server (tests/integration runs
 # its harness once, briefly).
 PEERS   := $(TARGET)/bench-peers/release/tungstenite_client
@@ -46,7 +46,7 @@ export WSCLIENT_BUILD   := $(CURDIR)/$(BUILD)
 export WSCLIENT_PYTHON  := $(CURDIR)/$(PY)
 
 .PHONY: all lib examples tools cpp header demo test test-rust test-c test-python \
-        test-chicken man check check-c check-python autobahn-quick autobahn autobahn-poll autobahn-python autobahn-python-asyncio \
+        test-chicken man check check-c check-python autobahn-quick autobahn autobahn-poll autobahn-parts autobahn-transport autobahn-python autobahn-python-asyncio \
         autobahn-chicken autobahn-proxy autobahn-proxy-quick conformance venv install uninstall \
         bench bench-scale bench-small clean dist lint licenses package package-debs debian-symbols fuzz \
         fuzz-smoke fuzz-tool stress abi-check abi-baseline wheel egg autobahn-halves autobahn-c-12 \
@@ -168,8 +168,8 @@ TEST_JOBS ?= 9
 test: all venv $(CTESTS) $(SMALL_BENCH) abi-check
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target autobahn-c-12 autobahn-c-other \
 	  test-rust test-c \
-	  test-python autobahn-poll autobahn-python autobahn-python-asyncio autobahn-chicken \
-	  autobahn-proxy-quick test-chicken fuzz-smoke
+	  test-python autobahn-poll autobahn-parts autobahn-transport autobahn-python autobahn-python-asyncio \
+	  autobahn-chicken autobahn-proxy-quick test-chicken fuzz-smoke
 	@echo "make test: all suites passed"
 
 test-rust: venv
@@ -254,6 +254,18 @@ autobahn-poll: all venv
 	$(PY) tests/autobahn/gate.py --name c-poll $(BINDING_CASES) -- \
 	  $(BUILD)/examples/poll_client --autobahn {url} {agent}
 
+# Every message received with ws_recv_part into 100 bytes (issue 22): pieces
+# split frames, compressed blocks and characters.
+autobahn-parts: all venv
+	$(PY) tests/autobahn/gate.py --name c-parts $(BINDING_CASES) -- \
+	  $(BUILD)/examples/autobahn_client --parts=100 {url} {agent}
+
+# Over the caller's transport (issue 25): the example opens and drives each
+# TCP socket itself; the library does no I/O.
+autobahn-transport: all venv
+	$(PY) tests/autobahn/gate.py --name c-transport $(BINDING_CASES) -- \
+	  $(BUILD)/examples/autobahn_client --transport {url} {agent}
+
 autobahn-python: all venv
 	$(PY) tests/autobahn/gate.py --name python $(BINDING_CASES) -- \
 	  $(PY) bindings/python/examples/autobahn_client.py {url} {agent}
@@ -307,10 +319,10 @@ fuzz fuzz-smoke: fuzz-tool
 # (about 15 minutes on 2 cores), then docs/conformance/ (README.md with a
 # table per testee and section, and each index.json). The gates' failures
 # are reported in the tables, then fail the target.
-CONFORMANCE_TESTEES := c c-poll python python-asyncio chicken
+CONFORMANCE_TESTEES := c c-poll c-parts c-transport python python-asyncio chicken
 conformance: all venv
-	-$(MAKE) --no-print-directory -k -j5 AUTOBAHN_FULL=1 autobahn autobahn-poll autobahn-python \
-	  autobahn-python-asyncio autobahn-chicken
+	-$(MAKE) --no-print-directory -k -j7 AUTOBAHN_FULL=1 autobahn autobahn-poll autobahn-parts autobahn-transport \
+	  autobahn-python autobahn-python-asyncio autobahn-chicken
 	$(PY) tests/autobahn/report.py --out docs/conformance $(CONFORMANCE_TESTEES)
 
 # The C gate again, every connection through an HTTP proxy (proxy.py, with

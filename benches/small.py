@@ -8,7 +8,8 @@ process of its own too). Prints markdown tables with ratios; asserts nothing.
     small.py --server build/benches/small_server --c-client build/benches/small_client \\
              --tungstenite target/bench-peers/release/tungstenite_client [--rounds 5] [--messages 200000]
 
-Workloads (issue 24):
+Workloads (issue 24; the C client also runs with a trace callback, for
+issue 23's cost of tracing):
 - small: --messages text messages of 128 bytes, 256 in flight: write 256
   (the C client with WS_SEND_MORE, then ws_conn_flush; tungstenite `write`
   x256, then one `flush`; raw TCP the same frames' bytes, built beforehand,
@@ -280,6 +281,7 @@ def main() -> int:
     raw = Client("raw TCP, same bytes", [args.c_client, "raw"])
     tungstenite = Client("tungstenite", [args.tungstenite])
     ours = Client("libwsclient C", [args.c_client, "ws"])
+    traced = Client("libwsclient C, traced", [args.c_client, "ws-traced"])
     natives = [raw, tungstenite, ours]
 
     def py(name: str, mode: str) -> Client:
@@ -311,13 +313,16 @@ def main() -> int:
     goals: List[str] = []
 
     if "small" in workloads:
-        clients = natives + ([] if args.no_python else pythons)
+        clients = natives + [traced] + ([] if args.no_python else pythons)
         res = rounds(clients, args.server, "text", SMALL_SIZE, args.messages, SMALL_INFLIGHT, args.rounds,
                      "128-byte text", where)
         everything["small"] = res
         print(f"\n### {args.messages:,} text messages of {SMALL_SIZE} bytes, {SMALL_INFLIGHT} in flight\n")
         print(table(res, ["tungstenite"], {} if args.no_python else python_peers, SMALL_SIZE))
         goals.append(goal("128-byte text, C vs tungstenite", paired(res, ours.name, tungstenite.name), 1.5))
+        cost = paired(res, traced.name, ours.name)
+        print(f"\nTracing (issue 23): a counting trace callback, two events a message, runs at "
+              f"{cost:.2f}× the untraced rate." if cost else "\nTracing: no figure (a client failed).")
         if not args.no_python:
             goals.append(goal("128-byte text, Python sync vs websocket-client",
                               paired(res, "libwsclient Python sync", "websocket-client"), 5))

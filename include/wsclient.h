@@ -110,11 +110,19 @@ typedef struct ws_message ws_message;
 typedef struct ws_frame ws_frame;
 /* A non-101 HTTP answer to the handshake: ws_connect / ws_response_free. */
 typedef struct ws_response ws_response;
+/* A trace event, valid during the trace callback it is handed to
+   (ws_options_set_trace). */
+typedef struct ws_trace_event ws_trace_event;
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+
+/*
+ How many bytes each buffer holds at most.
+ */
+#define PIPE_CAP (64 << 10)
 
 /*
  `ws_conn_state`: open.
@@ -341,11 +349,343 @@ extern "C" {
 #define WS_TLS_1_3 772
 
 /*
+ Trace event kinds (`ws_trace_event_kind`); see the header for what each
+ event carries. New kinds get new numbers: ignore the ones you do not know.
+ A host name was looked up: `WS_TRACE_FIELD_HOST`, `_ADDRESS` (every
+ address, ", " between them), `_DURATION_US`.
+ */
+#define WS_TRACE_RESOLVED 1
+
+/*
+ A TCP attempt started: `_HOST`, `_PORT`, `_ADDRESS`.
+ */
+#define WS_TRACE_TCP_ATTEMPT 2
+
+/*
+ A TCP attempt failed (another may still succeed): `_ADDRESS`, `_MESSAGE`.
+ */
+#define WS_TRACE_TCP_FAILED 3
+
+/*
+ TCP is connected: `_ADDRESS`, `_DURATION_US` (since the first attempt).
+ */
+#define WS_TRACE_TCP_CONNECTED 4
+
+/*
+ A step of the proxy exchange (tunnel asked for, tunnel open): `_PROXY`
+ or `_DURATION_US`.
+ */
+#define WS_TRACE_PROXY 5
+
+/*
+ The TLS handshake finished: `_TLS_VERSION`, `_TLS_CIPHER`, `_ALPN`,
+ `_PEER_SUBJECT`, `_RESUMED`, `_DURATION_US`.
+ */
+#define WS_TRACE_TLS_DONE 6
+
+/*
+ The upgrade request was sent: `_HEADERS` (credentials redacted).
+ */
+#define WS_TRACE_REQUEST_SENT 7
+
+/*
+ The server's answer arrived: `_STATUS`, `_HEADERS`, `_DURATION_US`.
+ */
+#define WS_TRACE_RESPONSE 8
+
+/*
+ A redirect is followed: `_STATUS`, `_LOCATION`.
+ */
+#define WS_TRACE_REDIRECT 9
+
+/*
+ The WebSocket is open (the text names the subprotocol and extension).
+ */
+#define WS_TRACE_OPEN 10
+
+/*
+ A frame was queued for the socket: `_OPCODE`, `_LENGTH`, `_FIN`, `_RSV1`.
+ */
+#define WS_TRACE_FRAME_SENT 11
+
+/*
+ A frame's header arrived: `_OPCODE`, `_LENGTH`, `_FIN`, `_RSV1`.
+ */
+#define WS_TRACE_FRAME_RECEIVED 12
+
+/*
+ We queued a ping (the caller's or the keepalive's): `_LENGTH`.
+ */
+#define WS_TRACE_PING_SENT 13
+
+/*
+ A pong arrived: `_RTT_US` when it answers our last ping.
+ */
+#define WS_TRACE_PONG_RECEIVED 14
+
+/*
+ We queued a close frame: `_CLOSE_CODE` (absent for an empty close),
+ `_REASON`.
+ */
+#define WS_TRACE_CLOSE_SENT 15
+
+/*
+ The server's close frame arrived: `_CLOSE_CODE`, `_REASON`.
+ */
+#define WS_TRACE_CLOSE_RECEIVED 16
+
+/*
+ The connection or its connect failed: `_RESULT`, `_CLOSE_CODE` (for a
+ *fail*), `_MESSAGE`.
+ */
+#define WS_TRACE_FAILURE 17
+
+/*
+ Fields (`ws_trace_event_number`): microseconds since the connect began
+ (every event).
+ */
+#define WS_TRACE_FIELD_ELAPSED_US 1
+
+/*
+ Number: how long the step took, in microseconds.
+ */
+#define WS_TRACE_FIELD_DURATION_US 2
+
+/*
+ Number: a frame's opcode.
+ */
+#define WS_TRACE_FIELD_OPCODE 3
+
+/*
+ Number: a frame's payload length as on the wire (or a ping's).
+ */
+#define WS_TRACE_FIELD_LENGTH 4
+
+/*
+ Number: 1 when the frame's FIN bit is set.
+ */
+#define WS_TRACE_FIELD_FIN 5
+
+/*
+ Number: 1 when the frame's RSV1 bit (compressed) is set.
+ */
+#define WS_TRACE_FIELD_RSV1 6
+
+/*
+ Number: an HTTP status.
+ */
+#define WS_TRACE_FIELD_STATUS 7
+
+/*
+ Number: a close code.
+ */
+#define WS_TRACE_FIELD_CLOSE_CODE 8
+
+/*
+ Number: a ping's round trip in microseconds.
+ */
+#define WS_TRACE_FIELD_RTT_US 9
+
+/*
+ Number: a failure's result code (`WS_ERR_*`).
+ */
+#define WS_TRACE_FIELD_RESULT 10
+
+/*
+ Number: 1 when the TLS session was resumed.
+ */
+#define WS_TRACE_FIELD_RESUMED 11
+
+/*
+ Number: a TCP port.
+ */
+#define WS_TRACE_FIELD_PORT 12
+
+/*
+ Fields (`ws_trace_event_string`): a host name.
+ */
+#define WS_TRACE_FIELD_HOST 100
+
+/*
+ String: an address ("192.0.2.1:443", "[::1]:443").
+ */
+#define WS_TRACE_FIELD_ADDRESS 101
+
+/*
+ String: the TLS version ("TLSv1.3").
+ */
+#define WS_TRACE_FIELD_TLS_VERSION 102
+
+/*
+ String: the TLS cipher (OpenSSL's name).
+ */
+#define WS_TRACE_FIELD_TLS_CIPHER 103
+
+/*
+ String: the ALPN protocol agreed ("" for none).
+ */
+#define WS_TRACE_FIELD_ALPN 104
+
+/*
+ String: the subject of the server's certificate ("CN=example.com").
+ */
+#define WS_TRACE_FIELD_PEER_SUBJECT 105
+
+/*
+ String: HTTP headers, one "Name: value" per line, with the values of
+ `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`,
+ `Sec-WebSocket-Key`, names containing "token" and the sensitive headers
+ set on the options replaced by "[redacted]".
+ */
+#define WS_TRACE_FIELD_HEADERS 106
+
+/*
+ String: a close frame's reason.
+ */
+#define WS_TRACE_FIELD_REASON 107
+
+/*
+ String: an error message.
+ */
+#define WS_TRACE_FIELD_MESSAGE 108
+
+/*
+ String: a redirect's target URI.
+ */
+#define WS_TRACE_FIELD_LOCATION 109
+
+/*
+ String: the proxy ("host:port").
+ */
+#define WS_TRACE_FIELD_PROXY 110
+
+/*
+ `ws_conn_stat`: WebSocket bytes read (frames with their headers; after
+ TLS and after the opening handshake).
+ */
+#define WS_STAT_BYTES_IN 1
+
+/*
+ `ws_conn_stat`: WebSocket bytes the socket took.
+ */
+#define WS_STAT_BYTES_OUT 2
+
+/*
+ `ws_conn_stat`: data bytes of the messages (or data frames) received,
+ after inflating: with `WS_STAT_BYTES_IN`, the compression ratio.
+ */
+#define WS_STAT_PAYLOAD_IN 3
+
+/*
+ `ws_conn_stat`: data bytes of the messages sent, before compressing.
+ */
+#define WS_STAT_PAYLOAD_OUT 4
+
+/*
+ `ws_conn_stat`: frames received (control frames included).
+ */
+#define WS_STAT_FRAMES_IN 5
+
+/*
+ `ws_conn_stat`: frames queued for the socket (control frames included).
+ */
+#define WS_STAT_FRAMES_OUT 6
+
+/*
+ `ws_conn_stat`: data messages received.
+ */
+#define WS_STAT_MESSAGES_IN 7
+
+/*
+ `ws_conn_stat`: data messages sent (queued).
+ */
+#define WS_STAT_MESSAGES_OUT 8
+
+/*
+ `ws_conn_stat`: pings we sent (`ws_ping` and the keepalive's).
+ */
+#define WS_STAT_PINGS_SENT 9
+
+/*
+ `ws_conn_stat`: pongs received.
+ */
+#define WS_STAT_PONGS_RECEIVED 10
+
+/*
+ `ws_conn_stat`: the round trip of the last ping answered, microseconds
+ (0 before the first).
+ */
+#define WS_STAT_RTT_LAST_US 11
+
+/*
+ `ws_conn_stat`: the smoothed round trip (each sample weighs 1/8, as
+ TCP's SRTT), microseconds.
+ */
+#define WS_STAT_RTT_SMOOTHED_US 12
+
+/*
+ `ws_conn_stat`: microseconds from the start of the connect until the
+ name was resolved (0 when none was looked up), as curl's
+ `CURLINFO_NAMELOOKUP_TIME_T`. The `WS_STAT_TIME_*` stats all count from
+ the start; after a redirect they are the last hop's.
+ */
+#define WS_STAT_TIME_RESOLVE_US 20
+
+/*
+ `ws_conn_stat`: ... until TCP was connected (to the proxy, when there is
+ one).
+ */
+#define WS_STAT_TIME_CONNECT_US 21
+
+/*
+ `ws_conn_stat`: ... until the proxy's tunnel was open (0 without proxy).
+ */
+#define WS_STAT_TIME_PROXY_US 22
+
+/*
+ `ws_conn_stat`: ... until the TLS handshake finished (0 for ws://).
+ */
+#define WS_STAT_TIME_TLS_US 23
+
+/*
+ `ws_conn_stat`: ... until the server's 101 answer arrived.
+ */
+#define WS_STAT_TIME_HTTP_US 24
+
+/*
+ `ws_conn_stat`: ... until the WebSocket was open (every hop).
+ */
+#define WS_STAT_TIME_TOTAL_US 25
+
+/*
+ `ws_conn_stat`: redirects followed on the way.
+ */
+#define WS_STAT_REDIRECTS 26
+
+/*
  Called by `ws_recv_message_loop` for each message. `msg` is valid only
  during the call. Return 0 to go on; any other value stops the loop (see
  `ws_recv_message_loop`). The handler must return normally: see there.
  */
 typedef int32_t (*ws_message_handler)(ws_conn *conn, const ws_message *msg, void *userdata);
+
+/*
+ A trace callback: `event` is valid only during the call. It runs on
+ whichever thread drives the connection (the one in `ws_connect`,
+ `ws_connect_continue`, a send, a receive, `ws_close`, `ws_conn_free`),
+ while that connection is locked: it must not call functions of this
+ library on the same connection (`ws_conn_*`, sends, receives), and
+ should return quickly. Two threads using one connection may call it at
+ the same time.
+ */
+typedef void (*ws_trace_callback)(const ws_trace_event *event, void *userdata);
+
+/*
+ Streaming: the bytes the sender stripped from the end of each
+ message, to feed through [`Inflater::inflate_bounded`] after its last
+ frame; then call [`Inflater::message_done`].
+ */
+#define Inflater_TAIL TAIL
 
 /*
  The library version as a static NUL-terminated string ("0.1.0").
@@ -644,6 +984,39 @@ uint16_t ws_conn_error_close_code(const ws_conn *conn);
 int32_t ws_recv_message(ws_conn *conn, ws_message **msg_out);
 
 /*
+ Receive the next piece of a data message into `buf` (`cap` bytes, at
+ least 4), as it arrives: the streaming mirror of `ws_send_part`, for
+ messages of any size in bounded memory (libcurl's `curl_ws_recv` with
+ its bytes-left, but after inflating and UTF-8 validation).
+
+ - `WS_OK`: `*len_out` bytes (at most `cap`; 0 only for an empty
+   message or the empty end of one) of a message of type `*type_out`
+   (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`) are in `buf`; `*last_out`
+   says whether they end the message. A text piece ends on a character
+   boundary (a character cut by `cap` starts the next piece). A piece is
+   returned when `buf` is full, the message ends, or what has arrived is
+   handed out: a blocking call does not wait for `cap` bytes.
+ - `WS_CLOSED`, `WS_ERR_TIMEOUT`, *fail* and *exn* results as for
+   `ws_recv_message`; `WS_ERR_WOULD_BLOCK` in non-blocking mode when no
+   byte of a message is ready. Pings are answered on the way.
+
+ Memory: `cap` plus one read of at most 64 KiB plus the inflate window,
+ whatever the message's size. The limits still apply to streamed
+ messages: a frame over the frame limit, or a message whose data (after
+ inflating) passes the message limit, fails with 1009 (as a whole
+ message would); a caller that streams can lift both
+ (`ws_options_set_max_message_size`, `ws_options_set_max_frame_size`)
+ without lifting the memory bound. Receiving one message partly with
+ this call and partly with `ws_recv_message` or `ws_recv_frame` is
+ `WS_ERR_INVALID_STATE`. `len_out`, `type_out` and `last_out` may be NULL.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: `cap` writable bytes;
+ `len_out`, `type_out`, `last_out`: NULL or writable.
+ */
+int32_t ws_recv_part(ws_conn *conn, uint8_t *buf, size_t cap, size_t *len_out, int32_t *type_out, bool *last_out);
+
+/*
  Receive messages and call `handler` on each until the connection closes,
  the handler stops the loop or an error occurs. It returns:
  - the server closes the connection: `WS_CLOSED`;
@@ -720,8 +1093,11 @@ int32_t ws_send(ws_conn *conn, int32_t type, const uint8_t *data, size_t len, ui
  later calls give the next bytes, with the same `type` and `total`, until
  `total` bytes were given. `*taken` (if not NULL) is set to how many bytes
  of `data` were taken; the next call starts with the first byte not taken.
- The message goes out uncompressed, in frames of at most the fragment
- size (128 KiB by default). Pongs and pings pass between its frames;
+ With permessage-deflate the message goes out compressed (unless
+ `WS_SEND_UNCOMPRESSED` is in `flags`), each 32 KiB piece compressed as
+ it is given, so memory stays bounded whatever the message's size;
+ otherwise uncompressed. Frames hold at most the fragment size (128 KiB
+ by default). Pongs and pings pass between its frames;
  other messages sent meanwhile, and the close, follow it: finish the
  message before anything else is due. A connection has one message in
  parts at a time, and the library cannot tell whose part a call gives:
@@ -1297,6 +1673,30 @@ int32_t ws_options_set_max_redirects(ws_options *opts, uint32_t max);
 int32_t ws_options_set_tls_ca_file(ws_options *opts, const char *path);
 
 /*
+ Append the TLS secrets of each connection to the file at `path` (created
+ if missing), in the NSS key log format Wireshark reads to decrypt a
+ capture. A debugging aid, off by default: anyone who can read the file
+ can decrypt the traffic. NULL turns it off. The file is opened by
+ `ws_connect` (`WS_ERR_TLS` when it cannot be).
+
+ # Safety
+ `opts`: a live options handle; `path`: NULL or a NUL-terminated string.
+ */
+int32_t ws_options_set_tls_keylog_file(ws_options *opts, const char *path);
+
+/*
+ When `on` and no key log file is set: write the TLS secrets to the file
+ the `SSLKEYLOGFILE` environment variable names, when it is set at
+ connect time (as browsers and curl do). Off by default, so a variable
+ left in an environment never leaks a program's keys unless the program
+ opts in.
+
+ # Safety
+ `opts`: a live options handle.
+ */
+int32_t ws_options_set_tls_keylog_env(ws_options *opts, bool on);
+
+/*
  Trust the CA certificates in this hashed directory (as made by
  `openssl rehash`). A directory that does not exist or cannot be read
  now is `WS_ERR_INVALID_ARGUMENT`.
@@ -1568,6 +1968,229 @@ const uint8_t *ws_response_body(const ws_response *response);
  `response`: NULL or a live response.
  */
 size_t ws_response_body_length(const ws_response *response);
+
+/*
+ Call `callback` for each trace event of the connections made with these
+ options (`ws_connect`, `ws_connect_start`, `ws_connect_transport`):
+ every step of the connect, each frame sent and received, pings, pongs
+ with their round trip, closes, and the failure that ended a connection.
+ See `ws_trace_callback` for the thread rules. NULL turns tracing off;
+ without a callback nothing is traced and nothing costs.
+
+ The kinds (`ws_trace_event_kind`; `ws_trace_kind_name` gives the name
+ in brackets) and the fields each carries, besides
+ `WS_TRACE_FIELD_ELAPSED_US` (microseconds since the connect began):
+ - `WS_TRACE_RESOLVED` ("resolved"): `_HOST`, `_ADDRESS` (every address),
+   `_DURATION_US`.
+ - `WS_TRACE_TCP_ATTEMPT` ("tcp-attempt"), `WS_TRACE_TCP_FAILED`
+   ("tcp-failed", with `_MESSAGE`), `WS_TRACE_TCP_CONNECTED`
+   ("tcp-connected", with `_DURATION_US`): `_HOST`, `_PORT`, `_ADDRESS`.
+ - `WS_TRACE_PROXY` ("proxy"): the tunnel asked for (`_PROXY`), then open
+   (`_DURATION_US`).
+ - `WS_TRACE_TLS_DONE` ("tls-done"): `_TLS_VERSION`, `_TLS_CIPHER`,
+   `_ALPN`, `_PEER_SUBJECT`, `_RESUMED`, `_DURATION_US`.
+ - `WS_TRACE_REQUEST_SENT` ("request-sent"): `_HEADERS`, credentials
+   redacted.
+ - `WS_TRACE_RESPONSE` ("response"): `_STATUS`, `_HEADERS`,
+   `_DURATION_US`.
+ - `WS_TRACE_REDIRECT` ("redirect"): `_STATUS`, `_LOCATION`.
+ - `WS_TRACE_OPEN` ("open"): the subprotocol and extension in the text.
+ - `WS_TRACE_FRAME_SENT` ("frame-sent", when queued) and
+   `WS_TRACE_FRAME_RECEIVED` ("frame-received"): `_OPCODE`, `_LENGTH`,
+   `_FIN`, `_RSV1`; never the payload.
+ - `WS_TRACE_PING_SENT` ("ping-sent"): `_LENGTH`.
+ - `WS_TRACE_PONG_RECEIVED` ("pong-received"): `_RTT_US` when it answers
+   our last ping.
+ - `WS_TRACE_CLOSE_SENT` ("close-sent"), `WS_TRACE_CLOSE_RECEIVED`
+   ("close-received"): `_CLOSE_CODE` (none for an empty close),
+   `_REASON`.
+ - `WS_TRACE_FAILURE` ("failure"): `_RESULT` (the `WS_ERR_*` code),
+   `_CLOSE_CODE` for a *fail*, `_MESSAGE`.
+
+ # Safety
+ `opts`: a live options handle. `callback` and `userdata` must stay
+ usable for as long as connections made with these options live.
+ */
+int32_t ws_options_set_trace(ws_options *opts, ws_trace_callback callback, void *userdata);
+
+/*
+ The event's kind (`WS_TRACE_*`); 0 for NULL or an event whose callback
+ returned.
+
+ # Safety
+ `event`: NULL or the event of a running callback.
+ */
+int32_t ws_trace_event_kind(const ws_trace_event *event);
+
+/*
+ The id of the connection the event is about (as `ws_conn_id`), the same
+ from its first lookup to its last frame; 0 for NULL.
+
+ # Safety
+ `event`: NULL or the event of a running callback.
+ */
+uint64_t ws_trace_event_conn_id(const ws_trace_event *event);
+
+/*
+ A one-line description of the event ("frame sent: text, 5 bytes,
+ FIN"), for a log; "" for NULL. Valid during the callback.
+
+ # Safety
+ `event`: NULL or the event of a running callback.
+ */
+const char *ws_trace_event_text(const ws_trace_event *event);
+
+/*
+ A number field of the event (`WS_TRACE_FIELD_*`): true and the value in
+ `*value_out` when the event has it, false otherwise (also for NULL, a
+ string field, or a field this version does not know).
+
+ # Safety
+ `event`: NULL or the event of a running callback; `value_out`: NULL or
+ writable.
+ */
+bool ws_trace_event_number(const ws_trace_event *event, int32_t field, int64_t *value_out);
+
+/*
+ A string field of the event (`WS_TRACE_FIELD_*`), or NULL when it has
+ none. Valid during the callback.
+
+ # Safety
+ `event`: NULL or the event of a running callback.
+ */
+const char *ws_trace_event_string(const ws_trace_event *event, int32_t field);
+
+/*
+ The name of a trace event kind ("frame-sent"), or NULL for a number
+ that is not one. Static.
+ */
+const char *ws_trace_kind_name(int32_t kind);
+
+/*
+ The name of a stat ("bytes_in"), or NULL for a number that is not one.
+ Static.
+ */
+const char *ws_stat_name(int32_t stat);
+
+/*
+ A counter or timing of the connection (`WS_STAT_*`; `ws_stat_name`
+ gives the name in brackets). 0 for NULL, a connection still connecting,
+ or a stat this version does not know. May be called from any thread,
+ but not from the trace callback of the same connection.
+ - `WS_STAT_BYTES_IN` ("bytes_in"), `WS_STAT_BYTES_OUT` ("bytes_out"):
+   WebSocket bytes read, and taken by the socket (frames with their
+   headers; after TLS, after the opening handshake).
+ - `WS_STAT_PAYLOAD_IN` ("payload_in"), `WS_STAT_PAYLOAD_OUT`
+   ("payload_out"): data bytes of the messages received (after
+   inflating) and sent (before compressing): with the two above, the
+   compression ratio.
+ - `WS_STAT_FRAMES_IN`, `WS_STAT_FRAMES_OUT` ("frames_in", "frames_out"):
+   frames received and queued, control frames included.
+ - `WS_STAT_MESSAGES_IN`, `WS_STAT_MESSAGES_OUT` ("messages_in",
+   "messages_out"): data messages.
+ - `WS_STAT_PINGS_SENT` ("pings_sent", ours and the keepalive's),
+   `WS_STAT_PONGS_RECEIVED` ("pongs_received").
+ - `WS_STAT_RTT_LAST_US` ("rtt_last_us"), `WS_STAT_RTT_SMOOTHED_US`
+   ("rtt_smoothed_us"): the last ping round trip, and its smoothed value
+   (each sample weighs 1/8), in microseconds.
+ - `WS_STAT_TIME_RESOLVE_US`, `_CONNECT_US`, `_PROXY_US`, `_TLS_US`,
+   `_HTTP_US`, `_TOTAL_US` ("time_resolve_us", ...): microseconds from
+   the start of the connect until the name was resolved, TCP connected,
+   the proxy's tunnel open, TLS done, the 101 in, and the WebSocket open
+   (0 for a step that did not happen), as curl's `CURLINFO_*_TIME_T`.
+ - `WS_STAT_REDIRECTS` ("redirects"): redirects followed.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+uint64_t ws_conn_stat(const ws_conn *conn, int32_t stat);
+
+/*
+ The connection's id: unique in the process, never 0, the one its trace
+ events carry (also while connecting). 0 for NULL.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+uint64_t ws_conn_id(const ws_conn *conn);
+
+/*
+ Open a WebSocket over a transport the caller brings: its own socket
+ (TCP, Unix), its own TLS library, a QUIC stream, anything that carries
+ bytes both ways in order. The library does no I/O for this connection:
+ it hands out the bytes to send (`ws_conn_transport_out`) and takes the
+ bytes received (`ws_conn_transport_in`), the opening handshake's
+ included, and never blocks. `uri` names the origin (its host and path
+ make the request; `wss://` only says the caller runs TLS); proxies,
+ TLS options and redirects do not apply (a redirect is an answer).
+
+ Returns `WS_OK` with `*conn_out` in `WS_STATE_CONNECTING`, the upgrade
+ request ready to send; a bad URI (`WS_ERR_URI`) or option
+ (`WS_ERR_INVALID_ARGUMENT`) is reported here. Then, until `ws_connect_continue` returns
+ something other than `WS_ERR_WOULD_BLOCK` (as after `ws_connect_start`):
+ send what `ws_conn_transport_out` gives, pass what arrives to
+ `ws_conn_transport_in`, and call `ws_connect_continue`. Once open, the
+ connection is in non-blocking mode for good (`ws_conn_set_nonblocking`
+ refuses blocking), every message, frame, close and error call works as
+ usual, and `ws_conn_wants` says what to do: `WS_WANT_WRITE`, call
+ `ws_conn_transport_out` and send; `WS_WANT_READ`, feed what arrives,
+ then receive until `WS_ERR_WOULD_BLOCK`. `ws_conn_next_timeout_ms` and
+ the timers (keepalive, the close timeout, the handshake timeout) work
+ as for a socket: call `ws_conn_transport_out` (or `ws_conn_flush`) when
+ they are due. `ws_conn_fd` is -1. When the peer closes its side, call
+ `ws_conn_transport_eof`; when `ws_conn_transport_done` says so, close
+ the transport.
+
+ # Safety
+ `uri`: a NUL-terminated string; `opts`: NULL or a live options handle
+ (only read during the call); `conn_out`: writable.
+ */
+int32_t ws_connect_transport(const char *uri, const ws_options *opts, ws_conn **conn_out);
+
+/*
+ Copy up to `cap` bytes to send to the peer into `buf` and say how many
+ in `*len_out` (0: nothing now). What is queued moves to the transport
+ first, and due timers run, as `ws_conn_flush` does. Send them all, in
+ order, before the next bytes.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: `cap` writable bytes;
+ `len_out`: NULL or writable.
+ */
+int32_t ws_conn_transport_out(ws_conn *conn, uint8_t *buf, size_t cap, size_t *len_out);
+
+/*
+ Give the bytes that arrived from the peer (`len` of them at `data`).
+ `*taken_out` says how many were taken: fewer when 64 KiB wait already
+ (receive messages, or `ws_connect_continue`, then give the rest). Then,
+ while connecting, call `ws_connect_continue`; once open, receive until
+ `WS_ERR_WOULD_BLOCK`.
+
+ # Safety
+ `conn`: NULL or a live connection; `data`: `len` readable bytes;
+ `taken_out`: NULL or writable.
+ */
+int32_t ws_conn_transport_in(ws_conn *conn, const uint8_t *data, size_t len, size_t *taken_out);
+
+/*
+ The peer closed its side of the transport (a read returned end of
+ file): the connection sees it as a socket's EOF.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+int32_t ws_conn_transport_eof(ws_conn *conn);
+
+/*
+ Whether the caller should close its transport now: the connection is
+ over (closed, failed, or its connect answered or failed) and its last
+ bytes were taken. False for NULL and for connections over their own
+ socket.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+bool ws_conn_transport_done(const ws_conn *conn);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,7 @@ MANUAL = "libwsclient Manual"
 RESULT_CODES = ("WS_OK", "WS_HTTP_RESPONSE", "WS_CLOSED", "WS_STOPPED")
 # Functions whose int32_t is a result code (other int32_t results are values:
 # a state, a file descriptor, an opcode, ...).
-RESULT_FUNCTION = re.compile(r"^ws_(connect|connect_start|connect_continue|conn_set_\w+|conn_flush|recv_\w+|send\w*|ping|close"
+RESULT_FUNCTION = re.compile(r"^ws_(connect|connect_start|connect_continue|connect_transport|conn_transport_(?:out|in|eof)|conn_set_\w+|conn_flush|recv_\w+|send\w*|ping|close"
                              r"|options_(set|add|use)_\w+)$")
 # What the other negative codes of the calls that connect mean: the
 # non-blocking start only checks its arguments, its continuation connects.

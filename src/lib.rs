@@ -19,6 +19,7 @@ pub mod session;
 pub mod transport;
 
 mod ffi;
+pub mod observe;
 
 pub use client::{connect, Connected, Connection, Options, Proxy, State};
 pub use error::{Error, ErrorKind, Result};

@@ -764,7 +764,13 @@ fn a_message_sent_in_parts_never_queues_more_than_64_kib() {
         let (mut at, mut refused) = (0, 0);
         while at < BIG {
             let end = BIG.min(at + (1 << 20));
-            let (n, r) = conn.send_part(MessageType::Binary, BIG as u64, &data[at..end], false);
+            let (n, r) = conn.send_part(
+                MessageType::Binary,
+                BIG as u64,
+                &data[at..end],
+                false,
+                false,
+            );
             at += n;
             match r {
                 Ok(()) => assert!(n > 0, "nothing taken, yet no WouldBlock"),
@@ -817,7 +823,7 @@ fn parts_are_checked_and_a_refused_part_leaves_the_message_open() {
         let conn = expect_upgraded(connect(&server.url("/"), &Options::default()));
         let text = "héllo wörld ✓".as_bytes();
         let total = text.len() as u64;
-        let part = |kind, total, data: &[u8]| conn.send_part(kind, total, data, false);
+        let part = |kind, total, data: &[u8]| conn.send_part(kind, total, data, false, false);
         // "h" and the first byte of "é", then the rest.
         assert_eq!(part(MessageType::Text, total, &text[..2]).0, 2);
         let (n, r) = part(MessageType::Text, total, &text[2..]);

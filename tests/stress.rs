@@ -414,7 +414,7 @@ fn send_in_parts(
     cuts.dedup();
     let mut at = 0;
     for end in cuts.into_iter().filter(|&c| c > 0) {
-        let (taken, result) = conn.send_part(kind, data.len() as u64, &data[at..end], false);
+        let (taken, result) = conn.send_part(kind, data.len() as u64, &data[at..end], false, false);
         result?;
         if taken != end - at {
             return Err(wsclient::Error::exn(

@@ -278,9 +278,9 @@ fn a_blocking_send_in_parts_waits_for_another_threads_large_message() {
         };
         thread::sleep(Duration::from_millis(100));
         let part = [2u8; 1000];
-        let (taken, r) = conn.send_part(MessageType::Binary, 2000, &part, false);
+        let (taken, r) = conn.send_part(MessageType::Binary, 2000, &part, false, false);
         assert_eq!((taken, r), (1000, Ok(())));
-        let (taken, r) = conn.send_part(MessageType::Binary, 2000, &part, false);
+        let (taken, r) = conn.send_part(MessageType::Binary, 2000, &part, false, false);
         assert_eq!((taken, r), (1000, Ok(())));
         big.join().unwrap().unwrap();
         assert_eq!(server.join(), [BIG, 2000]);
@@ -385,15 +385,15 @@ fn a_last_part_that_waits_for_the_socket_ends_its_message() {
         let data = vec![4u8; BIG];
         let total = BIG as u64;
         assert_eq!(
-            conn.send_part(MessageType::Binary, total, &data[..10], false),
+            conn.send_part(MessageType::Binary, total, &data[..10], false, false),
             (10, Ok(()))
         );
         assert_eq!(
-            conn.send_part(MessageType::Binary, total, &data[10..], false),
+            conn.send_part(MessageType::Binary, total, &data[10..], false, false),
             (BIG - 10, Ok(()))
         );
         assert_eq!(
-            conn.send_part(MessageType::Binary, 3, b"abc", false),
+            conn.send_part(MessageType::Binary, 3, b"abc", false, false),
             (3, Ok(()))
         );
         assert_eq!(server.join(), [BIG, 3]);

@@ -53,6 +53,9 @@ enum {
     OPT_RECONNECT_DELAY,
     OPT_RECONNECT_MAX_DELAY,
     OPT_RECONNECT_ATTEMPTS,
+    OPT_STATS,
+    OPT_PRINT_PING_RTTS,
+    OPT_KEYLOG,
 };
 
 static const struct option long_options[] = {
@@ -80,6 +83,10 @@ static const struct option long_options[] = {
     {"reconnect-max-delay", required_argument, NULL, OPT_RECONNECT_MAX_DELAY},
     {"reconnect-attempts", required_argument, NULL, OPT_RECONNECT_ATTEMPTS},
     {"json", no_argument, NULL, 'j'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"print-ping-rtts", no_argument, NULL, OPT_PRINT_PING_RTTS},
+    {"keylog", required_argument, NULL, OPT_KEYLOG},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -140,6 +147,17 @@ static void usage(FILE *out) {
             "                            0 and SECS * 2^(n-1) (full jitter; default 1)\n"
             "      --reconnect-max-delay SECS  but never more than SECS (default 60)\n"
             "      --reconnect-attempts N  give up when N attempts in a row fail (default: never)\n"
+            "\n"
+            "Seeing what happens:\n"
+            "  -v, --verbose             trace every step on stderr: name lookup, TCP, proxy,\n"
+            "                            TLS, the handshake's headers (credentials redacted),\n"
+            "                            each frame's header, pings, pongs, the close, the\n"
+            "                            failure (with --json: \"trace\" events on stdout)\n"
+            "      --stats               print the connection's counters and connect timings\n"
+            "                            at exit\n"
+            "      --print-ping-rtts     print the round trip of each ping's pong\n"
+            "      --keylog FILE         append the TLS secrets to FILE for Wireshark (also\n"
+            "                            from SSLKEYLOGFILE, as curl does)\n"
             "\n"
             "  -h, --help                show this help\n"
             "  -V, --version             show the program and library version\n"
@@ -340,6 +358,7 @@ static void report_close(ws_conn *conn) {
 
 struct settings {
     const char *url;
+    int stats;
     int binary;
     double ping_interval;
     double ping_timeout;
@@ -384,6 +403,84 @@ static void check(int32_t rc, const char *what) {
     }
 }
 
+/* ------------------------------------------------------------------ tracing */
+
+enum { TRACE_ALL = 1, TRACE_RTTS = 2 };
+static int trace_flags;
+
+/* Each line of a multi-line field on stderr, after `prefix`. */
+static void print_lines(const char *prefix, const char *text) {
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        size_t n = nl ? (size_t)(nl - text) : strlen(text);
+        fprintf(stderr, "%s%.*s\n", prefix, (int)n, text);
+        text = nl ? nl + 1 : text + n;
+    }
+}
+
+/* The library's trace: every event with -v; the round trips with
+ * --print-ping-rtts. */
+static void on_trace(const ws_trace_event *event, void *userdata) {
+    (void)userdata;
+    int kind = ws_trace_event_kind(event);
+    int64_t elapsed = 0, rtt = 0;
+    ws_trace_event_number(event, WS_TRACE_FIELD_ELAPSED_US, &elapsed);
+    if ((trace_flags & TRACE_RTTS) && kind == WS_TRACE_PONG_RECEIVED &&
+        ws_trace_event_number(event, WS_TRACE_FIELD_RTT_US, &rtt)) {
+        if (json) {
+            printf("{\"event\":\"ping_rtt\",\"rtt_ms\":%.3f}", (double)rtt / 1000.0);
+            flush_line();
+        } else {
+            fprintf(stderr, "rtt %.3f ms\n", (double)rtt / 1000.0);
+        }
+    }
+    if (!(trace_flags & TRACE_ALL))
+        return;
+    const char *headers = ws_trace_event_string(event, WS_TRACE_FIELD_HEADERS);
+    if (json) {
+        printf("{\"event\":\"trace\",\"kind\":");
+        json_cstring(ws_trace_kind_name(kind));
+        printf(",\"ms\":%.3f,\"text\":", (double)elapsed / 1000.0);
+        json_cstring(ws_trace_event_text(event));
+        if (headers) {
+            printf(",\"headers\":");
+            json_cstring(headers);
+        }
+        flush_line();
+        return;
+    }
+    fprintf(stderr, "* %9.3f ms %s\n", (double)elapsed / 1000.0, ws_trace_event_text(event));
+    if (kind == WS_TRACE_REQUEST_SENT)
+        print_lines("> ", headers);
+    else if (kind == WS_TRACE_RESPONSE)
+        print_lines("< ", headers);
+}
+
+/* --stats: the counters and timings at exit. */
+static void print_stats(ws_conn *conn) {
+    static const int32_t stats[] = {
+        WS_STAT_BYTES_IN, WS_STAT_BYTES_OUT, WS_STAT_PAYLOAD_IN, WS_STAT_PAYLOAD_OUT,
+        WS_STAT_FRAMES_IN, WS_STAT_FRAMES_OUT, WS_STAT_MESSAGES_IN, WS_STAT_MESSAGES_OUT,
+        WS_STAT_PINGS_SENT, WS_STAT_PONGS_RECEIVED, WS_STAT_RTT_LAST_US,
+        WS_STAT_RTT_SMOOTHED_US, WS_STAT_TIME_RESOLVE_US, WS_STAT_TIME_CONNECT_US,
+        WS_STAT_TIME_PROXY_US, WS_STAT_TIME_TLS_US, WS_STAT_TIME_HTTP_US,
+        WS_STAT_TIME_TOTAL_US, WS_STAT_REDIRECTS,
+    };
+    size_t n = sizeof stats / sizeof stats[0];
+    if (json) {
+        printf("{\"event\":\"stats\"");
+        for (size_t i = 0; i < n; i++)
+            printf(",\"%s\":%llu", ws_stat_name(stats[i]),
+                   (unsigned long long)ws_conn_stat(conn, stats[i]));
+        printf("}");
+        flush_line();
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%-16s %llu\n", ws_stat_name(stats[i]),
+                (unsigned long long)ws_conn_stat(conn, stats[i]));
+}
+
 static ws_options *parse_args(int argc, char **argv, struct settings *s) {
     ws_options *opts = ws_options_new();
     const char *cert = NULL, *key = NULL;
@@ -393,8 +490,12 @@ static ws_options *parse_args(int argc, char **argv, struct settings *s) {
     s->reconnect_delay = 1.0;
     s->reconnect_max_delay = 60.0;
     int c;
-    while ((c = getopt_long(argc, argv, "bH:p:kx:jqhV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "bH:p:kx:jqvhV", long_options, NULL)) != -1) {
         switch (c) {
+        case 'v': trace_flags |= TRACE_ALL; break;
+        case OPT_PRINT_PING_RTTS: trace_flags |= TRACE_RTTS; break;
+        case OPT_STATS: s->stats = 1; break;
+        case OPT_KEYLOG: check(ws_options_set_tls_keylog_file(opts, optarg), "--keylog"); break;
         case 'b': s->binary = 1; break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
@@ -447,6 +548,10 @@ static ws_options *parse_args(int argc, char **argv, struct settings *s) {
         default: fprintf(stderr, "Try '" PROGRAM " --help'.\n"); exit(EXIT_USAGE);
         }
     }
+    if (trace_flags)
+        check(ws_options_set_trace(opts, on_trace, NULL), "--verbose");
+    /* A command-line debugging tool: SSLKEYLOGFILE is honoured, as by curl. */
+    check(ws_options_set_tls_keylog_env(opts, true), "SSLKEYLOGFILE");
     if (optind != argc - 1)
         die_usage("%s", optind >= argc ? "missing URL" : "too many arguments");
     s->url = argv[optind];
@@ -694,6 +799,8 @@ static int connect_once(const ws_options *opts, const struct settings *s, struct
     } else {
         status_code = run(conn, s, in);
     }
+    if (s->stats)
+        print_stats(conn);
     ws_conn_free(conn);
     return status_code;
 }

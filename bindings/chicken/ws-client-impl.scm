@@ -179,7 +179,8 @@
 
 (define-record-type ws-connection
   (%make-ws-connection ptr uri compression subprotocol state peer-code peer-reason
-                       read-timeout write-timeout close-timeout waiters)
+                       read-timeout write-timeout close-timeout waiters
+                       id trace trace-queue stats partial)
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
   (uri conn-uri)
@@ -193,7 +194,15 @@
   (read-timeout conn-read-timeout)
   (write-timeout conn-write-timeout)
   (close-timeout conn-close-timeout)
-  (waiters conn-waiters conn-waiters-set!))     ; green threads in `await'
+  (waiters conn-waiters conn-waiters-set!)      ; green threads in `await'
+  ;; what it did (see "Trace events and counters")
+  (id conn-id)                                  ; ws_conn_id
+  (trace conn-trace conn-trace-set!)            ; the trace: procedure, or #f
+  (trace-queue conn-trace-queue conn-trace-queue-set!) ; its C event queue, or #f
+  (stats conn-stats conn-stats-set!)            ; the counters, read at release
+  ;; a message received in pieces (see "Messages in pieces"): #f between
+  ;; messages, else (reader . type)
+  (partial conn-partial conn-partial-set!))
 
 (define-record-type ws-message
   (%make-ws-message ptr frames)
@@ -508,6 +517,350 @@
   (fprintf out "#<ws-extension ~A ~S>" (extension-name e) (extension-offers e)))
 
 ;;; ------------------------------------------------------------------
+;;; Trace events and counters
+;;;
+;;; libwsclient calls a trace callback for each step of a connection's
+;;; life, from inside the C call that made the step, while the connection
+;;; is locked. The egg does not call Scheme from there: its calls into C
+;;; are foreign-lambdas, during which no callback may enter Scheme; sends
+;;; hand C pointers into the Scheme heap, which a callback's GC would
+;;; move; and a trace procedure that waits (a write to a port) would switch
+;;; green threads with C frames on the stack. Instead the callback is a C
+;;; function (wsegg_trace below) that copies the event (kind, connection
+;;; id, text, and every field present) into a queue owned by the
+;;; connection, and the egg hands the queued events to the trace:
+;;; procedure right after the C call returns, in order, on the green
+;;; thread that made the call: before that thread waits, returns or
+;;; raises. The procedure runs outside the connection's lock, so it may
+;;; call the egg, even on the same connection (ws-connection-stat).
+;;;
+;;; The queue outlives the C connection (ws_conn_free may still report):
+;;; `release!' frees the connection, hands over the last events and then
+;;; frees the queue. A connection the GC collects drops its last events:
+;;; the trace procedure is not called from a finalizer.
+
+(foreign-declare #<<END-OF-C
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+/* The fields the egg copies out of an event, by the accessor that reads them. */
+static const int32_t wsegg_number_fields[] = {
+    WS_TRACE_FIELD_ELAPSED_US, WS_TRACE_FIELD_DURATION_US, WS_TRACE_FIELD_OPCODE,
+    WS_TRACE_FIELD_LENGTH, WS_TRACE_FIELD_FIN, WS_TRACE_FIELD_RSV1, WS_TRACE_FIELD_STATUS,
+    WS_TRACE_FIELD_CLOSE_CODE, WS_TRACE_FIELD_RTT_US, WS_TRACE_FIELD_RESULT,
+    WS_TRACE_FIELD_RESUMED, WS_TRACE_FIELD_PORT,
+};
+static const int32_t wsegg_string_fields[] = {
+    WS_TRACE_FIELD_HOST, WS_TRACE_FIELD_ADDRESS, WS_TRACE_FIELD_TLS_VERSION,
+    WS_TRACE_FIELD_TLS_CIPHER, WS_TRACE_FIELD_ALPN, WS_TRACE_FIELD_PEER_SUBJECT,
+    WS_TRACE_FIELD_HEADERS, WS_TRACE_FIELD_REASON, WS_TRACE_FIELD_MESSAGE,
+    WS_TRACE_FIELD_LOCATION, WS_TRACE_FIELD_PROXY,
+};
+#define WSEGG_NUMBERS (sizeof wsegg_number_fields / sizeof wsegg_number_fields[0])
+#define WSEGG_STRINGS (sizeof wsegg_string_fields / sizeof wsegg_string_fields[0])
+
+typedef struct wsegg_field {
+    int32_t id;
+    int64_t number;
+    char *string;                       /* NULL for a number field */
+} wsegg_field;
+
+/* A copy of one trace event, owned by the queue until popped. */
+typedef struct wsegg_event {
+    struct wsegg_event *next;
+    int32_t kind;
+    uint64_t conn_id;
+    char *text;
+    int count;
+    wsegg_field fields[WSEGG_NUMBERS + WSEGG_STRINGS];
+} wsegg_event;
+
+/* One per traced connection: the callback's userdata. (The egg drives a
+   connection from CHICKEN's one thread; the lock costs next to nothing
+   and keeps the queue sound whichever thread libwsclient reports on.) */
+typedef struct wsegg_trace_queue {
+    pthread_mutex_t lock;
+    wsegg_event *head, *tail;
+} wsegg_trace_queue;
+
+static void wsegg_event_free(wsegg_event *e) {
+    int i;
+    if (!e) return;
+    for (i = 0; i < e->count; i++) free(e->fields[i].string);
+    free(e->text);
+    free(e);
+}
+
+/* The trace callback: copy the event into the queue. An event that does
+   not fit in memory is dropped, a string field whose copy fails left out. */
+static void wsegg_trace(const ws_trace_event *event, void *userdata) {
+    wsegg_trace_queue *q = (wsegg_trace_queue *)userdata;
+    const char *text = ws_trace_event_text(event);
+    wsegg_event *e = (wsegg_event *)calloc(1, sizeof *e);
+    size_t i;
+    if (!e) return;
+    e->kind = ws_trace_event_kind(event);
+    e->conn_id = ws_trace_event_conn_id(event);
+    e->text = strdup(text ? text : "");
+    if (!e->text) { free(e); return; }
+    for (i = 0; i < WSEGG_NUMBERS; i++) {
+        int64_t v;
+        if (ws_trace_event_number(event, wsegg_number_fields[i], &v)) {
+            e->fields[e->count].id = wsegg_number_fields[i];
+            e->fields[e->count].number = v;
+            e->count++;
+        }
+    }
+    for (i = 0; i < WSEGG_STRINGS; i++) {
+        const char *s = ws_trace_event_string(event, wsegg_string_fields[i]);
+        char *copy = s ? strdup(s) : NULL;
+        if (copy) {
+            e->fields[e->count].id = wsegg_string_fields[i];
+            e->fields[e->count].string = copy;
+            e->count++;
+        }
+    }
+    pthread_mutex_lock(&q->lock);
+    if (q->tail) q->tail->next = e; else q->head = e;
+    q->tail = e;
+    pthread_mutex_unlock(&q->lock);
+}
+
+static wsegg_trace_queue *wsegg_trace_queue_new(void) {
+    wsegg_trace_queue *q = (wsegg_trace_queue *)calloc(1, sizeof *q);
+    if (q) pthread_mutex_init(&q->lock, NULL);
+    return q;
+}
+
+/* The oldest event (the caller frees it), or NULL. */
+static wsegg_event *wsegg_trace_pop(wsegg_trace_queue *q) {
+    wsegg_event *e;
+    pthread_mutex_lock(&q->lock);
+    e = q->head;
+    if (e) {
+        q->head = e->next;
+        if (!q->head) q->tail = NULL;
+        e->next = NULL;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return e;
+}
+
+static void wsegg_trace_queue_free(wsegg_trace_queue *q) {
+    wsegg_event *e;
+    if (!q) return;
+    while ((e = wsegg_trace_pop(q))) wsegg_event_free(e);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+static int32_t wsegg_options_set_trace(ws_options *opts, wsegg_trace_queue *q) {
+    return ws_options_set_trace(opts, wsegg_trace, q);
+}
+
+static int32_t wsegg_event_kind(const wsegg_event *e) { return e->kind; }
+static uint64_t wsegg_event_conn_id(const wsegg_event *e) { return e->conn_id; }
+static const char *wsegg_event_text(const wsegg_event *e) { return e->text; }
+static int wsegg_event_count(const wsegg_event *e) { return e->count; }
+static int32_t wsegg_event_field_id(const wsegg_event *e, int i) { return e->fields[i].id; }
+static int64_t wsegg_event_field_number(const wsegg_event *e, int i) { return e->fields[i].number; }
+/* NULL for a number field. */
+static const char *wsegg_event_field_string(const wsegg_event *e, int i) { return e->fields[i].string; }
+END-OF-C
+)
+
+(define-foreign-type trace-queue* (c-pointer (struct "wsegg_trace_queue")))
+(define-foreign-type trace-item* (c-pointer (struct "wsegg_event")))
+
+(define %trace-queue-new (foreign-lambda trace-queue* "wsegg_trace_queue_new"))
+(define %trace-queue-free (foreign-lambda void "wsegg_trace_queue_free" trace-queue*))
+(define %trace-pop (foreign-lambda trace-item* "wsegg_trace_pop" trace-queue*))
+(define %trace-item-free (foreign-lambda void "wsegg_event_free" trace-item*))
+(define %options-set-trace
+  (foreign-lambda integer32 "wsegg_options_set_trace" ws-opts* trace-queue*))
+(define %trace-item-kind (foreign-lambda integer32 "wsegg_event_kind" trace-item*))
+(define %trace-item-conn-id (foreign-lambda unsigned-integer64 "wsegg_event_conn_id" trace-item*))
+(define %trace-item-text (foreign-lambda c-string "wsegg_event_text" trace-item*))
+(define %trace-item-count (foreign-lambda int "wsegg_event_count" trace-item*))
+(define %trace-item-field-id (foreign-lambda integer32 "wsegg_event_field_id" trace-item* int))
+(define %trace-item-field-number
+  (foreign-lambda integer64 "wsegg_event_field_number" trace-item* int))
+(define %trace-item-field-string
+  (foreign-lambda c-string "wsegg_event_field_string" trace-item* int))
+(define %trace-kind-name (foreign-lambda c-string "ws_trace_kind_name" integer32))
+(define %stat-name (foreign-lambda c-string "ws_stat_name" integer32))
+(define %conn-stat (foreign-lambda unsigned-integer64 "ws_conn_stat" ws-conn* integer32))
+(define %conn-id (foreign-lambda unsigned-integer64 "ws_conn_id" ws-conn*))
+
+;; The fields' names: WS_TRACE_FIELD_CLOSE_CODE is 'close-code.
+(define trace-field-names
+  (list (cons (foreign-value "WS_TRACE_FIELD_ELAPSED_US" integer32) 'elapsed-us)
+        (cons (foreign-value "WS_TRACE_FIELD_DURATION_US" integer32) 'duration-us)
+        (cons (foreign-value "WS_TRACE_FIELD_OPCODE" integer32) 'opcode)
+        (cons (foreign-value "WS_TRACE_FIELD_LENGTH" integer32) 'length)
+        (cons (foreign-value "WS_TRACE_FIELD_FIN" integer32) 'fin)
+        (cons (foreign-value "WS_TRACE_FIELD_RSV1" integer32) 'rsv1)
+        (cons (foreign-value "WS_TRACE_FIELD_STATUS" integer32) 'status)
+        (cons (foreign-value "WS_TRACE_FIELD_CLOSE_CODE" integer32) 'close-code)
+        (cons (foreign-value "WS_TRACE_FIELD_RTT_US" integer32) 'rtt-us)
+        (cons (foreign-value "WS_TRACE_FIELD_RESULT" integer32) 'result)
+        (cons (foreign-value "WS_TRACE_FIELD_RESUMED" integer32) 'resumed)
+        (cons (foreign-value "WS_TRACE_FIELD_PORT" integer32) 'port)
+        (cons (foreign-value "WS_TRACE_FIELD_HOST" integer32) 'host)
+        (cons (foreign-value "WS_TRACE_FIELD_ADDRESS" integer32) 'address)
+        (cons (foreign-value "WS_TRACE_FIELD_TLS_VERSION" integer32) 'tls-version)
+        (cons (foreign-value "WS_TRACE_FIELD_TLS_CIPHER" integer32) 'tls-cipher)
+        (cons (foreign-value "WS_TRACE_FIELD_ALPN" integer32) 'alpn)
+        (cons (foreign-value "WS_TRACE_FIELD_PEER_SUBJECT" integer32) 'peer-subject)
+        (cons (foreign-value "WS_TRACE_FIELD_HEADERS" integer32) 'headers)
+        (cons (foreign-value "WS_TRACE_FIELD_REASON" integer32) 'reason)
+        (cons (foreign-value "WS_TRACE_FIELD_MESSAGE" integer32) 'message)
+        (cons (foreign-value "WS_TRACE_FIELD_LOCATION" integer32) 'location)
+        (cons (foreign-value "WS_TRACE_FIELD_PROXY" integer32) 'proxy)))
+
+;; Fields that are flags in C (0 or 1): booleans here.
+(define trace-flag-fields '(fin rsv1 resumed))
+
+;; A trace event: its kind, a symbol ('frame-sent: libwsclient's name for
+;; it), the connection's id, a one-line text, and an alist of the fields
+;; it has, in the order of their numbers.
+(define-record-type ws-trace-event
+  (%make-ws-trace-event kind connection-id text fields)
+  ws-trace-event?
+  (kind trace-event-kind)
+  (connection-id trace-event-connection-id)
+  (text trace-event-text)
+  (fields trace-event-fields))
+
+(define (check-trace-event loc e)
+  (check-type loc ws-trace-event? e "a ws-trace-event"))
+
+(define (ws-trace-event-kind e)
+  (check-trace-event 'ws-trace-event-kind e)
+  (trace-event-kind e))
+
+(define (ws-trace-event-connection-id e)
+  (check-trace-event 'ws-trace-event-connection-id e)
+  (trace-event-connection-id e))
+
+(define (ws-trace-event-text e)
+  (check-trace-event 'ws-trace-event-text e)
+  (trace-event-text e))
+
+(define (ws-trace-event-fields e)
+  (check-trace-event 'ws-trace-event-fields e)
+  (trace-event-fields e))
+
+;; The value of field NAME (a symbol), or DEFAULT (#f) when the event has none.
+(define (ws-trace-event-field e name #!optional default)
+  (check-trace-event 'ws-trace-event-field e)
+  (let ((f (assq name (trace-event-fields e))))
+    (if f (cdr f) default)))
+
+(define-record-printer (ws-trace-event e out)
+  (fprintf out "#<ws-trace-event ~A ~A ~S>"
+           (trace-event-connection-id e) (trace-event-kind e) (trace-event-text e)))
+
+;; A record made from one C event (no code of the user's runs here).
+(define (trace-item->event p)
+  (define (field i)
+    (let* ((id (%trace-item-field-id p i))
+           (name (cond ((assv id trace-field-names) => cdr) (else id)))
+           (s (%trace-item-field-string p i)))
+      (cons name
+            (cond (s s)
+                  ((memq name trace-flag-fields) (not (zero? (%trace-item-field-number p i))))
+                  (else (%trace-item-field-number p i))))))
+  (let ((kind (%trace-item-kind p)))
+    (%make-ws-trace-event
+     (let ((name (%trace-kind-name kind))) (if name (string->symbol name) kind))
+     (%trace-item-conn-id p)
+     (%trace-item-text p)
+     (let loop ((i (- (%trace-item-count p) 1)) (acc '()))
+       (if (< i 0) acc (loop (- i 1) (cons (field i) acc)))))))
+
+;; The events in queue `q', oldest first, taken out of it.
+(define (take-trace-events! q)
+  (let loop ((acc '()))
+    (let ((p (%trace-pop q)))
+      (if p
+          (let ((e (trace-item->event p)))
+            (%trace-item-free p)
+            (loop (cons e acc)))
+          (reverse acc)))))
+
+;; Hand the events that the C calls just made on `c' queued to its trace
+;; procedure. All are taken out of the queue first, so a procedure that
+;; raises (the condition goes to the egg's caller) leaves nothing half
+;; done, and one that calls the egg on this connection gets the events of
+;; those calls after these. Called right after the calls, before the
+;; caller waits, returns or raises; after a failing call, once its error
+;; detail has been read (the procedure's own calls would replace it).
+(define (deliver-trace! c)
+  (let ((q (conn-trace-queue c)))
+    (when q
+      (let ((events (take-trace-events! q))
+            (proc (conn-trace c)))
+        (when proc (for-each proc events))))))
+
+;; The last events of a connection whose C connection was just freed,
+;; and its queue freed.
+(define (deliver-last-trace! c)
+  (let ((q (conn-trace-queue c)))
+    (when q
+      (conn-trace-queue-set! c #f)
+      (let ((events (take-trace-events! q))
+            (proc (conn-trace c)))
+        (%trace-queue-free q)
+        (when proc (for-each proc events))))))
+
+;; The counters libwsclient has, named as there ("bytes_in" is 'bytes-in),
+;; in the order of their numbers. Asked at load time, so those of a newer
+;; library are there too.
+(define stat-table
+  (let loop ((i 255) (acc '()))
+    (if (< i 1)
+        acc
+        (loop (- i 1)
+              (let ((name (%stat-name i)))
+                (if name
+                    (cons (cons (string->symbol (string-translate name "_" "-")) i) acc)
+                    acc))))))
+
+(define (read-stats p)
+  (map (lambda (s) (cons (car s) (%conn-stat p (cdr s)))) stat-table))
+
+;; (ws-connection-stats C): every counter and timing, an alist
+;; ((bytes-in . N) ...). Once the connection is released, their values
+;; at that time.
+(define (ws-connection-stats c)
+  (check-type 'ws-connection-stats ws-connection? c "a ws-connection")
+  (if (conn-ptr c) (read-stats (conn-ptr c)) (conn-stats c)))
+
+;; (ws-connection-stat C NAME): one of them by name, e.g. 'bytes-in.
+(define (ws-connection-stat c name)
+  (check-type 'ws-connection-stat ws-connection? c "a ws-connection")
+  (let ((s (assq name stat-table)))
+    (unless s
+      (ws-exn 'ws-connection-stat
+              (string-append "unknown stat (known: "
+                             (string-intersperse (map (lambda (s) (symbol->string (car s)))
+                                                      stat-table)
+                                                 ", ")
+                             ")")
+              (list name)))
+    (if (conn-ptr c)
+        (%conn-stat (conn-ptr c) (cdr s))
+        (cond ((assq name (conn-stats c)) => cdr)
+              (else 0)))))
+
+;; The connection's id: the one its trace events carry, unique in the process.
+(define (ws-connection-id c)
+  (check-type 'ws-connection-id ws-connection? c "a ws-connection")
+  (conn-id c))
+
+;;; ------------------------------------------------------------------
 ;;; Connections
 
 (define %options-new (foreign-lambda ws-opts* "ws_options_new"))
@@ -522,6 +875,8 @@
   (foreign-lambda integer32 "ws_options_add_subprotocol" ws-opts* c-string))
 (define %options-set-max-message-size
   (foreign-lambda integer32 "ws_options_set_max_message_size" ws-opts* size_t))
+(define size-max (foreign-value "SIZE_MAX" size_t))
+(define uint64-max (foreign-value "UINT64_MAX" unsigned-integer64))
 (define %options-set-max-frame-size
   (foreign-lambda integer32 "ws_options_set_max_frame_size" ws-opts* unsigned-integer64))
 (define %options-set-timeouts
@@ -551,6 +906,10 @@
 (define %options-set-proxy (foreign-lambda integer32 "ws_options_set_proxy" ws-opts* c-string))
 (define %options-use-env-proxy
   (foreign-lambda integer32 "ws_options_use_env_proxy" ws-opts* bool))
+(define %options-set-tls-keylog-file
+  (foreign-lambda integer32 "ws_options_set_tls_keylog_file" ws-opts* c-string))
+(define %options-set-tls-keylog-env
+  (foreign-lambda integer32 "ws_options_set_tls_keylog_env" ws-opts* bool))
 
 (define %connect-start
   (foreign-lambda integer32 "ws_connect_start" c-string ws-opts* (c-pointer ws-conn*)))
@@ -667,10 +1026,13 @@
   (let loop ()
     (check-conn loc c)
     (let ((rc (%conn-flush c)))
-      (cond ((fx= rc ws-ok) (void))
+      (cond ((fx= rc ws-ok) (deliver-trace! c))
             ((not (fx= rc ws-err-would-block)) (conn-failure loc c rc))
-            ((passed? deadline) (timeout-exn loc what))
-            (else (await c #f deadline) (loop))))))
+            (else
+             (deliver-trace! c)
+             (check-conn loc c)         ; the trace procedure may have let a thread free it
+             (cond ((passed? deadline) (timeout-exn loc what))
+                   (else (await c #f deadline) (loop))))))))
 
 ;; Run `call', a C send, ping or close (() -> rc), and return once its
 ;; bytes are written, or raise a timeout when the write timeout passes
@@ -688,9 +1050,10 @@
                       "write timeout: the send queue stayed full; the message was not sent")
                (retry))
               ((fx< rc 0) (conn-failure loc c rc))
-              (queue-only (wake-waiters! c))
+              (queue-only (wake-waiters! c) (deliver-trace! c))
               (else
                (wake-waiters! c)
+               (deliver-trace! c)
                (drain loc c deadline "write timeout: the message is queued; later calls write it")
                (release-if-closed! c)))))))
 
@@ -704,8 +1067,12 @@
       (check-conn loc c)
       (let-values (((rc p) (call)))
         (cond ((not (fx= rc ws-err-would-block)) (values rc p))
-              ((passed? deadline) (timeout-exn loc "read timeout: no message arrived in time"))
-              (else (await c #t deadline) (loop)))))))
+              (else
+               (deliver-trace! c)
+               (check-conn loc c)       ; the trace procedure may have let a thread free it
+               (cond ((passed? deadline)
+                      (timeout-exn loc "read timeout: no message arrived in time"))
+                     (else (await c #t deadline) (loop)))))))))
 
 ;; The WebSocket is over (close handshake done, or failed): get our last
 ;; frames out and give the server its time to close TCP first (RFC 6455
@@ -745,9 +1112,17 @@
       (conn-peer-code-set! c (and (fx> code 0) code))
       (conn-peer-reason-set! c (and (fx> code 0) (%conn-peer-close-reason c)))
       (conn-state-set! c 'closed)
+      (conn-partial-set! c #f)
       (let ((p (conn-ptr c)))
+        (conn-stats-set! c (read-stats p))
         (conn-ptr-set! c #f)
-        (%conn-free p)))))
+        (%conn-free p))
+      (deliver-last-trace! c))))
+
+;; The finalizer: the same, without calling the trace procedure.
+(define (finalize-connection! c)
+  (conn-trace-set! c #f)
+  (release! c))
 
 ;; Close the socket now, without a close handshake; idempotent. The
 ;; finalizer does the same for a connection that is no longer referenced.
@@ -765,9 +1140,11 @@
     (if (%result-is-fail rc)
         (begin
           (release-if-closed! c)
+          (deliver-trace! c)
           (ws-fail loc (close-code->reason/default close-code) msg rc))
         (begin
           (release-now-if-closed! c)
+          (deliver-trace! c)
           (ws-exn loc msg args rc)))))
 
 (define (recv-message c)
@@ -780,9 +1157,11 @@
     (cond ((fx= rc ws-ok)
            (let ((m (wrap-message p)))
              (account-bytes! (c-bytes-held (%message-size m) (%message-compressed m)))
+             (deliver-trace! c)
              m))
           ((fx= rc ws-closed)
            (release-if-closed! c)
+           (deliver-trace! c)
            #f)
           (else (conn-failure 'recv-message c rc)))))
 
@@ -809,8 +1188,225 @@
                                           ;; `out' is written only on success
                                           (values rc (and (fx= rc ws-ok) out))))))))
     (if (fx= rc ws-ok)
-        (wrap-owned-frame p)
+        (let ((f (wrap-owned-frame p)))
+          (deliver-trace! c)
+          f)
         (conn-failure 'recv-frame c rc))))
+
+;;; ------------------------------------------------------------------
+;;; Messages in pieces (ws_recv_part)
+;;;
+;;; recv-message-part and recv-message-port hand out a message as it
+;;; arrives, in pieces of at most SIZE bytes that libwsclient has already
+;;; inflated and checked (a text piece ends between characters), so a
+;;; message of any size is received in bounded memory: SIZE bytes in the
+;;; Scheme heap for the piece, and in C SIZE plus one read of at most
+;;; 64 KiB plus the inflate window. They wait as recv-message does.
+;;;
+;;; A message begun in pieces is finished in pieces: libwsclient refuses
+;;; recv-message and recv-frame until its last piece. The connection's
+;;; `partial' field says who reads it, (reader . type): 'parts for
+;;; recv-message-part, or the port of recv-message-port, which owns its
+;;; message until the end or its close (closing it early receives and
+;;; drops the rest), so that no other reader takes its bytes.
+
+(define ws-err-invalid-state (foreign-value "WS_ERR_INVALID_STATE" integer32))
+
+(define default-part-size 65536)
+
+(foreign-declare #<<END-OF-C
+/* ws_recv_part with its flag as an int, the C type of CHICKEN's bool. */
+static int32_t wsegg_recv_part(ws_conn *conn, void *buf, size_t cap, size_t *len,
+                               int32_t *type, int *last) {
+    bool l = false;
+    int32_t rc = ws_recv_part(conn, (uint8_t *)buf, cap, len, type, &l);
+    *last = l;
+    return rc;
+}
+END-OF-C
+)
+
+(define %recv-part
+  (foreign-lambda integer32 "wsegg_recv_part" ws-conn scheme-pointer size_t
+                  (c-pointer size_t) (c-pointer integer32) (c-pointer int)))
+
+(define (check-part-size loc size)
+  (unless (and (fixnum? size) (fx>= size 4))
+    (ws-exn loc "the size of a piece must be an integer of at least 4 (bytes)" (list size))))
+
+(define (invalid-state loc c msg)
+  (ws-exn loc msg (list c) ws-err-invalid-state))
+
+;; One ws_recv_part into `buf' (a blob or string of at least `cap' bytes),
+;; without waiting: (values rc piece), piece being (len type last?) on WS_OK.
+(define (recv-part-once c buf cap)
+  (let-location ((len size_t 0) (type integer32 0) (last int 0))
+    (let ((rc (%recv-part c buf cap (location len) (location type) (location last))))
+      (values rc
+              (and (fx= rc ws-ok)
+                   (list len
+                         (if (fx= type ws-message-text) 'text 'binary)
+                         (not (fx= last 0))))))))
+
+;; What a ws_recv_part call gave, as (values len type last?), or (values
+;; #f #f #f) once the connection is closed; failures raised as for
+;; recv-message. `reader' is who reads the message ('parts or a port).
+;; The connection's `partial' field is set, and (accept! len type last?)
+;; called, before the trace procedure runs: a condition it raises must
+;; not lose a port's piece.
+(define (piece-result loc c reader rc piece #!optional (accept! void))
+  (cond ((fx= rc ws-ok)
+         (let ((type (cadr piece)) (last (caddr piece)))
+           (conn-partial-set! c (and (not last) (cons reader type)))
+           (accept! (car piece) type last)
+           (deliver-trace! c)
+           (values (car piece) type last)))
+        ((fx= rc ws-closed)
+         (conn-partial-set! c #f)
+         (release-if-closed! c)
+         (deliver-trace! c)
+         (values #f #f #f))
+        (else (conn-failure loc c rc))))
+
+;; The next piece into `buf', waiting in the scheduler up to the read
+;; timeout.
+(define (receive-piece loc c reader buf cap)
+  (let-values (((rc piece) (with-input loc c (lambda () (recv-part-once c buf cap)))))
+    (piece-result loc c reader rc piece)))
+
+;; (recv-message-part C [SIZE]) -> (values DATA TYPE LAST?)
+;;
+;; The next piece, of at most SIZE bytes (default 64 KiB, at least 4), of
+;; the message being received, or of the next one: DATA is a string for
+;; text (whole characters), a blob for binary; TYPE 'text or 'binary;
+;; LAST? whether it ends the message. (values #f #f #f) once the server
+;; has closed the connection (as recv-message's #f).
+(define (recv-message-part c #!optional (size default-part-size))
+  (check-conn 'recv-message-part c)
+  (check-part-size 'recv-message-part size)
+  (let ((partial (conn-partial c)))
+    (when (and partial (not (eq? (car partial) 'parts)))
+      (invalid-state 'recv-message-part c
+                     "the message is being read through its port (recv-message-port): read it there, or close the port"))
+    ;; Received into an object of the type the message has, if known
+    ;; (then a full piece is handed out as it is), else copied.
+    (let ((buf (if (and partial (eq? (cdr partial) 'text)) (make-string size) (make-blob size))))
+      (let-values (((len type last) (receive-piece 'recv-message-part c 'parts buf size)))
+        (if len
+            (values (piece-object buf len type) type last)
+            (values #f #f #f))))))
+
+;; The first `len' bytes of `buf' as a string (text) or a blob (binary).
+(define (piece-object buf len type)
+  (let ((text? (eq? type 'text)))
+    (if (and (eq? text? (string? buf)) (fx= len (bytes-size buf)))
+        buf
+        (let ((v (if text? (make-string len) (make-blob len))))
+          (move-memory! buf v len)
+          v))))
+
+;; (recv-message-port C [SIZE]) -> (values PORT TYPE)
+;;
+;; Waits for the first piece of the next message and returns an input port
+;; that reads the message's bytes as they arrive (pieces of at most SIZE
+;; bytes, one buffer reused), and its type; (values #f #f) once the server
+;; has closed the connection. The port's end of file is the message's end.
+;; Closing it before then receives and drops the rest of the message.
+(define (recv-message-port c #!optional (size default-part-size))
+  (check-conn 'recv-message-port c)
+  (check-part-size 'recv-message-port size)
+  (when (conn-partial c)
+    (invalid-state 'recv-message-port c
+                   (if (eq? (car (conn-partial c)) 'parts)
+                       "a message is partly received with recv-message-part: finish it there"
+                       "the last message's port is still reading it: read it to its end, or close it")))
+  (let* ((bytes (make-u8vector size))
+         (buf (u8vector->blob/shared bytes))
+         (pos 0)                        ; what is left of the piece: bytes[pos, end)
+         (end 0)
+         (done #f)                      ; the last piece was received
+         (port #f))
+    (define (reading?)                  ; this port still owns the message
+      (let ((partial (and (conn-ptr c) (conn-partial c))))
+        (and partial (eq? (car partial) port))))
+    (define (accept! len type last)
+      (set! pos 0)
+      (set! end len)
+      (set! done last))
+    (define (take! loc rc piece)
+      (let-values (((len type last) (piece-result loc c port rc piece accept!)))
+        (unless len                     ; later reads raise too: it is freed
+          (ws-exn loc "the connection closed before the end of the message" (list c)))))
+    ;; Bytes left in the buffer, receiving (and waiting) as needed; #f at
+    ;; the end of the message.
+    (define (more? loc)
+      (let loop ()
+        (cond ((fx< pos end) #t)
+              (done #f)
+              (else
+               (let-values (((rc piece) (with-input loc c (lambda () (recv-part-once c buf size)))))
+                 (take! loc rc piece))
+               (loop)))))
+    (define (read-char*)
+      (if (more? 'read-char)
+          (let ((b (u8vector-ref bytes pos)))
+            (set! pos (fx+ pos 1))
+            (integer->char b))
+          #!eof))
+    (define (peek-char*)
+      (if (more? 'peek-char) (integer->char (u8vector-ref bytes pos)) #!eof))
+    ;; For read-string!, read-string, read-u8vector...: what is left of
+    ;; the piece, up to `n' bytes, receiving one if none is (0 at the end).
+    ;; CHICKEN calls again for the rest, so a receive that raises never
+    ;; drops bytes already copied.
+    (define (read-bytes! port n dest start)
+      (if (and (fx> n 0) (more? 'read-string!))
+          (let ((k (fxmin n (fx- end pos))))
+            (move-memory! buf dest k pos start)
+            (set! pos (fx+ pos k))
+            k)
+          0))
+    ;; Whether a read would not wait: bytes left, the end, or a piece
+    ;; that a receive that does not wait finds.
+    (define (ready?)
+      (or (fx< pos end)
+          done
+          (and (reading?)
+               (let-values (((rc piece) (recv-part-once c buf size)))
+                 (if (fx= rc ws-err-would-block)
+                     (begin (deliver-trace! c) #f)
+                     (begin (take! 'char-ready? rc piece) #t))))))
+    ;; Receive and drop the rest of the message, if the connection is
+    ;; still there (a connection that closes meanwhile ends it quietly).
+    (define (close!)
+      (let loop ()
+        (when (and (not done) (reading?))
+          (let*-values (((rc piece) (with-input 'close-input-port c
+                                                (lambda () (recv-part-once c buf size))))
+                        ((len type last) (piece-result 'close-input-port c port rc piece)))
+            (set! done (or (not len) last)))
+          (loop)))
+      (set! pos 0)
+      (set! end 0)
+      (set! done #t))
+    (set! port (make-input-port read-char* ready? close! peek-char* read-bytes!))
+    (let-values (((rc piece) (with-input 'recv-message-port c
+                                         (lambda () (recv-part-once c buf size)))))
+      (let-values (((len type last)
+                    ;; A trace procedure that raises here would leave the
+                    ;; message to a port no one has: the rest of it goes to
+                    ;; recv-message-part instead.
+                    (handle-exceptions e
+                        (begin
+                          (when (reading?)
+                            (conn-partial-set! c (cons 'parts (cdr (conn-partial c)))))
+                          (abort e))
+                      (piece-result 'recv-message-port c port rc piece accept!))))
+        (cond ((not len) (values #f #f))
+              (else
+               (set-port-name! port (if (eq? type 'text) "(ws-client text message)"
+                                        "(ws-client binary message)"))
+               (values port type)))))))
 
 (define (send-message c m)
   (check-conn 'send-message c)
@@ -934,13 +1530,25 @@
 ;; tls-ca-file, tls-ca-dir, tls-client-cert, tls-client-key, tls-insecure,
 ;; auto-pong, ping-interval and ping-timeout (keepalive, milliseconds),
 ;; send-queue-limit (bytes), proxy (a URL) and env-proxy (take the proxy
-;; from http_proxy, https_proxy, all_proxy and no_proxy); and the egg's
+;; from http_proxy, https_proxy, all_proxy and no_proxy), tls-keylog-file
+;; and tls-keylog-env (the TLS secrets for Wireshark); and the egg's
 ;; read-timeout (each receive) and
-;; write-timeout (each send, ping or close), in milliseconds.
+;; write-timeout (each send, ping or close), in milliseconds; retry (#f,
+;; #t or a ws-retry-policy: see "Reconnecting"); and trace (a procedure
+;; called with each ws-trace-event: see "Trace events and counters").
 ;;
 ;; It waits in CHICKEN's scheduler (name lookup, TCP, proxy, TLS, the
 ;; upgrade): other green threads run meanwhile.
 (define (ws-connect uri . args)
+  (let-values (((extensions flags options) (connect-arguments 'ws-connect args)))
+    (let ((policy (retry-policy 'ws-connect (get-keyword retry: options (lambda () #f)))))
+      (if policy
+          (connect-retrying uri extensions flags options policy #f)
+          (apply connect-with-options uri extensions flags options)))))
+
+;; ws-connect's arguments after URI: (values extensions flags keywords),
+;; the keywords checked.
+(define (connect-arguments loc args)
   (define (positional args)             ; (values the-list rest)
     (if (and (pair? args) (not (keyword? (car args))))
         (values (car args) (cdr args))
@@ -950,12 +1558,12 @@
     (let check ((l options))
       (cond ((null? l))
             ((not (and (keyword? (car l)) (memq (car l) connect-keywords)))
-             (ws-exn 'ws-connect
+             (ws-exn loc
                      (if (keyword? (car l)) "unknown keyword argument" "expected a keyword argument")
                      (list (car l))))
-            ((null? (cdr l)) (ws-exn 'ws-connect "keyword argument without a value" (list (car l))))
+            ((null? (cdr l)) (ws-exn loc "keyword argument without a value" (list (car l))))
             (else (check (cddr l)))))
-    (apply connect-with-options uri extensions flags options)))
+    (values extensions flags options)))
 
 (define connect-keywords
   '(headers: origin: subprotocols: max-message-size: max-frame-size:
@@ -963,7 +1571,8 @@
     ping-interval: ping-timeout: send-queue-limit:
     max-redirects: fragment-size: compression-level:
     tls-ca-file: tls-ca-dir: tls-client-cert: tls-client-key: tls-insecure: auto-pong:
-    proxy: env-proxy:))
+    proxy: env-proxy: retry:
+    trace: tls-keylog-file: tls-keylog-env:))
 
 ;; The default of read-timeout:, write-timeout: and connect-timeout: is
 ;; CHICKEN's (tcp-read-timeout), (tcp-write-timeout) and (tcp-connect-timeout)
@@ -985,7 +1594,9 @@
                               send-queue-limit
                               max-redirects fragment-size compression-level
                               tls-ca-file tls-ca-dir tls-client-cert tls-client-key
-                              tls-insecure (auto-pong #t) proxy env-proxy)
+                              tls-insecure (auto-pong #t) proxy env-proxy
+                              retry             ; see ws-connect
+                              trace tls-keylog-file tls-keylog-env)
   (define loc 'ws-connect)
   (define (ok rc) (check-rc loc rc))
   (define (str x what) (c-string-arg loc x what))
@@ -1002,6 +1613,12 @@
     (unless (and (exact? x) (integer? x) (>= x 0))
       (ws-exn loc (string-append what " must be a non-negative integer") (list x)))
     x)
+  ;; A size limit: an integer, or +inf.0 for none (the largest value);
+  ;; more than the largest value is none as well.
+  (define (limit x what largest)
+    (if (and (flonum? x) (= x +inf.0))
+        largest
+        (min (size x (string-append what " (or +inf.0)")) largest)))
   (define (configure opts)
     (for-each
      (lambda (e)
@@ -1028,9 +1645,11 @@
     (for-each (lambda (p) (ok (%options-add-subprotocol opts (str p "subprotocol"))))
               subprotocols)
     (when max-message-size
-      (ok (%options-set-max-message-size opts (size max-message-size "max-message-size"))))
+      (ok (%options-set-max-message-size
+           opts (limit max-message-size "max-message-size" size-max))))
     (when max-frame-size
-      (ok (%options-set-max-frame-size opts (size max-frame-size "max-frame-size"))))
+      (ok (%options-set-max-frame-size
+           opts (limit max-frame-size "max-frame-size" uint64-max))))
     (ok (%options-set-timeouts opts
                                connect-ms
                                (ms loc handshake-timeout "handshake-timeout")
@@ -1057,27 +1676,52 @@
     (when tls-insecure (ok (%options-set-tls-danger-accept-invalid-certs opts #t)))
     (unless auto-pong (ok (%options-set-auto-pong opts #f)))
     (when proxy (ok (%options-set-proxy opts (str proxy "proxy"))))
-    (when env-proxy (ok (%options-use-env-proxy opts #t))))
+    (when env-proxy (ok (%options-use-env-proxy opts #t)))
+    (when tls-keylog-file
+      (ok (%options-set-tls-keylog-file opts (str tls-keylog-file "tls-keylog-file"))))
+    (when tls-keylog-env (ok (%options-set-tls-keylog-env opts #t))))
   ;; Start connecting (the options are read here, and only here). Until
   ;; it is open the record only guards the C connection: its finalizer
-  ;; cancels the connect of a thread that never came back.
-  (define (start opts)
+  ;; cancels the connect of a thread that never came back. `queue': the
+  ;; trace events' (see "Trace events and counters"), or #f; the record
+  ;; owns it, and frees it with the C connection.
+  (define (start opts queue)
     (let-location ((p ws-conn* (address->pointer 0)))
       (let ((rc (%connect-start uri opts (location p))))
         (if (fx= rc ws-ok)
             (set-finalizer! (%make-ws-connection p uri #f #f 'closed #f #f
-                                                 read-ms write-ms close-ms '())
-                            release!)
-            (raise-result loc rc (list uri))))))
+                                                 read-ms write-ms close-ms '()
+                                                 (%conn-id p) trace queue '() #f)
+                            finalize-connection!)
+            ;; The condition made (the error detail read), the events.
+            (handle-exceptions e
+                (begin
+                  (when queue
+                    (let ((events (take-trace-events! queue)))
+                      (%trace-queue-free queue)
+                      (for-each trace events)))
+                  (abort e))
+              (raise-result loc rc (list uri)))))))
   (str uri "URI")
   (check-type loc list? extensions "a list of extensions")
   (check-type loc list? flags "a list of flags")
+  (when trace (check-type loc procedure? trace "a procedure for trace:"))
   (let ((opts (%options-new)))
     (unless opts (ws-exn loc "cannot allocate options"))
     (open-connection loc
                      (dynamic-wind
                          void
-                         (lambda () (configure opts) (start opts))
+                         (lambda ()
+                           (configure opts)
+                           (let ((queue (and trace
+                                             (or (%trace-queue-new)
+                                                 (ws-exn loc "cannot allocate the trace queue")))))
+                             (when queue
+                               (let ((rc (%options-set-trace opts queue)))
+                                 (unless (fx= rc ws-ok)
+                                   (%trace-queue-free queue)
+                                   (raise-result loc rc))))
+                             (start opts queue)))
                          (lambda () (%options-free opts)))
                      uri)))
 
@@ -1097,12 +1741,14 @@
     (let loop ()
       (let-values (((rc resp) (step)))
         (cond ((fx= rc ws-err-would-block)
+               (deliver-trace! c)
                (await c (wants? c ws-want-read) #f)
                (loop))
               ((fx= rc ws-ok)           ; open, in non-blocking mode
                (let ((p (conn-ptr c)))
                  (conn-compression-set! c (%conn-compression* p))
                  (conn-subprotocol-set! c (%conn-subprotocol* p))
+                 (deliver-trace! c)
                  c))
               ((fx= rc ws-http-response)
                (release! c)
@@ -1116,3 +1762,194 @@
                    (make-property-condition 'websocket 'message msg 'code rc
                                             'response (wrap-response resp))))))
               (else (raise-result loc rc (list uri))))))))
+
+;;; ------------------------------------------------------------------
+;;; Reconnecting
+;;;
+;;; The policy of Python's websockets 17, which the Python binding
+;;; follows too: delays in a truncated exponential series with jitter
+;;; (a random delay up to `initial' first, RFC 6455 7.2.3; then `min',
+;;; times `factor' after each attempt, up to `max'), its defaults and its
+;;; WEBSOCKETS_BACKOFF_* variables (seconds), which our WSCLIENT_BACKOFF_*
+;;; override; and which failures are worth another attempt
+;;; (`ws-retryable?').
+
+(define ws-err-tls-verify (foreign-value "WS_ERR_TLS_VERIFY" integer32))
+(define ws-err-handshake (foreign-value "WS_ERR_HANDSHAKE" integer32))
+
+;; HTTP answers worth another attempt: server and gateway errors that pass.
+(define retry-statuses '(500 502 503 504))
+;; Close codes of a server going away, failing, restarting, overloaded,
+;; or a bad gateway.
+(define transient-close-codes '(1001 1011 1012 1013 1014))
+
+(define-record-type ws-retry-policy
+  (%make-ws-retry-policy initial min max factor retry?)
+  ws-retry-policy?
+  (initial policy-initial)              ; milliseconds
+  (min policy-min)
+  (max policy-max)
+  (factor policy-factor)
+  (retry? policy-retry?))
+
+(define-record-printer (ws-retry-policy p out)
+  (fprintf out "#<ws-retry-policy ~A ~A x~A ~A ms>"
+           (policy-initial p) (policy-min p) (policy-factor p) (policy-max p)))
+
+;; BACKOFF_NAME from the environment, in seconds (WSCLIENT_, else
+;; WEBSOCKETS_; an empty variable counts as unset), or #f.
+(define (backoff-variable name)
+  (let loop ((prefixes '("WSCLIENT_BACKOFF_" "WEBSOCKETS_BACKOFF_")))
+    (and (pair? prefixes)
+         (let* ((variable (string-append (car prefixes) name))
+                (raw (get-environment-variable variable)))
+           (if (or (not raw) (string=? raw ""))
+               (loop (cdr prefixes))
+               (let ((x (string->number raw)))
+                 (unless (and x (real? x) (>= x 0) (< x 1e12))
+                   (ws-exn 'make-ws-retry-policy
+                           (string-append variable " must be a number >= 0")
+                           (list raw)))
+                 x))))))
+
+(define (make-ws-retry-policy #!key initial-delay min-delay max-delay factor
+                              (retry? ws-retryable?))
+  (define (setting x name default scale)
+    (let ((v (or x (let ((e (backoff-variable name))) (and e (* e scale))) default)))
+      (unless (and (real? v) (>= v 0) (< v 1e15))
+        (ws-exn 'make-ws-retry-policy
+                (string-append (string-downcase* name) " must be a number >= 0")
+                (list v)))
+      v))
+  (check-type 'make-ws-retry-policy procedure? retry? "a procedure for retry?:")
+  (%make-ws-retry-policy (setting initial-delay "INITIAL_DELAY" 5000 1000)
+                         (setting min-delay "MIN_DELAY" 3100 1000)
+                         (setting max-delay "MAX_DELAY" 90000 1000)
+                         (setting factor "FACTOR" 1.618 1)
+                         retry?))
+
+;; retry: of ws-connect and ws-reconnect-loop: #f, #t (a default policy,
+;; the environment read now) or a policy.
+(define (retry-policy loc x)
+  (cond ((not x) #f)
+        ((eq? x #t) (make-ws-retry-policy))
+        ((ws-retry-policy? x) x)
+        (else (ws-exn loc "retry: must be #f, #t or a ws-retry-policy" (list x)))))
+
+;; A thunk giving the delays of a new series, in milliseconds.
+(define (backoff-delays p)
+  (let ((started #f)
+        (d (policy-min p)))
+    (lambda ()
+      (cond ((not started)
+             (set! started #t)
+             (* (pseudo-random-real) (policy-initial p)))
+            ((< d (policy-max p))
+             (let ((x d))
+               (set! d (* d (policy-factor p)))
+               x))
+            (else (policy-max p))))))
+
+;; Let other green threads run for `ms' milliseconds.
+(define (sleep-ms ms)
+  (let ((t (inexact->exact (round ms))))
+    (when (> t 0) (wait-fd -1 #f t))))
+
+;; The default of retry?: whether X, what a connect or a connection ended
+;; with, is worth another attempt.
+(define (ws-retryable? x)
+  (cond ((ws-response? x)
+         (and (response-ptr x) (memv (ws-response-status x) retry-statuses) #t))
+        ((ws-connection? x)
+         (and (eq? (ws-connection-state x) 'closed)
+              (memv (ws-connection-close-code x) transient-close-codes)
+              #t))
+        ((condition? x)
+         (let ((code (and ((condition-predicate 'websocket) x)
+                          (get-condition-property x 'websocket 'code #f))))
+           (cond ((not code) #f)
+                 ((fx= code ws-err-tls-verify) #f)
+                 (((condition-predicate 'net) x) #t)
+                 ;; The server closed TCP before its answer: a network error
+                 ;; (the library reports it as a handshake error).
+                 ((fx= code ws-err-handshake)
+                  (equal? (get-condition-property x 'websocket 'message #f)
+                          "the server closed the connection during the handshake"))
+                 (else #f))))
+        (else #f)))
+
+;; ws-connect with a policy: failed attempts that (retry? failure) are
+;; made again after the next delay of `delays' (a series from
+;; backoff-delays, or #f to start one). Returns the connection or the
+;; ws-response no longer retried; raises the conditions not retried.
+(define (connect-retrying uri extensions flags options policy delays)
+  (let ((retry? (policy-retry? policy)))
+    (let loop ((delays delays))
+      (let ((r (handle-exceptions e
+                   (if (retry? e) e (abort e))
+                 (apply connect-with-options uri extensions flags options))))
+        (if (or (ws-connection? r) (and (ws-response? r) (not (retry? r))))
+            r
+            (let ((delays (or delays (backoff-delays policy))))
+              (when (ws-response? r) (free-response! r))
+              (sleep-ms (delays))
+              (loop delays)))))))
+
+;; Close `c' whatever its state, errors ignored: the close handshake when
+;; it is open (the server's answer within the close timeout), then free it.
+(define (close-quietly c)
+  (handle-exceptions e (void)
+    (when (and (conn-ptr c) (eq? (ws-connection-state c) 'open))
+      (ws-close c))
+    (let loop ()
+      (when (and (conn-ptr c) (recv-message c))
+        (loop))))
+  (release! c))
+
+;; (ws-reconnect-loop URI HANDLER [EXTENSIONS [FLAGS]] #!key retry ...):
+;; connect (retrying failed attempts as ws-connect's retry: does; default
+;; #t), call (HANDLER connection), and connect again when the connection
+;; ended in a way worth another attempt: HANDLER raised a condition that
+;; (retry? condition) (a lost connection, a timeout), or returned after the
+;; server closed with a code that (retry? connection) (1001, 1011, 1012,
+;; 1013, 1014). Such a reconnect waits the first delay of a new series.
+;; Otherwise returns what HANDLER returned (the connection closed), or
+;; raises what it raised; or returns the ws-response of a connect no longer
+;; retried.
+(define (ws-reconnect-loop uri handler . args)
+  (check-type 'ws-reconnect-loop procedure? handler "a procedure")
+  (let*-values (((extensions flags options) (connect-arguments 'ws-reconnect-loop args))
+                ((policy) (retry-policy 'ws-reconnect-loop
+                                        (get-keyword retry: options (lambda () #t)))))
+    (unless policy
+      (ws-exn 'ws-reconnect-loop "retry: must be #t or a ws-retry-policy" (list #f)))
+    (let loop ((delays #f))
+      (let ((c (connect-retrying uri extensions flags options policy delays)))
+        (if (ws-response? c)
+            c
+            (let* ((done #f)
+                   (outcome
+                    (dynamic-wind
+                        void
+                        (lambda ()
+                          (let ((r (handle-exceptions e
+                                       (cons 'raised e)
+                                     (cons 'returned (handler c)))))
+                            (set! done #t)
+                            r))
+                        ;; HANDLER escaped with a continuation.
+                        (lambda () (unless done (close-quietly c)))))
+                   (value (cdr outcome)))
+              (cond ((if (eq? (car outcome) 'raised)
+                         ((policy-retry? policy) value)
+                         (and (eq? (ws-connection-state c) 'closed)
+                              ((policy-retry? policy) c)))
+                     (close-quietly c)
+                     (let ((delays (backoff-delays policy)))
+                       (sleep-ms (delays))
+                       (loop delays)))
+                    (else
+                     (close-quietly c)
+                     (if (eq? (car outcome) 'raised)
+                         (abort value)
+                         value)))))))))

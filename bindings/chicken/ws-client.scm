@@ -2,8 +2,8 @@
 ;;;
 ;;; The export list is the API of the egg ws-client 1.0 (lohkatsun/ws-client-egg 1.0),
 ;;; followed by what libwsclient adds (peer close code and reason,
-;;; response records, connection state). The implementation is in
-;;; ws-client-impl.scm.
+;;; response records, connection state, trace events and counters). The
+;;; implementation is in ws-client-impl.scm.
 
 (module ws-client
     (;; establishing a connection
@@ -32,6 +32,14 @@
      ws-connection-close-code ws-connection-close-reason
      ws-connection-queued-bytes ws-connection-free! ws-ping
      message-compressed?
+     ;; messages in pieces, as they arrive
+     recv-message-part recv-message-port
+     ;; reconnecting
+     make-ws-retry-policy ws-retry-policy? ws-retryable? ws-reconnect-loop
+     ;; what a connection did: its trace events and counters
+     ws-connection-id ws-connection-stat ws-connection-stats
+     ws-trace-event? ws-trace-event-kind ws-trace-event-connection-id
+     ws-trace-event-text ws-trace-event-fields ws-trace-event-field
      ;; the HTTP response of a handshake that did not switch protocols
      ws-response? ws-response-status ws-response-code ws-response-reason
      ws-response-headers ws-response-header ws-response-body ws-response-body*
@@ -49,8 +57,11 @@
           (chicken fixnum)
           (chicken keyword)
           (chicken time)
+          (only (chicken port) make-input-port set-port-name!)
           (chicken string)
           (chicken format)
+          (only (chicken process-context) get-environment-variable)
+          (only (chicken random) pseudo-random-real)
           ;; the defaults of the read, write and connect timeouts
           (only (chicken tcp) tcp-read-timeout tcp-write-timeout tcp-connect-timeout)
           srfi-4)

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use crate::deflate::DeflateParams;
 use crate::error::{Error, ErrorKind, Result};
+use crate::observe::{Stat, Stats, Timings};
 use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Mode;
 use crate::proto::{Frame, Message, MessageType};
 use crate::session::{Fate, Now, PongRecord, Received, Session, Ticket};
-use crate::transport::{wait_fd, Socket, Stream};
+use crate::transport::{wait_fd, Pipe, Socket, Stream};
 
 pub use crate::session::State;
 
@@ -44,6 +45,16 @@ impl Now for LazyNow {
     }
 }
 
+/// A piece of a message received with [`Connection::recv_part`]: its
+/// length in the caller's buffer, the message's type, and whether it ends
+/// the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub len: usize,
+    pub kind: MessageType,
+    pub last: bool,
+}
+
 /// What a caller can wait for on the socket (see [`Connection::wants`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Interest {
@@ -58,13 +69,19 @@ pub struct Connection {
     turn: Condvar,
     /// One receiving thread at a time; senders never take it.
     receiving: Mutex<()>,
-    socket: Socket,
+    /// The socket to wait on; none over the caller's transport, which
+    /// never blocks.
+    socket: Option<Socket>,
+    /// The caller's transport, when it brings one.
+    pipe: Option<Pipe>,
     nonblocking: AtomicBool,
     timeouts: Timeouts,
     deflate: Option<DeflateParams>,
     subprotocol: Option<String>,
     headers: Vec<(String, String)>,
     tls_resumed: bool,
+    id: u64,
+    timings: Timings,
 }
 
 /// The read and write timeouts, read by every call without a lock:
@@ -127,6 +144,9 @@ pub(crate) struct Agreed {
     pub headers: Vec<(String, String)>,
     pub read_timeout: Option<Duration>,
     pub write_timeout: Option<Duration>,
+    /// The connection's id (in its trace events) and its connect's timings.
+    pub id: u64,
+    pub timings: Timings,
 }
 
 fn would_block(what: &str) -> Error {
@@ -212,7 +232,10 @@ impl Core {
                 self.session.on_eof();
                 Ok(true)
             }
-            Ok(_) => Ok(true),
+            Ok(n) => {
+                self.session.count_read(n);
+                Ok(true)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
             Err(e) => Err(self.session.abandon(e.into())),
@@ -227,9 +250,10 @@ impl Core {
         self.session.has_room_for(room) && !self.session.message_open()
     }
 
-    /// Queue a message given whole: in parts when `paced` and it goes out
-    /// uncompressed (its first piece only), else whole. Returns its ticket
-    /// and how many bytes of `data` are still to be fed.
+    /// Queue a message given whole: in parts when `paced` (its first piece
+    /// only; compressed piece by piece when it goes out compressed), else
+    /// whole. Returns its ticket and how many bytes of `data` are still to
+    /// be fed.
     fn start(
         &mut self,
         kind: MessageType,
@@ -237,8 +261,8 @@ impl Core {
         compress: bool,
         paced: bool,
     ) -> Result<(Ticket, usize)> {
-        if paced && !self.session.compresses(compress) && !self.session.message_open() {
-            let ticket = self.session.begin_message(kind, data)?;
+        if paced && !self.session.message_open() {
+            let ticket = self.session.begin_message(kind, data, compress)?;
             return Ok((ticket, 0));
         }
         Ok((self.session.send(kind, data, compress)?, data.len()))
@@ -269,11 +293,17 @@ impl Core {
 
 impl Connection {
     pub(crate) fn new(stream: Stream, session: Session, agreed: Agreed) -> Result<Connection> {
+        let caller = stream.socket().is_none();
+        let pipe = match &stream {
+            Stream::Caller(p) => Some(p.clone()),
+            _ => None,
+        };
         stream.set_nonblocking(true)?;
         stream.set_read_timeout(None)?;
         stream.set_write_timeout(None)?;
         Ok(Connection {
-            socket: stream.socket().clone(),
+            socket: stream.socket().cloned(),
+            pipe,
             tls_resumed: stream.tls_resumed(),
             core: Mutex::new(Core {
                 session,
@@ -282,11 +312,14 @@ impl Connection {
             }),
             turn: Condvar::new(),
             receiving: Mutex::new(()),
-            nonblocking: AtomicBool::new(false),
+            // The caller's transport has nothing to wait on.
+            nonblocking: AtomicBool::new(caller),
             timeouts: Timeouts::new(agreed.read_timeout, agreed.write_timeout),
             deflate: agreed.deflate,
             subprotocol: agreed.subprotocol,
             headers: agreed.headers,
+            id: agreed.id,
+            timings: agreed.timings,
         })
     }
 
@@ -320,6 +353,11 @@ impl Connection {
     /// queued and written as far as the socket takes them (see
     /// [`Connection::flush`], [`Connection::wants`]).
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        if !nonblocking && self.socket.is_none() {
+            return Err(Error::invalid_argument(
+                "a connection over the caller's transport never blocks",
+            ));
+        }
         self.nonblocking.store(nonblocking, Ordering::Relaxed);
         Ok(())
     }
@@ -352,6 +390,28 @@ impl Connection {
         self.tls_resumed
     }
 
+    /// The connection's id: unique in the process, the one its trace
+    /// events carry.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The counters so far (see [`crate::observe::Stat`]).
+    pub fn stats(&self) -> Stats {
+        self.lock()
+            .map_or_else(|_| Stats::default(), |c| c.session.stats())
+    }
+
+    /// When each step of the connect ended.
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
+
+    /// One stat (see [`crate::observe::Stat`]).
+    pub fn stat(&self, stat: Stat) -> u64 {
+        crate::observe::stats::read(stat, &self.stats(), &self.timings)
+    }
+
     /// The headers of the server's 101 response.
     pub fn response_headers(&self) -> &[(String, String)] {
         &self.headers
@@ -360,16 +420,44 @@ impl Connection {
     /// The socket's file descriptor, for poll/epoll.
     pub fn fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
-        self.socket.tcp().as_raw_fd()
+        self.socket.as_ref().map_or(-1, |s| s.tcp().as_raw_fd())
     }
 
     /// Receive the next message, answering pings on the way. `Ok(None)`: the
     /// server closed the connection (see [`Connection::peer_close`]).
     pub fn recv_message(&self) -> Result<Option<Message>> {
-        match self.receive(Mode::Messages)? {
+        match self.receive(Mode::Messages, 0)? {
             Received::Message(m) => Ok(Some(m)),
             Received::Closed => Ok(None),
-            Received::Frame(_) => unreachable!("message mode yields no frames"),
+            _ => unreachable!("message mode yields messages"),
+        }
+    }
+
+    /// Receive the next piece of a data message into `buf`, as it arrives:
+    /// inflated and validated, a text piece ending on a character boundary
+    /// (so `buf` must hold at least 4 bytes). Memory stays bounded by
+    /// `buf.len()` plus a read buffer and the inflate window, whatever the
+    /// message's size; the message and frame limits still apply (lift them
+    /// for messages of any size). Pings are answered on the way. `Ok(None)`:
+    /// the server closed the connection. Receiving a message partly in
+    /// parts and partly otherwise is [`ErrorKind::InvalidState`].
+    pub fn recv_part(&self, buf: &mut [u8]) -> Result<Option<Part>> {
+        if buf.len() < 4 {
+            return Err(Error::invalid_argument(
+                "a buffer for parts holds at least 4 bytes (a character of text)",
+            ));
+        }
+        match self.receive(Mode::Parts, buf.len())? {
+            Received::Part { kind, data, last } => {
+                buf[..data.len()].copy_from_slice(&data);
+                Ok(Some(Part {
+                    len: data.len(),
+                    kind,
+                    last,
+                }))
+            }
+            Received::Closed => Ok(None),
+            _ => unreachable!("part mode yields parts"),
         }
     }
 
@@ -379,13 +467,14 @@ impl Connection {
     /// received by [`Connection::recv_message`] it is refused with
     /// [`ErrorKind::InvalidState`], and the other way round.
     pub fn recv_frame(&self) -> Result<Frame> {
-        match self.receive(Mode::Frames)? {
+        match self.receive(Mode::Frames, 0)? {
             Received::Frame(f) => Ok(f),
             _ => unreachable!("frame mode yields only frames"),
         }
     }
 
-    fn receive(&self, mode: Mode) -> Result<Received> {
+    /// Receive in `mode` (pieces of at most `part_size` bytes in part mode).
+    fn receive(&self, mode: Mode, part_size: usize) -> Result<Received> {
         let _one_reader = self.receiving.lock().map_err(|_| poisoned())?;
         let deadline = self.timeouts.read_deadline();
         let blocking = !self.is_nonblocking();
@@ -397,6 +486,9 @@ impl Connection {
             let mut core = self.lock()?;
             let mut clock = LazyNow::default();
             let _ = core.run_timers(&mut clock); // failures come back from receive
+            if mode == Mode::Parts {
+                core.session.set_part_size(part_size);
+            }
             match core.session.receive(mode, &mut clock) {
                 Ok(Some(event)) => {
                     let _ = core.write_some();
@@ -442,8 +534,19 @@ impl Connection {
             let wake = earliest(deadline, core.session.next_deadline());
             let write = core.session.wants_write();
             drop(core);
-            wait_fd(&self.socket, true, write, left(wake, now))?;
+            self.wait_socket(true, write, left(wake, now))?;
             polled = true;
+        }
+    }
+
+    /// Wait for the socket (a blocking call). Over the caller's transport
+    /// there is nothing to wait on: the connection is never blocking.
+    fn wait_socket(&self, read: bool, write: bool, timeout: Option<Duration>) -> Result<()> {
+        match &self.socket {
+            Some(socket) => Ok(wait_fd(socket, read, write, timeout).map(|_| ())?),
+            None => Err(would_block(
+                "the caller's transport has no bytes for this now",
+            )),
         }
     }
 
@@ -468,7 +571,7 @@ impl Connection {
             let wake = core.session.next_deadline();
             let (read, write) = (core.session.wants_read(), core.session.wants_write());
             drop(core);
-            if wait_fd(&self.socket, read, write, left(wake, now)).is_err() {
+            if self.wait_socket(read, write, left(wake, now)).is_err() {
                 return;
             }
             core = match self.lock() {
@@ -572,7 +675,7 @@ impl Connection {
     /// Send a ping; blocking, `Ok` once it was written. A ping of ours not
     /// yet written is replaced.
     pub fn ping(&self, payload: &[u8]) -> Result<()> {
-        self.submit(0, false, |c, _| c.session.ping(payload))
+        self.submit(0, false, |c, _| c.session.ping(payload, Instant::now()))
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).
@@ -636,6 +739,7 @@ impl Connection {
         total: u64,
         data: &[u8],
         all: bool,
+        compress: bool,
     ) -> (usize, Result<()>) {
         let blocking = !self.is_nonblocking();
         let mut taken = 0;
@@ -649,7 +753,9 @@ impl Connection {
             if blocking && !core.session.can_send_part() {
                 return Ok(None); // another thread's message first
             }
-            let (n, ticket) = core.session.send_part(kind, total, &data[taken..], all)?;
+            let (n, ticket) = core
+                .session
+                .send_part(kind, total, &data[taken..], all, compress)?;
             taken += n;
             core.write_some()?;
             if taken < data.len() {
@@ -720,7 +826,7 @@ impl Connection {
             let wake = earliest(deadline, core.session.next_deadline());
             if core.session.wants_write() && !core.shut {
                 drop(core);
-                wait_fd(&self.socket, false, true, left(wake, now))?;
+                self.wait_socket(false, true, left(wake, now))?;
                 core = self.lock()?;
             } else {
                 let wait = left(wake, now).map_or(RECHECK, |l| l.min(RECHECK));
@@ -750,13 +856,75 @@ impl Connection {
     /// What to wait for on [`Connection::fd`] before calling again: read
     /// (then receive), write (then flush).
     pub fn wants(&self) -> Interest {
+        // Over the caller's transport, bytes in the pipe are to be sent,
+        // the close frame too once the session is over.
+        let piped = self.pipe.as_ref().is_some_and(|p| p.output_len() > 0);
         match self.lock() {
             Ok(c) if !c.shut => Interest {
                 read: c.session.wants_read(),
-                write: c.session.wants_write(),
+                write: c.session.wants_write() || piped,
             },
-            _ => Interest::default(),
+            _ => Interest {
+                read: false,
+                write: piped,
+            },
         }
+    }
+
+    /// The caller's transport: `data` arrived from the peer. Returns how
+    /// many bytes were taken (fewer when 64 KiB wait already: receive
+    /// first). Then receive as in non-blocking mode.
+    pub fn transport_in(&self, data: &[u8]) -> Result<usize> {
+        Ok(self.caller_pipe()?.push_input(data))
+    }
+
+    /// The caller's transport: the peer closed its side.
+    pub fn transport_eof(&self) -> Result<()> {
+        self.caller_pipe()?.input_eof();
+        Ok(())
+    }
+
+    /// The caller's transport: copy bytes to send to the peer into `buf`
+    /// (what is queued goes into the pipe first, and the due timers run,
+    /// as [`Connection::flush`] does). Returns how many.
+    pub fn transport_out(&self, buf: &mut [u8]) -> Result<usize> {
+        let pipe = self.caller_pipe()?;
+        let mut n = 0;
+        loop {
+            if let Ok(mut core) = self.lock() {
+                let mut clock = LazyNow::default();
+                let _ = core.run_timers(&mut clock);
+                if core.shut {
+                } else if core.session.state() == State::Closed {
+                    // Our close reply out, the peer's end awaited (its EOF
+                    // given by transport_eof), then the pipe is shut.
+                    core.wind_down(clock.now());
+                } else {
+                    let _ = core.write_some();
+                }
+            }
+            let got = pipe.pull_output(&mut buf[n..]);
+            n += got;
+            if got == 0 || n == buf.len() {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Whether the connection runs over the caller's transport, and the
+    /// caller should close it: the session is done and its bytes are out.
+    pub fn transport_done(&self) -> bool {
+        self.pipe
+            .as_ref()
+            .is_some_and(|p| p.is_shut() && p.output_len() == 0)
+    }
+
+    fn caller_pipe(&self) -> Result<&Pipe> {
+        self.pipe.as_ref().ok_or_else(|| {
+            Error::invalid_state(
+                "the connection runs over its own socket, not the caller's transport",
+            )
+        })
     }
 
     /// Time until the next deadline (keepalive, close timeout); then call

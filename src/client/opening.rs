@@ -28,11 +28,15 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handshake::{
     new_key, parse_response, BodyReader, HttpResponse, Parsed, Request, Target, Upgrade,
 };
+use crate::observe::{
+    next_conn_id, redacted_head, redacted_headers, Field, Timings, Trace, TraceEvent, TraceKind,
+};
 use crate::proto::receiver::Receiver;
 use crate::proto::sender::Sender;
 use crate::session::{self, Session};
 use crate::transport::{
-    pinned, start_tls, Lookup, Race, Socket, Stream, TlsHandshake, TlsStep, Waiter,
+    pinned, start_tls, tls_summary, Lookup, Pipe, Race, Socket, Stream, TlsHandshake, TlsStep,
+    Waiter,
 };
 
 /// How far an [`Opening::advance`] got.
@@ -68,6 +72,14 @@ pub struct Opening {
     lookup: fn(&str, u16) -> io::Result<Lookup>,
     /// What the caller waits on.
     waiter: Waiter,
+    /// The connection's id, its trace (when the caller set a tracer), when
+    /// the opening began and when its current step did, and when each step
+    /// ended.
+    id: u64,
+    trace: Option<Trace>,
+    began: Instant,
+    mark: Instant,
+    timings: Timings,
 }
 
 struct Hop {
@@ -201,7 +213,14 @@ impl Opening {
             options: options.clone(),
             proxy: None,
         };
+        let id = next_conn_id();
+        let began = Instant::now();
         Ok(Opening {
+            id,
+            trace: options.tracer.clone().map(|t| Trace::new(t, id, began)),
+            began,
+            mark: began,
+            timings: Timings::default(),
             options: options.clone(),
             request,
             target: first.clone(),
@@ -216,6 +235,18 @@ impl Opening {
         })
     }
 
+    /// Open over the caller's transport (see [`Pipe`]): no lookup, TCP,
+    /// proxy or TLS (the caller's, if any: a `wss://` URI only names the
+    /// origin); the upgrade request goes into the pipe at the first
+    /// [`Opening::advance`]; a redirect is an answer, not followed.
+    pub fn over(uri: &str, options: &Options, pipe: Pipe) -> Result<Opening> {
+        let mut opening = Opening::start(uri, options, false)?;
+        opening.options.max_redirects = 0;
+        opening.deadline = options.handshake_timeout.map(|t| opening.began + t);
+        opening.phase = opening.request_phase(Stream::Caller(pipe));
+        Ok(opening)
+    }
+
     /// Go as far as possible without waiting. `Pending`: wait for
     /// [`Opening::wants`] on the descriptor (at most until
     /// [`Opening::next_deadline`]) and call again. After `Open`,
@@ -223,7 +254,10 @@ impl Opening {
     pub fn advance(&mut self, now: Instant) -> Result<Step> {
         loop {
             let phase = std::mem::replace(&mut self.phase, Phase::Over);
-            match self.step(phase, now)? {
+            let flow = self.step(phase, now).inspect_err(|e| {
+                self.emit(|| TraceEvent::failure(e));
+            })?;
+            match flow {
                 Flow::Next(next) => self.phase = next,
                 Flow::Wait(same) => {
                     self.phase = same;
@@ -233,6 +267,28 @@ impl Opening {
                 Flow::Done(step) => return Ok(step),
             }
         }
+    }
+
+    fn emit(&self, event: impl FnOnce() -> TraceEvent) {
+        if let Some(t) = &self.trace {
+            t.emit(event());
+        }
+    }
+
+    /// The time since the opening began, and since its step began (the
+    /// next step begins now). Read from the clock: one `advance` may go
+    /// through several steps after the time it was given.
+    fn lap(&mut self) -> (std::time::Duration, std::time::Duration) {
+        let now = Instant::now();
+        let since = |t: Instant| now.saturating_duration_since(t);
+        let lap = (since(self.began), since(self.mark));
+        self.mark = now;
+        lap
+    }
+
+    /// The connection's id, as its trace events carry it.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// What to wait for on [`Opening::fd`]: readable, until it is over.
@@ -253,7 +309,13 @@ impl Opening {
             }
             Phase::Tunnel { socket, .. } => socket,
             Phase::Tls(h) => h.socket(),
-            Phase::Request { stream, .. } | Phase::Response { stream, .. } => stream.socket(),
+            Phase::Request { stream, .. } | Phase::Response { stream, .. } => {
+                match stream.socket() {
+                    Some(socket) => socket,
+                    // The caller's transport: the caller moves its bytes.
+                    None => return Ok(()),
+                }
+            }
             Phase::Connecting { .. } | Phase::Start | Phase::Over => return Ok(()),
         };
         let (read, write) = match &self.phase {
@@ -353,6 +415,18 @@ impl Opening {
                 } else {
                     addrs.map_err(|e| self.in_proxy(e))?
                 };
+                let (since, took) = self.lap();
+                self.timings.resolve = Some(since);
+                self.emit(|| {
+                    let list: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+                    TraceEvent::new(
+                        TraceKind::Resolved,
+                        format!("resolved {host} to {}", list.join(", ")),
+                    )
+                    .text(Field::Host, host.clone())
+                    .text(Field::Address, list.join(", "))
+                    .number(Field::DurationUs, took.as_micros())
+                });
                 if for_socks {
                     let socks = Some(Address::Ip(addrs[0].ip()));
                     let proxy = self.hop.proxy.clone().expect("resolved for a proxy");
@@ -360,7 +434,8 @@ impl Opening {
                         .dial(&proxy.host, proxy.port, socks, tcp_deadline, now)
                         .map(Flow::Next);
                 }
-                let race = Race::new(&host, port, &addrs, now)?;
+                let mut race = Race::new(&host, port, &addrs, now)?;
+                race.set_trace(self.trace.clone());
                 Ok(Flow::Next(Phase::Connecting {
                     race,
                     socks,
@@ -383,11 +458,27 @@ impl Opening {
                     })),
                     Some(tcp) => match self.hop.proxy.clone() {
                         Some(proxy) => {
+                            self.timings.connect = Some(self.lap().0);
                             let address =
                                 socks.unwrap_or_else(|| Address::Domain(self.target.host.clone()));
                             let (tunnel, out) =
                                 Tunnel::start(&proxy, &self.target, &address, &self.hop.options)
                                     .map_err(|e| self.in_proxy(e))?;
+                            self.emit(|| {
+                                let via = format!("{:?}", proxy.kind).to_ascii_lowercase();
+                                TraceEvent::new(
+                                    TraceKind::Proxy,
+                                    format!(
+                                        "asking {via} proxy {} for a tunnel to {}",
+                                        proxy.authority(),
+                                        crate::transport::authority(
+                                            &self.target.host,
+                                            self.target.port
+                                        )
+                                    ),
+                                )
+                                .text(Field::Proxy, proxy.authority())
+                            });
                             Ok(Flow::Next(Phase::Tunnel {
                                 socket: tcp.into(),
                                 tunnel,
@@ -396,7 +487,10 @@ impl Opening {
                                 input: Vec::new(),
                             }))
                         }
-                        None => self.secure(tcp).map(Flow::Next),
+                        None => {
+                            self.timings.connect = Some(self.lap().0);
+                            self.secure(tcp).map(Flow::Next)
+                        }
                     },
                 }
             }
@@ -424,6 +518,7 @@ impl Opening {
                 match handshake.advance()? {
                     TlsStep::Pending(h) => Ok(Flow::Wait(Phase::Tls(h))),
                     TlsStep::Done(stream) => {
+                        self.tls_done(&stream);
                         Ok(Flow::Next(self.request_phase(Stream::Tls(stream))))
                     }
                 }
@@ -458,6 +553,14 @@ impl Opening {
                         Err(e) => return Err(explain_write_failure(&mut stream, e)),
                     }
                 }
+                self.lap();
+                self.emit(|| {
+                    let head = String::from_utf8_lossy(&out);
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    let sensitive = &self.hop.options.sensitive_headers;
+                    TraceEvent::new(TraceKind::RequestSent, format!("request sent: {line}"))
+                        .text(Field::Headers, redacted_head(&head, sensitive))
+                });
                 Ok(Flow::Next(Phase::Response {
                     stream,
                     input: Vec::new(),
@@ -484,6 +587,7 @@ impl Opening {
         let (request, options) =
             hop_settings(&self.first, &self.target, &self.request, &self.options);
         let proxy = proxy_for(&self.target, &options)?;
+        self.mark = Instant::now();
         self.deadline = options.handshake_timeout.map(|t| now + t);
         let tcp_deadline = earliest(self.deadline, options.connect_timeout.map(|t| now + t));
         self.hop = Hop {
@@ -547,8 +651,10 @@ impl Opening {
                 }
             },
         };
+        let mut race = Race::new(host, port, &addrs, now)?;
+        race.set_trace(self.trace.clone());
         Ok(Phase::Connecting {
-            race: Race::new(host, port, &addrs, now)?,
+            race,
             socks,
             tcp_deadline,
         })
@@ -556,7 +662,7 @@ impl Opening {
 
     /// TCP is through (to the origin, or the tunnel is open): TLS for
     /// wss://, then the request.
-    fn secure(&self, tcp: TcpStream) -> Result<Phase> {
+    fn secure(&mut self, tcp: TcpStream) -> Result<Phase> {
         tcp.set_nonblocking(true)?;
         if !self.target.tls {
             return Ok(self.request_phase(Stream::Plain(tcp.into())));
@@ -568,8 +674,17 @@ impl Opening {
             &self.hop.options.tls,
         )? {
             TlsStep::Pending(h) => Ok(Phase::Tls(h)),
-            TlsStep::Done(stream) => Ok(self.request_phase(Stream::Tls(stream))),
+            TlsStep::Done(stream) => {
+                self.tls_done(&stream);
+                Ok(self.request_phase(Stream::Tls(stream)))
+            }
         }
+    }
+
+    fn tls_done(&mut self, stream: &openssl::ssl::SslStream<Socket>) {
+        let (since, took) = self.lap();
+        self.timings.tls = Some(since);
+        self.emit(|| tls_summary(stream.ssl()).number(Field::DurationUs, took.as_micros()));
     }
 
     fn request_phase(&self, stream: Stream) -> Phase {
@@ -584,7 +699,7 @@ impl Opening {
     }
 
     fn tunnel(
-        &self,
+        &mut self,
         mut socket: Socket,
         mut tunnel: Tunnel,
         mut out: Vec<u8>,
@@ -618,6 +733,13 @@ impl Opening {
                     let tcp = socket
                         .into_tcp()
                         .expect("the tunnel's socket is not shared");
+                    let (since, took) = self.lap();
+                    self.timings.proxy = Some(since);
+                    self.emit(|| {
+                        let proxy = self.proxy_context().unwrap_or_default();
+                        TraceEvent::new(TraceKind::Proxy, format!("{proxy}: tunnel open"))
+                            .number(Field::DurationUs, took.as_micros())
+                    });
                     return self.secure(tcp).map(Flow::Next);
                 }
                 Next::Read => match read_some(&mut socket, &mut input) {
@@ -659,6 +781,23 @@ impl Opening {
                     let max = self.hop.options.max_handshake_size;
                     if let Some((parsed, len)) = parse_response(&input, max)? {
                         input.drain(..len);
+                        let (since, took) = self.lap();
+                        if parsed.status == 101 {
+                            self.timings.http = Some(since);
+                        }
+                        self.emit(|| {
+                            let headers = parsed.headers.iter().map(|(n, v)| (&n[..], &v[..]));
+                            TraceEvent::new(
+                                TraceKind::Response,
+                                format!("response: {} {}", parsed.status, parsed.reason),
+                            )
+                            .number(Field::Status, parsed.status)
+                            .number(Field::DurationUs, took.as_micros())
+                            .text(
+                                Field::Headers,
+                                redacted_headers(headers, &self.hop.options.sensitive_headers),
+                            )
+                        });
                         if parsed.status == 101 {
                             return self.upgrade(stream, parsed, &key, &input, now);
                         }
@@ -731,6 +870,16 @@ impl Opening {
             ));
         }
         self.target = redirect_target(&self.target, &response)?;
+        self.timings.redirects = self.redirects;
+        self.emit(|| {
+            let to = self.target.absolute_form();
+            TraceEvent::new(
+                TraceKind::Redirect,
+                format!("redirect ({}) to {to}", response.status),
+            )
+            .number(Field::Status, response.status)
+            .text(Field::Location, to)
+        });
         Ok(Flow::Next(Phase::Start))
     }
 
@@ -758,12 +907,15 @@ impl Opening {
             keepalive: options.keepalive,
             send_queue_limit: options.send_queue_limit,
         };
+        self.timings.total = Some(self.began.elapsed());
         let agreed = |deflate, subprotocol| Agreed {
             deflate,
             subprotocol,
             headers: parsed.headers.clone(),
             read_timeout: options.read_timeout,
             write_timeout: options.write_timeout,
+            id: self.id,
+            timings: self.timings,
         };
         let upgrade = match upgrade {
             Ok(u) => u,
@@ -797,13 +949,32 @@ impl Opening {
             ),
             None => (None, None),
         };
-        let session = Session::new(
+        let mut session = Session::new(
             Receiver::new(options.limits, inflater),
             Sender::new(deflater, options.fragment_size),
             leftover,
             config,
             now,
         );
+        self.emit(|| {
+            let mut text = String::from("open");
+            let mut event = TraceEvent::new(TraceKind::Open, "");
+            if let Some(p) = &upgrade.subprotocol {
+                text.push_str(&format!(", subprotocol {p}"));
+            }
+            if upgrade.deflate.is_some() {
+                text.push_str(", permessage-deflate");
+            }
+            if let Some(h) = parsed
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-extensions"))
+            {
+                event = event.text(Field::Headers, format!("{}: {}", h.0, h.1));
+            }
+            TraceEvent { text, ..event }
+        });
+        session.set_trace(self.trace.clone());
         let connection = Connection::new(
             stream,
             session,

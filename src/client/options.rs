@@ -8,6 +8,7 @@ use crate::client::proxy::Proxy;
 use crate::deflate::DeflateOffer;
 use crate::error::{io_reason, Error, Result};
 use crate::handshake::Request;
+use crate::observe::Tracer;
 use crate::proto::receiver::Limits;
 use crate::session::Keepalive;
 use crate::transport::{ResolveEntry, TlsOptions};
@@ -66,6 +67,9 @@ pub struct Options {
     /// Addresses pinned for `host:port`s, as curl's `--resolve` (see
     /// [`Options::add_resolve`]).
     pub resolve: Vec<ResolveEntry>,
+    /// Called with each trace event of connections made with these
+    /// options (see [`crate::observe`]); None: no trace, no cost.
+    pub tracer: Option<Tracer>,
 }
 
 impl Default for Options {
@@ -97,6 +101,7 @@ impl Default for Options {
             keepalive: None,
             send_queue_limit: 4 << 20,
             resolve: Vec::new(),
+            tracer: None,
         }
     }
 }

@@ -155,6 +155,69 @@ impl Inflater {
         Ok(())
     }
 
+    /// Streaming: inflate from `input` into at most `room` more bytes of
+    /// `out`. Returns how many bytes of `input` were used, and whether the
+    /// room filled up (then more output may be pending inside zlib: call
+    /// again, with the rest of the input or none). Memory stays bounded by
+    /// `room` whatever the compression ratio.
+    pub fn inflate_bounded(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        room: usize,
+    ) -> Result<(usize, bool)> {
+        let input = &input[..input.len().min(c_uint::MAX as usize)];
+        let room = room.min(c_uint::MAX as usize);
+        out.try_reserve(room)
+            .map_err(|_| Error::too_big("out of memory for the incoming message"))?;
+        self.strm.next_in = input.as_ptr() as *mut u8;
+        self.strm.avail_in = input.len() as c_uint;
+        let start = out.len();
+        let mut written = 0;
+        let result = loop {
+            // SAFETY: `room` bytes past `start` are reserved; zlib writes at
+            // most `avail_out` bytes from `next_out` and reads `avail_in`
+            // bytes of `input`, which outlives the call.
+            let rc = unsafe {
+                self.strm.next_out = out.as_mut_ptr().add(start + written);
+                self.strm.avail_out = (room - written) as c_uint;
+                let rc = z::inflate(&mut *self.strm, z::Z_SYNC_FLUSH);
+                written = room - self.strm.avail_out as usize;
+                out.set_len(start + written);
+                rc
+            };
+            match rc {
+                z::Z_OK | z::Z_BUF_ERROR => break Ok(()),
+                z::Z_STREAM_END => {
+                    // SAFETY: the stream was initialised by inflateInit2_.
+                    unsafe { z::inflateReset(&mut *self.strm) };
+                    if self.strm.avail_in == 0 || written == room {
+                        break Ok(());
+                    }
+                }
+                _ => break Err(Error::invalid_payload("invalid compressed data")),
+            }
+        };
+        let used = input.len() - self.strm.avail_in as usize;
+        self.strm.next_in = std::ptr::null_mut();
+        self.strm.avail_in = 0;
+        result.map(|()| (used, written == room))
+    }
+
+    /// Streaming: the bytes the sender stripped from the end of each
+    /// message, to feed through [`Inflater::inflate_bounded`] after its last
+    /// frame; then call [`Inflater::message_done`].
+    pub const TAIL: [u8; 4] = TAIL;
+
+    /// Streaming: the message is wholly inflated; drop the window if
+    /// context takeover is off.
+    pub fn message_done(&mut self) {
+        if self.reset_after_message {
+            // SAFETY: the stream was initialised by inflateInit2_.
+            unsafe { z::inflateReset(&mut *self.strm) };
+        }
+    }
+
     /// The message's last frame has arrived: flush with the tail the sender
     /// stripped, then drop the window if context takeover is off.
     pub fn finish_message(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<()> {
@@ -230,6 +293,23 @@ impl Deflater {
 
     /// Compress a whole message into `out`, without the `00 00 ff ff` tail.
     pub fn compress_message(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        self.compress_part(input, out, true)?;
+        // With nothing pending, zlib's sync flush emits nothing at all; an
+        // empty message is then the single 0x00 of RFC 7692 §7.2.3.6.
+        if out.len() == start {
+            out.push(0x00);
+        }
+        Ok(())
+    }
+
+    /// Compress the next part of a message into `out`: a part that does not
+    /// end it is compressed without a flush (zlib may keep some of it for
+    /// later, and `out` may stay empty), the last one is flushed and its
+    /// `00 00 ff ff` tail removed. Memory stays bounded by the part's size,
+    /// whatever the message's.
+    pub fn compress_part(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) -> Result<()> {
+        let flush = if last { z::Z_SYNC_FLUSH } else { z::Z_NO_FLUSH };
         let strm = self
             .strm
             .as_mut()
@@ -248,7 +328,7 @@ impl Deflater {
             let rc = unsafe {
                 strm.next_out = out.as_mut_ptr().add(out.len());
                 strm.avail_out = spare as c_uint;
-                let rc = z::deflate(&mut **strm, z::Z_SYNC_FLUSH);
+                let rc = z::deflate(&mut **strm, flush);
                 out.set_len(out.len() + spare - strm.avail_out as usize);
                 rc
             };
@@ -264,13 +344,11 @@ impl Deflater {
         }
         strm.next_in = std::ptr::null_mut();
         strm.avail_in = 0;
+        if !last {
+            return Ok(());
+        }
         if out[start..].ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
-        }
-        // With nothing pending, zlib's sync flush emits nothing at all; an
-        // empty message is then the single 0x00 of RFC 7692 §7.2.3.6.
-        if out.len() == start {
-            out.push(0x00);
         }
         if self.reset_after_message {
             // SAFETY: the stream was initialised by deflateInit2_.

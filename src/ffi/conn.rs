@@ -16,6 +16,7 @@ use crate::ffi::message::{message_type, ws_message, ws_message_free};
 use crate::ffi::options::ws_options;
 use crate::ffi::panic::{guard, guard_value};
 use crate::ffi::response::ws_response;
+use crate::transport::Pipe;
 
 /// `ws_conn_state`: open.
 pub const WS_STATE_OPEN: i32 = 0;
@@ -67,6 +68,9 @@ pub struct ws_conn {
     error: Mutex<ConnError>,
     /// Set once, when the server's close arrives; stable from then on.
     peer_reason: OnceLock<CString>,
+    /// The caller's transport (`ws_connect_transport`), from the start of
+    /// the connect.
+    pub(super) pipe: Option<Pipe>,
 }
 
 /// An open connection, and what the handle hands out about it.
@@ -94,11 +98,11 @@ impl Opened {
 }
 
 /// A connection being opened by `ws_connect_continue`.
-struct Connecting {
-    opening: Opening,
+pub(super) struct Connecting {
+    pub(super) opening: Opening,
     /// The outcome of the step `ws_connect_start` took, for the next
     /// `ws_connect_continue` to report.
-    parked: Option<Result<Step>>,
+    pub(super) parked: Option<Result<Step>>,
 }
 tagged!(ws_conn, 0x7773_636f_6e6e_6563);
 
@@ -124,6 +128,15 @@ impl ws_conn {
                 message: CString::default(),
             }),
             peer_reason: OnceLock::new(),
+            pipe: None,
+        }
+    }
+
+    /// A connection being opened over the caller's transport.
+    pub(super) fn over(connecting: Box<Connecting>, pipe: Pipe) -> ws_conn {
+        ws_conn {
+            pipe: Some(pipe),
+            ..ws_conn::new(None, Some(connecting))
         }
     }
 
@@ -144,6 +157,18 @@ impl ws_conn {
         ))
     }
 
+    /// The connection's id (its trace events'), also while connecting.
+    pub(super) fn id(&self) -> u64 {
+        match self.open.get() {
+            Some(o) => o.conn.id(),
+            None => self.with_connecting(0, |k| k.opening.id()),
+        }
+    }
+
+    pub(super) fn is_connecting_now(&self) -> bool {
+        self.is_connecting()
+    }
+
     fn is_connecting(&self) -> bool {
         self.with_connecting(false, |_| true)
     }
@@ -162,7 +187,7 @@ impl ws_conn {
     }
 
     /// Record `r`'s error on the handle and the thread.
-    fn check<T>(&self, r: Result<T>) -> std::result::Result<T, i32> {
+    pub(super) fn check<T>(&self, r: Result<T>) -> std::result::Result<T, i32> {
         r.map_err(|e| {
             let code = set_last_error(&e);
             if let Ok(mut slot) = self.error.lock() {
@@ -198,7 +223,7 @@ impl ws_conn {
 
 /// Run `f` on the connection behind `conn` (shared: several threads may);
 /// a panic inside poisons the connection for every later call.
-unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 {
+pub(super) unsafe fn with_conn(conn: *mut ws_conn, f: impl FnOnce(&ws_conn) -> i32) -> i32 {
     // SAFETY: the caller passes NULL or a live connection.
     unsafe { handle::guarded(conn, "conn", f) }
 }
@@ -266,7 +291,7 @@ pub unsafe extern "C" fn ws_connect(
 ///
 /// # Safety
 /// `opts`: NULL or a live options handle.
-unsafe fn options_of(opts: *const ws_options) -> std::result::Result<Options, i32> {
+pub(super) unsafe fn options_of(opts: *const ws_options) -> std::result::Result<Options, i32> {
     if opts.is_null() {
         return Ok(Options::default());
     }
@@ -461,6 +486,7 @@ pub unsafe extern "C" fn ws_conn_fd(conn: *const ws_conn) -> i32 {
     unsafe {
         handle::read(conn, -1, |c| match c.open.get() {
             Some(o) => o.conn.fd(),
+            None if c.pipe.is_some() => -1,
             None => c.with_connecting(-1, |k| k.opening.raw_fd()),
         })
     }
@@ -576,7 +602,11 @@ pub unsafe extern "C" fn ws_conn_wants(conn: *const ws_conn) -> u32 {
                         read: true,
                         write: false,
                     },
-                    None => k.opening.wants(),
+                    None => Interest {
+                        // Over the caller's transport: the request to send.
+                        write: c.pipe.as_ref().is_some_and(|p| p.output_len() > 0),
+                        ..k.opening.wants()
+                    },
                 }),
             };
             (if i.read { WS_WANT_READ } else { 0 }) | (if i.write { WS_WANT_WRITE } else { 0 })
@@ -794,6 +824,69 @@ pub unsafe extern "C" fn ws_recv_message(conn: *mut ws_conn, msg_out: *mut *mut 
     }
 }
 
+/// Receive the next piece of a data message into `buf` (`cap` bytes, at
+/// least 4), as it arrives: the streaming mirror of `ws_send_part`, for
+/// messages of any size in bounded memory (libcurl's `curl_ws_recv` with
+/// its bytes-left, but after inflating and UTF-8 validation).
+///
+/// - `WS_OK`: `*len_out` bytes (at most `cap`; 0 only for an empty
+///   message or the empty end of one) of a message of type `*type_out`
+///   (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`) are in `buf`; `*last_out`
+///   says whether they end the message. A text piece ends on a character
+///   boundary (a character cut by `cap` starts the next piece). A piece is
+///   returned when `buf` is full, the message ends, or what has arrived is
+///   handed out: a blocking call does not wait for `cap` bytes.
+/// - `WS_CLOSED`, `WS_ERR_TIMEOUT`, *fail* and *exn* results as for
+///   `ws_recv_message`; `WS_ERR_WOULD_BLOCK` in non-blocking mode when no
+///   byte of a message is ready. Pings are answered on the way.
+///
+/// Memory: `cap` plus one read of at most 64 KiB plus the inflate window,
+/// whatever the message's size. The limits still apply to streamed
+/// messages: a frame over the frame limit, or a message whose data (after
+/// inflating) passes the message limit, fails with 1009 (as a whole
+/// message would); a caller that streams can lift both
+/// (`ws_options_set_max_message_size`, `ws_options_set_max_frame_size`)
+/// without lifting the memory bound. Receiving one message partly with
+/// this call and partly with `ws_recv_message` or `ws_recv_frame` is
+/// `WS_ERR_INVALID_STATE`. `len_out`, `type_out` and `last_out` may be NULL.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `buf`: `cap` writable bytes;
+/// `len_out`, `type_out`, `last_out`: NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_recv_part(
+    conn: *mut ws_conn,
+    buf: *mut u8,
+    cap: usize,
+    len_out: *mut usize,
+    type_out: *mut i32,
+    last_out: *mut bool,
+) -> i32 {
+    if buf.is_null() {
+        return null_argument("buf");
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            // SAFETY: the caller promises `cap` writable bytes at `buf`.
+            let buf = std::slice::from_raw_parts_mut(buf, cap);
+            let r = c.conn().and_then(|k| k.recv_part(buf));
+            match try_code!(c.check(r)) {
+                Some(part) => {
+                    write_out(len_out, part.len);
+                    write_out(type_out, part.kind.opcode() as i32);
+                    write_out(last_out, part.last);
+                    WS_OK
+                }
+                None => {
+                    c.remember_peer_reason();
+                    WS_CLOSED
+                }
+            }
+        })
+    }
+}
+
 /// Called by `ws_recv_message_loop` for each message. `msg` is valid only
 /// during the call. Return 0 to go on; any other value stops the loop (see
 /// `ws_recv_message_loop`). The handler must return normally: see there.
@@ -953,8 +1046,11 @@ pub unsafe extern "C" fn ws_send(
 /// later calls give the next bytes, with the same `type` and `total`, until
 /// `total` bytes were given. `*taken` (if not NULL) is set to how many bytes
 /// of `data` were taken; the next call starts with the first byte not taken.
-/// The message goes out uncompressed, in frames of at most the fragment
-/// size (128 KiB by default). Pongs and pings pass between its frames;
+/// With permessage-deflate the message goes out compressed (unless
+/// `WS_SEND_UNCOMPRESSED` is in `flags`), each 32 KiB piece compressed as
+/// it is given, so memory stays bounded whatever the message's size;
+/// otherwise uncompressed. Frames hold at most the fragment size (128 KiB
+/// by default). Pongs and pings pass between its frames;
 /// other messages sent meanwhile, and the close, follow it: finish the
 /// message before anything else is due. A connection has one message in
 /// parts at a time, and the library cannot tell whose part a call gives:
@@ -1000,7 +1096,13 @@ pub unsafe extern "C" fn ws_send_part(
             ));
         };
         let (n, r) = match c.conn() {
-            Ok(k) => k.send_part(kind, total, data, flags & WS_SEND_ALL != 0),
+            Ok(k) => k.send_part(
+                kind,
+                total,
+                data,
+                flags & WS_SEND_ALL != 0,
+                flags & WS_SEND_UNCOMPRESSED == 0,
+            ),
             Err(e) => (0, Err(e)),
         };
         // SAFETY: as above, `taken` is NULL or writable.

@@ -15,6 +15,9 @@ mod panic;
 mod pong;
 mod registry;
 mod response;
+mod slab;
+mod trace;
+mod transport;
 
 use std::ffi::c_char;
 

@@ -62,7 +62,7 @@ unsafe fn with(opts: *mut ws_options, f: impl FnOnce(&mut Options) -> Result<(),
 }
 
 /// Change the options behind `opts` with `f`, which cannot fail.
-unsafe fn set(opts: *mut ws_options, f: impl FnOnce(&mut Options)) -> i32 {
+pub(super) unsafe fn set(opts: *mut ws_options, f: impl FnOnce(&mut Options)) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
         with(opts, |o| {
@@ -412,6 +412,45 @@ pub unsafe extern "C" fn ws_options_set_tls_ca_file(
         // SAFETY: forwarded contract.
         unsafe { with(opts, |o| o.set_tls_ca_file(path)) }
     })
+}
+
+/// Append the TLS secrets of each connection to the file at `path` (created
+/// if missing), in the NSS key log format Wireshark reads to decrypt a
+/// capture. A debugging aid, off by default: anyone who can read the file
+/// can decrypt the traffic. NULL turns it off. The file is opened by
+/// `ws_connect` (`WS_ERR_TLS` when it cannot be).
+///
+/// # Safety
+/// `opts`: a live options handle; `path`: NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_keylog_file(
+    opts: *mut ws_options,
+    path: *const c_char,
+) -> i32 {
+    guard(|| {
+        let path = if path.is_null() {
+            None
+        } else {
+            // SAFETY: forwarded contract.
+            Some(try_code!(unsafe { c_path(path, "path") }))
+        };
+        // SAFETY: forwarded contract.
+        unsafe { set(opts, |o| o.tls.keylog_file = path) }
+    })
+}
+
+/// When `on` and no key log file is set: write the TLS secrets to the file
+/// the `SSLKEYLOGFILE` environment variable names, when it is set at
+/// connect time (as browsers and curl do). Off by default, so a variable
+/// left in an environment never leaks a program's keys unless the program
+/// opts in.
+///
+/// # Safety
+/// `opts`: a live options handle.
+#[no_mangle]
+pub unsafe extern "C" fn ws_options_set_tls_keylog_env(opts: *mut ws_options, on: bool) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { set(opts, |o| o.tls.keylog_from_env = on) }
 }
 
 /// Trust the CA certificates in this hashed directory (as made by

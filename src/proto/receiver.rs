@@ -5,6 +5,7 @@
 
 use crate::deflate::Inflater;
 use crate::error::{Error, Result};
+use crate::observe::{frame_event, Trace, TraceKind};
 use crate::proto::close::CloseFrame;
 use crate::proto::frame::{Frame, FrameHeader, RSV1};
 use crate::proto::message::{FrameInfo, Message, MessageType};
@@ -38,6 +39,14 @@ pub enum Event {
     /// Frame mode only: one whole frame, validated like any other, its
     /// payload inflated when it belongs to a compressed message.
     Frame(Frame),
+    /// Part mode only: the next piece of a data message, inflated and
+    /// validated (a text piece ends on a character boundary); `last` ends
+    /// the message.
+    Part {
+        kind: MessageType,
+        data: Vec<u8>,
+        last: bool,
+    },
 }
 
 /// How received frames are handed out.
@@ -47,6 +56,10 @@ pub enum Mode {
     Messages,
     /// Every frame is an [`Event::Frame`]; a message is not kept whole.
     Frames,
+    /// A data message is handed out in pieces as it arrives
+    /// ([`Event::Part`], at most [`Receiver::set_part_size`] bytes each):
+    /// memory stays bounded whatever the message's size.
+    Parts,
 }
 
 /// A frame whose payload is still arriving.
@@ -66,6 +79,22 @@ struct PartialMessage {
     /// Data from this offset on was read straight into the message (see
     /// [`Receiver::direct_sink`]) and is not validated yet.
     unchecked_from: Option<usize>,
+    /// Part mode: the message is handed out as it arrives; `message.data`
+    /// holds only what is not handed out yet.
+    streamed: Option<Streamed>,
+}
+
+/// Where a message received in parts stands.
+#[derive(Default)]
+struct Streamed {
+    /// Data bytes so far (inflated), against the message limit.
+    total: u64,
+    /// Its last frame's payload is in: what remains is to inflate the
+    /// tail (`tail_used` bytes of it fed so far) and hand out the rest.
+    finishing: bool,
+    tail_used: usize,
+    /// zlib may hold output that did not fit the room last time.
+    inflate_pending: bool,
 }
 
 /// A frame's payload is read straight into its message only when at least
@@ -82,6 +111,11 @@ pub struct Receiver {
     inflater: Option<Inflater>,
     frame: Option<PartialFrame>,
     message: Option<PartialMessage>,
+    /// Frame headers parsed so far, and who hears of each.
+    frames: u64,
+    trace: Option<Trace>,
+    /// Part mode: the largest piece handed out.
+    part_size: usize,
 }
 
 impl Receiver {
@@ -93,7 +127,26 @@ impl Receiver {
             inflater,
             frame: None,
             message: None,
+            frames: 0,
+            trace: None,
+            part_size: 64 << 10,
         }
+    }
+
+    /// Part mode: hand out pieces of at most `size` bytes (at least 4, so
+    /// that any character fits a text piece).
+    pub fn set_part_size(&mut self, size: usize) {
+        self.part_size = size.max(4);
+    }
+
+    /// Report each frame header parsed from now on to `trace`.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
+    }
+
+    /// Frame headers parsed so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
     }
 
     pub fn limits(&self) -> Limits {
@@ -124,7 +177,7 @@ impl Receiver {
         }
         let partial = self.message.as_mut()?;
         let data = &mut partial.message.data;
-        if partial.message.compressed {
+        if partial.message.compressed || partial.streamed.is_some() {
             return None;
         }
         let remaining = usize::try_from(frame.remaining).unwrap_or(usize::MAX);
@@ -175,6 +228,9 @@ impl Receiver {
     /// [`Receiver::read`] in the given [`Mode`]. Switching modes inside a
     /// message is the caller's to prevent: frame mode drains message data.
     pub fn read_as(&mut self, input: &[u8], mode: Mode) -> Result<(usize, Option<Event>)> {
+        if mode == Mode::Parts {
+            return self.read_part(input);
+        }
         self.check_direct()?;
         let mut pos = 0;
         loop {
@@ -183,7 +239,7 @@ impl Receiver {
                     None => return Ok((pos, None)),
                     Some((header, len)) => {
                         pos += len;
-                        self.start_frame(header)?;
+                        self.start_frame(header, mode)?;
                     }
                 }
             }
@@ -207,8 +263,205 @@ impl Receiver {
         }
     }
 
+    /// Part mode (see [`Mode::Parts`]): consume bytes while the piece under
+    /// way has room; stop after one event. A piece goes out when it is
+    /// full, when its message ends, or when `input` runs out with data in
+    /// it (so a reader sees data as it arrives, as `read(2)` does). Control
+    /// frames between a message's frames are events as in message mode.
+    fn read_part(&mut self, input: &[u8]) -> Result<(usize, Option<Event>)> {
+        let cap = self.part_size;
+        let mut pos = 0;
+        loop {
+            if self.frame.is_none() && self.finishing() {
+                if let Some(event) = self.finish_part(cap)? {
+                    return Ok((pos, Some(event)));
+                }
+            }
+            if let Some(event) = self.full_part(cap) {
+                return Ok((pos, Some(event)));
+            }
+            if self.frame.is_none() {
+                match FrameHeader::parse(&input[pos..])? {
+                    None => return Ok((pos, self.partial_part(cap)?)),
+                    Some((header, len)) => {
+                        // What came before a control frame goes out first: a
+                        // close must not take the bytes before it along.
+                        if header.opcode & 0x8 != 0 {
+                            if let Some(piece) = self.partial_part(cap)? {
+                                return Ok((pos, Some(piece)));
+                            }
+                        }
+                        pos += len;
+                        self.start_frame(header, Mode::Parts)?;
+                    }
+                }
+            }
+            let frame = self.frame.as_mut().expect("a frame is in progress");
+            let take = frame.remaining.min((input.len() - pos) as u64) as usize;
+            let chunk = &input[pos..pos + take];
+            if frame.opcode.is_control() {
+                frame.control.extend_from_slice(chunk);
+                frame.remaining -= take as u64;
+                pos += take;
+                if frame.remaining > 0 {
+                    return Ok((pos, self.partial_part(cap)?));
+                }
+                let frame = self.frame.take().expect("a frame is in progress");
+                return Ok((pos, self.end_frame(frame, Mode::Messages)?));
+            }
+            let used = self.part_chunk(chunk, cap)?;
+            pos += used;
+            let frame = self.frame.as_mut().expect("a frame is in progress");
+            frame.remaining -= used as u64;
+            if frame.remaining == 0 {
+                let frame = self.frame.take().expect("a frame is in progress");
+                if frame.fin {
+                    let partial = self.message.as_mut().expect("a message is in progress");
+                    partial.streamed.as_mut().expect("streamed").finishing = true;
+                }
+                continue;
+            }
+            if pos == input.len() || (used == 0 && !self.piece_is_full(cap)) {
+                return Ok((pos, self.partial_part(cap)?));
+            }
+        }
+    }
+
+    fn finishing(&self) -> bool {
+        self.message
+            .as_ref()
+            .and_then(|p| p.streamed.as_ref())
+            .is_some_and(|s| s.finishing)
+    }
+
+    fn piece_is_full(&self, cap: usize) -> bool {
+        self.message
+            .as_ref()
+            .is_some_and(|p| p.message.data.len() >= cap)
+    }
+
+    /// Part mode: take what `chunk` (of the current data frame) gives into
+    /// the piece under way, up to `cap` bytes in all; returns the bytes of
+    /// `chunk` used.
+    fn part_chunk(&mut self, chunk: &[u8], cap: usize) -> Result<usize> {
+        let partial = self.message.as_mut().expect("a message is in progress");
+        let m = &mut partial.message;
+        let streamed = partial.streamed.as_mut().expect("streamed");
+        let room = cap.saturating_sub(m.data.len());
+        let before = m.data.len();
+        let used = if m.compressed {
+            let inflater = self.inflater.as_mut().expect("compression negotiated");
+            let (used, full) = inflater.inflate_bounded(chunk, &mut m.data, room)?;
+            streamed.inflate_pending = full;
+            used
+        } else {
+            let n = chunk.len().min(room);
+            try_grow(&mut m.data, n)?;
+            m.data.extend_from_slice(&chunk[..n]);
+            n
+        };
+        streamed.total += (m.data.len() - before) as u64;
+        if streamed.total > self.limits.max_message_size as u64 {
+            return Err(Error::too_big(format!(
+                "message exceeds the limit of {} bytes",
+                self.limits.max_message_size
+            )));
+        }
+        validate_utf8(&mut partial.utf8, &m.data[before..])?;
+        Ok(used)
+    }
+
+    /// Part mode, after the message's last frame: inflate the tail, then
+    /// hand out the last piece. `None`: the piece filled up first.
+    fn finish_part(&mut self, cap: usize) -> Result<Option<Event>> {
+        let compressed = self.message.as_ref().is_some_and(|p| p.message.compressed);
+        if compressed {
+            loop {
+                let partial = self.message.as_ref().expect("a message is in progress");
+                let streamed = partial.streamed.as_ref().expect("streamed");
+                let tail_used = streamed.tail_used;
+                if tail_used == Inflater::TAIL.len() && !streamed.inflate_pending {
+                    break;
+                }
+                if partial.message.data.len() >= cap {
+                    return Ok(None);
+                }
+                let used = self.part_chunk(&Inflater::TAIL[tail_used..], cap)?;
+                let partial = self.message.as_mut().expect("a message is in progress");
+                partial.streamed.as_mut().expect("streamed").tail_used += used;
+            }
+            self.inflater
+                .as_mut()
+                .expect("compression negotiated")
+                .message_done();
+        }
+        let partial = self.message.take().expect("a message is in progress");
+        if partial.utf8.as_ref().is_some_and(|v| !v.is_complete()) {
+            return Err(Error::invalid_payload(
+                "text message ends inside a UTF-8 sequence",
+            ));
+        }
+        Ok(Some(Event::Part {
+            kind: partial.message.kind,
+            data: partial.message.data,
+            last: true,
+        }))
+    }
+
+    /// Part mode: a full piece (`cap` bytes; a text piece ends before a
+    /// character it would cut).
+    fn full_part(&mut self, cap: usize) -> Option<Event> {
+        let partial = self.message.as_mut()?;
+        let m = &mut partial.message;
+        if partial.streamed.is_none() || m.data.len() < cap {
+            return None;
+        }
+        let cut = piece_end(m.kind, &m.data[..cap]);
+        let rest = m.data.split_off(cut);
+        Some(Event::Part {
+            kind: m.kind,
+            data: std::mem::replace(&mut m.data, rest),
+            last: false,
+        })
+    }
+
+    /// Part mode, when the input ran out: what the piece under way holds,
+    /// after whatever zlib still held back; `None` when it is empty.
+    fn partial_part(&mut self, cap: usize) -> Result<Option<Event>> {
+        if self
+            .message
+            .as_ref()
+            .and_then(|p| p.streamed.as_ref())
+            .is_some_and(|s| s.inflate_pending && !s.finishing)
+            && !self.piece_is_full(cap)
+        {
+            self.part_chunk(&[], cap)?;
+        }
+        if let Some(event) = self.full_part(cap) {
+            return Ok(Some(event));
+        }
+        let Some(partial) = self.message.as_mut().filter(|p| p.streamed.is_some()) else {
+            return Ok(None);
+        };
+        let m = &mut partial.message;
+        let cut = piece_end(m.kind, &m.data);
+        if cut == 0 {
+            return Ok(None);
+        }
+        let rest = m.data.split_off(cut);
+        Ok(Some(Event::Part {
+            kind: m.kind,
+            data: std::mem::replace(&mut m.data, rest),
+            last: false,
+        }))
+    }
+
     /// Validate a header against RFC 6455 §5 and the negotiated extensions.
-    fn start_frame(&mut self, h: FrameHeader) -> Result<()> {
+    fn start_frame(&mut self, h: FrameHeader, mode: Mode) -> Result<()> {
+        self.frames += 1;
+        if let Some(trace) = &self.trace {
+            trace.emit(frame_event(TraceKind::FrameReceived, &h));
+        }
         if h.mask.is_some() {
             return Err(Error::protocol("the server sent a masked frame"));
         }
@@ -263,11 +516,30 @@ impl Receiver {
                     message,
                     utf8: (kind == MessageType::Text).then(Utf8Validator::default),
                     unchecked_from: None,
+                    streamed: (mode == Mode::Parts).then(Streamed::default),
                 });
             }
             _ => {}
         }
-        if let Some(partial) = self.message.as_mut().filter(|_| !opcode.is_control()) {
+        if let Some(s) = self
+            .message
+            .as_ref()
+            .filter(|_| !opcode.is_control())
+            .and_then(|p| p.streamed.as_ref().filter(|_| !p.message.compressed))
+        {
+            // A message in parts keeps no frame records and no data: only
+            // its size counts (a compressed one's, as it is inflated).
+            if s.total.saturating_add(h.payload_len) > self.limits.max_message_size as u64 {
+                return Err(Error::too_big(format!(
+                    "message exceeds the limit of {} bytes",
+                    self.limits.max_message_size
+                )));
+            }
+        } else if let Some(partial) = self
+            .message
+            .as_mut()
+            .filter(|p| !opcode.is_control() && p.streamed.is_none())
+        {
             let m = &mut partial.message;
             // What the message holds so far counts against the limit: its
             // data (for a compressed one, its wire bytes; the inflated data
@@ -440,6 +712,33 @@ fn checked_inflate(
     validate_utf8(utf8, &data[before..end])?;
     inflated?;
     validate_utf8(utf8, &data[end..])
+}
+
+/// Where a piece of `data` (validated so far) may end: all of it, but for
+/// text not inside a character (the bytes of a character cut at the end
+/// wait for the next piece).
+fn piece_end(kind: MessageType, data: &[u8]) -> usize {
+    if kind != MessageType::Text {
+        return data.len();
+    }
+    // The start of the last character, within its at most 4 bytes.
+    let lead = (data.len().saturating_sub(4)..data.len())
+        .rev()
+        .find(|&i| data[i] & 0xC0 != 0x80);
+    let Some(lead) = lead else {
+        return data.len();
+    };
+    let width = match data[lead] {
+        b if b < 0x80 => 1,
+        b if b >= 0xF0 => 4,
+        b if b >= 0xE0 => 3,
+        _ => 2,
+    };
+    if lead + width <= data.len() {
+        data.len()
+    } else {
+        lead
+    }
 }
 
 fn validate_utf8(validator: &mut Option<Utf8Validator>, bytes: &[u8]) -> Result<()> {
@@ -838,5 +1137,230 @@ mod tests {
         data.extend_from_slice(&[0; 1000]);
         rx.direct_filled(0, |_| panic!("nothing to spill"));
         assert_eq!(rx.frame_remaining(), (60 << 20) - 1000);
+    }
+}
+
+#[cfg(test)]
+mod part_tests {
+    use super::*;
+    use crate::deflate::Deflater;
+
+    fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        }
+        .encode(&mut out);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A message's frames: `data` split into `pieces` frames, compressed
+    /// (as one message) when `deflater` is given.
+    fn message(kind: u8, data: &[u8], pieces: usize, deflater: Option<&mut Deflater>) -> Vec<u8> {
+        let (body, rsv) = match deflater {
+            Some(d) => {
+                let mut c = Vec::new();
+                d.compress_message(data, &mut c).unwrap();
+                (c, RSV1)
+            }
+            None => (data.to_vec(), 0),
+        };
+        let step = body.len().div_ceil(pieces).max(1);
+        let chunks: Vec<&[u8]> = if body.is_empty() {
+            vec![&[]]
+        } else {
+            body.chunks(step).collect()
+        };
+        let mut out = Vec::new();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let first = i == 0;
+            let last = i + 1 == chunks.len();
+            out.extend(frame(
+                last,
+                if first { rsv } else { 0 },
+                if first { kind } else { 0 },
+                chunk,
+            ));
+            if !last {
+                out.extend(frame(true, 0, 9, b"between"));
+            }
+        }
+        out
+    }
+
+    /// A message as received: its type and data.
+    type Received = (MessageType, Vec<u8>);
+
+    /// Feed `input` `chunk` bytes at a time in part mode with pieces of at
+    /// most `cap`; the messages as (type, data), checking every piece.
+    fn parts(
+        input: &[u8],
+        chunk: usize,
+        cap: usize,
+        inflater: Option<Inflater>,
+    ) -> Result<(Vec<Received>, usize)> {
+        let limits = Limits {
+            max_frame_size: u64::MAX,
+            max_message_size: usize::MAX,
+        };
+        let mut rx = Receiver::new(limits, inflater);
+        rx.set_part_size(cap);
+        let (mut buf, mut out, mut pings) = (Vec::new(), Vec::new(), 0);
+        let mut current: Option<Received> = None;
+        for piece in input.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                let (used, event) = rx.read_as(&buf, Mode::Parts)?;
+                buf.drain(..used);
+                match event {
+                    Some(Event::Part { kind, data, last }) => {
+                        assert!(data.len() <= cap, "{} > {cap}", data.len());
+                        if kind == MessageType::Text {
+                            assert!(std::str::from_utf8(&data).is_ok(), "a cut character");
+                        }
+                        let m = current.get_or_insert_with(|| (kind, Vec::new()));
+                        assert_eq!(m.0, kind);
+                        m.1.extend(data);
+                        if last {
+                            out.push(current.take().unwrap());
+                        }
+                    }
+                    Some(Event::Ping(_)) => pings += 1,
+                    Some(e) => panic!("unexpected {e:?}"),
+                    None => break,
+                }
+                // The memory bound: what waits to be handed out.
+                assert!(rx.message.as_ref().map_or(0, |p| p.message.data.len()) <= cap);
+            }
+        }
+        Ok((out, pings))
+    }
+
+    fn sample() -> Vec<(u8, Vec<u8>)> {
+        let text: String = "añb€c𝄞d".repeat(300);
+        vec![
+            (1, text.into_bytes()),
+            (2, (0..5000u32).map(|i| (i * 7) as u8).collect()),
+            (1, Vec::new()),
+            (1, "x".into()),
+            (2, vec![0; 70_000]),
+        ]
+    }
+
+    #[test]
+    fn pieces_rebuild_every_message_in_any_chunking_and_size() {
+        for compress in [false, true] {
+            let mut deflater = Deflater::new(15, false, 6).unwrap();
+            let mut input = Vec::new();
+            for (kind, data) in sample() {
+                let d = compress.then_some(&mut deflater);
+                input.extend(message(kind, &data, 3, d));
+            }
+            for (chunk, cap) in [(1, 4), (7, 5), (100, 7), (4096, 100), (1 << 20, 65536)] {
+                let inflater = compress.then(|| Inflater::new(15, false).unwrap());
+                let (got, pings) = parts(&input, chunk, cap, inflater).unwrap();
+                let want: Vec<Received> = sample()
+                    .into_iter()
+                    .map(|(k, d)| {
+                        let kind = if k == 1 {
+                            MessageType::Text
+                        } else {
+                            MessageType::Binary
+                        };
+                        (kind, d)
+                    })
+                    .collect();
+                assert_eq!(
+                    got.len(),
+                    want.len(),
+                    "compress {compress} chunk {chunk} cap {cap}"
+                );
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(g == w, "compress {compress} chunk {chunk} cap {cap}");
+                }
+                let between = input.windows(9).filter(|w| &w[2..] == b"between").count();
+                assert_eq!(pings, between);
+            }
+        }
+    }
+
+    #[test]
+    fn a_compression_bomb_streams_in_pieces_of_the_size_asked() {
+        let big = vec![b'a'; 20 << 20];
+        let mut deflater = Deflater::new(15, false, 9).unwrap();
+        let input = message(1, &big, 1, Some(&mut deflater));
+        assert!(input.len() < 100 << 10);
+        let (got, _) = parts(
+            &input,
+            input.len(),
+            64 << 10,
+            Some(Inflater::new(15, false).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].1 == big);
+    }
+
+    #[test]
+    fn limits_and_utf8_apply_to_streamed_messages() {
+        let mut rx = Receiver::new(
+            Limits {
+                max_frame_size: 1000,
+                max_message_size: 1500,
+            },
+            None,
+        );
+        rx.set_part_size(100);
+        let mut input = frame(false, 0, 2, &[0; 1000]);
+        input.extend(frame(true, 0, 0, &[0; 600]));
+        let mut at = 0;
+        let e = loop {
+            match rx.read_as(&input[at..], Mode::Parts) {
+                Ok((used, _)) => at += used,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(e.close_code(), Some(1009));
+
+        let mut rx = Receiver::new(Limits::default(), None);
+        rx.set_part_size(4);
+        let input = frame(true, 0, 1, b"ok\xff!");
+        let e = rx.read_as(&input, Mode::Parts).unwrap_err();
+        assert_eq!(e.close_code(), Some(1007));
+        // A message ending inside a character.
+        let mut rx = Receiver::new(Limits::default(), None);
+        let input = frame(true, 0, 1, "é".as_bytes().split_at(1).0);
+        let r = rx.read_as(&input, Mode::Parts);
+        assert_eq!(r.unwrap_err().close_code(), Some(1007));
+    }
+
+    #[test]
+    fn the_bytes_before_a_control_frame_are_handed_out_first() {
+        let mut input = frame(false, 0, 2, b"before the close");
+        input.extend(frame(true, 0, 8, &[0x03, 0xF3]));
+        let mut rx = Receiver::new(Limits::default(), None);
+        let (used, event) = rx.read_as(&input, Mode::Parts).unwrap();
+        match event {
+            Some(Event::Part { data, last, .. }) => {
+                assert_eq!((&data[..], last), (&b"before the close"[..], false))
+            }
+            other => panic!("{other:?}"),
+        }
+        let (_, event) = rx.read_as(&input[used..], Mode::Parts).unwrap();
+        assert!(matches!(event, Some(Event::Close(_))), "{event:?}");
+    }
+
+    #[test]
+    fn the_end_of_a_character_waits_for_the_next_piece() {
+        assert_eq!(piece_end(MessageType::Text, "ab€".as_bytes()), 5);
+        assert_eq!(piece_end(MessageType::Text, &"ab€".as_bytes()[..4]), 2);
+        assert_eq!(piece_end(MessageType::Text, &"𝄞".as_bytes()[..3]), 0);
+        assert_eq!(piece_end(MessageType::Binary, &"𝄞".as_bytes()[..3]), 3);
+        assert_eq!(piece_end(MessageType::Text, b""), 0);
     }
 }

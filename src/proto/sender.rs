@@ -144,6 +144,15 @@ impl Sender {
         Ok(())
     }
 
+    /// Compress the next part of a message sent in parts (see
+    /// [`Deflater::compress_part`]).
+    pub fn compress_part(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) -> Result<()> {
+        match self.deflater.as_mut().filter(|d| d.can_compress()) {
+            Some(d) => d.compress_part(input, out, last),
+            None => Err(Error::invalid_state("compression is not available")),
+        }
+    }
+
     /// Validate a control frame payload before it goes out.
     pub fn check_control_payload(payload: &[u8]) -> Result<()> {
         if payload.len() > 125 {

@@ -16,6 +16,7 @@ pub(crate) mod readbuf;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::observe::{Field, Stats, Trace, TraceEvent, TraceKind};
 use crate::proto::close::{self, CloseFrame};
 use crate::proto::receiver::{Event, Mode, Receiver};
 use crate::proto::sender::{FrameSink, Sender};
@@ -30,6 +31,9 @@ use parts::Parts;
 pub use parts::PIECE;
 pub use pongs::PongRecord;
 use readbuf::ReadBuf;
+
+/// The most read at once while a message is received in parts.
+const PART_READ: u64 = 64 << 10;
 
 /// The close code sent when a keepalive pong does not come back in time.
 const KEEPALIVE_CLOSE_CODE: u16 = 1011;
@@ -99,6 +103,12 @@ pub enum Received {
     Frame(Frame),
     /// The server's close frame arrived (see [`Session::peer_close`]).
     Closed,
+    /// Part mode: the next piece of a data message; `last` ends it.
+    Part {
+        kind: MessageType,
+        data: Vec<u8>,
+        last: bool,
+    },
 }
 
 pub struct Session {
@@ -127,6 +137,11 @@ pub struct Session {
     parts_by_caller: bool,
     keepalive: Option<KeepaliveTimer>,
     pongs: PongRecord,
+    /// The counters (frames are counted by the receiver and the queue).
+    stats: Stats,
+    /// Our last ping and when it was queued, for the round trip time.
+    ping_out: Option<(Vec<u8>, Instant)>,
+    trace: Option<Trace>,
 }
 
 impl Session {
@@ -158,7 +173,41 @@ impl Session {
             partial: None,
             parts: None,
             parts_by_caller: false,
+            stats: Stats {
+                bytes_in: leftover.len() as u64,
+                ..Stats::default()
+            },
+            ping_out: None,
+            trace: None,
         }
+    }
+
+    /// Report what the session does from now on (frames both ways, pings,
+    /// pongs, closes, failures) to `trace`.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.receiver.set_trace(trace.clone());
+        self.out.set_trace(trace.clone());
+        self.trace = trace;
+    }
+
+    fn emit(&self, event: impl FnOnce() -> TraceEvent) {
+        if let Some(t) = &self.trace {
+            t.emit(event());
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            frames_in: self.receiver.frames(),
+            frames_out: self.out.frames(),
+            ..self.stats
+        }
+    }
+
+    /// `n` bytes came from the socket (into either read space).
+    pub fn count_read(&mut self, n: usize) {
+        self.stats.bytes_in += n as u64;
     }
 
     pub fn state(&self) -> State {
@@ -175,7 +224,14 @@ impl Session {
     /// Where the driver reads to; sized for the rest of a large frame so it
     /// arrives in few system calls.
     pub fn read_space(&mut self) -> &mut [u8] {
-        let want = self.receiver.frame_remaining().min(16 << 20) as usize;
+        // A message received in parts is read a little at a time: memory
+        // stays bounded whatever its size.
+        let most = if self.partial == Some(Mode::Parts) {
+            PART_READ
+        } else {
+            16 << 20
+        };
+        let want = self.receiver.frame_remaining().min(most) as usize;
         self.rbuf.space(want)
     }
 
@@ -219,6 +275,11 @@ impl Session {
         self.rbuf.last_read_filled()
     }
 
+    /// Part mode: hand out pieces of at most `size` bytes.
+    pub fn set_part_size(&mut self, size: usize) {
+        self.receiver.set_part_size(size);
+    }
+
     /// The next message (or, in frame mode, frame) from the buffered input,
     /// answering pings and closes on the way. `Ok(None)`: more input needed.
     pub fn receive(&mut self, mode: Mode, mut now: impl Now) -> Result<Option<Received>> {
@@ -229,11 +290,14 @@ impl Session {
             return Err(Error::invalid_state("the connection is closed"));
         }
         if self.partial.is_some_and(|m| m != mode) {
-            return Err(Error::invalid_state(match mode {
-                Mode::Messages => {
+            return Err(Error::invalid_state(match self.partial {
+                Some(Mode::Frames) => {
                     "a message is partly received as frames; receive the rest of it as frames"
                 }
-                Mode::Frames => "a message is partly received; receive the rest of it as a message",
+                Some(Mode::Parts) => {
+                    "a message is partly received in parts; receive the rest of it in parts"
+                }
+                _ => "a message is partly received; receive the rest of it as a message",
             }));
         }
         loop {
@@ -256,20 +320,33 @@ impl Session {
                 return Ok(None);
             };
             match event {
-                Event::Message(m) => return Ok(Some(Received::Message(m))),
+                Event::Message(m) => {
+                    self.stats.messages_in += 1;
+                    self.stats.payload_in += m.data.len() as u64;
+                    return Ok(Some(Received::Message(m)));
+                }
+                Event::Part { kind, data, last } => {
+                    self.stats.messages_in += last as u64;
+                    self.stats.payload_in += data.len() as u64;
+                    return Ok(Some(Received::Part { kind, data, last }));
+                }
                 Event::Ping(payload) => {
                     if self.config.auto_pong && self.state == State::Open {
                         self.queue_control(ControlKind::Pong, OpCode::Pong, &payload);
                     }
                 }
-                Event::Pong(payload) => self.on_pong(&payload),
+                Event::Pong(payload) => self.on_pong(&payload, &mut now),
                 Event::Close(frame) => {
                     self.on_peer_close(frame, true, now.now());
                     return Ok(Some(Received::Closed));
                 }
                 Event::Frame(frame) => {
+                    if frame.opcode & 0x8 == 0 {
+                        self.stats.payload_in += frame.payload.len() as u64;
+                        self.stats.messages_in += frame.fin as u64;
+                    }
                     match OpCode::from_u8(frame.opcode) {
-                        Some(OpCode::Pong) => self.on_pong(&frame.payload),
+                        Some(OpCode::Pong) => self.on_pong(&frame.payload, &mut now),
                         Some(OpCode::Close) => {
                             // Frame mode answers nothing: the caller sends the close reply.
                             let parsed = CloseFrame::parse(&frame.payload)
@@ -284,7 +361,27 @@ impl Session {
         }
     }
 
-    fn on_pong(&mut self, payload: &[u8]) {
+    fn on_pong(&mut self, payload: &[u8], mut now: impl Now) {
+        self.stats.pongs_received += 1;
+        let rtt = match &self.ping_out {
+            Some((sent, at)) if sent == payload => {
+                let rtt = now.now().saturating_duration_since(*at);
+                self.stats.on_rtt(rtt);
+                self.ping_out = None;
+                Some(rtt)
+            }
+            _ => None,
+        };
+        self.emit(|| {
+            let e = TraceEvent::new(TraceKind::PongReceived, "pong received");
+            match rtt {
+                Some(rtt) => TraceEvent {
+                    text: format!("pong received: round trip {} us", rtt.as_micros()),
+                    ..e.number(Field::RttUs, rtt.as_micros())
+                },
+                None => e,
+            }
+        });
         self.pongs.on_pong(payload);
         if let Some(k) = self.keepalive.as_mut() {
             k.on_pong(payload);
@@ -294,6 +391,7 @@ impl Session {
     /// The server's close frame: answer it (echoing its code, as RFC 6455
     /// §5.5.1 suggests) unless we already sent ours or the caller answers.
     fn on_peer_close(&mut self, frame: CloseFrame, answer: bool, now: Instant) {
+        self.emit(|| close_event(TraceKind::CloseReceived, "close received", &frame));
         if self.state == State::Open && answer {
             let payload = CloseFrame::payload(frame.code, "");
             self.queue_control(ControlKind::Close, OpCode::Close, &payload);
@@ -308,6 +406,7 @@ impl Session {
     /// Fail the connection after a protocol error: queue the close code (for
     /// a *fail*) and stop.
     pub fn fail(&mut self, error: Error, now: Instant) -> Error {
+        self.emit(|| TraceEvent::failure(&error));
         if self.state == State::Open {
             if let Some(code) = error.close_code() {
                 let payload = CloseFrame::payload(Some(code), error.message());
@@ -339,6 +438,7 @@ impl Session {
 
     /// The transport broke: nothing more can be written or read.
     fn lose(&mut self, error: Error) -> Error {
+        self.emit(|| TraceEvent::failure(&error));
         self.state = State::Closed;
         self.partial = None;
         self.parts = None;
@@ -402,6 +502,7 @@ impl Session {
         };
         self.sender
             .encode_message(kind, data, compress, &mut lane)?;
+        self.count_message(data.len());
         Ok(Ticket::Data(ticket))
     }
 
@@ -419,17 +520,35 @@ impl Session {
     /// Start sending `data` in parts ([`Session::feed`]), for a message
     /// given whole whose text was checked here: it is never copied whole
     /// into the queue, and control frames pass between its frames.
-    pub fn begin_message(&mut self, kind: MessageType, data: &[u8]) -> Result<Ticket> {
+    pub fn begin_message(
+        &mut self,
+        kind: MessageType,
+        data: &[u8],
+        compress: bool,
+    ) -> Result<Ticket> {
         self.check_writable()?;
         if kind == MessageType::Text && !crate::proto::utf8::is_valid(data) {
             return Err(Error::invalid_argument("text message is not valid UTF-8"));
         }
         // Only a piece at a time is queued.
         self.check_room(data.len().min(PIECE))?;
-        self.begin_parts(kind, data.len() as u64, false)
+        let ticket = self.begin_parts(kind, data.len() as u64, false, compress)?;
+        self.count_message(data.len());
+        Ok(ticket)
     }
 
-    fn begin_parts(&mut self, kind: MessageType, total: u64, check_text: bool) -> Result<Ticket> {
+    fn count_message(&mut self, len: usize) {
+        self.stats.messages_out += 1;
+        self.stats.payload_out += len as u64;
+    }
+
+    fn begin_parts(
+        &mut self,
+        kind: MessageType,
+        total: u64,
+        check_text: bool,
+        compress: bool,
+    ) -> Result<Ticket> {
         self.check_writable()?;
         if self.out.in_message() {
             return Err(Error::exn(
@@ -437,8 +556,14 @@ impl Session {
                 "another message is being sent in parts; try again once it is written",
             ));
         }
-        let (ticket, parts) =
-            Parts::begin(kind, total, check_text, &mut self.sender, &mut self.out);
+        let (ticket, parts) = Parts::begin(
+            kind,
+            total,
+            check_text,
+            compress,
+            &mut self.sender,
+            &mut self.out,
+        );
         self.parts = parts;
         self.parts_by_caller = check_text;
         Ok(Ticket::Data(ticket))
@@ -480,6 +605,7 @@ impl Session {
         total: u64,
         data: &[u8],
         all: bool,
+        compress: bool,
     ) -> Result<(usize, Ticket)> {
         if !self.can_send_part() {
             return Err(Error::exn(
@@ -488,7 +614,11 @@ impl Session {
             ));
         }
         let ticket = match &self.parts {
-            None => self.begin_parts(kind, total, true)?,
+            None => {
+                let ticket = self.begin_parts(kind, total, true, compress)?;
+                self.stats.messages_out += 1;
+                ticket
+            }
             Some(p) if p.kind() != kind || p.total() != total => {
                 return Err(Error::invalid_argument(format!(
                     "a {:?} message of {} bytes is being sent in parts ({} bytes of it not \
@@ -509,7 +639,9 @@ impl Session {
                 ))),
             };
         }
-        Ok((self.feed(data, all)?, ticket))
+        let taken = self.feed(data, all)?;
+        self.stats.payload_out += taken as u64;
+        Ok((taken, ticket))
     }
 
     /// Whether a message sent part by part by the caller is under way.
@@ -579,6 +711,10 @@ impl Session {
                     self.sender
                         .frame_header(fin, rsv, opcode, payload.len() as u64);
                 self.out.push_frame(&header[..n], payload, key, ticket);
+                if opcode & 0x8 == 0 {
+                    self.stats.payload_out += payload.len() as u64;
+                    self.stats.messages_out += fin as u64;
+                }
                 Ticket::Data(ticket)
             }
         };
@@ -590,10 +726,24 @@ impl Session {
 
     /// Queue a ping (at most 125 bytes of payload); a ping of ours still
     /// waiting is replaced.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<Ticket> {
+    pub fn ping(&mut self, payload: &[u8], now: Instant) -> Result<Ticket> {
         self.check_writable()?;
         Sender::check_control_payload(payload)?;
+        self.ping_queued(payload, now);
         Ok(self.queue_control(ControlKind::Ping, OpCode::Ping, payload))
+    }
+
+    /// A ping of ours goes out: its pong gives the round trip time.
+    fn ping_queued(&mut self, payload: &[u8], now: Instant) {
+        self.stats.pings_sent += 1;
+        self.ping_out = Some((payload.to_vec(), now));
+        self.emit(|| {
+            TraceEvent::new(
+                TraceKind::PingSent,
+                format!("ping sent: {} bytes", payload.len()),
+            )
+            .number(Field::Length, payload.len())
+        });
     }
 
     /// Start the close handshake with `code` (None: an empty close frame).
@@ -626,6 +776,11 @@ impl Session {
     }
 
     fn queue_control(&mut self, kind: ControlKind, opcode: OpCode, payload: &[u8]) -> Ticket {
+        if kind == ControlKind::Close && self.trace.is_some() {
+            if let Ok(frame) = CloseFrame::parse(payload) {
+                self.emit(|| close_event(TraceKind::CloseSent, "close sent", &frame));
+            }
+        }
         let frame = encode_control(opcode as u8, payload, self.sender.next_key());
         self.out.push_control(kind, frame)
     }
@@ -640,6 +795,7 @@ impl Session {
 
     /// `n` bytes of [`Session::pending_output`] were written.
     pub fn on_written(&mut self, n: usize) {
+        self.stats.bytes_out += n as u64;
         self.out.advance(n);
     }
 
@@ -724,6 +880,7 @@ impl Session {
         match timer.on_timer(now) {
             keepalive::Due::Nothing => Ok(()),
             keepalive::Due::Ping(payload) => {
+                self.ping_queued(&payload, now);
                 self.queue_control(ControlKind::KeepalivePing, OpCode::Ping, &payload);
                 Ok(())
             }
@@ -736,10 +893,25 @@ impl Session {
                 self.queue_control(ControlKind::Close, OpCode::Close, &payload);
                 self.end(now);
                 let error = Error::exn(ErrorKind::Timeout, message);
+                self.emit(|| TraceEvent::failure(&error));
                 self.pending_error = Some(error.clone());
                 Err(error)
             }
         }
+    }
+}
+
+/// A close frame sent or received.
+fn close_event(kind: TraceKind, what: &str, frame: &CloseFrame) -> TraceEvent {
+    let text = match frame.code {
+        Some(code) if frame.reason.is_empty() => format!("{what}: {code}"),
+        Some(code) => format!("{what}: {code} {:?}", frame.reason),
+        None => format!("{what}: no code"),
+    };
+    let event = TraceEvent::new(kind, text).text(Field::Reason, frame.reason.clone());
+    match frame.code {
+        Some(code) => event.number(Field::CloseCode, code),
+        None => event,
     }
 }
 

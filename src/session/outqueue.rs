@@ -18,6 +18,8 @@
 use std::collections::VecDeque;
 
 use super::control::{ControlKind, ControlLane, Encoded, Entry};
+use crate::observe::{frame_event, Trace, TraceKind};
+use crate::proto::frame::FrameHeader;
 use crate::proto::mask::mask_into;
 use crate::proto::sender::FrameSink;
 
@@ -101,9 +103,32 @@ pub struct OutQueue {
     /// The most bytes queued since the queue was last empty, and ever.
     peak: usize,
     high_water: usize,
+    /// Frames queued so far, and who hears of each.
+    frames: u64,
+    trace: Option<Trace>,
 }
 
 impl OutQueue {
+    /// Report each frame queued from now on to `trace`.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
+    }
+
+    /// Frames queued so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Count a frame (its header at the start of `header`) and trace it.
+    fn note_frame(&mut self, header: &[u8]) {
+        self.frames += 1;
+        if let Some(trace) = &self.trace {
+            if let Ok(Some((h, _))) = FrameHeader::parse(header) {
+                trace.emit(frame_event(TraceKind::FrameSent, &h));
+            }
+        }
+    }
+
     /// Bytes that can be written now: a control frame at a frame boundary,
     /// else data (only to the end of the current frame while a control
     /// frame waits, so it goes next).
@@ -252,6 +277,7 @@ impl OutQueue {
     /// is under way, to the side queue): `header`, then `payload` masked
     /// with `key`. `ticket` (not 0) when the frame ends a message.
     pub fn push_frame(&mut self, header: &[u8], payload: &[u8], key: [u8; 4], ticket: u64) {
+        self.note_frame(header);
         if self.in_message {
             let side = &mut self.side;
             side.bytes.frame(header, payload, key, ticket != 0);
@@ -291,6 +317,7 @@ impl OutQueue {
             "frames open only inside a message in parts"
         );
         assert!(self.open.is_none(), "a frame is already open");
+        self.note_frame(header);
         let end = self.lane_end() + header.len() as u64 + len;
         self.room(header.len()).copy_from_slice(header);
         self.mark(end, ticket);
@@ -379,6 +406,7 @@ impl OutQueue {
 
     /// Queue a control frame in its lane (see [`ControlLane::push`]).
     pub fn push_control(&mut self, kind: ControlKind, frame: Encoded) -> Ticket {
+        self.note_frame(frame.bytes());
         self.control_issued += 1;
         self.control.push(kind, frame, self.control_issued);
         self.note_size();

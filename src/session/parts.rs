@@ -1,10 +1,13 @@
 //! A message sent in parts: its payload is given piece by piece (as the
-//! socket takes it, or as an event loop has it) and goes out uncompressed
-//! in frames of at most the sender's frame cap, so it is never copied
-//! whole and control frames can pass between its frames.
+//! socket takes it, or as an event loop has it) and goes out in frames of
+//! at most the sender's frame cap, so it is never copied whole and control
+//! frames can pass between its frames. Uncompressed, the frames' lengths
+//! follow from the message's; compressed (permessage-deflate), each piece
+//! is compressed on its own and goes out as the frames its output fills.
 
 use super::outqueue::OutQueue;
 use crate::error::{Error, Result};
+use crate::proto::frame::RSV1;
 use crate::proto::message::MessageType;
 use crate::proto::sender::Sender;
 use crate::proto::utf8::Utf8Validator;
@@ -27,6 +30,10 @@ pub struct Parts {
     utf8: Option<Utf8Validator>,
     ticket: u64,
     cap: u64,
+    /// Compressed: each piece's output, and the frames opened so far.
+    compress: bool,
+    scratch: Vec<u8>,
+    frames: u64,
 }
 
 impl Parts {
@@ -37,6 +44,7 @@ impl Parts {
         kind: MessageType,
         total: u64,
         check_text: bool,
+        compress: bool,
         sender: &mut Sender,
         out: &mut OutQueue,
     ) -> (u64, Option<Parts>) {
@@ -50,6 +58,10 @@ impl Parts {
             utf8: (check_text && kind == MessageType::Text).then(Utf8Validator::default),
             ticket,
             cap: sender.frame_cap() as u64,
+            // An empty message goes out as one empty frame, uncompressed.
+            compress: compress && total > 0 && sender.can_compress(),
+            scratch: Vec::new(),
+            frames: 0,
         };
         if total == 0 {
             parts.open_frame(sender, out);
@@ -122,7 +134,7 @@ impl Parts {
                     "the text message's part is not valid UTF-8",
                 ));
             }
-            self.put(piece, sender, out);
+            self.put(piece, sender, out)?;
             taken += piece.len();
         }
         if self.is_done() {
@@ -144,7 +156,10 @@ impl Parts {
         true
     }
 
-    fn put(&mut self, piece: &[u8], sender: &mut Sender, out: &mut OutQueue) {
+    fn put(&mut self, piece: &[u8], sender: &mut Sender, out: &mut OutQueue) -> Result<()> {
+        if self.compress {
+            return self.put_compressed(piece, sender, out);
+        }
         let mut rest = piece;
         while !rest.is_empty() {
             if out.open_left() == 0 {
@@ -155,6 +170,59 @@ impl Parts {
             rest = &rest[n..];
             self.given += n as u64;
         }
+        Ok(())
+    }
+
+    /// Compress `piece` and queue what zlib gives back as frames (the
+    /// first with the opcode and RSV1, the message's last with FIN); a
+    /// piece whose output zlib keeps for later queues nothing.
+    fn put_compressed(
+        &mut self,
+        piece: &[u8],
+        sender: &mut Sender,
+        out: &mut OutQueue,
+    ) -> Result<()> {
+        let last = self.given + piece.len() as u64 == self.total;
+        let mut z = std::mem::take(&mut self.scratch);
+        z.clear();
+        let compressed = sender.compress_part(piece, &mut z, last);
+        self.given += piece.len() as u64;
+        if let Err(e) = compressed {
+            self.scratch = z;
+            return Err(e);
+        }
+        if last && z.is_empty() && self.frames == 0 {
+            z.push(0x00); // RFC 7692 §7.2.3.6: nothing else would go out
+        }
+        // Frames of at most the cap; the last part's last frame has FIN
+        // (an empty one when its output is spent).
+        let mut rest = &z[..];
+        while !rest.is_empty() || last {
+            let len = rest.len().min(self.cap as usize);
+            let fin = last && len == rest.len();
+            let (opcode, rsv) = if self.frames == 0 {
+                (self.kind.opcode(), RSV1)
+            } else {
+                (0, 0)
+            };
+            let (header, n, key) = sender.frame_header(fin, rsv, opcode, len as u64);
+            out.open(
+                &header[..n],
+                key,
+                len as u64,
+                if fin { self.ticket } else { 0 },
+            );
+            if len > 0 {
+                out.put_open(&rest[..len]);
+            }
+            self.frames += 1;
+            rest = &rest[len..];
+            if fin {
+                break;
+            }
+        }
+        self.scratch = z;
+        Ok(())
     }
 }
 
@@ -190,7 +258,8 @@ mod tests {
         let mut sender = Sender::new(None, 100);
         let mut q = OutQueue::default();
         let data = vec![7u8; 250];
-        let (ticket, parts) = Parts::begin(MessageType::Binary, 250, true, &mut sender, &mut q);
+        let (ticket, parts) =
+            Parts::begin(MessageType::Binary, 250, true, false, &mut sender, &mut q);
         let mut parts = parts.unwrap();
         // Parts of any size, split across frames.
         for chunk in data.chunks(30) {
@@ -217,6 +286,7 @@ mod tests {
             MessageType::Binary,
             data.len() as u64,
             true,
+            false,
             &mut sender,
             &mut q,
         );
@@ -237,6 +307,7 @@ mod tests {
             MessageType::Text,
             text.len() as u64,
             true,
+            false,
             &mut sender,
             &mut q,
         );
@@ -249,7 +320,7 @@ mod tests {
             Ok(text.len() - 1)
         );
         // More than remains is refused.
-        let (_, parts) = Parts::begin(MessageType::Binary, 2, true, &mut sender, &mut q);
+        let (_, parts) = Parts::begin(MessageType::Binary, 2, true, false, &mut sender, &mut q);
         assert!(parts
             .unwrap()
             .feed(b"abc", &mut sender, &mut q, |_| true)
@@ -260,9 +331,94 @@ mod tests {
     fn an_empty_message_is_one_empty_frame() {
         let mut sender = Sender::new(None, 0);
         let mut q = OutQueue::default();
-        let (ticket, parts) = Parts::begin(MessageType::Text, 0, true, &mut sender, &mut q);
+        let (ticket, parts) = Parts::begin(MessageType::Text, 0, true, false, &mut sender, &mut q);
         assert!(parts.is_none() && !q.in_message());
         assert_eq!(frames(&drain(&mut q)), [(true, 1, 0)]);
         assert_eq!(q.fate(Ticket::Data(ticket)), Fate::Written);
+    }
+}
+
+#[cfg(test)]
+mod compressed_tests {
+    use super::*;
+    use crate::deflate::{Deflater, Inflater};
+    use crate::proto::frame::FrameHeader;
+    use crate::proto::mask::mask_into;
+
+    /// Unmask and reassemble the frames on the wire: (payload, frames,
+    /// first frame's RSV1 and opcode).
+    fn unframe(mut wire: &[u8]) -> (Vec<u8>, usize, bool, u8) {
+        let (mut payload, mut frames, mut rsv1, mut opcode) = (Vec::new(), 0, false, 0);
+        while !wire.is_empty() {
+            let (h, n) = FrameHeader::parse(wire).unwrap().unwrap();
+            let len = h.payload_len as usize;
+            let mut plain = vec![0; len];
+            mask_into(&mut plain, &wire[n..n + len], h.mask.unwrap());
+            if frames == 0 {
+                (rsv1, opcode) = (h.rsv & RSV1 != 0, h.opcode);
+            } else {
+                assert_eq!((h.rsv, h.opcode), (0, 0));
+            }
+            assert_eq!(h.fin, wire.len() == n + len, "FIN only on the last frame");
+            payload.extend(plain);
+            frames += 1;
+            wire = &wire[n + len..];
+        }
+        (payload, frames, rsv1, opcode)
+    }
+
+    fn drain(q: &mut OutQueue) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while !q.pending().is_empty() {
+            let n = q.pending().len();
+            wire.extend_from_slice(q.pending());
+            q.advance(n);
+        }
+        wire
+    }
+
+    #[test]
+    fn a_compressed_message_in_parts_inflates_to_what_was_given() {
+        for (size, fragment) in [(1usize, 0), (100_000, 0), (300_000, 1000), (5 << 20, 0)] {
+            let data: Vec<u8> = (0..size)
+                .map(|i| b"abcabcxyz"[i % 9] ^ (i / 7919) as u8)
+                .collect();
+            let deflater = Deflater::new(15, false, 6).unwrap();
+            let mut sender = Sender::new(Some(deflater), fragment);
+            let mut q = OutQueue::default();
+            let (_, parts) = Parts::begin(
+                MessageType::Binary,
+                size as u64,
+                true,
+                true,
+                &mut sender,
+                &mut q,
+            );
+            let mut parts = parts.unwrap();
+            let mut wire = Vec::new();
+            for chunk in data.chunks(10_000) {
+                let mut at = 0;
+                while at < chunk.len() {
+                    at += parts
+                        .feed(&chunk[at..], &mut sender, &mut q, |_| true)
+                        .unwrap();
+                    // The queue never holds more than a piece's output.
+                    assert!(q.backlog() < 2 * PIECE + 64, "{}", q.backlog());
+                    wire.extend(drain(&mut q));
+                }
+            }
+            assert!(parts.is_done());
+            let (payload, frames, rsv1, opcode) = unframe(&wire);
+            assert!(rsv1 && opcode == 2 && frames >= 1);
+            if let Some(most) = payload.len().checked_div(fragment) {
+                assert!(frames > most);
+            }
+            let mut inflater = Inflater::new(15, false).unwrap();
+            let mut out = Vec::new();
+            inflater.inflate(&payload, &mut out, usize::MAX).unwrap();
+            inflater.finish_message(&mut out, usize::MAX).unwrap();
+            assert!(out == data, "size {size}");
+            assert!(payload.len() < size || size < 100);
+        }
     }
 }

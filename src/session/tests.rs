@@ -310,7 +310,7 @@ fn the_send_queue_bound_refuses_whole_messages_only() {
     let e = s.send(MessageType::Binary, &[0; 10], false).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::WouldBlock);
     // Control frames are never refused.
-    s.ping(b"p").unwrap();
+    s.ping(b"p", Instant::now()).unwrap();
     drain(&mut s);
     s.send(MessageType::Binary, &[0; 10], false).unwrap();
 }
@@ -344,7 +344,7 @@ fn pongs_and_pings_go_ahead_of_queued_data_but_the_close_goes_last() {
     for _ in 0..3 {
         s.send(MessageType::Text, b"data", false).unwrap();
     }
-    s.ping(b"mine").unwrap();
+    s.ping(b"mine", Instant::now()).unwrap();
     feed(&mut s, &frame(0x9, b"theirs"));
     assert!(s.receive(Mode::Messages, t0).unwrap().is_none());
     s.close(Some(1000), "", t0).unwrap();
@@ -357,7 +357,7 @@ fn control_frames_pass_between_the_frames_of_a_large_message() {
     let t0 = Instant::now();
     let mut s = session(None, t0);
     let data = vec![5u8; 3 * crate::proto::sender::MAX_FRAME];
-    let ticket = s.begin_message(MessageType::Binary, &data).unwrap();
+    let ticket = s.begin_message(MessageType::Binary, &data, false).unwrap();
     let taken = s.feed(&data, false).unwrap();
     // The first frame is partly written when a ping arrives: the next frame
     // boundary lets the pong out before the rest of the message.
@@ -386,13 +386,15 @@ fn a_lost_connection_loses_the_tickets_it_did_not_write() {
     // Another message under way, and one sent meanwhile behind it.
     let paced = {
         let mut other = session(None, t0);
-        let t = other.begin_message(MessageType::Binary, &data).unwrap();
+        let t = other
+            .begin_message(MessageType::Binary, &data, false)
+            .unwrap();
         other.feed(&data, false).unwrap();
         other.abandon(Error::exn(ErrorKind::ConnectionLost, "reset"));
         assert_eq!(other.fate(t), Fate::Lost);
         assert_eq!(
             other
-                .send_part(MessageType::Binary, 1, b"x", false)
+                .send_part(MessageType::Binary, 1, b"x", false, false)
                 .unwrap_err()
                 .kind(),
             ErrorKind::ConnectionLost
@@ -440,12 +442,12 @@ fn a_failure_during_a_message_in_parts_drops_its_unsent_frames_and_still_closes(
     let t0 = Instant::now();
     let mut s = session(None, t0);
     let data = vec![1u8; 4 * crate::proto::sender::MAX_FRAME];
-    let ticket = s.begin_message(MessageType::Binary, &data).unwrap();
+    let ticket = s.begin_message(MessageType::Binary, &data, false).unwrap();
     let taken = s.feed(&data, true).unwrap();
     assert_eq!(taken, data.len());
     // Nothing written yet: a protocol error drops the message and sends the close.
     let mut s2 = session(None, t0);
-    let t2 = s2.begin_message(MessageType::Binary, &data).unwrap();
+    let t2 = s2.begin_message(MessageType::Binary, &data, false).unwrap();
     s2.feed(&data[..100], false).unwrap();
     feed(&mut s2, &[0x83, 0x00]); // a reserved opcode
     assert!(s2.receive(Mode::Messages, t0).is_err());

@@ -1,5 +1,6 @@
 //! The only code that owns sockets and OpenSSL.
 
+mod pipe;
 mod resolve;
 mod sessions;
 mod tcp;
@@ -17,9 +18,10 @@ use openssl::ssl::SslStream;
 
 use crate::error::{Error, ErrorKind};
 
+pub use pipe::{Pipe, PIPE_CAP};
 pub use resolve::Lookup;
 pub use tcp::{authority, pinned, Race, ResolveEntry, ATTEMPT_DELAY};
-pub use tls::{start_tls, TlsHandshake, TlsOptions, TlsStep, TlsVersion};
+pub use tls::{start_tls, tls_summary, TlsHandshake, TlsOptions, TlsStep, TlsVersion};
 pub use wait::{wait_any, wait_fd};
 pub use waiter::Waiter;
 
@@ -75,69 +77,83 @@ impl Write for Socket {
     }
 }
 
-/// A plain or TLS byte stream.
+/// A plain or TLS byte stream, or the caller's transport.
 pub enum Stream {
     Plain(Socket),
     Tls(Box<SslStream<Socket>>),
+    /// Bytes moved by the caller (see [`Pipe`]): no socket to wait on.
+    Caller(Pipe),
 }
 
 impl Stream {
-    /// The socket underneath, to wait on.
-    pub fn socket(&self) -> &Socket {
+    /// The socket underneath, to wait on (none for the caller's transport).
+    pub fn socket(&self) -> Option<&Socket> {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+            Stream::Plain(s) => Some(s),
+            Stream::Tls(s) => Some(s.get_ref()),
+            Stream::Caller(_) => None,
         }
     }
 
-    fn tcp(&self) -> &TcpStream {
-        self.socket().tcp()
+    fn tcp(&self) -> Option<&TcpStream> {
+        self.socket().map(Socket::tcp)
     }
 
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_read_timeout(timeout)
+        self.tcp().map_or(Ok(()), |t| t.set_read_timeout(timeout))
     }
 
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_write_timeout(timeout)
+        self.tcp().map_or(Ok(()), |t| t.set_write_timeout(timeout))
     }
 
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.tcp().set_nonblocking(nonblocking)
+        self.tcp()
+            .map_or(Ok(()), |t| t.set_nonblocking(nonblocking))
     }
 
     /// Bytes already read from the socket and decrypted, waiting in TLS:
-    /// polling the socket would not show them.
+    /// polling the socket would not show them; for the caller's transport,
+    /// bytes it gave.
     pub fn has_buffered_input(&self) -> bool {
         match self {
             Stream::Plain(_) => false,
             Stream::Tls(s) => s.ssl().pending() > 0,
+            Stream::Caller(p) => p.has_input(),
         }
     }
 
-    /// Whether the TLS handshake resumed a session (false for plain TCP).
+    /// Whether the TLS handshake resumed a session (false for plain TCP
+    /// and the caller's transport).
     pub fn tls_resumed(&self) -> bool {
         match self {
-            Stream::Plain(_) => false,
             Stream::Tls(s) => s.ssl().session_reused(),
+            Stream::Plain(_) | Stream::Caller(_) => false,
         }
     }
 
     /// The plain socket, for reads that bypass a buffer; `None` for TLS,
-    /// whose bytes must be decrypted first.
+    /// whose bytes must be decrypted first, and the caller's transport.
     pub fn plain(&self) -> Option<&Socket> {
         match self {
             Stream::Plain(s) => Some(s),
-            Stream::Tls(_) => None,
+            _ => None,
         }
     }
 
-    /// End the connection: TLS close_notify first, then both TCP directions.
+    /// End the connection: TLS close_notify first, then both TCP
+    /// directions; the caller's transport is marked for the caller to close.
     pub fn shutdown(&mut self) {
-        if let Stream::Tls(s) = self {
-            let _ = s.shutdown();
+        match self {
+            Stream::Tls(s) => {
+                let _ = s.shutdown();
+            }
+            Stream::Caller(p) => p.shut(),
+            Stream::Plain(_) => {}
         }
-        let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+        if let Some(tcp) = self.tcp() {
+            let _ = tcp.shutdown(std::net::Shutdown::Both);
+        }
     }
 }
 
@@ -163,6 +179,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(s) => s.read(buf),
             Stream::Tls(s) => s.read(buf).map_err(tls_io_error),
+            Stream::Caller(p) => p.read(buf),
         }
     }
 }
@@ -172,6 +189,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf).map_err(tls_io_error),
+            Stream::Caller(p) => p.write(buf),
         }
     }
 
@@ -179,6 +197,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.flush(),
             Stream::Tls(s) => s.flush().map_err(tls_io_error),
+            Stream::Caller(_) => Ok(()),
         }
     }
 }

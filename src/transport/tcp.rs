@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::observe::{Field, Trace, TraceEvent, TraceKind};
 use crate::transport::wait::wait_any;
 use crate::transport::Waiter;
 
@@ -232,6 +233,9 @@ pub struct Race {
     failures: Vec<Option<String>>,
     /// In flight: index in `racer.order`, socket.
     attempts: Vec<(usize, OwnedFd)>,
+    /// Who hears of each attempt, and when the race began.
+    trace: Option<Trace>,
+    began: Instant,
 }
 
 impl Race {
@@ -243,7 +247,36 @@ impl Race {
             failures: vec![None; racer.order.len()],
             racer,
             attempts: Vec::new(),
+            trace: None,
+            began: now,
         })
+    }
+
+    /// Report each attempt's start and end to `trace`.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
+    }
+
+    /// Tell the trace about attempt `i`.
+    fn note(&self, kind: TraceKind, i: usize, why: Option<&str>) {
+        let Some(trace) = &self.trace else { return };
+        let addr = self.racer.order[i];
+        let text = match kind {
+            TraceKind::TcpAttempt => format!("connecting to {addr}"),
+            TraceKind::TcpConnected => format!("connected to {addr}"),
+            _ => format!("cannot connect to {addr}: {}", why.unwrap_or("")),
+        };
+        let mut event = TraceEvent::new(kind, text)
+            .text(Field::Host, self.host.clone())
+            .number(Field::Port, self.port)
+            .text(Field::Address, addr.to_string());
+        if kind == TraceKind::TcpConnected {
+            event = event.number(Field::DurationUs, self.began.elapsed().as_micros());
+        }
+        if let Some(why) = why {
+            event = event.text(Field::Message, why);
+        }
+        trace.emit(event);
     }
 
     /// Start the attempts that are due and collect those that finished:
@@ -252,13 +285,18 @@ impl Race {
     pub fn poll(&mut self, now: Instant, waiter: &Waiter) -> Result<Option<TcpStream>> {
         loop {
             while let Some(i) = self.racer.start(now) {
+                self.note(TraceKind::TcpAttempt, i, None);
                 match start_attempt(self.racer.order[i]) {
-                    Ok((fd, true)) => return connected(fd).map(Some),
+                    Ok((fd, true)) => {
+                        self.note(TraceKind::TcpConnected, i, None);
+                        return connected(fd).map(Some);
+                    }
                     Ok((fd, false)) => {
                         waiter.watch(fd.as_fd(), false, true)?;
                         self.attempts.push((i, fd));
                     }
                     Err(e) => {
+                        self.note(TraceKind::TcpFailed, i, Some(&e.to_string()));
                         self.failures[i] = Some(e.to_string());
                         self.racer.failed(now);
                     }
@@ -270,8 +308,12 @@ impl Race {
             for j in (0..self.attempts.len()).rev().filter(|&j| ready[j]) {
                 let (i, fd) = self.attempts.swap_remove(j);
                 match finish_attempt(&fd) {
-                    Ok(()) => return connected(fd).map(Some),
+                    Ok(()) => {
+                        self.note(TraceKind::TcpConnected, i, None);
+                        return connected(fd).map(Some);
+                    }
                     Err(e) => {
+                        self.note(TraceKind::TcpFailed, i, Some(&e.to_string()));
                         self.failures[i] = Some(e.to_string());
                         self.racer.failed(now);
                         failed = true;

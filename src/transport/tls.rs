@@ -21,6 +21,7 @@ use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509VerifyResult;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::observe::{Field, TraceEvent, TraceKind};
 use crate::transport::{sessions, Socket};
 
 /// The lowest TLS version a connection may use.
@@ -69,6 +70,13 @@ pub struct TlsOptions {
     /// The name sent as SNI and checked against the certificate, instead
     /// of the URI's host (which is still the one connected to).
     pub server_name: Option<String>,
+    /// Append the TLS secrets of each connection to this file, in the
+    /// NSS key log format Wireshark reads. A debugging aid: anyone who can
+    /// read the file can decrypt the traffic.
+    pub keylog_file: Option<PathBuf>,
+    /// Without `keylog_file`: use the `SSLKEYLOGFILE` environment variable
+    /// (when it is set) as the key log file.
+    pub keylog_from_env: bool,
 }
 
 impl TlsOptions {
@@ -441,6 +449,17 @@ pub enum TlsStep {
 /// Start TLS over `tcp` (non-blocking) to `host`:`port`, as far as it goes
 /// now, offering the session kept for that origin if there is one.
 pub fn start_tls(tcp: TcpStream, host: &str, port: u16, options: &TlsOptions) -> Result<TlsStep> {
+    let from_env;
+    let options = match std::env::var_os("SSLKEYLOGFILE") {
+        Some(path) if options.keylog_from_env && options.keylog_file.is_none() => {
+            from_env = TlsOptions {
+                keylog_file: Some(PathBuf::from(path)),
+                ..options.clone()
+            };
+            &from_env
+        }
+        _ => options,
+    };
     let connector = shared_connector(options)?;
     let mut config = connector
         .configure()
@@ -573,8 +592,65 @@ fn build_connector(options: &TlsOptions) -> Result<SslConnector> {
             ))
         })?;
     }
+    if let Some(path) = &options.keylog_file {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                tls_error(format!(
+                    "cannot open the TLS key log file {}: {e}",
+                    path.display()
+                ))
+            })?;
+        let file = Mutex::new(file);
+        builder.set_keylog_callback(move |_, line| {
+            use std::io::Write;
+            if let Ok(mut f) = file.lock() {
+                // One write per line, so lines of concurrent connections
+                // (and of other processes appending) never interleave.
+                let _ = f.write_all(format!("{line}\n").as_bytes());
+            }
+        });
+    }
     sessions::enable(&mut builder)?;
     Ok(builder.build())
+}
+
+/// What a finished TLS handshake agreed, for the trace.
+pub fn tls_summary(ssl: &SslRef) -> TraceEvent {
+    let version = ssl.version_str().to_string();
+    let cipher = ssl
+        .current_cipher()
+        .map_or_else(String::new, |c| c.name().to_string());
+    let alpn = ssl
+        .selected_alpn_protocol()
+        .map_or_else(String::new, |p| String::from_utf8_lossy(p).into_owned());
+    let subject = ssl.peer_certificate().map_or_else(String::new, |c| {
+        c.subject_name()
+            .entries()
+            .map(|e| {
+                let key = e.object().nid().short_name().unwrap_or("?");
+                let value = e.data().to_string().unwrap_or_default();
+                format!("{key}={value}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let resumed = ssl.session_reused();
+    let mut text = format!("TLS done: {version}, {cipher}");
+    if resumed {
+        text.push_str(", resumed");
+    }
+    if !subject.is_empty() {
+        text.push_str(&format!(", server {subject}"));
+    }
+    TraceEvent::new(TraceKind::TlsDone, text)
+        .text(Field::TlsVersion, version)
+        .text(Field::TlsCipher, cipher)
+        .text(Field::Alpn, alpn)
+        .text(Field::PeerSubject, subject)
+        .number(Field::Resumed, resumed as u8)
 }
 
 fn handshake_error(e: HandshakeError<Socket>, options: &TlsOptions) -> Error {

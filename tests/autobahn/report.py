@@ -42,6 +42,10 @@ SECTIONS = {
 TESTEES = {
     "c": "C (`examples-c/autobahn_client.c`)",
     "c-poll": "C, non-blocking (`examples-c/poll_client.c`)",
+    "c-parts": "C, every message received with `ws_recv_part` in 100-byte pieces "
+               "(`examples-c/autobahn_client.c --parts=100`)",
+    "c-transport": "C over the caller's transport, each socket driven by the example "
+                   "(`examples-c/autobahn_client.c --transport`)",
     "python": "Python binding (`bindings/python/examples/autobahn_client.py`)",
     "python-asyncio": "Python asyncio (`bindings/python/examples/autobahn_client_asyncio.py`)",
     "chicken": "CHICKEN egg (`bindings/chicken`, `run-autobahn.sh`)",

@@ -201,6 +201,66 @@ def test_version():
     assert result.returncode == 0 and "libwsclient" in result.stdout
 
 
+def test_verbose_traces_every_step_without_secrets(tmp_path):
+    pki = make_pki(tmp_path)
+    with echo_server("--cert", pki / "server.pem", "--key", pki / "server.key",
+                     "--deflate") as port:
+        result = cat("-v", "--deflate", "--cacert", pki / "ca.pem",
+                     "-H", "Authorization: Bearer top-secret", "-H", "Cookie: id=also-secret",
+                     f"wss://localhost:{port}/", stdin="traced\n")
+        failed = cat("-v", "ws://127.0.0.1:1/")
+    assert result.returncode == 0, result.stderr
+    err = result.stderr
+    trace = [line.split(" ms ", 1)[1] for line in err.splitlines() if line.startswith("* ")]
+    at = 0
+    for step in ("resolved localhost to", "connecting to", "connected to", "TLS done",
+                 "request sent", "response: 101", "open, permessage-deflate", "frame sent",
+                 "frame received", "close sent", "close received"):
+        later = [i for i, line in enumerate(trace) if i >= at and line.startswith(step)]
+        assert later, (step, trace)
+        at = later[0]
+    assert "> Authorization: [redacted]" in err and "> Cookie: [redacted]" in err
+    assert "top-secret" not in err and "also-secret" not in err
+    assert "< Sec-WebSocket-Extensions: permessage-deflate" in err
+    assert re.search(r"frame sent: text, \d+ bytes, FIN, RSV1", err)
+    assert "TLSv1.3" in err and "CN=localhost" in err
+    assert failed.returncode == 1
+    assert re.search(r"^\*.*cannot connect to 127\.0\.0\.1:1: .*refused", failed.stderr, re.M)
+    assert re.search(r"^\*.*failed: cannot connect", failed.stderr, re.M)
+
+
+def test_stats_and_ping_rtts(tmp_path):
+    script = tmp_path / "ping_counter.py"
+    script.write_text(PING_SERVER)
+    with running(script, timeout=10) as (port, _):
+        result = cat("--stats", "--print-ping-rtts", "--ping-interval", "0.1", "--linger", "0.5",
+                     f"ws://127.0.0.1:{port}/", stdin="abc\ndefg\n")
+        as_json = cat("--json", "--stats", "--print-ping-rtts", "--ping-interval", "0.1",
+                      "--linger", "0.5", f"ws://127.0.0.1:{port}/", stdin="abc\n")
+    assert result.returncode == 0, result.stderr
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stderr, re.M))
+    assert stats["messages_out"] == stats["messages_in"] == "2"
+    assert stats["payload_out"] == stats["payload_in"] == "7"
+    assert int(stats["pings_sent"]) >= 2 and int(stats["pongs_received"]) >= 2
+    rtts = re.findall(r"^rtt (\d+\.\d+) ms$", result.stderr, re.M)
+    assert len(rtts) >= 2 and int(stats["rtt_last_us"]) > 0
+    assert abs(float(rtts[-1]) * 1000 - int(stats["rtt_last_us"])) < 2
+    evs = events(as_json.stdout)
+    assert [e for e in evs if e["event"] == "ping_rtt"]
+    (final,) = [e for e in evs if e["event"] == "stats"]
+    assert final["messages_in"] == 1 and final["bytes_in"] > 0 and final["time_total_us"] > 0
+
+
+def test_keylog(tmp_path):
+    pki = make_pki(tmp_path)
+    keys = tmp_path / "keys.log"
+    with echo_server("--cert", pki / "server.pem", "--key", pki / "server.key") as port:
+        result = cat("--keylog", keys, "--cacert", pki / "ca.pem", f"wss://localhost:{port}/",
+                     stdin="k\n")
+    assert result.returncode == 0, result.stderr
+    assert "CLIENT_TRAFFIC_SECRET_0 " in keys.read_text()
+
+
 # --reconnect, against tests/servers/flaky_server.py: the first three
 # connections each get one message, then the server drops them (or closes
 # with --end's code); the fourth gets its message and a close with 1000.

@@ -10,28 +10,90 @@ then serves until killed. Paths change behaviour:
   /status/NNN   answer the handshake with HTTP NNN (Location: /redirected for 3xx)
   /redirected   echo (the target of the redirects)
   /close/CODE   close at once with CODE and reason "bye"
+  /drop         send "hello", then cut TCP (no close frame)
   /silent       accept the handshake, then never send anything
+  /big/N        send one message of N bytes, made as it is sent, then echo:
+                binary, byte i being i mod 251; with ?text, UTF-8 text,
+                TEXT_UNIT repeated (N rounded down to whole units). It goes
+                in frames of 65537 bytes (?frame=F: F bytes; frames of text
+                may cut characters), held whole only when it fits one frame;
+                with ?ping, a ping between frames, then the text "pongs K"
+                once the K pings are answered; with ?cut=K, websockets' close
+                (1011) after K frames, in the middle of the message
 
-Options select TLS (with an optional required client certificate),
+Options select a Unix socket (--unix PATH), TLS (with an optional required client certificate),
 permessage-deflate parameters, subprotocols and the bind address.
 """
 
 import argparse
 import http
 import json
+import socket
 import ssl
 import sys
 import threading
+import urllib.parse
 
 from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Response
-from websockets.sync.server import serve
+from websockets.sync.server import serve, unix_serve
+
+
+# /big/N's text: 17 bytes (so frames and pieces of a power of two cut it
+# anywhere) with characters of 1, 2, 3 and 4 bytes.
+TEXT_UNIT = "a✓é🙂 wörld".encode()
+BIG_FRAME = 65537
+
+
+class Cut(Exception):
+    """/big/N?cut=K: stop in the middle of the message."""
+
+
+def big_message(ws, target):
+    """/big/N: send the message, generated frame by frame; False if cut."""
+    url = urllib.parse.urlsplit(target)
+    query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+    size = int(url.path.split("/")[2])
+    text = "text" in query
+    unit = TEXT_UNIT if text else bytes(range(251))
+    if text:
+        size -= size % len(unit)
+    frame = int(query.get("frame", [BIG_FRAME])[0])
+    pattern = unit * (frame // len(unit) + 2)
+
+    def piece(offset, length):
+        start = offset % len(unit)
+        return pattern[start : start + length]
+
+    if size <= frame:
+        ws.send(piece(0, size), text=text)
+        return True
+    pings = []
+    cut = int(query["cut"][0]) if "cut" in query else None
+
+    def frames():
+        for index, offset in enumerate(range(0, size, frame)):
+            if index == cut:
+                raise Cut()
+            if offset and "ping" in query:
+                pings.append(ws.ping())
+            yield piece(offset, min(frame, size - offset))
+
+    try:
+        ws.send(frames(), text=text)
+    except Cut:
+        return False  # websockets closed with 1011, "error in fragmented message"
+    if "ping" in query:
+        answered = sum(1 for p in pings if p.wait(10))
+        ws.send(f"pongs {answered}")
+    return True
 
 
 def parse_args():
     p = argparse.ArgumentParser()
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--unix", help="serve on this Unix socket path instead (prints PORT 0)")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--cert", help="PEM certificate chain: serve wss")
     p.add_argument("--key", help="PEM key for --cert")
@@ -84,11 +146,17 @@ def main():
         if path.startswith("/close/"):
             ws.close(int(path.split("/")[2]), "bye")
             return
+        if path == "/drop":
+            ws.send("hello")
+            ws.socket.shutdown(socket.SHUT_RDWR)
+            return
         if path == "/silent":
             threading.Event().wait(3600)
             return
         if path == "/headers":
             ws.send(json.dumps({k: v for k, v in ws.request.headers.raw_items()}))
+        if path.startswith("/big/") and not big_message(ws, path):
+            return
         if path == "/greet":
             for text in args.greet:
                 ws.send(text)
@@ -98,10 +166,10 @@ def main():
         for message in ws:
             ws.send(message)
 
-    with serve(
+    where = ((args.unix,) if args.unix else (args.host, args.port))
+    with (unix_serve if args.unix else serve)(
         handler,
-        args.host,
-        args.port,
+        *where,
         ssl=ssl_context,
         compression=None,
         extensions=extensions or None,
@@ -110,7 +178,7 @@ def main():
         max_size=args.max_size,
         ping_interval=None,
     ) as server:
-        port = server.socket.getsockname()[1]
+        port = 0 if args.unix else server.socket.getsockname()[1]
         print(f"PORT {port}", flush=True)
         server.serve_forever()
 

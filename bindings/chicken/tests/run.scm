@@ -8,7 +8,7 @@
 ;;; anything failed.
 
 (import scheme
-        (chicken base) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
+        (chicken base) (chicken bitwise) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
         (chicken format) (chicken io) (chicken irregex) (chicken process-context)
         (chicken process signal) (chicken string) (chicken tcp) (chicken time)
         srfi-4
@@ -549,6 +549,246 @@
         (finish c))))
 
 ;;; ------------------------------------------------------------------
+;;; What a connection did: trace events, counters, the TLS key log
+
+;; A trace: procedure that records, and what it recorded (oldest first).
+(define (make-recorder)
+  (let ((events '()))
+    (values (lambda (e) (set! events (cons e events)))
+            (lambda () (reverse events)))))
+
+(define (keep ok? l)
+  (cond ((null? l) '())
+        ((ok? (car l)) (cons (car l) (keep ok? (cdr l))))
+        (else (keep ok? (cdr l)))))
+
+(define (kinds events) (map ws-trace-event-kind events))
+(define (of-kind kind events) (keep (lambda (e) (eq? (ws-trace-event-kind e) kind)) events))
+(define (first-of kind events) (let ((l (of-kind kind events))) (and (pair? l) (car l))))
+(define (last-of l) (and (pair? l) (car (reverse l))))
+
+;; Whether the kinds WANTED appear in EVENTS in this order (others between).
+(define (in-order? wanted events)
+  (let loop ((w wanted) (k (kinds events)))
+    (cond ((null? w) #t)
+          ((null? k) #f)
+          ((eq? (car w) (car k)) (loop (cdr w) (cdr k)))
+          (else (loop w (cdr k))))))
+
+;; Whether STRING appears in any event's text or string fields.
+(define (in-any-event? string events)
+  (let loop ((l events))
+    (and (pair? l)
+         (or (contains? (ws-trace-event-text (car l)) string)
+             (let fields ((f (ws-trace-event-fields (car l))))
+               (and (pair? f)
+                    (or (contains? (cdar f) string) (fields (cdr f)))))
+             (loop (cdr l))))))
+
+(let-values (((record events) (make-recorder)))
+  (let ((c (ws-connect (url "/") trace: record headers: '(("Authorization" . "Bearer hush-hush")))))
+    (test-assert "trace: the connect's events arrive before ws-connect returns"
+                 (in-order? '(tcp-attempt tcp-connected request-sent response open) (events)))
+    (test-assert "... all of them ws-trace-event records" (every? ws-trace-event? (events)))
+    (test-assert "... carrying the connection's id"
+                 (every? (lambda (e) (= (ws-trace-event-connection-id e) (ws-connection-id c)))
+                         (events)))
+    (test-assert "ws-connection-id is a positive integer"
+                 (and (integer? (ws-connection-id c)) (> (ws-connection-id c) 0)))
+    (let ((r (first-of 'response (events))))
+      (test "the response event's status" 101 (and r (ws-trace-event-field r 'status)))
+      (test-assert "... its text" (and r (contains? (ws-trace-event-text r) "101"))))
+    (test-assert "the TCP address is a field"
+                 (contains? (ws-trace-event-field (first-of 'tcp-connected (events)) 'address "")
+                            "127.0.0.1:"))
+    (test-assert "elapsed-us on every event"
+                 (every? (lambda (e) (integer? (ws-trace-event-field e 'elapsed-us))) (events)))
+    (test "a field the event does not have: the default" 'none
+          (ws-trace-event-field (first-of 'open (events)) 'rtt-us 'none))
+    (test-assert "the request's headers, credentials redacted"
+                 (contains? (ws-trace-event-field (first-of 'request-sent (events)) 'headers "")
+                            "Authorization: [redacted]"))
+    (test "... and the secret in no event" #f (in-any-event? "hush-hush" (events)))
+    (test-assert "the record prints with its kind and text"
+                 (contains? (sprintf "~A" (first-of 'open (events))) "#<ws-trace-event"))
+    (send-text-message c "hello")
+    ;; Delivered by the call that produced it, before it returned.
+    (let ((e (last-of (events))))
+      (test "send-text-message: a frame-sent event before it returns" 'frame-sent
+            (and e (ws-trace-event-kind e)))
+      (test "... with the opcode, length, FIN and RSV1"
+            '(1 5 #t #f)
+            (and e (map (lambda (f) (ws-trace-event-field e f)) '(opcode length fin rsv1)))))
+    (test "the echo" "hello" (message-data (recv-message c)))
+    (let ((e (last-of (events))))
+      (test "recv-message: a frame-received event" '(frame-received 1 5 #t)
+            (and e (list (ws-trace-event-kind e) (ws-trace-event-field e 'opcode)
+                         (ws-trace-event-field e 'length) (ws-trace-event-field e 'fin)))))
+    (ws-ping c "rtt")
+    (test "ws-ping: a ping-sent event" '(3) (map (lambda (e) (ws-trace-event-field e 'length))
+                                                 (of-kind 'ping-sent (events))))
+    (finish c)
+    (test-assert "the close: sent, received, in order"
+                 (in-order? '(close-sent frame-sent frame-received close-received) (events)))
+    (test "close-sent's code" 1000 (ws-trace-event-field (first-of 'close-sent (events)) 'close-code))
+    (test "close-received's code" 1000
+          (ws-trace-event-field (first-of 'close-received (events)) 'close-code))
+    (let ((pong (first-of 'pong-received (events))))
+      (test-assert "the pong's round trip" (and pong (>= (ws-trace-event-field pong 'rtt-us -1) 0))))
+    (test "one frame-sent per frame: text, ping, close" '(1 9 8)
+          (map (lambda (e) (ws-trace-event-field e 'opcode)) (of-kind 'frame-sent (events))))
+    (test "no failure event for a clean close" '() (of-kind 'failure (events)))
+    (let ((n (length (events))))
+      (ws-connection-free! c)
+      (test "nothing more once the connection is released" n (length (events))))))
+
+;; Counters after an echo: what went each way, exactly.
+(let ((c (ws-connect (url "/")))
+      (texts '("a" "bb" "ccc")))
+  (test "counters start at 0" '(0 0 0 0)
+        (map (lambda (s) (ws-connection-stat c s)) '(messages-in messages-out bytes-in bytes-out)))
+  (for-each (lambda (t) (test (string-append "echo " t) t (message-data (echo c t)))) texts)
+  (test "messages-out: what was sent" 3 (ws-connection-stat c 'messages-out))
+  (test "messages-in: the echoes" 3 (ws-connection-stat c 'messages-in))
+  (test "payload-out, payload-in: their bytes" '(6 6)
+        (list (ws-connection-stat c 'payload-out) (ws-connection-stat c 'payload-in)))
+  ;; A client frame: 2 bytes of header and 4 of mask; the server's: 2.
+  (test "bytes-out: frames with headers and masks" (+ 6 (* 3 6)) (ws-connection-stat c 'bytes-out))
+  (test "bytes-in: frames with headers" (+ 6 (* 3 2)) (ws-connection-stat c 'bytes-in))
+  (test "frames-out, frames-in" '(3 3)
+        (list (ws-connection-stat c 'frames-out) (ws-connection-stat c 'frames-in)))
+  (let ((all (ws-connection-stats c)))
+    (test-assert "ws-connection-stats: an alist of every stat"
+                 (every? (lambda (s) (assq s all))
+                         '(bytes-in bytes-out payload-in payload-out frames-in frames-out
+                           messages-in messages-out pings-sent pongs-received rtt-last-us
+                           rtt-smoothed-us time-resolve-us time-connect-us time-proxy-us
+                           time-tls-us time-http-us time-total-us redirects)))
+    (test "... agreeing with ws-connection-stat" (ws-connection-stat c 'bytes-out)
+          (alist-ref 'bytes-out all)))
+  (test-assert "the connect's total time" (> (ws-connection-stat c 'time-total-us) 0))
+  (test "no TLS, no proxy: their times are 0" '(0 0)
+        (list (ws-connection-stat c 'time-tls-us) (ws-connection-stat c 'time-proxy-us)))
+  (ws-ping c)
+  (finish c)
+  (test "closed and released" 'closed (ws-connection-state c))
+  (test "the counters stay readable once released" '(3 3 5 1 1)
+        (map (lambda (s) (ws-connection-stat c s))
+             '(messages-out messages-in frames-out pings-sent pongs-received)))
+  (test-assert "... ws-connection-stats too" (= 3 (alist-ref 'messages-out (ws-connection-stats c))))
+  (test-exn "an unknown stat is an exn" (ws-connection-stat c 'bogus))
+  (test-exn "ws-connection-stat on a non-connection" (ws-connection-stat 42 'bytes-in)))
+
+;; With deflate, payload and wire bytes tell the compression ratio.
+(let ((c (ws-connect (url "/") (list (permessage-deflate '(()))))))
+  (let ((text (repeat-string "compressible " 5000)))
+    (test "deflate echo" text (message-data (echo c text)))
+    (test "payload-in: the inflated size" (string-length text) (ws-connection-stat c 'payload-in))
+    (test-assert "bytes-in: far fewer on the wire"
+                 (< (* 10 (ws-connection-stat c 'bytes-in)) (ws-connection-stat c 'payload-in))))
+  (finish c))
+
+;; A refused connection: its events, the failure last, before the condition.
+(let-values (((record events) (make-recorder)))
+  (let ((e (test-exn "a refused connection with trace: is an exn"
+                     (ws-connect "ws://127.0.0.1:1/" trace: record))))
+    (let ((f (first-of 'failure (events))))
+      (test-assert "... whose events end with a failure event"
+                   (and f (eq? f (last-of (events)))))
+      (test "... with the result code of the condition"
+            (and e (get-condition-property e 'websocket 'code))
+            (and f (ws-trace-event-field f 'result)))
+      (test-assert "... and a message" (and f (string? (ws-trace-event-field f 'message))))
+      (test-assert "... after the TCP attempt" (in-order? '(tcp-attempt failure) (events))))))
+(let* ((seen #f)
+       (e (check-condition "the failure event is delivered before the condition reaches the caller"
+                           '(exn websocket) '()
+                           (lambda ()
+                             (ws-connect "ws://127.0.0.1:1/"
+                                         trace: (lambda (e) (set! seen (ws-trace-event-kind e))))))))
+  (test "... (the last event seen)" 'failure seen))
+
+;; A non-101 answer: the response event, then the connection is gone.
+(let-values (((record events) (make-recorder)))
+  (let ((r (ws-connect (url "/status/403") trace: record)))
+    (test "a 403 with trace:" 403 (and (ws-response? r) (ws-response-status r)))
+    (test "... its response event" 403
+          (let ((e (first-of 'response (events)))) (and e (ws-trace-event-field e 'status))))))
+
+;; A trace procedure that raises: the condition goes to the caller, whose
+;; work is done (the message went out); the connection goes on.
+(let* ((raised #f)
+       (c (ws-connect (url "/")
+                      trace: (lambda (e)
+                               (when (and (not raised) (eq? (ws-trace-event-kind e) 'frame-sent))
+                                 (set! raised #t)
+                                 (error "from the trace procedure"))))))
+  (test "an error in the trace procedure reaches the caller" "from the trace procedure"
+        (handle-exceptions e (get-condition-property e 'exn 'message) (send-text-message c "one")))
+  (test "... the message went out all the same" "one" (message-data (recv-message c)))
+  (test "... and the connection goes on" "two" (message-data (echo c "two")))
+  (finish c))
+
+;; The procedure runs after the call, outside the connection's lock: it
+;; may read the connection's counters.
+(let* ((out '())
+       (c #f))
+  (set! c (ws-connect (url "/")
+                      trace: (lambda (e)
+                               (when (eq? (ws-trace-event-kind e) 'frame-received)
+                                 (set! out (cons (ws-connection-stat c 'frames-in) out))))))
+  (echo c "x")
+  (echo c "y")
+  (test "the trace procedure may call the egg on its own connection" '(2 1) out)
+  (finish c))
+
+(test-exn "trace: must be a procedure" (ws-connect (url "/") trace: 'yes))
+
+;; Through the HTTP CONNECT proxy: the proxy's steps and time.
+(let ((http-proxy (get-environment-variable "WS_HTTP_PROXY")))
+  (when http-proxy
+    (let-values (((record events) (make-recorder)))
+      (let ((c (ws-connect (url "/") proxy: http-proxy trace: record)))
+        (test-assert "through a proxy: proxy events" (pair? (of-kind 'proxy (events))))
+        (test-assert "... and the proxy's time" (> (ws-connection-stat c 'time-proxy-us) 0))
+        (finish c)))))
+
+;; TLS: the tls-done event, its time, and the key log (beside the test
+;; CA, in run-tests.sh's scratch folder).
+(define (temporary-path name)
+  (string-append (irregex-replace "/[^/]*$" tls-ca "") "/" name))
+
+(when tls-base
+  (let-values (((record events) (make-recorder)))
+    (let* ((keylog (temporary-path "keylog"))
+           (_ (when (file-exists? keylog) (delete-file keylog)))
+           (c (ws-connect (string-append tls-base "/") tls-ca-file: tls-ca trace: record
+                          tls-keylog-file: keylog)))
+      (let ((t (first-of 'tls-done (events))))
+        (test-assert "wss with trace: a tls-done event" t)
+        (test-assert "... with the TLS version" (and t (contains? (ws-trace-event-field t 'tls-version "")
+                                                                  "TLS")))
+        (test-assert "... and the server certificate's subject"
+                     (and t (contains? (ws-trace-event-field t 'peer-subject "") "localhost"))))
+      (test-assert "time-tls-us" (> (ws-connection-stat c 'time-tls-us) 0))
+      (test "echo with a key log" "logged" (message-data (echo c "logged")))
+      (finish c)
+      (test-assert "tls-keylog-file: the TLS 1.3 secrets are written"
+                   (contains? (file-text keylog) "CLIENT_TRAFFIC_SECRET_0"))
+      (when (file-exists? keylog) (delete-file keylog))))
+  (let ((keylog (temporary-path "keylog-env")))
+    (when (file-exists? keylog) (delete-file keylog))
+    (set-environment-variable! "SSLKEYLOGFILE" keylog)
+    (finish (ws-connect (string-append tls-base "/") tls-ca-file: tls-ca))
+    (test "SSLKEYLOGFILE alone writes nothing" #f (file-exists? keylog))
+    (finish (ws-connect (string-append tls-base "/") tls-ca-file: tls-ca tls-keylog-env: #t))
+    (test-assert "tls-keylog-env: #t writes to SSLKEYLOGFILE"
+                 (contains? (file-text keylog) "CLIENT_TRAFFIC_SECRET_0"))
+    (unset-environment-variable! "SSLKEYLOGFILE")
+    (when (file-exists? keylog) (delete-file keylog))))
+(test-exn "tls-keylog-file: must be a string" (ws-connect (url "/") tls-keylog-file: 1))
+
+;;; ------------------------------------------------------------------
 ;;; Freeing
 
 (let ((c (ws-connect (url "/"))))
@@ -876,6 +1116,315 @@
           (test-assert (sprintf "... raised within 5 s, not at the 10 s close timeout (took ~A ms)" ms)
                        (< ms 5000)))
         (test "... the connection closed" 'closed (ws-connection-state c))))))
+
+;;; ------------------------------------------------------------------
+;;; Messages in pieces: recv-message-part and recv-message-port
+;;;
+;;; The echo server's /big/N sends one message of N bytes made as it goes
+;;; (binary: byte i is i mod 251; ?text: text-unit repeated, N rounded
+;;; down to whole units) in frames of 65537 bytes (?frame=F), with a ping
+;;; between frames for ?ping (then the text "pongs K"); then it echoes.
+
+(define text-unit "a✓é🙂 wörld")    ; 17 bytes: characters of 1 to 4 bytes
+(define big (* 8 1024 1024))
+(define big-text (* 17 (quotient big 17)))
+
+;; Texts to compare pieces with: text-unit repeated over `n' bytes and
+;; one more unit, so that a piece starting anywhere in a unit fits.
+(define (pattern-text n)
+  (let* ((k (+ (quotient n 17) 2))
+         (s (make-string (* 17 k))))
+    (do ((i 0 (+ i 1))) ((= i k) s)
+      (move-memory! text-unit s 17 0 (* 17 i)))))
+
+(define part-patterns (make-parameter #f))
+
+;; Whether `piece' (a string or blob) is the message's bytes at `offset':
+;; for text, the pattern's, starting between characters (not a UTF-8
+;; continuation byte); for binary, bytes i mod 251.
+(define (piece-matches? piece offset type)
+  (let* ((text? (eq? type 'text))
+         (len (if text? (string-length piece) (blob-size piece)))
+         (unit (if text? 17 251))
+         (pattern (if text? (cdr (part-patterns)) (car (part-patterns))))
+         (start (modulo offset unit)))
+    (and (if text? (string? piece) (blob? piece))
+         (<= (+ start len) (if text? (string-length pattern) (blob-size pattern)))
+         (if text?
+             (and (string=? piece (substring pattern start (+ start len)))
+                  (or (= len 0) (not (= (bitwise-and (char->integer (string-ref piece 0)) #xc0) #x80))))
+             (let ((expected (make-blob len)))
+               (move-memory! pattern expected len start 0)
+               (equal? piece expected))))))
+
+;; Receive one message with recv-message-part: (values total-bytes pieces
+;; type all-matched? largest-piece), checking each piece as it comes.
+(define (receive-in-parts c #!optional (size 65536))
+  (let loop ((total 0) (pieces 0) (ok #t) (largest 0))
+    (let-values (((piece type last) (recv-message-part c size)))
+      (if (not piece)
+          (values total pieces #f #f largest)
+          (let* ((len (if (string? piece) (string-length piece) (blob-size piece)))
+                 (ok (and ok (piece-matches? piece total type))))
+            (if last
+                (values (+ total len) (+ pieces 1) type ok (max largest len))
+                (loop (+ total len) (+ pieces 1) ok (max largest len))))))))
+
+(define big-url (lambda (n . query) (url (sprintf "/big/~A~A" n (if (null? query) "" (car query))))))
+
+(part-patterns (cons (pattern-blob (+ 200000 251)) (pattern-text 200000)))
+
+;; 8 MiB, binary and text, with and without permessage-deflate, in pieces
+;; of the default 64 KiB and of sizes that cut frames and characters.
+(for-each
+ (lambda (compressed?)
+   (let ((c (ws-connect (big-url big) (if compressed? (list deflate) '()))))
+     (test (sprintf "8 MiB binary in pieces (deflate ~A): agreed" compressed?)
+           compressed? (ws-connection-compression? c))
+     (let-values (((total pieces type ok largest) (receive-in-parts c)))
+       (test (sprintf "8 MiB binary in pieces (deflate ~A): every byte, in order" compressed?)
+             (list big 'binary #t) (list total type ok))
+       (test-assert (sprintf "... in pieces of at most 64 KiB (~A pieces)" pieces)
+                    (and (>= pieces (quotient big 65536)) (<= largest 65536))))
+     (test "... then the connection goes on" "after" (message-data (echo c "after")))
+     (finish c))
+   (let ((c (ws-connect (big-url big "?text") (if compressed? (list deflate) '()))))
+     (let-values (((total pieces type ok largest) (receive-in-parts c 100000)))
+       (test (sprintf "8 MiB text in pieces of 100000 (deflate ~A): every byte, whole characters"
+                      compressed?)
+             (list big-text 'text #t) (list total type ok))
+       (test-assert "... none over 100000 bytes" (<= largest 100000)))
+     (finish c)))
+ '(#f #t))
+
+;; Pieces smaller than a character: 4 bytes (the least), 5 and 7, over
+;; frames of 1000 bytes that cut characters too.
+(for-each
+ (lambda (size)
+   (let ((c (ws-connect (big-url 20000 "?text&frame=1000") (list deflate))))
+     (let-values (((total pieces type ok largest) (receive-in-parts c size)))
+       (test (sprintf "text in pieces of ~A bytes: whole characters, every byte" size)
+             (list (* 17 (quotient 20000 17)) 'text #t) (list total type ok))
+       (test-assert "... none larger" (<= largest size)))
+     (finish c)))
+ '(4 5 7))
+
+;; One frame of 1 MiB: pieces split the frame as it arrives.
+(let ((c (ws-connect (big-url (* 1024 1024) (sprintf "?frame=~A" (* 1024 1024))))))
+  (let-values (((total pieces type ok largest) (receive-in-parts c 10000)))
+    (test "a 1 MiB frame in pieces of 10000 bytes" (list (* 1024 1024) #t) (list total ok))
+    (test-assert "... in many pieces" (>= pieces 105)))
+  (finish c))
+
+;; A fragmented message with a ping between frames: the pings are
+;; answered while the pieces come, and the trace of each frame is
+;; delivered by the call that received it.
+(let*-values (((record recorded) (make-recorder))
+              ((c) (ws-connect (big-url 300000 "?text&ping&frame=30000") trace: record)))
+  (let ((frames-seen '()))              ; data frames traced when each piece returned
+    (let loop ((total 0))
+      (let-values (((piece type last) (recv-message-part c 8192)))
+        (set! frames-seen
+          (cons (length (keep (lambda (e) (memv (ws-trace-event-field e 'opcode) '(0 1 2)))
+                              (of-kind 'frame-received (recorded))))
+                frames-seen))
+        (if last
+            (test "a fragmented text with pings, in pieces: every byte" 299999
+                  (+ total (string-length piece)))
+            (loop (+ total (string-length piece))))))
+    (test "... the server had its 9 pongs" "pongs 9" (message-data (recv-message c)))
+    (test "... pongs went out between the pieces"
+          #t (> (length (keep (lambda (e) (eqv? (ws-trace-event-field e 'opcode) 10))
+                              (of-kind 'frame-sent (recorded))))
+                0))
+    (test-assert "... the first piece came with its frame's trace event" (>= (last-of frames-seen) 1))
+    (test "... the last one with all 11 data frames' (10 and the empty end)" 11 (car frames-seen)))
+  (finish c))
+
+;; A message begun in pieces is finished in pieces.
+(let ((c (ws-connect (big-url 1000000))))
+  (define first-size
+    (let-values (((piece type last) (recv-message-part c)))
+      (test-assert "a first piece, of what has arrived"
+                   (and (<= 1 (blob-size piece) 65536) (eq? type 'binary) (not last)))
+      (blob-size piece)))
+  (let ((e (test-exn "recv-message in the middle of a message received in pieces: an exn"
+                     (recv-message c))))
+    (test "... with WS_ERR_INVALID_STATE" -3 (and e (get-condition-property e 'websocket 'code #f))))
+  (test-exn "... recv-frame too" (recv-frame c))
+  (test-exn "... and recv-message-port" (recv-message-port c))
+  (test "... the connection stays open" 'open (ws-connection-state c))
+  (let loop ((total first-size))
+    (let-values (((piece type last) (recv-message-part c)))
+      (if last
+          (test "... and the rest comes in pieces" 1000000 (+ total (blob-size piece)))
+          (loop (+ total (blob-size piece))))))
+  (test "... then recv-message works again" "whole" (message-data (echo c "whole")))
+  (finish c))
+
+;; recv-message-port: the message's bytes through an input port.
+(for-each
+ (lambda (compressed?)
+   (let ((c (ws-connect (big-url big) (if compressed? (list deflate) '()))))
+     (let-values (((in type) (recv-message-port c)))
+       (test (sprintf "recv-message-port (deflate ~A): an input port and the type" compressed?)
+             '(#t binary) (list (input-port? in) type))
+       ;; read-u8vector! in chunks of 100000 (not the pieces' size)
+       (let loop ((total 0) (ok #t))
+         (let* ((v (read-u8vector 100000 in)))
+           (if (eof-object? v)
+               (test "... reads all 8 MiB, every byte, then the end of file"
+                     (list big #t) (list total ok))
+               (loop (+ total (u8vector-length v))
+                     (and ok (piece-matches? (u8vector->blob/shared v) total 'binary))))))
+       (close-input-port in))
+     (test "... then the connection goes on" "next" (message-data (echo c "next")))
+     (finish c)))
+ '(#f #t))
+
+(let ((c (ws-connect (big-url 100000 "?text") (list deflate))))
+  (let-values (((in type) (recv-message-port c 1000)))
+    (test "a text message's port" 'text type)
+    (test "read-char and peek-char read its bytes" '(#\a #\a #xe2)
+          (let* ((peeked (peek-char in)) (a (read-char in)) (b (read-char in)))
+            (list peeked a (char->integer b))))
+    (test-assert "read-string reads on from there"
+                 (string=? (read-string 16 in) (substring (cdr (part-patterns)) 2 18)))
+    (test-assert "read-string of more than a piece reads across pieces"
+                 (string=? (read-string 5000 in) (substring (cdr (part-patterns)) 18 5018)))
+    ;; The port owns its message: no other receive may take its bytes.
+    (let ((e (test-exn "recv-message-part while a port reads the message: an exn"
+                       (recv-message-part c))))
+      (test "... WS_ERR_INVALID_STATE" -3 (and e (get-condition-property e 'websocket 'code #f))))
+    (test-exn "... recv-message-port too" (recv-message-port c))
+    (test-exn "... recv-message too" (recv-message c))
+    ;; Closing it early drops the rest of the message.
+    (close-input-port in))
+  (test "closing the port early drops the rest; the next message comes whole"
+        "after the port" (message-data (echo c "after the port")))
+  (send-text-message c "a small one")
+  (let-values (((in type) (recv-message-port c)))
+    (test "a small message through a port" '("a small one" text #t)
+          (list (read-string #f in) type (eof-object? (read-char in))))
+    (close-input-port in))
+  (send-binary-message c (make-blob 0))
+  (let-values (((in type) (recv-message-port c)))
+    (test "an empty message: the end of file at once" '(#t binary) (list (eof-object? (read-char in)) type)))
+  (finish c))
+
+;; A trace procedure that raises: the condition reaches the reader, the
+;; piece is kept (a port loses no byte), and the connection goes on.
+(define (raise-on-data-frame n)          ; a trace: procedure
+  (let ((frames 0))
+    (lambda (e)
+      (when (and (eq? (ws-trace-event-kind e) 'frame-received)
+                 (memv (ws-trace-event-field e 'opcode) '(0 1 2)))
+        (set! frames (+ frames 1))
+        (when (= frames n) (error "the trace procedure says no"))))))
+;; (A read-char takes nothing before it receives; a read-string that
+;; raises loses what it had copied, as documented.)
+(let ((c (ws-connect (big-url 50000 "?frame=5000") trace: (raise-on-data-frame 3))))
+  (let-values (((in type) (recv-message-port c 1000)))
+    (let loop ((total 0) (ok #t) (conditions 0))
+      (let ((r (handle-exceptions e 'raised (read-char in))))
+        (cond ((eq? r 'raised) (loop total ok (+ conditions 1)))
+              ((eof-object? r)
+               (test "a trace procedure raises while a port reads: raised once, no byte lost"
+                     (list 1 50000 #t) (list conditions total ok)))
+              (else (loop (+ total 1)
+                          (and ok (= (char->integer r) (modulo total 251)))
+                          conditions))))))
+  (test "... the connection goes on" "on" (message-data (echo c "on")))
+  (finish c))
+(let ((c (ws-connect (big-url 300000 "?frame=30000") trace: (raise-on-data-frame 1))))
+  (test-assert "a trace procedure raises at a port's first piece: recv-message-port raises"
+               (condition? (handle-exceptions e e (recv-message-port c))))
+  (test "... and the rest of that message comes with recv-message-part" #t
+        (let loop ()
+          (let-values (((piece type last) (recv-message-part c)))
+            (or last (loop)))))
+  (test "... then the connection goes on" "on" (message-data (echo c "on")))
+  (finish c))
+
+;; The close ends the stream.
+(let ((c (ws-connect (url "/close/4000"))))
+  (test "the server's close: recv-message-part gives #f #f #f"
+        '(#f #f #f) (call-with-values (lambda () (recv-message-part c)) list))
+  (test "... the connection is closed with its code" '(closed 4000)
+        (list (ws-connection-state c) (ws-connection-close-code c))))
+(let ((c (ws-connect (url "/close/4001"))))
+  (test "the server's close: recv-message-port gives #f #f"
+        '(#f #f) (call-with-values (lambda () (recv-message-port c)) list))
+  (test "... closed" 'closed (ws-connection-state c)))
+(let ((c (ws-connect (url "/"))))
+  (ws-close c)
+  (test "after our ws-close, the next piece is the end: #f #f #f"
+        '(#f #f #f) (call-with-values (lambda () (recv-message-part c)) list))
+  (test "... the close handshake done" '(closed 1000)
+        (list (ws-connection-state c) (ws-connection-close-code c))))
+
+;; A close in the middle of a message (websockets fails the connection
+;; with 1011 when the generator of its fragments raises): the pieces end
+;; without a last one, and a port's read raises rather than end the file.
+(let ((c (ws-connect (big-url 300000 "?frame=30000&cut=3"))))
+  (let loop ((total 0) (ok #t) (lasts 0))
+    (let-values (((piece type last) (recv-message-part c)))
+      (if piece
+          (loop (+ total (blob-size piece)) (and ok (piece-matches? piece total 'binary))
+                (if last (+ lasts 1) lasts))
+          (test "a message cut by the server's close: pieces, no last one, then #f"
+                '(#t #t 0) (list (> total 0) ok lasts)))))
+  (test "... the server's close code" 1011 (ws-connection-close-code c)))
+(let ((c (ws-connect (big-url 300000 "?frame=30000&cut=3"))))
+  (let-values (((in type) (recv-message-port c)))
+    (let ((e (test-exn "... through a port: the read raises, no false end of file"
+                       (read-string #f in))))
+      (test-assert "... saying so" (and e (contains? (get-condition-property e 'exn 'message "")
+                                                     "closed before the end of the message"))))
+    (test-exn "... and so does the next read" (read-char in))
+    (close-input-port in)
+    (test "... closing the port then is quiet; the connection is closed" 'closed
+          (ws-connection-state c))))
+
+;; Receives in pieces wait in the scheduler, up to the read timeout.
+(let ((c (ws-connect (url "/silent") read-timeout: 1000)))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message-part c)))))
+    (test-assert "recv-message-part: the read timeout (exn websocket timeout)" (timeout-condition? e))
+    (test-assert "... and other threads ran while it waited" (> ticks 0)))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message-port c)))))
+    (test-assert "recv-message-port: the same" (timeout-condition? e))
+    (test-assert "... other threads ran" (> ticks 0)))
+  (test "... the connection stays open" 'open (ws-connection-state c))
+  (ws-connection-free! c))
+
+;; The limits still apply to messages received in pieces; +inf.0 lifts them.
+(let ((c (ws-connect (big-url 2000000) max-message-size: 1000000)))
+  (let ((e (test-fail "a message over max-message-size in pieces: a fail"
+                      (let loop () (let-values (((p t last) (recv-message-part c))) (unless last (loop)))))))
+    (test "... message-too-big" 'message-too-big (and e (get-condition-property e 'fail 'reason #f)))))
+(let ((c (ws-connect (big-url 200000) max-frame-size: 65536)))
+  (test-fail "a frame over max-frame-size in pieces: a fail"
+             (let loop () (let-values (((p t last) (recv-message-part c))) (unless last (loop))))))
+(let ((c (ws-connect (big-url 2000000) (list deflate) max-message-size: +inf.0 max-frame-size: +inf.0)))
+  (let-values (((total pieces type ok largest) (receive-in-parts c)))
+    (test "max-message-size: +inf.0 and max-frame-size: +inf.0: no limit" (list 2000000 #t) (list total ok)))
+  (finish c))
+(test-exn "max-message-size: -1 is an exn" (ws-connect (url "/") max-message-size: -1))
+(test-exn "max-message-size: 1.5 is an exn" (ws-connect (url "/") max-message-size: 1.5))
+
+(let ((c (ws-connect (url "/"))))
+  (test-exn "a piece size under 4 is an exn" (recv-message-part c 3))
+  (test-exn "... for the port too" (recv-message-port c 0))
+  (test-exn "recv-message-part on a non-connection is an exn" (recv-message-part 'nope))
+  (finish c))
+
+;; Over TLS, compressed.
+(when tls-base
+  (let ((c (ws-connect (string-append tls-base "/big/1000000?text") (list deflate) tls-ca-file: tls-ca)))
+    (let-values (((total pieces type ok largest) (receive-in-parts c 30000)))
+      (test "wss with deflate: a text message in pieces" (list (* 17 (quotient 1000000 17)) 'text #t)
+            (list total type ok)))
+    (finish c)))
 
 ;;; ------------------------------------------------------------------
 

@@ -25,9 +25,13 @@ SCALARS = {
     "uintptr_t": ctypes.c_size_t,
     "size_t": ctypes.c_size_t,
     "size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "int64_t *": ctypes.POINTER(ctypes.c_int64),
+    "int32_t *": ctypes.POINTER(ctypes.c_int32),
+    "bool *": ctypes.POINTER(ctypes.c_bool),
     "const char *": ctypes.c_char_p,
     "void *": ctypes.c_void_p,
     "ws_message_handler": _ffi.ws_message_handler,
+    "ws_trace_callback": _ffi.ws_trace_callback,
 }
 
 
@@ -102,7 +106,8 @@ def test_result_codes_are_checked(name):
     """Functions returning a result code or a new handle have an errcheck."""
     ret, _ = prototypes()[name]
     fn = getattr(_ffi.lib, name)
-    plain_ints = {"ws_conn_state", "ws_conn_fd", "ws_last_error_code", "ws_message_type", "ws_last_stop_value"}
+    plain_ints = {"ws_conn_state", "ws_conn_fd", "ws_last_error_code", "ws_message_type", "ws_last_stop_value",
+                  "ws_trace_event_kind"}
     if ret == "int32_t" and name not in plain_ints:
         assert fn.errcheck is not None
     if name.endswith("_new"):

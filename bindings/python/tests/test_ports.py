@@ -18,7 +18,7 @@ PORTS = Path(__file__).resolve().parent / "ports"
 SCRIPTS = ["sync_client.py", "asyncio_client.py"]
 #: The tests of the websockets-style APIs (the older egg tests are untyped).
 TYPED_TESTS = ["test_sync_client.py", "test_asyncio_client.py", "test_keepalive.py", "test_ports.py",
-               "test_install.py", "conftest.py", "wstest_helpers.py"]
+               "test_install.py", "test_reconnect.py", "test_observe.py", "conftest.py", "wstest_helpers.py"]
 
 
 def ported(script: str, dest: Path) -> Path:
@@ -35,7 +35,11 @@ def ported(script: str, dest: Path) -> Path:
 
 
 def run(path: Path, url: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
+    # Small reconnection delays, under websockets' names (read by both).
+    delays = {f"WEBSOCKETS_BACKOFF_{name}": "0.02" for name in ("INITIAL_DELAY", "MIN_DELAY", "MAX_DELAY")}
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), **delays}
+    for name in ("INITIAL_DELAY", "MIN_DELAY", "MAX_DELAY", "FACTOR"):
+        env.pop(f"WSCLIENT_BACKOFF_{name}", None)
     r = subprocess.run([sys.executable, str(path), url], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
@@ -47,6 +51,9 @@ def test_websockets_script_runs_with_only_the_imports_changed(script: str, echo_
     ours = run(ported(script, tmp_path), echo_url)
     assert ours == theirs
     assert "rejected: 403" in ours and "iteration ends at a normal close: []" in ours
+    if script == "asyncio_client.py":
+        assert "reconnected after 1012: [1012, 1012, 1012]" in ours
+        assert "process_exception: 503 ['InvalidStatus', 'InvalidStatus', 'InvalidStatus']" in ours
 
 
 def test_mypy_strict_on_package_examples_ports_and_tests(tmp_path: Path) -> None:

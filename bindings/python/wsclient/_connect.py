@@ -11,6 +11,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Unio
 from . import _ffi
 from ._connection import _UNSET, Connection, _Unset
 from ._ffi import lib
+from ._observe import LoggerLike, get_logger, trace_for
 from ._opening import Opening
 from ._response import HTTPResponse
 from ._util import SIZE_MAX, U32_MAX, U64_MAX, cpath, cstr, flag, integer, millis, type_name
@@ -152,6 +153,7 @@ def connect(
     ping_timeout: Optional[float] = None,
     proxy: Optional[str] = None,
     use_env_proxy: bool = False,
+    logger: LoggerLike = None,
 ) -> Union[Connection, HTTPResponse]:
     """Open a WebSocket connection to `url` (ws:// or wss://), the egg's
     ``ws-connect``.
@@ -212,6 +214,12 @@ def connect(
       ``no_proxy`` (off by default, as in the C library). A refusal (e.g.
       407) raises :class:`~wsclient.ProxyError` with the proxy's
       ``.response``.
+    - `logger`: where the connection's trace goes at DEBUG (the handshake,
+      each frame's header, pings, pongs, the close, a failure): a
+      ``logging.Logger``, a ``LoggerAdapter`` or a logger name; by default
+      the logger ``wsclient``. Only when it is enabled for DEBUG at the
+      connect is anything traced (see :attr:`Connection.stats` for the
+      counters, kept in any case).
     """
     return start(
         url,
@@ -244,6 +252,7 @@ def connect(
         ping_timeout=ping_timeout,
         proxy=proxy,
         use_env_proxy=use_env_proxy,
+        logger=logger,
     ).wait()
 
 
@@ -279,6 +288,7 @@ def start(
     ping_timeout: Optional[float] = None,
     proxy: Optional[str] = None,
     use_env_proxy: bool = False,
+    logger: LoggerLike = None,
 ) -> Opening:
     """:func:`connect` up to the wait: its arguments checked, the connect
     started (a bad URI or option raises here)."""
@@ -322,6 +332,7 @@ def start(
     flag(auto_pong, "auto_pong")
     flag(use_env_proxy, "use_env_proxy")
     raw_proxy = None if proxy is None else cstr(proxy, "proxy")
+    log = get_logger(logger)
     integer(max_redirects, "max_redirects", 0, U32_MAX)
     if max_message_size is not None:
         integer(max_message_size, "max_message_size", 1, SIZE_MAX)
@@ -375,7 +386,12 @@ def start(
         if raw_proxy is not None:
             lib.ws_options_set_proxy(opts, raw_proxy)
         lib.ws_options_use_env_proxy(opts, use_env_proxy)
+        trace = trace_for(log)  # None unless `log` takes DEBUG records: then nothing is traced
+        if trace is not None:
+            trace.install(opts)
 
-        return Opening(raw_url, opts, url, pick(read_timeout, None), close_timeout, pick(write_timeout, None))
+        return Opening(
+            raw_url, opts, url, pick(read_timeout, None), close_timeout, pick(write_timeout, None), log, trace
+        )
     finally:
         lib.ws_options_free(opts)

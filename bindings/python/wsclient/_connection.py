@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import time
-from typing import Any, Callable, Iterator, Optional, Tuple, TypeVar, Union
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
 
 try:
     from typing import TypeGuard
@@ -16,6 +17,7 @@ from ._driver import AGAIN, CLOSED, Driver
 from ._errors import InvalidArgument, WebSocketError, WouldBlock
 from ._ffi import lib
 from ._message import Frame, Message, adopt
+from ._observe import AnyLogger, Trace, check_outside_trace, get_logger
 from ._response import HTTPResponse
 from ._util import BytesLike, buffer, cstr, flag, integer, seconds, type_name
 
@@ -92,10 +94,16 @@ class Connection:
         read_timeout: Optional[float],
         close_timeout: Optional[float],
         write_timeout: Optional[float] = None,
+        logger: Optional[AnyLogger] = None,
+        trace: Optional[Trace] = None,
     ) -> None:
         # Not public: use connect(). The driver moves the bytes (and
         # waits); this class is the egg's API on top of it.
+        self._trace = trace  # the trace callback (None: not logging), kept alive with the handle
         self._driver = driver = Driver(ptr, self._free, write_timeout, close_timeout)
+        driver.trace = trace
+        self._logger = logger if logger is not None else get_logger(None)
+        self._conn_id = int(lib.ws_conn_id(ptr))
         self._lock = driver.lock
         self._url = url
         self._read_timeout = read_timeout
@@ -135,6 +143,40 @@ class Connection:
     def compression(self) -> bool:
         """Whether permessage-deflate was negotiated."""
         return self._compression
+
+    @property
+    def conn_id(self) -> int:
+        """The library's id of this connection (``ws_conn_id``): unique in
+        the process, the ``[conn N]`` of its log records."""
+        return self._conn_id
+
+    @property
+    def logger(self) -> AnyLogger:
+        """The logger of this connection (``logger=`` of :func:`connect`,
+        by default the ``wsclient`` logger)."""
+        return self._logger
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """The connection's counters and timings, a read-only snapshot by
+        name (``ws_conn_stat``): ``bytes_in``, ``bytes_out`` (on the wire),
+        ``payload_in``, ``payload_out`` (message data, before compression),
+        ``frames_in``, ``frames_out``, ``messages_in``, ``messages_out``,
+        ``pings_sent``, ``pongs_received``, ``rtt_last_us``,
+        ``rtt_smoothed_us``, ``redirects``, and the connect's phases in
+        microseconds from its start: ``time_resolve_us``,
+        ``time_connect_us``, ``time_proxy_us``, ``time_tls_us``,
+        ``time_http_us``, ``time_total_us``. After :meth:`close`, the values
+        at the close."""
+        check_outside_trace(self._conn_id)
+        return MappingProxyType(self._driver.stats())
+
+    @property
+    def latency(self) -> float:
+        """The round trip of the last ping answered, in seconds (0 before
+        any), as ``websockets``' ``latency``."""
+        check_outside_trace(self._conn_id)
+        return self._driver.stat(_ffi.WS_STAT_RTT_LAST_US, "rtt_last_us") / 1e6
 
     @property
     def peer_close_code(self) -> Optional[int]:

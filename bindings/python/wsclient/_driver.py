@@ -29,11 +29,12 @@ import os
 import select
 import threading
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from . import _ffi
 from ._errors import InvalidState, WebSocketError, WebSocketTimeout
 from ._ffi import lib
+from ._observe import read_stats
 
 #: The library queues sends in non-blocking mode, says what it waits for and
 #: has deadlines to run (an older library may lack these).
@@ -91,6 +92,8 @@ class Driver:
         self.write_timeout = write_timeout  # bounds the wait for the send queue
         self.close_timeout = close_timeout
         self.peer_close: Optional[Tuple[int, str]] = None  # (code, reason) once known
+        self.trace: Any = None  # the trace callback (see _observe), alive while the handle is
+        self.final_stats: Dict[str, int] = {}  # the counters at the release
         self._free = free
         self._out = ctypes.c_void_p()  # where a receive puts the message
         self._out_ref = ctypes.byref(self._out)
@@ -112,10 +115,28 @@ class Driver:
         return self.ptr
 
     def release(self) -> None:
-        """Free the handle (no close handshake). Idempotent."""
+        """Free the handle (no close handshake), keeping its counters for
+        :meth:`stats`. Idempotent."""
         ptr, self.ptr, self.addr = self.ptr, None, None
         if ptr:
+            try:
+                self.final_stats = read_stats(ptr)
+            except Exception:  # at interpreter exit: the module may be gone
+                pass
             self._free(ptr)
+
+    def stats(self) -> Dict[str, int]:
+        """The connection's counters and timings by name (``ws_conn_stat``);
+        once released, those it had then."""
+        with self.lock:
+            return self.final_stats if self.ptr is None else read_stats(self.ptr)
+
+    def stat(self, which: int, name: str) -> int:
+        """One stat (WS_STAT_*, also known as `name` once released)."""
+        with self.lock:
+            if self.ptr is None:
+                return self.final_stats.get(name, 0)
+            return int(lib.ws_conn_stat(self.ptr, which))
 
     def state(self) -> int:
         """WS_STATE_OPEN, _CLOSING or _CLOSED (also once released)."""

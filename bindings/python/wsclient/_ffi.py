@@ -90,6 +90,66 @@ WS_MESSAGE_BINARY = 2
 WS_TLS_DEFAULT = 0
 WS_TLS_1_2 = 0x0303
 WS_TLS_1_3 = 0x0304
+# Trace events, their fields, and the counters (ws_conn_stat).
+WS_TRACE_RESOLVED = 1
+WS_TRACE_TCP_ATTEMPT = 2
+WS_TRACE_TCP_FAILED = 3
+WS_TRACE_TCP_CONNECTED = 4
+WS_TRACE_PROXY = 5
+WS_TRACE_TLS_DONE = 6
+WS_TRACE_REQUEST_SENT = 7
+WS_TRACE_RESPONSE = 8
+WS_TRACE_REDIRECT = 9
+WS_TRACE_OPEN = 10
+WS_TRACE_FRAME_SENT = 11
+WS_TRACE_FRAME_RECEIVED = 12
+WS_TRACE_PING_SENT = 13
+WS_TRACE_PONG_RECEIVED = 14
+WS_TRACE_CLOSE_SENT = 15
+WS_TRACE_CLOSE_RECEIVED = 16
+WS_TRACE_FAILURE = 17
+WS_TRACE_FIELD_ELAPSED_US = 1
+WS_TRACE_FIELD_DURATION_US = 2
+WS_TRACE_FIELD_OPCODE = 3
+WS_TRACE_FIELD_LENGTH = 4
+WS_TRACE_FIELD_FIN = 5
+WS_TRACE_FIELD_RSV1 = 6
+WS_TRACE_FIELD_STATUS = 7
+WS_TRACE_FIELD_CLOSE_CODE = 8
+WS_TRACE_FIELD_RTT_US = 9
+WS_TRACE_FIELD_RESULT = 10
+WS_TRACE_FIELD_RESUMED = 11
+WS_TRACE_FIELD_PORT = 12
+WS_TRACE_FIELD_HOST = 100
+WS_TRACE_FIELD_ADDRESS = 101
+WS_TRACE_FIELD_TLS_VERSION = 102
+WS_TRACE_FIELD_TLS_CIPHER = 103
+WS_TRACE_FIELD_ALPN = 104
+WS_TRACE_FIELD_PEER_SUBJECT = 105
+WS_TRACE_FIELD_HEADERS = 106
+WS_TRACE_FIELD_REASON = 107
+WS_TRACE_FIELD_MESSAGE = 108
+WS_TRACE_FIELD_LOCATION = 109
+WS_TRACE_FIELD_PROXY = 110
+WS_STAT_BYTES_IN = 1
+WS_STAT_BYTES_OUT = 2
+WS_STAT_PAYLOAD_IN = 3
+WS_STAT_PAYLOAD_OUT = 4
+WS_STAT_FRAMES_IN = 5
+WS_STAT_FRAMES_OUT = 6
+WS_STAT_MESSAGES_IN = 7
+WS_STAT_MESSAGES_OUT = 8
+WS_STAT_PINGS_SENT = 9
+WS_STAT_PONGS_RECEIVED = 10
+WS_STAT_RTT_LAST_US = 11
+WS_STAT_RTT_SMOOTHED_US = 12
+WS_STAT_TIME_RESOLVE_US = 20
+WS_STAT_TIME_CONNECT_US = 21
+WS_STAT_TIME_PROXY_US = 22
+WS_STAT_TIME_TLS_US = 23
+WS_STAT_TIME_HTTP_US = 24
+WS_STAT_TIME_TOTAL_US = 25
+WS_STAT_REDIRECTS = 26
 
 
 # Opaque handle types.
@@ -113,14 +173,21 @@ class ws_response(ctypes.Structure):
     """``typedef struct ws_response ws_response;``"""
 
 
+class ws_trace_event(ctypes.Structure):
+    """``typedef struct ws_trace_event ws_trace_event;``"""
+
+
 conn_p = POINTER(ws_conn)
 frame_p = POINTER(ws_frame)
 message_p = POINTER(ws_message)
 options_p = POINTER(ws_options)
 response_p = POINTER(ws_response)
+trace_event_p = POINTER(ws_trace_event)
 
 #: ``typedef int32_t (*ws_message_handler)(ws_conn *, const ws_message *, void *);``
 ws_message_handler = CFUNCTYPE(c_int32, conn_p, message_p, c_void_p)
+#: ``typedef void (*ws_trace_callback)(const ws_trace_event *, void *);``
+ws_trace_callback = CFUNCTYPE(None, trace_event_p, c_void_p)
 
 
 # Error handling.
@@ -215,6 +282,17 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_flush": (c_int32, [conn_p], _check_result),
     "ws_conn_wants": (c_uint32, [conn_p], None),
     "ws_conn_next_timeout_ms": (c_int64, [conn_p], None),
+    "ws_conn_id": (c_uint64, [conn_p], None),
+    "ws_conn_stat": (c_uint64, [conn_p, c_int32], None),
+    "ws_stat_name": (c_char_p, [c_int32], None),
+    # Tracing.
+    "ws_options_set_trace": (c_int32, [options_p, ws_trace_callback, c_void_p], _check_result),
+    "ws_trace_event_kind": (c_int32, [trace_event_p], None),
+    "ws_trace_event_conn_id": (c_uint64, [trace_event_p], None),
+    "ws_trace_event_text": (c_char_p, [trace_event_p], None),
+    "ws_trace_event_number": (c_bool, [trace_event_p, c_int32, POINTER(c_int64)], None),
+    "ws_trace_event_string": (c_char_p, [trace_event_p, c_int32], None),
+    "ws_trace_kind_name": (c_char_p, [c_int32], None),
     "ws_conn_queued_bytes": (c_size_t, [conn_p], None),
     "ws_conn_pong_count": (c_uint64, [conn_p], None),
     "ws_conn_last_pong": (c_size_t, [conn_p, c_void_p, c_size_t], None),
@@ -228,6 +306,17 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_errmsg_copy": (c_size_t, [conn_p, c_void_p, c_size_t], None),
     "ws_conn_error_close_code": (c_uint16, [conn_p], None),
     "ws_recv_message": (c_int32, [conn_p, POINTER(message_p)], _check_result),
+    # The caller's transport.
+    "ws_connect_transport": (c_int32, [c_char_p, options_p, POINTER(conn_p)], _check_result),
+    "ws_conn_transport_out": (c_int32, [conn_p, c_void_p, c_size_t, POINTER(c_size_t)], _check_result),
+    "ws_conn_transport_in": (c_int32, [conn_p, c_char_p, c_size_t, POINTER(c_size_t)], _check_result),
+    "ws_conn_transport_eof": (c_int32, [conn_p], _check_result),
+    "ws_conn_transport_done": (c_bool, [conn_p], None),
+    "ws_recv_part": (
+        c_int32,
+        [conn_p, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_int32), POINTER(c_bool)],
+        _check_result,
+    ),
     "ws_recv_message_loop": (c_int32, [conn_p, ws_message_handler, c_void_p], _check_result),
     "ws_send_message": (c_int32, [conn_p, message_p], _check_result),
     "ws_send_text": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
@@ -291,6 +380,8 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_options_set_max_redirects": (c_int32, [options_p, c_uint32], _check_result),
     "ws_options_set_tls_ca_file": (c_int32, [options_p, c_char_p], _check_result),
     "ws_options_set_tls_ca_dir": (c_int32, [options_p, c_char_p], _check_result),
+    "ws_options_set_tls_keylog_file": (c_int32, [options_p, c_char_p], _check_result),
+    "ws_options_set_tls_keylog_env": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_set_tls_client_cert": (c_int32, [options_p, c_char_p, c_char_p], _check_result),
     "ws_options_set_tls_danger_accept_invalid_certs": (c_int32, [options_p, c_bool], _check_result),
     "ws_options_set_tls_min_version": (c_int32, [options_p, c_int32], _check_result),

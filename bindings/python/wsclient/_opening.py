@@ -22,6 +22,7 @@ from ._connection import Connection
 from ._errors import InvalidState, ProxyError
 from ._ffi import lib
 from ._message import _copy
+from ._observe import AnyLogger, Trace
 from ._response import HTTPResponse
 
 #: Longest single wait of :meth:`Opening.wait`. A signal can be delivered to
@@ -74,8 +75,14 @@ class Opening:
         read_timeout: Optional[float],
         close_timeout: Optional[float],
         write_timeout: Optional[float],
+        logger: Optional[AnyLogger] = None,
+        trace: Optional[Trace] = None,
     ) -> None:
         self._ptr: Any = None
+        # The trace callback set on `opts` (None: not logging): alive as long
+        # as the handle, then the Connection's.
+        self._trace = trace
+        self._logger = logger
         ptr = _ffi.conn_p()
         lib.ws_connect_start(raw_url, opts, ctypes.byref(ptr))
         self._ptr = ptr
@@ -107,7 +114,7 @@ class Opening:
         if rc == _ffi.WS_OK:
             self._ptr = None  # the Connection owns it now
             read_timeout, close_timeout, write_timeout = self._timeouts
-            return Connection(ptr, self._url, read_timeout, close_timeout, write_timeout)
+            return Connection(ptr, self._url, read_timeout, close_timeout, write_timeout, self._logger, self._trace)
         # This thread's last error first: a later library call may replace it.
         error = None if rc == _ffi.WS_HTTP_RESPONSE else _ffi.error_from_result(rc)
         response = self._take_response()

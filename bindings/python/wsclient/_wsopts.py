@@ -9,6 +9,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Unio
 
 from ._connect import start
 from ._connection import Connection
+from ._observe import LoggerLike
 from ._opening import Opening
 from ._response import HTTPResponse
 from ._util import SIZE_MAX, U64_MAX
@@ -35,6 +36,7 @@ def start_connection(
     tls: Dict[str, Any],
     deflate: Any = None,
     compression_level: Optional[int] = None,
+    logger: LoggerLike = None,
 ) -> Opening:
     """Start connecting (see :func:`opened` for the result)."""
     if compression not in (None, "deflate"):
@@ -57,6 +59,7 @@ def start_connection(
         max_frame_size=min(limit, U64_MAX),
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
+        logger=logger,
         **tls,
     )
 

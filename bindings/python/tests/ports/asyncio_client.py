@@ -3,6 +3,9 @@ as it is (against websockets) and with its imports changed to wsclient:
 both runs must print the same lines.
 
     asyncio_client.py BASE_URL      (the echo server of tests/servers)
+
+Its reconnection waits follow WEBSOCKETS_BACKOFF_* (the test sets them
+small): the same variables serve both libraries.
 """
 
 import asyncio
@@ -74,6 +77,35 @@ async def main(base: str) -> None:
         await websocket.recv()
     except ConnectionClosed as exc:
         print("our close:", exc.sent and (exc.sent.code, exc.sent.reason), type(exc).__name__)
+
+    # Reconnecting: `async for` connects again when the body ends.
+    codes = []
+    async for websocket in connect(base + "/close/1012"):
+        try:
+            await websocket.recv()
+        except ConnectionClosed as exc:
+            codes.append(exc.rcvd and exc.rcvd.code)
+        if len(codes) == 3:
+            break
+    print("reconnected after 1012:", codes)
+
+    try:
+        async for websocket in connect(base + "/status/403"):
+            print("not reached")
+    except InvalidStatus as exc:
+        print("reconnecting stops at:", exc.response.status_code)
+
+    seen = []
+
+    def retry_twice(exc: Exception) -> Exception | None:
+        seen.append(type(exc).__name__)
+        return exc if len(seen) == 3 else None
+
+    try:
+        async for websocket in connect(base + "/status/503", process_exception=retry_twice):
+            print("not reached")
+    except InvalidStatus as exc:
+        print("process_exception:", exc.response.status_code, seen)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The asyncio websockets-style client: :func:`wsclient.asyncio.client.connect`."""
 
-from .client import ClientConnection, connect
+from .client import ClientConnection, backoff, connect, process_exception
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception"]

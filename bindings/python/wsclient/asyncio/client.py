@@ -8,6 +8,15 @@
         async for message in websocket:
             ...
 
+As an async iterator, connect() reconnects (see :class:`connect`)::
+
+    async for websocket in connect("ws://localhost:8765"):
+        try:
+            async for message in websocket:
+                ...
+        except ConnectionClosed:
+            continue  # reconnect
+
 The connection is driven by the event loop: the library runs in its
 non-blocking mode, the socket is watched with ``loop.add_reader`` (and
 ``add_writer`` while sends are queued), and the library's deadlines
@@ -31,7 +40,22 @@ import collections
 import ctypes
 import functools
 import os
-from typing import Any, AsyncIterator, Deque, Dict, Generator, Iterable, List, Optional, Sequence, Union
+import uuid
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Deque,
+    Dict,
+    Generator,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Union,
+)
 
 from .. import _ffi
 from .._connection import Connection, _close_args, driver_of
@@ -39,13 +63,15 @@ from .._data import Data, discard, encode, take
 from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, QUEUED
 from .._errors import InvalidState, WebSocketError, WebSocketFailure
 from .._message import Frame
+from .._observe import AnyLogger, LoggerLike, get_logger
 from .._opening import Opening
 from .._pings import PingWaiters
+from .._reconnect import backoff, describe, logger, process_exception, verdict, wait_after
 from .._response import HTTPResponse
 from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception"]
 
 #: Results after which the connection is gone.
 # A library without a send queue writes every message at once.
@@ -60,6 +86,7 @@ class ClientConnection:
 
     def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop, max_queue: int, write_limit: int) -> None:
         self._conn = conn  # the egg's API: header, send_frame
+        self.id: uuid.UUID = uuid.uuid4()  # as websockets' (the library's id: conn_id)
         self._driver = driver = driver_of(conn)  # steps the library; the loop waits
         self._loop = loop
         self._max_queue = max(1, max_queue)
@@ -110,6 +137,33 @@ class ClientConnection:
     async def wait_closed(self) -> None:
         """Wait until the connection is closed."""
         await self._closed_event.wait()
+
+    # ------------------------------------------------------------ observing
+
+    @property
+    def logger(self) -> AnyLogger:
+        """The connection's logger (``logger=`` of :func:`connect`; by
+        default the logger ``wsclient``), which gets its trace at DEBUG."""
+        return self._conn.logger
+
+    @property
+    def conn_id(self) -> int:
+        """The library's id of the connection (``ws_conn_id``), the
+        ``[conn N]`` of its log records; :attr:`id` is websockets' UUID."""
+        return self._conn.conn_id
+
+    @property
+    def latency(self) -> float:
+        """The round trip of the last ping answered (keepalive or
+        :meth:`ping`), in seconds; 0 before the first."""
+        return self._conn.latency
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """The connection's counters and timings, a read-only snapshot by
+        name: ``bytes_in``, ``messages_out``, ``rtt_smoothed_us``,
+        ``time_tls_us``, ... (see :attr:`wsclient.Connection.stats`)."""
+        return self._conn.stats
 
     # ------------------------------------------------------------ the event loop's side
 
@@ -487,7 +541,28 @@ class connect:
     Beyond websockets: `deflate` (the permessage-deflate offer, as in
     :func:`wsclient.connect`; overrides `compression`), `compression_level`
     (zlib 0-9), and TLS files (`ca_file`, `ca_dir`, `client_cert`,
-    `client_key`).
+    `client_key`). `logger`: a ``logging.Logger`` or a logger name
+    (default: the logger ``wsclient``) that gets the connection's trace at
+    DEBUG, when enabled for DEBUG at the connect; the records are made on
+    the event loop's thread.
+
+    Reconnecting, as websockets: ``async for websocket in connect(uri)``
+    yields a connection, closes it when the loop's body ends and connects
+    again. A connect that fails is retried after the next delay of
+    `reconnect_delays` (default :func:`backoff`: exponential with jitter,
+    websockets' defaults, ``WSCLIENT_BACKOFF_*`` or ``WEBSOCKETS_BACKOFF_*``
+    from the environment) when `process_exception` (default
+    :func:`process_exception`) returns None; the exception it returns is
+    raised and ends the loop. A successful connect starts the delays afresh.
+    An exception in the body ends the loop (catch ConnectionClosed and
+    ``continue`` to reconnect), as does ``break``.
+
+    Unlike websockets, which reconnects at once when the body ends: if the
+    server ended the connection abnormally (lost without a close frame, or
+    closed with 1001, 1011, 1012 Service Restart, 1013 Try Again Later or
+    1014), the next connect waits the first delay of a new series (a random
+    time up to the initial delay, RFC 6455 7.2.3), so that a restarting
+    server does not get all its clients back at once.
     """
 
     def __init__(
@@ -512,6 +587,9 @@ class connect:
         client_key: Any = None,
         deflate: Any = None,
         compression_level: Optional[int] = None,
+        process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
+        reconnect_delays: Callable[[], Iterator[float]] = backoff,
+        logger: LoggerLike = None,
     ) -> None:
         tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
         self._start = functools.partial(
@@ -530,10 +608,15 @@ class connect:
             tls=tls,
             deflate=deflate,
             compression_level=compression_level,
+            logger=logger,
         )
         self._max_queue = max_queue
         self._write_limit = write_limit
         self._connection: Optional[ClientConnection] = None
+        self.process_exception = process_exception
+        self.reconnect_delays = reconnect_delays
+        # Reconnecting is logged to `logger` when one is given, as in websockets.
+        self._logger = None if logger is None else get_logger(logger)
 
     async def _create(self) -> ClientConnection:
         loop = asyncio.get_running_loop()
@@ -550,6 +633,36 @@ class connect:
     async def __aexit__(self, *exc: Any) -> None:
         if self._connection is not None:
             await self._connection.close()
+
+    async def __aiter__(self) -> AsyncIterator[ClientConnection]:
+        """Connections, one after the other, for ever (see the class)."""
+        delays: Optional[Iterator[float]] = None
+        log = logger if self._logger is None else self._logger
+        while True:
+            try:
+                connection = await self._create()
+            except Exception as exc:
+                fatal = verdict(self.process_exception, exc)
+                if fatal is exc:
+                    raise
+                if fatal is not None:
+                    raise fatal from exc
+                if delays is None:
+                    delays = iter(self.reconnect_delays())
+                delay = next(delays)
+                log.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
+                await asyncio.sleep(delay)
+                continue
+            delays = None
+            async with connection:
+                yield connection
+                # The body ended: did the server end the connection?
+                pause = wait_after(connection._closed_exc, connection._sent is not None)
+            if pause:
+                delays = iter(self.reconnect_delays())
+                delay = next(delays)
+                log.info("connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay)
+                await asyncio.sleep(delay)
 
 
 async def _open(opening: Opening, loop: asyncio.AbstractEventLoop) -> Union[Connection, HTTPResponse]:

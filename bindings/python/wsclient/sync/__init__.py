@@ -1,5 +1,5 @@
 """The blocking websockets-style client: :func:`wsclient.sync.client.connect`."""
 
-from .client import ClientConnection, connect
+from .client import ClientConnection, backoff, connect, process_exception, reconnect
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception", "reconnect"]

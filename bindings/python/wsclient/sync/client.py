@@ -6,6 +6,16 @@
         websocket.send("Hello world!")
         message = websocket.recv()      # str or bytes
 
+To reconnect after a drop, iterate :func:`reconnect` (``connect()``'s
+connection iterates messages, so it cannot also iterate connections)::
+
+    for websocket in reconnect("ws://localhost:8765"):
+        try:
+            for message in websocket:
+                ...
+        except ConnectionClosed:
+            continue  # reconnect
+
 Porting a websockets script means changing its imports only
 (``websockets.sync.client`` -> ``wsclient.sync.client``,
 ``websockets.exceptions`` -> ``wsclient.exceptions``).
@@ -21,7 +31,9 @@ from __future__ import annotations
 import collections
 import os
 import threading
-from typing import Any, Deque, Dict, Iterable, Iterator, Optional, Sequence, Union
+import time
+import uuid
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 from .. import _ffi
 from .._connection import Connection, driver_of
@@ -29,12 +41,14 @@ from .._data import Data, discard, encode, take
 from .._driver import AGAIN, CLOSED
 from .._errors import InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._message import Frame
+from .._observe import AnyLogger, LoggerLike, get_logger
 from .._util import seconds
 from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
 from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
 from .._pings import PingWaiters
+from .._reconnect import backoff, describe, logger, process_exception, verdict, wait_after
 
-__all__ = ["ClientConnection", "connect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception", "reconnect"]
 
 
 class ClientConnection:
@@ -44,6 +58,7 @@ class ClientConnection:
 
     def __init__(self, conn: Connection, keepalive: bool = False, max_queue: int = 16) -> None:
         self._conn = conn  # the egg's API: header, send_frame, ping, close
+        self.id: uuid.UUID = uuid.uuid4()  # as websockets' (the library's id: conn_id)
         self._driver = driver_of(conn)  # receives and sends without blocking; waits
         self._lock = threading.Lock()
         # While no thread receives, sends read what arrived (see _pump).
@@ -105,6 +120,33 @@ class ClientConnection:
 
     def fileno(self) -> int:
         return self._conn.fileno()
+
+    # ------------------------------------------------------------ observing
+
+    @property
+    def logger(self) -> AnyLogger:
+        """The connection's logger (``logger=`` of :func:`connect`; by
+        default the logger ``wsclient``), which gets its trace at DEBUG."""
+        return self._conn.logger
+
+    @property
+    def conn_id(self) -> int:
+        """The library's id of the connection (``ws_conn_id``), the
+        ``[conn N]`` of its log records; :attr:`id` is websockets' UUID."""
+        return self._conn.conn_id
+
+    @property
+    def latency(self) -> float:
+        """The round trip of the last ping answered (keepalive or
+        :meth:`ping`), in seconds; 0 before the first."""
+        return self._conn.latency
+
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """The connection's counters and timings, a read-only snapshot by
+        name: ``bytes_in``, ``messages_out``, ``rtt_smoothed_us``,
+        ``time_tls_us``, ... (see :attr:`wsclient.Connection.stats`)."""
+        return self._conn.stats
 
     def _closed(self, failure: Optional[BaseException] = None) -> ConnectionClosed:
         """Record that the connection ended (`failure`: how it was lost);
@@ -297,6 +339,7 @@ def connect(
     client_key: Any = None,
     deflate: Any = None,
     compression_level: Optional[int] = None,
+    logger: LoggerLike = None,
 ) -> ClientConnection:
     """Open a WebSocket connection to `uri` (ws:// or wss://), as
     ``websockets.sync.client.connect`` does, with the same defaults
@@ -311,6 +354,9 @@ def connect(
     Beyond websockets: `deflate` (the permessage-deflate offer, as in
     :func:`wsclient.connect`; overrides `compression`) and
     `compression_level` (zlib 0-9).
+    `logger`: a ``logging.Logger`` or a logger name (default: the logger
+    ``wsclient``) that gets the connection's trace at DEBUG (handshake,
+    frames, pings, close), when enabled for DEBUG at the connect.
     """
     tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
     opening = start_connection(
@@ -328,6 +374,62 @@ def connect(
         tls=tls,
         deflate=deflate,
         compression_level=compression_level,
+        logger=logger,
     )
     conn = opened(opening.wait())
     return ClientConnection(conn, keepalive=ping_interval is not None)
+
+
+def reconnect(
+    uri: str,
+    *,
+    process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
+    reconnect_delays: Callable[[], Iterator[float]] = backoff,
+    **kwargs: Any,
+) -> Iterator[ClientConnection]:
+    """Connections to `uri`, one after the other, for ever: the blocking
+    twin of ``async for websocket in wsclient.asyncio.client.connect(uri)``,
+    with the same policy. `kwargs` are those of :func:`connect`.
+
+    Each connection is closed when the loop's body ends (or leaves with
+    ``break`` or an exception, which end the loop), then the next one is
+    made. A connect that fails is retried after the next delay of
+    `reconnect_delays` (default :func:`backoff`: exponential with jitter,
+    websockets' defaults, ``WSCLIENT_BACKOFF_*`` or ``WEBSOCKETS_BACKOFF_*``
+    from the environment) when `process_exception` (default
+    :func:`process_exception`: network errors, timeouts and HTTP 500, 502,
+    503, 504) returns None; the exception it returns is raised. A successful
+    connect starts the delays afresh. After a connection the server ended
+    abnormally (lost, or closed with 1001, 1011, 1012, 1013 or 1014) the next
+    connect waits the first delay of a new series; after any other end it
+    is made at once, as websockets does. The waits can be interrupted
+    (Ctrl-C).
+    """
+    delays: Optional[Iterator[float]] = None
+    # Reconnecting is logged to connect's `logger` when one is given, as in websockets.
+    log = logger if kwargs.get("logger") is None else get_logger(kwargs["logger"])
+    while True:
+        try:
+            connection = connect(uri, **kwargs)
+        except Exception as exc:
+            fatal = verdict(process_exception, exc)
+            if fatal is exc:
+                raise
+            if fatal is not None:
+                raise fatal from exc
+            if delays is None:
+                delays = iter(reconnect_delays())
+            delay = next(delays)
+            log.info("connect failed; reconnecting in %.1f seconds: %s", delay, describe(exc))
+            time.sleep(delay)
+            continue
+        delays = None
+        with connection:
+            yield connection
+            # The body ended: did the server end the connection?
+            pause = wait_after(connection._closed_exc, connection._sent is not None)
+        if pause:
+            delays = iter(reconnect_delays())
+            delay = next(delays)
+            log.info("connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay)
+            time.sleep(delay)
