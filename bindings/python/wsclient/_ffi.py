@@ -469,6 +469,8 @@ send_message_at = _at("ws_send_message", c_int32, c_void_p)
 # data by address, so that a part starts anywhere in the caller's bytes.
 send_part_at = _at("ws_send_part", c_int32, c_int32, c_uint64, c_void_p, c_size_t, c_uint32, c_void_p)
 recv_message_at = _at("ws_recv_message", c_int32, c_void_p)
+# buf, cap, len_out, type_out, last_out: every pointer by address.
+recv_part_at = _at("ws_recv_part", c_int32, c_void_p, c_size_t, c_void_p, c_void_p, c_void_p)
 flush_at = _at("ws_conn_flush", c_int32)
 message_free_at = _at("ws_message_free", None)
 message_type_at = _at("ws_message_type", c_int32)

@@ -7,6 +7,8 @@ the import only::
     ├── ConnectionClosed            .rcvd, .sent (Close or None), .code, .reason
     │   ├── ConnectionClosedOK      both sides closed with 1000, 1001 or 1005
     │   └── ConnectionClosedError   anything else (a protocol error, 1006, ...)
+    ├── ConcurrencyError (RuntimeError)  a recv_streaming() iterator resumed
+    │                               after its thread or task received otherwise
     └── ... HandshakeError (alias: InvalidHandshake)
             ├── InvalidURI
             └── HandshakeRejected
@@ -26,6 +28,7 @@ from ._response import HTTPResponse
 
 __all__ = [
     "Close",
+    "ConcurrencyError",
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",
@@ -125,6 +128,14 @@ class ConnectionClosedOK(ConnectionClosed):
 
 class ConnectionClosedError(ConnectionClosed):
     """The connection was closed with an error code, or was lost."""
+
+
+class ConcurrencyError(WebSocketError, RuntimeError):
+    """Receives that cannot go together (websockets' name): a
+    ``recv_streaming()`` iterator resumed after the thread or task iterating
+    it called ``recv()`` or ``recv_streaming()`` in the middle of its
+    message, which took the connection's turn to receive and skipped the
+    rest of that message."""
 
 
 class InvalidStatus(HandshakeRejected):
