@@ -455,6 +455,50 @@ def test_sync_receiving_in_the_middle_of_a_stream(echo_url: str) -> None:
         thread.join(20)
         assert b"".join(got) == big and other == ["after"]
 
+        # A wait for the turn has the recv()'s timeout, and ends with the
+        # connection; closing in the middle of a stream does not wait.
+        ws.send(big)
+        stream = ws.recv_streaming(decode=False)
+        next(stream)
+        errors: List[BaseException] = []
+
+        def receive(timeout: Optional[float]) -> None:
+            try:
+                ws.recv(timeout=timeout)
+            except BaseException as e:  # noqa: BLE001 - checked below
+                errors.append(e)
+
+        waiting = threading.Thread(target=receive, args=(0.2,))
+        waiting.start()
+        waiting.join(20)
+        assert len(errors) == 1 and type(errors[0]) is TimeoutError
+        waiting = threading.Thread(target=receive, args=(None,))
+        waiting.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        ws.close()
+        assert time.monotonic() - started < 5
+        assert ws.close_code == 1000  # the close handshake went through the rest of the message
+        waiting.join(20)
+        assert not waiting.is_alive() and isinstance(errors[1], ConnectionClosed)
+        with pytest.raises(ConnectionClosed):
+            next(stream)
+
+
+def test_asyncio_close_in_the_middle_of_a_stream(echo_url: str) -> None:
+    async def main() -> None:
+        async with aconnect(echo_url + "/", max_size=None) as ws:
+            await ws.send(os.urandom(1 << 20))
+            stream = ws.recv_streaming(decode=False)
+            await stream.__anext__()
+            await asyncio.wait_for(ws.close(), 5)
+            assert ws.close_code == 1000
+            with pytest.raises(ConnectionClosed):
+                async for _ in stream:
+                    pass
+
+    run(main())
+
 
 def test_asyncio_tasks_take_turns_with_a_stream(echo_url: str) -> None:
     big = os.urandom(1 << 20)

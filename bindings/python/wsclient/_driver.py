@@ -513,11 +513,23 @@ class Driver:
         while not self.eof and not self.ended():
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                result = self.run(self.receive, left)
+                self.run(self._discard_step, left)
             except WebSocketError:
                 return
-            if result is not CLOSED:
-                lib.ws_message_free(result)
+
+    def _discard_step(self) -> Any:
+        """A step of :meth:`drain`: receive and drop a message, or a piece
+        of one when the library is in the middle of a message in pieces;
+        AGAIN, CLOSED, or None (dropped)."""
+        try:
+            got = self.receive()
+        except MixedReceive:
+            got = self.receive_piece()
+            return got if got is AGAIN or got is CLOSED else None
+        if got is AGAIN or got is CLOSED:
+            return got
+        lib.ws_message_free(got)
+        return None
 
     def finish(self, timeout: Optional[float]) -> None:
         """After the close handshake (or a failure), before the handle is

@@ -239,7 +239,8 @@ class ClientConnection:
         got = False
         pieces = self._pieces
         try:
-            while len(pieces) < self._max_queue:
+            # Closing, what comes is dropped: read on to the server's close.
+            while len(pieces) < self._max_queue or self._sent is not None:
                 try:
                     if self._whole_wanted and not pieces and not self._in_parts:
                         item = driver.receive()  # for the recv() that waits
@@ -270,7 +271,7 @@ class ClientConnection:
             self._pings.check()
             if got:
                 self._wake(self._waiters)
-            if len(pieces) >= self._max_queue:
+            if len(pieces) >= self._max_queue and self._sent is None:
                 self._pause_reading()
             self._after_io()
 
@@ -481,11 +482,30 @@ class ClientConnection:
                 if item.__class__ is int:
                     return take(item, decode)
                 return assemble(item[0], [item[1]], decode)  # type: ignore[index]
-        turn = await self._take_turn()
+        if self._holder is None:
+            self._holder = turn = _Turn(None)  # (a recv() cannot be left half-way by its own task)
+        else:
+            turn = await self._take_turn()
         try:
             partial = self._partial  # the connection's: kept if this is cancelled
             while True:
-                item = await self._next_item(not partial)
+                # _next_item(), inlined: this is the per-message path.
+                while not pieces:
+                    if self._closed_exc is not None:
+                        raise self._closed_exc
+                    fut = self._loop.create_future()
+                    self._waiters.append(fut)
+                    self._whole_wanted = not partial  # at a message's start: read it whole
+                    try:
+                        await fut
+                    finally:
+                        self._whole_wanted = False
+                        if fut in self._waiters:
+                            self._waiters.remove(fut)
+                item = pieces.popleft()
+                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) < self._max_queue:
+                    self._resume_reading()
+                    self._loop.call_soon(self._on_readable)  # the library may hold more already
                 if item.__class__ is int:  # whole (it cannot follow pieces of its own)
                     return take(item, decode)
                 kind, data, last = item  # type: ignore[misc]
@@ -496,7 +516,10 @@ class ClientConnection:
                     break
                 self._partial_kind = kind
         finally:
-            self._give_turn(turn)
+            if self._holder is turn:  # _give_turn(), inlined
+                self._holder = None
+                if self._turn_waiters:
+                    self._wake(self._turn_waiters)
         return assemble(kind, chunks, decode)
 
     @overload
@@ -812,6 +835,10 @@ class ClientConnection:
                 self._driver.send_close(code_, text)
             except WebSocketError as e:
                 self._set_closed(e)
+            if not self._reading and self._closed_exc is None:
+                # Paused by a full queue: the server's close must be read.
+                self._resume_reading()
+                self._loop.call_soon(self._on_readable)
             self._after_io()
         try:
             # The server's close, then the library's end of the close

@@ -371,7 +371,12 @@ class ClientConnection:
                     return False, kind
                 self._partial_kind = kind
 
-        turn = self._take_turn(timeout)
+        # _take_turn() and _give_turn(), their usual case inlined: this is
+        # the per-message path.
+        if self._turn_taken.acquire(False):
+            self._holder = turn = _Turn(_get_ident())
+        else:
+            turn = self._take_turn(timeout)
         try:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             whole, got = self._receive(once, left)
@@ -380,7 +385,12 @@ class ClientConnection:
             chunks = partial[:]
             partial.clear()
         finally:
-            self._give_turn(turn)
+            if self._holder is turn:
+                self._holder = None
+                self._turn_taken.release()
+                if self._turn_waiting:
+                    with self._turn:
+                        self._turn.notify()
         return assemble(got, chunks, decode)
 
     @overload
