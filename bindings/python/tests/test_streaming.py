@@ -740,6 +740,41 @@ def test_fragments_of_mixed_types(echo_url: str, api: str) -> None:
     assert sent == Close(1011, "error in fragmented message")
 
 
+@pytest.mark.parametrize("api", ["sync", "asyncio"])
+def test_text_that_is_not_utf8(echo_url: str, api: str) -> None:
+    """send(bytes, text=True) of bytes that are not UTF-8: a small message is
+    refused whole (the connection stays open); a large one, sent in parts,
+    is refused part-way, when its message cannot be finished: the
+    connection is dropped (ConnectionClosedError), never left stuck."""
+    large = [b"a" * (200 << 10), b"\xff" + b"a" * (200 << 10)]
+    if api == "sync":
+        with connect(echo_url + "/", max_size=None) as ws:
+            with pytest.raises(ValueError):
+                ws.send(b"\xff", text=True)
+            ws.send("still open")
+            assert ws.recv(timeout=10) == "still open"
+            with pytest.raises(ConnectionClosedError) as info:
+                ws.send(large, text=True)
+            with pytest.raises(ConnectionClosedError):
+                ws.send("late")
+    else:
+
+        async def main() -> Any:
+            async with aconnect(echo_url + "/", max_size=None) as ws:
+                with pytest.raises(ValueError):
+                    await ws.send(b"\xff", text=True)
+                await ws.send("still open")
+                assert await ws.recv() == "still open"
+                with pytest.raises(ConnectionClosedError) as info:
+                    await ws.send(large, text=True)
+                with pytest.raises(ConnectionClosedError):
+                    await ws.send("late")
+                return info
+
+        info = run(main())
+    assert isinstance(info.value.__cause__, ValueError)
+
+
 def stalled_deflate_reader(go: threading.Event, size: int) -> Callable[[socket.socket], bytes]:
     """A server script that negotiated permessage-deflate: wait for `go`,
     then read one message slowly and inflate it; returns its data."""

@@ -436,8 +436,10 @@ class Driver:
         Waits in poll() without the lock (a receiving thread goes on), for
         at most the write timeout; if the wait ends early (timeout, Ctrl-C),
         the rest is queued whole, as any send that times out leaves it, and
-        later calls write it. Chunks that do not add up to `total` end the
-        connection (it cannot finish the message): InvalidArgument."""
+        later calls write it. Chunks that do not add up to `total`, or text
+        that is not UTF-8, end the connection (the library cannot finish
+        the message, nor send anything after it): InvalidArgument, with the
+        connection released."""
         flags &= _UNCOMPRESSED
         if total <= 0:
             self.send(kind, b"", flags)
@@ -458,8 +460,9 @@ class Driver:
                     base = ctypes.cast(ctypes.c_char_p(chunk), ctypes.c_void_p).value or 0
                     while off < len(chunk):
                         with self.lock:
-                            taken = self.send_part_step(kind, total, base + off, len(chunk) - off, flags)
+                            # Even a first part refused (text not UTF-8) leaves the message begun.
                             started = True
+                            taken = self.send_part_step(kind, total, base + off, len(chunk) - off, flags)
                             off += taken
                             at += taken
                             if off >= len(chunk):
@@ -500,6 +503,8 @@ class Driver:
                         return True  # released meanwhile: nothing to finish
                     base = ctypes.cast(ctypes.c_char_p(chunk), ctypes.c_void_p).value or 0
                     at += self.send_part_step(kind, total, base, len(chunk), flags | _SEND_ALL)
+        except InvalidArgument:  # text that is not UTF-8: the message cannot go on
+            return False
         except WebSocketError:
             return True  # the connection is lost: the send's error says so
         except Exception:  # the caller's chunks failed

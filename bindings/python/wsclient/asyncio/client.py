@@ -635,6 +635,20 @@ class ClientConnection:
         library cuts the message in frames of its own). A longer iterator (a
         generator) cannot say its size: its fragments go out one frame each,
         uncompressed, each as it comes, in memory bounded by a fragment."""
+        try:
+            await self._send(message, text)
+        except InvalidArgument as e:
+            if self._driver.ptr is None and self._closed_exc is not None:
+                # Half a message could not be finished: the connection was dropped.
+                raise self._closed_exc from e
+            raise  # the caller's mistake: still open
+        self._after_io()
+        if self._writing:
+            await self._drain()
+
+    async def _send(
+        self, message: Union[Data, bytearray, memoryview, Iterable[Data], AsyncIterable[Data]], text: Optional[bool]
+    ) -> None:
         if isinstance(message, (str, bytes, bytearray, memoryview)):
             kind, raw = encode(message, text)
             if len(raw) >= PARTS_MIN and PARTS:
@@ -661,9 +675,6 @@ class ClientConnection:
                 await self._send_whole(kind, b"".join(chunks))
             else:
                 await self._send_parts(kind, total, chunks)
-        self._after_io()
-        if self._writing:
-            await self._drain()
 
     async def _send_whole(self, kind: int, raw: bytes) -> None:
         # Queued only (WS_SEND_MORE): the writer callback _after_io arms
@@ -694,8 +705,8 @@ class ClientConnection:
         (ws_send_part; compressed piece by piece with permessage-deflate), so
         it is never copied whole. If the send is cancelled midway, the rest
         is queued whole, so the connection stays usable; chunks that do not
-        add up to `total` end the connection (the message cannot be
-        finished)."""
+        add up to `total`, or text that is not UTF-8, end the connection
+        (the message cannot be finished)."""
         driver = self._driver
         at, started = 0, False
         rest = iter(chunks)
@@ -709,11 +720,12 @@ class ClientConnection:
                     base = ctypes.cast(ctypes.c_char_p(chunk), ctypes.c_void_p).value or 0
                     while off < len(chunk):
                         self._check_open()
+                        # Even a first part refused (text not UTF-8) leaves the message begun.
+                        started = True
                         try:
                             taken = driver.send_part_step(kind, total, base + off, len(chunk) - off)
                         except WebSocketError as e:
                             self._send_failed(e)
-                        started = True
                         off += taken
                         at += taken
                         if off < len(chunk):

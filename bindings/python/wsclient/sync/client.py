@@ -47,7 +47,7 @@ from .. import _ffi
 from .._connection import Connection, driver_of
 from .._data import Data, Piece, PieceDecoder, assemble, encode, plan_fragments, split_piece, take, whole_piece
 from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, MixedReceive
-from .._errors import InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
+from .._errors import InvalidArgument, InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._message import Frame
 from .._observe import AnyLogger, LoggerLike, get_logger
 from .._util import seconds
@@ -511,6 +511,11 @@ class ClientConnection:
             if self._driver.ended():
                 raise self._closed(e) from e  # the keepalive pong did not come
             raise
+        except InvalidArgument as e:
+            if self._driver.ptr is None:
+                # Half a message could not be finished: the driver dropped the connection.
+                raise self._closed(e) from e
+            raise  # the caller's mistake: still open
         self._pump()
 
     def _send_fragments(self, fragments: Iterable[Data], text: Optional[bool]) -> None:
@@ -531,7 +536,7 @@ class ClientConnection:
             try:
                 driver.send_parts(kind, total, chunks)
             except Exception as e:
-                if driver.ptr is None and not isinstance(e, InvalidState):
+                if driver.ptr is None and not isinstance(e, WebSocketError):
                     # Half a message could not be finished: the driver dropped the connection.
                     raise self._closed(e) from e
                 raise
