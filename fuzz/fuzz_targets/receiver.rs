@@ -11,6 +11,9 @@
 //!   give the same messages, controls and error (with limits no input
 //!   reaches: frame mode does not hold a message, so the message limit
 //!   does not apply to it).
+//! - Part mode (`Mode::Parts`), with pieces of 4 to 67 bytes: its pieces
+//!   joined give the same messages, controls and error; no piece is larger
+//!   than asked, and every text piece is UTF-8 on its own.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -103,7 +106,7 @@ fn convert(event: Event, limits: Limits) -> Seen {
                 frames,
             }
         }
-        Event::Close(_) | Event::Frame(_) => unreachable!(),
+        Event::Close(_) | Event::Frame(_) | Event::Part { .. } => unreachable!(),
     }
 }
 
@@ -155,6 +158,67 @@ fn run_frames(input: &[u8], deflate: bool, mut chunk: impl FnMut() -> usize) -> 
                         });
                     }
                 }
+            }
+        }
+    }
+    seen
+}
+
+/// Part mode, with the pieces joined into messages.
+fn run_parts(
+    input: &[u8],
+    deflate: bool,
+    size: usize,
+    mut chunk: impl FnMut() -> usize,
+) -> Vec<Seen> {
+    let inflater = deflate.then(|| Inflater::new(15, false).unwrap());
+    let mut rx = Receiver::new(LIMITS, inflater);
+    rx.set_part_size(size);
+    let (mut buf, mut at, mut seen) = (Vec::new(), 0, Vec::new());
+    let mut message: Option<(bool, Vec<u8>)> = None;
+    while at < input.len() {
+        let n = chunk().clamp(1, input.len() - at);
+        buf.extend_from_slice(&input[at..at + n]);
+        at += n;
+        loop {
+            let event = match rx.read_as(&buf, Mode::Parts) {
+                Ok((used, event)) => {
+                    buf.drain(..used);
+                    match event {
+                        None => break,
+                        Some(e) => e,
+                    }
+                }
+                Err(e) => {
+                    seen.push(Seen::Failed(e.close_code()));
+                    return seen;
+                }
+            };
+            match event {
+                Event::Part { kind, data, last } => {
+                    assert!(data.len() <= size, "a piece larger than asked");
+                    let text = kind == MessageType::Text;
+                    if text {
+                        assert!(std::str::from_utf8(&data).is_ok(), "a piece cuts a character");
+                    }
+                    let m = message.get_or_insert_with(|| (text, Vec::new()));
+                    m.1.extend_from_slice(&data);
+                    if last {
+                        let (text, data) = message.take().unwrap();
+                        seen.push(Seen::Message {
+                            text,
+                            data,
+                            frames: Vec::new(),
+                        });
+                    }
+                }
+                Event::Close(c) => {
+                    seen.push(Seen::Close(c.code, c.reason));
+                    return seen;
+                }
+                Event::Ping(p) => seen.push(Seen::Ping(p)),
+                Event::Pong(p) => seen.push(Seen::Pong(p)),
+                other => panic!("part mode gave {other:?}"),
             }
         }
     }
@@ -301,5 +365,8 @@ fuzz_target!(|data: &[u8]| {
         }
         let frames = run_frames(input, deflate, || (seed % 13) as usize + 1);
         assert_eq!(without_frames(&whole), frames, "frame mode disagrees");
+        let size = usize::from(config >> 2) + 4;
+        let parts = run_parts(input, deflate, size, || (seed % 11) as usize + 1);
+        assert_eq!(without_frames(&whole), parts, "part mode disagrees");
     }
 });
