@@ -303,7 +303,12 @@ def test_ctrl_c_interrupts_a_connect(api: str, silent_server: SilentServer) -> N
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "waiting\n"
-        time.sleep(0.3)  # into the connect
+        # Into the connect: the server has the connection (on a loaded
+        # machine that can take longer than any fixed pause).
+        deadline = time.monotonic() + 10
+        while not silent_server.accepted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         ready, _, _ = select.select([proc.stdout], [], [], 10)
