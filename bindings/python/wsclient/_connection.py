@@ -510,6 +510,9 @@ class Connection:
         return f"<wsclient.Connection {self._url!r} {self.state}>"
 
 
+Connection.__module__ = "wsclient"  # public there: tracebacks and reprs say so
+
+
 def driver_of(conn: Connection) -> Driver:
     """The driver under `conn`: the binding's clients (wsclient.sync,
     wsclient.asyncio) drive the connection through it, never through the

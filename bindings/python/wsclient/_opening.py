@@ -19,7 +19,7 @@ from typing import Any, Optional, Union
 
 from . import _ffi
 from ._connection import Connection
-from ._errors import InvalidState, ProxyError
+from ._errors import InvalidProxyStatus, InvalidState, ProxyError
 from ._ffi import lib
 from ._message import _copy
 from ._observe import AnyLogger, Trace
@@ -123,8 +123,10 @@ class Opening:
             return response
         if error is None:
             error = _ffi.error_from_result(_ffi.WS_ERR_HANDSHAKE)
-        if isinstance(error, ProxyError):
-            error.response = response  # the proxy's answer (407, 502, ...)
+        if isinstance(error, ProxyError) and response is not None:
+            # The proxy answered: a refusal (407, 502, ...), with its answer.
+            error = InvalidProxyStatus(error.message, result=error.result)
+            error.response = response
         raise error
 
     def _take_response(self) -> Optional[HTTPResponse]:
