@@ -57,7 +57,7 @@ MAX_HEAD = 64 << 10
 _transport_in = _ffi.lib.ws_conn_transport_in
 _transport_out = _ffi.lib.ws_conn_transport_out
 _OK, _WOULD_BLOCK = _ffi.WS_OK, _ffi.WS_ERR_WOULD_BLOCK
-_STATE_CLOSED = _ffi.WS_STATE_CLOSED
+_STATE_OPEN = _ffi.WS_STATE_OPEN
 
 
 class Deadline:
@@ -376,14 +376,16 @@ class TransportDriver(Driver):
         ptr = self.ptr
         if ptr is None:
             return True
-        rc = _ffi.flush_raw(ptr)  # runs the deadlines; reports a failure
-        error = None if rc in (_OK, _WOULD_BLOCK) else _ffi.error_from_result(rc)
-        out = self.stream.drain(ptr)  # the failure's close frame included
-        if int(lib.ws_conn_state(ptr)) == _STATE_CLOSED:
-            self.stream.feed(ptr)  # winding down: the peer's end
-        if error is not None:
-            raise error
-        return rc == _OK and out
+        while True:
+            rc = _ffi.flush_raw(ptr)  # runs the deadlines; reports a failure
+            error = None if rc in (_OK, _WOULD_BLOCK) else _ffi.error_from_result(rc)
+            out = self.stream.drain(ptr)  # the failure's close frame included
+            if error is not None:
+                raise error
+            # Closing: the peer's close frame, then its end, which the next
+            # flush sees (the library then lets the transport go).
+            if int(lib.ws_conn_state(ptr)) == _STATE_OPEN or not self.stream.feed(ptr):
+                return rc == _OK and out
 
     def send_part_step(self, kind: int, total: int, address: int, size: int, flags: int = 0) -> int:
         taken = super().send_part_step(kind, total, address, size, flags)

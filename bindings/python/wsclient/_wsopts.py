@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-from typing import Any, Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._connect import start
+from ._connect import _deflate_offers, start
 from ._connection import Connection, driver_of
 from ._observe import LoggerLike
 from ._opening import Opening
@@ -116,9 +116,10 @@ def start_connection(
     message_limit, frame_limit = limits(max_size)
     if stream is not None:
         tls = {}  # TLS is Python's (see _transport)
+    offer = {"client_max_window_bits": True} if compression == "deflate" else None
     opening = start(
         uri,
-        deflate=deflate if deflate is not None else {"client_max_window_bits": True} if compression == "deflate" else None,
+        deflate=deflate if deflate is not None else offer,
         compression_level=compression_level,
         headers=headers,
         origin=origin,
@@ -135,8 +136,38 @@ def start_connection(
         stream=stream,
         **tls,
     )
-    opening.request_headers = headers
+    if stream is None:
+        # The request the library sends, but for its Sec-WebSocket-Key (see
+        # handshake_of); over the caller's transport it is seen whole.
+        opening.request_headers = _request_headers(
+            uri, origin, subprotocols, _deflate_offers(deflate if deflate is not None else offer), headers
+        )
     return opening
+
+
+def _request_headers(
+    uri: str,
+    origin: Optional[str],
+    subprotocols: Optional[Sequence[str]],
+    offers: List[str],
+    headers: List[Tuple[str, str]],
+) -> List[Tuple[str, str]]:
+    """The opening request's headers as the library writes them, in its
+    order, without Sec-WebSocket-Key (which it does not tell)."""
+    target = target_of(uri)
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    if target.port != (443 if target.secure else 80):
+        host = f"{host}:{target.port}"
+    out = [("Host", host), ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13")]
+    if origin is not None:
+        out.append(("Origin", origin))
+    if subprotocols:
+        out.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
+    if offers:
+        out.append(("Sec-WebSocket-Extensions", ", ".join(
+            "permessage-deflate" + (f"; {o}" if o else "") for o in offers
+        )))
+    return out + list(headers)
 
 
 def opened(result: Union[Connection, HTTPResponse]) -> Connection:
