@@ -30,7 +30,8 @@ MAN     := $(BUILD)/man/man3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 EXAMPLES:= $(BUILD)/examples/echo_client $(BUILD)/examples/autobahn_client \
-           $(BUILD)/examples/poll_client $(BUILD)/examples/duplex_client
+           $(BUILD)/examples/poll_client $(BUILD)/examples/duplex_client \
+           $(BUILD)/examples/reconnect_client
 TOOLS   := $(BUILD)/bin/wsclient-cat
 CPP     := $(BUILD)/examples-cpp/echo_client $(BUILD)/tests/test_wsclient_cpp
 CTESTS  := $(BUILD)/tests/test_api $(BUILD)/tests-plain/test_api $(BUILD)/tests/test_proxy \

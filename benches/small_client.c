@@ -14,6 +14,8 @@
  *   ws_conn_flush; then ws_recv_message (size and type checked) and
  *   ws_message_free for each echo. With INFLIGHT 1 (a round trip), one
  *   ws_send without flags.
+ * - ws-part: ws, but each echo is received with ws_recv_part into a buffer
+ *   of the client's (no message handle), size and type checked.
  * - ws-traced: ws, with a trace callback that counts the events (every
  *   frame each way is one): the cost of tracing against ws without.
  * - raw: the same WebSocket frames' bytes (masked client frames) built
@@ -107,6 +109,24 @@ static void ws_recv_echo(ws_conn *conn, int32_t type, const unsigned char *data,
     ws_message_free(msg);
 }
 
+static bool use_parts;
+
+static void ws_recv_echo_part(ws_conn *conn, int32_t type, size_t size) {
+    static uint8_t buf[1 << 16];
+    size_t n = 0, total = 0;
+    int32_t got = 0;
+    bool last = false;
+    /* A piece ends where the bytes read so far end: a message may come in
+       two. */
+    while (!last) {
+        ws_check(conn, ws_recv_part(conn, buf + total, sizeof buf - total, &n, &got, &last),
+                 "ws_recv_part");
+        total += n;
+    }
+    if (total != size || got != type)
+        fail("ws_recv_part", "not the message sent");
+}
+
 static void count_event(const ws_trace_event *event, void *userdata) {
     (void)event;
     ++*(size_t *)userdata;
@@ -138,8 +158,12 @@ static void run_ws(const char *uri, int32_t type, size_t size, size_t count, siz
                 ws_check(conn, ws_send(conn, type, data, size, WS_SEND_MORE), "ws_send");
             ws_check(conn, ws_conn_flush(conn), "ws_conn_flush");
         }
-        for (size_t i = 0; i < batch; i++)
-            ws_recv_echo(conn, type, data, size, false);
+        for (size_t i = 0; i < batch; i++) {
+            if (use_parts)
+                ws_recv_echo_part(conn, type, size);
+            else
+                ws_recv_echo(conn, type, data, size, false);
+        }
         done += batch;
     }
     report(c, count);
@@ -277,12 +301,13 @@ static void run_raw(const char *uri, int32_t type, size_t size, size_t count, si
 
 int main(int argc, char **argv) {
     if (argc != 7) {
-        fprintf(stderr, "usage: %s ws|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT\n", argv[0]);
+        fprintf(stderr, "usage: %s ws|ws-part|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT\n", argv[0]);
         return 2;
     }
     bool raw = strcmp(argv[1], "raw") == 0, traced = strcmp(argv[1], "ws-traced") == 0;
-    if (!raw && !traced && strcmp(argv[1], "ws") != 0)
-        fail(argv[1], "expected ws, ws-traced or raw");
+    use_parts = strcmp(argv[1], "ws-part") == 0;
+    if (!raw && !traced && !use_parts && strcmp(argv[1], "ws") != 0)
+        fail(argv[1], "expected ws, ws-part, ws-traced or raw");
     int32_t type = strcmp(argv[3], "text") == 0 ? WS_MESSAGE_TEXT : WS_MESSAGE_BINARY;
     size_t size = strtoull(argv[4], NULL, 10), count = strtoull(argv[5], NULL, 10),
            inflight = strtoull(argv[6], NULL, 10);

@@ -905,6 +905,21 @@ const char *ws_conn_subprotocol(const ws_conn *conn);
 bool ws_conn_compression(const ws_conn *conn);
 
 /*
+ Whether the TLS handshake resumed an earlier session. A resumed
+ handshake is abbreviated (no certificate exchange): it used a TLS 1.3
+ ticket or a TLS 1.2 session from an earlier connection to the same host
+ and port made with the same TLS settings (CA, client certificate,
+ verification, versions, ciphers, pins, server name). The library keeps
+ the latest session per settings and per host and port, in the process,
+ and never offers one under other settings. false for ws://, for a full
+ handshake, and before the connection is open.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+bool ws_conn_tls_resumed(const ws_conn *conn);
+
+/*
  A header of the server's 101 response (case-insensitive), or NULL.
  Owned by the connection (valid until `ws_conn_free`).
 
@@ -1203,6 +1218,47 @@ const char *ws_result_string(int32_t code);
  to the peer), as opposed to an *exn*.
  */
 bool ws_result_is_fail(int32_t code);
+
+/*
+ Whether to connect again after a connection (or a connect) ended with
+ `code`. True when a new attempt may succeed (after a backoff delay with
+ jitter: see examples-c/reconnect_client.c), false when it would fail
+ the same way, or nothing failed.
+
+ - `close_code`, when not 0 (`ws_conn_peer_close_code`: the server sent a
+   close frame), decides: retry after 1001 Going Away, 1011 Internal
+   Error, 1012 Service Restart, 1013 Try Again Later, 1014 Bad Gateway
+   and 1006 (abnormal closure, for callers that record it); not after
+   1000 Normal Closure, 1005 (no code), 1008 Policy Violation, the other
+   codes that blame the client (1002, 1003, 1007, 1009, 1010) or an
+   application's code (3000-4999).
+ - `WS_HTTP_RESPONSE` (and `WS_ERR_PROXY`, with the proxy's answer):
+   `http_status` decides (`ws_response_status`; 0 for a SOCKS5 refusal):
+   retry after 500, 502, 503 and 504, not after any other status, 4xx
+   included (429 Too Many Requests too: its `Retry-After` header says
+   when; see `ws_response_header`).
+ - Retry after network errors and timeouts: `WS_ERR_IO`,
+   `WS_ERR_TIMEOUT`, `WS_ERR_RESOLVE`, `WS_ERR_CONNECT`,
+   `WS_ERR_CONNECTION_LOST` (the server dropped TCP, over ws:// or
+   wss://), and `WS_ERR_TLS` (TLS failed on the way; a configuration
+   that can never work fails the same way each time, which the backoff
+   keeps cheap).
+ - Not after anything else: the caller's mistakes (`WS_ERR_NULL_ARGUMENT`,
+   `WS_ERR_INVALID_ARGUMENT`, `WS_ERR_INVALID_STATE`, `WS_ERR_URI`), a
+   certificate that did not verify (`WS_ERR_TLS_VERIFY`), an invalid
+   handshake answer (`WS_ERR_HANDSHAKE`, also when the server closed the
+   connection before its answer: the Python and CHICKEN bindings retry
+   that one, told by its message) or a refused redirect, a *fail* (the
+   server broke the protocol), and outcomes that are not failures
+   (`WS_OK`, `WS_STOPPED`, `WS_CLOSED` without a close code,
+   `WS_ERR_WOULD_BLOCK`).
+
+ These are the rules of Python `websockets`' reconnecting `connect()`
+ and of this library's bindings (network errors, TLS failures other than
+ verification, timeouts, and 500, 502, 503 and 504 are retried), with
+ the server's close code taken into account.
+ */
+bool ws_result_is_retryable(int32_t code, uint16_t http_status, uint16_t close_code);
 
 /*
  The message of the last failing call on this thread ("" if none). Valid
@@ -1944,11 +2000,41 @@ size_t ws_response_body_length(const ws_response *response);
 
 /*
  Call `callback` for each trace event of the connections made with these
- options (`ws_connect`, `ws_connect_start`): every step of the connect,
- each frame sent and received, pings, pongs with their round trip,
- closes, and the failure that ended a connection. See
- `ws_trace_callback` for the thread rules. NULL turns tracing off;
+ options (`ws_connect`, `ws_connect_start`, `ws_connect_transport`):
+ every step of the connect, each frame sent and received, pings, pongs
+ with their round trip, closes, and the failure that ended a connection.
+ See `ws_trace_callback` for the thread rules. NULL turns tracing off;
  without a callback nothing is traced and nothing costs.
+
+ The kinds (`ws_trace_event_kind`; `ws_trace_kind_name` gives the name
+ in brackets) and the fields each carries, besides
+ `WS_TRACE_FIELD_ELAPSED_US` (microseconds since the connect began):
+ - `WS_TRACE_RESOLVED` ("resolved"): `_HOST`, `_ADDRESS` (every address),
+   `_DURATION_US`.
+ - `WS_TRACE_TCP_ATTEMPT` ("tcp-attempt"), `WS_TRACE_TCP_FAILED`
+   ("tcp-failed", with `_MESSAGE`), `WS_TRACE_TCP_CONNECTED`
+   ("tcp-connected", with `_DURATION_US`): `_HOST`, `_PORT`, `_ADDRESS`.
+ - `WS_TRACE_PROXY` ("proxy"): the tunnel asked for (`_PROXY`), then open
+   (`_DURATION_US`).
+ - `WS_TRACE_TLS_DONE` ("tls-done"): `_TLS_VERSION`, `_TLS_CIPHER`,
+   `_ALPN`, `_PEER_SUBJECT`, `_RESUMED`, `_DURATION_US`.
+ - `WS_TRACE_REQUEST_SENT` ("request-sent"): `_HEADERS`, credentials
+   redacted.
+ - `WS_TRACE_RESPONSE` ("response"): `_STATUS`, `_HEADERS`,
+   `_DURATION_US`.
+ - `WS_TRACE_REDIRECT` ("redirect"): `_STATUS`, `_LOCATION`.
+ - `WS_TRACE_OPEN` ("open"): the subprotocol and extension in the text.
+ - `WS_TRACE_FRAME_SENT` ("frame-sent", when queued) and
+   `WS_TRACE_FRAME_RECEIVED` ("frame-received"): `_OPCODE`, `_LENGTH`,
+   `_FIN`, `_RSV1`; never the payload.
+ - `WS_TRACE_PING_SENT` ("ping-sent"): `_LENGTH`.
+ - `WS_TRACE_PONG_RECEIVED` ("pong-received"): `_RTT_US` when it answers
+   our last ping.
+ - `WS_TRACE_CLOSE_SENT` ("close-sent"), `WS_TRACE_CLOSE_RECEIVED`
+   ("close-received"): `_CLOSE_CODE` (none for an empty close),
+   `_REASON`.
+ - `WS_TRACE_FAILURE` ("failure"): `_RESULT` (the `WS_ERR_*` code),
+   `_CLOSE_CODE` for a *fail*, `_MESSAGE`.
 
  # Safety
  `opts`: a live options handle. `callback` and `userdata` must stay
@@ -2016,12 +2102,32 @@ const char *ws_trace_kind_name(int32_t kind);
 const char *ws_stat_name(int32_t stat);
 
 /*
- A counter or timing of the connection (`WS_STAT_*`): bytes, frames and
- messages each way, pings, pongs, round trips, and when each step of the
- connect ended. 0 for NULL, a connection still connecting (except the
- counters, which start at 0 anyway), or a stat this version does not
- know. May be called from any thread, but not from the trace callback of
- the same connection.
+ A counter or timing of the connection (`WS_STAT_*`; `ws_stat_name`
+ gives the name in brackets). 0 for NULL, a connection still connecting,
+ or a stat this version does not know. May be called from any thread,
+ but not from the trace callback of the same connection.
+ - `WS_STAT_BYTES_IN` ("bytes_in"), `WS_STAT_BYTES_OUT` ("bytes_out"):
+   WebSocket bytes read, and taken by the socket (frames with their
+   headers; after TLS, after the opening handshake).
+ - `WS_STAT_PAYLOAD_IN` ("payload_in"), `WS_STAT_PAYLOAD_OUT`
+   ("payload_out"): data bytes of the messages received (after
+   inflating) and sent (before compressing): with the two above, the
+   compression ratio.
+ - `WS_STAT_FRAMES_IN`, `WS_STAT_FRAMES_OUT` ("frames_in", "frames_out"):
+   frames received and queued, control frames included.
+ - `WS_STAT_MESSAGES_IN`, `WS_STAT_MESSAGES_OUT` ("messages_in",
+   "messages_out"): data messages.
+ - `WS_STAT_PINGS_SENT` ("pings_sent", ours and the keepalive's),
+   `WS_STAT_PONGS_RECEIVED` ("pongs_received").
+ - `WS_STAT_RTT_LAST_US` ("rtt_last_us"), `WS_STAT_RTT_SMOOTHED_US`
+   ("rtt_smoothed_us"): the last ping round trip, and its smoothed value
+   (each sample weighs 1/8), in microseconds.
+ - `WS_STAT_TIME_RESOLVE_US`, `_CONNECT_US`, `_PROXY_US`, `_TLS_US`,
+   `_HTTP_US`, `_TOTAL_US` ("time_resolve_us", ...): microseconds from
+   the start of the connect until the name was resolved, TCP connected,
+   the proxy's tunnel open, TLS done, the 101 in, and the WebSocket open
+   (0 for a step that did not happen), as curl's `CURLINFO_*_TIME_T`.
+ - `WS_STAT_REDIRECTS` ("redirects"): redirects followed.
 
  # Safety
  `conn`: NULL or a live connection.

@@ -68,6 +68,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -93,6 +95,18 @@ class error : public std::runtime_error {
     bool is_fail() const noexcept { return ws_result_is_fail(code_); }
     /** ws_result_string(code()): a static description of the code. */
     const char *code_name() const noexcept { return ws_result_string(code_); }
+    /** Whether connecting again may succeed (ws_result_is_retryable): after a
+     *  network or TLS error or a timeout, an answer 500, 502, 503 or 504
+     *  (handshake_rejected, proxy_error), or when the server had closed with
+     *  `peer_close_code` 1001, 1011, 1012, 1013 or 1014
+     *  (connection::peer_close_code()). */
+    bool is_retryable(uint16_t peer_close_code = 0) const noexcept {
+        return ws_result_is_retryable(code_, http_status_, peer_close_code);
+    }
+
+  protected:
+    /** The HTTP status of the answer behind the error, if any. */
+    uint16_t http_status_ = 0;
 
   private:
     int32_t code_;
@@ -141,7 +155,9 @@ class handshake_rejected : public exn {
   public:
     explicit handshake_rejected(http_response r)
         : exn(WS_HTTP_RESPONSE, "the server answered HTTP " + std::to_string(r.status) + " " + r.reason, 0),
-          response_(std::move(r)) {}
+          response_(std::move(r)) {
+        http_status_ = response_.status;
+    }
     const http_response &response() const noexcept { return response_; }
 
   private:
@@ -152,7 +168,9 @@ class handshake_rejected : public exn {
 class proxy_error : public exn {
   public:
     proxy_error(const std::string &message, http_response r)
-        : exn(WS_ERR_PROXY, message, 0), response_(std::move(r)) {}
+        : exn(WS_ERR_PROXY, message, 0), response_(std::move(r)) {
+        http_status_ = response_.status;
+    }
     const http_response &response() const noexcept { return response_; }
 
   private:
@@ -263,6 +281,47 @@ class byte_view {
     const std::uint8_t *data_ = nullptr;
     std::size_t size_ = 0;
 };
+
+/* ------------------------------------------------------------------ trace */
+
+/** A trace event (ws_options_set_trace), lent to the trace function for
+ *  the call: copy what you keep. */
+class trace_event {
+  public:
+    explicit trace_event(const ws_trace_event *e) noexcept : e_(e) {}
+    /** WS_TRACE_* */
+    int32_t kind() const noexcept { return ws_trace_event_kind(e_); }
+    /** "frame-sent", "tls-done", ... */
+    std::string_view kind_name() const noexcept {
+        const char *n = ws_trace_kind_name(kind());
+        return n ? std::string_view(n) : std::string_view();
+    }
+    uint64_t conn_id() const noexcept { return ws_trace_event_conn_id(e_); }
+    /** One line for a log. */
+    std::string_view text() const noexcept { return ws_trace_event_text(e_); }
+    /** A number field (WS_TRACE_FIELD_*), if the event has it. */
+    std::optional<int64_t> number(int32_t field) const noexcept {
+        int64_t v = 0;
+        if (!ws_trace_event_number(e_, field, &v))
+            return std::nullopt;
+        return v;
+    }
+    /** A string field (WS_TRACE_FIELD_*), if the event has it. */
+    std::optional<std::string_view> string(int32_t field) const noexcept {
+        const char *s = ws_trace_event_string(e_, field);
+        if (!s)
+            return std::nullopt;
+        return std::string_view(s);
+    }
+
+  private:
+    const ws_trace_event *e_;
+};
+
+/** Called for each trace event, on the thread that drives the connection,
+ *  while it is locked: it must not use that connection. An exception it
+ *  throws is dropped (it cannot cross the C library). */
+using trace_function = std::function<void(const trace_event &)>;
 
 /* ------------------------------------------------------------------ options */
 
@@ -434,12 +493,46 @@ class options {
         return *this;
     }
 
+    /** Trace every step of the connections made with these options
+     *  (ws_options_set_trace); an empty function turns it off. The
+     *  connections keep the function alive. */
+    options &trace(trace_function fn) {
+        if (!fn) {
+            detail::check(ws_options_set_trace(h_.get(), nullptr, nullptr));
+            trace_.reset();
+            return *this;
+        }
+        auto kept = std::make_shared<trace_function>(std::move(fn));
+        auto call = [](const ws_trace_event *e, void *userdata) {
+            try {
+                (*static_cast<trace_function *>(userdata))(trace_event(e));
+            } catch (...) {
+            }
+        };
+        detail::check(ws_options_set_trace(h_.get(), call, kept.get()));
+        trace_ = std::move(kept);
+        return *this;
+    }
+    /** Append the TLS secrets to `path` for Wireshark (a debugging aid). */
+    options &tls_keylog_file(const std::string &path) {
+        detail::check(ws_options_set_tls_keylog_file(h_.get(), path.c_str()));
+        return *this;
+    }
+    /** Take the key log file from SSLKEYLOGFILE (off by default). */
+    options &tls_keylog_env(bool on = true) {
+        detail::check(ws_options_set_tls_keylog_env(h_.get(), on));
+        return *this;
+    }
+
     /** The C handle, for ws_options_* calls this class does not wrap. */
     ws_options *c_handle() { return h_.get(); }
     const ws_options *c_handle() const { return h_.get(); }
+    /** The trace function these options call, if any. */
+    std::shared_ptr<trace_function> trace_function_kept() const { return trace_; }
 
   private:
     detail::handle<ws_options, ws_options_free> h_;
+    std::shared_ptr<trace_function> trace_;
 };
 
 /* ------------------------------------------------------------------ messages */
@@ -484,6 +577,13 @@ class message {
 
 enum class recv_status { message, would_block, closed };
 
+/** A piece of a message received with connection::recv_part(). */
+struct part {
+    std::size_t size;
+    message_type type;
+    bool last;
+};
+
 /** A WebSocket connection: open, or connecting after connect_start()
  *  (destroying it then cancels the connect). Destroying it while open sends a close
  *  frame with 1001 "going away" and waits at most
@@ -502,6 +602,7 @@ class connection {
             refused(rc, response);
         detail::check(rc);
         h_.reset(conn);
+        trace_ = opts.trace_function_kept();
     }
 
     /** Start connecting to `url` without blocking (ws_connect_start): a
@@ -514,6 +615,7 @@ class connection {
         detail::check(ws_connect_start(url.c_str(), opts.c_handle(), &conn));
         connection started;
         started.h_.reset(conn);
+        started.trace_ = opts.trace_function_kept();
         return started;
     }
     /** One step of a connect begun by connect_start(), without waiting:
@@ -535,13 +637,14 @@ class connection {
     }
 
     connection(connection &&other) noexcept
-        : h_(std::move(other.h_)), goodbye_ms_(other.goodbye_ms_) {}
+        : h_(std::move(other.h_)), goodbye_ms_(other.goodbye_ms_), trace_(std::move(other.trace_)) {}
     /** Closes this connection as the destructor does, then takes `other`'s. */
     connection &operator=(connection &&other) noexcept {
         if (this != &other) {
             go_away();
             h_ = std::move(other.h_);
             goodbye_ms_ = other.goodbye_ms_;
+            trace_ = std::move(other.trace_);
         }
         return *this;
     }
@@ -636,6 +739,27 @@ class connection {
             check(rc);
     }
 
+    /** The next piece of a message, as it arrives, into `buf` (at least 4
+     *  bytes; ws_recv_part): messages of any size in bounded memory. A text
+     *  piece ends between characters. std::nullopt once the server has
+     *  closed; in non-blocking mode, throws ws::exn with WS_ERR_WOULD_BLOCK
+     *  when nothing is there. */
+    std::optional<part> recv_part(uint8_t *buf, std::size_t cap) {
+        std::size_t n = 0;
+        int32_t type = 0;
+        bool last = false;
+        int32_t rc = ws_recv_part(h(), buf, cap, &n, &type, &last);
+        if (rc == WS_CLOSED)
+            return std::nullopt;
+        check(rc);
+        return part{n, static_cast<message_type>(type), last};
+    }
+
+    /** A counter or connect timing (WS_STAT_*, ws_conn_stat). */
+    uint64_t stat(int32_t which) const { return ws_conn_stat(h(), which); }
+    /** The id the connection's trace events carry. */
+    uint64_t id() const { return ws_conn_id(h()); }
+
     // --- driving it from an event loop (see ws_conn_set_nonblocking)
     void set_nonblocking(bool on) { check(ws_conn_set_nonblocking(h(), on)); }
     /** The descriptor to wait on; while connecting it changes from one
@@ -669,6 +793,8 @@ class connection {
     bool is_connecting() const { return ws_conn_state(h()) == WS_STATE_CONNECTING; }
     std::optional<std::string_view> subprotocol() const { return view(ws_conn_subprotocol(h())); }
     bool compression() const { return ws_conn_compression(h()); }
+    /** Whether the TLS handshake resumed an earlier connection's session. */
+    bool tls_resumed() const { return ws_conn_tls_resumed(h()); }
     /** A response header of the handshake; valid until the connection is freed. */
     std::optional<std::string_view> header(const std::string &name) {
         return view(ws_conn_header(h(), name.c_str()));
@@ -749,6 +875,8 @@ class connection {
 
     detail::handle<ws_conn, ws_conn_free> h_;
     uint32_t goodbye_ms_ = 250;
+    /** The trace function, alive as long as the connection may call it. */
+    std::shared_ptr<trace_function> trace_;
 };
 
 } // namespace ws

@@ -25,5 +25,11 @@ pub(crate) const MESSAGE_TOO_BIG: u16 = 1009;
 pub(crate) const MANDATORY_EXT: u16 = 1010;
 /// 1011: an unexpected condition on the server (also our keepalive failure).
 pub(crate) const INTERNAL_ERROR: u16 = 1011;
+/// 1012: the server is restarting (IANA registry).
+pub(crate) const SERVICE_RESTART: u16 = 1012;
+/// 1013: the server is overloaded: try again later (IANA registry).
+pub(crate) const TRY_AGAIN_LATER: u16 = 1013;
+/// 1014: a gateway's upstream server answered badly (IANA registry).
+pub(crate) const BAD_GATEWAY: u16 = 1014;
 /// 1015: the TLS handshake failed (never sent).
 pub(crate) const TLS_HANDSHAKE: u16 = 1015;

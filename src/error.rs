@@ -62,6 +62,30 @@ pub enum ErrorKind {
     Panic,
 }
 
+impl ErrorKind {
+    /// Whether a new connection may succeed where this failure happened:
+    /// the network (a name lookup, a refused or reset connection, I/O, TLS
+    /// failing on the way) and timeouts, which pass when the server or the
+    /// path to it recovers. Not the caller's own mistakes (arguments, URI,
+    /// state), nor a certificate that did not verify, an invalid or
+    /// refused handshake, a redirect refused, or a protocol violation: the
+    /// same attempt would fail the same way. As Python `websockets` (whose
+    /// network errors include TLS's) and this library's bindings decide; a
+    /// proxy's refusal depends on its answer (see [`Error::is_retryable`]);
+    /// `WouldBlock` is not a failure (call again).
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Io
+                | ErrorKind::Timeout
+                | ErrorKind::Resolve
+                | ErrorKind::Connect
+                | ErrorKind::ConnectionLost
+                | ErrorKind::Tls
+        )
+    }
+}
+
 /// A library error: its kind, the close code sent to the peer (for a *fail*),
 /// and a human-readable message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +171,16 @@ impl Error {
         self
     }
 
+    /// Whether connecting again may succeed: [`ErrorKind::is_retryable`],
+    /// and a proxy's refusal with a 500, 502, 503 or 504 answer (it could
+    /// not reach the server: see [`crate::http::is_retryable_status`]).
+    pub fn is_retryable(&self) -> bool {
+        match (self.kind, &self.response) {
+            (ErrorKind::Proxy, Some(r)) => r.is_retryable(),
+            (kind, _) => kind.is_retryable(),
+        }
+    }
+
     /// The same error with `context: ` in front of its message.
     pub fn context(mut self, context: &str) -> Self {
         self.message = format!("{context}: {}", self.message);
@@ -213,6 +247,43 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn network_errors_and_timeouts_may_be_retried_mistakes_and_verification_not() {
+        use ErrorKind::*;
+        for kind in [Io, Timeout, Resolve, Connect, ConnectionLost, Tls] {
+            assert!(kind.is_retryable(), "{kind:?}");
+            assert!(Error::exn(kind, "x").is_retryable(), "{kind:?}");
+        }
+        for kind in [
+            InvalidArgument,
+            InvalidState,
+            WouldBlock,
+            TlsVerify,
+            Uri,
+            Handshake,
+            Negotiation,
+            Protocol,
+            InvalidPayload,
+            MessageTooBig,
+            Redirect,
+            Proxy,
+            Panic,
+        ] {
+            assert!(!kind.is_retryable(), "{kind:?}");
+        }
+        let proxy = |status| {
+            Error::exn(Proxy, "refused").with_response(HttpResponse {
+                status,
+                reason: String::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            })
+        };
+        assert!(proxy(502).is_retryable());
+        assert!(!proxy(407).is_retryable());
+        assert!(!Error::exn(Proxy, "SOCKS5: refused").is_retryable());
+    }
 
     #[test]
     fn an_error_survives_a_trip_through_io_error() {

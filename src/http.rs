@@ -16,6 +16,25 @@ impl HttpResponse {
     pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         header_values(&self.headers, name).next()
     }
+
+    /// Whether asking again may get another answer: see
+    /// [`is_retryable_status`].
+    pub fn is_retryable(&self) -> bool {
+        is_retryable_status(self.status)
+    }
+}
+
+/// Whether an HTTP answer with `status` to the opening handshake (or a
+/// proxy's to CONNECT) may be followed by another attempt: 500, 502, 503
+/// and 504, a server's or a gateway's failure that may pass, as Python
+/// `websockets` (and this library's bindings) retry. Not the other 5xx,
+/// which say the server cannot do it (501, 505), and not a 4xx: the
+/// request itself is refused (403, 404, 401 and 407 without new
+/// credentials) and asking again gets the same answer; 429 Too Many
+/// Requests included, whose `Retry-After` says when (a caller that honours
+/// it retries then).
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 500 | 502 | 503 | 504)
 }
 
 /// Every value of header `name` (case-insensitive), in order.
@@ -32,6 +51,18 @@ pub(crate) fn header_values<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_error_may_be_retried_a_4xx_not() {
+        for status in [500, 502, 503, 504] {
+            assert!(is_retryable_status(status), "{status}");
+        }
+        for status in [
+            0, 101, 200, 301, 400, 401, 403, 404, 407, 429, 499, 501, 505, 599,
+        ] {
+            assert!(!is_retryable_status(status), "{status}");
+        }
+    }
 
     #[test]
     fn header_lookup_ignores_case_and_takes_the_first() {

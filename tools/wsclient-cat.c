@@ -11,6 +11,10 @@
  * are queued and written by ws_conn_flush when the socket takes them, and
  * the library's deadlines (keepalive pings, the close timeout) come due at
  * ws_conn_next_timeout_ms.
+ *
+ * With --reconnect a connection that drops (as ws_result_is_retryable
+ * judges) is opened again after a backoff delay, and the lines of stdin not
+ * yet sent go to the new one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +49,10 @@ enum {
     OPT_CLOSE_REASON,
     OPT_MAX_SIZE,
     OPT_LINGER,
+    OPT_RECONNECT,
+    OPT_RECONNECT_DELAY,
+    OPT_RECONNECT_MAX_DELAY,
+    OPT_RECONNECT_ATTEMPTS,
     OPT_STATS,
     OPT_PRINT_PING_RTTS,
     OPT_KEYLOG,
@@ -70,6 +78,10 @@ static const struct option long_options[] = {
     {"close-reason", required_argument, NULL, OPT_CLOSE_REASON},
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {"linger", required_argument, NULL, OPT_LINGER},
+    {"reconnect", no_argument, NULL, OPT_RECONNECT},
+    {"reconnect-delay", required_argument, NULL, OPT_RECONNECT_DELAY},
+    {"reconnect-max-delay", required_argument, NULL, OPT_RECONNECT_MAX_DELAY},
+    {"reconnect-attempts", required_argument, NULL, OPT_RECONNECT_ATTEMPTS},
     {"json", no_argument, NULL, 'j'},
     {"verbose", no_argument, NULL, 'v'},
     {"stats", no_argument, NULL, OPT_STATS},
@@ -124,6 +136,18 @@ static void usage(FILE *out) {
             "      --ping-interval SECS  keepalive: send a ping every SECS seconds (e.g. 0.5)\n"
             "      --ping-timeout SECS   fail when a pong takes longer (default: the interval)\n"
             "\n"
+            "Reconnecting:\n"
+            "      --reconnect           when the connection drops before the end of stdin,\n"
+            "                            connect again and go on with the lines not yet sent:\n"
+            "                            after a network or TLS error, a timeout, an HTTP 500,\n"
+            "                            502, 503 or 504, or a close with 1001, 1011, 1012,\n"
+            "                            1013 or 1014; not after a 4xx, a certificate that\n"
+            "                            does not verify, or another close code\n"
+            "      --reconnect-delay SECS  attempt n after a drop waits a random time between\n"
+            "                            0 and SECS * 2^(n-1) (full jitter; default 1)\n"
+            "      --reconnect-max-delay SECS  but never more than SECS (default 60)\n"
+            "      --reconnect-attempts N  give up when N attempts in a row fail (default: never)\n"
+            "\n"
             "Seeing what happens:\n"
             "  -v, --verbose             trace every step on stderr: name lookup, TCP, proxy,\n"
             "                            TLS, the handshake's headers (credentials redacted),\n"
@@ -138,8 +162,9 @@ static void usage(FILE *out) {
             "  -h, --help                show this help\n"
             "  -V, --version             show the program and library version\n"
             "\n"
-            "Exit status: 0 after a close handshake (whatever its code), 1 on an error or\n"
-            "an HTTP answer other than 101, 2 on bad usage.\n");
+            "Exit status: 0 after a close handshake (whatever its code, unless --reconnect\n"
+            "connects again), 1 on an error or an HTTP answer other than 101, 2 on bad\n"
+            "usage.\n");
 }
 
 /* ------------------------------------------------------------------ output */
@@ -212,6 +237,16 @@ static void status(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* How the last connection (or attempt) ended: its result, the HTTP status
+ * of a non-101 answer, the server's close code, and whether we closed it at
+ * the end of stdin. What --reconnect decides on. */
+static struct {
+    int32_t rc;
+    uint16_t http_status;
+    uint16_t close_code;
+    int by_us;
+} ending;
+
 /* An error from the library: `code` with the detail in `detail`. */
 static void report_error(int32_t code, const char *detail, uint16_t close_code) {
     if (json) {
@@ -271,6 +306,8 @@ static void report_open(ws_conn *conn, const char *url) {
     }
     status("connected to %s%s%s%s", url, protocol ? " (subprotocol " : "", protocol ? protocol : "",
            protocol ? ")" : "");
+    if (ws_conn_tls_resumed(conn))
+        status("TLS session resumed");
     if (compression)
         status("permessage-deflate is on");
 }
@@ -328,6 +365,10 @@ struct settings {
     double linger;
     uint16_t close_code;
     const char *close_reason;
+    int reconnect;
+    double reconnect_delay;
+    double reconnect_max_delay;
+    unsigned long long reconnect_attempts; /* 0: no limit */
 };
 
 static void die_usage(const char *fmt, const char *arg) {
@@ -446,6 +487,8 @@ static ws_options *parse_args(int argc, char **argv, struct settings *s) {
     uint32_t timeout_ms = 30000;
     s->close_code = 1000;
     s->linger = 0.5;
+    s->reconnect_delay = 1.0;
+    s->reconnect_max_delay = 60.0;
     int c;
     while ((c = getopt_long(argc, argv, "bH:p:kx:jqvhV", long_options, NULL)) != -1) {
         switch (c) {
@@ -474,6 +517,12 @@ static ws_options *parse_args(int argc, char **argv, struct settings *s) {
         case OPT_CLOSE_CODE: s->close_code = (uint16_t)number(optarg, "--close-code", 4999); break;
         case OPT_CLOSE_REASON: s->close_reason = optarg; break;
         case OPT_LINGER: s->linger = seconds(optarg, "--linger"); break;
+        case OPT_RECONNECT: s->reconnect = 1; break;
+        case OPT_RECONNECT_DELAY: s->reconnect_delay = seconds(optarg, "--reconnect-delay"); break;
+        case OPT_RECONNECT_MAX_DELAY: s->reconnect_max_delay = seconds(optarg, "--reconnect-max-delay"); break;
+        case OPT_RECONNECT_ATTEMPTS:
+            s->reconnect_attempts = number(optarg, "--reconnect-attempts", 1000000000);
+            break;
         case OPT_MAX_SIZE:
             check(ws_options_set_max_message_size(opts, (size_t)number(optarg, "--max-size", SIZE_MAX)),
                   "--max-size");
@@ -550,9 +599,13 @@ static int drain(ws_conn *conn, int *got) {
         } else if (rc == WS_ERR_WOULD_BLOCK) {
             return -1;
         } else if (rc == WS_CLOSED) {
+            ending.rc = rc;
+            ending.close_code = ws_conn_peer_close_code(conn);
             report_close(conn);
             return EXIT_CLOSED;
         } else {
+            ending.rc = rc;
+            ending.close_code = ws_conn_peer_close_code(conn);
             report_error(rc, ws_conn_errmsg(conn), ws_conn_error_close_code(conn));
             return EXIT_ERROR;
         }
@@ -622,6 +675,8 @@ static int sooner(int a, int64_t b) {
 }
 
 static int fail_with(ws_conn *conn, int32_t rc) {
+    ending.rc = rc;
+    ending.close_code = ws_conn_peer_close_code(conn);
     report_error(rc, ws_conn_errmsg(conn), ws_conn_error_close_code(conn));
     return EXIT_ERROR;
 }
@@ -660,10 +715,12 @@ static void finish(ws_conn *conn) {
     }
 }
 
-static int run(ws_conn *conn, const struct settings *s) {
-    struct input in = {0};
+/* One connection's session, with the input left by the one before. */
+static int run(ws_conn *conn, const struct settings *s, struct input *input_state) {
+    struct input in = *input_state;
     int closing = 0, result = -1;
-    double quiet_until = 0; /* after EOF: close when nothing arrived till then */
+    /* After EOF: close when nothing arrived till then. */
+    double quiet_until = in.eof ? now() + s->linger : 0;
     while (result < 0) {
         int got = 0;
         result = drain(conn, &got);
@@ -687,6 +744,7 @@ static int run(ws_conn *conn, const struct settings *s) {
                 break;
             }
             closing = 1;
+            ending.by_us = 1;
         }
         /* Write the queue and run due deadlines (keepalive, close timeout). */
         rc = ws_conn_flush(conn);
@@ -709,21 +767,21 @@ static int run(ws_conn *conn, const struct settings *s) {
         }
     }
     finish(conn);
-    free(in.buf);
+    *input_state = in;
     return result;
 }
 
-int main(int argc, char **argv) {
-    signal(SIGPIPE, SIG_IGN); /* a closed stdout or socket is an error code */
-    struct settings s = {0};
-    ws_options *opts = parse_args(argc, argv, &s);
+/* Open one connection and run it to its end; `ending` says how it ended. */
+static int connect_once(const ws_options *opts, const struct settings *s, struct input *in, int *opened) {
     ws_conn *conn = NULL;
     ws_response *response = NULL;
-    int32_t rc = ws_connect(s.url, opts, &conn, &response);
-    ws_options_free(opts);
+    memset(&ending, 0, sizeof ending);
+    int32_t rc = ws_connect(s->url, opts, &conn, &response);
+    ending.rc = rc;
     if (rc == WS_HTTP_RESPONSE || (rc == WS_ERR_PROXY && response)) {
         if (rc == WS_ERR_PROXY)
             report_error(rc, ws_last_error_message(), 0);
+        ending.http_status = ws_response_status(response);
         report_response(response, rc == WS_ERR_PROXY ? "proxy" : "server");
         ws_response_free(response);
         return EXIT_ERROR;
@@ -732,14 +790,74 @@ int main(int argc, char **argv) {
         report_error(rc, ws_last_error_message(), ws_last_error_close_code());
         return EXIT_ERROR;
     }
-    report_open(conn, s.url);
+    *opened = 1;
+    report_open(conn, s->url);
     int status_code = EXIT_ERROR;
-    if (ws_conn_set_nonblocking(conn, true) != WS_OK)
-        report_error(ws_last_error_code(), ws_last_error_message(), 0);
-    else
-        status_code = run(conn, &s);
-    if (s.stats)
+    if (ws_conn_set_nonblocking(conn, true) != WS_OK) {
+        ending.rc = ws_last_error_code();
+        report_error(ending.rc, ws_last_error_message(), 0);
+    } else {
+        status_code = run(conn, s, in);
+    }
+    if (s->stats)
         print_stats(conn);
     ws_conn_free(conn);
+    return status_code;
+}
+
+/* --reconnect: the wait before attempt n (from 1) after a drop, in
+ * seconds: random between 0 and min(max, delay * 2^(n-1)) (full jitter). */
+static double backoff(const struct settings *s, unsigned long long n) {
+    double cap = s->reconnect_delay;
+    for (unsigned long long i = 1; i < n && cap < s->reconnect_max_delay; i++)
+        cap *= 2;
+    if (cap > s->reconnect_max_delay)
+        cap = s->reconnect_max_delay;
+    return cap * ((double)random() / (double)RAND_MAX);
+}
+
+static void report_reconnect(unsigned long long attempt, double delay) {
+    if (json) {
+        printf("{\"event\":\"reconnect\",\"attempt\":%llu,\"delay\":%.3f}", attempt, delay);
+        flush_line();
+    }
+    status("reconnecting in %.3f s (attempt %llu)", delay, attempt);
+}
+
+static void sleep_for(double secs) {
+    struct timespec ts = {.tv_sec = (time_t)secs, .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout or socket is an error code */
+    struct settings s = {0};
+    ws_options *opts = parse_args(argc, argv, &s);
+    srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 16));
+    struct input in = {0};
+    unsigned long long attempt = 0; /* since the last connection that opened */
+    int status_code;
+    for (;;) {
+        int opened = 0;
+        status_code = connect_once(opts, &s, &in, &opened);
+        /* Once stdin ended and every line went out, the session is over. */
+        int input_left = !in.eof || in.len > 0;
+        if (!s.reconnect || ending.by_us || !input_left ||
+            !ws_result_is_retryable(ending.rc, ending.http_status, ending.close_code))
+            break;
+        attempt = opened ? 1 : attempt + 1;
+        if (s.reconnect_attempts && attempt > s.reconnect_attempts) {
+            fprintf(stderr, PROGRAM ": giving up: %llu attempt%s to reconnect failed\n", s.reconnect_attempts,
+                    s.reconnect_attempts == 1 ? "" : "s");
+            status_code = EXIT_ERROR;
+            break;
+        }
+        double delay = backoff(&s, attempt);
+        report_reconnect(attempt, delay);
+        sleep_for(delay);
+    }
+    ws_options_free(opts);
+    free(in.buf);
     return status_code;
 }

@@ -7,3 +7,4 @@ pub mod json;
 pub mod memory;
 pub mod report;
 pub mod servers;
+pub mod tls;

@@ -99,6 +99,12 @@ echo "== tests/run.scm against $URL"
 timeout 300 csi -s "$CHICKEN_DIR/tests/run.scm" "$URL" "${TLS_ARGS[@]}" 2>&1 \
     | tee "$TMP/run.log" || status=1
 
+# Messages twice the default size limit, in pieces: a process of its own,
+# whose peak resident size says what receiving them took.
+echo "== tests/stream-memory.scm against $URL"
+timeout 120 csi -s "$CHICKEN_DIR/tests/stream-memory.scm" "$URL" 2>&1 \
+    | tee "$TMP/stream-memory.log" || status=1
+
 echo "== tests/reconnect.scm against $URL"
 timeout 120 csi -s "$CHICKEN_DIR/tests/reconnect.scm" "$URL" "${TLS_ARGS[@]}" 2>&1 \
     | tee "$TMP/reconnect.log" || status=1
@@ -147,7 +153,8 @@ fi
 
 if [ "$status" -ne 0 ]; then
     # Again at the end, where a log's tail shows them.
-    grep -E '^(FAIL|Error|[0-9]+ passed)' "$TMP/run.log" "$TMP/reconnect.log" >&2 || true
+    grep -E '^(FAIL|Error|[0-9]+ passed)' "$TMP/run.log" "$TMP/stream-memory.log" \
+        "$TMP/reconnect.log" >&2 || true
     echo "ws-client: FAILED" >&2
 else
     echo "ws-client: all CHICKEN tests passed"

@@ -180,7 +180,7 @@
 (define-record-type ws-connection
   (%make-ws-connection ptr uri compression subprotocol state peer-code peer-reason
                        read-timeout write-timeout close-timeout waiters
-                       id trace trace-queue stats)
+                       id trace trace-queue stats partial)
   ws-connection?
   (ptr conn-ptr conn-ptr-set!)
   (uri conn-uri)
@@ -199,7 +199,10 @@
   (id conn-id)                                  ; ws_conn_id
   (trace conn-trace conn-trace-set!)            ; the trace: procedure, or #f
   (trace-queue conn-trace-queue conn-trace-queue-set!) ; its C event queue, or #f
-  (stats conn-stats conn-stats-set!))           ; the counters, read at release
+  (stats conn-stats conn-stats-set!)            ; the counters, read at release
+  ;; a message received in pieces (see "Messages in pieces"): #f between
+  ;; messages, else (reader . type)
+  (partial conn-partial conn-partial-set!))
 
 (define-record-type ws-message
   (%make-ws-message ptr frames)
@@ -872,6 +875,8 @@ END-OF-C
   (foreign-lambda integer32 "ws_options_add_subprotocol" ws-opts* c-string))
 (define %options-set-max-message-size
   (foreign-lambda integer32 "ws_options_set_max_message_size" ws-opts* size_t))
+(define size-max (foreign-value "SIZE_MAX" size_t))
+(define uint64-max (foreign-value "UINT64_MAX" unsigned-integer64))
 (define %options-set-max-frame-size
   (foreign-lambda integer32 "ws_options_set_max_frame_size" ws-opts* unsigned-integer64))
 (define %options-set-timeouts
@@ -1107,6 +1112,7 @@ END-OF-C
       (conn-peer-code-set! c (and (fx> code 0) code))
       (conn-peer-reason-set! c (and (fx> code 0) (%conn-peer-close-reason c)))
       (conn-state-set! c 'closed)
+      (conn-partial-set! c #f)
       (let ((p (conn-ptr c)))
         (conn-stats-set! c (read-stats p))
         (conn-ptr-set! c #f)
@@ -1186,6 +1192,221 @@ END-OF-C
           (deliver-trace! c)
           f)
         (conn-failure 'recv-frame c rc))))
+
+;;; ------------------------------------------------------------------
+;;; Messages in pieces (ws_recv_part)
+;;;
+;;; recv-message-part and recv-message-port hand out a message as it
+;;; arrives, in pieces of at most SIZE bytes that libwsclient has already
+;;; inflated and checked (a text piece ends between characters), so a
+;;; message of any size is received in bounded memory: SIZE bytes in the
+;;; Scheme heap for the piece, and in C SIZE plus one read of at most
+;;; 64 KiB plus the inflate window. They wait as recv-message does.
+;;;
+;;; A message begun in pieces is finished in pieces: libwsclient refuses
+;;; recv-message and recv-frame until its last piece. The connection's
+;;; `partial' field says who reads it, (reader . type): 'parts for
+;;; recv-message-part, or the port of recv-message-port, which owns its
+;;; message until the end or its close (closing it early receives and
+;;; drops the rest), so that no other reader takes its bytes.
+
+(define ws-err-invalid-state (foreign-value "WS_ERR_INVALID_STATE" integer32))
+
+(define default-part-size 65536)
+
+(foreign-declare #<<END-OF-C
+/* ws_recv_part with its flag as an int, the C type of CHICKEN's bool. */
+static int32_t wsegg_recv_part(ws_conn *conn, void *buf, size_t cap, size_t *len,
+                               int32_t *type, int *last) {
+    bool l = false;
+    int32_t rc = ws_recv_part(conn, (uint8_t *)buf, cap, len, type, &l);
+    *last = l;
+    return rc;
+}
+END-OF-C
+)
+
+(define %recv-part
+  (foreign-lambda integer32 "wsegg_recv_part" ws-conn scheme-pointer size_t
+                  (c-pointer size_t) (c-pointer integer32) (c-pointer int)))
+
+(define (check-part-size loc size)
+  (unless (and (fixnum? size) (fx>= size 4))
+    (ws-exn loc "the size of a piece must be an integer of at least 4 (bytes)" (list size))))
+
+(define (invalid-state loc c msg)
+  (ws-exn loc msg (list c) ws-err-invalid-state))
+
+;; One ws_recv_part into `buf' (a blob or string of at least `cap' bytes),
+;; without waiting: (values rc piece), piece being (len type last?) on WS_OK.
+(define (recv-part-once c buf cap)
+  (let-location ((len size_t 0) (type integer32 0) (last int 0))
+    (let ((rc (%recv-part c buf cap (location len) (location type) (location last))))
+      (values rc
+              (and (fx= rc ws-ok)
+                   (list len
+                         (if (fx= type ws-message-text) 'text 'binary)
+                         (not (fx= last 0))))))))
+
+;; What a ws_recv_part call gave, as (values len type last?), or (values
+;; #f #f #f) once the connection is closed; failures raised as for
+;; recv-message. `reader' is who reads the message ('parts or a port).
+;; The connection's `partial' field is set, and (accept! len type last?)
+;; called, before the trace procedure runs: a condition it raises must
+;; not lose a port's piece.
+(define (piece-result loc c reader rc piece #!optional (accept! void))
+  (cond ((fx= rc ws-ok)
+         (let ((type (cadr piece)) (last (caddr piece)))
+           (conn-partial-set! c (and (not last) (cons reader type)))
+           (accept! (car piece) type last)
+           (deliver-trace! c)
+           (values (car piece) type last)))
+        ((fx= rc ws-closed)
+         (conn-partial-set! c #f)
+         (release-if-closed! c)
+         (deliver-trace! c)
+         (values #f #f #f))
+        (else (conn-failure loc c rc))))
+
+;; The next piece into `buf', waiting in the scheduler up to the read
+;; timeout.
+(define (receive-piece loc c reader buf cap)
+  (let-values (((rc piece) (with-input loc c (lambda () (recv-part-once c buf cap)))))
+    (piece-result loc c reader rc piece)))
+
+;; (recv-message-part C [SIZE]) -> (values DATA TYPE LAST?)
+;;
+;; The next piece, of at most SIZE bytes (default 64 KiB, at least 4), of
+;; the message being received, or of the next one: DATA is a string for
+;; text (whole characters), a blob for binary; TYPE 'text or 'binary;
+;; LAST? whether it ends the message. (values #f #f #f) once the server
+;; has closed the connection (as recv-message's #f).
+(define (recv-message-part c #!optional (size default-part-size))
+  (check-conn 'recv-message-part c)
+  (check-part-size 'recv-message-part size)
+  (let ((partial (conn-partial c)))
+    (when (and partial (not (eq? (car partial) 'parts)))
+      (invalid-state 'recv-message-part c
+                     "the message is being read through its port (recv-message-port): read it there, or close the port"))
+    ;; Received into an object of the type the message has, if known
+    ;; (then a full piece is handed out as it is), else copied.
+    (let ((buf (if (and partial (eq? (cdr partial) 'text)) (make-string size) (make-blob size))))
+      (let-values (((len type last) (receive-piece 'recv-message-part c 'parts buf size)))
+        (if len
+            (values (piece-object buf len type) type last)
+            (values #f #f #f))))))
+
+;; The first `len' bytes of `buf' as a string (text) or a blob (binary).
+(define (piece-object buf len type)
+  (let ((text? (eq? type 'text)))
+    (if (and (eq? text? (string? buf)) (fx= len (bytes-size buf)))
+        buf
+        (let ((v (if text? (make-string len) (make-blob len))))
+          (move-memory! buf v len)
+          v))))
+
+;; (recv-message-port C [SIZE]) -> (values PORT TYPE)
+;;
+;; Waits for the first piece of the next message and returns an input port
+;; that reads the message's bytes as they arrive (pieces of at most SIZE
+;; bytes, one buffer reused), and its type; (values #f #f) once the server
+;; has closed the connection. The port's end of file is the message's end.
+;; Closing it before then receives and drops the rest of the message.
+(define (recv-message-port c #!optional (size default-part-size))
+  (check-conn 'recv-message-port c)
+  (check-part-size 'recv-message-port size)
+  (when (conn-partial c)
+    (invalid-state 'recv-message-port c
+                   (if (eq? (car (conn-partial c)) 'parts)
+                       "a message is partly received with recv-message-part: finish it there"
+                       "the last message's port is still reading it: read it to its end, or close it")))
+  (let* ((bytes (make-u8vector size))
+         (buf (u8vector->blob/shared bytes))
+         (pos 0)                        ; what is left of the piece: bytes[pos, end)
+         (end 0)
+         (done #f)                      ; the last piece was received
+         (port #f))
+    (define (reading?)                  ; this port still owns the message
+      (let ((partial (and (conn-ptr c) (conn-partial c))))
+        (and partial (eq? (car partial) port))))
+    (define (accept! len type last)
+      (set! pos 0)
+      (set! end len)
+      (set! done last))
+    (define (take! loc rc piece)
+      (let-values (((len type last) (piece-result loc c port rc piece accept!)))
+        (unless len                     ; later reads raise too: it is freed
+          (ws-exn loc "the connection closed before the end of the message" (list c)))))
+    ;; Bytes left in the buffer, receiving (and waiting) as needed; #f at
+    ;; the end of the message.
+    (define (more? loc)
+      (let loop ()
+        (cond ((fx< pos end) #t)
+              (done #f)
+              (else
+               (let-values (((rc piece) (with-input loc c (lambda () (recv-part-once c buf size)))))
+                 (take! loc rc piece))
+               (loop)))))
+    (define (read-char*)
+      (if (more? 'read-char)
+          (let ((b (u8vector-ref bytes pos)))
+            (set! pos (fx+ pos 1))
+            (integer->char b))
+          #!eof))
+    (define (peek-char*)
+      (if (more? 'peek-char) (integer->char (u8vector-ref bytes pos)) #!eof))
+    ;; For read-string!, read-string, read-u8vector...: what is left of
+    ;; the piece, up to `n' bytes, receiving one if none is (0 at the end).
+    ;; CHICKEN calls again for the rest, so a receive that raises never
+    ;; drops bytes already copied.
+    (define (read-bytes! port n dest start)
+      (if (and (fx> n 0) (more? 'read-string!))
+          (let ((k (fxmin n (fx- end pos))))
+            (move-memory! buf dest k pos start)
+            (set! pos (fx+ pos k))
+            k)
+          0))
+    ;; Whether a read would not wait: bytes left, the end, or a piece
+    ;; that a receive that does not wait finds.
+    (define (ready?)
+      (or (fx< pos end)
+          done
+          (and (reading?)
+               (let-values (((rc piece) (recv-part-once c buf size)))
+                 (if (fx= rc ws-err-would-block)
+                     (begin (deliver-trace! c) #f)
+                     (begin (take! 'char-ready? rc piece) #t))))))
+    ;; Receive and drop the rest of the message, if the connection is
+    ;; still there (a connection that closes meanwhile ends it quietly).
+    (define (close!)
+      (let loop ()
+        (when (and (not done) (reading?))
+          (let*-values (((rc piece) (with-input 'close-input-port c
+                                                (lambda () (recv-part-once c buf size))))
+                        ((len type last) (piece-result 'close-input-port c port rc piece)))
+            (set! done (or (not len) last)))
+          (loop)))
+      (set! pos 0)
+      (set! end 0)
+      (set! done #t))
+    (set! port (make-input-port read-char* ready? close! peek-char* read-bytes!))
+    (let-values (((rc piece) (with-input 'recv-message-port c
+                                         (lambda () (recv-part-once c buf size)))))
+      (let-values (((len type last)
+                    ;; A trace procedure that raises here would leave the
+                    ;; message to a port no one has: the rest of it goes to
+                    ;; recv-message-part instead.
+                    (handle-exceptions e
+                        (begin
+                          (when (reading?)
+                            (conn-partial-set! c (cons 'parts (cdr (conn-partial c)))))
+                          (abort e))
+                      (piece-result 'recv-message-port c port rc piece accept!))))
+        (cond ((not len) (values #f #f))
+              (else
+               (set-port-name! port (if (eq? type 'text) "(ws-client text message)"
+                                        "(ws-client binary message)"))
+               (values port type)))))))
 
 (define (send-message c m)
   (check-conn 'send-message c)
@@ -1392,6 +1613,12 @@ END-OF-C
     (unless (and (exact? x) (integer? x) (>= x 0))
       (ws-exn loc (string-append what " must be a non-negative integer") (list x)))
     x)
+  ;; A size limit: an integer, or +inf.0 for none (the largest value);
+  ;; more than the largest value is none as well.
+  (define (limit x what largest)
+    (if (and (flonum? x) (= x +inf.0))
+        largest
+        (min (size x (string-append what " (or +inf.0)")) largest)))
   (define (configure opts)
     (for-each
      (lambda (e)
@@ -1418,9 +1645,11 @@ END-OF-C
     (for-each (lambda (p) (ok (%options-add-subprotocol opts (str p "subprotocol"))))
               subprotocols)
     (when max-message-size
-      (ok (%options-set-max-message-size opts (size max-message-size "max-message-size"))))
+      (ok (%options-set-max-message-size
+           opts (limit max-message-size "max-message-size" size-max))))
     (when max-frame-size
-      (ok (%options-set-max-frame-size opts (size max-frame-size "max-frame-size"))))
+      (ok (%options-set-max-frame-size
+           opts (limit max-frame-size "max-frame-size" uint64-max))))
     (ok (%options-set-timeouts opts
                                connect-ms
                                (ms loc handshake-timeout "handshake-timeout")
@@ -1462,7 +1691,7 @@ END-OF-C
         (if (fx= rc ws-ok)
             (set-finalizer! (%make-ws-connection p uri #f #f 'closed #f #f
                                                  read-ms write-ms close-ms '()
-                                                 (%conn-id p) trace queue '())
+                                                 (%conn-id p) trace queue '() #f)
                             finalize-connection!)
             ;; The condition made (the error detail read), the events.
             (handle-exceptions e

@@ -32,6 +32,8 @@
      ws-connection-close-code ws-connection-close-reason
      ws-connection-queued-bytes ws-connection-free! ws-ping
      message-compressed?
+     ;; messages in pieces, as they arrive
+     recv-message-part recv-message-port
      ;; reconnecting
      make-ws-retry-policy ws-retry-policy? ws-retryable? ws-reconnect-loop
      ;; what a connection did: its trace events and counters
@@ -55,6 +57,7 @@
           (chicken fixnum)
           (chicken keyword)
           (chicken time)
+          (only (chicken port) make-input-port set-port-name!)
           (chicken string)
           (chicken format)
           (only (chicken process-context) get-environment-variable)

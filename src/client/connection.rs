@@ -79,6 +79,7 @@ pub struct Connection {
     deflate: Option<DeflateParams>,
     subprotocol: Option<String>,
     headers: Vec<(String, String)>,
+    tls_resumed: bool,
     id: u64,
     timings: Timings,
 }
@@ -303,6 +304,7 @@ impl Connection {
         Ok(Connection {
             socket: stream.socket().cloned(),
             pipe,
+            tls_resumed: stream.tls_resumed(),
             core: Mutex::new(Core {
                 session,
                 stream,
@@ -379,6 +381,13 @@ impl Connection {
 
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// Whether the TLS handshake resumed a session from an earlier
+    /// connection to the same host and port with the same TLS settings
+    /// (an abbreviated handshake); false for ws://.
+    pub fn tls_resumed(&self) -> bool {
+        self.tls_resumed
     }
 
     /// The connection's id: unique in the process, the one its trace

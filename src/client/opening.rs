@@ -667,7 +667,12 @@ impl Opening {
         if !self.target.tls {
             return Ok(self.request_phase(Stream::Plain(tcp.into())));
         }
-        match start_tls(tcp, &self.target.host, &self.hop.options.tls)? {
+        match start_tls(
+            tcp,
+            &self.target.host,
+            self.target.port,
+            &self.hop.options.tls,
+        )? {
             TlsStep::Pending(h) => Ok(Phase::Tls(h)),
             TlsStep::Done(stream) => {
                 self.tls_done(&stream);

@@ -682,6 +682,23 @@ pub unsafe extern "C" fn ws_conn_compression(conn: *const ws_conn) -> bool {
     unsafe { handle::read(conn, false, |c| c.open_or(false, |k| k.deflate().is_some())) }
 }
 
+/// Whether the TLS handshake resumed an earlier session. A resumed
+/// handshake is abbreviated (no certificate exchange): it used a TLS 1.3
+/// ticket or a TLS 1.2 session from an earlier connection to the same host
+/// and port made with the same TLS settings (CA, client certificate,
+/// verification, versions, ciphers, pins, server name). The library keeps
+/// the latest session per settings and per host and port, in the process,
+/// and never offers one under other settings. false for ws://, for a full
+/// handshake, and before the connection is open.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_tls_resumed(conn: *const ws_conn) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, false, |c| c.open_or(false, Connection::tls_resumed)) }
+}
+
 /// A header of the server's 101 response (case-insensitive), or NULL.
 /// Owned by the connection (valid until `ws_conn_free`).
 ///

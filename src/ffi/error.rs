@@ -114,6 +114,33 @@ pub fn code_of(kind: ErrorKind) -> i32 {
     }
 }
 
+/// The kind behind an error code (None for the codes of no kind: success
+/// and outcomes, `WS_ERR_NULL_ARGUMENT`, `WS_ERR_NOT_FOUND`, unknown).
+pub fn kind_of(code: i32) -> Option<ErrorKind> {
+    Some(match code {
+        WS_ERR_INVALID_ARGUMENT => ErrorKind::InvalidArgument,
+        WS_ERR_INVALID_STATE => ErrorKind::InvalidState,
+        WS_ERR_IO => ErrorKind::Io,
+        WS_ERR_TIMEOUT => ErrorKind::Timeout,
+        WS_ERR_WOULD_BLOCK => ErrorKind::WouldBlock,
+        WS_ERR_RESOLVE => ErrorKind::Resolve,
+        WS_ERR_CONNECT => ErrorKind::Connect,
+        WS_ERR_CONNECTION_LOST => ErrorKind::ConnectionLost,
+        WS_ERR_TLS => ErrorKind::Tls,
+        WS_ERR_TLS_VERIFY => ErrorKind::TlsVerify,
+        WS_ERR_URI => ErrorKind::Uri,
+        WS_ERR_HANDSHAKE => ErrorKind::Handshake,
+        WS_ERR_NEGOTIATION => ErrorKind::Negotiation,
+        WS_ERR_PROTOCOL => ErrorKind::Protocol,
+        WS_ERR_INVALID_PAYLOAD => ErrorKind::InvalidPayload,
+        WS_ERR_MESSAGE_TOO_BIG => ErrorKind::MessageTooBig,
+        WS_ERR_REDIRECT => ErrorKind::Redirect,
+        WS_ERR_PROXY => ErrorKind::Proxy,
+        WS_ERR_PANIC => ErrorKind::Panic,
+        _ => return None,
+    })
+}
+
 /// A static description of a result code (never NULL).
 #[no_mangle]
 pub extern "C" fn ws_result_string(code: i32) -> *const c_char {
@@ -156,6 +183,56 @@ pub extern "C" fn ws_result_is_fail(code: i32) -> bool {
         code,
         WS_ERR_PROTOCOL | WS_ERR_INVALID_PAYLOAD | WS_ERR_MESSAGE_TOO_BIG | WS_ERR_NEGOTIATION
     )
+}
+
+/// Whether to connect again after a connection (or a connect) ended with
+/// `code`. True when a new attempt may succeed (after a backoff delay with
+/// jitter: see examples-c/reconnect_client.c), false when it would fail
+/// the same way, or nothing failed.
+///
+/// - `close_code`, when not 0 (`ws_conn_peer_close_code`: the server sent a
+///   close frame), decides: retry after 1001 Going Away, 1011 Internal
+///   Error, 1012 Service Restart, 1013 Try Again Later, 1014 Bad Gateway
+///   and 1006 (abnormal closure, for callers that record it); not after
+///   1000 Normal Closure, 1005 (no code), 1008 Policy Violation, the other
+///   codes that blame the client (1002, 1003, 1007, 1009, 1010) or an
+///   application's code (3000-4999).
+/// - `WS_HTTP_RESPONSE` (and `WS_ERR_PROXY`, with the proxy's answer):
+///   `http_status` decides (`ws_response_status`; 0 for a SOCKS5 refusal):
+///   retry after 500, 502, 503 and 504, not after any other status, 4xx
+///   included (429 Too Many Requests too: its `Retry-After` header says
+///   when; see `ws_response_header`).
+/// - Retry after network errors and timeouts: `WS_ERR_IO`,
+///   `WS_ERR_TIMEOUT`, `WS_ERR_RESOLVE`, `WS_ERR_CONNECT`,
+///   `WS_ERR_CONNECTION_LOST` (the server dropped TCP, over ws:// or
+///   wss://), and `WS_ERR_TLS` (TLS failed on the way; a configuration
+///   that can never work fails the same way each time, which the backoff
+///   keeps cheap).
+/// - Not after anything else: the caller's mistakes (`WS_ERR_NULL_ARGUMENT`,
+///   `WS_ERR_INVALID_ARGUMENT`, `WS_ERR_INVALID_STATE`, `WS_ERR_URI`), a
+///   certificate that did not verify (`WS_ERR_TLS_VERIFY`), an invalid
+///   handshake answer (`WS_ERR_HANDSHAKE`, also when the server closed the
+///   connection before its answer: the Python and CHICKEN bindings retry
+///   that one, told by its message) or a refused redirect, a *fail* (the
+///   server broke the protocol), and outcomes that are not failures
+///   (`WS_OK`, `WS_STOPPED`, `WS_CLOSED` without a close code,
+///   `WS_ERR_WOULD_BLOCK`).
+///
+/// These are the rules of Python `websockets`' reconnecting `connect()`
+/// and of this library's bindings (network errors, TLS failures other than
+/// verification, timeouts, and 500, 502, 503 and 504 are retried), with
+/// the server's close code taken into account.
+#[no_mangle]
+pub extern "C" fn ws_result_is_retryable(code: i32, http_status: u16, close_code: u16) -> bool {
+    guard_value(false, || {
+        if close_code != 0 {
+            return crate::proto::close::is_retryable(close_code);
+        }
+        match code {
+            WS_HTTP_RESPONSE | WS_ERR_PROXY => crate::http::is_retryable_status(http_status),
+            _ => kind_of(code).is_some_and(ErrorKind::is_retryable),
+        }
+    })
 }
 
 /// The details of the last error on this thread.
@@ -304,4 +381,75 @@ pub fn set_last_stop_value(value: i32) {
 #[no_mangle]
 pub extern "C" fn ws_last_stop_value() -> i32 {
     LAST_STOP_VALUE.with(|v| v.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_maps_back_to_its_kind() {
+        for code in -60..0 {
+            if let Some(kind) = kind_of(code) {
+                assert_eq!(code_of(kind), code, "{kind:?}");
+            }
+        }
+        assert_eq!(kind_of(WS_ERR_NULL_ARGUMENT), None);
+        assert_eq!(kind_of(WS_OK), None);
+        assert_eq!(kind_of(WS_CLOSED), None);
+    }
+
+    #[test]
+    fn the_classifier_retries_network_errors_server_errors_and_a_restarting_server() {
+        let retry = ws_result_is_retryable;
+        for code in [
+            WS_ERR_IO,
+            WS_ERR_TIMEOUT,
+            WS_ERR_RESOLVE,
+            WS_ERR_CONNECT,
+            WS_ERR_CONNECTION_LOST,
+            WS_ERR_TLS,
+        ] {
+            assert!(retry(code, 0, 0), "{code}");
+        }
+        for code in [
+            WS_OK,
+            WS_STOPPED,
+            WS_CLOSED,
+            WS_ERR_NULL_ARGUMENT,
+            WS_ERR_INVALID_ARGUMENT,
+            WS_ERR_INVALID_STATE,
+            WS_ERR_PANIC,
+            WS_ERR_NOT_FOUND,
+            WS_ERR_WOULD_BLOCK,
+            WS_ERR_TLS_VERIFY,
+            WS_ERR_URI,
+            WS_ERR_HANDSHAKE,
+            WS_ERR_NEGOTIATION,
+            WS_ERR_REDIRECT,
+            WS_ERR_PROXY,
+            WS_ERR_PROTOCOL,
+            WS_ERR_INVALID_PAYLOAD,
+            WS_ERR_MESSAGE_TOO_BIG,
+            -99,
+            99,
+        ] {
+            assert!(!retry(code, 0, 0), "{code}");
+        }
+        // The answer's status decides for an HTTP answer or a proxy's.
+        for code in [WS_HTTP_RESPONSE, WS_ERR_PROXY] {
+            assert!(retry(code, 503, 0) && retry(code, 500, 0), "{code}");
+            assert!(!retry(code, 403, 0) && !retry(code, 429, 0), "{code}");
+            assert!(!retry(code, 501, 0), "{code}");
+            assert!(!retry(code, 0, 0), "{code}");
+        }
+        // A status means nothing with other results.
+        assert!(!retry(WS_ERR_TLS_VERIFY, 503, 0));
+        // The server's close code decides, whatever the result.
+        assert!(retry(WS_CLOSED, 0, 1012) && retry(WS_CLOSED, 0, 1013));
+        assert!(retry(WS_CLOSED, 0, 1001) && retry(WS_ERR_CONNECTION_LOST, 0, 1006));
+        assert!(!retry(WS_CLOSED, 0, 1008) && !retry(WS_CLOSED, 0, 1000));
+        assert!(!retry(WS_ERR_CONNECTION_LOST, 0, 1008));
+        assert!(retry(WS_ERR_PROTOCOL, 0, 1012));
+    }
 }

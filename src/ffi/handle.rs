@@ -14,14 +14,30 @@ use std::path::PathBuf;
 
 use crate::error::{Error, ErrorKind};
 use crate::ffi::error::{null_argument, set_last_error, WS_ERR_INVALID_ARGUMENT};
+use crate::ffi::message::slab as message_slab;
 use crate::ffi::panic::guard;
 use crate::ffi::registry;
+use crate::ffi::slab::Slab;
 
 /// A handle type with its own tag value (the registry's type check). The
 /// `tag` field the handles still carry is cleared on free, for debuggers.
-pub trait Tagged {
+pub trait Tagged: Sized + 'static {
     const TAG: u64;
     fn clear_tag(&mut self);
+    /// The slab that holds handles of this type, instead of boxes recorded
+    /// in the registry (messages: see [`crate::ffi::slab`]).
+    fn slab() -> Option<&'static Slab<Self>> {
+        None
+    }
+}
+
+/// What is known about the handle at `addr`: a message slot's state, or
+/// the registry's entry.
+fn lookup(addr: usize) -> Option<registry::Entry> {
+    match message_slab().lookup(addr) {
+        Some(found) => found,
+        None => registry::lookup(addr),
+    }
 }
 
 /// Return early from an `i32`-returning entry point on `Err(code)`.
@@ -42,6 +58,9 @@ fn invalid(name: &str, what: &str) -> i32 {
 
 /// Box `value` and register it as a live handle.
 pub fn into_raw<T: Tagged>(value: T) -> *mut T {
+    if let Some(slab) = T::slab() {
+        return slab.insert(value);
+    }
     let ptr = Box::into_raw(Box::new(value));
     registry::insert(ptr as usize, T::TAG, true);
     ptr
@@ -67,7 +86,7 @@ fn check<T: Tagged>(ptr: *const T, name: &str) -> Result<registry::Entry, i32> {
     if (ptr as usize) % std::mem::align_of::<T>() != 0 {
         return Err(invalid(name, "is not a valid handle (misaligned)"));
     }
-    let entry = match registry::lookup(ptr as usize) {
+    let entry = match lookup(ptr as usize) {
         None => {
             return Err(invalid(
                 name,
@@ -90,7 +109,7 @@ fn check<T: Tagged>(ptr: *const T, name: &str) -> Result<registry::Entry, i32> {
 /// readings to tell whether the handle was freed in between (even when the
 /// address was then reused).
 pub fn generation<T: Tagged>(ptr: *const T) -> Option<u64> {
-    registry::lookup(ptr as usize)
+    lookup(ptr as usize)
         .filter(|e| e.tag == T::TAG)
         .map(|e| e.generation)
 }
@@ -153,7 +172,9 @@ fn poison_on_panic<R>(addr: usize, f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
-            registry::poison(addr);
+            if !message_slab().poison(addr) {
+                registry::poison(addr);
+            }
             resume_unwind(payload)
         }
     }
@@ -167,6 +188,13 @@ fn poison_on_panic<R>(addr: usize, f: impl FnOnce() -> R) -> R {
 /// `ptr` must not be in use by another thread.
 pub unsafe fn free<T: Tagged>(ptr: *mut T) {
     if ptr.is_null() {
+        return;
+    }
+    if let Some(slab) = T::slab() {
+        // SAFETY: forwarded contract: nobody else uses the handle.
+        if !unsafe { slab.remove(ptr as usize) } {
+            invalid("handle", "is not a live handle this call can free");
+        }
         return;
     }
     if !registry::remove_owned(ptr as usize, T::TAG) {

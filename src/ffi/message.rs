@@ -1,8 +1,9 @@
 //! `ws_message`: whole messages and their frames.
 
 use crate::ffi::frame::ws_frame;
-use crate::ffi::handle::{self, bytes, tagged};
+use crate::ffi::handle::{self, bytes};
 use crate::ffi::panic::guard_value;
+use crate::ffi::slab::Slab;
 use crate::proto::{Message, MessageType};
 use std::sync::OnceLock;
 
@@ -26,7 +27,21 @@ pub struct ws_message {
     /// from several threads at once.
     frames: OnceLock<Box<[ws_frame]>>,
 }
-tagged!(ws_message, 0x7773_6d65_7373_6167);
+impl handle::Tagged for ws_message {
+    const TAG: u64 = 0x7773_6d65_7373_6167;
+    fn clear_tag(&mut self) {
+        self.tag = 0;
+    }
+    fn slab() -> Option<&'static Slab<ws_message>> {
+        Some(slab())
+    }
+}
+
+/// Where every message handle lives (see [`crate::ffi::slab`]).
+pub(crate) fn slab() -> &'static Slab<ws_message> {
+    static MESSAGES: Slab<ws_message> = Slab::new(<ws_message as handle::Tagged>::TAG);
+    &MESSAGES
+}
 
 impl ws_message {
     pub(crate) fn new(inner: Message) -> ws_message {

@@ -15,6 +15,7 @@ mod panic;
 mod pong;
 mod registry;
 mod response;
+mod slab;
 mod trace;
 mod transport;
 

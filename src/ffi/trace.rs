@@ -255,11 +255,41 @@ unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
 
 /// Call `callback` for each trace event of the connections made with these
-/// options (`ws_connect`, `ws_connect_start`): every step of the connect,
-/// each frame sent and received, pings, pongs with their round trip,
-/// closes, and the failure that ended a connection. See
-/// `ws_trace_callback` for the thread rules. NULL turns tracing off;
+/// options (`ws_connect`, `ws_connect_start`, `ws_connect_transport`):
+/// every step of the connect, each frame sent and received, pings, pongs
+/// with their round trip, closes, and the failure that ended a connection.
+/// See `ws_trace_callback` for the thread rules. NULL turns tracing off;
 /// without a callback nothing is traced and nothing costs.
+///
+/// The kinds (`ws_trace_event_kind`; `ws_trace_kind_name` gives the name
+/// in brackets) and the fields each carries, besides
+/// `WS_TRACE_FIELD_ELAPSED_US` (microseconds since the connect began):
+/// - `WS_TRACE_RESOLVED` ("resolved"): `_HOST`, `_ADDRESS` (every address),
+///   `_DURATION_US`.
+/// - `WS_TRACE_TCP_ATTEMPT` ("tcp-attempt"), `WS_TRACE_TCP_FAILED`
+///   ("tcp-failed", with `_MESSAGE`), `WS_TRACE_TCP_CONNECTED`
+///   ("tcp-connected", with `_DURATION_US`): `_HOST`, `_PORT`, `_ADDRESS`.
+/// - `WS_TRACE_PROXY` ("proxy"): the tunnel asked for (`_PROXY`), then open
+///   (`_DURATION_US`).
+/// - `WS_TRACE_TLS_DONE` ("tls-done"): `_TLS_VERSION`, `_TLS_CIPHER`,
+///   `_ALPN`, `_PEER_SUBJECT`, `_RESUMED`, `_DURATION_US`.
+/// - `WS_TRACE_REQUEST_SENT` ("request-sent"): `_HEADERS`, credentials
+///   redacted.
+/// - `WS_TRACE_RESPONSE` ("response"): `_STATUS`, `_HEADERS`,
+///   `_DURATION_US`.
+/// - `WS_TRACE_REDIRECT` ("redirect"): `_STATUS`, `_LOCATION`.
+/// - `WS_TRACE_OPEN` ("open"): the subprotocol and extension in the text.
+/// - `WS_TRACE_FRAME_SENT` ("frame-sent", when queued) and
+///   `WS_TRACE_FRAME_RECEIVED` ("frame-received"): `_OPCODE`, `_LENGTH`,
+///   `_FIN`, `_RSV1`; never the payload.
+/// - `WS_TRACE_PING_SENT` ("ping-sent"): `_LENGTH`.
+/// - `WS_TRACE_PONG_RECEIVED` ("pong-received"): `_RTT_US` when it answers
+///   our last ping.
+/// - `WS_TRACE_CLOSE_SENT` ("close-sent"), `WS_TRACE_CLOSE_RECEIVED`
+///   ("close-received"): `_CLOSE_CODE` (none for an empty close),
+///   `_REASON`.
+/// - `WS_TRACE_FAILURE` ("failure"): `_RESULT` (the `WS_ERR_*` code),
+///   `_CLOSE_CODE` for a *fail*, `_MESSAGE`.
 ///
 /// # Safety
 /// `opts`: a live options handle. `callback` and `userdata` must stay
@@ -454,12 +484,32 @@ fn static_cstr(name: &'static str) -> *const c_char {
     c.as_ptr()
 }
 
-/// A counter or timing of the connection (`WS_STAT_*`): bytes, frames and
-/// messages each way, pings, pongs, round trips, and when each step of the
-/// connect ended. 0 for NULL, a connection still connecting (except the
-/// counters, which start at 0 anyway), or a stat this version does not
-/// know. May be called from any thread, but not from the trace callback of
-/// the same connection.
+/// A counter or timing of the connection (`WS_STAT_*`; `ws_stat_name`
+/// gives the name in brackets). 0 for NULL, a connection still connecting,
+/// or a stat this version does not know. May be called from any thread,
+/// but not from the trace callback of the same connection.
+/// - `WS_STAT_BYTES_IN` ("bytes_in"), `WS_STAT_BYTES_OUT` ("bytes_out"):
+///   WebSocket bytes read, and taken by the socket (frames with their
+///   headers; after TLS, after the opening handshake).
+/// - `WS_STAT_PAYLOAD_IN` ("payload_in"), `WS_STAT_PAYLOAD_OUT`
+///   ("payload_out"): data bytes of the messages received (after
+///   inflating) and sent (before compressing): with the two above, the
+///   compression ratio.
+/// - `WS_STAT_FRAMES_IN`, `WS_STAT_FRAMES_OUT` ("frames_in", "frames_out"):
+///   frames received and queued, control frames included.
+/// - `WS_STAT_MESSAGES_IN`, `WS_STAT_MESSAGES_OUT` ("messages_in",
+///   "messages_out"): data messages.
+/// - `WS_STAT_PINGS_SENT` ("pings_sent", ours and the keepalive's),
+///   `WS_STAT_PONGS_RECEIVED` ("pongs_received").
+/// - `WS_STAT_RTT_LAST_US` ("rtt_last_us"), `WS_STAT_RTT_SMOOTHED_US`
+///   ("rtt_smoothed_us"): the last ping round trip, and its smoothed value
+///   (each sample weighs 1/8), in microseconds.
+/// - `WS_STAT_TIME_RESOLVE_US`, `_CONNECT_US`, `_PROXY_US`, `_TLS_US`,
+///   `_HTTP_US`, `_TOTAL_US` ("time_resolve_us", ...): microseconds from
+///   the start of the connect until the name was resolved, TCP connected,
+///   the proxy's tunnel open, TLS done, the 101 in, and the WebSocket open
+///   (0 for a step that did not happen), as curl's `CURLINFO_*_TIME_T`.
+/// - `WS_STAT_REDIRECTS` ("redirects"): redirects followed.
 ///
 /// # Safety
 /// `conn`: NULL or a live connection.

@@ -47,6 +47,26 @@ pub fn is_sendable(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
+/// Whether a server that closed with `code` may be connected to again (a
+/// reconnecting client backs off, then does): it is going away (1001) or
+/// restarting (1012), asks to come back later (1013), failed on its side
+/// (1011) or behind a gateway (1014), or the connection broke (1006). Not
+/// for a normal close (1000) or a close without a code (1005), which end
+/// the conversation, nor for a complaint about what we sent (1002, 1003,
+/// 1007-1010: the same client would get it again) and application codes
+/// (3000-4999), whose meaning only the application knows.
+pub fn is_retryable(code: u16) -> bool {
+    matches!(
+        code,
+        GOING_AWAY
+            | ABNORMAL_CLOSURE
+            | INTERNAL_ERROR
+            | SERVICE_RESTART
+            | TRY_AGAIN_LATER
+            | BAD_GATEWAY
+    )
+}
+
 /// A close frame's payload, parsed: the code (absent for an empty payload) and
 /// the UTF-8 reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +119,18 @@ impl CloseFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_going_away_or_restarting_may_be_retried_a_policy_violation_not() {
+        for code in [1001, 1006, 1011, 1012, 1013, 1014] {
+            assert!(is_retryable(code), "{code}");
+        }
+        for code in [
+            0, 1000, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1015, 3000, 4000, 4999,
+        ] {
+            assert!(!is_retryable(code), "{code}");
+        }
+    }
 
     #[test]
     fn egg_table_round_trips() {

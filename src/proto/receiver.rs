@@ -284,6 +284,13 @@ impl Receiver {
                 match FrameHeader::parse(&input[pos..])? {
                     None => return Ok((pos, self.partial_part(cap)?)),
                     Some((header, len)) => {
+                        // What came before a control frame goes out first: a
+                        // close must not take the bytes before it along.
+                        if header.opcode & 0x8 != 0 {
+                            if let Some(piece) = self.partial_part(cap)? {
+                                return Ok((pos, Some(piece)));
+                            }
+                        }
                         pos += len;
                         self.start_frame(header, Mode::Parts)?;
                     }
@@ -1330,6 +1337,22 @@ mod part_tests {
         let input = frame(true, 0, 1, "é".as_bytes().split_at(1).0);
         let r = rx.read_as(&input, Mode::Parts);
         assert_eq!(r.unwrap_err().close_code(), Some(1007));
+    }
+
+    #[test]
+    fn the_bytes_before_a_control_frame_are_handed_out_first() {
+        let mut input = frame(false, 0, 2, b"before the close");
+        input.extend(frame(true, 0, 8, &[0x03, 0xF3]));
+        let mut rx = Receiver::new(Limits::default(), None);
+        let (used, event) = rx.read_as(&input, Mode::Parts).unwrap();
+        match event {
+            Some(Event::Part { data, last, .. }) => {
+                assert_eq!((&data[..], last), (&b"before the close"[..], false))
+            }
+            other => panic!("{other:?}"),
+        }
+        let (_, event) = rx.read_as(&input[used..], Mode::Parts).unwrap();
+        assert!(matches!(event, Some(Event::Close(_))), "{event:?}");
     }
 
     #[test]

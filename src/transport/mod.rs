@@ -2,6 +2,7 @@
 
 mod pipe;
 mod resolve;
+mod sessions;
 mod tcp;
 mod tls;
 mod wait;
@@ -119,6 +120,15 @@ impl Stream {
             Stream::Plain(_) => false,
             Stream::Tls(s) => s.ssl().pending() > 0,
             Stream::Caller(p) => p.has_input(),
+        }
+    }
+
+    /// Whether the TLS handshake resumed a session (false for plain TCP
+    /// and the caller's transport).
+    pub fn tls_resumed(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.ssl().session_reused(),
+            Stream::Plain(_) | Stream::Caller(_) => false,
         }
     }
 

@@ -22,7 +22,7 @@ use openssl::x509::X509VerifyResult;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::observe::{Field, TraceEvent, TraceKind};
-use crate::transport::Socket;
+use crate::transport::{sessions, Socket};
 
 /// The lowest TLS version a connection may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -446,8 +446,9 @@ pub enum TlsStep {
     Pending(Box<TlsHandshake>),
 }
 
-/// Start TLS over `tcp` (non-blocking) to `host`, as far as it goes now.
-pub fn start_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<TlsStep> {
+/// Start TLS over `tcp` (non-blocking) to `host`:`port`, as far as it goes
+/// now, offering the session kept for that origin if there is one.
+pub fn start_tls(tcp: TcpStream, host: &str, port: u16, options: &TlsOptions) -> Result<TlsStep> {
     let from_env;
     let options = match std::env::var_os("SSLKEYLOGFILE") {
         Some(path) if options.keylog_from_env && options.keylog_file.is_none() => {
@@ -469,6 +470,7 @@ pub fn start_tls(tcp: TcpStream, host: &str, options: &TlsOptions) -> Result<Tls
     }
     // SNI and the name (or address) verified: the override, else the host.
     let name = options.server_name.as_deref().unwrap_or(host);
+    sessions::offer(&mut config, host, port)?;
     tcp.set_nonblocking(true)?;
     let attempt = config.connect(name, Socket::from(tcp));
     step(attempt, options)
@@ -611,6 +613,7 @@ fn build_connector(options: &TlsOptions) -> Result<SslConnector> {
             }
         });
     }
+    sessions::enable(&mut builder)?;
     Ok(builder.build())
 }
 

@@ -428,6 +428,72 @@ static void test_http_response(void) {
     CHECK(ws_connect(uri, NULL, &conn, NULL) == WS_HTTP_RESPONSE);
 }
 
+/* ws_result_is_retryable on the outcomes a real server gives, then on the
+   codes alone. */
+static int32_t outcome(const char *path, uint16_t *status, uint16_t *close_code) {
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s%s", base, path);
+    ws_conn *conn = NULL;
+    ws_response *response = NULL;
+    *status = *close_code = 0;
+    int32_t rc = ws_connect(uri, NULL, &conn, &response);
+    if (rc == WS_HTTP_RESPONSE)
+        *status = ws_response_status(response);
+    ws_response_free(response);
+    if (rc == WS_OK) {
+        CHECK(!ws_conn_tls_resumed(conn)); /* ws:// */
+        ws_message *msg = NULL;
+        rc = ws_recv_message(conn, &msg);
+        ws_message_free(msg);
+        *close_code = ws_conn_peer_close_code(conn);
+    }
+    ws_conn_free(conn);
+    return rc;
+}
+
+static void test_retry_classifier(void) {
+    uint16_t status, code;
+    int32_t rc = outcome("/status/503", &status, &code);
+    CHECK(rc == WS_HTTP_RESPONSE && status == 503 && ws_result_is_retryable(rc, status, code));
+    rc = outcome("/status/403", &status, &code);
+    CHECK(rc == WS_HTTP_RESPONSE && status == 403 && !ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1012", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1012 && ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1013", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1013 && ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1008", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1008 && !ws_result_is_retryable(rc, status, code));
+    rc = outcome("/close/1000", &status, &code);
+    CHECK(rc == WS_CLOSED && code == 1000 && !ws_result_is_retryable(rc, status, code));
+
+    ws_conn *conn = NULL;
+    rc = ws_connect("ws://127.0.0.1:1/", NULL, &conn, NULL);
+    CHECK(rc == WS_ERR_CONNECT && ws_result_is_retryable(rc, 0, 0));
+    rc = ws_connect("http://example.com/", NULL, &conn, NULL);
+    CHECK(rc == WS_ERR_URI && !ws_result_is_retryable(rc, 0, 0));
+
+    CHECK(ws_result_is_retryable(WS_ERR_CONNECTION_LOST, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_TIMEOUT, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_RESOLVE, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_IO, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_CONNECTION_LOST, 0, 1001));
+    CHECK(!ws_result_is_retryable(WS_ERR_CONNECTION_LOST, 0, 1008));
+    CHECK(ws_result_is_retryable(WS_ERR_PROXY, 502, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_PROXY, 407, 0));
+    CHECK(!ws_result_is_retryable(WS_HTTP_RESPONSE, 429, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_TLS_VERIFY, 0, 0));
+    CHECK(ws_result_is_retryable(WS_ERR_TLS, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_HTTP_RESPONSE, 501, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_HANDSHAKE, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_INVALID_ARGUMENT, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_NULL_ARGUMENT, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_PROTOCOL, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_OK, 0, 0));
+    CHECK(!ws_result_is_retryable(WS_ERR_WOULD_BLOCK, 0, 0));
+    CHECK(!ws_result_is_retryable(12345, 0, 0));
+    CHECK(!ws_conn_tls_resumed(NULL));
+}
+
 static void test_nonblocking(void) {
     ws_conn *conn = connect_to("/", NULL);
     if (!conn)
@@ -576,6 +642,83 @@ static void test_event_loop_calls(void) {
     ws_conn_free(conn);
 }
 
+/* Messages in parts both ways (ws_recv_part, ws_send_part with deflate),
+   their rules, and bad arguments. */
+static void test_parts(void) {
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_add_deflate_offer(opts, "") == WS_OK);
+    ws_conn *conn = connect_to("/", opts);
+    ws_options_free(opts);
+    if (!conn)
+        return;
+    CHECK(ws_conn_compression(conn));
+    /* Text of 1-, 2-, 3- and 4-byte characters, in pieces of 5 bytes. */
+    char text[4096];
+    size_t len = 0;
+    while (len + 10 < sizeof text) {
+        memcpy(text + len, "a\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e", 10);
+        len += 10;
+    }
+    CHECK(ws_send_text(conn, text, len) == WS_OK);
+    CHECK(ws_send_text(conn, "second", 6) == WS_OK);
+    char got[4096];
+    size_t have = 0, n = 0;
+    int32_t type = 0;
+    bool last = false;
+    uint8_t piece[5];
+    int cut_characters = 0, pieces = 0;
+    CHECK(ws_recv_part(conn, piece, sizeof piece, &n, &type, &last) == WS_OK);
+    /* Inside a message received in parts, a whole-message receive is refused. */
+    ws_message *msg = NULL;
+    CHECK(ws_recv_message(conn, &msg) == WS_ERR_INVALID_STATE && msg == NULL);
+    for (;;) {
+        CHECK(n <= sizeof piece && type == WS_MESSAGE_TEXT && have + n <= sizeof got);
+        if (n > 0 && (piece[0] & 0xC0) == 0x80)
+            cut_characters++; /* a piece may not start inside a character */
+        memcpy(got + have, piece, n);
+        have += n;
+        pieces++;
+        if (last)
+            break;
+        if (ws_recv_part(conn, piece, sizeof piece, &n, &type, &last) != WS_OK)
+            break;
+    }
+    CHECK(last && have == len && memcmp(got, text, len) == 0);
+    CHECK(cut_characters == 0 && pieces >= (int)(len / 5));
+    CHECK(ws_recv_message(conn, &msg) == WS_OK && ws_message_size(msg) == 6);
+    ws_message_free(msg);
+    /* Bad arguments: a buffer too small for a character, NULLs. */
+    CHECK(ws_recv_part(conn, piece, 3, &n, &type, &last) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_recv_part(conn, NULL, 5, &n, &type, &last) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_recv_part(NULL, piece, 5, &n, &type, &last) == WS_ERR_NULL_ARGUMENT);
+    /* Non-blocking: nothing there yet. */
+    CHECK(ws_conn_set_nonblocking(conn, true) == WS_OK);
+    CHECK(ws_recv_part(conn, piece, sizeof piece, NULL, NULL, NULL) == WS_ERR_WOULD_BLOCK);
+    CHECK(ws_conn_set_nonblocking(conn, false) == WS_OK);
+    /* The transport calls belong to ws_connect_transport's connections. */
+    CHECK(ws_conn_transport_eof(conn) == WS_ERR_INVALID_STATE);
+    CHECK(!ws_conn_transport_done(conn));
+
+    /* 2 MiB of compressible binary in parts of 100 000 bytes, compressed
+       piece by piece; the echo comes back whole. */
+    size_t total = 2 << 20, part = 100000;
+    uint8_t *data = malloc(total);
+    for (size_t i = 0; i < total; i++)
+        data[i] = (uint8_t)("compressible"[i % 12] + i / 65536);
+    for (size_t at = 0; at < total; at += part) {
+        size_t taken = 0, size = total - at < part ? total - at : part;
+        CHECK(ws_send_part(conn, WS_MESSAGE_BINARY, total, data + at, size, 0, &taken) == WS_OK);
+        CHECK(taken == size);
+    }
+    CHECK(ws_recv_message(conn, &msg) == WS_OK);
+    CHECK(ws_message_size(msg) == total && memcmp(ws_message_data(msg), data, total) == 0);
+    ws_message_free(msg);
+    free(data);
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    CHECK(ws_recv_part(conn, piece, sizeof piece, &n, &type, &last) == WS_CLOSED);
+    ws_conn_free(conn);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_api ws://HOST:PORT\n");
@@ -591,10 +734,12 @@ int main(int argc, char **argv) {
     test_error_copy();
     test_maps();
     test_echo();
+    test_parts();
     test_server_close_and_loop();
     test_handler_stops_loop();
     test_handler_codes_and_freeing();
     test_http_response();
+    test_retry_classifier();
     test_nonblocking();
     test_event_loop_calls();
     test_poll_loop_ends_after_the_close();

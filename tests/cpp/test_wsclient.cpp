@@ -7,6 +7,7 @@
 // "chat", the third echoes and records the close code and reason each
 // connection's path got: test_cpp.py checks them after this program). Built with -std=c++17 -Wall -Wextra -Werror under ASan and UBSan;
 // the last line is "N passed, N failed".
+#include <algorithm>
 #include <poll.h>
 
 #include <cstdio>
@@ -58,6 +59,7 @@ static void test_echo_text_binary_and_views() {
     ws::connection conn(base + "/", opts);
     CHECK(conn.is_open());
     CHECK(conn.compression());
+    CHECK(!conn.tls_resumed()); // ws://
     CHECK(!conn.subprotocol());
     CHECK(conn.header("Upgrade").value_or("") == "websocket");
 
@@ -116,13 +118,18 @@ static void test_handshake_rejected_carries_the_response() {
                      e.code() == WS_HTTP_RESPONSE && !e.is_fail());
     // It is an exn, so one catch clause can take every non-protocol error.
     CHECK_THROWS(ws::exn, ws::connection(base + "/status/500"), e.close_code() == 0);
+    // A 5xx may pass, a 4xx not.
+    CHECK_THROWS(ws::handshake_rejected, ws::connection(base + "/status/403"), !e.is_retryable());
+    CHECK_THROWS(ws::exn, ws::connection(base + "/status/503"), e.is_retryable());
 }
 
 static void test_exn_and_fail() {
     CHECK_THROWS(ws::exn, ws::connection("ws://127.0.0.1:1/"),
                  e.code() == WS_ERR_CONNECT && !e.is_fail() && e.close_code() == 0 &&
-                     std::string(e.what()).find("127.0.0.1:1") != std::string::npos);
-    CHECK_THROWS(ws::exn, ws::connection("http://example.com/"), e.code() == WS_ERR_URI);
+                     std::string(e.what()).find("127.0.0.1:1") != std::string::npos &&
+                     e.is_retryable() && !e.is_retryable(1008) && e.is_retryable(1012));
+    CHECK_THROWS(ws::exn, ws::connection("http://example.com/"),
+                 e.code() == WS_ERR_URI && !e.is_retryable());
     ws::options opts;
     CHECK_THROWS(ws::exn, opts.deflate("bogus"), e.code() == WS_ERR_INVALID_ARGUMENT);
     CHECK_THROWS(ws::exn, opts.proxy("ftp://h:1"), e.code() == WS_ERR_INVALID_ARGUMENT);
@@ -374,6 +381,47 @@ static void test_destructor_says_going_away() {
     }
 }
 
+/* The trace (the function outlives the options), counters, and a message
+   received in parts. */
+static void test_trace_stats_and_parts() {
+    std::vector<std::string> kinds;
+    uint64_t traced_id = 0;
+    std::optional<ws::connection> conn;
+    {
+        ws::options opts;
+        opts.deflate().trace([&](const ws::trace_event &e) {
+            kinds.emplace_back(e.kind_name());
+            traced_id = e.conn_id();
+            if (e.kind() == WS_TRACE_FRAME_SENT)
+                CHECK(e.number(WS_TRACE_FIELD_OPCODE).has_value());
+            CHECK(!e.string(WS_TRACE_FIELD_ELAPSED_US));
+            throw std::runtime_error("dropped, never through C");
+        });
+        conn.emplace(base + "/", opts);
+    } // the options are gone; the connection keeps the function
+    std::string text(10000, 'x');
+    conn->send_text(text);
+    uint8_t buf[100];
+    std::string got;
+    for (;;) {
+        auto p = conn->recv_part(buf, sizeof buf);
+        CHECK(p && p->type == ws::message_type::text && p->size <= sizeof buf);
+        if (!p)
+            break;
+        got.append(reinterpret_cast<const char *>(buf), p->size);
+        if (p->last)
+            break;
+    }
+    CHECK(got == text);
+    CHECK(conn->stat(WS_STAT_MESSAGES_OUT) == 1 && conn->stat(WS_STAT_MESSAGES_IN) == 1);
+    CHECK(conn->stat(WS_STAT_PAYLOAD_IN) == text.size());
+    CHECK(conn->id() == traced_id && traced_id != 0);
+    CHECK(std::find(kinds.begin(), kinds.end(), "open") != kinds.end());
+    CHECK(std::find(kinds.begin(), kinds.end(), "frame-received") != kinds.end());
+    conn->close();
+    CHECK(!conn->recv_part(buf, sizeof buf));
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         std::fprintf(stderr, "usage: test_wsclient ws://HOST:PORT ws://HOST:CHAT_PORT ws://HOST:RECORDING_PORT\n");
@@ -396,6 +444,7 @@ int main(int argc, char **argv) {
         test_every_option_setter();
         test_setters_refuse_bad_values_at_once();
         test_destructor_says_going_away();
+        test_trace_stats_and_parts();
     } catch (const ws::error &e) {
         failed++;
         std::fprintf(stderr, "unexpected ws::error %d (%s): %s\n", e.code(), e.code_name(), e.what());

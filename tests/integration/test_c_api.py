@@ -57,6 +57,25 @@ def test_echo_example_reports_connection_refused():
     assert "TCP connect failed" in result.stderr
 
 
+def test_reconnect_example_comes_back_after_each_drop():
+    """examples-c/reconnect_client.c against a server that drops each of its
+    first three connections after one echo, then one that answers 403."""
+    example = str(BUILD / "examples" / "reconnect_client")
+    with running("flaky_server.py", "--echo", "--drops", "3") as (port, _server):
+        result = run([example, f"ws://127.0.0.1:{port}/", "6", "50", "400"])
+    assert result.returncode == 0, result.stderr
+    echoes = [l for l in result.stdout.splitlines() if "echo " in l]
+    assert echoes == [f"reconnect_client: echo message {i}" for i in range(1, 7)]
+    waits = [int(l.split()[3]) for l in result.stdout.splitlines() if "reconnecting in" in l]
+    assert len(waits) == 3 and all(0 <= w <= 50 for w in waits), result.stdout
+    assert result.stderr.count("connection lost") == 3
+    assert "6 messages echoed" in result.stdout
+    with running("flaky_server.py", "--status", "403") as (port, _server):
+        result = run([example, f"ws://127.0.0.1:{port}/", "6", "50", "400"])
+    assert result.returncode == 1
+    assert "HTTP 403" in result.stderr and "reconnecting" not in result.stdout
+
+
 def test_poll_example_drives_several_connections_in_one_thread():
     with echo_server() as port:
         uris = [f"ws://127.0.0.1:{port}/" for _ in range(5)]

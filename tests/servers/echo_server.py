@@ -12,6 +12,14 @@ then serves until killed. Paths change behaviour:
   /close/CODE   close at once with CODE and reason "bye"
   /drop         send "hello", then cut TCP (no close frame)
   /silent       accept the handshake, then never send anything
+  /big/N        send one message of N bytes, made as it is sent, then echo:
+                binary, byte i being i mod 251; with ?text, UTF-8 text,
+                TEXT_UNIT repeated (N rounded down to whole units). It goes
+                in frames of 65537 bytes (?frame=F: F bytes; frames of text
+                may cut characters), held whole only when it fits one frame;
+                with ?ping, a ping between frames, then the text "pongs K"
+                once the K pings are answered; with ?cut=K, websockets' close
+                (1011) after K frames, in the middle of the message
 
 Options select a Unix socket (--unix PATH), TLS (with an optional required client certificate),
 permessage-deflate parameters, subprotocols and the bind address.
@@ -24,11 +32,62 @@ import socket
 import ssl
 import sys
 import threading
+import urllib.parse
 
 from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Response
 from websockets.sync.server import serve, unix_serve
+
+
+# /big/N's text: 17 bytes (so frames and pieces of a power of two cut it
+# anywhere) with characters of 1, 2, 3 and 4 bytes.
+TEXT_UNIT = "a✓é🙂 wörld".encode()
+BIG_FRAME = 65537
+
+
+class Cut(Exception):
+    """/big/N?cut=K: stop in the middle of the message."""
+
+
+def big_message(ws, target):
+    """/big/N: send the message, generated frame by frame; False if cut."""
+    url = urllib.parse.urlsplit(target)
+    query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+    size = int(url.path.split("/")[2])
+    text = "text" in query
+    unit = TEXT_UNIT if text else bytes(range(251))
+    if text:
+        size -= size % len(unit)
+    frame = int(query.get("frame", [BIG_FRAME])[0])
+    pattern = unit * (frame // len(unit) + 2)
+
+    def piece(offset, length):
+        start = offset % len(unit)
+        return pattern[start : start + length]
+
+    if size <= frame:
+        ws.send(piece(0, size), text=text)
+        return True
+    pings = []
+    cut = int(query["cut"][0]) if "cut" in query else None
+
+    def frames():
+        for index, offset in enumerate(range(0, size, frame)):
+            if index == cut:
+                raise Cut()
+            if offset and "ping" in query:
+                pings.append(ws.ping())
+            yield piece(offset, min(frame, size - offset))
+
+    try:
+        ws.send(frames(), text=text)
+    except Cut:
+        return False  # websockets closed with 1011, "error in fragmented message"
+    if "ping" in query:
+        answered = sum(1 for p in pings if p.wait(10))
+        ws.send(f"pongs {answered}")
+    return True
 
 
 def parse_args():
@@ -96,6 +155,8 @@ def main():
             return
         if path == "/headers":
             ws.send(json.dumps({k: v for k, v in ws.request.headers.raw_items()}))
+        if path.startswith("/big/") and not big_message(ws, path):
+            return
         if path == "/greet":
             for text in args.greet:
                 ws.send(text)

@@ -8,7 +8,7 @@
 ;;; anything failed.
 
 (import scheme
-        (chicken base) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
+        (chicken base) (chicken bitwise) (chicken condition) (chicken blob) (chicken file) (chicken gc) (chicken memory)
         (chicken format) (chicken io) (chicken irregex) (chicken process-context)
         (chicken process signal) (chicken string) (chicken tcp) (chicken time)
         srfi-4
@@ -1116,6 +1116,315 @@
           (test-assert (sprintf "... raised within 5 s, not at the 10 s close timeout (took ~A ms)" ms)
                        (< ms 5000)))
         (test "... the connection closed" 'closed (ws-connection-state c))))))
+
+;;; ------------------------------------------------------------------
+;;; Messages in pieces: recv-message-part and recv-message-port
+;;;
+;;; The echo server's /big/N sends one message of N bytes made as it goes
+;;; (binary: byte i is i mod 251; ?text: text-unit repeated, N rounded
+;;; down to whole units) in frames of 65537 bytes (?frame=F), with a ping
+;;; between frames for ?ping (then the text "pongs K"); then it echoes.
+
+(define text-unit "a✓é🙂 wörld")    ; 17 bytes: characters of 1 to 4 bytes
+(define big (* 8 1024 1024))
+(define big-text (* 17 (quotient big 17)))
+
+;; Texts to compare pieces with: text-unit repeated over `n' bytes and
+;; one more unit, so that a piece starting anywhere in a unit fits.
+(define (pattern-text n)
+  (let* ((k (+ (quotient n 17) 2))
+         (s (make-string (* 17 k))))
+    (do ((i 0 (+ i 1))) ((= i k) s)
+      (move-memory! text-unit s 17 0 (* 17 i)))))
+
+(define part-patterns (make-parameter #f))
+
+;; Whether `piece' (a string or blob) is the message's bytes at `offset':
+;; for text, the pattern's, starting between characters (not a UTF-8
+;; continuation byte); for binary, bytes i mod 251.
+(define (piece-matches? piece offset type)
+  (let* ((text? (eq? type 'text))
+         (len (if text? (string-length piece) (blob-size piece)))
+         (unit (if text? 17 251))
+         (pattern (if text? (cdr (part-patterns)) (car (part-patterns))))
+         (start (modulo offset unit)))
+    (and (if text? (string? piece) (blob? piece))
+         (<= (+ start len) (if text? (string-length pattern) (blob-size pattern)))
+         (if text?
+             (and (string=? piece (substring pattern start (+ start len)))
+                  (or (= len 0) (not (= (bitwise-and (char->integer (string-ref piece 0)) #xc0) #x80))))
+             (let ((expected (make-blob len)))
+               (move-memory! pattern expected len start 0)
+               (equal? piece expected))))))
+
+;; Receive one message with recv-message-part: (values total-bytes pieces
+;; type all-matched? largest-piece), checking each piece as it comes.
+(define (receive-in-parts c #!optional (size 65536))
+  (let loop ((total 0) (pieces 0) (ok #t) (largest 0))
+    (let-values (((piece type last) (recv-message-part c size)))
+      (if (not piece)
+          (values total pieces #f #f largest)
+          (let* ((len (if (string? piece) (string-length piece) (blob-size piece)))
+                 (ok (and ok (piece-matches? piece total type))))
+            (if last
+                (values (+ total len) (+ pieces 1) type ok (max largest len))
+                (loop (+ total len) (+ pieces 1) ok (max largest len))))))))
+
+(define big-url (lambda (n . query) (url (sprintf "/big/~A~A" n (if (null? query) "" (car query))))))
+
+(part-patterns (cons (pattern-blob (+ 200000 251)) (pattern-text 200000)))
+
+;; 8 MiB, binary and text, with and without permessage-deflate, in pieces
+;; of the default 64 KiB and of sizes that cut frames and characters.
+(for-each
+ (lambda (compressed?)
+   (let ((c (ws-connect (big-url big) (if compressed? (list deflate) '()))))
+     (test (sprintf "8 MiB binary in pieces (deflate ~A): agreed" compressed?)
+           compressed? (ws-connection-compression? c))
+     (let-values (((total pieces type ok largest) (receive-in-parts c)))
+       (test (sprintf "8 MiB binary in pieces (deflate ~A): every byte, in order" compressed?)
+             (list big 'binary #t) (list total type ok))
+       (test-assert (sprintf "... in pieces of at most 64 KiB (~A pieces)" pieces)
+                    (and (>= pieces (quotient big 65536)) (<= largest 65536))))
+     (test "... then the connection goes on" "after" (message-data (echo c "after")))
+     (finish c))
+   (let ((c (ws-connect (big-url big "?text") (if compressed? (list deflate) '()))))
+     (let-values (((total pieces type ok largest) (receive-in-parts c 100000)))
+       (test (sprintf "8 MiB text in pieces of 100000 (deflate ~A): every byte, whole characters"
+                      compressed?)
+             (list big-text 'text #t) (list total type ok))
+       (test-assert "... none over 100000 bytes" (<= largest 100000)))
+     (finish c)))
+ '(#f #t))
+
+;; Pieces smaller than a character: 4 bytes (the least), 5 and 7, over
+;; frames of 1000 bytes that cut characters too.
+(for-each
+ (lambda (size)
+   (let ((c (ws-connect (big-url 20000 "?text&frame=1000") (list deflate))))
+     (let-values (((total pieces type ok largest) (receive-in-parts c size)))
+       (test (sprintf "text in pieces of ~A bytes: whole characters, every byte" size)
+             (list (* 17 (quotient 20000 17)) 'text #t) (list total type ok))
+       (test-assert "... none larger" (<= largest size)))
+     (finish c)))
+ '(4 5 7))
+
+;; One frame of 1 MiB: pieces split the frame as it arrives.
+(let ((c (ws-connect (big-url (* 1024 1024) (sprintf "?frame=~A" (* 1024 1024))))))
+  (let-values (((total pieces type ok largest) (receive-in-parts c 10000)))
+    (test "a 1 MiB frame in pieces of 10000 bytes" (list (* 1024 1024) #t) (list total ok))
+    (test-assert "... in many pieces" (>= pieces 105)))
+  (finish c))
+
+;; A fragmented message with a ping between frames: the pings are
+;; answered while the pieces come, and the trace of each frame is
+;; delivered by the call that received it.
+(let*-values (((record recorded) (make-recorder))
+              ((c) (ws-connect (big-url 300000 "?text&ping&frame=30000") trace: record)))
+  (let ((frames-seen '()))              ; data frames traced when each piece returned
+    (let loop ((total 0))
+      (let-values (((piece type last) (recv-message-part c 8192)))
+        (set! frames-seen
+          (cons (length (keep (lambda (e) (memv (ws-trace-event-field e 'opcode) '(0 1 2)))
+                              (of-kind 'frame-received (recorded))))
+                frames-seen))
+        (if last
+            (test "a fragmented text with pings, in pieces: every byte" 299999
+                  (+ total (string-length piece)))
+            (loop (+ total (string-length piece))))))
+    (test "... the server had its 9 pongs" "pongs 9" (message-data (recv-message c)))
+    (test "... pongs went out between the pieces"
+          #t (> (length (keep (lambda (e) (eqv? (ws-trace-event-field e 'opcode) 10))
+                              (of-kind 'frame-sent (recorded))))
+                0))
+    (test-assert "... the first piece came with its frame's trace event" (>= (last-of frames-seen) 1))
+    (test "... the last one with all 11 data frames' (10 and the empty end)" 11 (car frames-seen)))
+  (finish c))
+
+;; A message begun in pieces is finished in pieces.
+(let ((c (ws-connect (big-url 1000000))))
+  (define first-size
+    (let-values (((piece type last) (recv-message-part c)))
+      (test-assert "a first piece, of what has arrived"
+                   (and (<= 1 (blob-size piece) 65536) (eq? type 'binary) (not last)))
+      (blob-size piece)))
+  (let ((e (test-exn "recv-message in the middle of a message received in pieces: an exn"
+                     (recv-message c))))
+    (test "... with WS_ERR_INVALID_STATE" -3 (and e (get-condition-property e 'websocket 'code #f))))
+  (test-exn "... recv-frame too" (recv-frame c))
+  (test-exn "... and recv-message-port" (recv-message-port c))
+  (test "... the connection stays open" 'open (ws-connection-state c))
+  (let loop ((total first-size))
+    (let-values (((piece type last) (recv-message-part c)))
+      (if last
+          (test "... and the rest comes in pieces" 1000000 (+ total (blob-size piece)))
+          (loop (+ total (blob-size piece))))))
+  (test "... then recv-message works again" "whole" (message-data (echo c "whole")))
+  (finish c))
+
+;; recv-message-port: the message's bytes through an input port.
+(for-each
+ (lambda (compressed?)
+   (let ((c (ws-connect (big-url big) (if compressed? (list deflate) '()))))
+     (let-values (((in type) (recv-message-port c)))
+       (test (sprintf "recv-message-port (deflate ~A): an input port and the type" compressed?)
+             '(#t binary) (list (input-port? in) type))
+       ;; read-u8vector! in chunks of 100000 (not the pieces' size)
+       (let loop ((total 0) (ok #t))
+         (let* ((v (read-u8vector 100000 in)))
+           (if (eof-object? v)
+               (test "... reads all 8 MiB, every byte, then the end of file"
+                     (list big #t) (list total ok))
+               (loop (+ total (u8vector-length v))
+                     (and ok (piece-matches? (u8vector->blob/shared v) total 'binary))))))
+       (close-input-port in))
+     (test "... then the connection goes on" "next" (message-data (echo c "next")))
+     (finish c)))
+ '(#f #t))
+
+(let ((c (ws-connect (big-url 100000 "?text") (list deflate))))
+  (let-values (((in type) (recv-message-port c 1000)))
+    (test "a text message's port" 'text type)
+    (test "read-char and peek-char read its bytes" '(#\a #\a #xe2)
+          (let* ((peeked (peek-char in)) (a (read-char in)) (b (read-char in)))
+            (list peeked a (char->integer b))))
+    (test-assert "read-string reads on from there"
+                 (string=? (read-string 16 in) (substring (cdr (part-patterns)) 2 18)))
+    (test-assert "read-string of more than a piece reads across pieces"
+                 (string=? (read-string 5000 in) (substring (cdr (part-patterns)) 18 5018)))
+    ;; The port owns its message: no other receive may take its bytes.
+    (let ((e (test-exn "recv-message-part while a port reads the message: an exn"
+                       (recv-message-part c))))
+      (test "... WS_ERR_INVALID_STATE" -3 (and e (get-condition-property e 'websocket 'code #f))))
+    (test-exn "... recv-message-port too" (recv-message-port c))
+    (test-exn "... recv-message too" (recv-message c))
+    ;; Closing it early drops the rest of the message.
+    (close-input-port in))
+  (test "closing the port early drops the rest; the next message comes whole"
+        "after the port" (message-data (echo c "after the port")))
+  (send-text-message c "a small one")
+  (let-values (((in type) (recv-message-port c)))
+    (test "a small message through a port" '("a small one" text #t)
+          (list (read-string #f in) type (eof-object? (read-char in))))
+    (close-input-port in))
+  (send-binary-message c (make-blob 0))
+  (let-values (((in type) (recv-message-port c)))
+    (test "an empty message: the end of file at once" '(#t binary) (list (eof-object? (read-char in)) type)))
+  (finish c))
+
+;; A trace procedure that raises: the condition reaches the reader, the
+;; piece is kept (a port loses no byte), and the connection goes on.
+(define (raise-on-data-frame n)          ; a trace: procedure
+  (let ((frames 0))
+    (lambda (e)
+      (when (and (eq? (ws-trace-event-kind e) 'frame-received)
+                 (memv (ws-trace-event-field e 'opcode) '(0 1 2)))
+        (set! frames (+ frames 1))
+        (when (= frames n) (error "the trace procedure says no"))))))
+;; (A read-char takes nothing before it receives; a read-string that
+;; raises loses what it had copied, as documented.)
+(let ((c (ws-connect (big-url 50000 "?frame=5000") trace: (raise-on-data-frame 3))))
+  (let-values (((in type) (recv-message-port c 1000)))
+    (let loop ((total 0) (ok #t) (conditions 0))
+      (let ((r (handle-exceptions e 'raised (read-char in))))
+        (cond ((eq? r 'raised) (loop total ok (+ conditions 1)))
+              ((eof-object? r)
+               (test "a trace procedure raises while a port reads: raised once, no byte lost"
+                     (list 1 50000 #t) (list conditions total ok)))
+              (else (loop (+ total 1)
+                          (and ok (= (char->integer r) (modulo total 251)))
+                          conditions))))))
+  (test "... the connection goes on" "on" (message-data (echo c "on")))
+  (finish c))
+(let ((c (ws-connect (big-url 300000 "?frame=30000") trace: (raise-on-data-frame 1))))
+  (test-assert "a trace procedure raises at a port's first piece: recv-message-port raises"
+               (condition? (handle-exceptions e e (recv-message-port c))))
+  (test "... and the rest of that message comes with recv-message-part" #t
+        (let loop ()
+          (let-values (((piece type last) (recv-message-part c)))
+            (or last (loop)))))
+  (test "... then the connection goes on" "on" (message-data (echo c "on")))
+  (finish c))
+
+;; The close ends the stream.
+(let ((c (ws-connect (url "/close/4000"))))
+  (test "the server's close: recv-message-part gives #f #f #f"
+        '(#f #f #f) (call-with-values (lambda () (recv-message-part c)) list))
+  (test "... the connection is closed with its code" '(closed 4000)
+        (list (ws-connection-state c) (ws-connection-close-code c))))
+(let ((c (ws-connect (url "/close/4001"))))
+  (test "the server's close: recv-message-port gives #f #f"
+        '(#f #f) (call-with-values (lambda () (recv-message-port c)) list))
+  (test "... closed" 'closed (ws-connection-state c)))
+(let ((c (ws-connect (url "/"))))
+  (ws-close c)
+  (test "after our ws-close, the next piece is the end: #f #f #f"
+        '(#f #f #f) (call-with-values (lambda () (recv-message-part c)) list))
+  (test "... the close handshake done" '(closed 1000)
+        (list (ws-connection-state c) (ws-connection-close-code c))))
+
+;; A close in the middle of a message (websockets fails the connection
+;; with 1011 when the generator of its fragments raises): the pieces end
+;; without a last one, and a port's read raises rather than end the file.
+(let ((c (ws-connect (big-url 300000 "?frame=30000&cut=3"))))
+  (let loop ((total 0) (ok #t) (lasts 0))
+    (let-values (((piece type last) (recv-message-part c)))
+      (if piece
+          (loop (+ total (blob-size piece)) (and ok (piece-matches? piece total 'binary))
+                (if last (+ lasts 1) lasts))
+          (test "a message cut by the server's close: pieces, no last one, then #f"
+                '(#t #t 0) (list (> total 0) ok lasts)))))
+  (test "... the server's close code" 1011 (ws-connection-close-code c)))
+(let ((c (ws-connect (big-url 300000 "?frame=30000&cut=3"))))
+  (let-values (((in type) (recv-message-port c)))
+    (let ((e (test-exn "... through a port: the read raises, no false end of file"
+                       (read-string #f in))))
+      (test-assert "... saying so" (and e (contains? (get-condition-property e 'exn 'message "")
+                                                     "closed before the end of the message"))))
+    (test-exn "... and so does the next read" (read-char in))
+    (close-input-port in)
+    (test "... closing the port then is quiet; the connection is closed" 'closed
+          (ws-connection-state c))))
+
+;; Receives in pieces wait in the scheduler, up to the read timeout.
+(let ((c (ws-connect (url "/silent") read-timeout: 1000)))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message-part c)))))
+    (test-assert "recv-message-part: the read timeout (exn websocket timeout)" (timeout-condition? e))
+    (test-assert "... and other threads ran while it waited" (> ticks 0)))
+  (let-values (((e ticks ms) (with-ticker (lambda () (recv-message-port c)))))
+    (test-assert "recv-message-port: the same" (timeout-condition? e))
+    (test-assert "... other threads ran" (> ticks 0)))
+  (test "... the connection stays open" 'open (ws-connection-state c))
+  (ws-connection-free! c))
+
+;; The limits still apply to messages received in pieces; +inf.0 lifts them.
+(let ((c (ws-connect (big-url 2000000) max-message-size: 1000000)))
+  (let ((e (test-fail "a message over max-message-size in pieces: a fail"
+                      (let loop () (let-values (((p t last) (recv-message-part c))) (unless last (loop)))))))
+    (test "... message-too-big" 'message-too-big (and e (get-condition-property e 'fail 'reason #f)))))
+(let ((c (ws-connect (big-url 200000) max-frame-size: 65536)))
+  (test-fail "a frame over max-frame-size in pieces: a fail"
+             (let loop () (let-values (((p t last) (recv-message-part c))) (unless last (loop))))))
+(let ((c (ws-connect (big-url 2000000) (list deflate) max-message-size: +inf.0 max-frame-size: +inf.0)))
+  (let-values (((total pieces type ok largest) (receive-in-parts c)))
+    (test "max-message-size: +inf.0 and max-frame-size: +inf.0: no limit" (list 2000000 #t) (list total ok)))
+  (finish c))
+(test-exn "max-message-size: -1 is an exn" (ws-connect (url "/") max-message-size: -1))
+(test-exn "max-message-size: 1.5 is an exn" (ws-connect (url "/") max-message-size: 1.5))
+
+(let ((c (ws-connect (url "/"))))
+  (test-exn "a piece size under 4 is an exn" (recv-message-part c 3))
+  (test-exn "... for the port too" (recv-message-port c 0))
+  (test-exn "recv-message-part on a non-connection is an exn" (recv-message-part 'nope))
+  (finish c))
+
+;; Over TLS, compressed.
+(when tls-base
+  (let ((c (ws-connect (string-append tls-base "/big/1000000?text") (list deflate) tls-ca-file: tls-ca)))
+    (let-values (((total pieces type ok largest) (receive-in-parts c 30000)))
+      (test "wss with deflate: a text message in pieces" (list (* 17 (quotient 1000000 17)) 'text #t)
+            (list total type ok)))
+    (finish c)))
 
 ;;; ------------------------------------------------------------------
 

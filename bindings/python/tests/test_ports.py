@@ -23,8 +23,8 @@ DOC_SCRIPTS = ["quick_start.py", "asyncio_howto.py", "threading_howto.py", "tls_
                "proxy_client.py"]
 #: The tests of the websockets-style APIs (the older egg tests are untyped).
 TYPED_TESTS = ["test_sync_client.py", "test_asyncio_client.py", "test_keepalive.py", "test_ports.py",
-               "test_install.py", "test_reconnect.py", "test_observe.py", "conftest.py", "wstest_helpers.py",
-               "test_callers_transport.py", "test_websockets_api.py"]
+               "test_install.py", "test_reconnect.py", "test_observe.py", "test_streaming.py", "conftest.py",
+               "wstest_helpers.py", "test_callers_transport.py", "test_websockets_api.py"]
 
 
 def ported(script: str, dest: Path) -> Path:

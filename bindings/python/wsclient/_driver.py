@@ -5,16 +5,17 @@ The library runs in its non-blocking mode underneath: no call into it ever
 waits. A :class:`Driver` wraps the ``ws_conn *`` of one open connection and
 offers two kinds of methods:
 
-- *steps*, which never wait: :meth:`~Driver.receive`, :meth:`~Driver.flush_step`,
+- *steps*, which never wait: :meth:`~Driver.receive`,
+  :meth:`~Driver.receive_piece`, :meth:`~Driver.flush_step`,
   :meth:`~Driver.send_step`, :meth:`~Driver.send_part_step`, ... with what
   to wait for before the next step (:meth:`~Driver.fileno`,
   :meth:`~Driver.wants`, :meth:`~Driver.timeout`). The asyncio client waits
   in its event loop.
 - *waits* in poll(), for blocking callers (the egg-style
   :class:`~wsclient.Connection` and the sync client): :meth:`~Driver.run`,
-  :meth:`~Driver.flush`, :meth:`~Driver.send`, :meth:`~Driver.drain`,
-  :meth:`~Driver.finish`. They wait without :attr:`~Driver.lock`, so that
-  other threads can send or close meanwhile.
+  :meth:`~Driver.flush`, :meth:`~Driver.send`, :meth:`~Driver.send_parts`,
+  :meth:`~Driver.drain`, :meth:`~Driver.finish`. They wait without
+  :attr:`~Driver.lock`, so that other threads can send or close meanwhile.
 
 What a receive's result means (a message, nothing yet, the server's close,
 an error mapped to the binding's exceptions, with the close frame of a
@@ -24,15 +25,17 @@ an error mapped to the binding's exceptions, with the close frame of a
 from __future__ import annotations
 
 import ctypes
+import itertools
 import math
 import os
 import select
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from . import _ffi
-from ._errors import InvalidState, WebSocketError, WebSocketTimeout
+from ._data import Piece, whole_piece
+from ._errors import InvalidArgument, InvalidState, WebSocketError, WebSocketTimeout, WouldBlock
 from ._ffi import lib
 from ._observe import read_stats
 
@@ -44,6 +47,11 @@ PARTS = _ffi.available("ws_send_part")
 #: From this size on, a message goes to the library in parts as the socket
 #: takes them (ws_send_part): never copied whole into its queue.
 PARTS_MIN = 128 << 10
+#: The library hands out a received message in pieces (ws_recv_part).
+RECV_PARTS = _ffi.available("ws_recv_part")
+#: The most data a received piece holds: the buffer ws_recv_part fills
+#: (UTF-8 bytes for text; a text piece ends between characters).
+PIECE = 64 << 10
 
 
 class _Sentinel:
@@ -54,6 +62,12 @@ class _Sentinel:
         return self._name
 
 
+class MixedReceive(InvalidState):
+    """The library holds part of a message received another way (whole with
+    :meth:`Driver.receive`, in pieces with :meth:`Driver.receive_piece`, or
+    as frames): receive the rest of it that way. The connection is fine."""
+
+
 #: A step found nothing complete yet: wait for :meth:`Driver.wants`.
 AGAIN: Any = _Sentinel("AGAIN")
 #: The server closed the connection (its close was answered), or the
@@ -62,11 +76,29 @@ CLOSED: Any = _Sentinel("CLOSED")
 
 # Looked up once: the per-message path is measured in tenths of a microsecond.
 _recv_message_at = _ffi.recv_message_at
+_recv_part_at = _ffi.recv_part_at
+_string_at = ctypes.string_at
 _send_at = _ffi.send_at
 _send_part_at = _ffi.send_part_at
 _flush_raw = _ffi.flush_raw
 _OK, _WOULD_BLOCK, _CLOSED = _ffi.WS_OK, _ffi.WS_ERR_WOULD_BLOCK, _ffi.WS_CLOSED
+_SEND_ALL, _UNCOMPRESSED = _ffi.WS_SEND_ALL, _ffi.WS_SEND_UNCOMPRESSED
 _STATE_CLOSED = _ffi.WS_STATE_CLOSED
+_INVALID_STATE = _ffi.WS_ERR_INVALID_STATE
+
+
+class _PieceBuffer:
+    """Where ws_recv_part puts a piece: PIECE bytes and the three outputs,
+    each by address (allocated at a connection's first receive in pieces)."""
+
+    __slots__ = ("data", "length", "kind", "last", "addresses")
+
+    def __init__(self) -> None:
+        self.data = ctypes.create_string_buffer(PIECE)
+        self.length = ctypes.c_size_t()
+        self.kind = ctypes.c_int32()
+        self.last = ctypes.c_bool()
+        self.addresses = tuple(ctypes.addressof(x) for x in (self.data, self.length, self.kind, self.last))
 
 
 class Driver:
@@ -97,6 +129,7 @@ class Driver:
         self._free = free
         self._out = ctypes.c_void_p()  # where a receive puts the message
         self._out_ref = ctypes.byref(self._out)
+        self._piece: Optional[_PieceBuffer] = None  # where a receive in pieces puts one
         # Waits happen in poll() in Python, where a signal (Ctrl-C)
         # interrupts them and timeouts are exact.
         try:
@@ -174,6 +207,35 @@ class Driver:
             return AGAIN
         return self.receive_ended(rc)
 
+    def receive_piece(self) -> Any:
+        """The next piece of a data message without waiting
+        (``ws_recv_part``): a :data:`~wsclient._data.Piece` ``(type, data,
+        last)`` of at most :data:`PIECE` bytes, inflated and validated (a
+        text piece ends between characters, so it decodes alone), handed
+        out as it arrives; AGAIN or CLOSED as for :meth:`receive`, whose
+        errors it raises. Pings are answered on the way. A message begun
+        here is received here to its end (:meth:`receive` raises
+        :class:`MixedReceive` meanwhile, and so does this method while
+        :meth:`receive` has part of a message). A library without
+        ws_recv_part gives each message whole, as one piece."""
+        if self.eof or self.addr is None:
+            return CLOSED
+        if not RECV_PARTS:
+            got = self.receive()
+            return got if got is AGAIN or got is CLOSED else whole_piece(got)
+        buf = self._piece
+        if buf is None:
+            buf = self._piece = _PieceBuffer()
+        data, length, kind, last = buf.addresses
+        rc = _recv_part_at(self.addr, data, PIECE, length, kind, last)
+        if rc == _OK:
+            n = buf.length.value
+            piece: Piece = (buf.kind.value, _string_at(data, n) if n else b"", buf.last.value)
+            return piece
+        if rc == _WOULD_BLOCK:
+            return AGAIN
+        return self.receive_ended(rc)
+
     def receive_ended(self, rc: int) -> Any:
         """After a receive's result `rc` other than a message or
         WS_ERR_WOULD_BLOCK: CLOSED when the server closed, else raises."""
@@ -183,6 +245,9 @@ class Driver:
             self.flush_nowait()  # the close reply goes out now
             return CLOSED
         error = _ffi.error_from_result(rc)
+        if rc == _INVALID_STATE and self.ptr is not None and lib.ws_conn_state(self.ptr) != _STATE_CLOSED:
+            # Not the end of the connection: a message is partly received another way.
+            raise MixedReceive(error.message, result=rc)
         self.flush_nowait()  # after a *fail*: the close frame goes out now
         raise error
 
@@ -230,6 +295,20 @@ class Driver:
         if rc not in (_OK, _WOULD_BLOCK):
             raise _ffi.error_from_result(rc)
         return taken.value
+
+    def send_frame_step(self, fin: bool, opcode: int, data: bytes) -> bool:
+        """Queue one frame exactly as given (``ws_send_frame``: no RSV bit,
+        never compressed), without waiting; False: the send queue is full
+        (flush first, then again)."""
+        ptr = self.handle()
+        frame = lib.ws_frame_new(fin, 0, opcode, data, len(data))
+        try:
+            lib.ws_send_frame(ptr, frame)
+        except WouldBlock:
+            return False
+        finally:
+            lib.ws_frame_free(frame)
+        return True
 
     def ping(self, payload: bytes) -> None:
         """Queue a ping."""
@@ -336,10 +415,12 @@ class Driver:
 
     def send(self, kind: int, data: bytes, flags: int = 0) -> None:
         """Send a message and wait until it is written (unless WS_SEND_MORE),
-        at most the write timeout: a large uncompressed one in parts."""
+        at most the write timeout: a large one in parts (compressed piece by
+        piece with permessage-deflate, unless WS_SEND_UNCOMPRESSED), so
+        that the library never copies or compresses it whole."""
         more = flags & _ffi.WS_SEND_MORE
-        if len(data) >= PARTS_MIN and not more and PARTS and not (flags == 0 and self.compression):
-            self._send_in_parts(kind, data)
+        if len(data) >= PARTS_MIN and not more and PARTS:
+            self.send_parts(kind, len(data), (data,), flags & _UNCOMPRESSED)
             return
         while True:
             with self.lock:
@@ -350,42 +431,89 @@ class Driver:
         if not more:
             self.flush(self.write_timeout)
 
-    def _send_in_parts(self, kind: int, data: bytes) -> None:
-        """A large uncompressed message, given to the library in parts as the
-        socket takes them, so that it is never copied whole. Waits in poll()
-        without the lock (a receiving thread goes on), for at most the write
-        timeout; if the wait ends early (timeout, Ctrl-C), the rest is queued
-        whole, as any send that times out leaves it, and later calls write it."""
-        total = len(data)
-        base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+    def send_parts(self, kind: int, total: int, chunks: Iterable[bytes], flags: int = 0) -> None:
+        """Send one message of `total` bytes given as `chunks` (bytes, in
+        order, adding up to `total`), each given to the library in parts as
+        the socket takes them (``ws_send_part``; compressed piece by piece
+        with permessage-deflate, unless WS_SEND_UNCOMPRESSED is in `flags`),
+        so that it is never copied whole: memory stays bounded by a chunk.
+        Waits in poll() without the lock (a receiving thread goes on), for
+        at most the write timeout; if the wait ends early (timeout, Ctrl-C),
+        the rest is queued whole, as any send that times out leaves it, and
+        later calls write it. Chunks that do not add up to `total`, or text
+        that is not UTF-8, end the connection (the library cannot finish
+        the message, nor send anything after it): InvalidArgument, with the
+        connection released."""
+        flags &= _UNCOMPRESSED
+        if total <= 0:
+            self.send(kind, b"", flags)
+            return
         deadline = None if self.write_timeout is None else time.monotonic() + self.write_timeout
-        at, wait_fd = 0, -1
+        at, wait_fd, started = 0, -1, False
+        rest = iter(chunks)
+        chunk, off = b"", 0  # the chunk being given, and how much of it was taken
         with self.parts_lock:
             try:
-                while at < total:
-                    with self.lock:
-                        at += self.send_part_step(kind, total, base + at, total - at)
-                        if at >= total:
-                            break
-                        if wait_fd < 0:
-                            wait_fd = os.dup(self.fileno())
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
-                        raise WebSocketTimeout(
-                            "write timed out; the rest of the message is queued", result=_ffi.WS_ERR_TIMEOUT
+                for chunk in rest:
+                    off = 0
+                    if at + len(chunk) > total:
+                        raise InvalidArgument(
+                            f"the message's parts add up to more than its {total} bytes",
+                            result=_ffi.WS_ERR_INVALID_ARGUMENT,
                         )
-                    _wait_fd(wait_fd, select.POLLOUT, left)
+                    base = ctypes.cast(ctypes.c_char_p(chunk), ctypes.c_void_p).value or 0
+                    while off < len(chunk):
+                        with self.lock:
+                            # Even a first part refused (text not UTF-8) leaves the message begun.
+                            started = True
+                            taken = self.send_part_step(kind, total, base + off, len(chunk) - off, flags)
+                            off += taken
+                            at += taken
+                            if off >= len(chunk):
+                                break
+                            if wait_fd < 0:
+                                wait_fd = os.dup(self.fileno())
+                        left = None if deadline is None else deadline - time.monotonic()
+                        if left is not None and left <= 0:
+                            raise WebSocketTimeout(
+                                "write timed out; the rest of the message is queued", result=_ffi.WS_ERR_TIMEOUT
+                            )
+                        _wait_fd(wait_fd, select.POLLOUT, left)
+                if at < total:
+                    raise InvalidArgument(
+                        f"the message's parts add up to {at} of its {total} bytes",
+                        result=_ffi.WS_ERR_INVALID_ARGUMENT,
+                    )
             finally:
                 if wait_fd >= 0:
                     os.close(wait_fd)
-                if 0 < at < total:
+                if started and at < total and not self.queue_rest(kind, total, at, chunk[off:], rest, flags):
                     with self.lock:
-                        if self.addr is not None:
-                            try:
-                                self.send_part_step(kind, total, base + at, total - at, _ffi.WS_SEND_ALL)
-                            except WebSocketError:
-                                pass  # the connection is lost: the error above says so
+                        self.release()  # half a message cannot be finished: drop the connection
         self.flush(self.write_timeout)
+
+    def queue_rest(self, kind: int, total: int, at: int, head: bytes, rest: Any, flags: int = 0) -> bool:
+        """After a send in parts of a message of `total` bytes ended early,
+        `at` bytes into it: queue the rest whole (`head`, then the chunks
+        left in `rest`), as any send cut short leaves it. False when the
+        message cannot be finished (the chunks end short, run over, or
+        fail): the connection cannot send anything after it."""
+        try:
+            for chunk in itertools.chain((head,), rest):
+                if at + len(chunk) > total:
+                    return False
+                with self.lock:
+                    if self.addr is None:
+                        return True  # released meanwhile: nothing to finish
+                    base = ctypes.cast(ctypes.c_char_p(chunk), ctypes.c_void_p).value or 0
+                    at += self.send_part_step(kind, total, base, len(chunk), flags | _SEND_ALL)
+        except InvalidArgument:  # text that is not UTF-8: the message cannot go on
+            return False
+        except WebSocketError:
+            return True  # the connection is lost: the send's error says so
+        except Exception:  # the caller's chunks failed
+            return False
+        return at == total
 
     def drain(self, timeout: Optional[float]) -> None:
         """Receive and drop messages until the server's close arrives (or
@@ -394,11 +522,23 @@ class Driver:
         while not self.eof and not self.ended():
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                result = self.run(self.receive, left)
+                self.run(self._discard_step, left)
             except WebSocketError:
                 return
-            if result is not CLOSED:
-                lib.ws_message_free(result)
+
+    def _discard_step(self) -> Any:
+        """A step of :meth:`drain`: receive and drop a message, or a piece
+        of one when the library is in the middle of a message in pieces;
+        AGAIN, CLOSED, or None (dropped)."""
+        try:
+            got = self.receive()
+        except MixedReceive:
+            got = self.receive_piece()
+            return got if got is AGAIN or got is CLOSED else None
+        if got is AGAIN or got is CLOSED:
+            return got
+        lib.ws_message_free(got)
+        return None
 
     def finish(self, timeout: Optional[float]) -> None:
         """After the close handshake (or a failure), before the handle is

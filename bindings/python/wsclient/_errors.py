@@ -25,7 +25,7 @@ class, and each class also subclasses what a websockets program catches
     │       ├── InvalidProxyMessage     a malformed answer, or none
     │       └── InvalidProxyStatus      a refusal (407, 403, 502, ...)
     ├── InvalidState (AssertionError)   use after close, send while closing
-    ├── ConcurrencyError (RuntimeError) two recv() at once
+    ├── ConcurrencyError (RuntimeError) two recv() at once, a stream interrupted
     ├── InvalidArgument (ValueError)
     │   └── NotFound (LookupError)
     ├── WebSocketTimeout (TimeoutError)
@@ -130,8 +130,12 @@ class InvalidState(WebSocketException, AssertionError):
 
 
 class ConcurrencyError(WebSocketException, RuntimeError):
-    """Two calls that must not overlap did: two ``recv()`` at once on one
-    connection (from two threads, or two asyncio tasks)."""
+    """Receives that cannot go together (websockets' name): two ``recv()``
+    (or ``recv_streaming()``) at once on one connection, from two threads or
+    two asyncio tasks; or a ``recv_streaming()`` iterator resumed after the
+    thread or task iterating it called ``recv()`` or ``recv_streaming()`` in
+    the middle of its message, which took the connection's turn to receive
+    and skipped the rest of that message."""
 
 
 class WebSocketTimeout(WebSocketException, TimeoutError):

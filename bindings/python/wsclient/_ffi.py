@@ -298,6 +298,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_last_pong": (c_size_t, [conn_p, c_void_p, c_size_t], None),
     "ws_conn_subprotocol": (c_char_p, [conn_p], None),
     "ws_conn_compression": (c_bool, [conn_p], None),
+    "ws_conn_tls_resumed": (c_bool, [conn_p], None),
     "ws_conn_header": (c_char_p, [conn_p, c_char_p], None),
     "ws_conn_header_count": (c_size_t, [conn_p], None),
     "ws_conn_header_name": (c_char_p, [conn_p, c_size_t], None),
@@ -332,6 +333,7 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     # Errors.
     "ws_result_string": (c_char_p, [c_int32], None),
     "ws_result_is_fail": (c_bool, [c_int32], None),
+    "ws_result_is_retryable": (c_bool, [c_int32, c_uint16, c_uint16], None),
     "ws_last_error_message": (c_char_p, [], None),
     "ws_last_error_copy": (c_size_t, [c_void_p, c_size_t], None),
     "ws_last_error_code": (c_int32, [], None),
@@ -470,6 +472,8 @@ send_message_at = _at("ws_send_message", c_int32, c_void_p)
 # data by address, so that a part starts anywhere in the caller's bytes.
 send_part_at = _at("ws_send_part", c_int32, c_int32, c_uint64, c_void_p, c_size_t, c_uint32, c_void_p)
 recv_message_at = _at("ws_recv_message", c_int32, c_void_p)
+# buf, cap, len_out, type_out, last_out: every pointer by address.
+recv_part_at = _at("ws_recv_part", c_int32, c_void_p, c_size_t, c_void_p, c_void_p, c_void_p)
 flush_at = _at("ws_conn_flush", c_int32)
 message_free_at = _at("ws_message_free", None)
 message_type_at = _at("ws_message_type", c_int32)

@@ -360,7 +360,15 @@ class TransportDriver(Driver):
         return wants | (_ffi.WS_WANT_WRITE if self.stream.wants_write() else 0)
 
     def receive(self) -> Any:
-        got = Driver.receive(self)
+        return self._fed(super().receive)
+
+    def receive_piece(self) -> Any:
+        return self._fed(super().receive_piece)
+
+    def _fed(self, step: Any) -> Any:
+        """`step` (a receive), with what arrived given to the library until
+        it has a result or nothing more came."""
+        got = step()
         if got is not AGAIN:
             return got
         ptr, stream = self.ptr, self.stream
@@ -368,7 +376,7 @@ class TransportDriver(Driver):
             stream.drain(ptr)  # pongs and close replies go out
             if not stream.feed(ptr):
                 return AGAIN
-            got = Driver.receive(self)
+            got = step()
             if got is not AGAIN:
                 return got
 

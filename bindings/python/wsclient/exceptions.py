@@ -22,7 +22,8 @@ connection is a ``ConnectionRefusedError``, an untrusted certificate an
     │       ├── InvalidProxyMessage
     │       └── InvalidProxyStatus  .response: the proxy's answer
     ├── InvalidState (AssertionError)
-    ├── ConcurrencyError (RuntimeError)
+    ├── ConcurrencyError (RuntimeError)   two recv() at once; a recv_streaming() iterator
+    │                                     resumed after its thread or task received otherwise
     ├── InvalidArgument (ValueError), NotFound (LookupError)
     ├── WebSocketTimeout (TimeoutError), WouldBlock (BlockingIOError)
     ├── NetworkError (ConnectionError)

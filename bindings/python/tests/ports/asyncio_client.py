@@ -10,6 +10,7 @@ small): the same variables serve both libraries.
 
 import asyncio
 import sys
+from typing import AsyncIterator
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK, InvalidStatus
@@ -25,6 +26,17 @@ async def main(base: str) -> None:
         print("decode=False:", await websocket.recv(decode=False))
         await websocket.send(["frag", "men", "ted"])
         print("fragments:", await websocket.recv())
+
+        async def fragments() -> AsyncIterator[bytes]:
+            yield b"async "
+            yield b"fragments"
+
+        await websocket.send(fragments())
+        print("async iterable:", await websocket.recv())
+        await websocket.send(["stre", "amed"])
+        print("recv_streaming:", "".join([p async for p in websocket.recv_streaming(decode=True)]))
+        await websocket.send("bytes")
+        print("recv_streaming(decode=False):", b"".join([p async for p in websocket.recv_streaming(decode=False)]))
         try:
             await asyncio.wait_for(websocket.recv(), 0.2)
         except TimeoutError:

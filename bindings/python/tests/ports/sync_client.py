@@ -21,6 +21,12 @@ def main(base: str) -> None:
         print("decode=False:", websocket.recv(decode=False))
         websocket.send(["frag", "men", "ted"])
         print("fragments:", websocket.recv())
+        websocket.send(iter([b"gen", b"erated"]))
+        print("generated fragments:", websocket.recv())
+        websocket.send(["stre", "amed"])
+        print("recv_streaming:", "".join(websocket.recv_streaming(decode=True)))
+        websocket.send("bytes")
+        print("recv_streaming(decode=False):", b"".join(websocket.recv_streaming(decode=False)))
         try:
             websocket.recv(timeout=0.2)
         except TimeoutError:

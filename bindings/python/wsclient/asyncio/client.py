@@ -29,14 +29,22 @@ cancels it at once. Only a name lookup runs on a thread of the library
 
 Received messages are read as soon as they arrive (so pings are answered
 and keepalive pongs seen while the program does not call ``recv()``) into a
-queue of at most `max_queue` messages; when it is full, reading pauses and
-TCP flow control slows the server down.
+queue of at most `max_queue` items: whole messages, read for a ``recv()``
+that waits, or else pieces of at most 64 KiB; when it is full, reading
+pauses and TCP flow control slows the server down. ``recv()`` joins a
+message's pieces; ``recv_streaming()`` hands them out as they come, so a
+message of any size is received in bounded memory::
+
+    async with connect("ws://localhost:8765", max_size=None) as websocket:
+        async for piece in websocket.recv_streaming():   # str or bytes
+            await sink.write(piece)
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import collections.abc
 import ctypes
 import functools
 import os
@@ -44,6 +52,7 @@ import ssl as ssl_module
 import uuid
 from typing import (
     Any,
+    AsyncIterable,
     AsyncIterator,
     Callable,
     Deque,
@@ -52,20 +61,36 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Literal,
     Mapping,
     Optional,
     Sequence,
     Tuple,
     Type,
     Union,
+    overload,
 )
 
 from .. import _ffi
 from .._aiotransport import open_loop_stream, open_over, watch_for
 from .._connection import Connection, _close_args, driver_of
-from .._data import Data, discard, encode, take
-from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, QUEUED
-from .._errors import ConcurrencyError, InvalidState, WebSocketError, WebSocketFailure, WebSocketTimeout
+from .._data import (
+    LOOKAHEAD,
+    Data,
+    Piece,
+    PieceDecoder,
+    assemble,
+    discard,
+    encode,
+    first_fragment,
+    fragment_bytes,
+    plan_fragments,
+    split_piece,
+    take,
+    whole_piece,
+)
+from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, QUEUED, MixedReceive
+from .._errors import InvalidArgument, InvalidState, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._message import Frame
 from .._observe import AnyLogger, LoggerLike, get_logger
 from .._opening import Opening
@@ -85,7 +110,7 @@ from .._wsopts import (
     route,
     start_connection,
 )
-from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
+from ..exceptions import Close, ConcurrencyError, ConnectionClosed, ConnectionClosedError
 from ..http11 import Request, Response
 from ..protocol import State
 
@@ -95,6 +120,18 @@ __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_
 # A library without a send queue writes every message at once.
 _SEND_QUEUED = _ffi.WS_SEND_MORE if QUEUED else 0
 _LOST = {_ffi.WS_ERR_IO, _ffi.WS_ERR_CONNECTION_LOST, _ffi.WS_ERR_TIMEOUT, _ffi.WS_ERR_TLS}
+
+
+class _Turn:
+    """A receive's turn on the connection: a message is received by one
+    call from its first piece to its last (`task`: the caller's)."""
+
+    __slots__ = ("task", "mid", "lost")
+
+    def __init__(self, task: "Optional[asyncio.Task[Any]]") -> None:
+        self.task = task
+        self.mid = False  # a stream handed out pieces of a message not ended yet
+        self.lost = False  # its task received otherwise meanwhile (see _take_turn)
 
 
 class ClientConnection:
@@ -120,14 +157,23 @@ class ClientConnection:
         self._fd = conn.fileno()
         # The library's socket, or the event loop's transport (see _aiotransport).
         self._io = watch_for(driver, loop, self._fd, self._on_readable, self._on_writable)
-        self._receiving = False  # a recv() waits: another one is a ConcurrencyError
         #: The opening handshake's request and response (websockets' attributes).
         self.request: Optional[Request] = None
         self.response: Optional[Response] = None
         if handshake is not None:
             self.request, self.response = handshake
-        self._messages: Deque[int] = collections.deque()  # messages by address
+        # Received, in order: whole messages by address (read for a recv()
+        # that waits: one copy into Python), else pieces (Driver.receive_piece),
+        # so that a message too large to hold is never held whole.
+        self._pieces: Deque[Union[int, Piece]] = collections.deque()
+        self._whole_wanted = False  # a recv() waits for a message's start
+        self._in_parts = False  # the library is in the middle of a message in pieces
         self._waiters: List["asyncio.Future[None]"] = []
+        self._holder: Optional[_Turn] = None  # whose turn it is to receive
+        self._turn_waiters: List["asyncio.Future[None]"] = []
+        self._partial: List[bytes] = []  # the message a cancelled recv() left unfinished
+        self._partial_kind = _ffi.WS_MESSAGE_BINARY  # and its type
+        self._skip = False  # drop pieces until the end of an abandoned message
         self._drain_waiters: List["asyncio.Future[None]"] = []
         self._writable_waiters: List["asyncio.Future[None]"] = []  # a send in parts
         self._parts_lock = asyncio.Lock()  # one message in parts at a time
@@ -143,11 +189,6 @@ class ClientConnection:
         self._resume_reading()
         loop.call_soon(self._on_readable)  # the handshake may have read messages already
         self._after_io()
-
-    def __del__(self) -> None:
-        messages = getattr(self, "_messages", ())
-        while messages:
-            discard(messages.popleft())
 
     # ------------------------------------------------------------ state
 
@@ -212,6 +253,11 @@ class ClientConnection:
 
     # ------------------------------------------------------------ the event loop's side
 
+    def __del__(self) -> None:
+        for item in getattr(self, "_pieces", ()):
+            if item.__class__ is int:
+                discard(item)
+
     def _resume_reading(self) -> None:
         if not self._reading and self._driver.ptr is not None:
             self._io.watch_read()
@@ -223,7 +269,8 @@ class ClientConnection:
             self._reading = False
 
     def _on_readable(self) -> None:
-        """Take every message the library can give without blocking."""
+        """Take every piece of a message the library can give without
+        blocking, up to max_queue queued."""
         driver = self._driver
         if driver.ptr is None:
             return
@@ -233,10 +280,18 @@ class ClientConnection:
             self._after_io()
             return
         got = False
+        pieces = self._pieces
         try:
-            while len(self._messages) < self._max_queue:
+            # Closing, what comes is dropped: read on to the server's close.
+            while len(pieces) < self._max_queue or self._sent is not None:
                 try:
-                    item = driver.receive()
+                    if self._whole_wanted and not pieces and not self._in_parts:
+                        item = driver.receive()  # for the recv() that waits
+                    else:
+                        try:
+                            item = driver.receive_piece()
+                        except MixedReceive:  # begun whole for a recv() that gave up
+                            item = driver.receive()
                 except WebSocketError as e:
                     self._set_closed(e)
                     return
@@ -245,16 +300,21 @@ class ClientConnection:
                 if item is CLOSED:
                     self._set_closed(None)
                     return
+                if item.__class__ is not int:
+                    self._in_parts = not item[2]
+                    if self._skip:  # the rest of an abandoned message
+                        self._skip = self._in_parts
+                        continue
                 if self._sent is None:
-                    self._messages.append(item)  # converted by recv(), which knows `decode`
-                else:
+                    pieces.append(item)  # converted by recv(), which knows `decode`
+                    got = True
+                elif item.__class__ is int:
                     discard(item)  # closing: nobody will read it
-                got = True
         finally:
             self._pings.check()
             if got:
                 self._wake(self._waiters)
-            if len(self._messages) >= self._max_queue:
+            if len(pieces) >= self._max_queue and self._sent is None:
                 self._pause_reading()
             self._after_io()
 
@@ -340,6 +400,7 @@ class ClientConnection:
         self._closed_exc.__cause__ = failure
         self._pings.abandon()
         self._wake(self._waiters)
+        self._wake(self._turn_waiters)
         self._wake(self._drain_waiters)
         self._wake(self._writable_waiters)
         self._closed_event.set()
@@ -365,32 +426,215 @@ class ClientConnection:
 
     # ------------------------------------------------------------ receiving
 
-    async def recv(self, decode: Optional[bool] = None) -> Data:
-        """The next message: str for text, bytes for binary (`decode`: False
-        gives bytes for text too, True str for binary). Raises
-        ConnectionClosedOK/ConnectionClosedError once the connection is
-        closed. Cancelling a pending recv() loses no message."""
-        if self._receiving:
-            raise ConcurrencyError(
-                "cannot call recv while another coroutine is already running recv or recv_streaming"
-            )
-        while not self._messages:
+    async def _next_item(self, whole: bool) -> Union[int, Piece]:
+        """The next item received (for the turn's holder): a whole message
+        by address, or a piece; `whole`: ask the reader for a whole message
+        while waiting (a recv() at a message's start). ConnectionClosed once
+        none is left and the connection is closed."""
+        pieces = self._pieces
+        while not pieces:
             if self._closed_exc is not None:
                 raise self._closed_exc
             fut = self._loop.create_future()
             self._waiters.append(fut)
-            self._receiving = True
+            self._whole_wanted = whole
             try:
                 await fut
             finally:
-                self._receiving = False
+                self._whole_wanted = False
                 if fut in self._waiters:
                     self._waiters.remove(fut)
-        item = self._messages.popleft()
-        if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(self._messages) < self._max_queue:
+        item = pieces.popleft()
+        if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) < self._max_queue:
             self._resume_reading()
             self._loop.call_soon(self._on_readable)  # the library may hold more already
-        return take(item, decode)
+        return item
+
+    async def _next_piece(self) -> Piece:
+        """The next piece (for a stream): a whole message comes as one."""
+        item = await self._next_item(False)
+        return whole_piece(item) if item.__class__ is int else item  # type: ignore[return-value]
+
+    async def _take_turn(self) -> _Turn:
+        """Take this task's turn to receive a message. Another task's recv()
+        or recv_streaming() in progress is a ConcurrencyError, as in
+        websockets. If this task's own stream holds the turn (its iterator
+        was left in the middle of a message, e.g. by ``break``: an async
+        generator is closed later), the turn is taken from it: the rest of
+        its message is skipped, and the iterator raises ConcurrencyError if
+        resumed."""
+        task = asyncio.current_task()
+        holder = self._holder
+        if holder is not None:
+            if holder.task is not task:
+                if self._closed_exc is not None:
+                    raise self._closed_exc
+                raise ConcurrencyError(
+                    "cannot call recv while another coroutine is already running recv or recv_streaming"
+                )
+            holder.lost = True
+            if holder.mid:
+                self._abandon()
+        self._holder = turn = _Turn(task)
+        return turn
+
+    def _give_turn(self, turn: _Turn, abandoned: bool = False) -> None:
+        """End `turn` (unless it was taken); `abandoned`: in the middle of a
+        message, whose rest is then skipped."""
+        if self._holder is turn:
+            self._holder = None
+            if abandoned:
+                self._abandon()
+            self._wake(self._turn_waiters)
+
+    def _abandon(self) -> None:
+        """Skip the rest of the message being received: its pieces queued
+        now, and those still to come (dropped as they are read)."""
+        pieces = self._pieces
+        while pieces:
+            item = pieces.popleft()
+            if item.__class__ is int or item[2]:  # type: ignore[index]
+                break
+        else:
+            # (A message received whole was handed out in pieces: nothing is left.)
+            self._skip = self._in_parts
+        if not self._reading and self._closed_exc is None and self._driver.ptr is not None:
+            self._resume_reading()
+            self._loop.call_soon(self._on_readable)
+
+    async def recv(self, decode: Optional[bool] = None) -> Data:
+        """The next message: str for text, bytes for binary (`decode`: False
+        gives bytes for text too, True str for binary). Raises
+        ConnectionClosedOK/ConnectionClosedError once the connection is
+        closed. Cancelling a pending recv() loses no message (what arrived
+        of it is kept for the next receive). A recv() or recv_streaming() of
+        another task in progress meanwhile is a ConcurrencyError, as in
+        websockets."""
+        pieces = self._pieces
+        if self._holder is None and pieces and not self._partial:
+            item = pieces[0]
+            if item.__class__ is int or item[2]:  # type: ignore[index]
+                # A whole message is ready: no wait.
+                pieces.popleft()
+                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) < self._max_queue:
+                    self._resume_reading()
+                    self._loop.call_soon(self._on_readable)
+                if item.__class__ is int:
+                    return take(item, decode)
+                return assemble(item[0], [item[1]], decode)  # type: ignore[index]
+        if self._holder is None:
+            self._holder = turn = _Turn(None)  # (a recv() cannot be left half-way by its own task)
+        else:
+            turn = await self._take_turn()
+        try:
+            partial = self._partial  # the connection's: kept if this is cancelled
+            while True:
+                # _next_item(), inlined: this is the per-message path.
+                while not pieces:
+                    if self._closed_exc is not None:
+                        raise self._closed_exc
+                    fut = self._loop.create_future()
+                    self._waiters.append(fut)
+                    self._whole_wanted = not partial  # at a message's start: read it whole
+                    try:
+                        await fut
+                    finally:
+                        self._whole_wanted = False
+                        if fut in self._waiters:
+                            self._waiters.remove(fut)
+                item = pieces.popleft()
+                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) < self._max_queue:
+                    self._resume_reading()
+                    self._loop.call_soon(self._on_readable)  # the library may hold more already
+                if item.__class__ is int:  # whole (it cannot follow pieces of its own)
+                    return take(item, decode)
+                kind, data, last = item  # type: ignore[misc]
+                partial.append(data)
+                if last:
+                    chunks = partial[:]
+                    partial.clear()
+                    break
+                self._partial_kind = kind
+        finally:
+            if self._holder is turn:  # _give_turn(), inlined
+                self._holder = None
+                if self._turn_waiters:
+                    self._wake(self._turn_waiters)
+        return assemble(kind, chunks, decode)
+
+    @overload
+    def recv_streaming(self, decode: Literal[True]) -> AsyncIterator[str]: ...
+
+    @overload
+    def recv_streaming(self, decode: Literal[False]) -> AsyncIterator[bytes]: ...
+
+    @overload
+    def recv_streaming(self, decode: Optional[bool] = None) -> AsyncIterator[Data]: ...
+
+    async def recv_streaming(self, decode: Optional[bool] = None) -> AsyncIterator[Data]:
+        """The next message piece by piece, as it arrives: an async iterator
+        of str (text) or bytes (binary) pieces, `decode` as for :meth:`recv`
+        (False: bytes for text too; True: str for binary too, decoded across
+        pieces). websockets' ``recv_streaming``, except that websockets
+        yields each frame whole, while this yields pieces of at most 64 KiB
+        (UTF-8 bytes for text, each text piece ending between characters) as
+        they arrive, so memory stays bounded whatever the size of the
+        message or of its frames (lift ``max_size`` for messages over it:
+        ``max_size=None``). Keepalive goes on meanwhile.
+
+        Consume the iterator to the end of the message. Leaving it earlier
+        (``break``, an exception, a cancellation after the first piece)
+        abandons the message: the next receive skips the rest of it
+        (websockets makes the connection unusable then). Cancelling before
+        the first piece loses nothing. A receive by the same task while the
+        iterator is in the middle of its message (or after a ``break``,
+        before the iterator is closed) takes its turn and skips the rest of
+        the message; resuming the iterator then raises
+        :class:`~wsclient.exceptions.ConcurrencyError`. In another task, a
+        receive before the message's end is a ConcurrencyError, as for
+        :meth:`recv`.
+
+        Raises ConnectionClosedOK/ConnectionClosedError as :meth:`recv`
+        (a text piece that is not UTF-8: the library closes with 1007).
+        """
+        turn = await self._take_turn()
+        finished = False
+        try:
+            convert: Optional[PieceDecoder] = None
+            if self._partial:  # what a cancelled recv() kept
+                held = self._partial[:]
+                self._partial.clear()
+                convert = PieceDecoder(self._partial_kind, decode)
+                turn.mid = True
+                for data in held:
+                    yield convert(data, False)
+                    if turn.lost:
+                        raise ConcurrencyError("another receive took this stream's turn")
+            while True:
+                kind, data, last = await self._next_piece()
+                if convert is None:
+                    convert = PieceDecoder(kind, decode)
+                if len(data) > PIECE:  # a message received whole
+                    parts = split_piece(kind, data, PIECE)
+                    data = next(parts)
+                    for after in parts:
+                        turn.mid = True
+                        yield convert(data, False)
+                        if turn.lost:
+                            raise ConcurrencyError("another receive took this stream's turn")
+                        data = after
+                if last:
+                    finished = True
+                    self._give_turn(turn)
+                    yield convert(data, True)
+                    return
+                turn.mid = True
+                yield convert(data, False)
+                if turn.lost:
+                    raise ConcurrencyError("another receive took this stream's turn")
+        finally:
+            if not finished:
+                self._give_turn(turn, abandoned=turn.mid)
 
     def __aiter__(self) -> AsyncIterator[Data]:
         return self._iterate()
@@ -412,33 +656,66 @@ class ClientConnection:
         if self._sent is not None or self._driver.ptr is None:
             raise ConnectionClosed.make(None, self._sent)
 
-    async def send(self, message: Union[Data, bytearray, memoryview, Iterable[Data]], text: Optional[bool] = None) -> None:
+    async def send(
+        self,
+        message: Union[Data, bytearray, memoryview, Iterable[Data], AsyncIterable[Data]],
+        text: Optional[bool] = None,
+    ) -> None:
         """Send str as a text message and bytes-like as binary (`text`
-        overrides), or an iterable of str or of bytes as one fragmented
-        message. Waits while more than `write_limit` bytes are queued."""
+        overrides), or an iterable or async iterable of str or of bytes as
+        one message made of its fragments, as websockets does (all of one
+        type: TypeError otherwise; an empty iterable sends nothing). Waits
+        while more than `write_limit` bytes are queued.
+
+        A large message goes to the library in parts as the socket takes
+        them (``ws_send_part``), compressed piece by piece when
+        permessage-deflate is on: never copied or compressed whole. So does
+        an iterable whose size is known ahead: a sized collection (a list, a
+        tuple: iterated twice, sizes first), or an iterator or async
+        iterator that ends within 1 MiB; its fragments are not frames (the
+        library cuts the message in frames of its own). A longer iterator (a
+        generator) cannot say its size: its fragments go out one frame each,
+        uncompressed, each as it comes, in memory bounded by a fragment."""
+        try:
+            await self._send(message, text)
+        except InvalidArgument as e:
+            if self._driver.ptr is None and self._closed_exc is not None:
+                # Half a message could not be finished: the connection was dropped.
+                raise self._closed_exc from e
+            raise  # the caller's mistake: still open
+        self._after_io()
+        if self._writing:
+            await self._drain()
+
+    async def _send(
+        self, message: Union[Data, bytearray, memoryview, Iterable[Data], AsyncIterable[Data]], text: Optional[bool]
+    ) -> None:
         if isinstance(message, (str, bytes, bytearray, memoryview)):
             kind, raw = encode(message, text)
-            if len(raw) >= PARTS_MIN and PARTS and not self._conn.compression:
-                await self._send_in_parts(kind, raw)
+            if len(raw) >= PARTS_MIN and PARTS:
+                await self._send_parts(kind, len(raw), (raw,))
             else:
                 await self._send_whole(kind, raw)
         else:
             self._check_open()
-            if isinstance(message, dict) or not hasattr(message, "__iter__"):
+            if isinstance(message, collections.abc.Mapping):
+                raise TypeError("data is a dict-like object")  # as websockets: a common mistake
+            plan: Optional[_Plan]
+            if isinstance(message, collections.abc.AsyncIterable):
+                plan = await _plan_async_fragments(message, text)
+            elif isinstance(message, collections.abc.Iterable):
+                plan = plan_fragments(message, text)
+            else:
                 raise TypeError(f"message must be str, bytes-like or an iterable of them, not {type(message).__name__}")
-            opcode = None
-            for fragment in message:
-                kind, raw = encode(fragment, text)
-                if opcode is None:
-                    opcode = 1 if kind == _ffi.WS_MESSAGE_TEXT else 2
-                    self._send_frame(Frame(opcode, raw, fin=False))
-                else:
-                    self._send_frame(Frame(0, raw, fin=False))
-            if opcode is not None:
-                self._send_frame(Frame(0, b"", fin=True))
-        self._after_io()
-        if self._writing:
-            await self._drain()
+            if plan is None:
+                return
+            kind, total, chunks = plan
+            if total is None or (total >= PARTS_MIN and not PARTS) or not isinstance(chunks, collections.abc.Iterator):
+                await self._send_frames(kind, chunks)
+            elif total < PARTS_MIN:
+                await self._send_whole(kind, b"".join(chunks))
+            else:
+                await self._send_parts(kind, total, chunks)
 
     async def _send_whole(self, kind: int, raw: bytes) -> None:
         # Queued only (WS_SEND_MORE): the writer callback _after_io arms
@@ -463,35 +740,89 @@ class ClientConnection:
         self._set_closed(error)
         raise self._closed_exc from error  # type: ignore[misc]
 
-    async def _send_in_parts(self, kind: int, raw: bytes) -> None:
-        """A large uncompressed message, given to the library in parts as
-        the socket takes them (ws_send_part), so it is never copied whole.
-        If the send is cancelled midway, the rest is queued whole, so the
-        connection stays usable."""
-        total = len(raw)
-        base = ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p).value or 0
+    async def _send_parts(self, kind: int, total: int, chunks: Iterable[bytes]) -> None:
+        """A message of `total` bytes given as `chunks` (bytes adding up to
+        it), each given to the library in parts as the socket takes them
+        (ws_send_part; compressed piece by piece with permessage-deflate), so
+        it is never copied whole. If the send is cancelled midway, the rest
+        is queued whole, so the connection stays usable; chunks that do not
+        add up to `total`, or text that is not UTF-8, end the connection
+        (the message cannot be finished)."""
         driver = self._driver
         at, started = 0, False
+        rest = iter(chunks)
+        chunk, off = b"", 0  # the chunk being given, and how much of it was taken
         async with self._parts_lock:
             try:
-                while at < total:
-                    self._check_open()
-                    try:
-                        at += driver.send_part_step(kind, total, base + at, total - at)
-                    except WebSocketError as e:
-                        self._send_failed(e)
-                    started = True
-                    if at < total:
-                        fut = self._loop.create_future()
-                        self._writable_waiters.append(fut)
-                        self._after_io()  # watches for writability
-                        await fut
+                for chunk in rest:
+                    off = 0
+                    if at + len(chunk) > total:
+                        raise InvalidArgument(f"the message's parts add up to more than its {total} bytes")
+                    base = ctypes.cast(ctypes.c_char_p(chunk), ctypes.c_void_p).value or 0
+                    while off < len(chunk):
+                        self._check_open()
+                        # Even a first part refused (text not UTF-8) leaves the message begun.
+                        started = True
+                        try:
+                            taken = driver.send_part_step(kind, total, base + off, len(chunk) - off)
+                        except WebSocketError as e:
+                            self._send_failed(e)
+                        off += taken
+                        at += taken
+                        if off < len(chunk):
+                            fut = self._loop.create_future()
+                            self._writable_waiters.append(fut)
+                            self._after_io()  # watches for writability
+                            await fut
+                if at < total:
+                    raise InvalidArgument(f"the message's parts add up to {at} of its {total} bytes")
             finally:
                 if started and at < total and driver.ptr is not None:
-                    try:
-                        driver.send_part_step(kind, total, base + at, total - at, _ffi.WS_SEND_ALL)
-                    except WebSocketError:
-                        pass  # the connection is lost: the send's error says so
+                    if not driver.queue_rest(kind, total, at, chunk[off:], rest):
+                        # Half a message cannot be finished: drop the connection.
+                        self._set_closed(InvalidArgument("a message sent in parts could not be finished"))
+                        self._release()
+
+    async def _send_frames(self, kind: int, chunks: Union[Iterator[bytes], AsyncIterator[bytes]]) -> None:
+        """A message of unknown size: a frame per fragment (never
+        compressed), each queued when the send queue is under write_limit.
+        If the fragments fail half-way (a fragment of another type, the
+        iterator's own exception), the message cannot be finished and the
+        connection is closed with 1011, as websockets does."""
+        opcode = 1 if kind == _ffi.WS_MESSAGE_TEXT else 2
+        started = False
+        try:
+            if isinstance(chunks, collections.abc.AsyncIterator):
+                async for raw in chunks:
+                    await self._queue_frame(0 if started else opcode, raw)
+                    started = True
+            else:
+                for raw in chunks:
+                    await self._queue_frame(0 if started else opcode, raw)
+                    started = True
+            await self._queue_frame(0 if started else opcode, b"", fin=True)
+        except WebSocketError:
+            raise
+        except Exception:
+            if started and self._closed_exc is None:
+                try:
+                    await self.close(1011, "error in fragmented message")
+                except WebSocketError:
+                    pass
+            raise
+
+    async def _queue_frame(self, opcode: int, raw: bytes, fin: bool = False) -> None:
+        while True:
+            self._check_open()
+            try:
+                if self._driver.send_frame_step(fin, opcode, raw):
+                    break
+            except WebSocketError as e:
+                self._send_failed(e)
+            await self._drain()  # the library's send queue is full
+        self._after_io()
+        if self._writing:
+            await self._drain()
 
     def _send_frame(self, frame: Frame) -> None:
         self._check_open()
@@ -557,6 +888,10 @@ class ClientConnection:
                 self._driver.send_close(code_, text)
             except WebSocketError as e:
                 self._set_closed(e)
+            if not self._reading and self._closed_exc is None:
+                # Paused by a full queue: the server's close must be read.
+                self._resume_reading()
+                self._loop.call_soon(self._on_readable)
             self._after_io()
         try:
             # The server's close, then the library's end of the close
@@ -578,13 +913,48 @@ class ClientConnection:
         return f"<wsclient.asyncio.client.ClientConnection {self._conn.url!r}>"
 
 
+#: How send() sends fragments: (type, size if known, their bytes).
+_Plan = Tuple[int, Optional[int], Union[Iterator[bytes], AsyncIterator[bytes]]]
+
+
+async def _plan_async_fragments(message: AsyncIterable[Any], text: Optional[bool]) -> Optional[_Plan]:
+    """:func:`~wsclient._data.plan_fragments` for an async iterable: read
+    ahead up to LOOKAHEAD bytes; if it ends there, (type, size, chunks);
+    else (type, None, an async iterator of every fragment's bytes)."""
+    items = message.__aiter__()
+    try:
+        first = await items.__anext__()
+    except StopAsyncIteration:
+        return None
+    is_str, kind = first_fragment(first, text)
+    head = [fragment_bytes(first, is_str)]
+    size = len(head[0])
+    while size <= LOOKAHEAD:
+        try:
+            item = await items.__anext__()
+        except StopAsyncIteration:
+            return kind, size, iter(head)
+        raw = fragment_bytes(item, is_str)
+        head.append(raw)
+        size += len(raw)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while head:
+            yield head.pop(0)  # not kept once given
+        async for item in items:
+            yield fragment_bytes(item, is_str)
+
+    return kind, None, chunks()
+
+
 class connect:
     """Connect to `uri`, as ``websockets.asyncio.client.connect``: await it
     (``ws = await connect(uri)``) or use it as an async context manager
     (``async with connect(uri) as ws``). Defaults as in websockets:
     permessage-deflate offered, 1 MiB message limit, keepalive ping every
     20 s with a 20 s pong timeout, 10 s open and close timeouts, at most
-    16 received messages buffered, sends wait while over 32 KiB is queued.
+    16 received messages (or pieces of at most 64 KiB of one) buffered,
+    sends wait while over 32 KiB is queued.
 
     Raises :class:`~wsclient.exceptions.InvalidStatus` for a non-101
     answer, InvalidURI, OSError/ConnectionError, TimeoutError.

@@ -23,12 +23,23 @@ Porting a websockets script means changing its imports only
 Threads: one thread may wait in :meth:`ClientConnection.recv` while
 others :meth:`~ClientConnection.send`, :meth:`~ClientConnection.ping` or
 :meth:`~ClientConnection.close`; the library serialises the writes. Every
-wait releases the GIL and can be interrupted by a signal (Ctrl-C).
+wait releases the GIL and can be interrupted by a signal (Ctrl-C). While
+no thread receives, a background thread of the connection keeps it alive
+(keepalive pings and their pongs, the server's pings answered, the pongs
+of :meth:`~ClientConnection.ping`), as websockets' does.
+
+A message too large to hold can be received piece by piece as it arrives,
+in bounded memory (:meth:`ClientConnection.recv_streaming`)::
+
+    with connect("ws://localhost:8765", max_size=None) as websocket:
+        for piece in websocket.recv_streaming():   # str or bytes, <= 64 KiB
+            sink.write(piece)
 """
 
 from __future__ import annotations
 
 import collections
+import collections.abc
 import os
 import socket
 import ssl as ssl_module
@@ -36,13 +47,29 @@ import threading
 import time
 import uuid
 import weakref
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+    overload,
+)
 
 from .. import _ffi
 from .._connection import Connection, driver_of
-from .._data import Data, discard, encode, take
-from .._driver import AGAIN, CLOSED
-from .._errors import ConcurrencyError, InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
+from .._data import Data, Piece, PieceDecoder, assemble, encode, plan_fragments, split_piece, take, whole_piece
+from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, MixedReceive
+from .._errors import InvalidArgument, InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._keeper import IDLE, Keeper
 from .._message import Frame
 from .._observe import AnyLogger, LoggerLike, get_logger
@@ -59,7 +86,7 @@ from .._wsopts import (
     route,
     start_connection,
 )
-from ..exceptions import Close, ConnectionClosed, ConnectionClosedError
+from ..exceptions import Close, ConcurrencyError, ConnectionClosed, ConnectionClosedError
 from ..http11 import Request, Response
 from ..protocol import State
 from .._pings import PingWaiters
@@ -69,6 +96,20 @@ __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "recon
 
 #: ConnectionClosed.sent after the keepalive pong did not come in time (as websockets).
 _KEEPALIVE_CLOSE = Close(1011, "keepalive ping timeout")
+
+_get_ident = threading.get_ident
+
+
+class _Turn:
+    """A receive's turn on the connection: a message is received by one
+    call from its first piece to its last (`thread`: the caller's)."""
+
+    __slots__ = ("thread", "mid", "lost")
+
+    def __init__(self, thread: int) -> None:
+        self.thread = thread
+        self.mid = False  # a stream handed out pieces of a message not ended yet
+        self.lost = False  # its thread received otherwise meanwhile (see _take_turn)
 
 
 class ClientConnection:
@@ -91,9 +132,25 @@ class ClientConnection:
         self._keepalive = keepalive
         high = max_queue[0] if isinstance(max_queue, tuple) else max_queue
         self._max_queue = max(1, high) if high is not None else 1 << 62  # None: no limit
-        self._inbox: Deque[int] = collections.deque()  # messages by address
+        # recv() takes a message whole (Driver.receive: one copy into
+        # Python); recv_streaming() and _pump in pieces (Driver.receive_piece),
+        # so that a message too large to hold is never held whole. A message
+        # begun one way is finished that way (see _read_piece).
+        self._inbox: Deque[Piece] = collections.deque()  # pieces read by _pump
+        self._in_parts = False  # the library is in the middle of a message in pieces
         self._inbox_error: Optional[BaseException] = None
-        self._receivers = 0
+        self._receivers = 0  # threads waiting in poll() for a piece
+        # The turn to receive: held (acquired) while a call receives a
+        # message. Threads that find it taken wait on _turn (reentrant: a
+        # stream's generator may be finalised, and give its turn, by a
+        # garbage collection at any point).
+        self._turn_taken = threading.Lock()
+        self._turn = threading.Condition(threading.RLock())
+        self._turn_waiting = 0  # threads waiting on _turn
+        self._holder: Optional[_Turn] = None  # whose turn it is
+        self._partial: List[bytes] = []  # the message recv() left unfinished (a timeout)
+        self._partial_kind = _ffi.WS_MESSAGE_BINARY  # and its type
+        self._skip = False  # drop pieces until the end of an abandoned message
         self._sent: Optional[Close] = None
         self._closed_exc: Optional[ConnectionClosed] = None
         self._pings = PingWaiters(self._driver)
@@ -104,8 +161,8 @@ class ClientConnection:
         if handshake is not None:
             self.request, self.response = handshake
         self._last_recv = time.monotonic()
-        # Keeps the connection alive while no thread receives (see _keeper).
-        # (By weak references: a connection dropped unclosed is collected.)
+        # Keeps the connection alive while no thread receives (see _keeper),
+        # by weak references: a connection dropped unclosed is collected.
         keep, watch, alive = (weakref.WeakMethod(m) for m in (self._keep, self._watch, self._alive))
         self._keeper = Keeper(
             self._driver,
@@ -120,22 +177,20 @@ class ClientConnection:
         keeper = getattr(self, "_keeper", None)
         if keeper is not None:
             keeper.stop(timeout=0)
-        inbox = getattr(self, "_inbox", ())
-        while inbox:
-            discard(inbox.popleft())
 
     def _pump(self, always: bool = False) -> None:
         """Keepalive for a program that sends and does not receive: while no
-        thread receives, read what arrived, so that the library sees the
-        pongs (and answers pings); messages wait in an inbox (at most
-        max_queue; then reading stops, as websockets' does) for recv()."""
+        thread waits to receive, read what arrived, so that the library sees
+        the pongs (and answers pings); the pieces of messages wait in an
+        inbox (at most max_queue; then reading stops, as websockets' does)
+        for recv() or recv_streaming()."""
         driver = self._driver
         if not (self._keepalive or always) or self._receivers or self._inbox_error is not None or driver.eof:
             return
         with driver.lock:
             while not self._receivers and len(self._inbox) < self._max_queue:
                 try:
-                    got = driver.receive()
+                    got = self._read_piece()
                 except WebSocketError as e:
                     self._inbox_error = e  # for recv() to raise
                     break
@@ -191,6 +246,7 @@ class ClientConnection:
             if driver.eof or driver.state() == _ffi.WS_STATE_CLOSING:
                 return State.CLOSING
             return State.OPEN
+
 
     @property
     def subprotocol(self) -> Optional[str]:
@@ -259,7 +315,10 @@ class ClientConnection:
                     self._closed_exc = closed_exception(self._conn, self._sent, rcvd_then_sent)
                 self._closed_exc.__cause__ = failure
                 self._pings.abandon()
-            return self._closed_exc
+            exc = self._closed_exc
+        with self._turn:
+            self._turn.notify_all()  # threads waiting for a stream's turn: the connection is over
+        return exc
 
     def _closing(self) -> ConnectionClosed:
         """The exception for a send on a closing connection."""
@@ -267,46 +326,50 @@ class ClientConnection:
 
     # ------------------------------------------------------------ receiving
 
-    def recv(self, timeout: Optional[float] = None, decode: Optional[bool] = None) -> Data:
-        """The next message: str for text, bytes for binary (`decode`: False
-        gives bytes for text too, True str for binary).
-
-        Raises TimeoutError after `timeout` seconds (the connection stays
-        usable), :class:`~wsclient.exceptions.ConnectionClosedOK` once the
-        connection closed normally and
-        :class:`~wsclient.exceptions.ConnectionClosedError` otherwise.
-        """
-        if self._closed_exc is not None:
-            raise self._closed_exc
-        if timeout is not None:
-            seconds(timeout, "timeout")
+    def _read_piece(self) -> Any:
+        """The next piece from the library (under the driver's lock), AGAIN
+        or CLOSED; the rest of an abandoned message is dropped here. A
+        message the library has begun receiving whole (a recv() that timed
+        out) comes whole, as one piece."""
         driver = self._driver
-
-        def once() -> Any:
-            if self._inbox:
-                return take(self._inbox.popleft(), decode)
-            if self._inbox_error is not None:
-                error, self._inbox_error = self._inbox_error, None
-                raise error
+        while True:
             try:
+                got = driver.receive_piece()
+            except MixedReceive:
                 got = driver.receive()
-            finally:
-                self._pings.check()
-            if got is CLOSED:
-                return None
-            if got is AGAIN:
-                return AGAIN
-            return take(got, decode)
+                if got is not AGAIN and got is not CLOSED:
+                    got = whole_piece(got)
+            if got is AGAIN or got is CLOSED:
+                return got
+            self._in_parts = not got[2]
+            if not self._skip:
+                return got
+            if got[2]:
+                self._skip = False
 
+    def _piece_step(self) -> Any:
+        """A step for Driver.run: the next piece (the inbox's first), AGAIN,
+        or None once the server closed."""
+        if self._inbox:
+            return self._inbox.popleft()
+        if self._inbox_error is not None:
+            error, self._inbox_error = self._inbox_error, None
+            raise error
+        try:
+            got = self._read_piece()
+        finally:
+            self._pings.check()
+        return None if got is CLOSED else got
+
+    def _receive(self, step: Callable[[], Any], timeout: Optional[float]) -> Any:
+        """Run `step` until it has a result, waiting at most `timeout`
+        seconds; the connection's errors become ConnectionClosed."""
+        driver = self._driver
         with driver.lock:
-            if self._receivers:
-                raise ConcurrencyError(
-                    "cannot call recv while another thread is already running recv or recv_streaming"
-                )
             self._receivers += 1
         try:
             driver.handle()  # InvalidState once released
-            data = driver.run(once, timeout)
+            result = driver.run(step, timeout)
         except WebSocketTimeout as e:
             if not driver.ended():
                 raise  # a read timeout: still usable
@@ -319,10 +382,215 @@ class ClientConnection:
             with driver.lock:
                 self._receivers -= 1
                 self._last_recv = time.monotonic()
-        if data is None:
+        if result is None:
             raise self._closed()
-        result: Data = data
         return result
+
+    def _take_turn(self, timeout: Optional[float]) -> _Turn:
+        """Take this thread's turn to receive a message. Another thread's
+        recv() or recv_streaming() in progress is a ConcurrencyError, as in
+        websockets. If this thread's own stream holds the turn (its
+        iterator was left in the middle of a message), the turn is taken
+        from it: the rest of its message is skipped, and the iterator
+        raises ConcurrencyError if resumed. (The turn changing hands
+        meanwhile is waited for, at most `timeout` seconds.)"""
+        me = _get_ident()
+        if self._turn_taken.acquire(False):  # the usual case: nobody else receives
+            self._holder = turn = _Turn(me)
+            return turn
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._turn:
+            self._turn_waiting += 1
+            try:
+                # Counted as waiting before each try: _give_turn releases,
+                # then notifies if anyone waits, so no wake-up is lost.
+                while not self._turn_taken.acquire(False):
+                    holder = self._holder
+                    if holder is not None and holder.thread == me:
+                        holder.lost = True  # taken over: the turn stays taken
+                        if holder.mid:
+                            self._abandon()
+                        break
+                    if self._closed_exc is not None:
+                        raise self._closed_exc
+                    if holder is not None:
+                        raise ConcurrencyError(
+                            "cannot call recv while another thread is already running recv or recv_streaming"
+                        )
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError("timed out waiting for another thread's receive")
+                    self._turn.wait(0.01 if left is None else min(left, 0.01))  # changing hands
+            finally:
+                self._turn_waiting -= 1
+            self._holder = turn = _Turn(me)
+            return turn
+
+    def _give_turn(self, turn: _Turn, abandoned: bool = False) -> None:
+        """End `turn` (unless it was taken); `abandoned`: in the middle of a
+        message, whose rest is then skipped."""
+        if self._holder is not turn:
+            return
+        self._holder = None
+        if abandoned:
+            self._abandon()
+        self._turn_taken.release()
+        if self._turn_waiting:
+            with self._turn:
+                self._turn.notify()
+
+    def _abandon(self) -> None:
+        """Skip the rest of the message being received: its pieces in the
+        inbox now, and those still to come."""
+        with self._driver.lock:
+            inbox = self._inbox
+            while inbox:
+                if inbox.popleft()[2]:
+                    return
+            # (A message received whole was handed out in pieces: nothing is left.)
+            self._skip = self._in_parts
+
+    def recv(self, timeout: Optional[float] = None, decode: Optional[bool] = None) -> Data:
+        """The next message: str for text, bytes for binary (`decode`: False
+        gives bytes for text too, True str for binary).
+
+        Raises TimeoutError after `timeout` seconds (the connection stays
+        usable; what arrived of a message is kept for the next receive),
+        :class:`~wsclient.exceptions.ConnectionClosedOK` once the
+        connection closed normally and
+        :class:`~wsclient.exceptions.ConnectionClosedError` otherwise.
+        A recv() or recv_streaming() of another thread in progress meanwhile
+        is a :class:`~wsclient.exceptions.ConcurrencyError`, as in websockets.
+        """
+        if self._closed_exc is not None:
+            raise self._closed_exc
+        if timeout is not None:
+            seconds(timeout, "timeout")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        partial = self._partial  # never rebound: the list of the connection
+        driver = self._driver
+
+        def once() -> Any:
+            # The message: whole, (True, its address); or from its pieces
+            # (when some came already), (False, its type) with the data in
+            # `partial`, kept there if the wait ends first. AGAIN when it
+            # is not complete yet, None once the server closed.
+            while True:
+                if not (partial or self._inbox or self._in_parts or self._inbox_error is not None):
+                    try:
+                        got = driver.receive()
+                    except MixedReceive:  # pieces came meanwhile
+                        self._in_parts = True
+                        continue
+                    finally:
+                        self._pings.check()
+                    if got is AGAIN or got is CLOSED:
+                        return None if got is CLOSED else AGAIN
+                    return True, got
+                got = self._piece_step()
+                if got is AGAIN or got is None:
+                    return got
+                kind, data, last = got
+                partial.append(data)
+                if last:
+                    return False, kind
+                self._partial_kind = kind
+
+        # _take_turn() and _give_turn(), their usual case inlined: this is
+        # the per-message path.
+        if self._turn_taken.acquire(False):
+            self._holder = turn = _Turn(_get_ident())
+        else:
+            turn = self._take_turn(timeout)
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            whole, got = self._receive(once, left)
+            if whole:
+                return take(got, decode)
+            chunks = partial[:]
+            partial.clear()
+        finally:
+            if self._holder is turn:
+                self._holder = None
+                self._turn_taken.release()
+                if self._turn_waiting:
+                    with self._turn:
+                        self._turn.notify()
+        return assemble(got, chunks, decode)
+
+    @overload
+    def recv_streaming(self, decode: Literal[True]) -> Iterator[str]: ...
+
+    @overload
+    def recv_streaming(self, decode: Literal[False]) -> Iterator[bytes]: ...
+
+    @overload
+    def recv_streaming(self, decode: Optional[bool] = None) -> Iterator[Data]: ...
+
+    def recv_streaming(self, decode: Optional[bool] = None) -> Iterator[Data]:
+        """The next message piece by piece, as it arrives: an iterator of
+        str (text) or bytes (binary) pieces, `decode` as for :meth:`recv`
+        (False: bytes for text too; True: str for binary too, decoded
+        across pieces). websockets' ``recv_streaming``, except that
+        websockets yields each frame whole, while this yields pieces of at
+        most 64 KiB (UTF-8 bytes for text, each text piece ending between
+        characters) as they arrive, so memory stays bounded whatever the
+        size of the message or of its frames (lift ``max_size`` for
+        messages over it: ``max_size=None``).
+
+        Consume the iterator to the end of the message. Leaving it earlier
+        (``break``, an exception) abandons the message: the next receive
+        skips the rest of it (websockets makes the connection unusable
+        then). A receive by the same thread while the iterator is in the
+        middle of its message does the same, and resuming the iterator then
+        raises :class:`~wsclient.exceptions.ConcurrencyError`; in another
+        thread, a receive before the message's end is a ConcurrencyError,
+        as for :meth:`recv`.
+
+        Raises ConnectionClosedOK/ConnectionClosedError as :meth:`recv`
+        (a text piece that is not UTF-8: the library closes with 1007).
+        """
+        if self._closed_exc is not None:
+            raise self._closed_exc
+        turn = self._take_turn(None)
+        finished = False
+        try:
+            convert: Optional[PieceDecoder] = None
+            if self._partial:  # what a recv() that timed out kept
+                held = self._partial[:]
+                self._partial.clear()
+                convert = PieceDecoder(self._partial_kind, decode)
+                turn.mid = True
+                for data in held:
+                    yield convert(data, False)
+                    if turn.lost:
+                        raise ConcurrencyError("another receive took this stream's turn")
+            step = self._piece_step
+            while True:
+                kind, data, last = self._receive(step, None)
+                if convert is None:
+                    convert = PieceDecoder(kind, decode)
+                if len(data) > PIECE:  # a message received whole (see _read_piece)
+                    pieces = split_piece(kind, data, PIECE)
+                    data = next(pieces)
+                    for after in pieces:
+                        turn.mid = True
+                        yield convert(data, False)
+                        if turn.lost:
+                            raise ConcurrencyError("another receive took this stream's turn")
+                        data = after
+                if last:
+                    finished = True
+                    self._give_turn(turn)
+                    yield convert(data, True)
+                    return
+                turn.mid = True
+                yield convert(data, False)
+                if turn.lost:
+                    raise ConcurrencyError("another receive took this stream's turn")
+        finally:
+            if not finished:
+                self._give_turn(turn, abandoned=turn.mid)
 
     def __iter__(self) -> Iterator[Data]:
         """Messages until the connection closes: a normal close ends the
@@ -339,8 +607,20 @@ class ClientConnection:
 
     def send(self, message: Union[Data, bytearray, memoryview, Iterable[Data]], text: Optional[bool] = None) -> None:
         """Send str as a text message and bytes-like as binary (`text`
-        overrides), or an iterable of str or of bytes as one fragmented
-        message. Raises ConnectionClosed once the connection is closing."""
+        overrides), or an iterable of str or of bytes as one message made of
+        its fragments, as websockets does (all of one type: TypeError
+        otherwise; an empty iterable sends nothing). Raises ConnectionClosed
+        once the connection is closing.
+
+        A large message goes to the library in parts as the socket takes
+        them (``ws_send_part``), compressed piece by piece when
+        permessage-deflate is on: never copied or compressed whole. So does
+        an iterable whose size is known ahead: a sized collection (a list, a
+        tuple: iterated twice, sizes first), or an iterator that ends within
+        1 MiB; its fragments are not frames (the library cuts the message in
+        frames of its own). A longer iterator (a generator) cannot say its
+        size: its fragments go out one frame each, uncompressed, each as it
+        comes, in memory bounded by a fragment."""
         if self._closed_exc is not None:
             raise self._closed_exc
         try:
@@ -357,21 +637,57 @@ class ClientConnection:
             if self._driver.ended():
                 raise self._closed(e) from e  # the keepalive pong did not come
             raise
+        except InvalidArgument as e:
+            if self._driver.ptr is None:
+                # Half a message could not be finished: the driver dropped the connection.
+                raise self._closed(e) from e
+            raise  # the caller's mistake: still open
         self._pump()
 
     def _send_fragments(self, fragments: Iterable[Data], text: Optional[bool]) -> None:
-        if isinstance(fragments, (dict,)) or not hasattr(fragments, "__iter__"):
+        if isinstance(fragments, collections.abc.Mapping):
+            raise TypeError("data is a dict-like object")  # as websockets: a common mistake
+        if not hasattr(fragments, "__iter__"):
             raise TypeError(f"message must be str, bytes-like or an iterable of them, not {type(fragments).__name__}")
-        opcode = None
-        for fragment in fragments:
-            kind, raw = encode(fragment, text)
-            if opcode is None:
-                opcode = 1 if kind == _ffi.WS_MESSAGE_TEXT else 2
-                self._conn.send_frame(Frame(opcode, raw, fin=False))
-            else:
-                self._conn.send_frame(Frame(0, raw, fin=False))
-        if opcode is not None:
-            self._conn.send_frame(Frame(0, b"", fin=True))
+        plan = plan_fragments(fragments, text)
+        if plan is None:
+            return
+        kind, total, chunks = plan
+        driver = self._driver
+        if total is None or (total >= PARTS_MIN and not PARTS):
+            self._send_frames(kind, chunks)
+        elif total < PARTS_MIN:
+            driver.send(kind, b"".join(chunks))
+        else:
+            try:
+                driver.send_parts(kind, total, chunks)
+            except Exception as e:
+                if driver.ptr is None and not isinstance(e, WebSocketError):
+                    # Half a message could not be finished: the driver dropped the connection.
+                    raise self._closed(e) from e
+                raise
+
+    def _send_frames(self, kind: int, chunks: Iterator[bytes]) -> None:
+        """A message of unknown size: a frame per fragment (never
+        compressed). If the fragments fail half-way (a fragment of another
+        type, the iterator's own exception), the message cannot be finished
+        and the connection is closed with 1011, as websockets does."""
+        opcode = 1 if kind == _ffi.WS_MESSAGE_TEXT else 2
+        started = False
+        try:
+            for raw in chunks:
+                self._conn.send_frame(Frame(0 if started else opcode, raw, fin=False))
+                started = True
+            self._conn.send_frame(Frame(0 if started else opcode, b"", fin=True))
+        except WebSocketError:
+            raise
+        except Exception:
+            if started:
+                try:
+                    self.close(1011, "error in fragmented message")
+                except WebSocketError:
+                    pass
+            raise
 
     def ping(self, data: Optional[Data] = None) -> threading.Event:
         """Send a ping; the returned Event is set when its pong arrives
