@@ -220,6 +220,25 @@ def test_many_and_large_messages_with_deflate_over_tls(mode: str, pki: Path) -> 
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_recv_streaming_over_tls(mode: str, pki: Path, tls_port: int) -> None:
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    big = os.urandom(3 << 20)
+
+    async def main() -> List[bytes]:
+        async with aclient.connect(f"wss://localhost:{tls_port}/", ssl=context, max_size=None) as ws:
+            await ws.send(big)
+            return [p async for p in ws.recv_streaming(decode=False)]
+
+    if mode == "asyncio":
+        pieces = asyncio.run(main())
+    else:
+        with sclient.connect(f"wss://localhost:{tls_port}/", ssl=context, max_size=None) as ws:
+            ws.send(big)
+            pieces = list(ws.recv_streaming(decode=False))
+    assert len(pieces) > 1 and b"".join(pieces) == big
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_server_close_over_python(mode: str, echo_port: int) -> None:
     from wsclient.exceptions import ConnectionClosedOK
 

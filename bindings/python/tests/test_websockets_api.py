@@ -55,6 +55,10 @@ def test_sync_connection_attributes(echo_url: str) -> None:
         assert ws.request.headers["User-Agent"] and ws.request.headers["Sec-WebSocket-Version"] == "13"
         assert ws.response.status_code == 101
         assert ws.response.headers["Upgrade"].lower() == "websocket" and "Sec-WebSocket-Accept" in ws.response.headers
+        # Every header, in order, as the library kept them (ws_conn_header_count, ...).
+        assert [n.lower() for n, _ in ws.response.headers.raw_items()] == [
+            "date", "upgrade", "connection", "sec-websocket-accept", "server"]
+        assert ws.response.headers["Server"].startswith("Python/")
         assert ws.latency == 0
         assert ws.ping().wait(10)
         assert ws.latency > 0
