@@ -280,6 +280,20 @@ def test_invalid_message() -> None:
         sclient.connect("ws://garbage.test/", address=("127.0.0.1", server.port))
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_invalid_status_response_has_headers(mode: str, echo_url: str) -> None:
+    with pytest.raises(wexc.InvalidStatus) as info:
+        if mode == "sync":
+            sclient.connect(echo_url + "/status/302")
+        else:
+            asyncio.run(_aconnect(echo_url + "/status/302"))
+    response = info.value.response
+    assert isinstance(response, Response) and isinstance(response.headers, Headers)
+    assert response.status_code == 302 and "Location" in response.headers
+    assert response.headers["location"] == "/redirected" and response.body == b"status 302\n"
+    assert str(info.value) == "server rejected WebSocket connection: HTTP 302"
+
+
 def test_invalid_state_is_assertion_error(echo_url: str) -> None:
     conn = wsclient.connect(echo_url + "/")
     assert isinstance(conn, wsclient.Connection)

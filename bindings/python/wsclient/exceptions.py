@@ -42,7 +42,7 @@ The egg's API (:mod:`wsclient.egg`) raises the same classes; its *fail* is
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Union
 
 from ._errors import (
     PUBLIC_MODULE,
@@ -78,6 +78,7 @@ from ._errors import (
     WouldBlock,
 )
 from ._response import HTTPResponse
+from .http11 import Response
 
 __all__ = [
     "Close",
@@ -206,11 +207,15 @@ class ConnectionClosedError(ConnectionClosed):
 
 class InvalidStatus(HandshakeRejected):
     """The server answered the opening handshake with a status other than
-    101. ``response`` is the answer (``status_code``, ``reason_phrase``,
-    ``headers``, ``body``)."""
+    101. ``response`` is the answer, as websockets has it
+    (:class:`wsclient.http11.Response`: ``status_code``, ``reason_phrase``,
+    ``headers``, a :class:`~wsclient.datastructures.Headers`, ``body``)."""
 
-    def __init__(self, response: HTTPResponse) -> None:
-        super().__init__(response)
+    response: Any  # a wsclient.http11.Response
+
+    def __init__(self, response: Union[HTTPResponse, Response]) -> None:
+        super().__init__(response)  # type: ignore[arg-type]
+        self.response = response if isinstance(response, Response) else Response.of(response)
         self.args = (f"server rejected WebSocket connection: HTTP {response.status}",)
 
 
