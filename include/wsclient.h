@@ -929,6 +929,35 @@ bool ws_conn_tls_resumed(const ws_conn *conn);
 const char *ws_conn_header(const ws_conn *conn, const char *name);
 
 /*
+ The number of headers of the server's 101 response: with
+ `ws_conn_header_name` and `ws_conn_header_value`, every one in order, a
+ repeated name as often as it came (`ws_conn_header` gives the first).
+ 0 for NULL and while connecting.
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+size_t ws_conn_header_count(const ws_conn *conn);
+
+/*
+ The name of header `index` of the server's 101 response (NULL if out of
+ range), owned by the connection (valid until `ws_conn_free`).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+const char *ws_conn_header_name(const ws_conn *conn, size_t index);
+
+/*
+ The value of header `index` of the server's 101 response (NULL if out
+ of range), owned by the connection (valid until `ws_conn_free`).
+
+ # Safety
+ `conn`: NULL or a live connection.
+ */
+const char *ws_conn_header_value(const ws_conn *conn, size_t index);
+
+/*
  The close code the server sent: 0 before its close frame arrives, 1005
  if its close frame had no code.
 

@@ -17,6 +17,9 @@ int main(void)
     const char *server = ws_conn_header(conn, "Server");
     printf("subprotocol %s, compression %s, server %s\n", protocol ? protocol : "none",
            ws_conn_compression(conn) ? "on" : "off", server ? server : "unknown");
+    /* Every header of the 101 response, in order. */
+    for (size_t i = 0; i < ws_conn_header_count(conn); i++)
+        printf("%s: %s\n", ws_conn_header_name(conn, i), ws_conn_header_value(conn, i));
     ws_conn_free(conn);
     return 0;
 }

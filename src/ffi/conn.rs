@@ -77,8 +77,8 @@ pub struct ws_conn {
 pub(super) struct Opened {
     pub(super) conn: Connection,
     subprotocol: Option<CString>,
-    /// The 101 response's headers as C strings, made once.
-    headers: Vec<(String, CString)>,
+    /// The 101 response's headers (name, value) as C strings, made once.
+    headers: Vec<(CString, CString)>,
 }
 
 impl Opened {
@@ -87,7 +87,7 @@ impl Opened {
         let headers = conn
             .response_headers()
             .iter()
-            .map(|(n, v)| (n.clone(), to_cstring(v)))
+            .map(|(n, v)| (to_cstring(n), to_cstring(v)))
             .collect();
         Opened {
             conn,
@@ -721,9 +721,64 @@ pub unsafe extern "C" fn ws_conn_header(
         };
         open.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| n.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
             .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
     })
+}
+
+/// The number of headers of the server's 101 response: with
+/// `ws_conn_header_name` and `ws_conn_header_value`, every one in order, a
+/// repeated name as often as it came (`ws_conn_header` gives the first).
+/// 0 for NULL and while connecting.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_header_count(conn: *const ws_conn) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { handle::read(conn, 0, |c| c.open.get().map_or(0, |o| o.headers.len())) }
+}
+
+/// The name of header `index` of the server's 101 response (NULL if out of
+/// range), owned by the connection (valid until `ws_conn_free`).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_header_name(conn: *const ws_conn, index: usize) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { header_at(conn, index, |(name, _)| name) }
+}
+
+/// The value of header `index` of the server's 101 response (NULL if out
+/// of range), owned by the connection (valid until `ws_conn_free`).
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+#[no_mangle]
+pub unsafe extern "C" fn ws_conn_header_value(conn: *const ws_conn, index: usize) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { header_at(conn, index, |(_, value)| value) }
+}
+
+/// A part (`pick`) of header `index` of the 101 response, or NULL.
+///
+/// # Safety
+/// `conn`: NULL or a live connection.
+unsafe fn header_at(
+    conn: *const ws_conn,
+    index: usize,
+    pick: fn(&(CString, CString)) -> &CString,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe {
+        handle::read(conn, std::ptr::null(), |c| {
+            c.open
+                .get()
+                .and_then(|o| o.headers.get(index))
+                .map_or(std::ptr::null(), |h| pick(h).as_ptr())
+        })
+    }
 }
 
 /// The close code the server sent: 0 before its close frame arrives, 1005

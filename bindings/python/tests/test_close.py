@@ -8,6 +8,7 @@ import pytest
 from wstest_helpers import read_client_frame, server_frame
 
 import wsclient
+import wsclient.exceptions
 from wsclient import Frame, _ffi
 
 
@@ -207,7 +208,7 @@ def expect_fail(raw_server, frames, code, reason, **connect_kwargs):
         assert conn.state == "closed"
     e = info.value
     assert e.code == code and e.reason == reason
-    assert not isinstance(e, wsclient.WebSocketException)
+    assert isinstance(e, wsclient.exceptions.ProtocolError if code != 1009 else wsclient.exceptions.PayloadTooBig)
     assert e.message
     fin, rsv, opcode, payload = server.join()
     assert opcode == 8 and payload[:2] == code.to_bytes(2, "big")

@@ -431,7 +431,8 @@ def test_leaving_a_stream_early_skips_the_rest_of_its_message(echo_url: str, api
 
 def test_sync_receiving_in_the_middle_of_a_stream(echo_url: str) -> None:
     """A recv() by the stream's own thread takes the turn (resuming the
-    stream is a ConcurrencyError); another thread's waits for the stream."""
+    stream is a ConcurrencyError); another thread's is a ConcurrencyError
+    while the stream is in its message, as in websockets."""
     big = os.urandom(1 << 20)
     with connect(echo_url + "/", max_size=None) as ws:
         ws.send(big)
@@ -446,20 +447,6 @@ def test_sync_receiving_in_the_middle_of_a_stream(echo_url: str) -> None:
         ws.send("after")
         stream = ws.recv_streaming(decode=False)
         got = [next(stream)]
-        other: List[Any] = []
-        thread = threading.Thread(target=lambda: other.append(ws.recv(timeout=20)))
-        thread.start()
-        time.sleep(0.2)
-        assert other == []  # waiting for the stream's turn
-        got.extend(stream)
-        thread.join(20)
-        assert b"".join(got) == big and other == ["after"]
-
-        # A wait for the turn has the recv()'s timeout, and ends with the
-        # connection; closing in the middle of a stream does not wait.
-        ws.send(big)
-        stream = ws.recv_streaming(decode=False)
-        next(stream)
         errors: List[BaseException] = []
 
         def receive(timeout: Optional[float]) -> None:
@@ -468,19 +455,21 @@ def test_sync_receiving_in_the_middle_of_a_stream(echo_url: str) -> None:
             except BaseException as e:  # noqa: BLE001 - checked below
                 errors.append(e)
 
-        waiting = threading.Thread(target=receive, args=(0.2,))
-        waiting.start()
-        waiting.join(20)
-        assert len(errors) == 1 and type(errors[0]) is TimeoutError
-        waiting = threading.Thread(target=receive, args=(None,))
-        waiting.start()
-        time.sleep(0.2)
+        thread = threading.Thread(target=receive, args=(20,))
+        thread.start()
+        thread.join(20)
+        assert len(errors) == 1 and type(errors[0]) is ConcurrencyError
+        got.extend(stream)
+        assert b"".join(got) == big and ws.recv(timeout=20) == "after"
+
+        # Closing in the middle of a stream does not wait.
+        ws.send(big)
+        stream = ws.recv_streaming(decode=False)
+        next(stream)
         started = time.monotonic()
         ws.close()
         assert time.monotonic() - started < 5
         assert ws.close_code == 1000  # the close handshake went through the rest of the message
-        waiting.join(20)
-        assert not waiting.is_alive() and isinstance(errors[1], ConnectionClosed)
         with pytest.raises(ConnectionClosed):
             next(stream)
 
@@ -500,7 +489,7 @@ def test_asyncio_close_in_the_middle_of_a_stream(echo_url: str) -> None:
     run(main())
 
 
-def test_asyncio_tasks_take_turns_with_a_stream(echo_url: str) -> None:
+def test_asyncio_another_task_during_a_stream_is_a_concurrency_error(echo_url: str) -> None:
     big = os.urandom(1 << 20)
 
     async def main() -> None:
@@ -509,11 +498,10 @@ def test_asyncio_tasks_take_turns_with_a_stream(echo_url: str) -> None:
             await ws.send("after")
             stream = ws.recv_streaming(decode=False)
             got = [await stream.__anext__()]
-            other = asyncio.ensure_future(ws.recv())
-            await asyncio.sleep(0.2)
-            assert not other.done()  # waiting for the stream's turn
+            with pytest.raises(ConcurrencyError):
+                await asyncio.ensure_future(ws.recv())
             got.extend([p async for p in stream])
-            assert await other == "after"
+            assert await ws.recv() == "after"
             assert b"".join(got) == big
 
     run(main())

@@ -289,9 +289,12 @@ def start(
     proxy: Optional[str] = None,
     use_env_proxy: bool = False,
     logger: LoggerLike = None,
+    stream: Any = None,
 ) -> Opening:
     """:func:`connect` up to the wait: its arguments checked, the connect
-    started (a bad URI or option raises here)."""
+    started (a bad URI or option raises here). With `stream` (a
+    ``_transport.Stream``, open and its TLS done) the connection runs over
+    it, the caller's transport."""
     raw_url = cstr(url, "url")
     offers = [cstr(o, "deflate parameters") for o in _deflate_offers(deflate)]
     header_list = [(cstr(n, "header name"), cstr(v, "header value")) for n, v in _headers(headers)]
@@ -390,8 +393,11 @@ def start(
         if trace is not None:
             trace.install(opts)
 
-        return Opening(
-            raw_url, opts, url, pick(read_timeout, None), close_timeout, pick(write_timeout, None), log, trace
-        )
+        timeouts = (pick(read_timeout, None), close_timeout, pick(write_timeout, None))
+        if stream is not None:
+            from ._transport import TransportOpening
+
+            return TransportOpening(raw_url, opts, url, *timeouts, log, trace, stream=stream)
+        return Opening(raw_url, opts, url, *timeouts, log, trace)
     finally:
         lib.ws_options_free(opts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import time
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union
 
 try:
     from typing import TypeGuard
@@ -24,6 +24,17 @@ from ._util import BytesLike, buffer, cstr, flag, integer, seconds, type_name
 T = TypeVar("T")
 
 _STATES = {_ffi.WS_STATE_OPEN: "open", _ffi.WS_STATE_CLOSING: "closing", _ffi.WS_STATE_CLOSED: "closed"}
+
+
+#: The response headers read by name from a library that cannot list them.
+_KNOWN_HEADERS = (
+    "Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+    "Server", "Date", "Set-Cookie",
+)
+
+
+def _text(raw: Optional[bytes]) -> str:
+    return raw.decode("utf-8", "replace") if raw else ""
 
 
 class _Unset:
@@ -96,11 +107,19 @@ class Connection:
         write_timeout: Optional[float] = None,
         logger: Optional[AnyLogger] = None,
         trace: Optional[Trace] = None,
+        stream: Any = None,
     ) -> None:
         # Not public: use connect(). The driver moves the bytes (and
-        # waits); this class is the egg's API on top of it.
+        # waits); this class is the egg's API on top of it. `stream`: the
+        # caller's transport (see _transport), None for the library's socket.
         self._trace = trace  # the trace callback (None: not logging), kept alive with the handle
-        self._driver = driver = Driver(ptr, self._free, write_timeout, close_timeout)
+        if stream is None:
+            driver = Driver(ptr, self._free, write_timeout, close_timeout)
+        else:
+            from ._transport import TransportDriver
+
+            driver = TransportDriver(ptr, self._free, write_timeout, close_timeout, stream)
+        self._driver = driver
         driver.trace = trace
         self._logger = logger if logger is not None else get_logger(None)
         self._conn_id = int(lib.ws_conn_id(ptr))
@@ -212,6 +231,24 @@ class Connection:
             raw = lib.ws_conn_header(self._handle(), raw_name)
             return raw.decode("utf-8", "replace") if raw is not None else None
 
+    def response_headers(self) -> List[Tuple[str, str]]:
+        """The headers of the server's 101 response, in order. (A library
+        without ``ws_conn_header_count`` gives those of the handshake it
+        knows by name.)"""
+        with self._lock:
+            ptr = self._handle()
+            if _ffi.available("ws_conn_header_count"):
+                return [
+                    (_text(lib.ws_conn_header_name(ptr, i)), _text(lib.ws_conn_header_value(ptr, i)))
+                    for i in range(int(lib.ws_conn_header_count(ptr)))
+                ]
+            found = []
+            for name in _KNOWN_HEADERS:
+                raw = lib.ws_conn_header(ptr, name.encode())
+                if raw is not None:
+                    found.append((name, _text(raw)))
+            return found
+
     def fileno(self) -> int:
         """The socket's file descriptor, for select/poll.
 
@@ -219,7 +256,8 @@ class Connection:
         although the socket is not readable.
         """
         with self._lock:
-            return int(lib.ws_conn_fd(self._handle()))
+            self._handle()
+            return self._driver.fileno()
 
     # -------------------------------------------------------- receiving
 
@@ -508,6 +546,9 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<wsclient.Connection {self._url!r} {self.state}>"
+
+
+Connection.__module__ = "wsclient"  # public there: tracebacks and reprs say so
 
 
 def driver_of(conn: Connection) -> Driver:

@@ -325,6 +325,10 @@ class Driver:
         """The socket's descriptor; -1 once released."""
         return -1 if self.ptr is None else int(lib.ws_conn_fd(self.ptr))
 
+    def wait_events(self) -> int:
+        """What a receive waits for on :meth:`fileno` (poll events)."""
+        return _POLLIN
+
     def wants(self) -> int:
         """What the library waits for: WS_WANT_READ | WS_WANT_WRITE; 0 once
         the connection is over."""
@@ -369,13 +373,13 @@ class Driver:
                         # A duplicate, so that a close() by another thread
                         # cannot leave us polling a reused descriptor (its
                         # shutdown wakes us).
-                        wait_fd = os.dup(int(lib.ws_conn_fd(self.ptr)))
+                        wait_fd = os.dup(self.fileno())
                     due = self.timeout()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise WebSocketTimeout("timed out", result=_ffi.WS_ERR_TIMEOUT)
                 wait = left if due is None else due if left is None else min(left, due)
-                if not _readable(wait_fd, wait) and due is not None and (left is None or due < left):
+                if not _readable(wait_fd, wait, self.wait_events()) and due is not None and (left is None or due < left):
                     self.run_timers()
         finally:
             if wait_fd >= 0:
@@ -400,7 +404,7 @@ class Driver:
                     if self.ptr is None or self.flush_step():
                         return
                     if wait_fd < 0:
-                        wait_fd = os.dup(int(lib.ws_conn_fd(self.ptr)))
+                        wait_fd = os.dup(self.fileno())
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise WebSocketTimeout("write timed out", result=_ffi.WS_ERR_TIMEOUT)
@@ -468,7 +472,7 @@ class Driver:
                             if off >= len(chunk):
                                 break
                             if wait_fd < 0:
-                                wait_fd = os.dup(int(lib.ws_conn_fd(self.ptr)))
+                                wait_fd = os.dup(self.fileno())
                         left = None if deadline is None else deadline - time.monotonic()
                         if left is not None and left <= 0:
                             raise WebSocketTimeout(
@@ -544,7 +548,7 @@ class Driver:
         if not QUEUED or self.ptr is None:
             return
         deadline = None if timeout is None else time.monotonic() + timeout
-        fd = int(lib.ws_conn_fd(self.ptr))
+        fd = self.fileno()
         while True:
             try:
                 self.flush_step()
@@ -570,13 +574,17 @@ def _wait_fd(fd: int, events: int, timeout: Optional[float]) -> bool:
     return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
 
 
-def _readable(fd: int, timeout: Optional[float]) -> bool:
-    """Wait until `fd` is readable (or has an error or hang-up), at most
-    `timeout` seconds (None: no limit). Signals interrupt the wait: their
-    handlers run, and an exception they raise propagates (PEP 475)."""
+_POLLIN = select.POLLIN | select.POLLPRI
+
+
+def _readable(fd: int, timeout: Optional[float], events: int = _POLLIN) -> bool:
+    """Wait until `fd` is readable (or has an error or hang-up; or another
+    of `events`), at most `timeout` seconds (None: no limit). Signals
+    interrupt the wait: their handlers run, and an exception they raise
+    propagates (PEP 475)."""
     if hasattr(select, "poll"):
         p = select.poll()
-        p.register(fd, select.POLLIN | select.POLLPRI)
+        p.register(fd, events)
         return bool(p.poll(None if timeout is None else max(1, math.ceil(timeout * 1000))))
     r, _, _ = select.select([fd], [], [], timeout)  # pragma: no cover
     return bool(r)

@@ -42,7 +42,7 @@ from ctypes import (
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _loader
-from ._errors import WebSocketError, WebSocketFailure, exception_class
+from ._errors import WebSocketError, exception_for, failure_class
 
 lib, library_path = _loader.load()
 
@@ -238,8 +238,8 @@ def error_from_result(result: int) -> WebSocketError:
     if _is_fail(result):
         code = int(_last_close_code())
         reason = _text(_reason_of(code)) or None
-        return WebSocketFailure(message, result=result, code=code, reason=reason)
-    return exception_class(result)(message, result=result)
+        return failure_class(result)(message, result=result, code=code, reason=reason)
+    return exception_for(result, message)
 
 
 def _check_result(result: int, func: Any, args: Tuple[Any, ...]) -> int:
@@ -300,6 +300,9 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_conn_compression": (c_bool, [conn_p], None),
     "ws_conn_tls_resumed": (c_bool, [conn_p], None),
     "ws_conn_header": (c_char_p, [conn_p, c_char_p], None),
+    "ws_conn_header_count": (c_size_t, [conn_p], None),
+    "ws_conn_header_name": (c_char_p, [conn_p, c_size_t], None),
+    "ws_conn_header_value": (c_char_p, [conn_p, c_size_t], None),
     "ws_conn_peer_close_code": (c_uint16, [conn_p], None),
     "ws_conn_peer_close_reason": (c_char_p, [conn_p], None),
     "ws_conn_errmsg": (c_char_p, [conn_p], None),

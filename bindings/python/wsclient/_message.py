@@ -307,3 +307,7 @@ def adopt(address: Optional[int]) -> Message:
     msg._data = None
     msg._frames = None
     return msg
+
+
+for _cls in (Frame, Message,):
+    _cls.__module__ = "wsclient"  # public there: tracebacks and reprs say so

@@ -15,11 +15,11 @@ import ctypes
 import math
 import select
 import time
-from typing import Any, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from . import _ffi
 from ._connection import Connection
-from ._errors import InvalidState, ProxyError
+from ._errors import InvalidProxyStatus, InvalidState, ProxyError
 from ._ffi import lib
 from ._message import _copy
 from ._observe import AnyLogger, Trace
@@ -84,11 +84,22 @@ class Opening:
         self._trace = trace
         self._logger = logger
         ptr = _ffi.conn_p()
-        lib.ws_connect_start(raw_url, opts, ctypes.byref(ptr))
+        self._begin(raw_url, opts, ptr)
         self._ptr = ptr
         self._response = _ffi.response_p()
         self._url = url
         self._timeouts = (read_timeout, close_timeout, write_timeout)
+        #: The extra request headers asked for (the websockets-style ``request``).
+        self.request_headers: List[Tuple[str, str]] = []
+
+    def _begin(self, raw_url: bytes, opts: Any, out: Any) -> None:
+        """Start the connect into the ``ws_conn *`` `out`."""
+        lib.ws_connect_start(raw_url, opts, ctypes.byref(out))
+
+    def _open(self, ptr: Any) -> Connection:
+        """The Connection of the handle `ptr`, open."""
+        read_timeout, close_timeout, write_timeout = self._timeouts
+        return Connection(ptr, self._url, read_timeout, close_timeout, write_timeout, self._logger, self._trace)
 
     def __del__(self) -> None:
         self.close()
@@ -113,8 +124,7 @@ class Opening:
             return None
         if rc == _ffi.WS_OK:
             self._ptr = None  # the Connection owns it now
-            read_timeout, close_timeout, write_timeout = self._timeouts
-            return Connection(ptr, self._url, read_timeout, close_timeout, write_timeout, self._logger, self._trace)
+            return self._open(ptr)
         # This thread's last error first: a later library call may replace it.
         error = None if rc == _ffi.WS_HTTP_RESPONSE else _ffi.error_from_result(rc)
         response = self._take_response()
@@ -123,8 +133,10 @@ class Opening:
             return response
         if error is None:
             error = _ffi.error_from_result(_ffi.WS_ERR_HANDSHAKE)
-        if isinstance(error, ProxyError):
-            error.response = response  # the proxy's answer (407, 502, ...)
+        if isinstance(error, ProxyError) and response is not None:
+            # The proxy answered: a refusal (407, 502, ...), with its answer.
+            error = InvalidProxyStatus(error.message, result=error.result)
+            error.response = response
         raise error
 
     def _take_response(self) -> Optional[HTTPResponse]:

@@ -31,6 +31,10 @@ class PingWaiters:
             raise ValueError("already waiting for a pong with this payload")
         self._waiting[payload] = (on_pong, on_abandon)
 
+    def waiting(self) -> bool:
+        """Whether a ping waits for its pong."""
+        return bool(self._waiting)
+
     def check(self) -> None:
         """Resolve the pings answered since the last check."""
         if not SUPPORTED or not self._waiting:

@@ -23,9 +23,10 @@ import logging
 import math
 import os
 import random
+import ssl
 from typing import Callable, Dict, Iterator, Optional
 
-from ._errors import CertificateVerifyError, HandshakeError, TLSError
+from ._errors import HandshakeError, TLSError
 from .exceptions import ConnectionClosed, InvalidStatus
 
 __all__ = ["backoff", "process_exception"]
@@ -124,7 +125,7 @@ def process_exception(exc: Exception) -> Optional[Exception]:
     a certificate that does not verify, a bad URI or option, a proxy that
     refuses, an invalid handshake.
     """
-    if isinstance(exc, CertificateVerifyError):
+    if isinstance(exc, ssl.SSLCertVerificationError):  # the library's or Python's (ssl=)
         return exc
     if isinstance(exc, (OSError, TimeoutError, TLSError)):
         return None

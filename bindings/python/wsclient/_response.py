@@ -88,3 +88,7 @@ class HTTPResponse:
 
     def __repr__(self) -> str:
         return f"<HTTPResponse {self.status} {self.reason!r}>"
+
+
+for _cls in (HTTPResponse,):
+    _cls.__module__ = "wsclient"  # public there: tracebacks and reprs say so

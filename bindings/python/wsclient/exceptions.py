@@ -1,47 +1,122 @@
-"""Exceptions of the websockets-style API (:mod:`wsclient.sync.client`,
-:mod:`wsclient.asyncio.client`), named as in ``websockets.exceptions`` so
-that ``except websockets.exceptions.ConnectionClosedOK`` ports by changing
-the import only::
+"""The exceptions of every API of wsclient, one hierarchy, named as in
+``websockets.exceptions`` so that ``except
+websockets.exceptions.ConnectionClosedOK`` ports by changing the import
+only, and subclassing what a websockets program catches besides (a refused
+connection is a ``ConnectionRefusedError``, an untrusted certificate an
+``ssl.SSLCertVerificationError``, a timeout a ``TimeoutError``)::
 
-    WebSocketError (wsclient's root; alias: WebSocketException here)
+    WebSocketException (alias: WebSocketError)
     ├── ConnectionClosed            .rcvd, .sent (Close or None), .code, .reason
     │   ├── ConnectionClosedOK      both sides closed with 1000, 1001 or 1005
     │   └── ConnectionClosedError   anything else (a protocol error, 1006, ...)
-    ├── ConcurrencyError (RuntimeError)  a recv_streaming() iterator resumed
-    │                               after its thread or task received otherwise
-    └── ... HandshakeError (alias: InvalidHandshake)
-            ├── InvalidURI
-            └── HandshakeRejected
-                └── InvalidStatus   .response: the server's non-101 answer
+    ├── WebSocketFailure            the server broke the protocol (the egg's *fail*)
+    │   ├── ProtocolError
+    │   └── PayloadTooBig
+    ├── InvalidURI (ValueError)
+    ├── InvalidProxy (ValueError)
+    ├── InvalidHandshake (alias: HandshakeError)
+    │   ├── InvalidMessage, InvalidHeader, NegotiationError, SecurityError
+    │   ├── HandshakeRejected
+    │   │   └── InvalidStatus       .response: the server's non-101 answer
+    │   └── ProxyError
+    │       ├── InvalidProxyMessage
+    │       └── InvalidProxyStatus  .response: the proxy's answer
+    ├── InvalidState (AssertionError)
+    ├── ConcurrencyError (RuntimeError)   two recv() at once; a recv_streaming() iterator
+    │                                     resumed after its thread or task received otherwise
+    ├── InvalidArgument (ValueError), NotFound (LookupError)
+    ├── WebSocketTimeout (TimeoutError), WouldBlock (BlockingIOError)
+    ├── NetworkError (ConnectionError)
+    │   ├── NameResolutionError (socket.gaierror)
+    │   ├── ConnectionRefused (ConnectionRefusedError)
+    │   └── ConnectionReset (ConnectionResetError)
+    ├── TLSError (ssl.SSLError)
+    │   └── CertificateVerifyError (ssl.SSLCertVerificationError)
+    └── InternalError
 
-The egg-flavoured exceptions (``WebSocketFailure`` and the other
-``wsclient.WebSocketException`` subclasses) stay in :mod:`wsclient` for the
-egg's API; note that there ``WebSocketException`` means the egg's *exn*.
+With ``ssl=`` (an ``ssl.SSLContext``) TLS is Python's, and its errors are
+``ssl``'s own (``ssl.SSLCertVerificationError``, ...), as in websockets.
+The egg's API (:mod:`wsclient.egg`) raises the same classes; its *fail* is
+:class:`WebSocketFailure`, its *exn* any other class.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Union
 
-from ._errors import HandshakeError, HandshakeRejected, InvalidURI, WebSocketError
+from ._errors import (
+    PUBLIC_MODULE,
+    CertificateVerifyError,
+    ConcurrencyError,
+    ConnectionRefused,
+    ConnectionReset,
+    HandshakeError,
+    HandshakeRejected,
+    InternalError,
+    InvalidArgument,
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidMessage,
+    InvalidProxy,
+    InvalidProxyMessage,
+    InvalidProxyStatus,
+    InvalidState,
+    InvalidURI,
+    NameResolutionError,
+    NegotiationError,
+    NetworkError,
+    NotFound,
+    PayloadTooBig,
+    ProtocolError,
+    ProxyError,
+    SecurityError,
+    TLSError,
+    WebSocketError,
+    WebSocketException,
+    WebSocketFailure,
+    WebSocketTimeout,
+    WouldBlock,
+)
 from ._response import HTTPResponse
+from .http11 import Response
 
 __all__ = [
     "Close",
-    "ConcurrencyError",
+    "WebSocketException",
+    "WebSocketError",
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",
-    "InvalidHandshake",
-    "InvalidStatus",
+    "WebSocketFailure",
+    "ProtocolError",
+    "PayloadTooBig",
     "InvalidURI",
-    "WebSocketException",
+    "InvalidProxy",
+    "InvalidHandshake",
+    "HandshakeError",
+    "InvalidMessage",
+    "InvalidHeader",
+    "NegotiationError",
+    "SecurityError",
+    "HandshakeRejected",
+    "InvalidStatus",
+    "ProxyError",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
+    "InvalidState",
+    "ConcurrencyError",
+    "InvalidArgument",
+    "NotFound",
+    "WebSocketTimeout",
+    "WouldBlock",
+    "NetworkError",
+    "NameResolutionError",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "TLSError",
+    "CertificateVerifyError",
+    "InternalError",
 ]
-
-#: The base of every wsclient error (websockets' name for its root).
-WebSocketException = WebSocketError
-#: websockets' name for a failed opening handshake.
-InvalidHandshake = HandshakeError
 
 #: Close codes that end a connection normally (websockets' OK_CLOSE_CODES).
 OK_CLOSE_CODES = frozenset({1000, 1001, 1005})
@@ -70,7 +145,7 @@ class Close:
         return f"Close(code={self.code}, reason={self.reason!r})"
 
 
-class ConnectionClosed(WebSocketError):
+class ConnectionClosed(WebSocketException):
     """The connection is closed: raised by ``recv()`` and ``send()`` after
     the close, and when it was lost.
 
@@ -130,19 +205,19 @@ class ConnectionClosedError(ConnectionClosed):
     """The connection was closed with an error code, or was lost."""
 
 
-class ConcurrencyError(WebSocketError, RuntimeError):
-    """Receives that cannot go together (websockets' name): a
-    ``recv_streaming()`` iterator resumed after the thread or task iterating
-    it called ``recv()`` or ``recv_streaming()`` in the middle of its
-    message, which took the connection's turn to receive and skipped the
-    rest of that message."""
-
-
 class InvalidStatus(HandshakeRejected):
     """The server answered the opening handshake with a status other than
-    101. ``response`` is the answer (``status_code``, ``reason_phrase``,
-    ``headers``, ``body``)."""
+    101. ``response`` is the answer, as websockets has it
+    (:class:`wsclient.http11.Response`: ``status_code``, ``reason_phrase``,
+    ``headers``, a :class:`~wsclient.datastructures.Headers`, ``body``)."""
 
-    def __init__(self, response: HTTPResponse) -> None:
-        super().__init__(response)
+    response: Any  # a wsclient.http11.Response
+
+    def __init__(self, response: Union[HTTPResponse, Response]) -> None:
+        super().__init__(response)  # type: ignore[arg-type]
+        self.response = response if isinstance(response, Response) else Response.of(response)
         self.args = (f"server rejected WebSocket connection: HTTP {response.status}",)
+
+
+for _cls in (Close, ConnectionClosed, ConnectionClosedOK, ConnectionClosedError, InvalidStatus):
+    _cls.__module__ = PUBLIC_MODULE

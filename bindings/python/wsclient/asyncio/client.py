@@ -48,6 +48,7 @@ import collections.abc
 import ctypes
 import functools
 import os
+import ssl as ssl_module
 import uuid
 from typing import (
     Any,
@@ -65,11 +66,13 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    Type,
     Union,
     overload,
 )
 
 from .. import _ffi
+from .._aiotransport import open_loop_stream, open_over, watch_for
 from .._connection import Connection, _close_args, driver_of
 from .._data import (
     LOOKAHEAD,
@@ -87,17 +90,31 @@ from .._data import (
     whole_piece,
 )
 from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, QUEUED, MixedReceive
-from .._errors import InvalidArgument, InvalidState, WebSocketError, WebSocketFailure
+from .._errors import InvalidArgument, InvalidState, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._message import Frame
 from .._observe import AnyLogger, LoggerLike, get_logger
 from .._opening import Opening
 from .._pings import PingWaiters
 from .._reconnect import backoff, describe, logger, process_exception, verdict, wait_after
 from .._response import HTTPResponse
-from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
+from .._transport import OPEN_TIMEOUT, tls_context
+from .._wsopts import (
+    USER_AGENT,
+    HeadersLike,
+    MaxSize,
+    Route,
+    addresses,
+    closed_exception,
+    handshake_of,
+    opened,
+    route,
+    start_connection,
+)
 from ..exceptions import Close, ConcurrencyError, ConnectionClosed, ConnectionClosedError
+from ..http11 import Request, Response
+from ..protocol import State
 
-__all__ = ["ClientConnection", "backoff", "connect", "process_exception"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception", "unix_connect"]
 
 #: Results after which the connection is gone.
 # A library without a send queue writes every message at once.
@@ -122,14 +139,29 @@ class ClientConnection:
     manager (closes on exit) and an async iterator of received messages
     that ends when the connection closes normally."""
 
-    def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop, max_queue: int, write_limit: int) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        loop: asyncio.AbstractEventLoop,
+        max_queue: Union[int, None, Tuple[Optional[int], Optional[int]]] = 16,
+        write_limit: Union[int, Tuple[int, Optional[int]]] = 32768,
+        handshake: Optional[Tuple[Request, Response]] = None,
+    ) -> None:
         self._conn = conn  # the egg's API: header, send_frame
         self.id: uuid.UUID = uuid.uuid4()  # as websockets' (the library's id: conn_id)
         self._driver = driver = driver_of(conn)  # steps the library; the loop waits
         self._loop = loop
-        self._max_queue = max(1, max_queue)
-        self._write_limit = write_limit
+        high = max_queue[0] if isinstance(max_queue, tuple) else max_queue
+        self._max_queue = max(1, high) if high is not None else 1 << 62  # None: no limit
+        self._write_limit = write_limit[0] if isinstance(write_limit, tuple) else write_limit
         self._fd = conn.fileno()
+        # The library's socket, or the event loop's transport (see _aiotransport).
+        self._io = watch_for(driver, loop, self._fd, self._on_readable, self._on_writable)
+        #: The opening handshake's request and response (websockets' attributes).
+        self.request: Optional[Request] = None
+        self.response: Optional[Response] = None
+        if handshake is not None:
+            self.request, self.response = handshake
         # Received, in order: whole messages by address (read for a recv()
         # that waits: one copy into Python), else pieces (Driver.receive_piece),
         # so that a message too large to hold is never held whole.
@@ -177,6 +209,17 @@ class ClientConnection:
         """A header of the server's 101 response, or None."""
         return self._conn.header(name)
 
+    @property
+    def state(self) -> State:
+        """The connection's state, as websockets' (``wsclient.protocol.State``):
+        OPEN, CLOSING once a close frame was sent or received, CLOSED."""
+        driver = self._driver
+        if self._closed_exc is not None or driver.ptr is None or driver.ended():
+            return State.CLOSED
+        if self._sent is not None or driver.eof or driver.state() == _ffi.WS_STATE_CLOSING:
+            return State.CLOSING
+        return State.OPEN
+
     async def wait_closed(self) -> None:
         """Wait until the connection is closed."""
         await self._closed_event.wait()
@@ -217,12 +260,12 @@ class ClientConnection:
 
     def _resume_reading(self) -> None:
         if not self._reading and self._driver.ptr is not None:
-            self._loop.add_reader(self._fd, self._on_readable)
+            self._io.watch_read()
             self._reading = True
 
     def _pause_reading(self) -> None:
         if self._reading:
-            self._loop.remove_reader(self._fd)
+            self._io.unwatch_read()
             self._reading = False
 
     def _on_readable(self) -> None:
@@ -308,10 +351,10 @@ class ClientConnection:
                 # too): a send in parts can go on now.
                 self._wake(self._writable_waiters)
             if wants_write and not self._writing:
-                self._loop.add_writer(self._fd, self._on_writable)
+                self._io.watch_write()
                 self._writing = True
             elif not wants_write and self._writing:
-                self._loop.remove_writer(self._fd)
+                self._io.unwatch_write()
                 self._writing = False
             if self._drain_waiters and (not wants_write or driver.queued_bytes() <= self._write_limit):
                 self._wake(self._drain_waiters)
@@ -349,7 +392,7 @@ class ClientConnection:
         if isinstance(failure, WebSocketFailure):
             self._closed_exc = ConnectionClosedError(None, Close(failure.code, ""), None)
         elif failure is not None:
-            keepalive = getattr(failure, "result", 0) == _ffi.WS_ERR_TIMEOUT
+            keepalive = isinstance(failure, WebSocketTimeout)
             sent = Close(1011, "keepalive ping timeout") if keepalive else self._sent
             self._closed_exc = ConnectionClosedError(None, sent, None)
         else:
@@ -368,7 +411,7 @@ class ClientConnection:
             return
         self._pause_reading()
         if self._writing:
-            self._loop.remove_writer(self._fd)
+            self._io.unwatch_write()
             self._writing = False
         if self._timer is not None:
             self._timer.cancel()
@@ -413,29 +456,25 @@ class ClientConnection:
         return whole_piece(item) if item.__class__ is int else item  # type: ignore[return-value]
 
     async def _take_turn(self) -> _Turn:
-        """Wait for this task's turn to receive a message: another task's
-        recv() or recv_streaming() finishes its message first. If this
-        task's own stream holds the turn (its iterator was left in the
-        middle of a message, e.g. by ``break``: an async generator is closed
-        later), the turn is taken from it: the rest of its message is
-        skipped, and the iterator raises ConcurrencyError if resumed."""
+        """Take this task's turn to receive a message. Another task's recv()
+        or recv_streaming() in progress is a ConcurrencyError, as in
+        websockets. If this task's own stream holds the turn (its iterator
+        was left in the middle of a message, e.g. by ``break``: an async
+        generator is closed later), the turn is taken from it: the rest of
+        its message is skipped, and the iterator raises ConcurrencyError if
+        resumed."""
         task = asyncio.current_task()
-        while self._holder is not None:
-            holder = self._holder
-            if holder.task is task:
-                holder.lost = True
-                if holder.mid:
-                    self._abandon()
-                break
-            if self._closed_exc is not None:
-                raise self._closed_exc
-            fut = self._loop.create_future()
-            self._turn_waiters.append(fut)
-            try:
-                await fut
-            finally:
-                if fut in self._turn_waiters:
-                    self._turn_waiters.remove(fut)
+        holder = self._holder
+        if holder is not None:
+            if holder.task is not task:
+                if self._closed_exc is not None:
+                    raise self._closed_exc
+                raise ConcurrencyError(
+                    "cannot call recv while another coroutine is already running recv or recv_streaming"
+                )
+            holder.lost = True
+            if holder.mid:
+                self._abandon()
         self._holder = turn = _Turn(task)
         return turn
 
@@ -468,8 +507,9 @@ class ClientConnection:
         gives bytes for text too, True str for binary). Raises
         ConnectionClosedOK/ConnectionClosedError once the connection is
         closed. Cancelling a pending recv() loses no message (what arrived
-        of it is kept for the next receive). Tasks receiving at the same
-        time take turns, a message each."""
+        of it is kept for the next receive). A recv() or recv_streaming() of
+        another task in progress meanwhile is a ConcurrencyError, as in
+        websockets."""
         pieces = self._pieces
         if self._holder is None and pieces and not self._partial:
             item = pieces[0]
@@ -550,8 +590,9 @@ class ClientConnection:
         iterator is in the middle of its message (or after a ``break``,
         before the iterator is closed) takes its turn and skips the rest of
         the message; resuming the iterator then raises
-        :class:`~wsclient.exceptions.ConcurrencyError`. Other tasks wait for
-        the message's end, as for :meth:`recv`.
+        :class:`~wsclient.exceptions.ConcurrencyError`. In another task, a
+        receive before the message's end is a ConcurrencyError, as for
+        :meth:`recv`.
 
         Raises ConnectionClosedOK/ConnectionClosedError as :meth:`recv`
         (a text piece that is not UTF-8: the library closes with 1007).
@@ -950,28 +991,65 @@ class connect:
         uri: str,
         *,
         origin: Optional[str] = None,
+        extensions: None = None,
         subprotocols: Optional[Sequence[str]] = None,
         compression: Optional[str] = "deflate",
         additional_headers: HeadersLike = None,
         user_agent_header: Optional[str] = USER_AGENT,
+        proxy: Union[str, bool, None] = True,
+        proxy_ssl: Optional[ssl_module.SSLContext] = None,
+        proxy_server_hostname: Optional[str] = None,
+        process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
         open_timeout: Optional[float] = 10,
         ping_interval: Optional[float] = 20,
         ping_timeout: Optional[float] = 20,
         close_timeout: Optional[float] = 10,
-        max_size: Optional[int] = 2**20,
-        max_queue: int = 16,
-        write_limit: int = 32768,
+        max_size: MaxSize = 2**20,
+        max_queue: Union[int, None, Tuple[Optional[int], Optional[int]]] = 16,
+        write_limit: Union[int, Tuple[int, Optional[int]]] = 32768,
+        logger: LoggerLike = None,
+        create_connection: Optional[Type[ClientConnection]] = None,
         ca_file: Any = None,
         ca_dir: Any = None,
         client_cert: Any = None,
         client_key: Any = None,
         deflate: Any = None,
         compression_level: Optional[int] = None,
-        process_exception: Callable[[Exception], Optional[Exception]] = process_exception,
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
-        logger: LoggerLike = None,
+        **kwargs: Any,
     ) -> None:
+        if extensions is not None:
+            raise ValueError("extensions: only permessage-deflate is supported; use compression= or deflate=")
+        self._uri = uri
+        kwargs = dict(kwargs)
+        unix = bool(kwargs.pop("unix", False))
+        self._path = kwargs.pop("path", None) if unix else None
+        ssl_context = kwargs.pop("ssl", None)
+        if ssl_context is True:
+            ssl_context = None  # wss:// has TLS anyway (with the system's CAs)
+        server_hostname = kwargs.pop("server_hostname", None)
+        # Where it goes, decided at each connect (see _create).
+        self._route = functools.partial(
+            route,
+            uri,
+            sock=kwargs.get("sock"),
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+            proxy=proxy,
+            proxy_ssl=proxy_ssl,
+            unix=unix,
+            socket_kwargs={k: v for k, v in kwargs.items() if k != "sock"},
+        )
         tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
+        if ssl_context is None and uri.startswith("wss:") and any(v is not None for v in tls.values()):
+            ssl_context = tls_context(tls)
+        self._ssl = ssl_context
+        self._server_hostname = server_hostname
+        self._proxy_ssl = proxy_ssl
+        self._proxy_server_hostname = proxy_server_hostname
+        self._user_agent = user_agent_header
+        self._loop_kwargs = kwargs  # passed to loop.create_connection (host, port, sock, local_addr, ...)
+        self._open_timeout = open_timeout
         self._start = functools.partial(
             start_connection,
             uri,
@@ -980,7 +1058,6 @@ class connect:
             compression=compression,
             additional_headers=additional_headers,
             user_agent_header=user_agent_header,
-            open_timeout=open_timeout,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
@@ -992,6 +1069,7 @@ class connect:
         )
         self._max_queue = max_queue
         self._write_limit = write_limit
+        self._factory: Type[ClientConnection] = ClientConnection if create_connection is None else create_connection
         self._connection: Optional[ClientConnection] = None
         self.process_exception = process_exception
         self.reconnect_delays = reconnect_delays
@@ -1000,9 +1078,41 @@ class connect:
 
     async def _create(self) -> ClientConnection:
         loop = asyncio.get_running_loop()
-        conn = opened(await _open(self._start(), loop))
-        self._connection = ClientConnection(conn, loop, self._max_queue, self._write_limit)
+        way = self._route()  # InvalidURI, InvalidProxy
+        try:
+            if way.library:
+                opening = self._start(open_timeout=self._open_timeout, proxy=way.proxy)
+                result = await _open(opening, loop)
+            else:
+                result = await asyncio.wait_for(self._open_over(loop, way), self._open_timeout)
+        except (asyncio.TimeoutError, WebSocketTimeout) as e:
+            raise WebSocketTimeout(OPEN_TIMEOUT, result=_ffi.WS_ERR_TIMEOUT) from e
+        conn = opened(result)
+        handshake = handshake_of(conn, self._uri, opening.request_headers if way.library else [])
+        self._connection = self._factory(conn, loop, self._max_queue, self._write_limit, handshake)
         return self._connection
+
+    async def _open_over(self, loop: asyncio.AbstractEventLoop, way: Route) -> Union[Connection, HTTPResponse]:
+        """The opening over the event loop's own transport (the caller's
+        transport: see _aiotransport)."""
+        stream = await open_loop_stream(
+            loop,
+            way.target,
+            path=self._path,
+            ssl_context=self._ssl,
+            server_hostname=self._server_hostname,
+            proxy=way.proxy,
+            proxy_ssl=self._proxy_ssl,
+            proxy_server_hostname=self._proxy_server_hostname,
+            user_agent=self._user_agent,
+            loop_kwargs=self._loop_kwargs,
+        )
+        try:
+            opening = self._start(open_timeout=self._open_timeout, stream=stream)
+        except BaseException:
+            stream.close()
+            raise
+        return await open_over(opening, stream, loop)
 
     def __await__(self) -> Generator[Any, None, ClientConnection]:
         return self._create().__await__()
@@ -1043,6 +1153,20 @@ class connect:
                 delay = next(delays)
                 log.info("connection closed (%s); reconnecting in %.1f seconds", connection._closed_exc, delay)
                 await asyncio.sleep(delay)
+
+
+def unix_connect(path: Any = None, uri: Optional[str] = None, **kwargs: Any) -> connect:
+    """:class:`connect` to a server on the Unix socket at `path` (or over
+    ``sock=``, a connected Unix socket), as websockets'. `uri` (default
+    ``ws://localhost/``, ``wss://localhost/`` with ``ssl=``) gives the
+    request's host and path. Takes :class:`connect`'s keyword arguments."""
+    if path is None and kwargs.get("sock") is None:
+        raise ValueError("missing path argument")
+    if path is not None and kwargs.get("sock") is not None:
+        raise ValueError("path is incompatible with sock")
+    if uri is None:
+        uri = "ws://localhost/" if kwargs.get("ssl") is None else "wss://localhost/"
+    return connect(uri, unix=True, path=path, **kwargs)
 
 
 async def _open(opening: Opening, loop: asyncio.AbstractEventLoop) -> Union[Connection, HTTPResponse]:

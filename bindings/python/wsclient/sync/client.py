@@ -23,7 +23,10 @@ Porting a websockets script means changing its imports only
 Threads: one thread may wait in :meth:`ClientConnection.recv` while
 others :meth:`~ClientConnection.send`, :meth:`~ClientConnection.ping` or
 :meth:`~ClientConnection.close`; the library serialises the writes. Every
-wait releases the GIL and can be interrupted by a signal (Ctrl-C).
+wait releases the GIL and can be interrupted by a signal (Ctrl-C). While
+no thread receives, a background thread of the connection keeps it alive
+(keepalive pings and their pongs, the server's pings answered, the pongs
+of :meth:`~ClientConnection.ping`), as websockets' does.
 
 A message too large to hold can be received piece by piece as it arrives,
 in bounded memory (:meth:`ClientConnection.recv_streaming`)::
@@ -38,25 +41,61 @@ from __future__ import annotations
 import collections
 import collections.abc
 import os
+import socket
+import ssl as ssl_module
 import threading
 import time
 import uuid
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence, Union, overload
+import weakref
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+    overload,
+)
 
 from .. import _ffi
 from .._connection import Connection, driver_of
 from .._data import Data, Piece, PieceDecoder, assemble, encode, plan_fragments, split_piece, take, whole_piece
 from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, MixedReceive
 from .._errors import InvalidArgument, InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
+from .._keeper import IDLE, Keeper
 from .._message import Frame
 from .._observe import AnyLogger, LoggerLike, get_logger
+from .._transport import OPEN_TIMEOUT, Deadline, open_stream, tls_context
 from .._util import seconds
-from .._wsopts import USER_AGENT, HeadersLike, addresses, closed_exception, opened, start_connection
+from .._wsopts import (
+    USER_AGENT,
+    HeadersLike,
+    MaxSize,
+    addresses,
+    closed_exception,
+    handshake_of,
+    opened,
+    route,
+    start_connection,
+)
 from ..exceptions import Close, ConcurrencyError, ConnectionClosed, ConnectionClosedError
+from ..http11 import Request, Response
+from ..protocol import State
 from .._pings import PingWaiters
 from .._reconnect import backoff, describe, logger, process_exception, verdict, wait_after
 
-__all__ = ["ClientConnection", "backoff", "connect", "process_exception", "reconnect"]
+__all__ = ["ClientConnection", "backoff", "connect", "process_exception", "reconnect", "unix_connect"]
+
+#: ConnectionClosed.sent after the keepalive pong did not come in time (as websockets).
+_KEEPALIVE_CLOSE = Close(1011, "keepalive ping timeout")
 
 _get_ident = threading.get_ident
 
@@ -78,14 +117,21 @@ class ClientConnection:
     (closes on exit) and an iterator of received messages that ends when
     the connection closes normally."""
 
-    def __init__(self, conn: Connection, keepalive: bool = False, max_queue: int = 16) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        keepalive: bool = False,
+        max_queue: Union[int, None, Tuple[Optional[int], Optional[int]]] = 16,
+        handshake: Optional[Tuple[Request, Response]] = None,
+    ) -> None:
         self._conn = conn  # the egg's API: header, send_frame, ping, close
         self.id: uuid.UUID = uuid.uuid4()  # as websockets' (the library's id: conn_id)
         self._driver = driver_of(conn)  # receives and sends without blocking; waits
         self._lock = threading.Lock()
         # While no thread receives, sends read what arrived (see _pump).
         self._keepalive = keepalive
-        self._max_queue = max(1, max_queue)
+        high = max_queue[0] if isinstance(max_queue, tuple) else max_queue
+        self._max_queue = max(1, high) if high is not None else 1 << 62  # None: no limit
         # recv() takes a message whole (Driver.receive: one copy into
         # Python); recv_streaming() and _pump in pieces (Driver.receive_piece),
         # so that a message too large to hold is never held whole. A message
@@ -109,15 +155,37 @@ class ClientConnection:
         self._closed_exc: Optional[ConnectionClosed] = None
         self._pings = PingWaiters(self._driver)
         self.local_address, self.remote_address = addresses(conn)
+        #: The opening handshake's request and response (websockets' attributes).
+        self.request: Optional[Request] = None
+        self.response: Optional[Response] = None
+        if handshake is not None:
+            self.request, self.response = handshake
+        self._last_recv = time.monotonic()
+        # Keeps the connection alive while no thread receives (see _keeper),
+        # by weak references: a connection dropped unclosed is collected.
+        keep, watch, alive = (weakref.WeakMethod(m) for m in (self._keep, self._watch, self._alive))
+        self._keeper = Keeper(
+            self._driver,
+            lambda: _call(keep, None),
+            lambda: bool(_call(watch, False)),
+            lambda: bool(_call(alive, False)),
+            f"wsclient keepalive {conn.conn_id}",
+        )
+        self._keeper.start()
 
-    def _pump(self) -> None:
+    def __del__(self) -> None:
+        keeper = getattr(self, "_keeper", None)
+        if keeper is not None:
+            keeper.stop(timeout=0)
+
+    def _pump(self, always: bool = False) -> None:
         """Keepalive for a program that sends and does not receive: while no
         thread waits to receive, read what arrived, so that the library sees
         the pongs (and answers pings); the pieces of messages wait in an
         inbox (at most max_queue; then reading stops, as websockets' does)
         for recv() or recv_streaming()."""
         driver = self._driver
-        if not self._keepalive or self._receivers or self._inbox_error is not None or driver.eof:
+        if not (self._keepalive or always) or self._receivers or self._inbox_error is not None or driver.eof:
             return
         with driver.lock:
             while not self._receivers and len(self._inbox) < self._max_queue:
@@ -131,7 +199,54 @@ class ClientConnection:
                 self._inbox.append(got)
             self._pings.check()
 
+    def _keep(self) -> None:
+        """The keeper's step (see _keeper): while no thread receives, read
+        what arrived, then let the library act on its due deadlines (send
+        the keepalive ping; fail the connection when its pong is late)."""
+        driver = self._driver
+        with driver.lock:
+            if self._receivers or driver.ptr is None:
+                return
+            self._pump(always=True)
+            if self._receivers or self._inbox_error is not None:
+                return
+            due = driver.timeout()
+            if due is not None and due <= 0:
+                try:
+                    driver.flush_step()
+                except WebSocketError as e:
+                    self._inbox_error = e  # for recv() to raise
+                self._pings.check()
+
+    def _alive(self) -> bool:
+        """Whether the keeper has work: the connection is not over."""
+        driver = self._driver
+        return self._closed_exc is None and not (driver.eof or driver.ended())
+
+    def _watch(self) -> bool:
+        """Whether the keeper reads as soon as something arrives: no thread
+        receives, there is room in the inbox, and a ping waits for its pong
+        or the connection has been idle for a while."""
+        if self._receivers or self._inbox_error is not None or self._driver.eof or len(self._inbox) >= self._max_queue:
+            return False
+        return self._pings.waiting() or time.monotonic() - self._last_recv >= IDLE
+
     # ------------------------------------------------------------ state
+
+    @property
+    def state(self) -> State:
+        """The connection's state, as websockets' (``wsclient.protocol.State``):
+        OPEN, CLOSING once a close frame was sent or received, CLOSED."""
+        if self._closed_exc is not None:
+            return State.CLOSED
+        driver = self._driver
+        with driver.lock:
+            if driver.ptr is None or driver.ended():
+                return State.CLOSED
+            if driver.eof or driver.state() == _ffi.WS_STATE_CLOSING:
+                return State.CLOSING
+            return State.OPEN
+
 
     @property
     def subprotocol(self) -> Optional[str]:
@@ -190,6 +305,9 @@ class ClientConnection:
                 if isinstance(failure, WebSocketFailure):
                     # The library failed the connection and sent this code.
                     self._closed_exc = ConnectionClosedError(None, Close(failure.code, ""), None)
+                elif isinstance(failure, WebSocketTimeout):
+                    # The keepalive pong did not come: the library sent 1011.
+                    self._closed_exc = ConnectionClosedError(None, _KEEPALIVE_CLOSE, None)
                 elif failure is not None:
                     self._closed_exc = ConnectionClosedError(None, self._sent, None)
                 else:
@@ -252,10 +370,10 @@ class ClientConnection:
         try:
             driver.handle()  # InvalidState once released
             result = driver.run(step, timeout)
-        except WebSocketTimeout:
+        except WebSocketTimeout as e:
             if not driver.ended():
                 raise  # a read timeout: still usable
-            raise self._closed(NetworkError("keepalive: no pong in time")) from None
+            raise self._closed(e) from e  # the keepalive pong did not come
         except InvalidState:
             raise self._closing() from None
         except (WebSocketFailure, NetworkError) as e:
@@ -263,17 +381,19 @@ class ClientConnection:
         finally:
             with driver.lock:
                 self._receivers -= 1
+                self._last_recv = time.monotonic()
         if result is None:
             raise self._closed()
         return result
 
     def _take_turn(self, timeout: Optional[float]) -> _Turn:
-        """Wait for this thread's turn to receive a message (at most
-        `timeout` seconds: TimeoutError): another thread's recv() or
-        recv_streaming() finishes its message first. If this thread's own
-        stream holds the turn (its iterator was left in the middle of a
-        message), the turn is taken from it: the rest of its message is
-        skipped, and the iterator raises ConcurrencyError if resumed."""
+        """Take this thread's turn to receive a message. Another thread's
+        recv() or recv_streaming() in progress is a ConcurrencyError, as in
+        websockets. If this thread's own stream holds the turn (its
+        iterator was left in the middle of a message), the turn is taken
+        from it: the rest of its message is skipped, and the iterator
+        raises ConcurrencyError if resumed. (The turn changing hands
+        meanwhile is waited for, at most `timeout` seconds.)"""
         me = _get_ident()
         if self._turn_taken.acquire(False):  # the usual case: nobody else receives
             self._holder = turn = _Turn(me)
@@ -293,10 +413,14 @@ class ClientConnection:
                         break
                     if self._closed_exc is not None:
                         raise self._closed_exc
+                    if holder is not None:
+                        raise ConcurrencyError(
+                            "cannot call recv while another thread is already running recv or recv_streaming"
+                        )
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         raise TimeoutError("timed out waiting for another thread's receive")
-                    self._turn.wait(left)
+                    self._turn.wait(0.01 if left is None else min(left, 0.01))  # changing hands
             finally:
                 self._turn_waiting -= 1
             self._holder = turn = _Turn(me)
@@ -335,7 +459,8 @@ class ClientConnection:
         :class:`~wsclient.exceptions.ConnectionClosedOK` once the
         connection closed normally and
         :class:`~wsclient.exceptions.ConnectionClosedError` otherwise.
-        Threads receiving at the same time take turns, a message each.
+        A recv() or recv_streaming() of another thread in progress meanwhile
+        is a :class:`~wsclient.exceptions.ConcurrencyError`, as in websockets.
         """
         if self._closed_exc is not None:
             raise self._closed_exc
@@ -418,8 +543,9 @@ class ClientConnection:
         skips the rest of it (websockets makes the connection unusable
         then). A receive by the same thread while the iterator is in the
         middle of its message does the same, and resuming the iterator then
-        raises :class:`~wsclient.exceptions.ConcurrencyError`; other threads
-        wait for the message's end, as for :meth:`recv`.
+        raises :class:`~wsclient.exceptions.ConcurrencyError`; in another
+        thread, a receive before the message's end is a ConcurrencyError,
+        as for :meth:`recv`.
 
         Raises ConnectionClosedOK/ConnectionClosedError as :meth:`recv`
         (a text piece that is not UTF-8: the library closes with 1007).
@@ -565,7 +691,8 @@ class ClientConnection:
 
     def ping(self, data: Optional[Data] = None) -> threading.Event:
         """Send a ping; the returned Event is set when its pong arrives
-        (while some thread receives). `data`: 4 random bytes by default."""
+        (read by a thread in recv(), or else by the connection's background
+        thread). `data`: 4 random bytes by default."""
         if self._closed_exc is not None:
             raise self._closed_exc
         payload = os.urandom(4) if data is None else (data.encode() if isinstance(data, str) else bytes(data))
@@ -576,6 +703,7 @@ class ClientConnection:
         except InvalidState:
             raise self._closing() from None
         self._pump()
+        self._keeper.wake()  # watches for the pong
         return event
 
     def pong(self, data: Data = b"") -> None:
@@ -595,6 +723,7 @@ class ClientConnection:
         conn = self._conn
         if conn.closed:
             return
+        self._keeper.stop()
         with self._lock:
             if self._closed_exc is None and conn.state == "open":
                 self._sent = Close(code, reason)
@@ -611,64 +740,154 @@ class ClientConnection:
         return f"<wsclient.sync.client.ClientConnection {self._conn.url!r}>"
 
 
+def _call(method: "weakref.WeakMethod[Callable[[], Any]]", otherwise: Any) -> Any:
+    """Call a method by its weak reference; `otherwise` once it is gone."""
+    bound = method()
+    return otherwise if bound is None else bound()
+
+
 def connect(
     uri: str,
     *,
+    sock: Optional[socket.socket] = None,
+    ssl: Optional[ssl_module.SSLContext] = None,
+    server_hostname: Optional[str] = None,
     origin: Optional[str] = None,
+    extensions: None = None,
     subprotocols: Optional[Sequence[str]] = None,
     compression: Optional[str] = "deflate",
     additional_headers: HeadersLike = None,
     user_agent_header: Optional[str] = USER_AGENT,
+    proxy: Union[str, bool, None] = True,
+    proxy_ssl: Optional[ssl_module.SSLContext] = None,
+    proxy_server_hostname: Optional[str] = None,
     open_timeout: Optional[float] = 10,
     ping_interval: Optional[float] = 20,
     ping_timeout: Optional[float] = 20,
     close_timeout: Optional[float] = 10,
-    max_size: Optional[int] = 2**20,
+    max_size: MaxSize = 2**20,
+    max_queue: Union[int, None, Tuple[Optional[int], Optional[int]]] = 16,
+    logger: LoggerLike = None,
+    create_connection: Optional[Type[ClientConnection]] = None,
     ca_file: Any = None,
     ca_dir: Any = None,
     client_cert: Any = None,
     client_key: Any = None,
     deflate: Any = None,
     compression_level: Optional[int] = None,
-    logger: LoggerLike = None,
+    **kwargs: Any,
 ) -> ClientConnection:
     """Open a WebSocket connection to `uri` (ws:// or wss://), as
-    ``websockets.sync.client.connect`` does, with the same defaults
-    (permessage-deflate offered, 1 MiB message limit, keepalive ping every
-    20 s with a 20 s pong timeout, 10 s open and close timeouts).
+    ``websockets.sync.client.connect`` does, with the same arguments and
+    defaults (permessage-deflate offered, 1 MiB message limit, keepalive
+    ping every 20 s with a 20 s pong timeout, 10 s open and close timeouts,
+    16 messages read ahead, the proxy of the environment).
+
+    Where it goes: with none of `sock`, `ssl`, `server_hostname` nor
+    socket arguments, the library opens the connection itself (its own TCP,
+    TLS with the system's CAs or `ca_file`/`ca_dir`/`client_cert`/
+    `client_key`, and proxy: ``http://`` or ``socks5://``), the faster
+    path. Otherwise Python does, and the library runs over it: `sock` (a
+    connected socket), a Unix socket (:func:`unix_connect`), TCP by
+    ``socket.create_connection`` with the other keyword arguments (e.g.
+    ``address=(host, port)``, ``source_address``), TLS for wss:// by
+    Python's ssl module with `ssl` (an ``ssl.SSLContext``) and
+    `server_hostname`, an ``https://`` proxy with `proxy_ssl` and
+    `proxy_server_hostname`.
 
     Raises :class:`~wsclient.exceptions.InvalidStatus` (``.response``) when
     the server answers with another status than 101, InvalidURI,
-    OSError/ConnectionError when the server cannot be reached, TimeoutError.
-    The wait can be interrupted (Ctrl-C): that cancels the connect.
-    TLS: the system's CAs, or `ca_file`/`ca_dir`; `client_cert`/`client_key`.
+    InvalidProxy, OSError (a refused connection is a
+    ConnectionRefusedError), ssl errors (an untrusted certificate is an
+    ssl.SSLCertVerificationError), TimeoutError ("timed out during opening
+    handshake"). The wait can be interrupted (Ctrl-C): that cancels the
+    connect. `create_connection`: a subclass of :class:`ClientConnection`
+    to make the connection with (its constructor takes the same arguments).
     Beyond websockets: `deflate` (the permessage-deflate offer, as in
     :func:`wsclient.connect`; overrides `compression`) and
-    `compression_level` (zlib 0-9).
-    `logger`: a ``logging.Logger`` or a logger name (default: the logger
-    ``wsclient``) that gets the connection's trace at DEBUG (handshake,
-    frames, pings, close), when enabled for DEBUG at the connect.
+    `compression_level` (zlib 0-9). `logger`: a ``logging.Logger`` or a
+    logger name (default: the logger ``wsclient``) that gets the
+    connection's trace at DEBUG (handshake, frames, pings, close), when
+    enabled for DEBUG at the connect.
     """
-    tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
-    opening = start_connection(
+    if extensions is not None:
+        raise ValueError("extensions: only permessage-deflate is supported; use compression= or deflate=")
+    unix = bool(kwargs.pop("unix", False))
+    path = kwargs.pop("path", None)
+    way = route(
         uri,
-        origin=origin,
-        subprotocols=subprotocols,
-        compression=compression,
-        additional_headers=additional_headers,
-        user_agent_header=user_agent_header,
-        open_timeout=open_timeout,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        close_timeout=close_timeout,
-        max_size=max_size,
-        tls=tls,
-        deflate=deflate,
-        compression_level=compression_level,
-        logger=logger,
+        sock=sock,
+        ssl_context=ssl,
+        server_hostname=server_hostname,
+        proxy=proxy,
+        proxy_ssl=proxy_ssl,
+        unix=unix,
+        socket_kwargs=kwargs,
     )
-    conn = opened(opening.wait())
-    return ClientConnection(conn, keepalive=ping_interval is not None)
+    tls: Dict[str, Any] = dict(ca_file=ca_file, ca_dir=ca_dir, client_cert=client_cert, client_key=client_key)
+    deadline = Deadline(open_timeout)
+    stream = None
+    if not way.library:
+        if ssl is None and way.target.secure and any(v is not None for v in tls.values()):
+            ssl = tls_context(tls)
+        stream = open_stream(
+            way.target,
+            sock=sock,
+            path=path if unix else None,
+            ssl_context=ssl,
+            server_hostname=server_hostname,
+            proxy=way.proxy,
+            proxy_ssl=proxy_ssl,
+            proxy_server_hostname=proxy_server_hostname,
+            user_agent=user_agent_header,
+            socket_kwargs=kwargs,
+            deadline=deadline,
+        )
+    try:
+        opening = start_connection(
+            uri,
+            origin=origin,
+            subprotocols=subprotocols,
+            compression=compression,
+            additional_headers=additional_headers,
+            user_agent_header=user_agent_header,
+            open_timeout=deadline.left(),
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            max_size=max_size,
+            tls=tls,
+            deflate=deflate,
+            compression_level=compression_level,
+            logger=logger,
+            proxy=way.proxy if way.library else None,
+            stream=stream,
+        )
+    except BaseException:
+        if stream is not None:
+            stream.close()
+        raise
+    try:
+        conn = opened(opening.wait())
+    except WebSocketTimeout as e:
+        raise WebSocketTimeout(OPEN_TIMEOUT, result=e.result) from e
+    handshake = handshake_of(conn, uri, opening.request_headers)
+    factory = ClientConnection if create_connection is None else create_connection
+    return factory(conn, keepalive=ping_interval is not None, max_queue=max_queue, handshake=handshake)
+
+
+def unix_connect(path: Any = None, uri: Optional[str] = None, **kwargs: Any) -> ClientConnection:
+    """:func:`connect` to a server on the Unix socket at `path` (or over
+    ``sock=``, a connected Unix socket), as websockets'. `uri` (default
+    ``ws://localhost/``, ``wss://localhost/`` with ``ssl=``) gives the
+    request's host and path. Takes :func:`connect`'s keyword arguments."""
+    if path is None and kwargs.get("sock") is None:
+        raise ValueError("missing path argument")
+    if path is not None and kwargs.get("sock") is not None:
+        raise ValueError("path is incompatible with sock")
+    if uri is None:
+        uri = "ws://localhost/" if kwargs.get("ssl") is None else "wss://localhost/"
+    return connect(uri, unix=True, path=path, **kwargs)
 
 
 def reconnect(
