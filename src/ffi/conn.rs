@@ -97,6 +97,18 @@ impl Opened {
     }
 }
 
+impl Connecting {
+    /// Take the first step of `opening` now; its outcome waits for the
+    /// first `ws_connect_continue`.
+    pub(super) fn begin(mut opening: Opening) -> Box<Connecting> {
+        let parked = match opening.advance(Instant::now()) {
+            Ok(Step::Pending) => None,
+            other => Some(other),
+        };
+        Box::new(Connecting { opening, parked })
+    }
+}
+
 /// A connection being opened by `ws_connect_continue`.
 pub(super) struct Connecting {
     pub(super) opening: Opening,
@@ -338,18 +350,11 @@ pub unsafe extern "C" fn ws_connect_start(
         let uri = try_code!(unsafe { c_str(uri, "uri") });
         // SAFETY: forwarded contract.
         let options = try_code!(unsafe { options_of(opts) });
-        let mut opening = match Opening::start(uri, &options, false) {
+        let opening = match Opening::start(uri, &options, false) {
             Ok(o) => o,
             Err(e) => return set_last_error(&e),
         };
-        let parked = match opening.advance(Instant::now()) {
-            Ok(Step::Pending) => None,
-            other => Some(other),
-        };
-        let handle = handle::into_raw(ws_conn::new(
-            None,
-            Some(Box::new(Connecting { opening, parked })),
-        ));
+        let handle = handle::into_raw(ws_conn::new(None, Some(Connecting::begin(opening))));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(conn_out, handle) };
         WS_OK

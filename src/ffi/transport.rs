@@ -3,9 +3,8 @@
 //! transport (see `transport::Pipe`).
 
 use std::ffi::c_char;
-use std::time::Instant;
 
-use crate::client::{Opening, Step};
+use crate::client::Opening;
 use crate::ffi::conn::{options_of, with_conn, ws_conn, Connecting};
 use crate::ffi::error::{null_argument, set_last_error, WS_OK};
 use crate::ffi::handle::{self, bytes, c_str, try_code, write_out};
@@ -57,16 +56,11 @@ pub unsafe extern "C" fn ws_connect_transport(
         // SAFETY: forwarded contract.
         let options = try_code!(unsafe { options_of(opts) });
         let pipe = Pipe::new();
-        let mut opening = match Opening::over(uri, &options, pipe.clone()) {
+        let opening = match Opening::over(uri, &options, pipe.clone()) {
             Ok(o) => o,
             Err(e) => return set_last_error(&e),
         };
-        let parked = match opening.advance(Instant::now()) {
-            Ok(Step::Pending) => None,
-            other => Some(other),
-        };
-        let connecting = Box::new(Connecting { opening, parked });
-        let handle = handle::into_raw(ws_conn::over(connecting, pipe));
+        let handle = handle::into_raw(ws_conn::over(Connecting::begin(opening), pipe));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(conn_out, handle) };
         WS_OK

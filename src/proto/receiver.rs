@@ -752,7 +752,8 @@ fn validate_utf8(validator: &mut Option<Utf8Validator>, bytes: &[u8]) -> Result<
 mod tests {
     use super::*;
 
-    fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    /// An unmasked frame, as a server sends it.
+    pub(super) fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         FrameHeader {
             fin,
@@ -1142,22 +1143,9 @@ mod tests {
 
 #[cfg(test)]
 mod part_tests {
+    use super::tests::frame;
     use super::*;
     use crate::deflate::Deflater;
-
-    fn frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask: None,
-            payload_len: payload.len() as u64,
-        }
-        .encode(&mut out);
-        out.extend_from_slice(payload);
-        out
-    }
 
     /// A message's frames: `data` split into `pieces` frames, compressed
     /// (as one message) when `deflater` is given.
