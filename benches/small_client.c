@@ -2,7 +2,7 @@
  * The small-message benchmark's C clients (benches/small.py runs them and
  * prints the table): libwsclient's C API, and raw TCP sending the same bytes.
  *
- *   small_client ws|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT
+ *   small_client ws|ws-part|ws-batch|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT
  *
  * Both echo COUNT messages of SIZE bytes through the server at URI (ws://
  * host:port/, an IPv4 address), INFLIGHT at a time: write a batch of
@@ -16,6 +16,9 @@
  *   ws_send without flags.
  * - ws-part: ws, but each echo is received with ws_recv_part into a buffer
  *   of the client's (no message handle), size and type checked.
+ * - ws-batch: ws, but the echoes are received with ws_recv_messages into
+ *   one buffer of the client's (every message already received per call;
+ *   no message handle), sizes and types checked.
  * - ws-traced: ws, with a trace callback that counts the events (every
  *   frame each way is one): the cost of tracing against ws without.
  * - raw: the same WebSocket frames' bytes (masked client frames) built
@@ -109,7 +112,24 @@ static void ws_recv_echo(ws_conn *conn, int32_t type, const unsigned char *data,
     ws_message_free(msg);
 }
 
-static bool use_parts;
+static bool use_parts, use_batch;
+
+/* Receive `count` echoes with ws_recv_messages, as many a call as have come. */
+static void ws_recv_batch(ws_conn *conn, int32_t type, size_t size, size_t count) {
+    enum { MAX = 1024 };
+    static uint8_t buf[1 << 18];
+    static size_t lens[MAX];
+    static int32_t types[MAX];
+    while (count > 0) {
+        size_t got = 0;
+        ws_check(conn, ws_recv_messages(conn, buf, sizeof buf, lens, types, count < MAX ? count : MAX, &got),
+                 "ws_recv_messages");
+        for (size_t i = 0; i < got; i++)
+            if (lens[i] != size || types[i] != type)
+                fail("ws_recv_messages", "not the message sent");
+        count -= got;
+    }
+}
 
 static void ws_recv_echo_part(ws_conn *conn, int32_t type, size_t size) {
     static uint8_t buf[1 << 16];
@@ -158,7 +178,9 @@ static void run_ws(const char *uri, int32_t type, size_t size, size_t count, siz
                 ws_check(conn, ws_send(conn, type, data, size, WS_SEND_MORE), "ws_send");
             ws_check(conn, ws_conn_flush(conn), "ws_conn_flush");
         }
-        for (size_t i = 0; i < batch; i++) {
+        if (use_batch)
+            ws_recv_batch(conn, type, size, batch);
+        for (size_t i = 0; i < batch && !use_batch; i++) {
             if (use_parts)
                 ws_recv_echo_part(conn, type, size);
             else
@@ -301,13 +323,14 @@ static void run_raw(const char *uri, int32_t type, size_t size, size_t count, si
 
 int main(int argc, char **argv) {
     if (argc != 7) {
-        fprintf(stderr, "usage: %s ws|ws-part|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT\n", argv[0]);
+        fprintf(stderr, "usage: %s ws|ws-part|ws-batch|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT\n", argv[0]);
         return 2;
     }
     bool raw = strcmp(argv[1], "raw") == 0, traced = strcmp(argv[1], "ws-traced") == 0;
     use_parts = strcmp(argv[1], "ws-part") == 0;
-    if (!raw && !traced && !use_parts && strcmp(argv[1], "ws") != 0)
-        fail(argv[1], "expected ws, ws-part, ws-traced or raw");
+    use_batch = strcmp(argv[1], "ws-batch") == 0;
+    if (!raw && !traced && !use_parts && !use_batch && strcmp(argv[1], "ws") != 0)
+        fail(argv[1], "expected ws, ws-part, ws-batch, ws-traced or raw");
     int32_t type = strcmp(argv[3], "text") == 0 ? WS_MESSAGE_TEXT : WS_MESSAGE_BINARY;
     size_t size = strtoull(argv[4], NULL, 10), count = strtoull(argv[5], NULL, 10),
            inflight = strtoull(argv[6], NULL, 10);

@@ -1046,6 +1046,36 @@ int32_t ws_recv_message(ws_conn *conn, ws_message **msg_out);
 int32_t ws_recv_part(ws_conn *conn, uint8_t *buf, size_t cap, size_t *len_out, int32_t *type_out, bool *last_out);
 
 /*
+ Receive every message that is complete now, at most `max` of them and
+ `cap` bytes of data, in one call: the batch form of `ws_recv_message`
+ for streams of small messages (one call and one lock a batch, no handle
+ a message).
+
+ - `WS_OK`: `*count_out` messages (at least 1, at most `max`) are in
+   `buf`, one after the other: message `i` has `lens[i]` bytes and type
+   `types[i]` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`) and starts where
+   message `i - 1` ends. The first message is waited for as by
+   `ws_recv_message` (blocking mode, read timeout); the others are those
+   already received: the call never waits or reads the socket for them.
+ - `WS_ERR_INVALID_ARGUMENT` with `*count_out` 0: the next message does
+   not fit in `cap` bytes; `lens[0]` is its size. It stays queued: call
+   again with a larger buffer, or take it with `ws_recv_message`. (Also
+   for NULL `buf` or `lens`, or `max` 0, with the connection untouched.)
+ - `WS_CLOSED`, `WS_ERR_TIMEOUT`, `WS_ERR_WOULD_BLOCK`, *fail* and *exn*
+   results as for `ws_recv_message`; `*count_out` is 0.
+
+ Messages are validated, inflated and limited as for `ws_recv_message`,
+ and pings are answered on the way; this call and `ws_recv_message` mix
+ freely. `types` and `count_out` may be NULL.
+
+ # Safety
+ `conn`: NULL or a live connection; `buf`: `cap` writable bytes; `lens`
+ (and `types` unless NULL): `max` writable elements; `count_out`: NULL or
+ writable.
+ */
+int32_t ws_recv_messages(ws_conn *conn, uint8_t *buf, size_t cap, size_t *lens, int32_t *types, size_t max, size_t *count_out);
+
+/*
  Receive messages and call `handler` on each until the connection closes,
  the handler stops the loop or an error occurs. It returns:
  - the server closes the connection: `WS_CLOSED`;

@@ -17,7 +17,7 @@ use crate::observe::{Stat, Stats, Timings};
 use crate::proto::close::CloseFrame;
 use crate::proto::receiver::Mode;
 use crate::proto::{Frame, Message, MessageType};
-use crate::session::{Fate, Now, PongRecord, Received, Session, Ticket};
+use crate::session::{Buffered, Fate, Now, PongRecord, Received, Session, Ticket};
 use crate::transport::{wait_fd, Pipe, Socket, Stream};
 
 pub use crate::session::State;
@@ -135,6 +135,21 @@ struct Core {
     session: Session,
     stream: Stream,
     shut: bool,
+    /// A message received for a batch whose buffer it did not fit: the
+    /// next receive of a message hands it out.
+    held: Option<Message>,
+}
+
+/// What [`Connection::recv_batch`] got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// This many messages, one after the other in the buffer.
+    Messages(usize),
+    /// The next message has this many bytes, more than the buffer holds:
+    /// it is kept for the next receive.
+    TooBig(usize),
+    /// The server closed the connection (see [`Connection::peer_close`]).
+    Closed,
 }
 
 /// Negotiated facts handed over by the handshake.
@@ -309,6 +324,7 @@ impl Connection {
                 session,
                 stream,
                 shut: false,
+                held: None,
             }),
             turn: Condvar::new(),
             receiving: Mutex::new(()),
@@ -475,7 +491,90 @@ impl Connection {
 
     /// Receive in `mode` (pieces of at most `part_size` bytes in part mode).
     fn receive(&self, mode: Mode, part_size: usize) -> Result<Received> {
-        let _one_reader = self.receiving.lock().map_err(|_| poisoned())?;
+        self.receive_with(|core, clock| {
+            if let Some(message) = core.held.take() {
+                if mode == Mode::Messages {
+                    return Ok(Some(Received::Message(message)));
+                }
+                core.held = Some(message);
+                return Err(Error::invalid_state(
+                    "a message is partly received; receive the rest of it as a message",
+                ));
+            }
+            if mode == Mode::Parts {
+                core.session.set_part_size(part_size);
+            }
+            core.session.receive(mode, clock)
+        })
+    }
+
+    /// Receive every message that is complete now into `buf` (at least one:
+    /// blocking, this waits for it as [`Connection::recv_message`] does),
+    /// at most `max` of them, one after the other; `put` hears of each (its
+    /// type and length). Never reads the socket after the first message.
+    pub fn recv_batch(
+        &self,
+        buf: &mut [u8],
+        max: usize,
+        mut put: impl FnMut(MessageType, usize),
+    ) -> Result<Batch> {
+        if max == 0 {
+            return Err(Error::invalid_argument("room for no message"));
+        }
+        self.receive_with(|core, clock| {
+            let (mut count, mut used) = (0, 0);
+            if let Some(message) = core.held.take() {
+                // A message too large for an earlier call's buffer.
+                let len = message.data.len();
+                if len > buf.len() {
+                    core.held = Some(message);
+                    return Ok(Some(Batch::TooBig(len)));
+                }
+                buf[..len].copy_from_slice(&message.data);
+                put(message.kind, len);
+                (count, used) = (1, len);
+            }
+            while count < max {
+                match core.session.take_buffered(&mut buf[used..], &mut *clock)? {
+                    Buffered::Taken(kind, len) => {
+                        put(kind, len);
+                        count += 1;
+                        used += len;
+                    }
+                    Buffered::TooBig(len) if count == 0 => return Ok(Some(Batch::TooBig(len))),
+                    Buffered::TooBig(_) => break,
+                    Buffered::Other if count > 0 => break,
+                    Buffered::Other => match core.session.receive(Mode::Messages, &mut *clock)? {
+                        // Anything else goes the usual way, one at a time.
+                        Some(Received::Message(message)) => {
+                            let len = message.data.len();
+                            if len > buf.len() {
+                                core.held = Some(message);
+                                return Ok(Some(Batch::TooBig(len)));
+                            }
+                            buf[..len].copy_from_slice(&message.data);
+                            put(message.kind, len);
+                            (count, used) = (1, len);
+                        }
+                        Some(Received::Closed) => return Ok(Some(Batch::Closed)),
+                        Some(_) => unreachable!("message mode yields messages"),
+                        None => return Ok(None),
+                    },
+                }
+            }
+            Ok(Some(Batch::Messages(count)))
+        })
+    }
+
+    /// The receive loop: `take` runs under the lock until it hands out
+    /// something; between tries the call reads the socket, or waits for it
+    /// (blocking) without the lock. A first try that finds something
+    /// complete takes it without queueing behind another receiving thread.
+    fn receive_with<R>(
+        &self,
+        mut take: impl FnMut(&mut Core, &mut LazyNow) -> Result<Option<R>>,
+    ) -> Result<R> {
+        let mut one_reader = None;
         let deadline = self.timeouts.read_deadline();
         let blocking = !self.is_nonblocking();
         // A blocking receive polls before reading unless bytes are probably
@@ -486,10 +585,7 @@ impl Connection {
             let mut core = self.lock()?;
             let mut clock = LazyNow::default();
             let _ = core.run_timers(&mut clock); // failures come back from receive
-            if mode == Mode::Parts {
-                core.session.set_part_size(part_size);
-            }
-            match core.session.receive(mode, &mut clock) {
+            match take(&mut core, &mut clock) {
                 Ok(Some(event)) => {
                     let _ = core.write_some();
                     return Ok(self.after_event(core, event));
@@ -509,6 +605,13 @@ impl Connection {
                     return Err(e);
                 }
                 Ok(None) => {}
+            }
+            if one_reader.is_none() {
+                // Nothing complete: from here on this is the one thread that
+                // reads and waits; then look again, as another may have read.
+                drop(core);
+                one_reader = Some(self.receiving.lock().map_err(|_| poisoned())?);
+                continue;
             }
             // Bytes queued for the socket go out before any wait (a pong, a
             // batch of sends marked "more").
@@ -550,7 +653,7 @@ impl Connection {
         }
     }
 
-    fn after_event<'a>(&'a self, core: MutexGuard<'a, Core>, event: Received) -> Received {
+    fn after_event<'a, R>(&'a self, core: MutexGuard<'a, Core>, event: R) -> R {
         if core.session.state() == State::Closed {
             self.wind_down(core);
         }

@@ -8,7 +8,7 @@ pub mod proxy;
 mod redirect;
 
 pub use connect::{connect, Connected};
-pub use connection::{Connection, Interest, Part, State};
+pub use connection::{Batch, Connection, Interest, Part, State};
 pub use opening::{Opening, Step};
 pub use options::Options;
 pub use proxy::Proxy;

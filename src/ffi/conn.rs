@@ -4,11 +4,13 @@ use std::ffi::{c_char, c_void, CString};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use crate::client::{connect, Connected, Connection, Interest, Opening, Options, State, Step};
+use crate::client::{
+    connect, Batch, Connected, Connection, Interest, Opening, Options, State, Step,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi::error::{
-    null_argument, set_last_error, set_last_stop_value, to_cstring, WS_CLOSED, WS_HTTP_RESPONSE,
-    WS_OK, WS_STOPPED,
+    null_argument, set_last_error, set_last_stop_value, to_cstring, WS_CLOSED,
+    WS_ERR_INVALID_ARGUMENT, WS_HTTP_RESPONSE, WS_OK, WS_STOPPED,
 };
 use crate::ffi::frame::{store_frame, ws_frame};
 use crate::ffi::handle::{self, bytes, c_str, tagged, try_code, write_out};
@@ -939,6 +941,90 @@ pub unsafe extern "C" fn ws_recv_part(
                     WS_OK
                 }
                 None => {
+                    c.remember_peer_reason();
+                    WS_CLOSED
+                }
+            }
+        })
+    }
+}
+
+/// Receive every message that is complete now, at most `max` of them and
+/// `cap` bytes of data, in one call: the batch form of `ws_recv_message`
+/// for streams of small messages (one call and one lock a batch, no handle
+/// a message).
+///
+/// - `WS_OK`: `*count_out` messages (at least 1, at most `max`) are in
+///   `buf`, one after the other: message `i` has `lens[i]` bytes and type
+///   `types[i]` (`WS_MESSAGE_TEXT` or `WS_MESSAGE_BINARY`) and starts where
+///   message `i - 1` ends. The first message is waited for as by
+///   `ws_recv_message` (blocking mode, read timeout); the others are those
+///   already received: the call never waits or reads the socket for them.
+/// - `WS_ERR_INVALID_ARGUMENT` with `*count_out` 0: the next message does
+///   not fit in `cap` bytes; `lens[0]` is its size. It stays queued: call
+///   again with a larger buffer, or take it with `ws_recv_message`. (Also
+///   for NULL `buf` or `lens`, or `max` 0, with the connection untouched.)
+/// - `WS_CLOSED`, `WS_ERR_TIMEOUT`, `WS_ERR_WOULD_BLOCK`, *fail* and *exn*
+///   results as for `ws_recv_message`; `*count_out` is 0.
+///
+/// Messages are validated, inflated and limited as for `ws_recv_message`,
+/// and pings are answered on the way; this call and `ws_recv_message` mix
+/// freely. `types` and `count_out` may be NULL.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `buf`: `cap` writable bytes; `lens`
+/// (and `types` unless NULL): `max` writable elements; `count_out`: NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_recv_messages(
+    conn: *mut ws_conn,
+    buf: *mut u8,
+    cap: usize,
+    lens: *mut usize,
+    types: *mut i32,
+    max: usize,
+    count_out: *mut usize,
+) -> i32 {
+    // SAFETY: `count_out` is NULL or writable (the contract).
+    unsafe { write_out(count_out, 0) };
+    if buf.is_null() {
+        return null_argument("buf");
+    }
+    if lens.is_null() {
+        return null_argument("lens");
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            // SAFETY: the caller promises `cap` writable bytes at `buf` and
+            // `max` writable elements at `lens` and `types` (unless NULL).
+            let buf = std::slice::from_raw_parts_mut(buf, cap);
+            let lens = std::slice::from_raw_parts_mut(lens, max);
+            let mut types = (!types.is_null()).then(|| std::slice::from_raw_parts_mut(types, max));
+            let mut count = 0;
+            let r = c.conn().and_then(|k| {
+                k.recv_batch(buf, max, |kind, len| {
+                    lens[count] = len;
+                    if let Some(types) = types.as_deref_mut() {
+                        types[count] = kind.opcode() as i32;
+                    }
+                    count += 1;
+                })
+            });
+            match try_code!(c.check(r)) {
+                Batch::Messages(n) => {
+                    write_out(count_out, n);
+                    WS_OK
+                }
+                Batch::TooBig(len) => {
+                    lens[0] = len;
+                    let e = Error::invalid_argument(format!(
+                        "the next message has {len} bytes, more than the {cap} the buffer holds"
+                    ));
+                    let _ = c.check::<()>(Err(e)); // the message for ws_conn_errmsg
+                    WS_ERR_INVALID_ARGUMENT
+                }
+                Batch::Closed => {
                     c.remember_peer_reason();
                     WS_CLOSED
                 }

@@ -11,6 +11,7 @@ use crate::proto::frame::{Frame, FrameHeader, RSV1};
 use crate::proto::message::{FrameInfo, Message, MessageType};
 use crate::proto::opcode::OpCode;
 use crate::proto::utf8::Utf8Validator;
+use std::collections::TryReserveError;
 
 /// Size limits applied to what the peer sends.
 #[derive(Clone, Copy, Debug)]
@@ -95,6 +96,34 @@ struct Streamed {
     tail_used: usize,
     /// zlib may hold output that did not fit the room last time.
     inflate_pending: bool,
+}
+
+/// A message found whole by [`Receiver::whole_message`]: its type, and
+/// where its payload lies in the input (the frame ends where it ends).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Whole {
+    pub kind: MessageType,
+    pub payload: std::ops::Range<usize>,
+}
+
+impl Whole {
+    /// The message, its data copied out of `input` (an allocation failure
+    /// is returned, not an abort).
+    pub fn message(&self, input: &[u8]) -> std::result::Result<Message, TryReserveError> {
+        let payload = &input[self.payload.clone()];
+        let mut data = Vec::new();
+        data.try_reserve_exact(payload.len())?;
+        data.extend_from_slice(payload);
+        let mut message = Message::new(self.kind, data);
+        message.frames.try_push(FrameInfo {
+            fin: true,
+            rsv: 0,
+            opcode: self.kind.opcode(),
+            payload_len: payload.len() as u64,
+            payload: 0..payload.len(),
+        })?;
+        Ok(message)
+    }
 }
 
 /// A frame's payload is read straight into its message only when at least
@@ -219,6 +248,64 @@ impl Receiver {
         }
     }
 
+    /// The usual message, taken fast: an unfragmented, uncompressed data
+    /// frame whose whole payload is at the front of `input`, between
+    /// messages. `None` for anything else, with nothing consumed: the
+    /// general path ([`Receiver::read_as`]) takes it, and reports its
+    /// errors. A text payload that is not UTF-8 fails here as it would there.
+    /// The caller that takes it says so with [`Receiver::took`].
+    pub fn whole_message(&self, input: &[u8]) -> Result<Option<Whole>> {
+        if self.frame.is_some() || self.message.is_some() {
+            return Ok(None);
+        }
+        let (b0, b1) = match input {
+            [b0, b1, ..] => (*b0, *b1),
+            _ => return Ok(None),
+        };
+        // FIN, no RSV bit, text or binary; unmasked.
+        let kind = match b0 {
+            0x81 => MessageType::Text,
+            0x82 => MessageType::Binary,
+            _ => return Ok(None),
+        };
+        let (header, len) = match b1 {
+            0..=125 => (2, u64::from(b1)),
+            126 if input.len() >= 4 => (4, u64::from(u16::from_be_bytes([input[2], input[3]]))),
+            _ => return Ok(None), // masked, 64-bit lengths, or too short
+        };
+        let limit = self
+            .limits
+            .max_frame_size
+            .min(self.limits.max_message_size as u64);
+        let end = header + len as usize;
+        if len > limit || input.len() < end {
+            return Ok(None);
+        }
+        let payload = &input[header..end];
+        if kind == MessageType::Text && simdutf8::basic::from_utf8(payload).is_err() {
+            return Err(Error::invalid_payload("text message is not valid UTF-8"));
+        }
+        Ok(Some(Whole {
+            kind,
+            payload: header..end,
+        }))
+    }
+
+    /// The frame of `whole` was taken: count it, and trace it.
+    pub fn took(&mut self, whole: &Whole) {
+        self.frames += 1;
+        if let Some(trace) = &self.trace {
+            let h = FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode: whole.kind.opcode(),
+                mask: None,
+                payload_len: whole.payload.len() as u64,
+            };
+            trace.emit(frame_event(TraceKind::FrameReceived, &h));
+        }
+    }
+
     /// Consume bytes from the front of `input`. Returns how many bytes were
     /// consumed and the event they completed, if any; stops after one event.
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Event>)> {
@@ -232,6 +319,13 @@ impl Receiver {
             return self.read_part(input);
         }
         self.check_direct()?;
+        if mode == Mode::Messages {
+            if let Some(whole) = self.whole_message(input)? {
+                let message = whole.message(input).map_err(|_| out_of_memory())?;
+                self.took(&whole);
+                return Ok((whole.payload.end, Some(Event::Message(message))));
+            }
+        }
         let mut pos = 0;
         loop {
             if self.frame.is_none() {

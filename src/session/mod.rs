@@ -111,6 +111,17 @@ pub enum Received {
     },
 }
 
+/// What [`Session::take_buffered`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffered {
+    /// A message of this type and length, now in the caller's room.
+    Taken(MessageType, usize),
+    /// A whole message of this length that does not fit the room: left.
+    TooBig(usize),
+    /// Something else, for [`Session::receive`].
+    Other,
+}
+
 pub struct Session {
     receiver: Receiver,
     sender: Sender,
@@ -359,6 +370,34 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// A batch receive's step: the next message when it lies whole in the
+    /// read buffer as one unfragmented, uncompressed frame, copied into
+    /// `room` when it fits ([`Buffered::TooBig`] leaves it where it is).
+    /// [`Buffered::Other`] for anything else (a control frame, a fragment,
+    /// a compressed or partial frame, an error to report): nothing taken,
+    /// for [`Session::receive`] to handle.
+    pub fn take_buffered(&mut self, room: &mut [u8], mut now: impl Now) -> Result<Buffered> {
+        if self.pending_error.is_some() || self.state == State::Closed || self.partial.is_some() {
+            return Ok(Buffered::Other);
+        }
+        let whole = match self.receiver.whole_message(self.rbuf.data()) {
+            Ok(Some(whole)) => whole,
+            Ok(None) => return Ok(Buffered::Other),
+            Err(e) => return Err(self.fail(e, now.now())),
+        };
+        let len = whole.payload.len();
+        if len > room.len() {
+            return Ok(Buffered::TooBig(len));
+        }
+        room[..len].copy_from_slice(&self.rbuf.data()[whole.payload.clone()]);
+        self.receiver.took(&whole);
+        self.rbuf.consume(whole.payload.end);
+        self.rbuf.shrink();
+        self.stats.messages_in += 1;
+        self.stats.payload_in += len as u64;
+        Ok(Buffered::Taken(whole.kind, len))
     }
 
     fn on_pong(&mut self, payload: &[u8], mut now: impl Now) {

@@ -6,6 +6,9 @@ const READ_CHUNK: usize = 4 << 10;
 /// An emptied buffer up to this size is kept for the next reads; a larger
 /// one is given back when it was underused (see [`ReadBuf::shrink`]).
 const KEEP: usize = READ_CHUNK;
+/// An emptied buffer larger than [`KEEP`] goes after this many times in a
+/// row that it was found less than half used.
+const UNDERUSED: u32 = 32;
 /// The largest read.
 const MAX_READ: usize = 16 << 20;
 /// The largest read between frames.
@@ -27,6 +30,8 @@ pub struct ReadBuf {
     /// The most bytes held since the last [`ReadBuf::shrink`] that found
     /// the buffer empty (called between messages).
     peak: usize,
+    /// How many times in a row [`ReadBuf::shrink`] found it underused.
+    underused: u32,
 }
 
 impl ReadBuf {
@@ -101,7 +106,10 @@ impl ReadBuf {
 
     /// Give memory back once nothing is buffered (the caller asks between
     /// messages): a buffer above 4 KiB goes when it was never half full
-    /// since the last time. A stream of large messages keeps its buffer; a
+    /// between the last [`UNDERUSED`] times. A stream of large messages
+    /// keeps its buffer, and so does a stream of batches of small ones
+    /// whose reads vary in size (going at the first underused time, it was
+    /// freed and zeroed again nearly every batch: 7% of a client's time); a
     /// large message followed by small ones does not pin it. The read size
     /// learnt so far is kept, so the room comes back in one allocation.
     pub fn shrink(&mut self) {
@@ -109,9 +117,15 @@ impl ReadBuf {
             return;
         }
         if self.buf.len() > KEEP && self.peak.saturating_mul(2) < self.buf.len() {
-            self.buf = Vec::new();
-            self.start = 0;
-            self.end = 0;
+            self.underused += 1;
+            if self.underused >= UNDERUSED {
+                self.buf = Vec::new();
+                self.start = 0;
+                self.end = 0;
+                self.underused = 0;
+            }
+        } else {
+            self.underused = 0;
         }
         self.peak = 0;
     }
@@ -187,11 +201,16 @@ mod tests {
         rb.consume(rb.data().len());
         rb.shrink();
         assert!(rb.buf.len() >= len);
-        // Then small messages: the buffer is given back.
-        let mut small: &[u8] = &[1; 10];
-        rb.fill(&mut small, 1).unwrap();
-        rb.consume(10);
-        rb.shrink();
+        // Then small messages: the buffer is given back, not at the first.
+        for i in 1..=UNDERUSED {
+            let mut small: &[u8] = &[1; 10];
+            rb.fill(&mut small, 1).unwrap();
+            rb.consume(10);
+            rb.shrink();
+            if i < UNDERUSED {
+                assert!(rb.buf.len() >= len, "given back after {i}");
+            }
+        }
         assert!(rb.buf.len() <= KEEP, "{} bytes kept", rb.buf.len());
     }
 }
