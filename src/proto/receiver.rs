@@ -252,26 +252,26 @@ impl Receiver {
     /// frame whose whole payload is at the front of `input`, between
     /// messages. `None` for anything else, with nothing consumed: the
     /// general path ([`Receiver::read_as`]) takes it, and reports its
-    /// errors. A text payload that is not UTF-8 fails here as it would there.
-    /// The caller that takes it says so with [`Receiver::took`].
-    pub fn whole_message(&self, input: &[u8]) -> Result<Option<Whole>> {
+    /// errors. The caller that takes it says so with [`Receiver::took`],
+    /// which validates its text.
+    pub fn whole_message(&self, input: &[u8]) -> Option<Whole> {
         if self.frame.is_some() || self.message.is_some() {
-            return Ok(None);
+            return None;
         }
         let (b0, b1) = match input {
             [b0, b1, ..] => (*b0, *b1),
-            _ => return Ok(None),
+            _ => return None,
         };
         // FIN, no RSV bit, text or binary; unmasked.
         let kind = match b0 {
             0x81 => MessageType::Text,
             0x82 => MessageType::Binary,
-            _ => return Ok(None),
+            _ => return None,
         };
         let (header, len) = match b1 {
             0..=125 => (2, u64::from(b1)),
             126 if input.len() >= 4 => (4, u64::from(u16::from_be_bytes([input[2], input[3]]))),
-            _ => return Ok(None), // masked, 64-bit lengths, or too short
+            _ => return None, // masked, 64-bit lengths, or too short
         };
         let limit = self
             .limits
@@ -279,20 +279,17 @@ impl Receiver {
             .min(self.limits.max_message_size as u64);
         let end = header + len as usize;
         if len > limit || input.len() < end {
-            return Ok(None);
+            return None;
         }
-        let payload = &input[header..end];
-        if kind == MessageType::Text && simdutf8::basic::from_utf8(payload).is_err() {
-            return Err(Error::invalid_payload("text message is not valid UTF-8"));
-        }
-        Ok(Some(Whole {
+        Some(Whole {
             kind,
             payload: header..end,
-        }))
+        })
     }
 
-    /// The frame of `whole` was taken: count it, and trace it.
-    pub fn took(&mut self, whole: &Whole) {
+    /// The frame of `whole` (found in `input`) is taken: count it, trace
+    /// it, then check its text (invalid UTF-8 fails as on the general path).
+    pub fn took(&mut self, whole: &Whole, input: &[u8]) -> Result<()> {
         self.frames += 1;
         if let Some(trace) = &self.trace {
             let h = FrameHeader {
@@ -304,6 +301,11 @@ impl Receiver {
             };
             trace.emit(frame_event(TraceKind::FrameReceived, &h));
         }
+        let payload = &input[whole.payload.clone()];
+        if whole.kind == MessageType::Text && simdutf8::basic::from_utf8(payload).is_err() {
+            return Err(Error::invalid_payload("text message is not valid UTF-8"));
+        }
+        Ok(())
     }
 
     /// Consume bytes from the front of `input`. Returns how many bytes were
@@ -320,9 +322,9 @@ impl Receiver {
         }
         self.check_direct()?;
         if mode == Mode::Messages {
-            if let Some(whole) = self.whole_message(input)? {
+            if let Some(whole) = self.whole_message(input) {
+                self.took(&whole, input)?;
                 let message = whole.message(input).map_err(|_| out_of_memory())?;
-                self.took(&whole);
                 return Ok((whole.payload.end, Some(Event::Message(message))));
             }
         }

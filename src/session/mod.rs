@@ -382,17 +382,17 @@ impl Session {
         if self.pending_error.is_some() || self.state == State::Closed || self.partial.is_some() {
             return Ok(Buffered::Other);
         }
-        let whole = match self.receiver.whole_message(self.rbuf.data()) {
-            Ok(Some(whole)) => whole,
-            Ok(None) => return Ok(Buffered::Other),
-            Err(e) => return Err(self.fail(e, now.now())),
+        let Some(whole) = self.receiver.whole_message(self.rbuf.data()) else {
+            return Ok(Buffered::Other);
         };
         let len = whole.payload.len();
         if len > room.len() {
             return Ok(Buffered::TooBig(len));
         }
+        if let Err(e) = self.receiver.took(&whole, self.rbuf.data()) {
+            return Err(self.fail(e, now.now()));
+        }
         room[..len].copy_from_slice(&self.rbuf.data()[whole.payload.clone()]);
-        self.receiver.took(&whole);
         self.rbuf.consume(whole.payload.end);
         self.rbuf.shrink();
         self.stats.messages_in += 1;

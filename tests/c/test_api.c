@@ -9,6 +9,7 @@
  * "N passed, N failed".
  */
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -719,6 +720,130 @@ static void test_parts(void) {
     ws_conn_free(conn);
 }
 
+/* Message i of test_batch: its type, size and byte j. Message 150 is larger
+   than the batch buffer. */
+static int32_t batch_type(size_t i) { return i % 3 == 0 ? WS_MESSAGE_BINARY : WS_MESSAGE_TEXT; }
+static size_t batch_size(size_t i) { return i == 150 ? 70000 : (i * 37) % 201; }
+static uint8_t batch_byte(size_t i, size_t j) { return (uint8_t)('a' + (i + j) % 26); }
+
+/* ws_recv_messages: a burst of small messages comes back in few calls, in
+   order and intact; a message larger than the buffer is refused and stays
+   for ws_recv_message; it mixes with ws_recv_message; its bad arguments;
+   a compressed message too large for the buffer is kept for the next
+   receive; the close. */
+static void test_batch(void) {
+    ws_conn *conn = connect_to("/", NULL);
+    if (!conn)
+        return;
+    enum { N = 300, CAP = 64 * 1024, MAX = 64 };
+    static uint8_t out[70000], buf[CAP];
+    size_t lens[MAX];
+    int32_t types[MAX];
+    for (size_t i = 0; i < N; i++) {
+        for (size_t j = 0; j < batch_size(i); j++)
+            out[j] = batch_byte(i, j);
+        CHECK(ws_send(conn, batch_type(i), out, batch_size(i), WS_SEND_MORE) == WS_OK);
+    }
+    CHECK(ws_conn_flush(conn) == WS_OK);
+    /* Wait until every echo is in the kernel, so that batches are certain. */
+    size_t echoed = 0;
+    for (size_t i = 0; i < N; i++)
+        echoed += batch_size(i) + (batch_size(i) < 126 ? 2 : batch_size(i) < 65536 ? 4 : 10);
+    int pending = 0;
+    for (int waits = 0; waits < 1000 && (size_t)pending < echoed; waits++) {
+        poll(NULL, 0, 10);
+        ioctl(ws_conn_fd(conn), FIONREAD, &pending);
+    }
+    CHECK((size_t)pending >= echoed);
+    size_t next = 0, calls = 0, most = 0, refused = 0;
+    while (next < N) {
+        size_t count = 99;
+        int32_t rc = ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count);
+        calls++;
+        if (rc == WS_ERR_INVALID_ARGUMENT) {
+            /* Too large: refused, and still there for ws_recv_message. */
+            CHECK(count == 0 && next == 150 && lens[0] == 70000);
+            CHECK(strstr(ws_conn_errmsg(conn), "70000") != NULL);
+            ws_message *msg = NULL;
+            CHECK(ws_recv_message(conn, &msg) == WS_OK && ws_message_size(msg) == 70000);
+            CHECK(ws_message_data(msg)[69999] == batch_byte(150, 69999));
+            ws_message_free(msg);
+            refused++;
+            next++;
+            continue;
+        }
+        CHECK(rc == WS_OK && count >= 1 && count <= MAX);
+        if (rc != WS_OK)
+            break;
+        most = count > most ? count : most;
+        const uint8_t *at = buf;
+        for (size_t k = 0; k < count; k++, next++) {
+            CHECK(types[k] == batch_type(next) && lens[k] == batch_size(next));
+            bool same = lens[k] == batch_size(next);
+            for (size_t j = 0; same && j < lens[k]; j++)
+                same = at[j] == batch_byte(next, j);
+            CHECK(same);
+            at += lens[k];
+        }
+    }
+    CHECK(next == N && refused == 1);
+    CHECK(most > 1 && calls < N / 2); /* batches, not one message a call */
+
+    /* Mixed with ws_recv_message; types may be NULL; one at most. */
+    for (int i = 0; i < 3; i++)
+        CHECK(ws_send_text(conn, "abc", 3) == WS_OK);
+    ws_message *msg = NULL;
+    CHECK(ws_recv_message(conn, &msg) == WS_OK && ws_message_size(msg) == 3);
+    ws_message_free(msg);
+    size_t count = 0;
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, NULL, 1, &count) == WS_OK && count == 1 && lens[0] == 3);
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, NULL) == WS_OK && lens[0] == 3);
+
+    /* Bad arguments leave the connection as it was. */
+    CHECK(ws_recv_messages(NULL, buf, CAP, lens, types, MAX, &count) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_recv_messages(conn, NULL, CAP, lens, types, MAX, &count) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_recv_messages(conn, buf, CAP, NULL, types, MAX, &count) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, types, 0, &count) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(ws_conn_set_nonblocking(conn, true) == WS_OK);
+    count = 99;
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_ERR_WOULD_BLOCK && count == 0);
+    CHECK(ws_conn_set_nonblocking(conn, false) == WS_OK);
+    CHECK(ws_send_text(conn, "still open", 10) == WS_OK);
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_OK && count == 1 && lens[0] == 10);
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_CLOSED && count == 0);
+    ws_conn_free(conn);
+
+    /* Compressed messages go the general way: one too large for the buffer
+       is kept for the next receive, and a receive in parts meanwhile is
+       refused. */
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_add_deflate_offer(opts, "") == WS_OK);
+    conn = connect_to("/", opts);
+    ws_options_free(opts);
+    if (!conn)
+        return;
+    CHECK(ws_conn_compression(conn));
+    if (!ws_conn_compression(conn)) {
+        ws_conn_free(conn);
+        return;
+    }
+    CHECK(ws_send_text(conn, "a compressed message of some length", 35) == WS_OK);
+    CHECK(ws_send_text(conn, "short", 5) == WS_OK);
+    CHECK(ws_recv_messages(conn, buf, 10, lens, types, MAX, &count) == WS_ERR_INVALID_ARGUMENT);
+    CHECK(count == 0 && lens[0] == 35);
+    bool last = false;
+    CHECK(ws_recv_part(conn, buf, 16, &count, NULL, &last) == WS_ERR_INVALID_STATE);
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_OK && count >= 1 && lens[0] == 35);
+    CHECK(memcmp(buf, "a compressed message of some length", 35) == 0);
+    if (count == 1)
+        CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_OK && count == 1);
+    CHECK(count >= 1 && lens[count - 1] == 5 && types[count - 1] == WS_MESSAGE_TEXT);
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_CLOSED);
+    ws_conn_free(conn);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_api ws://HOST:PORT\n");
@@ -735,6 +860,7 @@ int main(int argc, char **argv) {
     test_maps();
     test_echo();
     test_parts();
+    test_batch();
     test_server_close_and_loop();
     test_handler_stops_loop();
     test_handler_codes_and_freeing();
