@@ -13,8 +13,10 @@ issue 23's cost of tracing):
 - small: --messages text messages of 128 bytes, 256 in flight: write 256
   (the C client with WS_SEND_MORE, then ws_conn_flush; tungstenite `write`
   x256, then one `flush`; raw TCP the same frames' bytes, built beforehand,
-  in one write), then read the 256 echoes; repeat. Every client below,
-  the Python ones as benches/small_python.py describes.
+  in one write), then read the 256 echoes (the C client once with
+  ws_recv_message and a handle a message, once with ws_recv_messages, every
+  echo already received in one call); repeat. Every client below, the
+  Python ones as benches/small_python.py describes.
 - round trip: --rtt-messages text messages of 32 bytes, one at a time:
   send, wait for the echo (C, tungstenite, raw TCP).
 - 1 MiB: --large-messages text, then binary, messages of 1 MiB, one at a
@@ -281,6 +283,7 @@ def main() -> int:
     raw = Client("raw TCP, same bytes", [args.c_client, "raw"])
     tungstenite = Client("tungstenite", [args.tungstenite])
     ours = Client("libwsclient C", [args.c_client, "ws"])
+    batch = Client("libwsclient C, ws_recv_messages", [args.c_client, "ws-batch"])
     traced = Client("libwsclient C, traced", [args.c_client, "ws-traced"])
     natives = [raw, tungstenite, ours]
 
@@ -313,13 +316,16 @@ def main() -> int:
     goals: List[str] = []
 
     if "small" in workloads:
-        clients = natives + [traced] + ([] if args.no_python else pythons)
+        clients = natives + [batch, traced] + ([] if args.no_python else pythons)
         res = rounds(clients, args.server, "text", SMALL_SIZE, args.messages, SMALL_INFLIGHT, args.rounds,
                      "128-byte text", where)
         everything["small"] = res
         print(f"\n### {args.messages:,} text messages of {SMALL_SIZE} bytes, {SMALL_INFLIGHT} in flight\n")
         print(table(res, ["tungstenite"], {} if args.no_python else python_peers, SMALL_SIZE))
-        goals.append(goal("128-byte text, C vs tungstenite", paired(res, ours.name, tungstenite.name), 1.5))
+        goals.append(goal("128-byte text, C (ws_recv_message) vs tungstenite",
+                          paired(res, ours.name, tungstenite.name), 1.5))
+        goals.append(goal("128-byte text, C (ws_recv_messages) vs tungstenite",
+                          paired(res, batch.name, tungstenite.name), 1.5))
         cost = paired(res, traced.name, ours.name)
         print(f"\nTracing (issue 23): a counting trace callback, two events a message, runs at "
               f"{cost:.2f}× the untraced rate." if cost else "\nTracing: no figure (a client failed).")

@@ -584,6 +584,31 @@ struct part {
     bool last;
 };
 
+/** Messages received together with connection::recv_messages(): views
+ *  into the batch's own buffer, valid until the batch is filled again. The
+ *  buffer grows to fit a message larger than it. */
+class batch {
+  public:
+    explicit batch(std::size_t capacity = 256 * 1024, std::size_t max_messages = 1024)
+        : buf_(capacity ? capacity : 1), lens_(max_messages ? max_messages : 1), types_(lens_.size()),
+          starts_(lens_.size()) {}
+    std::size_t size() const noexcept { return count_; }
+    bool empty() const noexcept { return count_ == 0; }
+    message_type type(std::size_t i) const { return static_cast<message_type>(types_.at(i)); }
+    byte_view data(std::size_t i) const { return byte_view(buf_.data() + starts_.at(i), lens_.at(i)); }
+    std::string_view text(std::size_t i) const {
+        return std::string_view(reinterpret_cast<const char *>(buf_.data() + starts_.at(i)), lens_.at(i));
+    }
+
+  private:
+    friend class connection;
+    std::vector<std::uint8_t> buf_;
+    std::vector<std::size_t> lens_;
+    std::vector<std::int32_t> types_;
+    std::vector<std::size_t> starts_;
+    std::size_t count_ = 0;
+};
+
 /** A WebSocket connection: open, or connecting after connect_start()
  *  (destroying it then cancels the connect). Destroying it while open sends a close
  *  frame with 1001 "going away" and waits at most
@@ -753,6 +778,33 @@ class connection {
             return std::nullopt;
         check(rc);
         return part{n, static_cast<message_type>(type), last};
+    }
+
+    /** Every message received by now into `into` (at least one; blocking
+     *  mode waits for it; ws_recv_messages): one call a batch for streams of
+     *  small messages. false once the server has closed; in non-blocking
+     *  mode, throws ws::exn with WS_ERR_WOULD_BLOCK when none is there. */
+    bool recv_messages(batch &into) {
+        into.count_ = 0;
+        for (;;) {
+            std::size_t n = 0;
+            int32_t rc = ws_recv_messages(h(), into.buf_.data(), into.buf_.size(), into.lens_.data(),
+                                          into.types_.data(), into.lens_.size(), &n);
+            if (rc == WS_ERR_INVALID_ARGUMENT && n == 0 && into.lens_[0] > into.buf_.size()) {
+                into.buf_.resize(into.lens_[0]); // a message larger than the buffer
+                continue;
+            }
+            if (rc == WS_CLOSED)
+                return false;
+            check(rc);
+            std::size_t at = 0;
+            for (std::size_t i = 0; i < n; i++) {
+                into.starts_[i] = at;
+                at += into.lens_[i];
+            }
+            into.count_ = n;
+            return true;
+        }
     }
 
     /** A counter or connect timing (WS_STAT_*, ws_conn_stat). */

@@ -31,6 +31,10 @@ const CORK_LIMIT: usize = 64 << 10;
 /// From this size on, an uncompressed message is sent in parts: masked and
 /// written a piece at a time as the socket takes it, never queued whole.
 const STREAM_MIN: usize = 128 << 10;
+/// The most a blocking receive reads while it waits in the socket (see
+/// [`Connection::receive_with`]); a frame with more than this to come is
+/// waited for with poll, and read straight into its message.
+const LANDING: usize = 16 << 10;
 /// A call waiting for another thread's message to end looks again this
 /// often, in case the signal was missed.
 const RECHECK: Duration = Duration::from_millis(50);
@@ -67,8 +71,10 @@ pub struct Connection {
     /// Signalled when a message sent in parts ends (written, or lost with
     /// the connection): the turn of the calls that wait behind it.
     turn: Condvar,
-    /// One receiving thread at a time; senders never take it.
-    receiving: Mutex<()>,
+    /// One receiving thread at a time (senders never take it), with the
+    /// buffer it reads into while it waits in the socket (see
+    /// [`Connection::receive_with`]).
+    receiving: Mutex<Vec<u8>>,
     /// The socket to wait on; none over the caller's transport, which
     /// never blocks.
     socket: Option<Socket>,
@@ -219,6 +225,15 @@ impl Core {
         Ok(())
     }
 
+    /// Bytes read outside the lock (`result` of a read into `landed`)
+    /// join the session's input.
+    fn landed(&mut self, result: std::io::Result<usize>, landed: &[u8]) -> Result<bool> {
+        if let Ok(n) = result {
+            self.session.on_landed(&landed[..n]);
+        }
+        self.after_read(result)
+    }
+
     /// One read into the session. `Ok(false)`: nothing to read now.
     fn read_some(&mut self) -> Result<bool> {
         if self.shut {
@@ -295,10 +310,15 @@ impl Core {
 
     /// After the close handshake: write what is queued, read (and drop)
     /// what arrives, and shut the socket once nothing is left to wait for.
+    /// An open session is not read here: its bytes are the receiving
+    /// thread's (which may be reading the socket outside the lock).
     fn wind_down(&mut self, now: Instant) {
         let _ = self.session.on_timer(now);
         let _ = self.write_some();
-        while self.session.wants_read() && matches!(self.read_some(), Ok(true)) {}
+        while self.session.state() == State::Closed
+            && self.session.wants_read()
+            && matches!(self.read_some(), Ok(true))
+        {}
         if self.session.finished() && !self.shut {
             self.stream.shutdown();
             self.shut = true;
@@ -313,7 +333,10 @@ impl Connection {
             Stream::Caller(p) => Some(p.clone()),
             _ => None,
         };
-        stream.set_nonblocking(true)?;
+        // Reads and writes never wait (see transport::Socket): a plain
+        // socket is left in blocking mode for the one receive that waits in
+        // it; TLS is waited for with poll.
+        stream.set_nonblocking(stream.plain().is_none())?;
         stream.set_read_timeout(None)?;
         stream.set_write_timeout(None)?;
         Ok(Connection {
@@ -327,7 +350,7 @@ impl Connection {
                 held: None,
             }),
             turn: Condvar::new(),
-            receiving: Mutex::new(()),
+            receiving: Mutex::new(Vec::new()),
             // The caller's transport has nothing to wait on.
             nonblocking: AtomicBool::new(caller),
             timeouts: Timeouts::new(agreed.read_timeout, agreed.write_timeout),
@@ -636,7 +659,24 @@ impl Connection {
             }
             let wake = earliest(deadline, core.session.next_deadline());
             let write = core.session.wants_write();
+            // Nothing to write and no deadline to wake for: a plain socket
+            // is read waiting, one system call where poll then read are two
+            // (a round trip's answer). The bytes land in the reader's own
+            // buffer, outside the lock, and join the session's after it.
+            let land = wake.is_none()
+                && !write
+                && !core.shut
+                && core.stream.plain().is_some()
+                && core.session.frame_remaining() < LANDING as u64;
             drop(core);
+            if let (true, Some(socket), Some(landing)) = (land, &self.socket, one_reader.as_mut()) {
+                landing.clear();
+                landing.reserve_exact(LANDING);
+                let result = socket.read_spare_waiting(landing);
+                polled = landing.len() == landing.capacity();
+                let _ = self.lock()?.landed(result, landing); // errors come back from receive
+                continue;
+            }
             self.wait_socket(true, write, left(wake, now))?;
             polled = true;
         }

@@ -275,6 +275,19 @@ impl Session {
         }
     }
 
+    /// Bytes read by the driver into a buffer of its own.
+    pub fn on_landed(&mut self, bytes: &[u8]) {
+        if self.state != State::Closed {
+            self.rbuf.extend(bytes);
+        }
+    }
+
+    /// Payload bytes of the frame being received not yet read (0 between
+    /// frames).
+    pub fn frame_remaining(&self) -> u64 {
+        self.receiver.frame_remaining()
+    }
+
     /// The server closed TCP (a read returned 0).
     pub fn on_eof(&mut self) {
         self.eof = true;

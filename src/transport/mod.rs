@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openssl::ssl::SslStream;
+use rustix::net::{RecvFlags, SendFlags};
 
 use crate::error::{Error, ErrorKind};
 
@@ -48,10 +49,29 @@ impl Socket {
     }
 
     /// Read into `data`'s spare capacity (its length grows by what was
-    /// read), without initialising the room first.
+    /// read), without initialising the room first; never waits.
     pub fn read_spare(&self, data: &mut Vec<u8>) -> io::Result<usize> {
-        rustix::io::read(self.as_fd(), rustix::buffer::spare_capacity(data))
-            .map_err(io::Error::from)
+        rustix::net::recv(
+            self.as_fd(),
+            rustix::buffer::spare_capacity(data),
+            RecvFlags::DONTWAIT,
+        )
+        .map(|(n, _)| n)
+        .map_err(io::Error::from)
+    }
+
+    /// [`Socket::read_spare`], but waiting for bytes (or the end of the
+    /// stream): a blocking receive's one system call, where poll then read
+    /// would be two. Needs the socket in blocking mode (see
+    /// [`Stream::set_nonblocking`]).
+    pub fn read_spare_waiting(&self, data: &mut Vec<u8>) -> io::Result<usize> {
+        rustix::net::recv(
+            self.as_fd(),
+            rustix::buffer::spare_capacity(data),
+            RecvFlags::empty(),
+        )
+        .map(|(n, _)| n)
+        .map_err(io::Error::from)
     }
 }
 
@@ -61,15 +81,21 @@ impl AsFd for Socket {
     }
 }
 
+// Reads and writes never wait, whether the socket is in blocking mode or
+// not: an open connection's socket is blocking only for the one receive
+// that chooses to wait in it (`Socket::read_spare_waiting`).
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
+        rustix::net::recv(self.as_fd(), buf, RecvFlags::DONTWAIT)
+            .map(|(n, _)| n)
+            .map_err(io::Error::from)
     }
 }
 
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.0).write(buf)
+        let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+        rustix::net::send(self.as_fd(), buf, flags).map_err(io::Error::from)
     }
 
     fn flush(&mut self) -> io::Result<()> {

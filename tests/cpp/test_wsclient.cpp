@@ -418,8 +418,23 @@ static void test_trace_stats_and_parts() {
     CHECK(conn->id() == traced_id && traced_id != 0);
     CHECK(std::find(kinds.begin(), kinds.end(), "open") != kinds.end());
     CHECK(std::find(kinds.begin(), kinds.end(), "frame-received") != kinds.end());
+    // A batch: small messages and one larger than the batch's buffer.
+    ws::batch b(64, 16);
+    for (int i = 0; i < 5; i++)
+        conn->send_text(std::string(i == 3 ? 1000 : 10, char('a' + i)));
+    std::string seen;
+    while (seen.size() < 5 && conn->recv_messages(b)) {
+        CHECK(!b.empty() && b.size() <= 5 - seen.size());
+        for (std::size_t i = 0; i < b.size(); i++) {
+            std::size_t k = seen.size();
+            CHECK(b.type(i) == ws::message_type::text && b.text(i) == std::string(k == 3 ? 1000 : 10, char('a' + k)));
+            CHECK(b.data(i).size() == b.text(i).size());
+            seen.push_back(b.text(i)[0]);
+        }
+    }
+    CHECK(seen == "abcde");
     conn->close();
-    CHECK(!conn->recv_part(buf, sizeof buf));
+    CHECK(!conn->recv_messages(b)); // the server's close
 }
 
 int main(int argc, char **argv) {

@@ -23,7 +23,8 @@ NATIVE = ["raw TCP, same bytes", "tungstenite", "libwsclient C"]
 PYTHON = ["libwsclient Python sync", "libwsclient Python asyncio", "libwsclient Python more=True",
           "websockets sync", "websockets asyncio", "websocket-client"]
 SECTIONS = {
-    "### 512 text messages of 128 bytes, 256 in flight": NATIVE + ["libwsclient C, traced"] + PYTHON,
+    "### 512 text messages of 128 bytes, 256 in flight":
+        NATIVE + ["libwsclient C, ws_recv_messages", "libwsclient C, traced"] + PYTHON,
     "### Round trip: 40 text messages of 32 bytes, one at a time": NATIVE,
     "### 2 text messages of 1 MiB, one at a time": NATIVE,
     "### 2 binary messages of 1 MiB, one at a time": NATIVE,
