@@ -604,8 +604,12 @@ impl Connection {
         // waiting: after a send, the answer is rarely there yet, and a read
         // that fails costs as much as the poll it saves.
         let mut polled = !blocking;
+        let mut locked = None; // the lock, kept from the end of a round
         loop {
-            let mut core = self.lock()?;
+            let mut core = match locked.take() {
+                Some(core) => core,
+                None => self.lock()?,
+            };
             let mut clock = LazyNow::default();
             let _ = core.run_timers(&mut clock); // failures come back from receive
             match take(&mut core, &mut clock) {
@@ -674,7 +678,9 @@ impl Connection {
                 landing.reserve_exact(LANDING);
                 let result = socket.read_spare_waiting(landing);
                 polled = landing.len() == landing.capacity();
-                let _ = self.lock()?.landed(result, landing); // errors come back from receive
+                let mut core = self.lock()?;
+                let _ = core.landed(result, landing); // errors come back from receive
+                locked = Some(core);
                 continue;
             }
             self.wait_socket(true, write, left(wake, now))?;
