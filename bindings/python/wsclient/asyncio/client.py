@@ -710,7 +710,11 @@ class ClientConnection:
                 # Half a message could not be finished: the connection was dropped.
                 raise self._closed_exc from e
             raise  # the caller's mistake: still open
-        self._after_io()
+        if not self._writing:
+            # Arm the writer for what was queued; once armed, its callback
+            # writes the queue and runs _after_io (not each of the sends
+            # a task makes in a row).
+            self._after_io()
         if self._writing:
             await self._drain()
 
