@@ -103,7 +103,7 @@ _send_part_at = _ffi.send_part_at
 _flush_raw = _ffi.flush_raw
 _message_free_at = _ffi.message_free_at
 _OK, _WOULD_BLOCK, _CLOSED = _ffi.WS_OK, _ffi.WS_ERR_WOULD_BLOCK, _ffi.WS_CLOSED
-_SEND_ALL, _UNCOMPRESSED = _ffi.WS_SEND_ALL, _ffi.WS_SEND_UNCOMPRESSED
+_SEND_ALL, _UNCOMPRESSED, _MORE = _ffi.WS_SEND_ALL, _ffi.WS_SEND_UNCOMPRESSED, _ffi.WS_SEND_MORE
 _STATE_CLOSED = _ffi.WS_STATE_CLOSED
 _INVALID_STATE = _ffi.WS_ERR_INVALID_STATE
 _INVALID_ARGUMENT = _ffi.WS_ERR_INVALID_ARGUMENT
@@ -501,21 +501,22 @@ class Driver:
         at most the write timeout: a large one in parts (compressed piece by
         piece with permessage-deflate, unless WS_SEND_UNCOMPRESSED), so
         that the library never copies or compresses it whole."""
-        more = flags & _ffi.WS_SEND_MORE
+        more = flags & _MORE
         if len(data) >= PARTS_MIN and not more and PARTS:
             self.send_parts(kind, len(data), (data,), flags & _UNCOMPRESSED)
             return
-        while True:
+        with self.lock:
+            accepted = self.send_step(kind, data, flags)
+            # A send without WS_SEND_MORE wrote what the socket took: flush
+            # (wait) only when some is left queued.
+            if accepted and (more or not self.left_queued()):
+                return
+        while not accepted:
+            self.flush(self.write_timeout)  # the send queue is full: write some of it first
             with self.lock:
-                if self.send_step(kind, data, flags):
-                    # A send without WS_SEND_MORE wrote what the socket
-                    # took: flush (wait) only when some is left queued.
-                    if more or not self.left_queued():
-                        return
-                    break
-            # The send queue is full: write some of it first.
+                accepted = self.send_step(kind, data, flags)
+        if not more:
             self.flush(self.write_timeout)
-        self.flush(self.write_timeout)
 
     def send_parts(self, kind: int, total: int, chunks: Iterable[bytes], flags: int = 0) -> None:
         """Send one message of `total` bytes given as `chunks` (bytes, in

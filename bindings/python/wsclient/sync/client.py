@@ -493,6 +493,22 @@ class ClientConnection:
             raise self._closed_exc
         if timeout is not None:
             seconds(timeout, "timeout")
+        inbox = self._inbox
+        if inbox and inbox[0][2] and not self._partial and self._turn_taken.acquire(False):
+            # A whole message read already (a batch): no call, no wait; the
+            # turn held just for the pop.
+            try:
+                kind, data, _ = inbox.popleft()
+            finally:
+                self._turn_taken.release()
+                if self._turn_waiting:
+                    with self._turn:
+                        self._turn.notify()
+            return convert(kind, data, decode)
+        return self._recv(timeout, decode)
+
+    def _recv(self, timeout: Optional[float], decode: Optional[bool]) -> Data:
+        """recv() but for its fast path: the turn taken, a wait if need be."""
         deadline = None if timeout is None else time.monotonic() + timeout
         partial = self._partial  # never rebound: the list of the connection
         driver = self._driver
@@ -538,7 +554,8 @@ class ClientConnection:
         try:
             inbox = self._inbox
             if inbox and not partial and inbox[0][2]:
-                # A whole message read already (a batch): no call, no wait.
+                # A whole message read already (a batch; or by another
+                # thread's _pump meanwhile).
                 kind, data, _ = inbox.popleft()
                 return convert(kind, data, decode)
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
