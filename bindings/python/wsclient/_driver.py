@@ -6,7 +6,8 @@ waits. A :class:`Driver` wraps the ``ws_conn *`` of one open connection and
 offers two kinds of methods:
 
 - *steps*, which never wait: :meth:`~Driver.receive`,
-  :meth:`~Driver.receive_piece`, :meth:`~Driver.flush_step`,
+  :meth:`~Driver.receive_piece`, :meth:`~Driver.receive_batch` (every
+  message complete now, in one call), :meth:`~Driver.flush_step`,
   :meth:`~Driver.send_step`, :meth:`~Driver.send_part_step`, ... with what
   to wait for before the next step (:meth:`~Driver.fileno`,
   :meth:`~Driver.wants`, :meth:`~Driver.timeout`). The asyncio client waits

@@ -138,8 +138,9 @@ class ClientConnection:
         self._keepalive = keepalive
         high = max_queue[0] if isinstance(max_queue, tuple) else max_queue
         self._max_queue = max(1, high) if high is not None else 1 << 62  # None: no limit
-        # recv() and _pump take the messages complete now in one batch
-        # (Driver.receive_batch) into the inbox, as whole pieces; a message
+        # recv() takes the messages complete now in one batch
+        # (Driver.receive_batch) into the inbox, as whole pieces, and so
+        # does _pump when messages are small (Driver.batch_ahead); a message
         # too large for a batch, recv() takes whole (Driver.receive: one
         # copy into Python), recv_streaming() and _pump in pieces
         # (Driver.receive_piece), so that a message too large to hold is
@@ -189,11 +190,12 @@ class ClientConnection:
             keeper.stop(timeout=0)
 
     def _pump(self, always: bool = False) -> None:
-        """Keepalive for a program that sends and does not receive: while no
-        thread waits to receive, read what arrived, so that the library sees
-        the pongs (and answers pings); the pieces of messages wait in an
-        inbox (at most max_queue; then reading stops, as websockets' does)
-        for recv() or recv_streaming()."""
+        """Keepalive for a program that sends and does not receive (run every
+        PUMP_EVERY sends, at each while a ping() waits for its pong, and by
+        the keeper): while no thread waits to receive, read what arrived, so
+        that the library sees the pongs (and answers pings); the messages
+        (or their pieces) wait in an inbox (at most max_queue; then reading
+        stops, as websockets' does) for recv() or recv_streaming()."""
         driver = self._driver
         self._sends = 0
         if not (self._keepalive or always) or self._receivers or self._inbox_error is not None or driver.eof:
