@@ -71,7 +71,8 @@ def test_client_calls_no_library_function(client: str) -> None:
 def test_receive_results_are_read_in_the_driver_only(module: str) -> None:
     """WS_CLOSED (the server's close) and the receive calls appear in the
     driver only, not in the Connection or the clients."""
-    names = {"WS_CLOSED", "recv_message_at", "recv_message_raw", "ws_recv_message", "recv_part_at", "ws_recv_part"}
+    names = {"WS_CLOSED", "recv_message_at", "recv_message_raw", "ws_recv_message", "recv_part_at", "ws_recv_part",
+             "recv_messages_at", "ws_recv_messages"}
     found = [
         f"line {node.lineno}: {node.attr}"
         for node in ast.walk(tree(module))

@@ -24,7 +24,7 @@ DOC_SCRIPTS = ["quick_start.py", "asyncio_howto.py", "threading_howto.py", "tls_
 #: The tests of the websockets-style APIs (the older egg tests are untyped).
 TYPED_TESTS = ["test_sync_client.py", "test_asyncio_client.py", "test_keepalive.py", "test_ports.py",
                "test_install.py", "test_reconnect.py", "test_observe.py", "test_streaming.py", "conftest.py",
-               "wstest_helpers.py", "test_callers_transport.py", "test_websockets_api.py"]
+               "wstest_helpers.py", "test_callers_transport.py", "test_websockets_api.py", "test_batch.py"]
 
 
 def ported(script: str, dest: Path) -> Path:

@@ -118,7 +118,12 @@ def split_piece(kind: int, data: bytes, most: int) -> Iterator[bytes]:
 def assemble(kind: int, chunks: List[bytes], decode: Optional[bool]) -> Data:
     """A message of type `kind` from its pieces' data, as recv() returns
     it (`decode` as for :func:`take`)."""
-    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return convert(kind, chunks[0] if len(chunks) == 1 else b"".join(chunks), decode)
+
+
+def convert(kind: int, raw: bytes, decode: Optional[bool]) -> Data:
+    """A message of type `kind` with data `raw`, as recv() returns it
+    (`decode` as for :func:`take`)."""
     if (kind == _TEXT and decode is not False) or decode:
         return raw.decode("utf-8")
     return raw

@@ -6,7 +6,8 @@ waits. A :class:`Driver` wraps the ``ws_conn *`` of one open connection and
 offers two kinds of methods:
 
 - *steps*, which never wait: :meth:`~Driver.receive`,
-  :meth:`~Driver.receive_piece`, :meth:`~Driver.flush_step`,
+  :meth:`~Driver.receive_piece`, :meth:`~Driver.receive_batch` (every
+  message complete now, in one call), :meth:`~Driver.flush_step`,
   :meth:`~Driver.send_step`, :meth:`~Driver.send_part_step`, ... with what
   to wait for before the next step (:meth:`~Driver.fileno`,
   :meth:`~Driver.wants`, :meth:`~Driver.timeout`). The asyncio client waits
@@ -52,6 +53,21 @@ RECV_PARTS = _ffi.available("ws_recv_part")
 #: The most data a received piece holds: the buffer ws_recv_part fills
 #: (UTF-8 bytes for text; a text piece ends between characters).
 PIECE = 64 << 10
+#: The library hands out every message complete now in one call
+#: (ws_recv_messages): one crossing a batch of small messages.
+BATCH = _ffi.available("ws_recv_messages")
+#: The buffer a batch is received into, as large as a piece (so a batch
+#: holds no more memory than a piece does); a larger message comes another
+#: way (:data:`TOO_BIG`).
+BATCH_BYTES = PIECE
+#: The most messages one batch holds.
+BATCH_COUNT = 256
+#: A batch takes its first message whole: a message that would be received
+#: in pieces (recv_streaming) is held whole by the library meanwhile. So
+#: the clients read batches ahead of the caller (not for a recv() that
+#: waits) only when their message limit is at most this: about what a
+#: queue of 16 pieces holds.
+BATCH_BOUND = 1 << 20
 
 
 class _Sentinel:
@@ -73,18 +89,25 @@ AGAIN: Any = _Sentinel("AGAIN")
 #: The server closed the connection (its close was answered), or the
 #: connection was released meanwhile.
 CLOSED: Any = _Sentinel("CLOSED")
+#: A batch receive found the next message larger than its buffer: receive
+#: it another way (whole, or in pieces).
+TOO_BIG: Any = _Sentinel("TOO_BIG")
 
 # Looked up once: the per-message path is measured in tenths of a microsecond.
 _recv_message_at = _ffi.recv_message_at
 _recv_part_at = _ffi.recv_part_at
+_recv_messages_at = _ffi.recv_messages_at
+_queued_bytes_at = _ffi.queued_bytes_at
 _string_at = ctypes.string_at
 _send_at = _ffi.send_at
 _send_part_at = _ffi.send_part_at
 _flush_raw = _ffi.flush_raw
+_message_free_at = _ffi.message_free_at
 _OK, _WOULD_BLOCK, _CLOSED = _ffi.WS_OK, _ffi.WS_ERR_WOULD_BLOCK, _ffi.WS_CLOSED
-_SEND_ALL, _UNCOMPRESSED = _ffi.WS_SEND_ALL, _ffi.WS_SEND_UNCOMPRESSED
+_SEND_ALL, _UNCOMPRESSED, _MORE = _ffi.WS_SEND_ALL, _ffi.WS_SEND_UNCOMPRESSED, _ffi.WS_SEND_MORE
 _STATE_CLOSED = _ffi.WS_STATE_CLOSED
 _INVALID_STATE = _ffi.WS_ERR_INVALID_STATE
+_INVALID_ARGUMENT = _ffi.WS_ERR_INVALID_ARGUMENT
 
 
 class _PieceBuffer:
@@ -99,6 +122,25 @@ class _PieceBuffer:
         self.kind = ctypes.c_int32()
         self.last = ctypes.c_bool()
         self.addresses = tuple(ctypes.addressof(x) for x in (self.data, self.length, self.kind, self.last))
+
+
+class _BatchBuffer:
+    """Where ws_recv_messages puts a batch: BATCH_BYTES of data, the sizes
+    and types of BATCH_COUNT messages and their count, each by address, and
+    views to read them without a ctypes access per item (allocated at a
+    connection's first batch)."""
+
+    __slots__ = ("data", "lens", "kinds", "count", "view", "lens_view", "kinds_view", "addresses")
+
+    def __init__(self) -> None:
+        self.data = ctypes.create_string_buffer(BATCH_BYTES)
+        self.lens = (ctypes.c_size_t * BATCH_COUNT)()
+        self.kinds = (ctypes.c_int32 * BATCH_COUNT)()
+        self.count = ctypes.c_size_t()
+        self.view = memoryview(self.data).cast("B")
+        self.lens_view = memoryview(self.lens).cast("B").cast("P")  # size_t: pointer-sized
+        self.kinds_view = memoryview(self.kinds).cast("B").cast("i")
+        self.addresses = tuple(ctypes.addressof(x) for x in (self.data, self.lens, self.kinds, self.count))
 
 
 class Driver:
@@ -130,6 +172,10 @@ class Driver:
         self._out = ctypes.c_void_p()  # where a receive puts the message
         self._out_ref = ctypes.byref(self._out)
         self._piece: Optional[_PieceBuffer] = None  # where a receive in pieces puts one
+        self._batch: Optional[_BatchBuffer] = None  # where a batch receive puts messages
+        #: Whether the clients may receive batches ahead of the caller (see
+        #: BATCH_BOUND; set from their max_size).
+        self.batch_ahead = False
         # Waits happen in poll() in Python, where a signal (Ctrl-C)
         # interrupts them and timeouts are exact.
         try:
@@ -234,6 +280,38 @@ class Driver:
             return piece
         if rc == _WOULD_BLOCK:
             return AGAIN
+        return self.receive_ended(rc)
+
+    def receive_batch(self, put: Callable[[Piece], None], most: int) -> Any:
+        """Every message complete now, at most `most` (and BATCH_COUNT) of
+        them, in one call without waiting (``ws_recv_messages``): each is
+        given to `put` as a whole :data:`~wsclient._data.Piece` ``(type,
+        data, True)``, in order; returns how many. AGAIN or CLOSED as for
+        :meth:`receive`, whose errors it raises; :data:`TOO_BIG` when the
+        next message is larger than the buffer (or the library has no
+        batch call): receive it another way. Pings are answered on the
+        way. While the library holds part of a message received in pieces,
+        raises :class:`MixedReceive`, as :meth:`receive` does."""
+        if self.eof or self.addr is None:
+            return CLOSED
+        if not BATCH:
+            return TOO_BIG
+        buf = self._batch
+        if buf is None:
+            buf = self._batch = _BatchBuffer()
+        data, lens, kinds, count = buf.addresses
+        rc = _recv_messages_at(self.addr, data, BATCH_BYTES, lens, kinds, min(most, BATCH_COUNT), count)
+        if rc == _OK:
+            n: int = buf.count.value
+            view, at = buf.view, 0
+            for kind, size in zip(buf.kinds_view[:n].tolist(), buf.lens_view[:n].tolist()):
+                put((kind, view[at : at + size].tobytes(), True))
+                at += size
+            return n
+        if rc == _WOULD_BLOCK:
+            return AGAIN
+        if rc == _INVALID_ARGUMENT and buf.lens[0] > BATCH_BYTES:
+            return TOO_BIG  # (it stays queued in the library)
         return self.receive_ended(rc)
 
     def receive_ended(self, rc: int) -> Any:
@@ -346,6 +424,12 @@ class Driver:
         ms = int(lib.ws_conn_next_timeout_ms(self.ptr))
         return None if ms < 0 else ms / 1000
 
+    def left_queued(self) -> bool:
+        """After a send step (under the lock, the handle alive): whether
+        bytes are left to write, which :meth:`flush` waits for. One cheap
+        call, where a flush would also try to write."""
+        return QUEUED and bool(_queued_bytes_at(self.addr))
+
     def queued_bytes(self) -> int:
         """Bytes the library has queued for the socket."""
         return 0 if not QUEUED or self.ptr is None else int(lib.ws_conn_queued_bytes(self.ptr))
@@ -418,16 +502,20 @@ class Driver:
         at most the write timeout: a large one in parts (compressed piece by
         piece with permessage-deflate, unless WS_SEND_UNCOMPRESSED), so
         that the library never copies or compresses it whole."""
-        more = flags & _ffi.WS_SEND_MORE
+        more = flags & _MORE
         if len(data) >= PARTS_MIN and not more and PARTS:
             self.send_parts(kind, len(data), (data,), flags & _UNCOMPRESSED)
             return
-        while True:
+        with self.lock:
+            accepted = self.send_step(kind, data, flags)
+            # A send without WS_SEND_MORE wrote what the socket took: flush
+            # (wait) only when some is left queued.
+            if accepted and (more or not self.left_queued()):
+                return
+        while not accepted:
+            self.flush(self.write_timeout)  # the send queue is full: write some of it first
             with self.lock:
-                if self.send_step(kind, data, flags):
-                    break
-            # The send queue is full: write some of it first.
-            self.flush(self.write_timeout)
+                accepted = self.send_step(kind, data, flags)
         if not more:
             self.flush(self.write_timeout)
 
@@ -537,7 +625,7 @@ class Driver:
             return got if got is AGAIN or got is CLOSED else None
         if got is AGAIN or got is CLOSED:
             return got
-        lib.ws_message_free(got)
+        _message_free_at(got)  # an address: the typed ws_message_free refuses an int
         return None
 
     def finish(self, timeout: Optional[float]) -> None:

@@ -320,6 +320,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
         [conn_p, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_int32), POINTER(c_bool)],
         _check_result,
     ),
+    "ws_recv_messages": (
+        c_int32,
+        [conn_p, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_int32), c_size_t, POINTER(c_size_t)],
+        _check_result,
+    ),
     "ws_recv_message_loop": (c_int32, [conn_p, ws_message_handler, c_void_p], _check_result),
     "ws_send_message": (c_int32, [conn_p, message_p], _check_result),
     "ws_send_text": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
@@ -474,7 +479,10 @@ send_part_at = _at("ws_send_part", c_int32, c_int32, c_uint64, c_void_p, c_size_
 recv_message_at = _at("ws_recv_message", c_int32, c_void_p)
 # buf, cap, len_out, type_out, last_out: every pointer by address.
 recv_part_at = _at("ws_recv_part", c_int32, c_void_p, c_size_t, c_void_p, c_void_p, c_void_p)
+# buf, cap, lens, types, max, count_out: every pointer by address.
+recv_messages_at = _at("ws_recv_messages", c_int32, c_void_p, c_size_t, c_void_p, c_void_p, c_size_t, c_void_p)
 flush_at = _at("ws_conn_flush", c_int32)
+queued_bytes_at = _at("ws_conn_queued_bytes", c_size_t)
 message_free_at = _at("ws_message_free", None)
 message_type_at = _at("ws_message_type", c_int32)
 message_data_at = _at("ws_message_data", c_void_p)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import functools
 import ipaddress
 import math
 import os
@@ -36,10 +37,11 @@ import ssl
 import time
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Generator, List, Mapping, NamedTuple, Optional, Union
+from typing import Any, Callable, Dict, Generator, List, Mapping, NamedTuple, Optional, Union
 
 from . import _ffi
 from ._connection import Connection
+from ._data import Piece
 from ._driver import AGAIN, Driver
 from ._errors import InvalidProxy, InvalidProxyMessage, InvalidProxyStatus, InvalidURI, WebSocketTimeout
 from ._ffi import lib
@@ -364,6 +366,12 @@ class TransportDriver(Driver):
 
     def receive_piece(self) -> Any:
         return self._fed(super().receive_piece)
+
+    def receive_batch(self, put: Callable[[Piece], None], most: int) -> Any:
+        return self._fed(functools.partial(super().receive_batch, put, most))
+
+    def left_queued(self) -> bool:
+        return True  # the stream may hold bytes too: the flush moves them out
 
     def _fed(self, step: Any) -> Any:
         """`step` (a receive), with what arrived given to the library until

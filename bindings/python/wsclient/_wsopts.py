@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Seq
 
 from ._connect import _deflate_offers, start
 from ._connection import Connection, driver_of
+from ._driver import BATCH_BOUND
 from ._observe import LoggerLike
 from ._opening import Opening
 from ._response import HTTPResponse
@@ -83,6 +84,14 @@ def limits(max_size: MaxSize) -> Tuple[int, int]:
     message_limit = message if message is not None else SIZE_MAX
     frame_limit = frame if frame is not None else message_limit
     return message_limit, min(frame_limit, message_limit, U64_MAX)
+
+
+def read_ahead(conn: Connection, max_size: MaxSize) -> Connection:
+    """`conn`, its driver told whether to receive batches ahead of the
+    caller (see Driver.batch_ahead): when `max_size` bounds messages to
+    BATCH_BOUND."""
+    driver_of(conn).batch_ahead = limits(max_size)[0] <= BATCH_BOUND
+    return conn
 
 
 def start_connection(

@@ -80,6 +80,7 @@ from .._data import (
     Piece,
     PieceDecoder,
     assemble,
+    convert,
     discard,
     encode,
     first_fragment,
@@ -89,7 +90,7 @@ from .._data import (
     take,
     whole_piece,
 )
-from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, QUEUED, MixedReceive
+from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, QUEUED, TOO_BIG, MixedReceive
 from .._errors import InvalidArgument, InvalidState, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._message import Frame
 from .._observe import AnyLogger, LoggerLike, get_logger
@@ -107,6 +108,7 @@ from .._wsopts import (
     closed_exception,
     handshake_of,
     opened,
+    read_ahead,
     route,
     start_connection,
 )
@@ -153,6 +155,11 @@ class ClientConnection:
         self._loop = loop
         high = max_queue[0] if isinstance(max_queue, tuple) else max_queue
         self._max_queue = max(1, high) if high is not None else 1 << 62  # None: no limit
+        # Reading resumes when the queue falls to this (websockets' low-water
+        # mark, a quarter of max_queue by default): in batches, not one
+        # message at a time.
+        low = max_queue[1] if isinstance(max_queue, tuple) else None
+        self._low_queue = min(low, self._max_queue - 1) if low is not None else self._max_queue // 4
         self._write_limit = write_limit[0] if isinstance(write_limit, tuple) else write_limit
         self._fd = conn.fileno()
         # The library's socket, or the event loop's transport (see _aiotransport).
@@ -162,9 +169,11 @@ class ClientConnection:
         self.response: Optional[Response] = None
         if handshake is not None:
             self.request, self.response = handshake
-        # Received, in order: whole messages by address (read for a recv()
-        # that waits: one copy into Python), else pieces (Driver.receive_piece),
-        # so that a message too large to hold is never held whole.
+        # Received, in order: the messages complete now, in one batch as
+        # whole pieces (Driver.receive_batch); one too large for a batch
+        # whole by address (read for a recv() that waits: one copy into
+        # Python), else in pieces (Driver.receive_piece), so that a message
+        # too large to hold is never held whole.
         self._pieces: Deque[Union[int, Piece]] = collections.deque()
         self._whole_wanted = False  # a recv() waits for a message's start
         self._in_parts = False  # the library is in the middle of a message in pieces
@@ -269,8 +278,8 @@ class ClientConnection:
             self._reading = False
 
     def _on_readable(self) -> None:
-        """Take every piece of a message the library can give without
-        blocking, up to max_queue queued."""
+        """Take every message (or piece of one) the library can give
+        without blocking, up to max_queue queued."""
         driver = self._driver
         if driver.ptr is None:
             return
@@ -285,16 +294,13 @@ class ClientConnection:
             # Closing, what comes is dropped: read on to the server's close.
             while len(pieces) < self._max_queue or self._sent is not None:
                 try:
-                    if self._whole_wanted and not pieces and not self._in_parts:
-                        item = driver.receive()  # for the recv() that waits
-                    else:
-                        try:
-                            item = driver.receive_piece()
-                        except MixedReceive:  # begun whole for a recv() that gave up
-                            item = driver.receive()
+                    item = self._read()
                 except WebSocketError as e:
                     self._set_closed(e)
                     return
+                if item is True:  # a batch, queued already
+                    got = True
+                    continue
                 if item is AGAIN:
                     break
                 if item is CLOSED:
@@ -317,6 +323,27 @@ class ClientConnection:
             if len(pieces) >= self._max_queue and self._sent is None:
                 self._pause_reading()
             self._after_io()
+
+    def _read(self) -> Any:
+        """The reader's next step: True when a batch of whole messages was
+        queued; else a whole message by address, a piece, AGAIN or CLOSED."""
+        driver, pieces = self._driver, self._pieces
+        # A batch takes the next message whole: for a recv() that waits,
+        # or ahead when messages are small enough (see Driver.batch_ahead).
+        if (driver.batch_ahead or self._whole_wanted) and not self._in_parts and self._sent is None:
+            try:
+                got = driver.receive_batch(pieces.append, self._max_queue - len(pieces))
+            except MixedReceive:  # a message is being received in pieces
+                self._in_parts = True
+            else:
+                if got is not TOO_BIG:
+                    return True if got.__class__ is int else got
+        if self._whole_wanted and not pieces and not self._in_parts:
+            return driver.receive()  # for the recv() that waits (a message too large for a batch)
+        try:
+            return driver.receive_piece()
+        except MixedReceive:  # begun whole for a recv() that gave up
+            return driver.receive()
 
     def _on_writable(self) -> None:
         self._flush()
@@ -445,7 +472,7 @@ class ClientConnection:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
         item = pieces.popleft()
-        if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) < self._max_queue:
+        if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) <= self._low_queue:
             self._resume_reading()
             self._loop.call_soon(self._on_readable)  # the library may hold more already
         return item
@@ -516,12 +543,12 @@ class ClientConnection:
             if item.__class__ is int or item[2]:  # type: ignore[index]
                 # A whole message is ready: no wait.
                 pieces.popleft()
-                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) < self._max_queue:
+                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) <= self._low_queue:
                     self._resume_reading()
                     self._loop.call_soon(self._on_readable)
                 if item.__class__ is int:
                     return take(item, decode)
-                return assemble(item[0], [item[1]], decode)  # type: ignore[index]
+                return convert(item[0], item[1], decode)  # type: ignore[index]
         if self._holder is None:
             self._holder = turn = _Turn(None)  # (a recv() cannot be left half-way by its own task)
         else:
@@ -543,7 +570,7 @@ class ClientConnection:
                         if fut in self._waiters:
                             self._waiters.remove(fut)
                 item = pieces.popleft()
-                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) < self._max_queue:
+                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) <= self._low_queue:
                     self._resume_reading()
                     self._loop.call_soon(self._on_readable)  # the library may hold more already
                 if item.__class__ is int:  # whole (it cannot follow pieces of its own)
@@ -683,7 +710,11 @@ class ClientConnection:
                 # Half a message could not be finished: the connection was dropped.
                 raise self._closed_exc from e
             raise  # the caller's mistake: still open
-        self._after_io()
+        if not self._writing:
+            # Arm the writer for what was queued; once armed, its callback
+            # writes the queue and runs _after_io (not each of the sends
+            # a task makes in a row).
+            self._after_io()
         if self._writing:
             await self._drain()
 
@@ -1067,6 +1098,7 @@ class connect:
             compression_level=compression_level,
             logger=logger,
         )
+        self._max_size = max_size
         self._max_queue = max_queue
         self._write_limit = write_limit
         self._factory: Type[ClientConnection] = ClientConnection if create_connection is None else create_connection
@@ -1087,7 +1119,7 @@ class connect:
                 result = await asyncio.wait_for(self._open_over(loop, way), self._open_timeout)
         except (asyncio.TimeoutError, WebSocketTimeout) as e:
             raise WebSocketTimeout(OPEN_TIMEOUT, result=_ffi.WS_ERR_TIMEOUT) from e
-        conn = opened(result)
+        conn = read_ahead(opened(result), self._max_size)
         handshake = handshake_of(conn, self._uri, opening.request_headers if way.library else [])
         self._connection = self._factory(conn, loop, self._max_queue, self._write_limit, handshake)
         return self._connection

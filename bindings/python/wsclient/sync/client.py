@@ -67,8 +67,8 @@ from typing import (
 
 from .. import _ffi
 from .._connection import Connection, driver_of
-from .._data import Data, Piece, PieceDecoder, assemble, encode, plan_fragments, split_piece, take, whole_piece
-from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, MixedReceive
+from .._data import Data, Piece, PieceDecoder, assemble, convert, encode, plan_fragments, split_piece, take, whole_piece
+from .._driver import AGAIN, CLOSED, PARTS, PARTS_MIN, PIECE, TOO_BIG, MixedReceive
 from .._errors import InvalidArgument, InvalidState, NetworkError, WebSocketError, WebSocketFailure, WebSocketTimeout
 from .._keeper import IDLE, Keeper
 from .._message import Frame
@@ -83,6 +83,7 @@ from .._wsopts import (
     closed_exception,
     handshake_of,
     opened,
+    read_ahead,
     route,
     start_connection,
 )
@@ -98,6 +99,11 @@ __all__ = ["ClientConnection", "backoff", "connect", "process_exception", "recon
 _KEEPALIVE_CLOSE = Close(1011, "keepalive ping timeout")
 
 _get_ident = threading.get_ident
+
+#: While no thread receives, a send reads what arrived once every this many
+#: sends (see _pump), not at each: a program that only sends still sees
+#: its pongs and answers pings, without a system call per message.
+PUMP_EVERY = 64
 
 
 class _Turn:
@@ -132,11 +138,16 @@ class ClientConnection:
         self._keepalive = keepalive
         high = max_queue[0] if isinstance(max_queue, tuple) else max_queue
         self._max_queue = max(1, high) if high is not None else 1 << 62  # None: no limit
-        # recv() takes a message whole (Driver.receive: one copy into
-        # Python); recv_streaming() and _pump in pieces (Driver.receive_piece),
-        # so that a message too large to hold is never held whole. A message
-        # begun one way is finished that way (see _read_piece).
-        self._inbox: Deque[Piece] = collections.deque()  # pieces read by _pump
+        # recv() takes the messages complete now in one batch
+        # (Driver.receive_batch) into the inbox, as whole pieces, and so
+        # does _pump when messages are small (Driver.batch_ahead); a message
+        # too large for a batch, recv() takes whole (Driver.receive: one
+        # copy into Python), recv_streaming() and _pump in pieces
+        # (Driver.receive_piece), so that a message too large to hold is
+        # never held whole. A message begun one way is finished that way
+        # (see _read_piece).
+        self._inbox: Deque[Piece] = collections.deque()  # read, not handed out yet
+        self._sends = 0  # sends since _pump last read
         self._in_parts = False  # the library is in the middle of a message in pieces
         self._inbox_error: Optional[BaseException] = None
         self._receivers = 0  # threads waiting in poll() for a piece
@@ -179,25 +190,43 @@ class ClientConnection:
             keeper.stop(timeout=0)
 
     def _pump(self, always: bool = False) -> None:
-        """Keepalive for a program that sends and does not receive: while no
-        thread waits to receive, read what arrived, so that the library sees
-        the pongs (and answers pings); the pieces of messages wait in an
-        inbox (at most max_queue; then reading stops, as websockets' does)
-        for recv() or recv_streaming()."""
+        """Keepalive for a program that sends and does not receive (run every
+        PUMP_EVERY sends, at each while a ping() waits for its pong, and by
+        the keeper): while no thread waits to receive, read what arrived, so
+        that the library sees the pongs (and answers pings); the messages
+        (or their pieces) wait in an inbox (at most max_queue; then reading
+        stops, as websockets' does) for recv() or recv_streaming()."""
         driver = self._driver
+        self._sends = 0
         if not (self._keepalive or always) or self._receivers or self._inbox_error is not None or driver.eof:
             return
         with driver.lock:
             while not self._receivers and len(self._inbox) < self._max_queue:
                 try:
-                    got = self._read_piece()
+                    got = self._read_ahead()
                 except WebSocketError as e:
                     self._inbox_error = e  # for recv() to raise
                     break
                 if got is AGAIN or got is CLOSED:
                     break
-                self._inbox.append(got)
+                if got.__class__ is not int:  # a piece (else a batch, in the inbox already)
+                    self._inbox.append(got)
             self._pings.check()
+
+    def _read_ahead(self) -> Any:
+        """What _pump reads (under the driver's lock): a batch of whole
+        messages put in the inbox (their count) when messages are small
+        enough (see Driver.batch_ahead), else the next piece; AGAIN or
+        CLOSED."""
+        if self._driver.batch_ahead and not self._in_parts:
+            try:
+                got = self._driver.receive_batch(self._inbox.append, self._max_queue - len(self._inbox))
+            except MixedReceive:  # a message is being received in pieces
+                self._in_parts = True
+            else:
+                if got is not TOO_BIG:
+                    return got
+        return self._read_piece()
 
     def _keep(self) -> None:
         """The keeper's step (see _keeper): while no thread receives, read
@@ -466,6 +495,22 @@ class ClientConnection:
             raise self._closed_exc
         if timeout is not None:
             seconds(timeout, "timeout")
+        inbox = self._inbox
+        if inbox and inbox[0][2] and not self._partial and self._turn_taken.acquire(False):
+            # A whole message read already (a batch): no call, no wait; the
+            # turn held just for the pop.
+            try:
+                kind, data, _ = inbox.popleft()
+            finally:
+                self._turn_taken.release()
+                if self._turn_waiting:
+                    with self._turn:
+                        self._turn.notify()
+            return convert(kind, data, decode)
+        return self._recv(timeout, decode)
+
+    def _recv(self, timeout: Optional[float], decode: Optional[bool]) -> Data:
+        """recv() but for its fast path: the turn taken, a wait if need be."""
         deadline = None if timeout is None else time.monotonic() + timeout
         partial = self._partial  # never rebound: the list of the connection
         driver = self._driver
@@ -478,7 +523,13 @@ class ClientConnection:
             while True:
                 if not (partial or self._inbox or self._in_parts or self._inbox_error is not None):
                     try:
-                        got = driver.receive()
+                        # The messages complete now, into the inbox; one
+                        # too large for a batch whole.
+                        got = driver.receive_batch(self._inbox.append, self._max_queue)
+                        if got is TOO_BIG:
+                            got = driver.receive()
+                            if got is not AGAIN and got is not CLOSED:
+                                return True, got
                     except MixedReceive:  # pieces came meanwhile
                         self._in_parts = True
                         continue
@@ -486,7 +537,7 @@ class ClientConnection:
                         self._pings.check()
                     if got is AGAIN or got is CLOSED:
                         return None if got is CLOSED else AGAIN
-                    return True, got
+                    continue  # the batch is in the inbox
                 got = self._piece_step()
                 if got is AGAIN or got is None:
                     return got
@@ -503,6 +554,12 @@ class ClientConnection:
         else:
             turn = self._take_turn(timeout)
         try:
+            inbox = self._inbox
+            if inbox and not partial and inbox[0][2]:
+                # A whole message read already (a batch; or by another
+                # thread's _pump meanwhile).
+                kind, data, _ = inbox.popleft()
+                return convert(kind, data, decode)
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             whole, got = self._receive(once, left)
             if whole:
@@ -642,7 +699,9 @@ class ClientConnection:
                 # Half a message could not be finished: the driver dropped the connection.
                 raise self._closed(e) from e
             raise  # the caller's mistake: still open
-        self._pump()
+        self._sends += 1
+        if self._sends >= PUMP_EVERY or self._pings.waiting():
+            self._pump()
 
     def _send_fragments(self, fragments: Iterable[Data], text: Optional[bool]) -> None:
         if isinstance(fragments, collections.abc.Mapping):
@@ -868,7 +927,7 @@ def connect(
             stream.close()
         raise
     try:
-        conn = opened(opening.wait())
+        conn = read_ahead(opened(opening.wait()), max_size)
     except WebSocketTimeout as e:
         raise WebSocketTimeout(OPEN_TIMEOUT, result=e.result) from e
     handshake = handshake_of(conn, uri, opening.request_headers)
