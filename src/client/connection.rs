@@ -1,11 +1,12 @@
 //! An open WebSocket connection: a [`Session`] driven over a socket.
 //!
-//! The socket is non-blocking underneath. A blocking call waits in `poll`
-//! without holding the connection's lock, so one thread can wait for a
-//! message while others send, ping or close; every write goes through the
-//! session's output queue under that lock, so frames never interleave (an
-//! automatic pong cannot land inside a half-written message). In
-//! non-blocking mode no call waits at all.
+//! Reads and writes never wait (`MSG_DONTWAIT`). A blocking call waits in
+//! `poll`, or, a receive on a plain socket with no deadline to wake for, in
+//! the read itself, without holding the connection's lock, so one thread
+//! can wait for a message while others send, ping or close; every write
+//! goes through the session's output queue under that lock, so frames never
+//! interleave (an automatic pong cannot land inside a half-written message).
+//! In non-blocking mode no call waits at all.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};

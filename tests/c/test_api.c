@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wsclient.h"
 #include "check.h"
@@ -808,8 +809,15 @@ static void test_batch(void) {
     count = 99;
     CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_ERR_WOULD_BLOCK && count == 0);
     CHECK(ws_conn_set_nonblocking(conn, false) == WS_OK);
+    /* The call does not wait to fill the batch: with a read timeout of 30 s,
+       one message that came returns at once. */
+    CHECK(ws_conn_set_timeouts(conn, 30000, 0) == WS_OK);
     CHECK(ws_send_text(conn, "still open", 10) == WS_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_OK && count == 1 && lens[0] == 10);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9 < 3.0);
     CHECK(ws_close(conn, 1000, NULL) == WS_OK);
     CHECK(ws_recv_messages(conn, buf, CAP, lens, types, MAX, &count) == WS_CLOSED && count == 0);
     ws_conn_free(conn);
