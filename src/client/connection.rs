@@ -227,11 +227,9 @@ impl Core {
     }
 
     /// Bytes read outside the lock (`result` of a read into `landed`)
-    /// join the session's input.
-    fn landed(&mut self, result: std::io::Result<usize>, landed: &[u8]) -> Result<bool> {
-        if let Ok(n) = result {
-            self.session.on_landed(&landed[..n]);
-        }
+    /// join the session's input; `landed` is left empty.
+    fn landed(&mut self, result: std::io::Result<usize>, landed: &mut Vec<u8>) -> Result<bool> {
+        self.session.on_landed(landed);
         self.after_read(result)
     }
 
@@ -675,7 +673,11 @@ impl Connection {
                 && core.session.frame_remaining() < LANDING as u64;
             drop(core);
             if let (true, Some(socket), Some(landing)) = (land, &self.socket, one_reader.as_mut()) {
-                landing.clear();
+                if landing.capacity() > 4 * LANDING {
+                    // A large read buffer swapped in (see ReadBuf::adopt):
+                    // not kept for waiting reads.
+                    **landing = Vec::new();
+                }
                 landing.reserve_exact(LANDING);
                 let result = socket.read_spare_waiting(landing);
                 polled = landing.len() == landing.capacity();
@@ -768,6 +770,11 @@ impl Connection {
     ) -> Result<()> {
         let blocking = !self.is_nonblocking();
         let paced = !more && data.len() >= STREAM_MIN;
+        if more && !paced {
+            if let Some(done) = self.send_corked(kind, data, compress, blocking) {
+                return done;
+            }
+        }
         let mut sent: Option<(Ticket, usize)> = None;
         let result = self.drive("the message is queued", |core, _| {
             if sent.is_none() {
@@ -810,6 +817,47 @@ impl Connection {
             self.turn.notify_all();
         }
         result
+    }
+
+    /// The usual send marked "more", in one short hold of the lock: queued,
+    /// and written only once the cork is full. `None` when the send needs
+    /// the general path (a deadline to act on, a message in parts under
+    /// way, a full queue): nothing was queued then.
+    fn send_corked(
+        &self,
+        kind: MessageType,
+        data: &[u8],
+        compress: bool,
+        blocking: bool,
+    ) -> Option<Result<()>> {
+        let mut core = match self.lock() {
+            Ok(core) => core,
+            Err(e) => return Some(Err(e)),
+        };
+        let session = &mut core.session;
+        if session.next_deadline().is_some()
+            || session.message_open()
+            || !session.has_room_for(data.len())
+        {
+            return None;
+        }
+        let ticket = match session.send(kind, data, compress) {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                if session.state() == State::Closed {
+                    self.turn.notify_all();
+                }
+                return Some(Err(e));
+            }
+        };
+        if session.queued_bytes() < CORK_LIMIT {
+            return Some(Ok(()));
+        }
+        drop(core);
+        Some(self.drive("the message is queued", |core, _| {
+            core.write_some()?;
+            core.settled(ticket, blocking)
+        }))
     }
 
     /// Low-level: send one frame as given (RSV bits are never added), masked

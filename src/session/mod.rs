@@ -275,10 +275,14 @@ impl Session {
         }
     }
 
-    /// Bytes read by the driver into a buffer of its own.
-    pub fn on_landed(&mut self, bytes: &[u8]) {
-        if self.state != State::Closed {
-            self.rbuf.extend(bytes);
+    /// Bytes read by the driver into a buffer of its own, `landed`: taken
+    /// (its storage may be swapped with the read buffer's), and `landed`
+    /// left empty for the next read.
+    pub fn on_landed(&mut self, landed: &mut Vec<u8>) {
+        if self.state == State::Closed {
+            landed.clear();
+        } else {
+            self.rbuf.adopt(landed);
         }
     }
 

@@ -27,6 +27,9 @@ use crate::proto::sender::FrameSink;
 /// above, it gives the memory back (large messages are streamed through a
 /// small queue anyway), so an idle connection holds little.
 const KEEP_CAPACITY: usize = 4 << 10;
+/// An emptied buffer larger than [`KEEP_CAPACITY`] goes after this many
+/// times in a row that it was found less than half used.
+const UNDERUSED: u32 = 32;
 
 /// A queued message or control frame, to ask its fate with
 /// [`OutQueue::fate`]. Data tickets are numbered in wire order.
@@ -103,6 +106,8 @@ pub struct OutQueue {
     /// The most bytes queued since the queue was last empty, and ever.
     peak: usize,
     high_water: usize,
+    /// How many times in a row [`OutQueue::trim`] found the buffer underused.
+    underused: u32,
     /// Frames queued so far, and who hears of each.
     frames: u64,
     trace: Option<Trace>,
@@ -436,15 +441,24 @@ impl OutQueue {
     }
 
     /// Give memory back once everything is written (between messages, not
-    /// between the pieces of a streamed one): above 4 KiB, when the last
-    /// batch used less than half of it.
+    /// between the pieces of a streamed one): above 4 KiB, when less than
+    /// half of it was used each of the last [`UNDERUSED`] times. Every
+    /// write calls this: going at the first underused time, a receive
+    /// between two batches of sends freed the queue, which then grew again
+    /// by doubling for the next batch (nine reallocations for 256 small
+    /// messages).
     pub fn trim(&mut self) {
         if self.data_len() != 0 || self.in_message {
             return;
         }
-        let underused = self.peak.saturating_mul(2) < self.buf.len();
-        if self.buf.len() > KEEP_CAPACITY && underused {
-            self.buf = Vec::new();
+        if self.buf.len() > KEEP_CAPACITY && self.peak.saturating_mul(2) < self.buf.len() {
+            self.underused += 1;
+            if self.underused >= UNDERUSED {
+                self.buf = Vec::new();
+                self.underused = 0;
+            }
+        } else {
+            self.underused = 0;
         }
         self.peak = 0;
     }
@@ -656,9 +670,14 @@ mod tests {
         q.advance(50_000);
         q.trim();
         assert_eq!(q.buf.len(), 50_000, "a queue that was full is kept");
-        frame(&mut q, b"small");
-        q.advance(5);
-        q.trim();
+        for i in 1..=UNDERUSED {
+            frame(&mut q, b"small");
+            q.advance(5);
+            q.trim();
+            if i < UNDERUSED {
+                assert_eq!(q.buf.len(), 50_000, "given back after {i} small writes");
+            }
+        }
         assert!(q.buf.len() <= KEEP_CAPACITY, "{} bytes kept", q.buf.len());
     }
 }

@@ -53,6 +53,23 @@ impl ReadBuf {
         self.end += bytes.len();
     }
 
+    /// Take the bytes of `landed`, read into a buffer of the caller's.
+    /// When nothing is buffered, its storage becomes this buffer's (no
+    /// copy), and this buffer's old storage goes back to the caller, empty,
+    /// for its next read; else the bytes are appended.
+    pub fn adopt(&mut self, landed: &mut Vec<u8>) {
+        if self.start != self.end || landed.is_empty() {
+            self.extend(landed);
+            landed.clear();
+            return;
+        }
+        std::mem::swap(&mut self.buf, landed);
+        self.start = 0;
+        self.end = self.buf.len();
+        self.peak = self.peak.max(self.end);
+        landed.clear();
+    }
+
     /// Make room for `want` more bytes after `end`.
     fn reserve(&mut self, want: usize) {
         if self.buf.len() - self.end >= want {
