@@ -545,8 +545,26 @@ impl Connection {
         }
         self.receive_with(|core, clock| {
             let (mut count, mut used) = (0, 0);
-            if let Some(message) = core.held.take() {
-                // A message too large for an earlier call's buffer.
+            // First a message too large for an earlier call's buffer, else
+            // anything but a whole frame in the buffer: the usual way, alone.
+            let first = match core.held.take() {
+                Some(message) => Some(message),
+                None => match core.session.take_buffered(buf, &mut *clock)? {
+                    Buffered::Taken(kind, len) => {
+                        put(kind, len);
+                        (count, used) = (1, len);
+                        None
+                    }
+                    Buffered::TooBig(len) => return Ok(Some(Batch::TooBig(len))),
+                    Buffered::Other => match core.session.receive(Mode::Messages, &mut *clock)? {
+                        Some(Received::Message(message)) => Some(message),
+                        Some(Received::Closed) => return Ok(Some(Batch::Closed)),
+                        Some(_) => unreachable!("message mode yields messages"),
+                        None => return Ok(None),
+                    },
+                },
+            };
+            if let Some(message) = first {
                 let len = message.data.len();
                 if len > buf.len() {
                     core.held = Some(message);
@@ -556,6 +574,7 @@ impl Connection {
                 put(message.kind, len);
                 (count, used) = (1, len);
             }
+            // Then every message whole in the buffer that fits.
             while count < max {
                 match core.session.take_buffered(&mut buf[used..], &mut *clock)? {
                     Buffered::Taken(kind, len) => {
@@ -563,25 +582,7 @@ impl Connection {
                         count += 1;
                         used += len;
                     }
-                    Buffered::TooBig(len) if count == 0 => return Ok(Some(Batch::TooBig(len))),
-                    Buffered::TooBig(_) => break,
-                    Buffered::Other if count > 0 => break,
-                    Buffered::Other => match core.session.receive(Mode::Messages, &mut *clock)? {
-                        // Anything else goes the usual way, one at a time.
-                        Some(Received::Message(message)) => {
-                            let len = message.data.len();
-                            if len > buf.len() {
-                                core.held = Some(message);
-                                return Ok(Some(Batch::TooBig(len)));
-                            }
-                            buf[..len].copy_from_slice(&message.data);
-                            put(message.kind, len);
-                            (count, used) = (1, len);
-                        }
-                        Some(Received::Closed) => return Ok(Some(Batch::Closed)),
-                        Some(_) => unreachable!("message mode yields messages"),
-                        None => return Ok(None),
-                    },
+                    Buffered::TooBig(_) | Buffered::Other => break,
                 }
             }
             Ok(Some(Batch::Messages(count)))
