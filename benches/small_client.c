@@ -2,7 +2,7 @@
  * The small-message benchmark's C clients (benches/small.py runs them and
  * prints the table): libwsclient's C API, and raw TCP sending the same bytes.
  *
- *   small_client ws|ws-part|ws-batch|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT
+ *   small_client ws|ws-part|ws-batch|ws-batches|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT
  *
  * Both echo COUNT messages of SIZE bytes through the server at URI (ws://
  * host:port/, an IPv4 address), INFLIGHT at a time: write a batch of
@@ -19,6 +19,9 @@
  * - ws-batch: ws, but the echoes are received with ws_recv_messages into
  *   one buffer of the client's (every message already received per call;
  *   no message handle), sizes and types checked.
+ * - ws-batches: ws-batch, and each batch is sent with one ws_send_messages
+ *   call (the messages one after the other in one buffer, written before
+ *   the call returns) instead of WS_SEND_MORE and ws_conn_flush.
  * - ws-traced: ws, with a trace callback that counts the events (every
  *   frame each way is one): the cost of tracing against ws without.
  * - raw: the same WebSocket frames' bytes (masked client frames) built
@@ -112,7 +115,7 @@ static void ws_recv_echo(ws_conn *conn, int32_t type, const unsigned char *data,
     ws_message_free(msg);
 }
 
-static bool use_parts, use_batch;
+static bool use_parts, use_batch, use_send_batch;
 
 /* Receive `count` echoes with ws_recv_messages, as many a call as have come. */
 static void ws_recv_batch(ws_conn *conn, int32_t type, size_t size, size_t count) {
@@ -167,12 +170,34 @@ static void run_ws(const char *uri, int32_t type, size_t size, size_t count, siz
         fail("ws_connect", response ? ws_response_reason(response) : ws_last_error_message());
     ws_check(conn, ws_send(conn, type, data, size, 0), "ws_send");
     ws_recv_echo(conn, type, data, size, true);
+    /* ws-batches: a batch's messages one after the other, built once. */
+    uint8_t *batch_buf = NULL;
+    size_t *batch_lens = NULL;
+    int32_t *batch_types = NULL;
+    if (use_send_batch) {
+        batch_buf = malloc(size * inflight + 1);
+        batch_lens = malloc(sizeof *batch_lens * inflight);
+        batch_types = malloc(sizeof *batch_types * inflight);
+        if (!batch_buf || !batch_lens || !batch_types)
+            fail("malloc", strerror(errno));
+        for (size_t i = 0; i < inflight; i++) {
+            memcpy(batch_buf + i * size, data, size);
+            batch_lens[i] = size;
+            batch_types[i] = type;
+        }
+    }
 
     struct clock c = start_clock();
     for (size_t done = 0; done < count;) {
         size_t batch = count - done < inflight ? count - done : inflight;
         if (inflight == 1) {
             ws_check(conn, ws_send(conn, type, data, size, 0), "ws_send");
+        } else if (use_send_batch) {
+            size_t sent = 0;
+            ws_check(conn, ws_send_messages(conn, batch_buf, batch_lens, batch_types, batch, 0, &sent),
+                     "ws_send_messages");
+            if (sent != batch)
+                fail("ws_send_messages", "not every message taken");
         } else {
             for (size_t i = 0; i < batch; i++)
                 ws_check(conn, ws_send(conn, type, data, size, WS_SEND_MORE), "ws_send");
@@ -193,6 +218,9 @@ static void run_ws(const char *uri, int32_t type, size_t size, size_t count, siz
         fail("trace", "fewer events than frames");
     ws_close(conn, 1000, NULL);
     ws_conn_free(conn);
+    free(batch_buf);
+    free(batch_lens);
+    free(batch_types);
     free(data);
 }
 
@@ -323,14 +351,15 @@ static void run_raw(const char *uri, int32_t type, size_t size, size_t count, si
 
 int main(int argc, char **argv) {
     if (argc != 7) {
-        fprintf(stderr, "usage: %s ws|ws-part|ws-batch|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT\n", argv[0]);
+        fprintf(stderr, "usage: %s ws|ws-part|ws-batch|ws-batches|ws-traced|raw URI text|binary SIZE COUNT INFLIGHT\n", argv[0]);
         return 2;
     }
     bool raw = strcmp(argv[1], "raw") == 0, traced = strcmp(argv[1], "ws-traced") == 0;
     use_parts = strcmp(argv[1], "ws-part") == 0;
-    use_batch = strcmp(argv[1], "ws-batch") == 0;
+    use_send_batch = strcmp(argv[1], "ws-batches") == 0;
+    use_batch = use_send_batch || strcmp(argv[1], "ws-batch") == 0;
     if (!raw && !traced && !use_parts && !use_batch && strcmp(argv[1], "ws") != 0)
-        fail(argv[1], "expected ws, ws-part, ws-batch, ws-traced or raw");
+        fail(argv[1], "expected ws, ws-part, ws-batch, ws-batches, ws-traced or raw");
     int32_t type = strcmp(argv[3], "text") == 0 ? WS_MESSAGE_TEXT : WS_MESSAGE_BINARY;
     size_t size = strtoull(argv[4], NULL, 10), count = strtoull(argv[5], NULL, 10),
            inflight = strtoull(argv[6], NULL, 10);

@@ -1145,6 +1145,32 @@ int32_t ws_send_binary(ws_conn *conn, const uint8_t *data, size_t len);
 int32_t ws_send(ws_conn *conn, int32_t type, const uint8_t *data, size_t len, uint32_t flags);
 
 /*
+ Send `count` messages in one call, one after the other in `buf`:
+ message `i` is `lens[i]` bytes of type `types[i]` (`WS_MESSAGE_TEXT` or
+ `WS_MESSAGE_BINARY`) and starts where message `i - 1` ends. The batch
+ form of `ws_send`, the mirror of `ws_recv_messages`: as many messages as
+ the cork takes are queued under one lock, and the batch is written in as
+ few system calls as the socket allows.
+
+ `flags`: `WS_SEND_UNCOMPRESSED` for every message; `WS_SEND_MORE` to
+ leave the batch queued (a cork, as for `ws_send`). Blocking mode:
+ `WS_OK` once every byte of every message reached the kernel (at most
+ the write timeout, as `ws_send`). Non-blocking mode: `WS_OK` once all
+ are queued; `WS_ERR_WOULD_BLOCK` when the send queue filled first.
+ `*sent_out` (unless NULL) says how many messages were taken, also on an
+ error: a text message that is not UTF-8 is `WS_ERR_INVALID_ARGUMENT`
+ with the messages before it taken (and written by the next call that
+ writes) and none after it. A bad `types[i]` is refused before anything
+ is sent.
+
+ # Safety
+ `conn`: NULL or a live connection; `lens` and `types`: `count` readable
+ elements; `buf`: as many readable bytes as `lens` adds up to; `sent_out`:
+ NULL or writable.
+ */
+int32_t ws_send_messages(ws_conn *conn, const uint8_t *buf, const size_t *lens, const int32_t *types, size_t count, uint32_t flags, size_t *sent_out);
+
+/*
  Send one message in parts, so that a large message is never copied whole:
  an event loop gives the library what the socket can take, then waits.
 

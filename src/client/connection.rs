@@ -820,6 +820,76 @@ impl Connection {
         result
     }
 
+    /// Send `messages` in order, as [`Connection::send_more`] would one by
+    /// one with all but the last marked "more" (the last too when `more`),
+    /// queueing as many as it can in one hold of the lock: past the cork
+    /// they are written as the socket takes them, and a message that needs
+    /// more (a full queue to wait on, a large one to pace, a deadline due)
+    /// goes the usual way. Returns how many were taken (queued or written)
+    /// and the first error; the messages before an error stay queued.
+    /// Blocking, without `more`: `Ok` once every byte reached the kernel.
+    pub fn send_batch<'a>(
+        &self,
+        messages: impl IntoIterator<Item = (MessageType, &'a [u8])>,
+        compress: bool,
+        more: bool,
+    ) -> (usize, Result<()>) {
+        let mut messages = messages.into_iter().peekable();
+        let mut sent = 0;
+        while messages.peek().is_some() {
+            if let Err(e) = self.queue_corked(&mut messages, &mut sent, compress) {
+                return (sent, Err(e));
+            }
+            if let Some((kind, data)) = messages.next() {
+                let more = more || messages.peek().is_some();
+                if let Err(e) = self.send_more(kind, data, compress, more) {
+                    return (sent, Err(e));
+                }
+                sent += 1;
+            }
+        }
+        if more {
+            return (sent, Ok(()));
+        }
+        match self.flush() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => (sent, Ok(())), // queued
+            result => (sent, result),
+        }
+    }
+
+    /// [`Connection::send_batch`]'s step under the lock: queue messages
+    /// while none needs more than queueing.
+    fn queue_corked<'a>(
+        &self,
+        messages: &mut std::iter::Peekable<impl Iterator<Item = (MessageType, &'a [u8])>>,
+        sent: &mut usize,
+        compress: bool,
+    ) -> Result<()> {
+        let mut core = self.lock()?;
+        while let Some(&(kind, data)) = messages.peek() {
+            let session = &mut core.session;
+            if session.next_deadline().is_some()
+                || session.message_open()
+                || data.len() >= STREAM_MIN
+                || !session.has_room_for(data.len())
+            {
+                break;
+            }
+            if let Err(e) = session.send(kind, data, compress) {
+                if session.state() == State::Closed {
+                    self.turn.notify_all();
+                }
+                return Err(e);
+            }
+            messages.next();
+            *sent += 1;
+            if core.session.queued_bytes() >= CORK_LIMIT {
+                core.write_some()?;
+            }
+        }
+        Ok(())
+    }
+
     /// The usual send marked "more", in one short hold of the lock: queued,
     /// and written only once the cork is full. `None` when the send needs
     /// the general path (a deadline to act on, a message in parts under

@@ -1185,6 +1185,85 @@ pub unsafe extern "C" fn ws_send(
     }
 }
 
+/// Send `count` messages in one call, one after the other in `buf`:
+/// message `i` is `lens[i]` bytes of type `types[i]` (`WS_MESSAGE_TEXT` or
+/// `WS_MESSAGE_BINARY`) and starts where message `i - 1` ends. The batch
+/// form of `ws_send`, the mirror of `ws_recv_messages`: as many messages as
+/// the cork takes are queued under one lock, and the batch is written in as
+/// few system calls as the socket allows.
+///
+/// `flags`: `WS_SEND_UNCOMPRESSED` for every message; `WS_SEND_MORE` to
+/// leave the batch queued (a cork, as for `ws_send`). Blocking mode:
+/// `WS_OK` once every byte of every message reached the kernel (at most
+/// the write timeout, as `ws_send`). Non-blocking mode: `WS_OK` once all
+/// are queued; `WS_ERR_WOULD_BLOCK` when the send queue filled first.
+/// `*sent_out` (unless NULL) says how many messages were taken, also on an
+/// error: a text message that is not UTF-8 is `WS_ERR_INVALID_ARGUMENT`
+/// with the messages before it taken (and written by the next call that
+/// writes) and none after it. A bad `types[i]` is refused before anything
+/// is sent.
+///
+/// # Safety
+/// `conn`: NULL or a live connection; `lens` and `types`: `count` readable
+/// elements; `buf`: as many readable bytes as `lens` adds up to; `sent_out`:
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send_messages(
+    conn: *mut ws_conn,
+    buf: *const u8,
+    lens: *const usize,
+    types: *const i32,
+    count: usize,
+    flags: u32,
+    sent_out: *mut usize,
+) -> i32 {
+    // SAFETY: `sent_out` is NULL or writable (the contract).
+    unsafe { write_out(sent_out, 0) };
+    if count > 0 && (lens.is_null() || types.is_null()) {
+        return null_argument(if lens.is_null() { "lens" } else { "types" });
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let (lens, types) = match count {
+                0 => (&[][..], &[][..]),
+                // SAFETY: the caller promises `count` readable elements at both.
+                _ => (
+                    std::slice::from_raw_parts(lens, count),
+                    std::slice::from_raw_parts(types, count),
+                ),
+            };
+            let Some(total) = lens.iter().try_fold(0usize, |sum, &n| sum.checked_add(n)) else {
+                return set_last_error(&Error::invalid_argument("lens add up past SIZE_MAX"));
+            };
+            let buf = try_code!(bytes(buf, total, "buf"));
+            let mut kinds = Vec::with_capacity(count);
+            for &t in types {
+                let Some(kind) = message_type(t) else {
+                    return set_last_error(&Error::invalid_argument(
+                        "types must be WS_MESSAGE_TEXT or WS_MESSAGE_BINARY",
+                    ));
+                };
+                kinds.push(kind);
+            }
+            let mut at = 0;
+            let messages = kinds.into_iter().zip(lens).map(|(kind, &n)| {
+                at += n;
+                (kind, &buf[at - n..at])
+            });
+            let compress = flags & WS_SEND_UNCOMPRESSED == 0;
+            let more = flags & WS_SEND_MORE != 0;
+            let (sent, r) = match c.conn() {
+                Ok(k) => k.send_batch(messages, compress, more),
+                Err(e) => (0, Err(e)),
+            };
+            write_out(sent_out, sent);
+            try_code!(c.check(r));
+            WS_OK
+        })
+    }
+}
+
 /// Send one message in parts, so that a large message is never copied whole:
 /// an event loop gives the library what the socket can take, then waits.
 ///

@@ -852,6 +852,105 @@ static void test_batch(void) {
     ws_conn_free(conn);
 }
 
+/* Receive `n` messages, whatever the calls give, into `got` (one after the
+   other) and their lengths; false on an error. */
+static bool recv_n(ws_conn *conn, size_t n, uint8_t *got, size_t cap, size_t *lens, int32_t *types) {
+    size_t have = 0, used = 0;
+    while (have < n) {
+        size_t count = 0;
+        int32_t rc = ws_recv_messages(conn, got + used, cap - used, lens + have, types + have, n - have, &count);
+        if (rc == WS_ERR_INVALID_ARGUMENT && count == 0) {
+            ws_message *msg = NULL;
+            if (ws_recv_message(conn, &msg) != WS_OK || ws_message_size(msg) > cap - used)
+                return false;
+            lens[have] = ws_message_size(msg);
+            types[have] = ws_message_type(msg);
+            memcpy(got + used, ws_message_data(msg), lens[have]);
+            ws_message_free(msg);
+            count = 1;
+        } else if (rc != WS_OK) {
+            return false;
+        }
+        for (size_t k = 0; k < count; k++)
+            used += lens[have + k];
+        have += count;
+    }
+    return true;
+}
+
+/* ws_send_messages: a batch of 300 (one of them large enough to be paced)
+   arrives in order and intact; text that is not UTF-8 stops the batch
+   where it is; a bad type sends nothing; a full queue in non-blocking mode
+   takes what fits. */
+static void test_send_batch(void) {
+    enum { N = 300, BIG = 200000 };
+    static uint8_t out[N * 201 + BIG], got[N * 201 + BIG];
+    static size_t lens[N], got_lens[N];
+    static int32_t types[N], got_types[N];
+    size_t total = 0;
+    for (size_t i = 0; i < N; i++) {
+        lens[i] = i == 150 ? BIG : batch_size(i) % 201;
+        types[i] = batch_type(i);
+        for (size_t j = 0; j < lens[i]; j++)
+            out[total + j] = batch_byte(i, j);
+        total += lens[i];
+    }
+    ws_conn *conn = connect_to("/", NULL);
+    if (!conn)
+        return;
+    size_t sent = 99;
+    CHECK(ws_send_messages(conn, out, lens, types, N, 0, &sent) == WS_OK && sent == N);
+    CHECK(recv_n(conn, N, got, sizeof got, got_lens, got_types));
+    CHECK(memcmp(got_lens, lens, sizeof lens) == 0 && memcmp(got_types, types, sizeof types) == 0);
+    CHECK(memcmp(got, out, total) == 0);
+
+    /* Invalid UTF-8 in the third: two taken, the connection still usable. */
+    uint8_t bad[] = "onetwo\xff" "four";
+    size_t bad_lens[] = {3, 3, 1, 4};
+    int32_t texts[] = {WS_MESSAGE_TEXT, WS_MESSAGE_TEXT, WS_MESSAGE_TEXT, WS_MESSAGE_TEXT};
+    CHECK(ws_send_messages(conn, bad, bad_lens, texts, 4, 0, &sent) == WS_ERR_INVALID_ARGUMENT && sent == 2);
+    CHECK(ws_conn_flush(conn) == WS_OK);
+    CHECK(recv_n(conn, 2, got, sizeof got, got_lens, got_types) && memcmp(got, "onetwo", 6) == 0);
+    /* A bad type: nothing sent. NULLs; an empty batch. */
+    int32_t odd[] = {WS_MESSAGE_TEXT, 7};
+    CHECK(ws_send_messages(conn, out, bad_lens, odd, 2, 0, &sent) == WS_ERR_INVALID_ARGUMENT && sent == 0);
+    CHECK(ws_send_messages(conn, out, NULL, types, 2, 0, &sent) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_send_messages(conn, out, lens, NULL, 2, 0, &sent) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_send_messages(NULL, out, lens, types, 2, 0, &sent) == WS_ERR_NULL_ARGUMENT);
+    CHECK(ws_send_messages(conn, NULL, NULL, NULL, 0, 0, &sent) == WS_OK && sent == 0);
+    CHECK(ws_send_text(conn, "after", 5) == WS_OK);
+    CHECK(recv_n(conn, 1, got, sizeof got, got_lens, got_types) && got_lens[0] == 5);
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    ws_conn_free(conn);
+
+    /* Non-blocking with a queue of 1000 bytes: what fits is taken, then
+       WS_ERR_WOULD_BLOCK; a flush and the rest go out. */
+    ws_options *opts = ws_options_new();
+    CHECK(ws_options_set_send_queue_limit(opts, 1000) == WS_OK);
+    conn = connect_to("/", opts);
+    ws_options_free(opts);
+    if (!conn)
+        return;
+    CHECK(ws_conn_set_nonblocking(conn, true) == WS_OK);
+    size_t small[20];
+    int32_t bins[20];
+    for (int i = 0; i < 20; i++) {
+        small[i] = 100;
+        bins[i] = WS_MESSAGE_BINARY;
+    }
+    CHECK(ws_send_messages(conn, out, small, bins, 20, WS_SEND_MORE, &sent) == WS_ERR_WOULD_BLOCK);
+    CHECK(sent > 0 && sent < 20);
+    size_t first = sent;
+    CHECK(ws_conn_set_nonblocking(conn, false) == WS_OK);
+    CHECK(ws_conn_flush(conn) == WS_OK);
+    CHECK(ws_send_messages(conn, out + first * 100, small + first, bins, 20 - first, 0, &sent) == WS_OK);
+    CHECK(sent == 20 - first);
+    CHECK(recv_n(conn, 20, got, sizeof got, got_lens, got_types));
+    CHECK(memcmp(got, out, 2000) == 0 && got_types[19] == WS_MESSAGE_BINARY);
+    CHECK(ws_close(conn, 1000, NULL) == WS_OK);
+    ws_conn_free(conn);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_api ws://HOST:PORT\n");
@@ -869,6 +968,7 @@ int main(int argc, char **argv) {
     test_echo();
     test_parts();
     test_batch();
+    test_send_batch();
     test_server_close_and_loop();
     test_handler_stops_loop();
     test_handler_codes_and_freeing();

@@ -25,6 +25,8 @@ SCALARS = {
     "uintptr_t": ctypes.c_size_t,
     "size_t": ctypes.c_size_t,
     "size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "const size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "const int32_t *": ctypes.POINTER(ctypes.c_int32),
     "int64_t *": ctypes.POINTER(ctypes.c_int64),
     "int32_t *": ctypes.POINTER(ctypes.c_int32),
     "bool *": ctypes.POINTER(ctypes.c_bool),

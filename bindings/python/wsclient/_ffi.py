@@ -331,6 +331,11 @@ FUNCTIONS: Dict[str, Tuple[Any, List[Any], Optional[Callable[..., Any]]]] = {
     "ws_send_binary": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
     "ws_send": (c_int32, [conn_p, c_int32, c_char_p, c_size_t, c_uint32], _check_result),
     "ws_send_part": (c_int32, [conn_p, c_int32, c_uint64, c_char_p, c_size_t, c_uint32, POINTER(c_size_t)], _check_result),
+    "ws_send_messages": (
+        c_int32,
+        [conn_p, c_char_p, POINTER(c_size_t), POINTER(c_int32), c_size_t, c_uint32, POINTER(c_size_t)],
+        _check_result,
+    ),
     "ws_ping": (c_int32, [conn_p, c_char_p, c_size_t], _check_result),
     "ws_close": (c_int32, [conn_p, c_uint16, c_char_p], _check_result),
     "ws_recv_frame": (c_int32, [conn_p, POINTER(frame_p)], _check_result),
