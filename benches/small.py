@@ -15,7 +15,8 @@ issue 23's cost of tracing):
   x256, then one `flush`; raw TCP the same frames' bytes, built beforehand,
   in one write), then read the 256 echoes (the C client once with
   ws_recv_message and a handle a message, once with ws_recv_messages, every
-  echo already received in one call); repeat. Every client below, the
+  echo already received in one call, and once sending each batch with one
+  ws_send_messages call as well); repeat. Every client below, the
   Python ones as benches/small_python.py describes.
 - round trip: --rtt-messages text messages of 32 bytes, one at a time:
   send, wait for the echo (C, tungstenite, raw TCP).
@@ -284,6 +285,7 @@ def main() -> int:
     tungstenite = Client("tungstenite", [args.tungstenite])
     ours = Client("libwsclient C", [args.c_client, "ws"])
     batch = Client("libwsclient C, ws_recv_messages", [args.c_client, "ws-batch"])
+    batches = Client("libwsclient C, ws_send_messages + ws_recv_messages", [args.c_client, "ws-batches"])
     traced = Client("libwsclient C, traced", [args.c_client, "ws-traced"])
     natives = [raw, tungstenite, ours]
 
@@ -316,7 +318,7 @@ def main() -> int:
     goals: List[str] = []
 
     if "small" in workloads:
-        clients = natives + [batch, traced] + ([] if args.no_python else pythons)
+        clients = natives + [batch, batches, traced] + ([] if args.no_python else pythons)
         res = rounds(clients, args.server, "text", SMALL_SIZE, args.messages, SMALL_INFLIGHT, args.rounds,
                      "128-byte text", where)
         everything["small"] = res
@@ -326,6 +328,8 @@ def main() -> int:
                           paired(res, ours.name, tungstenite.name), 1.5))
         goals.append(goal("128-byte text, C (ws_recv_messages) vs tungstenite",
                           paired(res, batch.name, tungstenite.name), 1.5))
+        goals.append(goal("128-byte text, C (ws_send_messages + ws_recv_messages) vs tungstenite",
+                          paired(res, batches.name, tungstenite.name), 1.5))
         cost = paired(res, traced.name, ours.name)
         print(f"\nTracing (issue 23): a counting trace callback, two events a message, runs at "
               f"{cost:.2f}× the untraced rate." if cost else "\nTracing: no figure (a client failed).")

@@ -24,7 +24,8 @@ PYTHON = ["libwsclient Python sync", "libwsclient Python asyncio", "libwsclient 
           "websockets sync", "websockets asyncio", "websocket-client"]
 SECTIONS = {
     "### 512 text messages of 128 bytes, 256 in flight":
-        NATIVE + ["libwsclient C, ws_recv_messages", "libwsclient C, traced"] + PYTHON,
+        NATIVE + ["libwsclient C, ws_recv_messages", "libwsclient C, ws_send_messages + ws_recv_messages",
+                  "libwsclient C, traced"] + PYTHON,
     "### Round trip: 40 text messages of 32 bytes, one at a time": NATIVE,
     "### 2 text messages of 1 MiB, one at a time": NATIVE,
     "### 2 binary messages of 1 MiB, one at a time": NATIVE,
