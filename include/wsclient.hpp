@@ -609,6 +609,34 @@ class batch {
     std::size_t count_ = 0;
 };
 
+/** Messages to send together with connection::send_messages(): each one
+ *  copied in as it is added, one after the other in the outbox's buffer. */
+class outbox {
+  public:
+    void add(message_type type, byte_view data) {
+        buf_.insert(buf_.end(), data.data(), data.data() + data.size());
+        lens_.push_back(data.size());
+        types_.push_back(static_cast<std::int32_t>(type));
+    }
+    void add_text(std::string_view text) {
+        add(message_type::text, byte_view(reinterpret_cast<const std::uint8_t *>(text.data()), text.size()));
+    }
+    void add_binary(byte_view data) { add(message_type::binary, data); }
+    std::size_t size() const noexcept { return lens_.size(); }
+    bool empty() const noexcept { return lens_.empty(); }
+    void clear() noexcept {
+        buf_.clear();
+        lens_.clear();
+        types_.clear();
+    }
+
+  private:
+    friend class connection;
+    std::vector<std::uint8_t> buf_;
+    std::vector<std::size_t> lens_;
+    std::vector<std::int32_t> types_;
+};
+
 /** A WebSocket connection: open, or connecting after connect_start()
  *  (destroying it then cancels the connect). Destroying it while open sends a close
  *  frame with 1001 "going away" and waits at most
@@ -696,6 +724,18 @@ class connection {
         return true;
     }
     void send_binary(byte_view data) { check(ws_send_binary(h(), data.data(), data.size())); }
+    /** Send every message of `box` in one call (ws_send_messages; `more`:
+     *  leave them queued, as WS_SEND_MORE). Returns how many were taken:
+     *  all of them, or, in non-blocking mode, those that fit the send queue
+     *  (flush() and send the rest). Throws on any other error. */
+    std::size_t send_messages(const outbox &box, bool more = false) {
+        std::size_t sent = 0;
+        int32_t rc = ws_send_messages(h(), box.buf_.data(), box.lens_.data(), box.types_.data(), box.size(),
+                                      more ? WS_SEND_MORE : 0, &sent);
+        if (rc != WS_ERR_WOULD_BLOCK)
+            check(rc);
+        return sent;
+    }
     void send(const message &msg) { check(ws_send_message(h(), msg.c_handle())); }
     void ping(byte_view payload = {}) { check(ws_ping(h(), payload.data(), payload.size())); }
     /** Start the close handshake (code 0: no code); then recv() until std::nullopt. */

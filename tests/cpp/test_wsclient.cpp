@@ -418,10 +418,13 @@ static void test_trace_stats_and_parts() {
     CHECK(conn->id() == traced_id && traced_id != 0);
     CHECK(std::find(kinds.begin(), kinds.end(), "open") != kinds.end());
     CHECK(std::find(kinds.begin(), kinds.end(), "frame-received") != kinds.end());
-    // A batch: small messages and one larger than the batch's buffer.
+    // A batch: small messages and one larger than the batch's buffer, sent
+    // in one call.
     ws::batch b(64, 16);
+    ws::outbox box;
     for (int i = 0; i < 5; i++)
-        conn->send_text(std::string(i == 3 ? 1000 : 10, char('a' + i)));
+        box.add_text(std::string(i == 3 ? 1000 : 10, char('a' + i)));
+    CHECK(box.size() == 5 && conn->send_messages(box) == 5);
     std::string seen;
     while (seen.size() < 5 && conn->recv_messages(b)) {
         CHECK(!b.empty() && b.size() <= 5 - seen.size());
