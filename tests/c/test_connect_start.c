@@ -254,6 +254,8 @@ static void test_opens_do_not_hold_up_an_echo(void) {
 
     static struct pollfd fds[OPENS + 2];
     double give_up = now_ms() + 30000;
+    /* The longest stretch of the loop's own work between two polls. */
+    double stretch = 0, polled = now_ms();
     for (;;) {
         int live = 0;
         int64_t timeout = (int64_t)(TICK_MS - (now_ms() - k.last_sent)) + 1;
@@ -273,7 +275,9 @@ static void test_opens_do_not_hold_up_an_echo(void) {
         }
         if (live == 0 || now_ms() > give_up)
             break;
+        note_longest(&stretch, polled);
         poll(fds, OPENS + 2, timeout < 0 ? 0 : (int)timeout);
+        polled = now_ms();
         tick(&k);
         for (int i = 0; i <= OPENS; i++) {
             struct slot *s = &slots[i];
@@ -288,13 +292,19 @@ static void test_opens_do_not_hold_up_an_echo(void) {
             finish(&slots[i]);
 
     printf("200 opens beside a 5 ms echo: %d open, %d echoed, %d closed; %ld echoes, "
-           "max gap %.1f ms, longest connect call %.1f ms; silent server: %s after %.0f ms\n",
-           t.opened, t.echoed, t.closed, k.echoes, k.max_gap, t.longest_call,
+           "max gap %.1f ms, longest stretch between polls %.1f ms, longest connect call %.1f ms; "
+           "silent server: %s after %.0f ms\n",
+           t.opened, t.echoed, t.closed, k.echoes, k.max_gap, stretch, t.longest_call,
            ws_result_string(t.silent_rc), t.silent_ms);
     CHECK(t.opened == OPENS);
     CHECK(t.echoed == OPENS);
     CHECK(t.closed == OPENS);
-    CHECK(k.max_gap < 250.0);
+    /* The loop is never held up: its own work between two polls stays short.
+       The echo's gap also counts the echo server's latency (a Python process,
+       which a loaded machine can starve: 358 ms seen once in CI while the
+       longest call here took 26 ms), so it gets a looser bound. */
+    CHECK(stretch < 250.0);
+    CHECK(k.max_gap < 1000.0);
     CHECK(t.silent_rc == WS_ERR_TIMEOUT);
     CHECK(t.silent_ms >= 1900.0 && t.silent_ms < 4000.0);
     ws_conn_free(k.conn);
