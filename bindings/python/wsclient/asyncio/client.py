@@ -453,6 +453,14 @@ class ClientConnection:
 
     # ------------------------------------------------------------ receiving
 
+    def _after_take(self) -> None:
+        """An item was taken from the queue: at the low-water mark, reading
+        resumes (and looks at once: the library may hold more already)."""
+        if (not self._reading and self._closed_exc is None and self._driver.ptr is not None
+                and len(self._pieces) <= self._low_queue):
+            self._resume_reading()
+            self._loop.call_soon(self._on_readable)
+
     async def _next_item(self, whole: bool) -> Union[int, Piece]:
         """The next item received (for the turn's holder): a whole message
         by address, or a piece; `whole`: ask the reader for a whole message
@@ -472,9 +480,7 @@ class ClientConnection:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
         item = pieces.popleft()
-        if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) <= self._low_queue:
-            self._resume_reading()
-            self._loop.call_soon(self._on_readable)  # the library may hold more already
+        self._after_take()
         return item
 
     async def _next_piece(self) -> Piece:
@@ -543,9 +549,7 @@ class ClientConnection:
             if item.__class__ is int or item[2]:  # type: ignore[index]
                 # A whole message is ready: no wait.
                 pieces.popleft()
-                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) <= self._low_queue:
-                    self._resume_reading()
-                    self._loop.call_soon(self._on_readable)
+                self._after_take()
                 if item.__class__ is int:
                     return take(item, decode)
                 return convert(item[0], item[1], decode)  # type: ignore[index]
@@ -570,9 +574,7 @@ class ClientConnection:
                         if fut in self._waiters:
                             self._waiters.remove(fut)
                 item = pieces.popleft()
-                if not self._reading and self._closed_exc is None and self._driver.ptr is not None and len(pieces) <= self._low_queue:
-                    self._resume_reading()
-                    self._loop.call_soon(self._on_readable)  # the library may hold more already
+                self._after_take()
                 if item.__class__ is int:  # whole (it cannot follow pieces of its own)
                     return take(item, decode)
                 kind, data, last = item  # type: ignore[misc]
